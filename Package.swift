@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice-server", targets: ["sluice-server"]),
+        .library(name: "RESP", targets: ["RESP"]),
+        .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        .library(name: "SluiceServer", targets: ["SluiceServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // RESP2/RESP3 values, decoders and encoder; knows nothing of commands.
+        .target(
+            name: "RESP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Clock, keyspace with expiry and the rate-limit algorithms; no networking.
+        .target(name: "SluiceCore"),
+        // NIO listener, connection state, command table and command families.
+        .target(
+            name: "SluiceServer",
+            dependencies: [
+                "RESP",
+                "SluiceCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sluice-server",
+            dependencies: [
+                "SluiceServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(
+            name: "SluiceServerTests",
+            dependencies: [
+                "SluiceServer",
+                "RESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

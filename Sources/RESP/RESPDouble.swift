@@ -1,0 +1,106 @@
+extension RESPValue {
+    /// Redis's text form of a double, as sent in RESP3 `,` replies and RESP2 bulk strings.
+    ///
+    /// The shortest digits that read back as the same double, laid out as Redis 7.2+ does:
+    /// integral values without a fraction (`3`, `-0`), positional notation for moderate
+    /// magnitudes (`0.0001`, `1.5`), scientific with an unpadded exponent otherwise
+    /// (`1e+20`, `1.5e-7`), and `inf`, `-inf`, `nan`.
+    public static func formatDouble(_ value: Double) -> String {
+        if value.isNaN {
+            return "nan"
+        }
+        if value.isInfinite {
+            return value < 0 ? "-inf" : "inf"
+        }
+        if value == 0 {
+            return value.sign == .minus ? "-0" : "0"
+        }
+        let decimal = ShortestDecimal(value)
+        return decimal.redisText()
+    }
+}
+
+/// A finite, non-zero double as `digits × 10^exponent`, with the fewest digits that round-trip
+/// and no trailing zeros in `digits`.
+private struct ShortestDecimal {
+    var negative: Bool
+    var digits: [UInt8]
+    var exponent: Int
+
+    /// Reads the digits off Swift's `description`, which prints the shortest round-trip form
+    /// as `123.45`, `1e-05` or `1.2345e+16`.
+    init(_ value: Double) {
+        self.negative = value.sign == .minus
+        self.digits = []
+        self.exponent = 0
+        var fractionDigits = 0
+        var seenPoint = false
+        var exponentText: Substring = ""
+        let text = value.magnitude.description
+        var index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            if character == "." {
+                seenPoint = true
+            } else if character == "e" || character == "E" {
+                exponentText = text[text.index(after: index)...]
+                break
+            } else if let digit = character.asciiValue, digit >= ASCII.zero, digit <= ASCII.nine {
+                if !(self.digits.isEmpty && digit == ASCII.zero) {
+                    self.digits.append(digit)
+                }
+                if seenPoint {
+                    fractionDigits += 1
+                }
+            }
+            index = text.index(after: index)
+        }
+        var trailingZeros = 0
+        while self.digits.count > 1, self.digits.last == ASCII.zero {
+            self.digits.removeLast()
+            trailingZeros += 1
+        }
+        let statedExponent = Int(exponentText.hasPrefix("+") ? exponentText.dropFirst() : exponentText) ?? 0
+        self.exponent = statedExponent - fractionDigits + trailingZeros
+    }
+
+    /// Positional when it stays short (Redis's rule: an integer with fewer than eight
+    /// trailing zeros, a fraction with at most six decimals or a magnitude under 10^4),
+    /// scientific otherwise.
+    func redisText() -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(26)
+        if self.negative {
+            out.append(ASCII.minus)
+        }
+        let count = self.digits.count
+        let pointExponent = self.exponent + count - 1
+        let distance = abs(pointExponent)
+        if self.exponent >= 0 && distance < count + 7 {
+            out.append(contentsOf: self.digits)
+            out.append(contentsOf: repeatElement(ASCII.zero, count: self.exponent))
+        } else if self.exponent < 0 && (self.exponent > -7 || distance < 4) {
+            let integerDigits = count + self.exponent
+            if integerDigits <= 0 {
+                out.append(ASCII.zero)
+                out.append(UInt8(ascii: "."))
+                out.append(contentsOf: repeatElement(ASCII.zero, count: -integerDigits))
+                out.append(contentsOf: self.digits)
+            } else {
+                out.append(contentsOf: self.digits[..<integerDigits])
+                out.append(UInt8(ascii: "."))
+                out.append(contentsOf: self.digits[integerDigits...])
+            }
+        } else {
+            out.append(self.digits[0])
+            if count > 1 {
+                out.append(UInt8(ascii: "."))
+                out.append(contentsOf: self.digits[1...])
+            }
+            out.append(UInt8(ascii: "e"))
+            out.append(pointExponent < 0 ? ASCII.minus : ASCII.plus)
+            out.append(contentsOf: String(distance).utf8)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

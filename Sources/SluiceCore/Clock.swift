@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// A point in wall-clock time, in nanoseconds since the Unix epoch.
+///
+/// Wall-clock rather than monotonic because expiry deadlines (`EXPIREAT`, `TIME`)
+/// are absolute Unix times that clients send and read back.
+public struct Instant: Comparable, Hashable, Sendable {
+    public var nanoseconds: Int64
+
+    public init(nanoseconds: Int64) {
+        self.nanoseconds = nanoseconds
+    }
+
+    public init(milliseconds: Int64) {
+        self.nanoseconds = milliseconds &* 1_000_000
+    }
+
+    /// Whole milliseconds since the epoch, rounded down.
+    public var milliseconds: Int64 {
+        nanoseconds >= 0 ? nanoseconds / 1_000_000 : (nanoseconds - 999_999) / 1_000_000
+    }
+
+    /// Whole microseconds since the epoch, rounded down.
+    public var microseconds: Int64 {
+        nanoseconds >= 0 ? nanoseconds / 1_000 : (nanoseconds - 999) / 1_000
+    }
+
+    /// Seconds since the epoch as a double, for algorithms that work in fractional seconds.
+    public var seconds: Double {
+        Double(nanoseconds) / 1e9
+    }
+
+    public static func < (lhs: Instant, rhs: Instant) -> Bool {
+        lhs.nanoseconds < rhs.nanoseconds
+    }
+}
+
+/// Where commands read "now". Production reads the system clock once per command;
+/// tests move a manual clock by hand so expiry and rate limits need no sleeps.
+public protocol TimeSource: Sendable {
+    func now() -> Instant
+}
+
+/// The system's real-time clock.
+public struct SystemTimeSource: TimeSource {
+    public init() {}
+
+    public func now() -> Instant {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Instant(nanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec))
+    }
+}
+
+/// A clock that moves only when told to.
+public final class ManualTimeSource: TimeSource {
+    private let current: Mutex<Instant>
+
+    public init(_ start: Instant = Instant(milliseconds: 1_700_000_000_000)) {
+        self.current = Mutex(start)
+    }
+
+    public func now() -> Instant {
+        current.withLock { $0 }
+    }
+
+    public func set(_ instant: Instant) {
+        current.withLock { $0 = instant }
+    }
+
+    public func advance(milliseconds: Int64) {
+        current.withLock { $0.nanoseconds += milliseconds * 1_000_000 }
+    }
+
+    public func advance(nanoseconds: Int64) {
+        current.withLock { $0.nanoseconds += nanoseconds }
+    }
+}

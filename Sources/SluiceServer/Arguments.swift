@@ -1,0 +1,110 @@
+import RESP
+import SluiceCore
+
+/// A cursor over one command's arguments (after the command name), with the
+/// conversions commands need. Every failure is a `CommandError` with Redis's text.
+struct Arguments {
+    let values: [[UInt8]]
+    private(set) var position: Int
+
+    init(_ values: [[UInt8]], from position: Int = 1) {
+        self.values = values
+        self.position = position
+    }
+
+    var remaining: Int { values.count - position }
+    var isEmpty: Bool { position >= values.count }
+
+    /// The next argument as bytes; a syntax error when there is none.
+    mutating func next() throws(CommandError) -> [UInt8] {
+        guard position < values.count else { throw .syntax }
+        defer { position += 1 }
+        return values[position]
+    }
+
+    /// The next argument as text (for option names and other ASCII words).
+    mutating func nextString() throws(CommandError) -> String {
+        String(decoding: try next(), as: UTF8.self)
+    }
+
+    /// The next argument upper-cased, for case-insensitive option matching.
+    mutating func nextKeyword() throws(CommandError) -> String {
+        try nextString().uppercased()
+    }
+
+    /// The next argument upper-cased without consuming it, or nil at the end.
+    func peekKeyword() -> String? {
+        position < values.count ? String(decoding: values[position], as: UTF8.self).uppercased() : nil
+    }
+
+    mutating func nextInteger() throws(CommandError) -> Int64 {
+        guard let value = parseInteger(try next()) else { throw .notInteger }
+        return value
+    }
+
+    mutating func nextDouble() throws(CommandError) -> Double {
+        guard let value = parseDouble(try next()) else { throw .notFloat }
+        return value
+    }
+
+    /// All arguments not consumed yet.
+    mutating func rest() -> ArraySlice<[UInt8]> {
+        defer { position = values.count }
+        return values[position...]
+    }
+
+    /// Rejects leftover arguments.
+    func finish() throws(CommandError) {
+        if position < values.count { throw .syntax }
+    }
+}
+
+/// Redis's strict integer syntax: optional '-', digits, no leading zeros, no '+',
+/// no spaces, within Int64.
+func parseInteger(_ bytes: [UInt8]) -> Int64? {
+    guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
+    var index = 0
+    let negative = bytes[0] == UInt8(ascii: "-")
+    if negative { index = 1 }
+    guard index < bytes.count else { return nil }
+    if bytes[index] == UInt8(ascii: "0") {
+        // "0" alone is fine; "01" and "-0" are not.
+        return bytes.count == 1 ? 0 : nil
+    }
+    var magnitude: UInt64 = 0
+    while index < bytes.count {
+        let digit = bytes[index] &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+        let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+        guard !o1, !o2 else { return nil }
+        magnitude = sum
+        index += 1
+    }
+    if negative {
+        guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+        return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+    }
+    guard magnitude <= UInt64(Int64.max) else { return nil }
+    return Int64(magnitude)
+}
+
+/// A double as Redis accepts it: decimal or exponent form, `inf`/`-inf`, no spaces,
+/// never NaN.
+func parseDouble(_ bytes: [UInt8]) -> Double? {
+    guard !bytes.isEmpty, bytes.count <= 256 else { return nil }
+    guard let first = bytes.first, first != UInt8(ascii: " "), bytes.last != UInt8(ascii: " ") else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self)
+    switch text.lowercased() {
+    case "inf", "+inf", "infinity", "+infinity": return .infinity
+    case "-inf", "-infinity": return -.infinity
+    default: break
+    }
+    guard let value = Double(text), !value.isNaN else { return nil }
+    return value
+}
+
+/// Integer as its decimal bytes, as Redis stores counters.
+func integerBytes(_ value: Int64) -> [UInt8] {
+    Array(String(value).utf8)
+}

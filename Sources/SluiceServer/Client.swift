@@ -1,0 +1,39 @@
+import RESP
+import SluiceCore
+
+/// One connection's state.
+///
+/// Owned by the connection's event loop; fields are written only while the
+/// database lock is held, so `CLIENT LIST` on another thread (also under the
+/// lock) reads a consistent record.
+final class Client: @unchecked Sendable {
+    let id: Int64
+    let address: String
+    let localAddress: String
+    let createdAt: Instant
+
+    var protocolVersion: RESPVersion = .resp2
+    var name: [UInt8]?
+    var libraryName: String?
+    var libraryVersion: String?
+    var lastCommand = "NULL"
+    var lastInteraction: Instant
+    /// Set by `QUIT`: reply, flush, then close.
+    var closeAfterReply = false
+
+    init(id: Int64, address: String, localAddress: String, createdAt: Instant) {
+        self.id = id
+        self.address = address
+        self.localAddress = localAddress
+        self.createdAt = createdAt
+        self.lastInteraction = createdAt
+    }
+
+    /// The `CLIENT LIST` / `CLIENT INFO` line, in Redis's field order for the fields Sluice has.
+    func infoLine(now: Instant) -> String {
+        let age = (now.nanoseconds - createdAt.nanoseconds) / 1_000_000_000
+        let idle = (now.nanoseconds - lastInteraction.nanoseconds) / 1_000_000_000
+        let nameText = name.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=-1 name=\(nameText) age=\(max(age, 0)) idle=\(max(idle, 0)) flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(lastCommand) user=default redir=-1 resp=\(protocolVersion.rawValue) lib-name=\(libraryName ?? "") lib-ver=\(libraryVersion ?? "")"
+    }
+}

@@ -1,0 +1,69 @@
+import RESP
+
+/// A command's failure, turned into a RESP error reply in exactly one place
+/// (`CommandError.reply`), with Redis's wording where clients match on it.
+public struct CommandError: Error, Hashable, Sendable {
+    enum Kind: Hashable, Sendable {
+        case wrongType
+        case notInteger
+        case notFloat
+        case overflow
+        case syntax
+        case wrongArity(command: String)
+        case unknownCommand(name: String, arguments: [[UInt8]])
+        case unknownSubcommand(command: String, subcommand: String)
+        case invalidExpireTime(command: String)
+        /// Any other message; carries its own prefix (`ERR ...`, `NOPROTO ...`).
+        case message(String)
+    }
+
+    let kind: Kind
+
+    init(_ kind: Kind) {
+        self.kind = kind
+    }
+
+    static let wrongType = CommandError(.wrongType)
+    static let notInteger = CommandError(.notInteger)
+    static let notFloat = CommandError(.notFloat)
+    static let overflow = CommandError(.overflow)
+    static let syntax = CommandError(.syntax)
+
+    /// `ERR <text>`.
+    static func err(_ text: String) -> CommandError {
+        CommandError(.message("ERR " + text))
+    }
+
+    /// The full error text, prefix included.
+    public var message: String {
+        switch kind {
+        case .wrongType:
+            return "WRONGTYPE Operation against a key holding the wrong kind of value"
+        case .notInteger:
+            return "ERR value is not an integer or out of range"
+        case .notFloat:
+            return "ERR value is not a valid float"
+        case .overflow:
+            return "ERR increment or decrement would overflow"
+        case .syntax:
+            return "ERR syntax error"
+        case .wrongArity(let command):
+            return "ERR wrong number of arguments for '\(command)' command"
+        case .unknownCommand(let name, let arguments):
+            // Redis quotes up to 128 characters of the arguments.
+            var list = ""
+            for argument in arguments where list.count < 128 {
+                list += "'\(String(decoding: argument.prefix(128 - list.count), as: UTF8.self))' "
+            }
+            return "ERR unknown command '\(name.prefix(128))', with args beginning with: \(list)"
+        case .unknownSubcommand(let command, let subcommand):
+            return "ERR unknown subcommand '\(subcommand.prefix(128))'. Try \(command.uppercased()) HELP."
+        case .invalidExpireTime(let command):
+            return "ERR invalid expire time in '\(command)' command"
+        case .message(let text):
+            return text
+        }
+    }
+
+    var reply: RESPValue { .error(message) }
+}

@@ -1,0 +1,135 @@
+import RESP
+import SluiceCore
+
+/// PING, ECHO, HELLO, QUIT, SELECT and CLIENT: commands about the connection itself.
+enum ConnectionCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("ping", arity: -1, flags: ["fast", "stale"], group: "connection",
+                    summary: "Returns the server's liveliness response.") { invocation, _ throws(CommandError) in
+            if invocation.arguments.remaining > 1 { throw CommandError(.wrongArity(command: "ping")) }
+            if invocation.arguments.isEmpty { return .simpleString("PONG") }
+            return .bulkString(try invocation.arguments.next())
+        },
+        CommandSpec("echo", arity: 2, flags: ["fast"], group: "connection",
+                    summary: "Returns the given string.") { invocation, _ throws(CommandError) in
+            .bulkString(try invocation.arguments.next())
+        },
+        CommandSpec("quit", arity: -1, flags: ["fast", "noauth"], group: "connection",
+                    summary: "Closes the connection.") { invocation, _ throws(CommandError) in
+            invocation.client.closeAfterReply = true
+            return .ok
+        },
+        CommandSpec("select", arity: 2, flags: ["fast"], group: "connection",
+                    summary: "Changes the selected database; Sluice has only database 0.") { invocation, _ throws(CommandError) in
+            let index = try invocation.arguments.nextInteger()
+            guard index == 0 else { throw .err("DB index is out of range") }
+            return .ok
+        },
+        CommandSpec("hello", arity: -1, flags: ["fast", "noauth"], group: "connection", summary: "Handshakes with the server.",
+                    since: "6.0.0", handler: hello),
+        CommandSpec("client", arity: -2, flags: [], group: "connection", summary: "A container for client connection commands.",
+                    since: "2.4.0", subcommands: clientSubcommands, handler: client),
+    ]
+
+    static func hello(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        var version = invocation.client.protocolVersion
+        var newName: [UInt8]?
+        if !invocation.arguments.isEmpty {
+            guard let requested = parseInteger(try invocation.arguments.next()) else {
+                throw .err("Protocol version is not an integer or out of range")
+            }
+            guard let chosen = RESPVersion(rawValue: Int(clamping: requested)) else {
+                throw CommandError(.message("NOPROTO unsupported protocol version"))
+            }
+            version = chosen
+            while !invocation.arguments.isEmpty {
+                let option = try invocation.arguments.nextKeyword()
+                switch option {
+                case "AUTH" where invocation.arguments.remaining >= 2:
+                    // No password is configured, so the default user accepts any password, as in Redis.
+                    _ = try invocation.arguments.next()
+                    _ = try invocation.arguments.next()
+                case "SETNAME" where invocation.arguments.remaining >= 1:
+                    let name = try invocation.arguments.next()
+                    try validateClientName(name)
+                    newName = name
+                default:
+                    throw .err("Syntax error in HELLO option '\(option.lowercased())'")
+                }
+            }
+        }
+        invocation.client.protocolVersion = version
+        if let newName { invocation.client.name = newName.isEmpty ? nil : newName }
+        return .map([
+            RESPPair(.bulk("server"), .bulk("sluice")),
+            RESPPair(.bulk("version"), .bulk(ServerContext.redisCompatibilityVersion)),
+            RESPPair(.bulk("proto"), .integer(Int64(version.rawValue))),
+            RESPPair(.bulk("id"), .integer(invocation.client.id)),
+            RESPPair(.bulk("mode"), .bulk("standalone")),
+            RESPPair(.bulk("role"), .bulk("master")),
+            RESPPair(.bulk("modules"), .array([])),
+        ])
+    }
+
+    static let clientSubcommands = [
+        SubcommandSpec("id", arity: 2, "Returns the unique client ID of the connection."),
+        SubcommandSpec("setname", arity: 3, "Sets the connection name."),
+        SubcommandSpec("getname", arity: 2, "Returns the name of the connection."),
+        SubcommandSpec("info", arity: 2, "Returns information about the connection."),
+        SubcommandSpec("list", arity: -2, "Lists open connections."),
+        SubcommandSpec("setinfo", arity: 4, "Sets information specific to the client or connection."),
+    ]
+
+    static func client(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let sub = try SubcommandSpec.resolve(&invocation, parent: "client", in: clientSubcommands)
+        let client = invocation.client
+        switch sub {
+        case "ID":
+            return .integer(client.id)
+        case "GETNAME":
+            return client.name.map { .bulkString($0) } ?? .null
+        case "SETNAME":
+            let name = try invocation.arguments.next()
+            try validateClientName(name)
+            client.name = name.isEmpty ? nil : name
+            return .ok
+        case "INFO":
+            return .verbatimString(format: "txt", text: Array((client.infoLine(now: invocation.now) + "\n").utf8))
+        case "LIST":
+            var filter: Set<Int64>?
+            if !invocation.arguments.isEmpty {
+                guard try invocation.arguments.nextKeyword() == "ID", !invocation.arguments.isEmpty else { throw .syntax }
+                var ids = Set<Int64>()
+                for raw in invocation.arguments.rest() {
+                    guard let id = parseInteger(raw), id > 0 else { throw .err("Invalid client ID") }
+                    ids.insert(id)
+                }
+                filter = ids
+            }
+            let lines = state.clients.values
+                .filter { filter?.contains($0.id) ?? true }
+                .sorted { $0.id < $1.id }
+                .map { $0.infoLine(now: invocation.now) + "\n" }
+            return .verbatimString(format: "txt", text: Array(lines.joined().utf8))
+        default:  // SETINFO
+            let attribute = try invocation.arguments.nextKeyword()
+            let value = try invocation.arguments.next()
+            guard value.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+                throw .err("\(attribute) cannot contain spaces, newlines or special characters.")
+            }
+            switch attribute {
+            case "LIB-NAME": client.libraryName = String(decoding: value, as: UTF8.self)
+            case "LIB-VER": client.libraryVersion = String(decoding: value, as: UTF8.self)
+            default: throw .err("Unrecognized option '\(String(decoding: invocation.arguments.values[2], as: UTF8.self))'")
+            }
+            return .ok
+        }
+    }
+
+    private static func validateClientName(_ name: [UInt8]) throws(CommandError) {
+        // Names show up in CLIENT LIST lines, so they must not break them.
+        guard name.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw .err("Client names cannot contain spaces, newlines or special characters.")
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import RESP
+import SluiceCore
+
+/// Commands on keys of any type: deletion, existence, expiry, type and iteration.
+enum KeyCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("del", arity: -2, flags: ["write"], keys: (1, -1, 1), group: "generic",
+                    summary: "Deletes one or more keys.", handler: delete),
+        CommandSpec("unlink", arity: -2, flags: ["write", "fast"], keys: (1, -1, 1), group: "generic",
+                    summary: "Deletes one or more keys.", since: "4.0.0", handler: delete),
+        CommandSpec("exists", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), group: "generic",
+                    summary: "Determines whether one or more keys exist.") { invocation, state throws(CommandError) in
+            var count: Int64 = 0
+            for key in invocation.arguments.rest() where state.keyspace.contains(key, now: invocation.now) {
+                count += 1
+            }
+            return .integer(count)
+        },
+        expireSpec("expire", unit: .seconds, relative: true, since: "1.0.0"),
+        expireSpec("pexpire", unit: .milliseconds, relative: true, since: "2.6.0"),
+        expireSpec("expireat", unit: .seconds, relative: false, since: "1.2.0"),
+        expireSpec("pexpireat", unit: .milliseconds, relative: false, since: "2.6.0"),
+        CommandSpec("ttl", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
+                    summary: "Returns the expiration time in seconds of a key.") { invocation, state throws(CommandError) in
+            let remaining = try remainingMilliseconds(&invocation, &state)
+            return .integer(remaining < 0 ? remaining : (remaining + 500) / 1000)
+        },
+        CommandSpec("pttl", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
+                    summary: "Returns the expiration time in milliseconds of a key.", since: "2.6.0") { invocation, state throws(CommandError) in
+            .integer(try remainingMilliseconds(&invocation, &state))
+        },
+        CommandSpec("persist", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), group: "generic",
+                    summary: "Removes the expiration time of a key.", since: "2.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            guard case .some(.some) = state.keyspace.expiry(key, now: invocation.now) else { return .integer(0) }
+            state.keyspace.setExpiry(key, at: nil, now: invocation.now)
+            return .integer(1)
+        },
+        CommandSpec("type", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
+                    summary: "Determines the type of value stored at a key.") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            return .simpleString(state.keyspace.value(key, now: invocation.now)?.typeName ?? "none")
+        },
+        CommandSpec("keys", arity: 2, flags: ["readonly"], group: "generic",
+                    summary: "Returns all key names that match a pattern.") { invocation, state throws(CommandError) in
+            let pattern = GlobPattern(try invocation.arguments.next())
+            let keys = pattern.matchesEverything
+                ? state.keyspace.keys(now: invocation.now)
+                : state.keyspace.keys(now: invocation.now, where: pattern.matches)
+            return .array(keys.map(RESPValue.bulkString))
+        },
+        CommandSpec("scan", arity: -2, flags: ["readonly"], group: "generic",
+                    summary: "Iterates over the key names in the database.", since: "2.8.0", handler: scan),
+    ]
+
+    private static func delete(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        var count: Int64 = 0
+        for key in invocation.arguments.rest() where state.keyspace.remove(key, now: invocation.now) {
+            count += 1
+        }
+        return .integer(count)
+    }
+
+    /// -2 when absent, -1 when persistent, else milliseconds left.
+    private static func remainingMilliseconds(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> Int64 {
+        let key = try invocation.arguments.next()
+        switch state.keyspace.expiry(key, now: invocation.now) {
+        case nil: return -2
+        case .some(nil): return -1
+        case .some(.some(let deadline)): return max(deadline - invocation.now.milliseconds, 0)
+        }
+    }
+
+    enum TimeUnit {
+        case seconds
+        case milliseconds
+    }
+
+    /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX|XX|GT|LT]
+    private static func expireSpec(_ name: String, unit: TimeUnit, relative: Bool, since: String) -> CommandSpec {
+        CommandSpec(name, arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "generic",
+                    summary: "Sets the expiration time of a key.", since: since) { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let amount = try invocation.arguments.nextInteger()
+            var nx = false, xx = false, gt = false, lt = false
+            while !invocation.arguments.isEmpty {
+                let option = try invocation.arguments.nextKeyword()
+                switch option {
+                case "NX": nx = true
+                case "XX": xx = true
+                case "GT": gt = true
+                case "LT": lt = true
+                default: throw .err("Unsupported option \(option)")
+                }
+            }
+            if nx && (xx || gt || lt) { throw .err("NX and XX, GT or LT options at the same time are not compatible") }
+            if gt && lt { throw .err("GT and LT options at the same time are not compatible") }
+
+            var deadline = amount
+            var overflow = false
+            if unit == .seconds { (deadline, overflow) = deadline.multipliedReportingOverflow(by: 1000) }
+            if relative && !overflow { (deadline, overflow) = deadline.addingReportingOverflow(invocation.now.milliseconds) }
+            guard !overflow else { throw CommandError(.invalidExpireTime(command: name)) }
+
+            guard let current = state.keyspace.expiry(key, now: invocation.now) else { return .integer(0) }
+            // A key without a deadline counts as expiring at infinity for GT and LT.
+            if nx && current != nil { return .integer(0) }
+            if xx && current == nil { return .integer(0) }
+            if gt && !(current.map { deadline > $0 } ?? false) { return .integer(0) }
+            if lt && !(current.map { deadline < $0 } ?? true) { return .integer(0) }
+            state.keyspace.setExpiry(key, at: deadline, now: invocation.now)
+            return .integer(1)
+        }
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+    private static func scan(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        guard let cursor = UInt64(String(decoding: try invocation.arguments.next(), as: UTF8.self)) else {
+            throw .err("invalid cursor")
+        }
+        var pattern: GlobPattern?
+        var count = 10
+        var type: String?
+        while !invocation.arguments.isEmpty {
+            let option = try invocation.arguments.nextKeyword()
+            switch option {
+            case "MATCH":
+                pattern = GlobPattern(try invocation.arguments.next())
+            case "COUNT":
+                let value = try invocation.arguments.nextInteger()
+                guard value >= 1 else { throw .syntax }
+                count = Int(clamping: value)
+            case "TYPE":
+                type = try invocation.arguments.nextString().lowercased()
+            default:
+                throw .syntax
+            }
+        }
+        let step = state.keyspace.scan(cursor: cursor, count: count, now: invocation.now)
+        var keys = step.keys
+        if let pattern, !pattern.matchesEverything { keys = keys.filter(pattern.matches) }
+        if let type {
+            keys = keys.filter { state.keyspace.value($0, now: invocation.now)?.typeName == type }
+        }
+        return .array([.bulk(String(step.cursor)), .array(keys.map(RESPValue.bulkString))])
+    }
+}

@@ -1,0 +1,268 @@
+import RESP
+import SluiceCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// COMMAND, INFO, CONFIG, TIME, DBSIZE, FLUSHDB and FLUSHALL: commands about the server.
+enum ServerCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("command", arity: -1, flags: ["loading", "stale"], group: "server",
+                    summary: "Returns detailed information about all commands.", since: "2.8.13",
+                    subcommands: commandSubcommands, handler: command),
+        CommandSpec("info", arity: -1, flags: ["loading", "stale"], group: "server",
+                    summary: "Returns information and statistics about the server.", handler: info),
+        CommandSpec("config", arity: -2, flags: [], group: "server", summary: "A container for server configuration commands.",
+                    since: "2.0.0", subcommands: configSubcommands, handler: config),
+        CommandSpec("time", arity: 1, flags: ["loading", "stale", "fast"], group: "server",
+                    summary: "Returns the server time.", since: "2.6.0") { invocation, _ throws(CommandError) in
+            let micros = invocation.now.microseconds
+            return .array([.bulk(String(micros / 1_000_000)), .bulk(String(micros % 1_000_000))])
+        },
+        CommandSpec("dbsize", arity: 1, flags: ["readonly", "fast"], group: "server",
+                    summary: "Returns the number of keys in the database.") { _, state throws(CommandError) in
+            .integer(Int64(state.keyspace.count))
+        },
+        CommandSpec("flushdb", arity: -1, flags: ["write"], group: "server",
+                    summary: "Removes all keys from the current database.", handler: flush),
+        CommandSpec("flushall", arity: -1, flags: ["write"], group: "server",
+                    summary: "Removes all keys from all databases.", handler: flush),
+    ]
+
+    /// FLUSHDB / FLUSHALL [ASYNC|SYNC]: both modes free at once; the table is released in one step.
+    private static func flush(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        if !invocation.arguments.isEmpty {
+            let mode = try invocation.arguments.nextKeyword()
+            guard mode == "ASYNC" || mode == "SYNC" else { throw .syntax }
+            try invocation.arguments.finish()
+        }
+        state.keyspace.removeAll()
+        return .ok
+    }
+
+    // MARK: COMMAND
+
+    static let commandSubcommands = [
+        SubcommandSpec("count", arity: 2, "Returns a count of commands."),
+        SubcommandSpec("docs", arity: -2, "Returns documentary information about one, multiple or all commands."),
+        SubcommandSpec("info", arity: -2, "Returns information about one, multiple or all commands."),
+        SubcommandSpec("list", arity: -2, "Returns a list of command names."),
+    ]
+
+    private static func command(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let table = invocation.server.table
+        if invocation.arguments.isEmpty { return .array(table.specs.map(describe)) }
+        switch try SubcommandSpec.resolve(&invocation, parent: "command", in: commandSubcommands) {
+        case "COUNT":
+            return .integer(Int64(table.specs.count))
+        case "LIST":
+            return .array(table.specs.map { .bulk($0.name) })
+        case "INFO":
+            if invocation.arguments.isEmpty { return .array(table.specs.map(describe)) }
+            return .array(invocation.arguments.rest().map { name in
+                table.spec(named: String(decoding: name, as: UTF8.self)).map(describe) ?? .nullArray
+            })
+        default:  // DOCS
+            let specs = invocation.arguments.isEmpty
+                ? table.specs
+                : invocation.arguments.rest().compactMap { table.spec(named: String(decoding: $0, as: UTF8.self)) }
+            return .map(specs.map { RESPPair(.bulk($0.name), documentation($0)) })
+        }
+    }
+
+    /// Redis 7's ten-field `COMMAND INFO` entry.
+    private static func describe(_ spec: CommandSpec) -> RESPValue {
+        .array([
+            .bulk(spec.name),
+            .integer(Int64(spec.arity)),
+            .set(spec.flags.map { .simpleString($0) }),
+            .integer(Int64(spec.firstKey)),
+            .integer(Int64(spec.lastKey)),
+            .integer(Int64(spec.keyStep)),
+            .set([.simpleString("@" + spec.group)]),
+            .set([]),
+            .array([]),
+            .array(spec.subcommands.map { sub in
+                .array([
+                    .bulk("\(spec.name)|\(sub.name)"), .integer(Int64(sub.arity)), .set([]),
+                    .integer(0), .integer(0), .integer(0), .set([.simpleString("@" + spec.group)]),
+                    .set([]), .array([]), .array([]),
+                ])
+            }),
+        ])
+    }
+
+    private static func documentation(_ spec: CommandSpec) -> RESPValue {
+        var fields = [
+            RESPPair(.bulk("summary"), .bulk(spec.summary)),
+            RESPPair(.bulk("since"), .bulk(spec.since)),
+            RESPPair(.bulk("group"), .bulk(spec.group)),
+        ]
+        if !spec.subcommands.isEmpty {
+            fields.append(RESPPair(.bulk("subcommands"), .map(spec.subcommands.map { sub in
+                RESPPair(.bulk("\(spec.name)|\(sub.name)"), .map([
+                    RESPPair(.bulk("summary"), .bulk(sub.summary)),
+                    RESPPair(.bulk("since"), .bulk(spec.since)),
+                    RESPPair(.bulk("group"), .bulk(spec.group)),
+                ]))
+            })))
+        }
+        return .map(fields)
+    }
+
+    // MARK: INFO
+
+    static let defaultSections = ["server", "clients", "memory", "stats", "keyspace"]
+    static let allSections = defaultSections + ["commandstats"]
+
+    private static func info(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        var wanted: [String] = []
+        for word in invocation.arguments.rest() {
+            switch String(decoding: word, as: UTF8.self).lowercased() {
+            case "all", "everything": wanted += allSections
+            case "default": wanted += defaultSections
+            case let name: wanted.append(name)
+            }
+        }
+        if wanted.isEmpty { wanted = defaultSections }
+        var seen = Set<String>()
+        var text = ""
+        for section in wanted where seen.insert(section).inserted {
+            guard let lines = infoSection(section, invocation, &state) else { continue }
+            if !text.isEmpty { text += "\r\n" }
+            text += "# \(section.prefix(1).uppercased() + section.dropFirst())\r\n"
+            for line in lines { text += line + "\r\n" }
+        }
+        return .verbatimString(format: "txt", text: Array(text.utf8))
+    }
+
+    private static func infoSection(_ section: String, _ invocation: Invocation, _ state: inout DatabaseState) -> [String]? {
+        let server = invocation.server
+        let now = invocation.now
+        switch section {
+        case "server":
+            let uptime = max(0, (now.nanoseconds - server.startedAt.nanoseconds) / 1_000_000_000)
+            return [
+                "redis_version:\(ServerContext.redisCompatibilityVersion)",
+                "sluice_version:\(ServerContext.version)",
+                "redis_mode:standalone",
+                "os:Linux",
+                "arch_bits:\(Int.bitWidth)",
+                "process_id:\(server.processID)",
+                "tcp_port:\(server.boundPort.load(ordering: .relaxed))",
+                "uptime_in_seconds:\(uptime)",
+                "uptime_in_days:\(uptime / 86_400)",
+                "hz:\(1000 / max(server.configuration.expiryIntervalMilliseconds, 1))",
+                "io_threads_active:\(server.configuration.threads > 1 ? 1 : 0)",
+                "event_loop_threads:\(server.configuration.threads)",
+                "storage_mode:in-memory",
+            ]
+        case "clients":
+            return ["connected_clients:\(state.clients.count)", "blocked_clients:0", "maxclients:0"]
+        case "memory":
+            let rss = residentMemoryBytes()
+            return [
+                "used_memory:\(rss)",
+                "used_memory_human:\(humanBytes(rss))",
+                "used_memory_rss:\(rss)",
+                "used_memory_rss_human:\(humanBytes(rss))",
+                "maxmemory:0",
+                "maxmemory_policy:noeviction",
+            ]
+        case "stats":
+            return [
+                "total_connections_received:\(state.stats.connectionsReceived)",
+                "total_commands_processed:\(state.stats.commandsProcessed)",
+                "expired_keys:\(state.keyspace.stats.expiredKeys)",
+                "evicted_keys:0",
+                "keyspace_hits:\(state.keyspace.stats.hits)",
+                "keyspace_misses:\(state.keyspace.stats.misses)",
+                "rejected_connections:0",
+            ]
+        case "keyspace":
+            guard state.keyspace.count > 0 else { return [] }
+            return ["db0:keys=\(state.keyspace.count),expires=\(state.keyspace.volatileCount),avg_ttl=0"]
+        case "commandstats":
+            return server.table.specs.indices.compactMap { position in
+                let stats = state.stats.commands[position]
+                guard stats.calls > 0 || stats.rejectedCalls > 0 else { return nil }
+                let perCall = stats.calls > 0 ? Double(stats.microseconds) / Double(stats.calls) : 0
+                return "cmdstat_\(server.table.specs[position].name):calls=\(stats.calls),usec=\(stats.microseconds),usec_per_call=\(RESPValue.formatDouble((perCall * 100).rounded() / 100)),rejected_calls=\(stats.rejectedCalls),failed_calls=\(stats.failedCalls)"
+            }
+        default:
+            return nil
+        }
+    }
+
+    /// Resident set size from /proc/self/statm (second field, in pages); 0 where it cannot be read.
+    static func residentMemoryBytes() -> Int {
+        let descriptor = open("/proc/self/statm", O_RDONLY)
+        guard descriptor >= 0 else { return 0 }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { return 0 }
+        let fields = buffer.prefix(count).split(separator: UInt8(ascii: " "))
+        guard fields.count >= 2, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    static func humanBytes(_ bytes: Int) -> String {
+        let units = ["B", "K", "M", "G", "T"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes)B" : "\((value * 100).rounded() / 100)\(units[unit])"
+    }
+
+    // MARK: CONFIG
+
+    static let configSubcommands = [
+        SubcommandSpec("get", arity: -3, "Returns the effective values of configuration parameters."),
+        SubcommandSpec("set", arity: -4, "Sets configuration parameters in-flight."),
+        SubcommandSpec("resetstat", arity: 2, "Resets the server's statistics."),
+    ]
+
+    /// The parameters `CONFIG GET` reports, with their effective values.
+    static func configParameters(_ configuration: ServerConfiguration, port: Int) -> [(String, String)] {
+        [
+            ("bind", configuration.host),
+            ("port", String(port)),
+            ("databases", "1"),
+            ("save", ""),
+            ("appendonly", "no"),
+            ("proto-max-bulk-len", String(configuration.maxBulkLength)),
+            ("io-threads", String(configuration.threads)),
+            ("hz", String(1000 / max(configuration.expiryIntervalMilliseconds, 1))),
+            ("maxmemory", "0"),
+            ("maxmemory-policy", "noeviction"),
+            ("timeout", "0"),
+        ]
+    }
+
+    private static func config(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let server = invocation.server
+        let parameters = configParameters(server.configuration, port: server.boundPort.load(ordering: .relaxed))
+        switch try SubcommandSpec.resolve(&invocation, parent: "config", in: configSubcommands) {
+        case "GET":
+            let patterns = invocation.arguments.rest().map { GlobPattern($0, caseInsensitive: true) }
+            let matching = parameters.filter { name, _ in patterns.contains { $0.matches(Array(name.utf8)) } }
+            return .map(matching.map { RESPPair(.bulk($0.0), .bulk($0.1)) })
+        case "SET":
+            let name = try invocation.arguments.nextString()
+            guard parameters.contains(where: { $0.0 == name.lowercased() }) else {
+                throw .err("Unknown option or number of arguments for CONFIG SET - '\(name)'")
+            }
+            throw .err("CONFIG SET failed (possibly related to argument '\(name.lowercased())') - can't set immutable config")
+        default:  // RESETSTAT
+            state.stats.commandsProcessed = 0
+            state.stats.connectionsReceived = 0
+            for position in state.stats.commands.indices { state.stats.commands[position] = CommandStats() }
+            return .ok
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Synchronization
+import SluiceCore
+
+/// Everything commands read and change, behind one lock.
+///
+/// A plain mutex rather than an actor or async lock: every command is short and
+/// CPU-bound, and holding one lock for a whole command is what makes each command
+/// atomic across connections on different event loops.
+struct DatabaseState: ~Copyable {
+    var keyspace = Keyspace()
+    var stats = ServerStats()
+    var clients: [Int64: Client] = [:]
+    var nextClientID: Int64 = 1
+}
+
+/// Counters `INFO` reports.
+struct ServerStats {
+    var connectionsReceived = 0
+    var commandsProcessed = 0
+    /// Per command table entry, indexed by `CommandSpec.statsIndex`.
+    var commands: [CommandStats] = []
+}
+
+struct CommandStats {
+    var calls = 0
+    var microseconds = 0
+    var failedCalls = 0
+    var rejectedCalls = 0
+}
+
+final class Database: Sendable {
+    let state: Mutex<DatabaseState>
+
+    init(commandCount: Int) {
+        var initial = DatabaseState()
+        initial.stats.commands = Array(repeating: CommandStats(), count: commandCount)
+        self.state = Mutex(initial)
+    }
+}

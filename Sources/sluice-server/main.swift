@@ -1,0 +1,71 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import SluiceServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Flags -> configuration -> run.
+@main
+struct SluiceServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice-server",
+        abstract: "A Redis-protocol rate-limit server."
+    )
+
+    @Option(help: "Address to listen on.")
+    var bind = "127.0.0.1"
+
+    @Option(help: "TCP port to listen on (0 picks a free port).")
+    var port = 6380
+
+    @Option(help: "Event-loop threads serving connections.")
+    var threads = 1
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string a client may send, in bytes.")
+    var maxBulkLength = ServerConfiguration().maxBulkLength
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
+        guard maxBulkLength >= 1 && maxBulkLength <= ServerConfiguration().maxBulkLength else {
+            throw ValidationError("--proto-max-bulk-len must be between 1 and \(ServerConfiguration().maxBulkLength)")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "sluice")
+        logger.logLevel = logLevel
+        var configuration = ServerConfiguration()
+        configuration.host = bind
+        configuration.port = port
+        configuration.threads = threads
+        configuration.maxBulkLength = maxBulkLength
+
+        let server = SluiceServer(configuration: configuration, logger: logger)
+        try await server.start()
+        logger.info("Sluice \(SluiceServer.version) ready on \(bind):\(server.port) (mode: in-memory, threads: \(threads))")
+
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                logger.info("Signal \(number) received, shutting down")
+                Task { await server.shutdown() }
+            }
+            source.resume()
+            return source
+        }
+        try await server.waitUntilClosed()
+        await server.shutdown()
+        signals.forEach { $0.cancel() }
+        logger.info("Sluice stopped")
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,71 @@
+import NIOCore
+import RESP
+
+/// One value with its exact wire form, for decoding and encoding tables.
+struct Frame: Sendable, CustomStringConvertible {
+    var wire: String
+    var value: RESPValue
+
+    init(_ wire: String, _ value: RESPValue) {
+        self.wire = wire
+        self.value = value
+    }
+
+    var description: String {
+        self.wire.debugDescription
+    }
+}
+
+/// The bytes `value` encodes to for `version`, as text.
+func encoded(_ value: RESPValue, _ version: RESPVersion) -> String {
+    var buffer = ByteBuffer()
+    buffer.writeRESPValue(value, version: version)
+    return String(buffer: buffer)
+}
+
+/// Every whole value in `bytes`, in order, with the bytes left over.
+func decodeValues(
+    _ bytes: ByteBuffer,
+    decoder: RESPValueDecoder = RESPValueDecoder()
+) throws(RESPProtocolError) -> (values: [RESPValue], rest: Int) {
+    var buffer = bytes
+    var values: [RESPValue] = []
+    while let value = try decoder.decode(&buffer) {
+        values.append(value)
+    }
+    return (values, buffer.readableBytes)
+}
+
+/// The single value `wire` decodes to, or nil when it is incomplete.
+func decodeValue(_ wire: String, limits: RESPLimits = RESPLimits()) throws(RESPProtocolError) -> RESPValue? {
+    var buffer = ByteBuffer(string: wire)
+    return try RESPValueDecoder(limits: limits).decode(&buffer)
+}
+
+/// Every complete command in `wire`, arguments as text.
+func decodeCommands(_ wire: String, limits: RESPLimits = RESPLimits()) throws(RESPProtocolError) -> [[String]] {
+    var buffer = ByteBuffer(string: wire)
+    var decoder = RESPRequestDecoder(limits: limits)
+    var commands: [[String]] = []
+    while let arguments = try decoder.decode(&buffer) {
+        commands.append(arguments.map { String(decoding: $0, as: UTF8.self) })
+    }
+    return commands
+}
+
+/// A small, fast, seedable generator (SplitMix64) so random tests repeat exactly.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        self.state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = self.state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+}

@@ -1,0 +1,168 @@
+import Testing
+@testable import SluiceCore
+
+private func key(_ text: String) -> Key { Array(text.utf8) }
+private func string(_ text: String) -> Value { .string(Array(text.utf8)) }
+private let start = Instant(milliseconds: 1_700_000_000_000)
+private func later(_ offsetMs: Int64) -> Instant { Instant(milliseconds: start.milliseconds + offsetMs) }
+
+@Suite("Keyspace")
+struct KeyspaceTests {
+    @Test("a stored value reads back until it is removed")
+    func storeAndRemove() {
+        var keyspace = Keyspace()
+        keyspace.set(key("a"), string("1"), now: start)
+        let observed1 = keyspace.value(key("a"), now: start)
+        #expect(observed1 == string("1"))
+        let observed2 = keyspace.remove(key("a"), now: start)
+        #expect(observed2)
+        let observed3 = keyspace.value(key("a"), now: start)
+        #expect(observed3 == nil)
+        let observed4 = keyspace.remove(key("a"), now: start)
+        #expect(observed4 == false)
+    }
+
+    @Test("a key is visible one millisecond before its deadline and gone at it")
+    func deadlineIsExact() {
+        var keyspace = Keyspace()
+        keyspace.set(key("k"), string("v"), expiresAt: later(1000).milliseconds, now: start)
+        let observed5 = keyspace.value(key("k"), now: later(999))
+        #expect(observed5 == string("v"))
+        let observed6 = keyspace.value(key("k"), now: later(1000))
+        #expect(observed6 == nil)
+        #expect(keyspace.count == 0)
+        #expect(keyspace.stats.expiredKeys == 1)
+    }
+
+    @Test("setting a value without keepExpiry clears the old deadline")
+    func setClearsDeadline() {
+        var keyspace = Keyspace()
+        keyspace.set(key("k"), string("v"), expiresAt: later(10).milliseconds, now: start)
+        keyspace.set(key("k"), string("w"), now: start)
+        let observed7 = keyspace.expiry(key("k"), now: start)
+        #expect(observed7 == .some(nil))
+        keyspace.setExpiry(key("k"), at: later(50).milliseconds, now: start)
+        keyspace.set(key("k"), string("x"), keepExpiry: true, now: start)
+        let observed8 = keyspace.expiry(key("k"), now: start)
+        #expect(observed8 == .some(later(50).milliseconds))
+    }
+
+    @Test("a deadline in the past deletes the key at once")
+    func pastDeadlineDeletes() {
+        var keyspace = Keyspace()
+        keyspace.set(key("k"), string("v"), now: start)
+        let observed9 = keyspace.setExpiry(key("k"), at: later(-1).milliseconds, now: start)
+        #expect(observed9)
+        let observed10 = keyspace.contains(key("k"), now: start)
+        #expect(observed10 == false)
+        let observed11 = keyspace.setExpiry(key("missing"), at: later(5).milliseconds, now: start)
+        #expect(observed11 == false)
+    }
+
+    @Test("active expiry reclaims a million expired keys that nobody reads")
+    func activeExpiryReclaimsUnreadKeys() {
+        var keyspace = Keyspace()
+        for i in 0..<1_000_000 {
+            keyspace.set(key("k\(i)"), string("v"), expiresAt: later(100).milliseconds, now: start)
+        }
+        keyspace.set(key("persistent"), string("v"), now: start)
+        let observed12 = keyspace.expireCycle(now: later(99), maxChecks: 1_000_000)
+        #expect(observed12 == 0)
+        var cycles = 0
+        while keyspace.count > 1 && cycles < 10_000 {
+            keyspace.expireCycle(now: later(100), maxChecks: 1_000)
+            cycles += 1
+        }
+        #expect(keyspace.count == 1)
+        #expect(keyspace.stats.expiredKeys == 1_000_000)
+        let observed13 = keyspace.value(key("persistent"), now: later(100))
+        #expect(observed13 == string("v"))
+    }
+
+    @Test("one expiry cycle never checks more slots than it is allowed")
+    func expiryCycleIsBounded() {
+        var keyspace = Keyspace()
+        for i in 0..<10_000 {
+            keyspace.set(key("k\(i)"), string("v"), expiresAt: later(1).milliseconds, now: start)
+        }
+        let observed14 = keyspace.expireCycle(now: later(5), maxChecks: 100)
+        #expect(observed14 == 100)
+    }
+
+    @Test("a full scan returns every key present throughout it exactly once, despite deletions and compaction")
+    func scanSurvivesChurn() {
+        var keyspace = Keyspace()
+        for i in 0..<5_000 { keyspace.set(key("stay\(i)"), string("v"), now: start) }
+        for i in 0..<20_000 { keyspace.set(key("go\(i)"), string("v"), now: start) }
+        var seen: [Key: Int] = [:]
+        var cursor: UInt64 = 0
+        var round = 0
+        repeat {
+            let step = keyspace.scan(cursor: cursor, count: 500, now: start)
+            for found in step.keys { seen[found, default: 0] += 1 }
+            cursor = step.cursor
+            // Delete a slice of the other keys between steps; this triggers compaction.
+            for i in (round * 2_000)..<min((round + 1) * 2_000, 20_000) { keyspace.remove(key("go\(i)"), now: start) }
+            round += 1
+        } while cursor != 0 && round < 1_000
+        #expect(cursor == 0)
+        for i in 0..<5_000 { #expect(seen[key("stay\(i)"), default: 0] >= 1) }
+    }
+
+    @Test("a scan without churn returns each key exactly once")
+    func scanWithoutChurnHasNoDuplicates() {
+        var keyspace = Keyspace()
+        for i in 0..<1_234 { keyspace.set(key("k\(i)"), string("v"), now: start) }
+        var all: [Key] = []
+        var cursor: UInt64 = 0
+        repeat {
+            let step = keyspace.scan(cursor: cursor, count: 100, now: start)
+            all += step.keys
+            cursor = step.cursor
+        } while cursor != 0
+        #expect(all.count == 1_234)
+        #expect(Set(all).count == 1_234)
+    }
+
+    @Test("slots freed by deletion are reused without disturbing live keys")
+    func slotReuseKeepsValues() {
+        var keyspace = Keyspace()
+        for i in 0..<100 { keyspace.set(key("k\(i)"), string("\(i)"), now: start) }
+        for i in stride(from: 0, to: 100, by: 2) { keyspace.remove(key("k\(i)"), now: start) }
+        // Removing the tail trims trailing holes, leaving stale free positions behind.
+        for i in 90..<100 { keyspace.remove(key("k\(i)"), now: start) }
+        for i in 0..<200 { keyspace.set(key("n\(i)"), string("n\(i)"), now: start) }
+        for i in stride(from: 1, to: 90, by: 2) {
+            let stored = keyspace.value(key("k\(i)"), now: start)
+            #expect(stored == string("\(i)"))
+        }
+        for i in 0..<200 {
+            let stored = keyspace.value(key("n\(i)"), now: start)
+            #expect(stored == string("n\(i)"))
+        }
+        #expect(keyspace.count == 45 + 200)
+    }
+
+    @Test("keys matching filters by predicate and skips expired keys")
+    func keysSkipsExpired() {
+        var keyspace = Keyspace()
+        keyspace.set(key("a1"), string("v"), now: start)
+        keyspace.set(key("a2"), string("v"), expiresAt: later(5).milliseconds, now: start)
+        keyspace.set(key("b1"), string("v"), now: start)
+        let found = keyspace.keys(now: later(10)) { $0.first == UInt8(ascii: "a") }
+        #expect(found == [key("a1")])
+    }
+
+    @Test("the volatile count follows deadlines being set, cleared and expired")
+    func volatileCount() {
+        var keyspace = Keyspace()
+        keyspace.set(key("a"), string("v"), expiresAt: later(5).milliseconds, now: start)
+        keyspace.set(key("b"), string("v"), now: start)
+        keyspace.setExpiry(key("b"), at: later(5).milliseconds, now: start)
+        #expect(keyspace.volatileCount == 2)
+        keyspace.setExpiry(key("a"), at: nil, now: start)
+        #expect(keyspace.volatileCount == 1)
+        _ = keyspace.value(key("b"), now: later(6))
+        #expect(keyspace.volatileCount == 0)
+    }
+}

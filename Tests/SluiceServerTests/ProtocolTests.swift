@@ -1,0 +1,134 @@
+import Testing
+import SluiceServer
+
+@Suite("Protocol over real sockets")
+struct ProtocolTests {
+    @Test("an inline PING as telnet sends it gets +PONG")
+    func inlinePing() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            #expect(try connection.roundTrip("PING\r\n") == "+PONG\r\n")
+            #expect(try connection.roundTrip("ECHO \"two words\"\n") == "$9\r\ntwo words\r\n")
+        }
+    }
+
+    @Test("a command split into one-byte writes is answered once complete")
+    func byteAtATime() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            for byte in Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n".utf8) {
+                try connection.send([byte])
+            }
+            #expect(try connection.readRaw() == "+OK\r\n")
+            #expect(try connection.command("GET", "k") == "$5\r\nhello\r\n")
+        }
+    }
+
+    @Test("1,000 pipelined commands in one write are all answered in order")
+    func pipelining() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            var batch = ""
+            for i in 0..<1_000 { batch += "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n" + (i % 100 == 0 ? "PING\r\n" : "") }
+            try connection.send(batch)
+            for i in 1...1_000 {
+                #expect(try connection.readRaw() == ":\(i)\r\n")
+                if (i - 1) % 100 == 0 { #expect(try connection.readRaw() == "+PONG\r\n") }
+            }
+        }
+    }
+
+    @Test("a malformed frame gets a protocol error and closes only its own connection", arguments: [
+        ("*3000000000\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
+        ("*1\r\n$blabla\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
+        ("*1\r\n+PING\r\n", "-ERR Protocol error: expected '$', got '+'\r\n"),
+        ("*1\r\n$4\r\nPINGXX", "-ERR Protocol error: expected CRLF after bulk data\r\n"),
+        ("ECHO \"unbalanced\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+    ])
+    func malformedClosesOnlyItsConnection(input: String, expected: String) async throws {
+        try await withServer { server in
+            let bystander = try server.connect()
+            #expect(try bystander.command("SET", "k", "v") == "+OK\r\n")
+            let offender = try server.connect()
+            #expect(try offender.roundTrip(input) == expected)
+            #expect(try offender.isClosedByPeer())
+            #expect(try bystander.command("GET", "k") == "$1\r\nv\r\n")
+            #expect(try server.connect().roundTrip("PING\r\n") == "+PONG\r\n")
+        }
+    }
+
+    @Test("commands before a malformed frame in the same write are answered first")
+    func answersBeforeProtocolError() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            try connection.send("PING\r\n*1\r\n$x\r\n")
+            #expect(try connection.readRaw() == "+PONG\r\n")
+            #expect(try connection.readRaw() == "-ERR Protocol error: invalid bulk length\r\n")
+            #expect(try connection.isClosedByPeer())
+        }
+    }
+
+    @Test("a bulk longer than the configured limit is a protocol error")
+    func bulkLimit() async throws {
+        try await withServer(configure: { $0.maxBulkLength = 1024 }) { server in
+            let connection = try server.connect()
+            #expect(try connection.roundTrip("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1025\r\n") == "-ERR Protocol error: invalid bulk length\r\n")
+            #expect(try connection.isClosedByPeer())
+        }
+    }
+
+    @Test("an inline request over 64 KiB without a newline is a protocol error")
+    func inlineLimit() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            try connection.send(String(repeating: "a", count: 70_000))
+            #expect(try connection.readRaw() == "-ERR Protocol error: too big inline request\r\n")
+            #expect(try connection.isClosedByPeer())
+        }
+    }
+
+    @Test("a 1 MiB value survives many partial reads intact")
+    func largeValue() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            let value = String(repeating: "x", count: 1 << 20)
+            #expect(try connection.command("SET", "big", value) == "+OK\r\n")
+            #expect(try connection.command("GET", "big") == "$1048576\r\n\(value)\r\n")
+        }
+    }
+
+    @Test("HELLO 3 switches the connection to RESP3 and replies with the server map")
+    func hello3() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            let reply = try connection.command("HELLO", "3")
+            #expect(reply.hasPrefix("%7\r\n$6\r\nserver\r\n$6\r\nsluice\r\n$7\r\nversion\r\n$5\r\n7.2.0\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:"))
+            #expect(reply.hasSuffix("$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"))
+            #expect(try connection.command("GET", "missing") == "_\r\n")
+            #expect(try connection.command("HELLO", "2").hasPrefix("*14\r\n"))
+            #expect(try connection.command("GET", "missing") == "$-1\r\n")
+        }
+    }
+
+    @Test("HELLO rejects unknown protocol versions and keeps the connection")
+    func helloErrors() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            #expect(try connection.command("HELLO", "4") == "-NOPROTO unsupported protocol version\r\n")
+            #expect(try connection.command("HELLO", "x") == "-ERR Protocol version is not an integer or out of range\r\n")
+            #expect(try connection.command("HELLO", "3", "SETNAME") == "-ERR Syntax error in HELLO option 'setname'\r\n")
+            #expect(try connection.command("PING") == "+PONG\r\n")
+            #expect(try connection.command("HELLO", "3", "AUTH", "default", "pw", "SETNAME", "app").hasPrefix("%7\r\n"))
+            #expect(try connection.command("CLIENT", "GETNAME") == "$3\r\napp\r\n")
+        }
+    }
+
+    @Test("QUIT replies OK and closes the connection")
+    func quit() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            #expect(try connection.command("QUIT") == "+OK\r\n")
+            #expect(try connection.isClosedByPeer())
+        }
+    }
+}

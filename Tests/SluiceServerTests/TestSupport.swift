@@ -1,0 +1,150 @@
+import NIOCore
+import RESP
+import SluiceCore
+import SluiceServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `body` against a fresh server on a free loopback port, driven by a manual clock.
+func withServer<T>(
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    clock: ManualTimeSource = ManualTimeSource(),
+    realTime: Bool = false,
+    _ body: (TestServer) async throws -> T
+) async throws -> T {
+    var configuration = ServerConfiguration()
+    configuration.port = 0
+    configure(&configuration)
+    let server = SluiceServer(configuration: configuration, timeSource: realTime ? SystemTimeSource() : clock)
+    try await server.start()
+    let handle = TestServer(server: server, clock: clock)
+    do {
+        let result = try await body(handle)
+        await server.shutdown()
+        return result
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+}
+
+struct TestServer {
+    let server: SluiceServer
+    let clock: ManualTimeSource
+
+    var port: Int { server.port }
+
+    func connect() throws -> RawConnection {
+        try RawConnection(port: port)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A blocking TCP client speaking raw bytes, for exact-bytes assertions.
+final class RawConnection {
+    private let descriptor: Int32
+    private var pending = ByteBuffer()
+    private let decoder = RESPValueDecoder()
+
+    init(port: Int, timeoutSeconds: Int = 10) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestFailure("socket() failed") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            close(descriptor)
+            throw TestFailure("connect() to port \(port) failed")
+        }
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    func send(_ text: String) throws {
+        try send(Array(text.utf8))
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw TestFailure("send() failed") }
+            offset += sent
+        }
+    }
+
+    /// Reads more bytes; false when the peer closed the connection.
+    private func receive() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        if count == 0 { return false }
+        guard count > 0 else { throw TestFailure("recv() failed or timed out (errno \(errno))") }
+        pending.writeBytes(chunk[0..<count])
+        return true
+    }
+
+    /// The raw bytes of the next complete reply.
+    func readRaw() throws -> String {
+        while true {
+            var copy = pending
+            if try decoder.decode(&copy) != nil {
+                let length = copy.readerIndex - pending.readerIndex
+                return pending.readString(length: length)!
+            }
+            guard try receive() else { throw TestFailure("connection closed; unread: \(String(buffer: pending))") }
+        }
+    }
+
+    /// The next complete reply, decoded.
+    func readValue() throws -> RESPValue {
+        while true {
+            if let value = try decoder.decode(&pending) { return value }
+            guard try receive() else { throw TestFailure("connection closed; unread: \(String(buffer: pending))") }
+        }
+    }
+
+    /// Sends raw bytes and returns the raw bytes of one reply.
+    func roundTrip(_ raw: String) throws -> String {
+        try send(raw)
+        return try readRaw()
+    }
+
+    /// Sends a command as a RESP array and returns the raw reply.
+    func command(_ arguments: String...) throws -> String {
+        var buffer = ByteBuffer()
+        buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
+        try send(Array(buffer.readableBytesView))
+        return try readRaw()
+    }
+
+    /// Sends a command as a RESP array and returns the decoded reply.
+    func call(_ arguments: String...) throws -> RESPValue {
+        var buffer = ByteBuffer()
+        buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
+        try send(Array(buffer.readableBytesView))
+        return try readValue()
+    }
+
+    /// True once the server has closed the connection (after any unread bytes).
+    func isClosedByPeer() throws -> Bool {
+        while true {
+            if try !receive() { return true }
+        }
+    }
+}
