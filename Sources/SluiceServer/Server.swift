@@ -72,10 +72,4 @@ public final class SluiceServer: Sendable {
         }
         try? await group.shutdownGracefully()
     }
-
-    /// Completes when the listener closes.
-    public func waitUntilClosed() async throws {
-        let listener = channels.withLock { $0.listener }
-        try await listener?.closeFuture.get()
-    }
 }

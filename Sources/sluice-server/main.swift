@@ -51,19 +51,21 @@ struct SluiceServerCommand: AsyncParsableCommand {
         try await server.start()
         logger.info("Sluice \(SluiceServer.version) ready on \(bind):\(server.port) (mode: in-memory, threads: \(threads))")
 
-        let signals = [SIGINT, SIGTERM].map { number in
+        // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
+        let (received, continuation) = AsyncStream<Int32>.makeStream()
+        let sources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                logger.info("Signal \(number) received, shutting down")
-                Task { await server.shutdown() }
-            }
+            source.setEventHandler { continuation.yield(number) }
             source.resume()
             return source
         }
-        try await server.waitUntilClosed()
+        for await number in received {
+            logger.info("Signal \(number) received, shutting down")
+            break
+        }
         await server.shutdown()
-        signals.forEach { $0.cancel() }
+        sources.forEach { $0.cancel() }
         logger.info("Sluice stopped")
     }
 }
