@@ -17,17 +17,19 @@ public struct Instant: Comparable, Hashable, Sendable {
     }
 
     public init(milliseconds: Int64) {
-        self.nanoseconds = milliseconds &* 1_000_000
+        // Saturates rather than wrapping: a deadline far in the future stays far in the future.
+        let (scaled, overflow) = milliseconds.multipliedReportingOverflow(by: 1_000_000)
+        self.nanoseconds = overflow ? (milliseconds < 0 ? .min : .max) : scaled
     }
 
     /// Whole milliseconds since the epoch, rounded down.
     public var milliseconds: Int64 {
-        nanoseconds >= 0 ? nanoseconds / 1_000_000 : (nanoseconds - 999_999) / 1_000_000
+        nanoseconds / 1_000_000 - (nanoseconds % 1_000_000 < 0 ? 1 : 0)
     }
 
     /// Whole microseconds since the epoch, rounded down.
     public var microseconds: Int64 {
-        nanoseconds >= 0 ? nanoseconds / 1_000 : (nanoseconds - 999) / 1_000
+        nanoseconds / 1_000 - (nanoseconds % 1_000 < 0 ? 1 : 0)
     }
 
     /// Seconds since the epoch as a double, for algorithms that work in fractional seconds.
@@ -74,7 +76,7 @@ public final class ManualTimeSource: TimeSource {
     }
 
     public func advance(milliseconds: Int64) {
-        current.withLock { $0.nanoseconds += milliseconds * 1_000_000 }
+        advance(nanoseconds: milliseconds.multipliedReportingOverflow(by: 1_000_000).partialValue)
     }
 
     public func advance(nanoseconds: Int64) {

@@ -65,6 +65,8 @@ struct CommandTable: Sendable {
         for (position, spec) in self.specs.enumerated() {
             precondition(byName[Array(spec.name.utf8)] == nil, "command \(spec.name) registered twice")
             byName[Array(spec.name.utf8)] = position
+            // Clients mostly send upper case; finding it directly saves folding every request.
+            byName[Array(spec.name.uppercased().utf8)] = position
         }
         self.byName = byName
     }
@@ -72,7 +74,6 @@ struct CommandTable: Sendable {
     /// The table position of a command named by `name` in any letter case.
     func lookup(_ name: [UInt8]) -> Int? {
         if let position = byName[name] { return position }
-        // Clients send upper case most of the time; fold only when the direct look-up misses.
         return byName[asciiLowercased(name)]
     }
 

@@ -1,0 +1,200 @@
+/// One rate of a sliding window: at most `limit` units in any `intervalMilliseconds`.
+public struct SlidingWindowRate: Sendable, Hashable {
+    public var limit: Int64
+    public var intervalMilliseconds: Int64
+
+    public init(limit: Int64, intervalMilliseconds: Int64) {
+        self.limit = limit
+        self.intervalMilliseconds = intervalMilliseconds
+    }
+}
+
+/// A sliding-window log under several rates at once, with the semantics of
+/// pyrate-limiter 4.x (`InMemoryBucket.put` / `waiting` with the default
+/// `SlidingWindowLog` algorithm).
+///
+/// A unit stamped `t` counts for a rate at `now` while `t >= now - interval` (inclusive).
+/// An acquire of `weight` succeeds only if every rate has room for all of it; then it
+/// records `weight` units stamped `now` (milliseconds, rounded down). pyrate stores one
+/// item per unit; the log here stores one (timestamp, weight) entry per distinct
+/// millisecond and keeps only the largest rate's window, with identical answers.
+public struct SlidingWindow: Sendable, Hashable {
+    /// The rates in the order the caller gave them; `failingRateIndex` refers to it.
+    public let rates: [SlidingWindowRate]
+    /// Indices into `rates`, by ascending interval: the order pyrate checks them in.
+    private let checkOrder: [Int]
+    /// The largest interval: the log keeps nothing older than this.
+    public let maximumIntervalMilliseconds: Int64
+
+    /// Validates the rate list as pyrate's buckets do: every limit and interval positive,
+    /// then, sorted by interval (stably), each rate needs a strictly longer interval, a
+    /// strictly larger limit and no larger limit/interval than the one before it
+    /// (pyrate's `validate_rate_list`). The density comparison is exact, not floating.
+    public init(rates: [SlidingWindowRate]) throws(RateLimitError) {
+        guard !rates.isEmpty else { throw .emptyRateList }
+        for (index, rate) in rates.enumerated() {
+            guard rate.limit > 0 else { throw .notPositiveInteger("limit of rate \(index)") }
+            guard rate.intervalMilliseconds > 0 else { throw .notPositiveInteger("interval of rate \(index)") }
+        }
+        // Sorting the indices with the index as tie-breaker keeps it stable, like Python's sort.
+        let order = rates.indices.sorted {
+            (rates[$0].intervalMilliseconds, $0) < (rates[$1].intervalMilliseconds, $1)
+        }
+        for (earlier, later) in zip(order, order.dropFirst()) {
+            let previous = rates[earlier]
+            let current = rates[later]
+            guard current.intervalMilliseconds > previous.intervalMilliseconds else {
+                throw .duplicateInterval(earlier: earlier, later: later)
+            }
+            guard current.limit > previous.limit else {
+                throw .limitNotIncreasing(earlier: earlier, later: later)
+            }
+            // current.limit / current.interval > previous.limit / previous.interval, cross-multiplied.
+            guard Int128(current.limit) * Int128(previous.intervalMilliseconds)
+                <= Int128(previous.limit) * Int128(current.intervalMilliseconds)
+            else {
+                throw .densityIncreasing(earlier: earlier, later: later)
+            }
+        }
+        self.rates = rates
+        self.checkOrder = order
+        self.maximumIntervalMilliseconds = rates[order[order.count - 1]].intervalMilliseconds
+    }
+
+    /// Tries to take `weight` units at `now` under every rate at once.
+    ///
+    /// Weight 0 always succeeds and records nothing. A weight above the first failing
+    /// rate's limit can never pass: it fails with `waitMilliseconds` -1.
+    ///
+    /// TTL rule: the stored log's TTL runs until 1 ms past its newest entry's window under
+    /// the largest interval (`newest + maximumInterval + 1` ms); from then on it counts for
+    /// nothing, exactly like an absent key.
+    public func acquire(_ log: SlidingWindowLog?, weight: Int64 = 1, now: Instant) throws(RateLimitError) -> SlidingWindowOutcome {
+        guard weight >= 0 else { throw .notNonNegativeInteger("weight") }
+        guard weight > 0 else {
+            return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .keep)
+        }
+        let nowMs = Self.floorMilliseconds(now)
+        var entries = log?.entries ?? []
+        let oldestKept = nowMs.clampedSubtracting(maximumIntervalMilliseconds)
+        if let firstKept = entries.firstIndex(where: { $0.timestampMilliseconds >= oldestKept }) {
+            entries.removeFirst(firstKept)
+        } else {
+            entries.removeAll()
+        }
+
+        // One backward pass: windows nest because the rates are checked by ascending interval.
+        var counted = entries.count
+        var count: Int64 = 0
+        for rateIndex in checkOrder {
+            let rate = rates[rateIndex]
+            let windowStart = nowMs.clampedSubtracting(rate.intervalMilliseconds)
+            while counted > 0, entries[counted - 1].timestampMilliseconds >= windowStart {
+                counted -= 1
+                count = count.clampedAdding(entries[counted].weight)
+            }
+            if rate.limit - count < weight {
+                let wait = weight > rate.limit ? -1 : waitMilliseconds(entries, rate: rate, weight: weight, nowMs: nowMs)
+                return SlidingWindowOutcome(acquired: false, waitMilliseconds: wait, failingRateIndex: rateIndex, write: .keep)
+            }
+        }
+
+        var stored = SlidingWindowLog(sortedEntries: entries)
+        stored.record(weight: weight, atMilliseconds: nowMs)
+        let newest = stored.entries[stored.entries.count - 1].timestampMilliseconds
+        let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000)
+        let ttl = clampedTTL(expiresAtNs.clampedSubtracting(now.nanoseconds), now: now)
+        return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .store(stored, ttlNanoseconds: ttl))
+    }
+
+    /// Whole milliseconds since the epoch, rounded down, for every Int64 instant
+    /// (`Instant.milliseconds` traps near `Int64.min`).
+    private static func floorMilliseconds(_ instant: Instant) -> Int64 {
+        let (quotient, remainder) = instant.nanoseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        return remainder < 0 ? quotient - 1 : quotient
+    }
+
+    /// pyrate's wait: the unit `limit - weight` places from the newest must leave the window,
+    /// which happens 1 ms after `its stamp + interval` (the window's start is inclusive).
+    private func waitMilliseconds(_ entries: [SlidingWindowLog.Entry], rate: SlidingWindowRate, weight: Int64, nowMs: Int64) -> Int64 {
+        let offset = rate.limit - weight
+        var newer: Int64 = 0
+        for entry in entries.reversed() {
+            newer = newer.clampedAdding(entry.weight)
+            if newer > offset {
+                return entry.timestampMilliseconds.clampedAdding(rate.intervalMilliseconds).clampedSubtracting(nowMs).clampedAdding(1)
+            }
+        }
+        return 0
+    }
+}
+
+/// What a sliding-window key stores: units taken, as runs of equal timestamps.
+public struct SlidingWindowLog: Sendable, Hashable {
+    /// `weight` units taken at `timestampMilliseconds` (since the epoch).
+    public struct Entry: Sendable, Hashable {
+        public var timestampMilliseconds: Int64
+        public var weight: Int64
+
+        public init(timestampMilliseconds: Int64, weight: Int64) {
+            self.timestampMilliseconds = timestampMilliseconds
+            self.weight = weight
+        }
+    }
+
+    /// Ascending, distinct timestamps, positive weights.
+    public private(set) var entries: [Entry]
+
+    /// Builds a log from entries in any order: sorts them, merges equal timestamps and
+    /// drops non-positive weights (for decoding a stored log).
+    public init(entries: [Entry] = []) {
+        self.entries = []
+        for entry in entries.sorted(by: { $0.timestampMilliseconds < $1.timestampMilliseconds }) where entry.weight > 0 {
+            record(weight: entry.weight, atMilliseconds: entry.timestampMilliseconds)
+        }
+    }
+
+    fileprivate init(sortedEntries: [Entry]) {
+        self.entries = sortedEntries
+    }
+
+    /// Units in the log, in and out of any window.
+    public var totalWeight: Int64 {
+        entries.reduce(0) { $0.clampedAdding($1.weight) }
+    }
+
+    /// Adds a run, keeping the order; a clock that went backwards inserts in place.
+    fileprivate mutating func record(weight: Int64, atMilliseconds timestamp: Int64) {
+        if let last = entries.last, last.timestampMilliseconds < timestamp {
+            entries.append(Entry(timestampMilliseconds: timestamp, weight: weight))
+            return
+        }
+        let position = entries.firstIndex { $0.timestampMilliseconds >= timestamp } ?? entries.count
+        if position < entries.count, entries[position].timestampMilliseconds == timestamp {
+            entries[position].weight = entries[position].weight.clampedAdding(weight)
+        } else {
+            entries.insert(Entry(timestampMilliseconds: timestamp, weight: weight), at: position)
+        }
+    }
+}
+
+/// An acquire's answer and what to do with the stored log.
+public struct SlidingWindowOutcome: Sendable, Hashable {
+    /// Whether all the weight was taken.
+    public var acquired: Bool
+    /// pyrate's `waiting()`: milliseconds until the same acquire would pass; 0 when
+    /// acquired; -1 when the weight exceeds the failing rate's limit.
+    public var waitMilliseconds: Int64
+    /// Index in the caller's rate list of the first rate (by ascending interval) without
+    /// room; -1 when acquired.
+    public var failingRateIndex: Int
+    /// `.store(log, ttl)` after taking weight > 0, otherwise `.keep`.
+    public var write: RateLimitWrite<SlidingWindowLog>
+
+    public init(acquired: Bool, waitMilliseconds: Int64, failingRateIndex: Int, write: RateLimitWrite<SlidingWindowLog>) {
+        self.acquired = acquired
+        self.waitMilliseconds = waitMilliseconds
+        self.failingRateIndex = failingRateIndex
+        self.write = write
+    }
+}
