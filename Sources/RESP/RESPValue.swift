@@ -17,7 +17,7 @@ public struct RESPPair: Hashable, Sendable {
 
 /// Every RESP2 and RESP3 value. Replies are built from these and encoded for the
 /// connection's protocol version; RESP3-only types are downgraded for RESP2 peers.
-public indirect enum RESPValue: Hashable, Sendable {
+public enum RESPValue: Hashable, Sendable {
     /// `+OK`
     case simpleString(String)
     /// `-ERR message`: the text carries its own prefix (`ERR`, `WRONGTYPE`, ...).
@@ -47,7 +47,8 @@ public indirect enum RESPValue: Hashable, Sendable {
     /// RESP3 `~2`; RESP2 array.
     case set([RESPValue])
     /// RESP3 `|1` attributes followed by the value they describe; RESP2 sends only the value.
-    case attribute([RESPPair], RESPValue)
+    /// The only recursive case, so the only boxed one: other replies cost no allocation.
+    indirect case attribute([RESPPair], RESPValue)
     /// RESP3 `>2` out-of-band push; RESP2 array.
     case push([RESPValue])
 }
