@@ -127,6 +127,11 @@ final class RawConnection {
 
     /// Sends a command as a RESP array and returns the raw reply.
     func command(_ arguments: String...) throws -> String {
+        try command(arguments)
+    }
+
+    /// Sends a command given as an array and returns the raw reply.
+    func command(_ arguments: [String]) throws -> String {
         var buffer = ByteBuffer()
         buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
         try send(Array(buffer.readableBytesView))
@@ -135,6 +140,11 @@ final class RawConnection {
 
     /// Sends a command as a RESP array and returns the decoded reply.
     func call(_ arguments: String...) throws -> RESPValue {
+        try call(arguments)
+    }
+
+    /// Sends a command given as an array and returns the decoded reply.
+    func call(_ arguments: [String]) throws -> RESPValue {
         var buffer = ByteBuffer()
         buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
         try send(Array(buffer.readableBytesView))

@@ -17,7 +17,7 @@ enum ThrottleCommands {
             if !invocation.arguments.isEmpty {
                 quantity = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("quantity"))
             }
-            try invocation.arguments.finish()
+            guard invocation.arguments.isEmpty else { throw CommandError(.wrongArity(command: "cl.throttle")) }
             guard quantity >= 0 else { throw CommandError(.notNonNegativeInteger("quantity")) }
             let throttle = try rateLimited { () throws(RateLimitError) in
                 try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: period)
