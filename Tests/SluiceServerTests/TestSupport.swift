@@ -2,6 +2,7 @@ import NIOCore
 import RESP
 import SluiceCore
 import SluiceServer
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -155,6 +156,15 @@ final class RawConnection {
     func isClosedByPeer() throws -> Bool {
         while true {
             if try !receive() { return true }
+        }
+    }
+}
+
+extension RawConnection {
+    /// Sends `command + arguments` for each case and expects `-ERR <message>` back.
+    func expectErrors(_ command: [String], _ cases: [([String], String)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for (arguments, message) in cases {
+            #expect(try call(command + arguments) == .error("ERR " + message), "\(command + arguments)", sourceLocation: sourceLocation)
         }
     }
 }

@@ -44,25 +44,25 @@ enum CounterCommands {
 
     /// `INCR key amount maximum ttl_ms`.
     static func boundedIncr(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        guard invocation.arguments.values.count == 5 else { throw CommandError(.wrongArity(command: "incr")) }
-        let key = try invocation.arguments.next()
-        let (amount, maximum, ttl) = try amountLimitTTL(&invocation, limit: "maximum")
-        let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
-        let outcome = try rateLimited { () throws(RateLimitError) in
-            try BoundedCounter.incr(current: current, amount: amount, maximum: maximum, ttlMilliseconds: ttl, now: invocation.now)
-        }
-        return apply(outcome, key, &invocation, &state)
+        try bounded(&invocation, &state, command: "incr", limit: "maximum", BoundedCounter.incr)
     }
 
     /// `DECR key amount minimum ttl_ms`.
     static func boundedDecr(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        guard invocation.arguments.values.count == 5 else { throw CommandError(.wrongArity(command: "decr")) }
+        try bounded(&invocation, &state, command: "decr", limit: "minimum", BoundedCounter.decr)
+    }
+
+    private typealias Operation = (Int64?, Int64, Int64, Int64, Instant) throws(RateLimitError) -> BoundedCounterOutcome
+
+    /// `key amount maximum|minimum ttl_ms` with exactly these arguments, then `operation`.
+    private static func bounded(
+        _ invocation: inout Invocation, _ state: inout DatabaseState, command: String, limit: String, _ operation: Operation
+    ) throws(CommandError) -> RESPValue {
+        guard invocation.arguments.values.count == 5 else { throw CommandError(.wrongArity(command: command)) }
         let key = try invocation.arguments.next()
-        let (amount, minimum, ttl) = try amountLimitTTL(&invocation, limit: "minimum")
+        let (amount, bound, ttl) = try amountLimitTTL(&invocation, limit: limit)
         let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
-        let outcome = try rateLimited { () throws(RateLimitError) in
-            try BoundedCounter.decr(current: current, amount: amount, minimum: minimum, ttlMilliseconds: ttl, now: invocation.now)
-        }
+        let outcome = try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, invocation.now) }
         return apply(outcome, key, &invocation, &state)
     }
 
