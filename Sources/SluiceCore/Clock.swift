@@ -83,3 +83,28 @@ public final class ManualTimeSource: TimeSource {
         current.withLock { $0.nanoseconds += nanoseconds }
     }
 }
+
+/// A clock that reads another one unless it is pinned to a fixed instant: what
+/// `DEBUG SET-CLOCK` drives, so differential tests can replay exact times against a
+/// running server. Reading it costs one relaxed atomic load more than the base clock.
+public final class SwitchableTimeSource: TimeSource {
+    private let base: any TimeSource
+    /// The pinned instant in nanoseconds; `Int64.min` when following `base`.
+    private let pinned = Atomic<Int64>(Int64.min)
+
+    public init(_ base: any TimeSource) {
+        self.base = base
+    }
+
+    public func now() -> Instant {
+        let pinned = self.pinned.load(ordering: .relaxed)
+        return pinned == Int64.min ? base.now() : Instant(nanoseconds: pinned)
+    }
+
+    /// Pins the clock to `instant` (it stays there until pinned again or released);
+    /// nil follows the base clock again. `Int64.min` ns cannot be pinned.
+    public func pin(_ instant: Instant?) {
+        precondition(instant?.nanoseconds != Int64.min, "Int64.min marks an unpinned clock")
+        pinned.store(instant?.nanoseconds ?? Int64.min, ordering: .relaxed)
+    }
+}

@@ -3,13 +3,23 @@ public typealias Key = [UInt8]
 
 /// What a key holds. Each command family checks the case it needs and answers
 /// `WRONGTYPE` for any other.
+///
+/// Rate-limit state that is a plain integer (a GCRA TAT, a bounded counter) is a
+/// `.string`, as redis-cell and dramatiq store it, so `GET` reads it; state with
+/// structure has a case of its own that only its commands accept.
 public enum Value: Sendable, Equatable {
     case string([UInt8])
+    /// A leaky bucket (`CONSUME`/`PEEK`).
+    case leakyBucket(LeakyBucketState)
+    /// A sliding-window log (`ACQUIRE`).
+    case slidingWindow(SlidingWindowLog)
 
-    /// The name `TYPE` reports.
+    /// The name `TYPE` reports (and `SCAN ... TYPE` matches).
     public var typeName: String {
         switch self {
         case .string: "string"
+        case .leakyBucket: "leakybucket"
+        case .slidingWindow: "slidingwindow"
         }
     }
 }

@@ -1,4 +1,5 @@
 import RESP
+import SluiceCore
 
 /// A command's failure, turned into a RESP error reply in exactly one place
 /// (`CommandError.reply`), with Redis's wording where clients match on it.
@@ -32,6 +33,11 @@ public struct CommandError: Error, Hashable, Sendable {
     /// `ERR <text>`.
     static func err(_ text: String) -> CommandError {
         CommandError(.message("ERR " + text))
+    }
+
+    /// A rate-limit argument that cannot be used: `ERR <argument> must be ...`.
+    init(_ error: RateLimitError) {
+        self = .err(error.description)
     }
 
     /// The full error text, prefix included.

@@ -83,7 +83,8 @@ struct CommandTable: Sendable {
 
     /// Every command Sluice answers.
     static let all = CommandTable(
-        ConnectionCommands.specs + ServerCommands.specs + StringCommands.specs + KeyCommands.specs
+        ConnectionCommands.specs + ServerCommands.specs + DebugCommands.specs + StringCommands.specs + KeyCommands.specs
+            + LeakyBucketCommands.specs + CounterCommands.specs + ThrottleCommands.specs + SlidingWindowCommands.specs
     )
 }
 

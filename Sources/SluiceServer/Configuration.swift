@@ -17,9 +17,19 @@ public struct ServerConfiguration: Sendable {
     /// Longest time one active-expiry run may hold the keyspace, in milliseconds.
     public var expiryBudgetMilliseconds: Int64 = 25
 
+    /// Who may run `DEBUG` (Redis's `enable-debug-command`); with `.no`, the clock is never wrapped.
+    public var enableDebugCommand: DebugCommandAccess = .no
+
     public init() {}
 
     var limits: RESPLimits {
         RESPLimits(maxBulkLength: maxBulkLength, maxArrayCount: maxArguments)
     }
+}
+
+/// Redis's `enable-debug-command`: `no`, `yes`, or `local` (loopback connections only).
+public enum DebugCommandAccess: String, Sendable, CaseIterable {
+    case no
+    case yes
+    case local
 }

@@ -15,9 +15,12 @@ final class ServerContext: Sendable {
     let processID: Int32
     /// The bound port, known only after binding (configuration may say 0).
     let boundPort = Atomic<Int>(0)
+    /// The clock `DEBUG SET-CLOCK` pins; nil unless `enableDebugCommand` allows DEBUG.
+    let debugClock: SwitchableTimeSource?
 
-    init(configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32) {
+    init(configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32, debugClock: SwitchableTimeSource? = nil) {
         self.configuration = configuration
+        self.debugClock = debugClock
         self.table = table
         self.startedAt = startedAt
         self.processID = processID

@@ -24,10 +24,13 @@ public final class SluiceServer: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         let table = CommandTable.all
+        // Only a server that allows DEBUG pays for a clock that DEBUG SET-CLOCK can pin.
+        let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
         let context = ServerContext(
-            configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid())
+            configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),
+            debugClock: debugClock)
         self.dispatcher = Dispatcher(
-            context: context, database: Database(commandCount: table.specs.count), timeSource: timeSource)
+            context: context, database: Database(commandCount: table.specs.count), timeSource: debugClock ?? timeSource)
     }
 
     /// The port actually bound (useful when configured with port 0).

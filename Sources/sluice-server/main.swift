@@ -30,6 +30,9 @@ struct SluiceServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string a client may send, in bytes.")
     var maxBulkLength = ServerConfiguration().maxBulkLength
 
+    @Option(name: .customLong("enable-debug-command"), help: "Allow DEBUG (SET-CLOCK): no, yes or local (loopback clients only).")
+    var enableDebugCommand: DebugCommandAccess = .no
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
@@ -46,6 +49,7 @@ struct SluiceServerCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.threads = threads
         configuration.maxBulkLength = maxBulkLength
+        configuration.enableDebugCommand = enableDebugCommand
 
         let server = SluiceServer(configuration: configuration, logger: logger)
         try await server.start()
@@ -71,3 +75,4 @@ struct SluiceServerCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension DebugCommandAccess: ExpressibleByArgument {}

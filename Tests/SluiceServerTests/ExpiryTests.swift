@@ -8,7 +8,7 @@ struct ExpiryTests {
     func realTTL() async throws {
         try await withServer(configure: { $0.expiryIntervalMilliseconds = 20 }, realTime: true) { server in
             let c = try server.connect()
-            for i in 0..<100 { _ = try c.command("SET", "k\(i)", "v", "PX", "50") }
+            for i in 0..<100 { _ = try c.command("SET", "k\(i)", "v", "PX", "300") }
             _ = try c.command("SET", "keep", "v")
             #expect(try c.command("DBSIZE") == ":101\r\n")
             var size = ""

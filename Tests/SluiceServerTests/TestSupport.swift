@@ -2,6 +2,7 @@ import NIOCore
 import RESP
 import SluiceCore
 import SluiceServer
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -127,6 +128,11 @@ final class RawConnection {
 
     /// Sends a command as a RESP array and returns the raw reply.
     func command(_ arguments: String...) throws -> String {
+        try command(arguments)
+    }
+
+    /// Sends a command given as an array and returns the raw reply.
+    func command(_ arguments: [String]) throws -> String {
         var buffer = ByteBuffer()
         buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
         try send(Array(buffer.readableBytesView))
@@ -135,6 +141,11 @@ final class RawConnection {
 
     /// Sends a command as a RESP array and returns the decoded reply.
     func call(_ arguments: String...) throws -> RESPValue {
+        try call(arguments)
+    }
+
+    /// Sends a command given as an array and returns the decoded reply.
+    func call(_ arguments: [String]) throws -> RESPValue {
         var buffer = ByteBuffer()
         buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
         try send(Array(buffer.readableBytesView))
@@ -145,6 +156,15 @@ final class RawConnection {
     func isClosedByPeer() throws -> Bool {
         while true {
             if try !receive() { return true }
+        }
+    }
+}
+
+extension RawConnection {
+    /// Sends `command + arguments` for each case and expects `-ERR <message>` back.
+    func expectErrors(_ command: [String], _ cases: [([String], String)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for (arguments, message) in cases {
+            #expect(try call(command + arguments) == .error("ERR " + message), "\(command + arguments)", sourceLocation: sourceLocation)
         }
     }
 }

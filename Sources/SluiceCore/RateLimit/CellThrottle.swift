@@ -52,6 +52,14 @@ public struct CellThrottle: Sendable, Hashable {
         )
     }
 
+    /// Validates the parameters with `period` in seconds, fractions allowed (Sluice's
+    /// `CL.THROTTLE` accepts `0.5` or `1e-3` where redis-cell takes whole seconds only).
+    public init(maxBurst: Int64, countPerPeriod: Int64, period periodSeconds: Double) throws(RateLimitError) {
+        // Zero goes on to the nanosecond initialiser for redis-cell's "Zero rates" message.
+        let period = periodSeconds == 0 ? 0 : try nanoseconds(fromSeconds: periodSeconds, argument: "period", allowZero: false)
+        try self.init(maxBurst: maxBurst, countPerPeriod: countPerPeriod, periodNanoseconds: period)
+    }
+
     /// Applies `quantity` requests at `now` to the stored TAT (nil when the key is absent).
     /// Quantity 0 only looks. A limited request changes nothing.
     ///

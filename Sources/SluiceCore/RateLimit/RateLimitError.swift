@@ -4,6 +4,7 @@
 /// e.g. `capacity must be a positive integer`.
 public struct RateLimitError: Error, Hashable, Sendable, CustomStringConvertible {
     private enum Kind: Hashable, Sendable {
+        case notInteger
         case notPositiveInteger
         case notNonNegativeInteger
         case notPositiveNumber
@@ -31,6 +32,7 @@ public struct RateLimitError: Error, Hashable, Sendable, CustomStringConvertible
 
     public var description: String {
         switch kind {
+        case .notInteger: "\(argument) must be an integer"
         case .notPositiveInteger: "\(argument) must be a positive integer"
         case .notNonNegativeInteger: "\(argument) must be a non-negative integer"
         case .notPositiveNumber: "\(argument) must be a positive number"
@@ -52,23 +54,24 @@ public struct RateLimitError: Error, Hashable, Sendable, CustomStringConvertible
         }
     }
 
-    static func notPositiveInteger(_ argument: String) -> Self { Self(.notPositiveInteger, argument: argument) }
-    static func notNonNegativeInteger(_ argument: String) -> Self { Self(.notNonNegativeInteger, argument: argument) }
-    static func notPositiveNumber(_ argument: String) -> Self { Self(.notPositiveNumber, argument: argument) }
-    static func notNonNegativeNumber(_ argument: String) -> Self { Self(.notNonNegativeNumber, argument: argument) }
-    static func belowOneNanosecond(_ argument: String) -> Self { Self(.belowOneNanosecond, argument: argument) }
-    static func tooLarge(_ argument: String, maximum: String) -> Self { Self(.tooLarge(maximum: maximum), argument: argument) }
-    static func zeroRate(_ argument: String) -> Self { Self(.zeroRate, argument: argument) }
-    static func overflow(_ argument: String) -> Self { Self(.overflow, argument: argument) }
-    static func counterOverflow(_ argument: String) -> Self { Self(.counterOverflow, argument: argument) }
-    static var emptyRateList: Self { Self(.emptyRateList, argument: "rates") }
-    static func duplicateInterval(earlier: Int, later: Int) -> Self {
+    public static func notInteger(_ argument: String) -> Self { Self(.notInteger, argument: argument) }
+    public static func notPositiveInteger(_ argument: String) -> Self { Self(.notPositiveInteger, argument: argument) }
+    public static func notNonNegativeInteger(_ argument: String) -> Self { Self(.notNonNegativeInteger, argument: argument) }
+    public static func notPositiveNumber(_ argument: String) -> Self { Self(.notPositiveNumber, argument: argument) }
+    public static func notNonNegativeNumber(_ argument: String) -> Self { Self(.notNonNegativeNumber, argument: argument) }
+    public static func belowOneNanosecond(_ argument: String) -> Self { Self(.belowOneNanosecond, argument: argument) }
+    public static func tooLarge(_ argument: String, maximum: String) -> Self { Self(.tooLarge(maximum: maximum), argument: argument) }
+    public static func zeroRate(_ argument: String) -> Self { Self(.zeroRate, argument: argument) }
+    public static func overflow(_ argument: String) -> Self { Self(.overflow, argument: argument) }
+    public static func counterOverflow(_ argument: String) -> Self { Self(.counterOverflow, argument: argument) }
+    public static var emptyRateList: Self { Self(.emptyRateList, argument: "rates") }
+    public static func duplicateInterval(earlier: Int, later: Int) -> Self {
         Self(.duplicateInterval(earlier: earlier, later: later), argument: "rates")
     }
-    static func limitNotIncreasing(earlier: Int, later: Int) -> Self {
+    public static func limitNotIncreasing(earlier: Int, later: Int) -> Self {
         Self(.limitNotIncreasing(earlier: earlier, later: later), argument: "rates")
     }
-    static func densityIncreasing(earlier: Int, later: Int) -> Self {
+    public static func densityIncreasing(earlier: Int, later: Int) -> Self {
         Self(.densityIncreasing(earlier: earlier, later: later), argument: "rates")
     }
 }

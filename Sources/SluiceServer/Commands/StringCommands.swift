@@ -40,13 +40,17 @@ enum StringCommands {
             }
             return .ok
         },
-        CommandSpec("incr", arity: 2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
-                    summary: "Increments the integer value of a key by one.") { invocation, state throws(CommandError) in
-            try incrementBy(&invocation, &state, 1)
+        // `INCR key` is Redis's; `INCR key amount maximum ttl_ms` is dramatiq's bounded
+        // counter (CounterCommands). Same for DECR.
+        CommandSpec("incr", arity: -2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
+                    summary: "Increments the integer value of a key by one, or by an amount up to a maximum.") { invocation, state throws(CommandError) in
+            if invocation.arguments.values.count == 2 { return try incrementBy(&invocation, &state, 1) }
+            return try CounterCommands.boundedIncr(&invocation, &state)
         },
-        CommandSpec("decr", arity: 2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
-                    summary: "Decrements the integer value of a key by one.") { invocation, state throws(CommandError) in
-            try incrementBy(&invocation, &state, -1)
+        CommandSpec("decr", arity: -2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
+                    summary: "Decrements the integer value of a key by one, or by an amount down to a minimum.") { invocation, state throws(CommandError) in
+            if invocation.arguments.values.count == 2 { return try incrementBy(&invocation, &state, -1) }
+            return try CounterCommands.boundedDecr(&invocation, &state)
         },
         CommandSpec("incrby", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Increments the integer value of a key by a number.") { invocation, state throws(CommandError) in
@@ -167,6 +171,7 @@ extension Keyspace {
         switch value(key, now: now) {
         case nil: return nil
         case .string(let bytes)?: return bytes
+        case .leakyBucket?, .slidingWindow?: throw .wrongType
         }
     }
 }

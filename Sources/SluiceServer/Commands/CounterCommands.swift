@@ -1,0 +1,87 @@
+import RESP
+import SluiceCore
+
+/// dramatiq's rate-limit backend operations (`SluiceCore.BoundedCounter`) as atomic
+/// commands replying 1 (done) or 0 (refused, nothing changed). Values are decimal
+/// strings, readable with `GET`; TTLs are milliseconds.
+///
+/// `INCR key amount maximum ttl_ms` and `DECR key amount minimum ttl_ms` share their
+/// names with Redis's one-argument `INCR`/`DECR`, whose specs (in StringCommands) call
+/// `boundedIncr`/`boundedDecr` when given more arguments.
+enum CounterCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("add", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
+                    summary: "Sets an integer with a TTL in milliseconds only if the key is absent.",
+                    since: "0.1.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let value = try invocation.arguments.nextInteger(orElse: .notInteger("value"))
+            let ttl = try ttlArgument(&invocation)
+            let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
+            let outcome = try rateLimited { () throws(RateLimitError) in
+                try BoundedCounter.add(current: current, value: value, ttlMilliseconds: ttl, now: invocation.now)
+            }
+            return apply(outcome, key, &invocation, &state)
+        },
+        CommandSpec("incr_and_sum", arity: -6, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "ratelimit",
+                    summary: "Increments an integer unless it or its sum with other keys would exceed a maximum.",
+                    since: "0.1.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let (amount, maximum, ttl) = try amountLimitTTL(&invocation, limit: "maximum")
+            let summedKeys = invocation.arguments.rest()
+            let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
+            var summed: [Int64?] = []
+            summed.reserveCapacity(summedKeys.count)
+            for summedKey in summedKeys {
+                summed.append(try state.keyspace.integer(summedKey, now: invocation.now, emptyAsZero: true))
+            }
+            let outcome = try rateLimited { () throws(RateLimitError) in
+                try BoundedCounter.incrAndSum(
+                    current: current, summed: summed, amount: amount, maximum: maximum, ttlMilliseconds: ttl, now: invocation.now)
+            }
+            return apply(outcome, key, &invocation, &state)
+        },
+    ]
+
+    /// `INCR key amount maximum ttl_ms`.
+    static func boundedIncr(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        try bounded(&invocation, &state, command: "incr", limit: "maximum", BoundedCounter.incr)
+    }
+
+    /// `DECR key amount minimum ttl_ms`.
+    static func boundedDecr(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        try bounded(&invocation, &state, command: "decr", limit: "minimum", BoundedCounter.decr)
+    }
+
+    private typealias Operation = (Int64?, Int64, Int64, Int64, Instant) throws(RateLimitError) -> BoundedCounterOutcome
+
+    /// `key amount maximum|minimum ttl_ms` with exactly these arguments, then `operation`.
+    private static func bounded(
+        _ invocation: inout Invocation, _ state: inout DatabaseState, command: String, limit: String, _ operation: Operation
+    ) throws(CommandError) -> RESPValue {
+        guard invocation.arguments.values.count == 5 else { throw CommandError(.wrongArity(command: command)) }
+        let key = try invocation.arguments.next()
+        let (amount, bound, ttl) = try amountLimitTTL(&invocation, limit: limit)
+        let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
+        let outcome = try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, invocation.now) }
+        return apply(outcome, key, &invocation, &state)
+    }
+
+    /// `amount maximum|minimum ttl_ms`, checked before any state is read.
+    private static func amountLimitTTL(_ invocation: inout Invocation, limit: String) throws(CommandError) -> (Int64, Int64, Int64) {
+        let amount = try invocation.arguments.nextInteger(orElse: .notInteger("amount"))
+        let bound = try invocation.arguments.nextInteger(orElse: .notInteger(limit))
+        return (amount, bound, try ttlArgument(&invocation))
+    }
+
+    /// `ttl_ms`: positive, checked here too so a bad TTL is reported before the key's type.
+    private static func ttlArgument(_ invocation: inout Invocation) throws(CommandError) -> Int64 {
+        let ttl = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("ttl"))
+        guard ttl > 0 else { throw CommandError(.notPositiveInteger("ttl")) }
+        return ttl
+    }
+
+    private static func apply(_ outcome: BoundedCounterOutcome, _ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) -> RESPValue {
+        state.keyspace.apply(outcome.write, to: key, now: invocation.now)
+        return .integer(outcome.applied ? 1 : 0)
+    }
+}

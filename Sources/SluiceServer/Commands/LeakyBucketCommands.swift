@@ -1,0 +1,85 @@
+import RESP
+import SluiceCore
+
+/// CONSUME and PEEK: aiosteady's leaky bucket (`SluiceCore.LeakyBucket`) as atomic commands.
+enum LeakyBucketCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("consume", arity: -4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
+                    summary: "Adds drops to a leaky bucket if they fit; a failure may block the bucket.",
+                    since: "0.1.0") { invocation, state throws(CommandError) in
+            let (key, bucket, amount) = try parse(&invocation, command: "consume")
+            let bucketState = try state.keyspace.leakyBucket(key, now: invocation.now)
+            let outcome = bucket.consume(bucketState, amount: amount ?? 1, now: invocation.now)
+            state.keyspace.apply(outcome.write, to: key, now: invocation.now) { .leakyBucket($0) }
+            return reply(outcome.decision, invocation.client.protocolVersion)
+        },
+        CommandSpec("peek", arity: -4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "ratelimit",
+                    summary: "Reports a leaky bucket's level without changing it.",
+                    since: "0.1.0") { invocation, state throws(CommandError) in
+            let (key, bucket, _) = try parse(&invocation, command: "peek")
+            let bucketState = try state.keyspace.leakyBucket(key, now: invocation.now)
+            return reply(bucket.peek(bucketState, now: invocation.now), invocation.client.protocolVersion)
+        },
+    ]
+
+    /// `key capacity recharge [AMOUNT n] [BLOCK seconds]` (`AMOUNT` for CONSUME only).
+    private static func parse(_ invocation: inout Invocation, command: String) throws(CommandError) -> (Key, LeakyBucket, Int64?) {
+        let key = try invocation.arguments.next()
+        let capacity = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("capacity"))
+        let recharge = try invocation.arguments.nextNumber(orElse: .notPositiveNumber("recharge"))
+        var amount: Int64?
+        var block: Double?
+        while !invocation.arguments.isEmpty {
+            let option = try invocation.arguments.nextKeyword()
+            switch option {
+            case "AMOUNT" where command == "consume":
+                amount = try invocation.arguments.optionValue(option, seen: amount) { arguments throws(CommandError) in
+                    try arguments.nextInteger(orElse: .notInteger("amount"))
+                }
+            case "BLOCK":
+                block = try invocation.arguments.optionValue(option, seen: block) { arguments throws(CommandError) in
+                    try arguments.nextNumber(orElse: .notNonNegativeNumber("block"))
+                }
+            default:
+                throw .unknownOption(option, command: command, expected: command == "consume" ? "AMOUNT or BLOCK" : "BLOCK")
+            }
+        }
+        let bucket = try rateLimited { () throws(RateLimitError) in
+            try LeakyBucket(capacity: capacity, recharge: recharge, block: block)
+        }
+        return (key, bucket, amount)
+    }
+
+    /// RESP2: `[success 1|0, level, until_next_drop, blocked_for|nil]`, seconds as
+    /// bulk-string decimals; RESP3: a map with a boolean, an integer and doubles.
+    static func reply(_ decision: LeakyBucketDecision, _ version: RESPVersion) -> RESPValue {
+        let blockedFor = decision.blockedFor.map(RESPValue.double) ?? .null
+        switch version {
+        case .resp2:
+            return .array([
+                .integer(decision.success ? 1 : 0),
+                .integer(decision.level),
+                .double(decision.untilNextDrop),
+                blockedFor,
+            ])
+        case .resp3:
+            return .map([
+                RESPPair(.bulk("success"), .boolean(decision.success)),
+                RESPPair(.bulk("level"), .integer(decision.level)),
+                RESPPair(.bulk("until_next_drop"), .double(decision.untilNextDrop)),
+                RESPPair(.bulk("blocked_for"), blockedFor),
+            ])
+        }
+    }
+}
+
+extension Keyspace {
+    /// A leaky bucket's state, nil when the key is absent; `WRONGTYPE` for any other value.
+    mutating func leakyBucket(_ key: Key, now: Instant) throws(CommandError) -> LeakyBucketState? {
+        switch value(key, now: now) {
+        case nil: return nil
+        case .leakyBucket(let state)?: return state
+        case .string?, .slidingWindow?: throw .wrongType
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import RESP
+import SluiceCore
+
+/// Argument parsing and state access shared by the rate-limit command families.
+///
+/// Every rate-limit argument error names the argument (`ERR capacity must be a
+/// positive integer`); an argument that does not parse gets the same message as one
+/// the algorithm rejects, so a client sees one sentence per argument.
+extension Arguments {
+    /// The next argument as an integer, or `failure` when it does not parse.
+    mutating func nextInteger(orElse failure: RateLimitError) throws(CommandError) -> Int64 {
+        guard let value = parseInteger(try next()) else { throw CommandError(failure) }
+        return value
+    }
+
+    /// The next argument as a number (decimal or exponent form), or `failure` when it
+    /// does not parse. Infinities parse; the algorithms reject them by name.
+    mutating func nextNumber(orElse failure: RateLimitError) throws(CommandError) -> Double {
+        guard let value = parseDouble(try next()) else { throw CommandError(failure) }
+        return value
+    }
+
+    /// The value after an option word such as `AMOUNT`: an error naming the option when
+    /// it is missing or was already given.
+    mutating func optionValue<T>(_ option: String, seen: T?, read: (inout Arguments) throws(CommandError) -> T) throws(CommandError) -> T {
+        guard seen == nil else { throw .err("\(option) given more than once") }
+        guard !isEmpty else { throw .err("\(option) needs a value") }
+        return try read(&self)
+    }
+}
+
+extension CommandError {
+    /// An option word the command does not know.
+    static func unknownOption(_ word: String, command: String, expected: String) -> CommandError {
+        .err("unknown option '\(word)' for '\(command)' (expected \(expected))")
+    }
+}
+
+/// Runs an algorithm call, turning its argument errors into `ERR` replies.
+func rateLimited<T>(_ body: () throws(RateLimitError) -> T) throws(CommandError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw CommandError(error)
+    }
+}
+
+extension Keyspace {
+    /// The integer in a string key (nil when absent), as counters and GCRA TATs are
+    /// stored; `WRONGTYPE` for another kind of value and Redis's not-an-integer error
+    /// for other bytes. With `emptyAsZero`, an empty string reads as 0, as dramatiq's
+    /// `int(value or 0)` does.
+    mutating func integer(_ key: Key, now: Instant, emptyAsZero: Bool = false) throws(CommandError) -> Int64? {
+        guard let bytes = try string(key, now: now) else { return nil }
+        if emptyAsZero && bytes.isEmpty { return 0 }
+        guard let value = parseInteger(bytes) else { throw .notInteger }
+        return value
+    }
+
+    /// Stores an integer decision's write as a decimal string.
+    mutating func apply(_ write: RateLimitWrite<Int64>, to key: Key, now: Instant) {
+        apply(write, to: key, now: now) { .string(integerBytes($0)) }
+    }
+}

@@ -1,0 +1,48 @@
+import RESP
+import SluiceCore
+
+/// ACQUIRE: pyrate-limiter's sliding-window log under several rates
+/// (`SluiceCore.SlidingWindow`) as an atomic, all-or-nothing command.
+enum SlidingWindowCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("acquire", arity: -6, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
+                    summary: "Takes a weight under every rate of a sliding-window log, or nothing.",
+                    since: "0.1.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let weight = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("weight"))
+            guard weight >= 0 else { throw CommandError(.notNonNegativeInteger("weight")) }
+            var rates: [SlidingWindowRate] = []
+            while !invocation.arguments.isEmpty {
+                let word = try invocation.arguments.nextKeyword()
+                guard word == "RATE" else { throw .unknownOption(word, command: "acquire", expected: "RATE") }
+                guard invocation.arguments.remaining >= 2 else { throw .err("RATE needs a limit and an interval in milliseconds") }
+                let index = rates.count
+                let limit = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("limit of rate \(index)"))
+                let interval = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("interval of rate \(index)"))
+                rates.append(SlidingWindowRate(limit: limit, intervalMilliseconds: interval))
+            }
+            let window = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
+            let log = try state.keyspace.slidingWindowLog(key, now: invocation.now)
+            let outcome = try rateLimited { () throws(RateLimitError) in
+                try window.acquire(log, weight: weight, now: invocation.now)
+            }
+            state.keyspace.apply(outcome.write, to: key, now: invocation.now) { .slidingWindow($0) }
+            return .array([
+                .integer(outcome.acquired ? 1 : 0),
+                .integer(outcome.waitMilliseconds),
+                .integer(Int64(outcome.failingRateIndex)),
+            ])
+        },
+    ]
+}
+
+extension Keyspace {
+    /// A sliding-window log, nil when the key is absent; `WRONGTYPE` for any other value.
+    mutating func slidingWindowLog(_ key: Key, now: Instant) throws(CommandError) -> SlidingWindowLog? {
+        switch value(key, now: now) {
+        case nil: return nil
+        case .slidingWindow(let log)?: return log
+        case .string?, .leakyBucket?: throw .wrongType
+        }
+    }
+}

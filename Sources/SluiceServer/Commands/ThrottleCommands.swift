@@ -1,0 +1,40 @@
+import RESP
+import SluiceCore
+
+/// CL.THROTTLE: redis-cell's GCRA (`SluiceCore.CellThrottle`) as an atomic command.
+/// The state is the TAT in nanoseconds since the epoch, a decimal string as redis-cell
+/// stores it, with a TTL until the bucket is full again.
+enum ThrottleCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("cl.throttle", arity: -5, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
+                    summary: "Applies GCRA rate limiting to a key, as redis-cell does.",
+                    since: "0.1.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let maxBurst = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("max_burst"))
+            let count = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("count_per_period"))
+            let period = try invocation.arguments.nextNumber(orElse: .notPositiveNumber("period"))
+            var quantity: Int64 = 1
+            if !invocation.arguments.isEmpty {
+                quantity = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("quantity"))
+            }
+            guard invocation.arguments.isEmpty else { throw CommandError(.wrongArity(command: "cl.throttle")) }
+            guard quantity >= 0 else { throw CommandError(.notNonNegativeInteger("quantity")) }
+            let throttle = try rateLimited { () throws(RateLimitError) in
+                try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: period)
+            }
+            let tat = try state.keyspace.integer(key, now: invocation.now)
+            let outcome = try rateLimited { () throws(RateLimitError) in
+                try throttle.throttle(tat: tat, quantity: quantity, now: invocation.now)
+            }
+            state.keyspace.apply(outcome.write, to: key, now: invocation.now)
+            let result = outcome.result
+            return .array([
+                .integer(result.limited ? 1 : 0),
+                .integer(result.limit),
+                .integer(result.remaining),
+                .integer(result.retryAfter),
+                .integer(result.resetAfter),
+            ])
+        },
+    ]
+}
