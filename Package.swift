@@ -1,6 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Release builds skip Swift's run-time exclusivity checks: they cost a thread-local
+/// look-up on every access to a class's stored property, and the server touches
+/// connection state once per command. Debug builds (and so the tests) keep them.
+let releaseSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "sluice",
     platforms: [.macOS(.v15)],
@@ -19,10 +26,11 @@ let package = Package(
         // RESP2/RESP3 values, decoders and encoder; knows nothing of commands.
         .target(
             name: "RESP",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: releaseSettings
         ),
         // Clock, keyspace with expiry and the rate-limit algorithms; no networking.
-        .target(name: "SluiceCore"),
+        .target(name: "SluiceCore", swiftSettings: releaseSettings),
         // NIO listener, connection state, command table and command families.
         .target(
             name: "SluiceServer",
@@ -32,7 +40,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: releaseSettings
         ),
         .executableTarget(
             name: "sluice-server",

@@ -133,11 +133,20 @@ extension ByteBuffer {
 
     /// `<type><text>\r\n`, with any CR or LF in the text sent as a space.
     private mutating func writeRESPLine(_ type: UInt8, _ text: String) {
-        self.writeInteger(type)
-        let start = self.writerIndex
-        let written = self.writeString(text)
-        self.replaceLineBreaks(at: start, length: written)
-        self.writeStaticString("\r\n")
+        var text = text
+        // Replies like `+OK` are written once per command: one pass over the UTF-8 bytes
+        // both copies them and turns line breaks into spaces.
+        _ = text.withUTF8 { bytes in
+            self.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count + 3) { out in
+                out[0] = type
+                for (offset, byte) in bytes.enumerated() {
+                    out[offset + 1] = byte == ASCII.cr || byte == ASCII.lf ? UInt8(ascii: " ") : byte
+                }
+                out[bytes.count + 1] = ASCII.cr
+                out[bytes.count + 2] = ASCII.lf
+                return bytes.count + 3
+            }
+        }
     }
 
     /// `<type><bytes>\r\n`, with any CR or LF in the bytes sent as a space.

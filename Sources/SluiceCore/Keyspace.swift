@@ -1,35 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The in-memory keyspace: keys, values and expiry deadlines.
 ///
-/// Entries live in a slot table that never moves a live entry, with a dictionary
-/// from key to slot. Stable slots let `SCAN` walk the table with a plain position
-/// cursor and let active expiry sweep it in bounded steps.
+/// One open-addressing hash table (linear probing) holds each entry inline: its hash,
+/// key, value and deadline. A look-up touches the bucket, the key's bytes to confirm
+/// the match, and the value: no separate index or slot table to chase through. The
+/// seeded hash is kept in the bucket, so a probe past another key never reads that
+/// key's bytes.
 ///
-/// Expiry is checked lazily on every access (a key is gone exactly at its deadline
-/// as clients see it) and actively by `expireCycle`, so keys nobody reads again
-/// are still reclaimed. Not thread-safe: the server serialises access.
+/// Deleting leaves a tombstone instead of moving entries, so positions are stable
+/// between rebuilds: `SCAN` walks the table with a position cursor, and active expiry
+/// sweeps it in bounded steps. A rebuild (growth, shrinking, too many tombstones)
+/// bumps a generation that SCAN cursors carry; a cursor from an older generation
+/// restarts, which may repeat keys (Redis allows that) but never skips one.
+///
+/// Expiry is checked lazily on every access (a key is gone exactly at its deadline as
+/// clients see it) and actively by `expireCycle`, so keys nobody reads again are still
+/// reclaimed. Not thread-safe: the server serialises access.
 public struct Keyspace: Sendable {
-    struct Slot: Sendable, Equatable {
+    struct Entry: Sendable {
+        /// `Keyspace.empty`, `Keyspace.tombstone`, or the key's hash (never below 2).
+        var hash: UInt64
         var key: Key
         var value: Value
         /// Deadline in Unix milliseconds; `Keyspace.noExpiry` when the key persists.
         var expiresAt: Int64
     }
 
+    static let empty: UInt64 = 0
+    static let tombstone: UInt64 = 1
     static let noExpiry = Int64.max
+    static let vacant = Entry(hash: empty, key: [], value: .string([]), expiresAt: noExpiry)
+    static let buried = Entry(hash: tombstone, key: [], value: .string([]), expiresAt: noExpiry)
 
-    /// The table is compacted when fewer than this fraction of slots are live.
-    static let compactionOccupancy = 4
-    static let compactionMinimumSlots = 1024
+    static let minimumCapacity = 16
+    /// Grow when live entries and tombstones fill more than 3/4 of the buckets.
+    static let maximumLoadNumerator = 3
+    static let maximumLoadDenominator = 4
 
-    private var index: [Key: Int] = [:]
-    private var slots: [Slot?] = []
-    private var freeSlots: [Int] = []
-    /// Bumped on every compaction; SCAN cursors carry it so a stale cursor restarts
-    /// instead of skipping entries that moved.
+    private var entries: [Entry] = Array(repeating: vacant, count: minimumCapacity)
+    private var tombstones = 0
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
     private var sweepPosition = 0
 
+    /// Number of keys, including ones past their deadline that were not reclaimed yet.
+    public private(set) var count = 0
+    /// Number of keys with a deadline.
+    public private(set) var volatileCount = 0
     public private(set) var stats = Stats()
 
     public struct Stats: Sendable, Equatable {
@@ -40,34 +62,28 @@ public struct Keyspace: Sendable {
 
     public init() {}
 
-    /// Number of keys, including ones past their deadline that were not reclaimed yet.
-    public var count: Int { index.count }
-
-    /// Number of keys with a deadline.
-    public private(set) var volatileCount = 0
-
     // MARK: Reading
 
     /// The value under `key`, or nil when absent or expired (an expired key is removed).
     public mutating func value(_ key: Key, now: Instant) -> Value? {
-        guard let position = livePosition(key, now: now) else {
+        guard let position = livePosition(key, hash: Self.hash(key), now: now) else {
             stats.misses += 1
             return nil
         }
         stats.hits += 1
-        return slots[position]!.value
+        return entries[position].value
     }
 
     /// Whether `key` exists at `now`, without counting a hit or miss.
     public mutating func contains(_ key: Key, now: Instant) -> Bool {
-        livePosition(key, now: now) != nil
+        livePosition(key, hash: Self.hash(key), now: now) != nil
     }
 
     /// The deadline of `key` in Unix milliseconds: nil when the key is absent,
     /// `.some(nil)` when it exists without a deadline.
     public mutating func expiry(_ key: Key, now: Instant) -> Int64?? {
-        guard let position = livePosition(key, now: now) else { return nil }
-        let deadline = slots[position]!.expiresAt
+        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return nil }
+        let deadline = entries[position].expiresAt
         return .some(deadline == Self.noExpiry ? nil : deadline)
     }
 
@@ -76,28 +92,30 @@ public struct Keyspace: Sendable {
     /// Stores `value` under `key`. `expiresAt` is a Unix-millisecond deadline, nil for none.
     /// With `keepExpiry`, an existing key keeps its deadline and `expiresAt` is ignored.
     public mutating func set(_ key: Key, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
-        if let position = livePosition(key, now: now) {
-            slots[position]!.value = value
+        let hash = Self.hash(key)
+        if let position = livePosition(key, hash: hash, now: now) {
+            entries[position].value = value
             if !keepExpiry {
                 changeExpiry(at: position, to: expiresAt ?? Self.noExpiry)
             }
             return
         }
-        insert(Slot(key: key, value: value, expiresAt: keepExpiry ? Self.noExpiry : (expiresAt ?? Self.noExpiry)))
+        let deadline = keepExpiry ? Self.noExpiry : (expiresAt ?? Self.noExpiry)
+        insert(Entry(hash: hash, key: key, value: value, expiresAt: deadline))
     }
 
     /// Changes the value of an existing live key in place, keeping its deadline.
     /// Returns what `body` returns, or nil (without calling it) when the key is absent.
-    public mutating func update<R>(_ key: Key, now: Instant, _ body: (inout Value) throws -> R) rethrows -> R? {
-        guard let position = livePosition(key, now: now) else { return nil }
-        return try body(&slots[position]!.value)
+    public mutating func update<R, E: Error>(_ key: Key, now: Instant, _ body: (inout Value) throws(E) -> R) throws(E) -> R? {
+        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return nil }
+        return try body(&entries[position].value)
     }
 
     /// Removes `key`; returns whether a live key was removed.
     @discardableResult
     public mutating func remove(_ key: Key, now: Instant) -> Bool {
-        guard let position = livePosition(key, now: now) else { return false }
-        free(position)
+        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return false }
+        bury(position)
         return true
     }
 
@@ -105,9 +123,9 @@ public struct Keyspace: Sendable {
     /// `now` deletes the key, as Redis does. Returns false when the key does not exist.
     @discardableResult
     public mutating func setExpiry(_ key: Key, at deadline: Int64?, now: Instant) -> Bool {
-        guard let position = livePosition(key, now: now) else { return false }
+        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return false }
         if let deadline, deadline <= now.milliseconds {
-            free(position)
+            bury(position)
             stats.expiredKeys += 1
             return true
         }
@@ -117,11 +135,11 @@ public struct Keyspace: Sendable {
 
     /// Removes every key.
     public mutating func removeAll() {
-        index = [:]
-        slots = []
-        freeSlots = []
-        sweepPosition = 0
+        entries = Array(repeating: Self.vacant, count: Self.minimumCapacity)
+        count = 0
+        tombstones = 0
         volatileCount = 0
+        sweepPosition = 0
         generation &+= 1
     }
 
@@ -131,141 +149,181 @@ public struct Keyspace: Sendable {
     public mutating func keys(now: Instant, where include: (Key) -> Bool = { _ in true }) -> [Key] {
         var result: [Key] = []
         let nowMs = now.milliseconds
-        for case let slot? in slots where slot.expiresAt > nowMs && include(slot.key) {
-            result.append(slot.key)
+        for position in entries.indices where isLive(position, nowMs: nowMs) && include(entries[position].key) {
+            result.append(entries[position].key)
         }
         return result
     }
 
-    /// One step of an incremental scan. Visits about `count` slots from `cursor` and
+    /// One step of an incremental scan. Visits about `count` buckets from `cursor` and
     /// returns the live keys found there and the cursor to continue from (0 when done).
     /// A key present for the whole scan is returned at least once.
     public mutating func scan(cursor: UInt64, count: Int, now: Instant) -> (cursor: UInt64, keys: [Key]) {
         var position = 0
-        if cursor != 0 {
-            // A cursor from before a compaction restarts: duplicates are allowed, misses are not.
-            if cursor >> 32 == generation & 0xFFFF_FFFF {
-                position = Int(cursor & 0xFFFF_FFFF)
-            }
+        // A cursor from before a rebuild restarts: duplicates are allowed, misses are not.
+        if cursor != 0 && cursor >> 32 == generation & 0xFFFF_FFFF {
+            position = Int(cursor & 0xFFFF_FFFF)
         }
         let nowMs = now.milliseconds
         var found: [Key] = []
         var visited = 0
-        while position < slots.count && visited < max(count, 1) {
-            if let slot = slots[position], slot.expiresAt > nowMs {
-                found.append(slot.key)
-            }
+        while position < entries.count && visited < max(count, 1) {
+            if isLive(position, nowMs: nowMs) { found.append(entries[position].key) }
             position += 1
             visited += 1
         }
-        if position >= slots.count { return (0, found) }
+        if position >= entries.count { return (0, found) }
         return ((generation & 0xFFFF_FFFF) << 32 | UInt64(position), found)
     }
 
     /// A key chosen at random among live ones, or nil when empty.
     public mutating func randomKey(now: Instant) -> Key? {
-        guard !index.isEmpty else { return nil }
-        // Bounded tries: the table may be sparse or full of expired keys.
-        for _ in 0..<64 {
-            let position = Int.random(in: 0..<slots.count)
-            if let slot = slots[position] {
-                if slot.expiresAt > now.milliseconds { return slot.key }
-                free(position)
-                stats.expiredKeys += 1
-                if index.isEmpty { return nil }
-            }
+        let nowMs = now.milliseconds
+        // Bounded tries: the table is at least a quarter full unless it is small.
+        for _ in 0..<64 where count > 0 {
+            let position = Int.random(in: 0..<entries.count)
+            if isLive(position, nowMs: nowMs) { return entries[position].key }
         }
         return keys(now: now).randomElement()
     }
 
     // MARK: Active expiry
 
-    /// Reclaims expired keys, checking at most `maxChecks` slots from where the last
+    /// Reclaims expired keys, checking at most `maxChecks` buckets from where the last
     /// cycle stopped. Returns how many keys were removed. Callers run this repeatedly;
     /// the bounded step keeps each call short however many keys there are.
     @discardableResult
     public mutating func expireCycle(now: Instant, maxChecks: Int) -> Int {
-        guard !slots.isEmpty else { return 0 }
         let nowMs = now.milliseconds
         var removed = 0
-        var checks = 0
-        while checks < maxChecks && !slots.isEmpty {
-            if sweepPosition >= slots.count { sweepPosition = 0 }
-            if let slot = slots[sweepPosition], slot.expiresAt <= nowMs {
-                free(sweepPosition)
+        for _ in 0..<maxChecks {
+            if sweepPosition >= entries.count { sweepPosition = 0 }
+            if entries[sweepPosition].hash > Self.tombstone && entries[sweepPosition].expiresAt <= nowMs {
+                bury(sweepPosition)
                 removed += 1
             }
             sweepPosition += 1
-            checks += 1
         }
         stats.expiredKeys += removed
-        compactIfSparse()
+        shrinkIfSparse()
         return removed
     }
 
     // MARK: Internals
 
-    private mutating func livePosition(_ key: Key, now: Instant) -> Int? {
-        guard let position = index[key] else { return nil }
-        if slots[position]!.expiresAt <= now.milliseconds {
-            free(position)
+    /// The seeded hash of a key, moved clear of the two marker values.
+    @inline(__always)
+    static func hash(_ key: Key) -> UInt64 {
+        var hasher = Hasher()
+        key.withUnsafeBytes { hasher.combine(bytes: $0) }
+        let hash = UInt64(bitPattern: Int64(hasher.finalize()))
+        return hash > tombstone ? hash : hash &+ 2
+    }
+
+    @inline(__always)
+    private func isLive(_ position: Int, nowMs: Int64) -> Bool {
+        entries[position].hash > Self.tombstone && entries[position].expiresAt > nowMs
+    }
+
+    /// The bucket holding `key`, whether or not it has expired.
+    @inline(__always)
+    private func find(_ key: Key, hash: UInt64) -> Int? {
+        let mask = entries.count - 1
+        var position = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let stored = entries[position].hash
+            if stored == Self.empty { return nil }
+            if stored == hash && Self.equal(entries[position].key, key) { return position }
+            position = (position + 1) & mask
+        }
+    }
+
+    /// The bucket of a live `key`; an expired one is removed on the way.
+    @inline(__always)
+    private mutating func livePosition(_ key: Key, hash: UInt64, now: Instant) -> Int? {
+        guard let position = find(key, hash: hash) else { return nil }
+        if entries[position].expiresAt <= now.milliseconds {
+            bury(position)
             stats.expiredKeys += 1
             return nil
         }
         return position
     }
 
+    @inline(__always)
+    private static func equal(_ lhs: Key, _ rhs: Key) -> Bool {
+        let length = lhs.count
+        guard length == rhs.count else { return false }
+        return lhs.withUnsafeBytes { left in
+            rhs.withUnsafeBytes { right in
+                length == 0 || memcmp(left.baseAddress!, right.baseAddress!, length) == 0
+            }
+        }
+    }
+
     private mutating func changeExpiry(at position: Int, to deadline: Int64) {
-        let wasVolatile = slots[position]!.expiresAt != Self.noExpiry
+        let wasVolatile = entries[position].expiresAt != Self.noExpiry
         let isVolatile = deadline != Self.noExpiry
         volatileCount += (isVolatile ? 1 : 0) - (wasVolatile ? 1 : 0)
-        slots[position]!.expiresAt = deadline
+        entries[position].expiresAt = deadline
     }
 
-    private mutating func insert(_ slot: Slot) {
-        if slot.expiresAt != Self.noExpiry { volatileCount += 1 }
-        // Free positions can be stale after trailing holes were trimmed; skip those.
-        while let reused = freeSlots.popLast() {
-            if reused < slots.count && slots[reused] == nil {
-                slots[reused] = slot
-                index[slot.key] = reused
-                return
-            }
+    /// Inserts a key known to be absent.
+    private mutating func insert(_ entry: Entry) {
+        if (count + tombstones + 1) * Self.maximumLoadDenominator > entries.count * Self.maximumLoadNumerator {
+            // Mostly tombstones: rebuilding at the same size is enough.
+            rebuild(capacity: count * 2 >= entries.count / 2 ? entries.count * 2 : entries.count)
         }
-        index[slot.key] = slots.count
-        slots.append(slot)
+        let mask = entries.count - 1
+        var position = Int(truncatingIfNeeded: entry.hash) & mask
+        while entries[position].hash > Self.tombstone {
+            position = (position + 1) & mask
+        }
+        if entries[position].hash == Self.tombstone { tombstones -= 1 }
+        if entry.expiresAt != Self.noExpiry { volatileCount += 1 }
+        entries[position] = entry
+        count += 1
     }
 
-    private mutating func free(_ position: Int) {
-        let key = slots[position]!.key
-        if slots[position]!.expiresAt != Self.noExpiry { volatileCount -= 1 }
-        index[key] = nil
-        slots[position] = nil
-        if position == slots.count - 1 {
-            // Trailing holes are dropped at once; no cursor can point past the end.
-            slots.removeLast()
-            while case .some(nil) = slots.last { slots.removeLast() }
-            if freeSlots.count > slots.count {
-                let end = slots.count
-                freeSlots.removeAll { $0 >= end }
+    private mutating func bury(_ position: Int) {
+        if entries[position].expiresAt != Self.noExpiry { volatileCount -= 1 }
+        count -= 1
+        let mask = entries.count - 1
+        if entries[(position + 1) & mask].hash == Self.empty {
+            // Nothing probes past an empty bucket, so this one and the tombstones right
+            // before it can be empty again; no live entry moves.
+            entries[position] = Self.vacant
+            var previous = (position - 1) & mask
+            while entries[previous].hash == Self.tombstone {
+                entries[previous] = Self.vacant
+                tombstones -= 1
+                previous = (previous - 1) & mask
             }
         } else {
-            freeSlots.append(position)
+            entries[position] = Self.buried
+            tombstones += 1
         }
     }
 
-    /// Rebuilds the table when most slots are holes, so memory follows the live key count.
-    private mutating func compactIfSparse() {
-        guard slots.count >= Self.compactionMinimumSlots,
-              index.count * Self.compactionOccupancy < slots.count else { return }
-        var compacted: [Slot?] = []
-        compacted.reserveCapacity(index.count)
-        for case let slot? in slots {
-            index[slot.key] = compacted.count
-            compacted.append(slot)
+    /// Gives memory back once most buckets are unused.
+    private mutating func shrinkIfSparse() {
+        guard entries.count > Self.minimumCapacity, count * 8 < entries.count else { return }
+        rebuild(capacity: Swift.max(Self.minimumCapacity, entries.count / 4))
+    }
+
+    /// Re-inserts every live entry into a table of `capacity` buckets (a power of two).
+    private mutating func rebuild(capacity: Int) {
+        var capacity = Swift.max(capacity, Self.minimumCapacity)
+        while count * Self.maximumLoadDenominator >= capacity * Self.maximumLoadNumerator { capacity *= 2 }
+        let old = entries
+        entries = Array(repeating: Self.vacant, count: capacity)
+        let mask = capacity - 1
+        for entry in old where entry.hash > Self.tombstone {
+            var position = Int(truncatingIfNeeded: entry.hash) & mask
+            while entries[position].hash != Self.empty { position = (position + 1) & mask }
+            entries[position] = entry
         }
-        slots = compacted
-        freeSlots = []
+        tombstones = 0
         sweepPosition = 0
         generation &+= 1
     }

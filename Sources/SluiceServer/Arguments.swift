@@ -106,5 +106,19 @@ func parseDouble(_ bytes: [UInt8]) -> Double? {
 
 /// Integer as its decimal bytes, as Redis stores counters.
 func integerBytes(_ value: Int64) -> [UInt8] {
-    Array(String(value).utf8)
+    var bytes: [UInt8] = []
+    appendDecimal(value, to: &bytes)
+    return bytes
+}
+
+/// Appends the decimal digits of `value`, without going through a String.
+func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+    if value < 0 { bytes.append(UInt8(ascii: "-")) }
+    var magnitude = value.magnitude
+    let start = bytes.count
+    repeat {
+        bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10))
+        magnitude /= 10
+    } while magnitude > 0
+    bytes[start...].reverse()
 }

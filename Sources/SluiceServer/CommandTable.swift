@@ -13,8 +13,9 @@ struct Invocation {
 typealias CommandHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> RESPValue
 
 /// A command as data: `COMMAND`, `COMMAND DOCS` and the dispatcher's arity check
-/// all come from these.
-struct CommandSpec: Sendable {
+/// all come from these. A class so that dispatch holds one reference, not a copy of
+/// every field.
+final class CommandSpec: Sendable {
     /// Lower-case name, as Redis reports it.
     let name: String
     /// Redis's rule: positive means exactly that many words (name included),
@@ -57,24 +58,24 @@ struct CommandSpec: Sendable {
 /// All commands, looked up by lower-cased name bytes.
 struct CommandTable: Sendable {
     let specs: [CommandSpec]
-    private let byName: [[UInt8]: Int]
+    private let byName: [HashedBytes: Int]
 
     init(_ specs: [CommandSpec]) {
         self.specs = specs.sorted { $0.name < $1.name }
-        var byName: [[UInt8]: Int] = [:]
+        var byName: [HashedBytes: Int] = [:]
         for (position, spec) in self.specs.enumerated() {
-            precondition(byName[Array(spec.name.utf8)] == nil, "command \(spec.name) registered twice")
-            byName[Array(spec.name.utf8)] = position
+            precondition(byName[HashedBytes(Array(spec.name.utf8))] == nil, "command \(spec.name) registered twice")
+            byName[HashedBytes(Array(spec.name.utf8))] = position
             // Clients mostly send upper case; finding it directly saves folding every request.
-            byName[Array(spec.name.uppercased().utf8)] = position
+            byName[HashedBytes(Array(spec.name.uppercased().utf8))] = position
         }
         self.byName = byName
     }
 
     /// The table position of a command named by `name` in any letter case.
     func lookup(_ name: [UInt8]) -> Int? {
-        if let position = byName[name] { return position }
-        return byName[asciiLowercased(name)]
+        if let position = byName[HashedBytes(name)] { return position }
+        return byName[HashedBytes(asciiLowercased(name))]
     }
 
     func spec(named name: String) -> CommandSpec? {

@@ -41,32 +41,50 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, let client else { return }
+        // Work on locals and store them back once: every access to a stored property of a
+        // class costs a dynamic exclusivity check, and this loop runs per command.
         var incoming = unwrapInboundIn(data)
-        if inbound == nil {
-            inbound = incoming
+        var pending: ByteBuffer
+        if var buffered = inbound {
+            buffered.writeBuffer(&incoming)
+            pending = buffered
         } else {
-            inbound!.writeBuffer(&incoming)
+            pending = incoming
         }
+        inbound = nil
         var out = outbound ?? context.channel.allocator.buffer(capacity: 256)
-        defer { outbound = out }
-        while !closing {
-            let arguments: [[UInt8]]?
+        outbound = nil
+        var decoder = self.decoder
+        self.decoder = RESPRequestDecoder(limits: decoder.limits)
+        // Decode every complete command first, then run them all under one lock.
+        var batch = [[[UInt8]]]()
+        var protocolError: RESPProtocolError?
+        while true {
             do {
-                arguments = try decoder.decode(&inbound!)
+                guard let arguments = try decoder.decode(&pending) else { break }
+                batch.append(arguments)
             } catch {
-                out.writeRESPValue(.error("ERR Protocol error: \(error.message)"), version: client.protocolVersion)
-                closing = true
+                protocolError = error
                 break
             }
-            guard let arguments else { break }
-            let reply = dispatcher.execute(arguments, client: client)
-            out.writeRESPValue(reply, version: client.protocolVersion)
-            if client.closeAfterReply { closing = true }
         }
-        if inbound!.readableBytes == 0 {
-            inbound = nil
-        } else if inbound!.readerIndex >= Self.compactionThreshold {
-            inbound!.discardReadBytes()
+        if !batch.isEmpty {
+            dispatcher.execute(batch, client: client, now: dispatcher.timeSource.now()) { reply in
+                // Read per reply: HELLO switches the protocol, and its own reply uses the new one.
+                out.writeRESPValue(reply, version: client.protocolVersion)
+            }
+        }
+        var closing = client.closeAfterReply
+        if let protocolError, !closing {
+            out.writeRESPValue(.error("ERR Protocol error: \(protocolError.message)"), version: client.protocolVersion)
+            closing = true
+        }
+        self.decoder = decoder
+        self.closing = closing
+        outbound = out
+        if pending.readableBytes > 0 {
+            if pending.readerIndex >= Self.compactionThreshold { pending.discardReadBytes() }
+            inbound = pending
         }
     }
 

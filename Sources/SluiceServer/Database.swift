@@ -23,7 +23,7 @@ struct ServerStats {
 
 struct CommandStats {
     var calls = 0
-    var microseconds = 0
+    var nanoseconds = 0
     var failedCalls = 0
     var rejectedCalls = 0
 }

@@ -46,7 +46,7 @@ struct SlidingWindowCommandTests {
             #expect(try c.command("GET", "s") == wrongType)
             #expect(try c.command("CONSUME", "s", "1", "1") == wrongType)
             #expect(try c.command("CL.THROTTLE", "s", "1", "1", "1") == wrongType)
-            #expect(try c.command("SCAN", "0", "TYPE", "slidingwindow") == "*2\r\n$1\r\n0\r\n*1\r\n$1\r\ns\r\n")
+            #expect(try c.command("SCAN", "0", "COUNT", "1000", "TYPE", "slidingwindow") == "*2\r\n$1\r\n0\r\n*1\r\n$1\r\ns\r\n")
         }
     }
 

@@ -187,8 +187,9 @@ enum ServerCommands {
             return server.table.specs.indices.compactMap { position in
                 let stats = state.stats.commands[position]
                 guard stats.calls > 0 || stats.rejectedCalls > 0 else { return nil }
-                let perCall = stats.calls > 0 ? Double(stats.microseconds) / Double(stats.calls) : 0
-                return "cmdstat_\(server.table.specs[position].name):calls=\(stats.calls),usec=\(stats.microseconds),usec_per_call=\(RESPValue.formatDouble((perCall * 100).rounded() / 100)),rejected_calls=\(stats.rejectedCalls),failed_calls=\(stats.failedCalls)"
+                let microseconds = stats.nanoseconds / 1_000
+                let perCall = stats.calls > 0 ? Double(microseconds) / Double(stats.calls) : 0
+                return "cmdstat_\(server.table.specs[position].name):calls=\(stats.calls),usec=\(microseconds),usec_per_call=\(RESPValue.formatDouble((perCall * 100).rounded() / 100)),rejected_calls=\(stats.rejectedCalls),failed_calls=\(stats.failedCalls)"
             }
         default:
             return nil

@@ -73,17 +73,21 @@ enum StringCommands {
     /// INCR/INCRBY/DECR/DECRBY: an absent key counts as 0; the deadline is kept.
     private static func incrementBy(_ invocation: inout Invocation, _ state: inout DatabaseState, _ amount: Int64) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.next()
-        let current: Int64
-        if let bytes = try state.keyspace.string(key, now: invocation.now) {
-            guard let parsed = parseInteger(bytes) else { throw .notInteger }
-            current = parsed
-        } else {
-            current = 0
+        // An existing counter is rewritten in place: one look-up, and its byte buffer reused.
+        let updated = try state.keyspace.update(key, now: invocation.now) { value throws(CommandError) -> Int64 in
+            guard case .string(var bytes) = value else { throw .wrongType }
+            guard let current = parseInteger(bytes) else { throw .notInteger }
+            let (result, overflow) = current.addingReportingOverflow(amount)
+            guard !overflow else { throw .overflow }
+            value = .string([])  // drop the enum's reference so `bytes` is unique
+            bytes.removeAll(keepingCapacity: true)
+            appendDecimal(result, to: &bytes)
+            value = .string(bytes)
+            return result
         }
-        let (result, overflow) = current.addingReportingOverflow(amount)
-        guard !overflow else { throw .overflow }
-        state.keyspace.set(key, .string(integerBytes(result)), keepExpiry: true, now: invocation.now)
-        return .integer(result)
+        if let updated { return .integer(updated) }
+        state.keyspace.set(key, .string(integerBytes(amount)), now: invocation.now)
+        return .integer(amount)
     }
 
     /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
