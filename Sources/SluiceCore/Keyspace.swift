@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The in-memory keyspace: keys, values and expiry deadlines.
 ///
 /// One open-addressing hash table (linear probing) holds each entry inline: its hash,
@@ -25,7 +19,7 @@ public struct Keyspace: Sendable {
     struct Entry: Sendable {
         /// `Keyspace.empty`, `Keyspace.tombstone`, or the key's hash (never below 2).
         var hash: UInt64
-        var key: Key
+        var key: StoredKey
         var value: Value
         /// Deadline in Unix milliseconds; `Keyspace.noExpiry` when the key persists.
         var expiresAt: Int64
@@ -34,8 +28,8 @@ public struct Keyspace: Sendable {
     static let empty: UInt64 = 0
     static let tombstone: UInt64 = 1
     static let noExpiry = Int64.max
-    static let vacant = Entry(hash: empty, key: [], value: .string([]), expiresAt: noExpiry)
-    static let buried = Entry(hash: tombstone, key: [], value: .string([]), expiresAt: noExpiry)
+    static let vacant = Entry(hash: empty, key: .small(0, 0, 0), value: .string([]), expiresAt: noExpiry)
+    static let buried = Entry(hash: tombstone, key: .small(0, 0, 0), value: .string([]), expiresAt: noExpiry)
 
     static let minimumCapacity = 16
     /// Grow when live entries and tombstones fill more than 3/4 of the buckets.
@@ -101,7 +95,7 @@ public struct Keyspace: Sendable {
             return
         }
         let deadline = keepExpiry ? Self.noExpiry : (expiresAt ?? Self.noExpiry)
-        insert(Entry(hash: hash, key: key, value: value, expiresAt: deadline))
+        insert(Entry(hash: hash, key: StoredKey(key), value: value, expiresAt: deadline))
     }
 
     /// Changes the value of an existing live key in place, keeping its deadline.
@@ -149,8 +143,9 @@ public struct Keyspace: Sendable {
     public mutating func keys(now: Instant, where include: (Key) -> Bool = { _ in true }) -> [Key] {
         var result: [Key] = []
         let nowMs = now.milliseconds
-        for position in entries.indices where isLive(position, nowMs: nowMs) && include(entries[position].key) {
-            result.append(entries[position].key)
+        for position in entries.indices where isLive(position, nowMs: nowMs) {
+            let key = entries[position].key.bytes
+            if include(key) { result.append(key) }
         }
         return result
     }
@@ -168,7 +163,7 @@ public struct Keyspace: Sendable {
         var found: [Key] = []
         var visited = 0
         while position < entries.count && visited < max(count, 1) {
-            if isLive(position, nowMs: nowMs) { found.append(entries[position].key) }
+            if isLive(position, nowMs: nowMs) { found.append(entries[position].key.bytes) }
             position += 1
             visited += 1
         }
@@ -182,7 +177,7 @@ public struct Keyspace: Sendable {
         // Bounded tries: the table is at least a quarter full unless it is small.
         for _ in 0..<64 where count > 0 {
             let position = Int.random(in: 0..<entries.count)
-            if isLive(position, nowMs: nowMs) { return entries[position].key }
+            if isLive(position, nowMs: nowMs) { return entries[position].key.bytes }
         }
         return keys(now: now).randomElement()
     }
@@ -228,12 +223,13 @@ public struct Keyspace: Sendable {
     /// The bucket holding `key`, whether or not it has expired.
     @inline(__always)
     private func find(_ key: Key, hash: UInt64) -> Int? {
+        let probe = ProbeKey(key)
         let mask = entries.count - 1
         var position = Int(truncatingIfNeeded: hash) & mask
         while true {
             let stored = entries[position].hash
             if stored == Self.empty { return nil }
-            if stored == hash && Self.equal(entries[position].key, key) { return position }
+            if stored == hash && probe.matches(entries[position].key) { return position }
             position = (position + 1) & mask
         }
     }
@@ -248,17 +244,6 @@ public struct Keyspace: Sendable {
             return nil
         }
         return position
-    }
-
-    @inline(__always)
-    private static func equal(_ lhs: Key, _ rhs: Key) -> Bool {
-        let length = lhs.count
-        guard length == rhs.count else { return false }
-        return lhs.withUnsafeBytes { left in
-            rhs.withUnsafeBytes { right in
-                length == 0 || memcmp(left.baseAddress!, right.baseAddress!, length) == 0
-            }
-        }
     }
 
     private mutating func changeExpiry(at position: Int, to deadline: Int64) {

@@ -9,6 +9,10 @@ public typealias Key = [UInt8]
 /// structure has a case of its own that only its commands accept.
 public enum Value: Sendable, Equatable {
     case string([UInt8])
+    /// A string that is a canonical decimal integer, kept as the number: counters
+    /// change in place without parsing or allocating (Redis's int encoding). Reads as
+    /// a string everywhere.
+    case integer(Int64)
     /// A leaky bucket (`CONSUME`/`PEEK`).
     case leakyBucket(LeakyBucketState)
     /// A sliding-window log (`ACQUIRE`).
@@ -17,7 +21,7 @@ public enum Value: Sendable, Equatable {
     /// The name `TYPE` reports (and `SCAN ... TYPE` matches).
     public var typeName: String {
         switch self {
-        case .string: "string"
+        case .string, .integer: "string"
         case .leakyBucket: "leakybucket"
         case .slidingWindow: "slidingwindow"
         }

@@ -131,4 +131,19 @@ struct StringCommandTests {
             #expect(try c.command("INCRBY", "n", "99999999999999999999") == "-ERR value is not an integer or out of range\r\n")
         }
     }
+
+    @Test("a counter changed by INCR reads back as a string everywhere")
+    func counterReadsAsString() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("INCRBY", "n", "-42") == ":-42\r\n")
+            #expect(try c.command("GET", "n") == "$3\r\n-42\r\n")
+            #expect(try c.command("MGET", "n", "none") == "*2\r\n$3\r\n-42\r\n$-1\r\n")
+            #expect(try c.command("TYPE", "n") == "+string\r\n")
+            #expect(try c.command("SET", "n", "7", "GET") == "$3\r\n-42\r\n")
+            #expect(try c.command("INCR", "n") == ":8\r\n")
+            #expect(try c.command("SET", "n", "x") == "+OK\r\n")
+            #expect(try c.command("INCR", "n") == "-ERR value is not an integer or out of range\r\n")
+        }
+    }
 }

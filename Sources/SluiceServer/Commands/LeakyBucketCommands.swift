@@ -79,7 +79,7 @@ extension Keyspace {
         switch value(key, now: now) {
         case nil: return nil
         case .leakyBucket(let state)?: return state
-        case .string?, .slidingWindow?: throw .wrongType
+        case .string?, .integer?, .slidingWindow?: throw .wrongType
         }
     }
 }

@@ -51,14 +51,19 @@ extension Keyspace {
     /// for other bytes. With `emptyAsZero`, an empty string reads as 0, as dramatiq's
     /// `int(value or 0)` does.
     mutating func integer(_ key: Key, now: Instant, emptyAsZero: Bool = false) throws(CommandError) -> Int64? {
-        guard let bytes = try string(key, now: now) else { return nil }
-        if emptyAsZero && bytes.isEmpty { return 0 }
-        guard let value = parseInteger(bytes) else { throw .notInteger }
-        return value
+        switch value(key, now: now) {
+        case nil: return nil
+        case .integer(let number)?: return number
+        case .string(let bytes)?:
+            if emptyAsZero && bytes.isEmpty { return 0 }
+            guard let number = parseInteger(bytes) else { throw .notInteger }
+            return number
+        case .leakyBucket?, .slidingWindow?: throw .wrongType
+        }
     }
 
-    /// Stores an integer decision's write as a decimal string.
+    /// Stores an integer decision's write; it reads back as a decimal string.
     mutating func apply(_ write: RateLimitWrite<Int64>, to key: Key, now: Instant) {
-        apply(write, to: key, now: now) { .string(integerBytes($0)) }
+        apply(write, to: key, now: now) { .integer($0) }
     }
 }

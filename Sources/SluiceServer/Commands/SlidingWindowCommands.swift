@@ -42,7 +42,7 @@ extension Keyspace {
         switch value(key, now: now) {
         case nil: return nil
         case .slidingWindow(let log)?: return log
-        case .string?, .leakyBucket?: throw .wrongType
+        case .string?, .integer?, .leakyBucket?: throw .wrongType
         }
     }
 }

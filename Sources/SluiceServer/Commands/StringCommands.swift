@@ -23,10 +23,10 @@ enum StringCommands {
                     summary: "Atomically returns the string values of one or more keys.") { invocation, state throws(CommandError) in
             var replies: [RESPValue] = []
             for key in invocation.arguments.rest() {
-                if case .string(let bytes)? = state.keyspace.value(key, now: invocation.now) {
-                    replies.append(.bulkString(bytes))
-                } else {
-                    replies.append(.null)
+                switch state.keyspace.value(key, now: invocation.now) {
+                case .string(let bytes)?: replies.append(.bulkString(bytes))
+                case .integer(let number)?: replies.append(.bulkString(integerBytes(number)))
+                default: replies.append(.null)
                 }
             }
             return .array(replies)
@@ -73,20 +73,23 @@ enum StringCommands {
     /// INCR/INCRBY/DECR/DECRBY: an absent key counts as 0; the deadline is kept.
     private static func incrementBy(_ invocation: inout Invocation, _ state: inout DatabaseState, _ amount: Int64) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.next()
-        // An existing counter is rewritten in place: one look-up, and its byte buffer reused.
+        // An existing counter changes in place: one look-up, and no bytes to parse or write.
         let updated = try state.keyspace.update(key, now: invocation.now) { value throws(CommandError) -> Int64 in
-            guard case .string(var bytes) = value else { throw .wrongType }
-            guard let current = parseInteger(bytes) else { throw .notInteger }
+            let current: Int64
+            switch value {
+            case .integer(let number): current = number
+            case .string(let bytes):
+                guard let parsed = parseInteger(bytes) else { throw .notInteger }
+                current = parsed
+            case .leakyBucket, .slidingWindow: throw .wrongType
+            }
             let (result, overflow) = current.addingReportingOverflow(amount)
             guard !overflow else { throw .overflow }
-            value = .string([])  // drop the enum's reference so `bytes` is unique
-            bytes.removeAll(keepingCapacity: true)
-            appendDecimal(result, to: &bytes)
-            value = .string(bytes)
+            value = .integer(result)
             return result
         }
         if let updated { return .integer(updated) }
-        state.keyspace.set(key, .string(integerBytes(amount)), now: invocation.now)
+        state.keyspace.set(key, .integer(amount), now: invocation.now)
         return .integer(amount)
     }
 
@@ -175,6 +178,7 @@ extension Keyspace {
         switch value(key, now: now) {
         case nil: return nil
         case .string(let bytes)?: return bytes
+        case .integer(let number)?: return integerBytes(number)
         case .leakyBucket?, .slidingWindow?: throw .wrongType
         }
     }
