@@ -15,6 +15,16 @@ extension RESPValue {
         if value == 0 {
             return value.sign == .minus ? "-0" : "0"
         }
+        // Fast paths for what rate-limit replies mostly hold (seconds such as 1, 0.4,
+        // 59.5): there Redis's layout and Swift's shortest form agree, and going through
+        // `ShortestDecimal` would cost more than the rest of the command.
+        let magnitude = value.magnitude
+        if magnitude < 1e7 && value == value.rounded(.towardZero) {
+            return String(Int64(value))
+        }
+        if magnitude >= 1e-3 && magnitude < 1e4 {
+            return value.description
+        }
         let decimal = ShortestDecimal(value)
         return decimal.redisText()
     }

@@ -93,6 +93,8 @@ func parseInteger(_ bytes: [UInt8]) -> Int64? {
 /// never NaN.
 func parseDouble(_ bytes: [UInt8]) -> Double? {
     guard !bytes.isEmpty, bytes.count <= 256 else { return nil }
+    // Whole numbers ("1", "60") are the common case and need no text conversion.
+    if let integer = parseInteger(bytes), integer.magnitude < 1 << 53 { return Double(integer) }
     guard let first = bytes.first, first != UInt8(ascii: " "), bytes.last != UInt8(ascii: " ") else { return nil }
     let text = String(decoding: bytes, as: UTF8.self)
     switch text.lowercased() {

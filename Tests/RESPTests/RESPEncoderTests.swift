@@ -129,6 +129,10 @@ let doubleTexts: [(Double, String)] = [
     (1e100, "1e+100"), (1e300, "1e+300"), (Double.leastNonzeroMagnitude, "5e-324"),
     (1.7976931348623157e308, "1.7976931348623157e+308"),
     (.infinity, "inf"), (-.infinity, "-inf"), (.nan, "nan"),
+    // Around the edges of the fast paths (integral below 1e7, fractions in [1e-3, 1e4)).
+    (9_999_999, "9999999"), (-9_999_999, "-9999999"), (0.4, "0.4"), (59.5, "59.5"), (0.001, "0.001"),
+    (0.0009, "0.0009"), (0.00012345, "1.2345e-4"), (9999.5, "9999.5"), (10000.5, "10000.5"),
+    (1234567.0000000002, "1.2345670000000002e+6"),
 ]
 
 @Test("Doubles format as Redis prints them", arguments: doubleTexts)
