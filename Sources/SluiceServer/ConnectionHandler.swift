@@ -58,6 +58,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.decoder = RESPRequestDecoder(limits: decoder.limits)
         // Decode every complete command first, then run them all under one lock.
         var batch = [[[UInt8]]]()
+        batch.reserveCapacity(16)
         var protocolError: RESPProtocolError?
         while true {
             do {

@@ -3,6 +3,7 @@ extension Keyspace {
     /// (wrapped by `wrap`) with the deadline `now + ttl` rounded up to a whole
     /// millisecond, so a key never expires before its state may be dropped; `.delete`
     /// removes the key; `.keep` changes nothing.
+    @inlinable
     public mutating func apply<State>(
         _ write: RateLimitWrite<State>,
         to key: Key,
@@ -20,6 +21,7 @@ extension Keyspace {
     }
 
     /// `now + ttl` in Unix milliseconds, rounded up (the sum never overflows: see `RateLimitWrite`).
+    @usableFromInline
     static func deadline(now: Instant, ttlNanoseconds: Int64) -> Int64 {
         let end = now.nanoseconds.clampedAdding(max(0, ttlNanoseconds))
         let (quotient, remainder) = end.quotientAndRemainder(dividingBy: 1_000_000)
