@@ -131,4 +131,27 @@ struct ProtocolTests {
             #expect(try connection.isClosedByPeer())
         }
     }
+
+    @Test("with two event-loop threads, commands from concurrent connections are each applied once")
+    func twoThreads() async throws {
+        try await withServer(configure: { $0.threads = 2 }) { server in
+            let port = server.port
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        // Several connections per task, so both event loops get some.
+                        let connections = try (0..<3).map { _ in try RawConnection(port: port) }
+                        var batch = ""
+                        for _ in 0..<500 { batch += "*2\r\n$4\r\nINCR\r\n$6\r\nshared\r\n" }
+                        for connection in connections { try connection.send(batch) }
+                        for connection in connections {
+                            for _ in 0..<500 { _ = try connection.readRaw() }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try server.connect().command("GET", "shared") == "$4\r\n3000\r\n")
+        }
+    }
 }
