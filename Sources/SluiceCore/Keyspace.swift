@@ -105,6 +105,39 @@ public struct Keyspace: Sendable {
         return try body(&entries[position].value)
     }
 
+    /// Looks `key` up once and lets `body` read and change its value and deadline in
+    /// place: `value` is nil when the key is absent or expired; setting it to nil removes
+    /// the key; `deadline` is a Unix-millisecond deadline, nil for none. Read-modify-write
+    /// commands use this instead of a read then a write, which would hash and probe twice;
+    /// an expired entry's bucket is reused rather than buried and inserted again.
+    public mutating func withEntry(_ key: Key, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
+        let hash = Self.hash(key)
+        guard let position = find(key, hash: hash) else {
+            var value: Value?
+            var deadline: Int64?
+            body(&value, &deadline)
+            if let value { insert(Entry(hash: hash, key: StoredKey(key), value: value, expiresAt: deadline ?? Self.noExpiry)) }
+            return
+        }
+        var value: Value?
+        var deadline: Int64?
+        if entries[position].expiresAt <= now.milliseconds {
+            stats.expiredKeys += 1
+        } else {
+            // Moved out, not copied, so a value holding an array is changed without a copy.
+            value = entries[position].value
+            entries[position].value = Self.vacant.value
+            deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
+        }
+        body(&value, &deadline)
+        guard let value else {
+            bury(position)
+            return
+        }
+        entries[position].value = value
+        changeExpiry(at: position, to: deadline ?? Self.noExpiry)
+    }
+
     /// Removes `key`; returns whether a live key was removed.
     @discardableResult
     public mutating func remove(_ key: Key, now: Instant) -> Bool {

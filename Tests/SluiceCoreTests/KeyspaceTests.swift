@@ -174,6 +174,49 @@ struct KeyspaceTests {
     }
 }
 
+@Suite("Keyspace read-modify-write")
+struct KeyspaceWithEntryTests {
+    @Test("withEntry inserts, updates in place, keeps, and removes, with one look-up each")
+    func lifecycle() {
+        var keyspace = Keyspace()
+        keyspace.withEntry(key("k"), now: start) { value, deadline in
+            #expect(value == nil && deadline == nil)
+            value = string("1")
+            deadline = later(100).milliseconds
+        }
+        #expect(keyspace.count == 1 && keyspace.volatileCount == 1)
+        keyspace.withEntry(key("k"), now: later(50)) { value, deadline in
+            #expect(value == string("1") && deadline == later(100).milliseconds)
+            value = string("2")
+            deadline = nil
+        }
+        let persisted = keyspace.expiry(key("k"), now: later(500))
+        #expect(persisted == .some(nil))
+        #expect(keyspace.volatileCount == 0)
+        keyspace.withEntry(key("k"), now: later(500)) { _, _ in }
+        let kept = keyspace.value(key("k"), now: later(500))
+        #expect(kept == string("2"))
+        keyspace.withEntry(key("k"), now: later(500)) { value, _ in value = nil }
+        #expect(keyspace.count == 0)
+    }
+
+    @Test("an expired entry reads as absent and its bucket is reused or freed")
+    func expiredEntry() {
+        var keyspace = Keyspace()
+        keyspace.set(key("a"), string("old"), expiresAt: later(10).milliseconds, now: start)
+        keyspace.set(key("b"), string("old"), expiresAt: later(10).milliseconds, now: start)
+        keyspace.withEntry(key("a"), now: later(10)) { value, deadline in
+            #expect(value == nil && deadline == nil)
+            value = string("new")
+        }
+        keyspace.withEntry(key("b"), now: later(10)) { value, _ in #expect(value == nil) }
+        #expect(keyspace.count == 1 && keyspace.volatileCount == 0)
+        #expect(keyspace.stats.expiredKeys == 2)
+        let renewed = keyspace.value(key("a"), now: later(1_000_000))
+        #expect(renewed == string("new"))
+    }
+}
+
 @Suite("Keyspace against a model")
 struct KeyspaceModelTests {
     /// A small deterministic generator so failures replay.

@@ -21,8 +21,7 @@ extension Keyspace {
     }
 
     /// `now + ttl` in Unix milliseconds, rounded up (the sum never overflows: see `RateLimitWrite`).
-    @usableFromInline
-    static func deadline(now: Instant, ttlNanoseconds: Int64) -> Int64 {
+    public static func deadline(now: Instant, ttlNanoseconds: Int64) -> Int64 {
         let end = now.nanoseconds.clampedAdding(max(0, ttlNanoseconds))
         let (quotient, remainder) = end.quotientAndRemainder(dividingBy: 1_000_000)
         return remainder > 0 ? quotient + 1 : quotient

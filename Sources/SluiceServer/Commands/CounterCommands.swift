@@ -61,9 +61,12 @@ enum CounterCommands {
         guard invocation.arguments.values.count == 5 else { throw CommandError(.wrongArity(command: command)) }
         let key = try invocation.arguments.next()
         let (amount, bound, ttl) = try amountLimitTTL(&invocation, limit: limit)
-        let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
-        let outcome = try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, invocation.now) }
-        return apply(outcome, key, &invocation, &state)
+        let now = invocation.now
+        let applied = try state.keyspace.decideInteger(key, now: now, emptyAsZero: true) { current throws(CommandError) in
+            let outcome = try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, now) }
+            return (outcome.write, outcome.applied)
+        }
+        return .integer(applied ? 1 : 0)
     }
 
     /// `amount maximum|minimum ttl_ms`, checked before any state is read.

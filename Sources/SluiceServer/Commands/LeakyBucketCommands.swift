@@ -8,17 +8,19 @@ enum LeakyBucketCommands {
                     summary: "Adds drops to a leaky bucket if they fit; a failure may block the bucket.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
             let (key, bucket, amount) = try parse(&invocation, command: "consume")
-            let bucketState = try state.keyspace.leakyBucket(key, now: invocation.now)
-            let outcome = bucket.consume(bucketState, amount: amount ?? 1, now: invocation.now)
-            state.keyspace.apply(outcome.write, to: key, now: invocation.now) { .leakyBucket($0) }
-            return reply(outcome.decision, invocation.client.protocolVersion)
+            let now = invocation.now
+            let decision = try state.keyspace.decide(key, now: now, read: bucketState, wrap: { .leakyBucket($0) }) { current in
+                let outcome = bucket.consume(current, amount: amount ?? 1, now: now)
+                return (outcome.write, outcome.decision)
+            }
+            return reply(decision, invocation.client.protocolVersion)
         },
         CommandSpec("peek", arity: -4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Reports a leaky bucket's level without changing it.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
             let (key, bucket, _) = try parse(&invocation, command: "peek")
-            let bucketState = try state.keyspace.leakyBucket(key, now: invocation.now)
-            return reply(bucket.peek(bucketState, now: invocation.now), invocation.client.protocolVersion)
+            let current = try bucketState(state.keyspace.value(key, now: invocation.now))
+            return reply(bucket.peek(current, now: invocation.now), invocation.client.protocolVersion)
         },
     ]
 
@@ -73,13 +75,11 @@ enum LeakyBucketCommands {
     }
 }
 
-extension Keyspace {
-    /// A leaky bucket's state, nil when the key is absent; `WRONGTYPE` for any other value.
-    mutating func leakyBucket(_ key: Key, now: Instant) throws(CommandError) -> LeakyBucketState? {
-        switch value(key, now: now) {
-        case nil: return nil
-        case .leakyBucket(let state)?: return state
-        case .string?, .integer?, .slidingWindow?: throw .wrongType
-        }
+/// A leaky bucket's state, nil when the key is absent; `WRONGTYPE` for any other value.
+private func bucketState(_ value: Value?) throws(CommandError) -> LeakyBucketState? {
+    switch value {
+    case nil: return nil
+    case .leakyBucket(let state)?: return state
+    case .string?, .integer?, .slidingWindow?: throw .wrongType
     }
 }

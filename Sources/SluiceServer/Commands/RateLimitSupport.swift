@@ -51,19 +51,72 @@ extension Keyspace {
     /// for other bytes. With `emptyAsZero`, an empty string reads as 0, as dramatiq's
     /// `int(value or 0)` does.
     mutating func integer(_ key: Key, now: Instant, emptyAsZero: Bool = false) throws(CommandError) -> Int64? {
-        switch value(key, now: now) {
-        case nil: return nil
-        case .integer(let number)?: return number
-        case .string(let bytes)?:
-            if emptyAsZero && bytes.isEmpty { return 0 }
-            guard let number = parseInteger(bytes) else { throw .notInteger }
-            return number
-        case .leakyBucket?, .slidingWindow?: throw .wrongType
-        }
+        try integerValue(value(key, now: now), emptyAsZero: emptyAsZero)
     }
 
     /// Stores an integer decision's write; it reads back as a decimal string.
     mutating func apply(_ write: RateLimitWrite<Int64>, to key: Key, now: Instant) {
         apply(write, to: key, now: now) { .integer($0) }
+    }
+}
+
+extension Keyspace {
+    /// One read-decide-write on `key` with a single look-up: `read` turns the stored
+    /// value into the algorithm's state (or throws, e.g. `WRONGTYPE`), `decide` returns
+    /// the write and what the reply needs, and the write is carried out in place with
+    /// its deadline rounded up to a whole millisecond. On an error nothing changes.
+    mutating func decide<State, Reply>(
+        _ key: Key,
+        now: Instant,
+        read: (Value?) throws(CommandError) -> State?,
+        wrap: (State) -> Value,
+        decide: (State?) throws(CommandError) -> (RateLimitWrite<State>, Reply)
+    ) throws(CommandError) -> Reply {
+        var result: Result<Reply, CommandError> = .failure(.syntax)
+        withEntry(key, now: now) { value, deadline in
+            do throws(CommandError) {
+                let (write, reply) = try decide(try read(value))
+                switch write {
+                case .keep:
+                    break
+                case .delete:
+                    value = nil
+                case .store(let state, let ttlNanoseconds):
+                    value = wrap(state)
+                    deadline = Keyspace.deadline(now: now, ttlNanoseconds: ttlNanoseconds)
+                }
+                result = .success(reply)
+            } catch {
+                result = .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// `decide` for state kept as an integer string (counters, GCRA TATs).
+    mutating func decideInteger<Reply>(
+        _ key: Key,
+        now: Instant,
+        emptyAsZero: Bool = false,
+        decide: (Int64?) throws(CommandError) -> (RateLimitWrite<Int64>, Reply)
+    ) throws(CommandError) -> Reply {
+        try self.decide(key, now: now, read: { value throws(CommandError) in
+            try integerValue(value, emptyAsZero: emptyAsZero)
+        }, wrap: { .integer($0) }, decide: decide)
+    }
+}
+
+/// The integer a counter or TAT value holds: nil when absent, `WRONGTYPE` for another
+/// kind of value and Redis's not-an-integer error for other bytes. With `emptyAsZero`,
+/// an empty string reads as 0, as dramatiq's `int(value or 0)` does.
+func integerValue(_ value: Value?, emptyAsZero: Bool = false) throws(CommandError) -> Int64? {
+    switch value {
+    case nil: return nil
+    case .integer(let number)?: return number
+    case .string(let bytes)?:
+        if emptyAsZero && bytes.isEmpty { return 0 }
+        guard let number = parseInteger(bytes) else { throw .notInteger }
+        return number
+    case .leakyBucket?, .slidingWindow?: throw .wrongType
     }
 }

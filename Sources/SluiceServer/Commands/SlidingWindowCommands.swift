@@ -22,11 +22,11 @@ enum SlidingWindowCommands {
                 rates.append(SlidingWindowRate(limit: limit, intervalMilliseconds: interval))
             }
             let window = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
-            let log = try state.keyspace.slidingWindowLog(key, now: invocation.now)
-            let outcome = try rateLimited { () throws(RateLimitError) in
-                try window.acquire(log, weight: weight, now: invocation.now)
+            let now = invocation.now
+            let outcome = try state.keyspace.decide(key, now: now, read: windowLog, wrap: { .slidingWindow($0) }) { log throws(CommandError) in
+                let outcome = try rateLimited { () throws(RateLimitError) in try window.acquire(log, weight: weight, now: now) }
+                return (outcome.write, outcome)
             }
-            state.keyspace.apply(outcome.write, to: key, now: invocation.now) { .slidingWindow($0) }
             return .array([
                 .integer(outcome.acquired ? 1 : 0),
                 .integer(outcome.waitMilliseconds),
@@ -36,13 +36,11 @@ enum SlidingWindowCommands {
     ]
 }
 
-extension Keyspace {
-    /// A sliding-window log, nil when the key is absent; `WRONGTYPE` for any other value.
-    mutating func slidingWindowLog(_ key: Key, now: Instant) throws(CommandError) -> SlidingWindowLog? {
-        switch value(key, now: now) {
-        case nil: return nil
-        case .slidingWindow(let log)?: return log
-        case .string?, .integer?, .leakyBucket?: throw .wrongType
-        }
+/// A sliding-window log, nil when the key is absent; `WRONGTYPE` for any other value.
+private func windowLog(_ value: Value?) throws(CommandError) -> SlidingWindowLog? {
+    switch value {
+    case nil: return nil
+    case .slidingWindow(let log)?: return log
+    case .string?, .integer?, .leakyBucket?: throw .wrongType
     }
 }

@@ -22,12 +22,13 @@ enum ThrottleCommands {
             let throttle = try rateLimited { () throws(RateLimitError) in
                 try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: period)
             }
-            let tat = try state.keyspace.integer(key, now: invocation.now)
-            let outcome = try rateLimited { () throws(RateLimitError) in
-                try throttle.throttle(tat: tat, quantity: quantity, now: invocation.now)
+            let now = invocation.now
+            let result = try state.keyspace.decideInteger(key, now: now) { tat throws(CommandError) in
+                let outcome = try rateLimited { () throws(RateLimitError) in
+                    try throttle.throttle(tat: tat, quantity: quantity, now: now)
+                }
+                return (outcome.write, outcome.result)
             }
-            state.keyspace.apply(outcome.write, to: key, now: invocation.now)
-            let result = outcome.result
             return .array([
                 .integer(result.limited ? 1 : 0),
                 .integer(result.limit),
