@@ -8,15 +8,16 @@ import SluiceCore
 /// the algorithm rejects, so a client sees one sentence per argument.
 extension Arguments {
     /// The next argument as an integer, or `failure` when it does not parse.
-    mutating func nextInteger(orElse failure: RateLimitError) throws(CommandError) -> Int64 {
-        guard let value = parseInteger(try next()) else { throw CommandError(failure) }
+    mutating func nextInteger(orElse failure: @autoclosure () -> RateLimitError) throws(CommandError) -> Int64 {
+        // An autoclosure: the error (and its message string) is built only on failure.
+        guard let value = parseInteger(try next()) else { throw CommandError(failure()) }
         return value
     }
 
     /// The next argument as a number (decimal or exponent form), or `failure` when it
     /// does not parse. Infinities parse; the algorithms reject them by name.
-    mutating func nextNumber(orElse failure: RateLimitError) throws(CommandError) -> Double {
-        guard let value = parseDouble(try next()) else { throw CommandError(failure) }
+    mutating func nextNumber(orElse failure: @autoclosure () -> RateLimitError) throws(CommandError) -> Double {
+        guard let value = parseDouble(try next()) else { throw CommandError(failure()) }
         return value
     }
 
