@@ -72,8 +72,8 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// Runs one command with the lock held; returns its table position, or nil when the
-    /// name is unknown.
+    /// Runs one command with the lock held; returns its table position, or nil when it
+    /// was rejected before running (unknown name, wrong number of arguments).
     private func execute(
         _ arguments: [[UInt8]], client: Client, now: Instant, state: inout DatabaseState, emit: (RESPValue) -> Void
     ) -> Int? {

@@ -10,13 +10,8 @@ extension Keyspace {
         now: Instant,
         as wrap: (State) -> Value
     ) {
-        switch write {
-        case .keep:
-            return
-        case .delete:
-            remove(key, now: now)
-        case .store(let state, let ttlNanoseconds):
-            set(key, wrap(state), expiresAt: Self.deadline(now: now, ttlNanoseconds: ttlNanoseconds), now: now)
+        withEntry(key, now: now) { value, deadline in
+            write.apply(to: &value, deadline: &deadline, now: now, as: wrap)
         }
     }
 
@@ -25,5 +20,23 @@ extension Keyspace {
         let end = now.nanoseconds.clampedAdding(max(0, ttlNanoseconds))
         let (quotient, remainder) = end.quotientAndRemainder(dividingBy: 1_000_000)
         return remainder > 0 ? quotient + 1 : quotient
+    }
+}
+
+extension RateLimitWrite {
+    /// Carries out the write on an entry opened with `Keyspace.withEntry`: `.store`
+    /// replaces the value (wrapped by `wrap`) and sets the deadline `now + ttl` rounded
+    /// up to a whole millisecond; `.delete` clears the value; `.keep` changes nothing.
+    @inlinable
+    public func apply(to value: inout Value?, deadline: inout Int64?, now: Instant, as wrap: (State) -> Value) {
+        switch self {
+        case .keep:
+            break
+        case .delete:
+            value = nil
+        case .store(let state, let ttlNanoseconds):
+            value = wrap(state)
+            deadline = Keyspace.deadline(now: now, ttlNanoseconds: ttlNanoseconds)
+        }
     }
 }

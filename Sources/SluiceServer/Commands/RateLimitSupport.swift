@@ -77,15 +77,7 @@ extension Keyspace {
         withEntry(key, now: now) { value, deadline in
             do throws(CommandError) {
                 let (write, reply) = try decide(try read(value))
-                switch write {
-                case .keep:
-                    break
-                case .delete:
-                    value = nil
-                case .store(let state, let ttlNanoseconds):
-                    value = wrap(state)
-                    deadline = Keyspace.deadline(now: now, ttlNanoseconds: ttlNanoseconds)
-                }
+                write.apply(to: &value, deadline: &deadline, now: now, as: wrap)
                 result = .success(reply)
             } catch {
                 result = .failure(error)
@@ -104,20 +96,5 @@ extension Keyspace {
         try self.decide(key, now: now, read: { value throws(CommandError) in
             try integerValue(value, emptyAsZero: emptyAsZero)
         }, wrap: { .integer($0) }, decide: decide)
-    }
-}
-
-/// The integer a counter or TAT value holds: nil when absent, `WRONGTYPE` for another
-/// kind of value and Redis's not-an-integer error for other bytes. With `emptyAsZero`,
-/// an empty string reads as 0, as dramatiq's `int(value or 0)` does.
-func integerValue(_ value: Value?, emptyAsZero: Bool = false) throws(CommandError) -> Int64? {
-    switch value {
-    case nil: return nil
-    case .integer(let number)?: return number
-    case .string(let bytes)?:
-        if emptyAsZero && bytes.isEmpty { return 0 }
-        guard let number = parseInteger(bytes) else { throw .notInteger }
-        return number
-    case .leakyBucket?, .slidingWindow?: throw .wrongType
     }
 }

@@ -75,14 +75,7 @@ enum StringCommands {
         let key = try invocation.arguments.next()
         // An existing counter changes in place: one look-up, and no bytes to parse or write.
         let updated = try state.keyspace.update(key, now: invocation.now) { value throws(CommandError) -> Int64 in
-            let current: Int64
-            switch value {
-            case .integer(let number): current = number
-            case .string(let bytes):
-                guard let parsed = parseInteger(bytes) else { throw .notInteger }
-                current = parsed
-            case .leakyBucket, .slidingWindow: throw .wrongType
-            }
+            let current = try integerValue(value) ?? 0
             let (result, overflow) = current.addingReportingOverflow(amount)
             guard !overflow else { throw .overflow }
             value = .integer(result)
@@ -181,5 +174,20 @@ extension Keyspace {
         case .integer(let number)?: return integerBytes(number)
         case .leakyBucket?, .slidingWindow?: throw .wrongType
         }
+    }
+}
+
+/// The integer a counter or TAT value holds: nil when absent, `WRONGTYPE` for another
+/// kind of value and Redis's not-an-integer error for other bytes. With `emptyAsZero`,
+/// an empty string reads as 0, as dramatiq's `int(value or 0)` does.
+func integerValue(_ value: Value?, emptyAsZero: Bool = false) throws(CommandError) -> Int64? {
+    switch value {
+    case nil: return nil
+    case .integer(let number)?: return number
+    case .string(let bytes)?:
+        if emptyAsZero && bytes.isEmpty { return 0 }
+        guard let number = parseInteger(bytes) else { throw .notInteger }
+        return number
+    case .leakyBucket?, .slidingWindow?: throw .wrongType
     }
 }
