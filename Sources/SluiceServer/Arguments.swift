@@ -4,7 +4,7 @@ import SluiceCore
 /// A cursor over one command's arguments (after the command name), with the
 /// conversions commands need. Every failure is a `CommandError` with Redis's text.
 struct Arguments {
-    let values: [[UInt8]]
+    private let values: [[UInt8]]
     private(set) var position: Int
 
     init(_ values: [[UInt8]], from position: Int = 1) {
@@ -12,7 +12,13 @@ struct Arguments {
         self.position = position
     }
 
+    /// All words of the command, its name included.
+    var count: Int { values.count }
     var remaining: Int { values.count - position }
+
+    /// The word at `index` (0 is the command name), regardless of the cursor.
+    subscript(index: Int) -> [UInt8] { values[index] }
+
     var isEmpty: Bool { position >= values.count }
 
     /// The next argument as bytes; a syntax error when there is none.

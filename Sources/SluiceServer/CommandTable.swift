@@ -110,9 +110,9 @@ struct SubcommandSpec: Sendable {
     static func resolve(_ invocation: inout Invocation, parent: String, in subcommands: [SubcommandSpec]) throws(CommandError) -> String {
         let word = try invocation.arguments.nextKeyword()
         guard let spec = subcommands.first(where: { $0.name.uppercased() == word }) else {
-            throw CommandError(.unknownSubcommand(command: parent, subcommand: String(decoding: invocation.arguments.values[1], as: UTF8.self)))
+            throw CommandError(.unknownSubcommand(command: parent, subcommand: String(decoding: invocation.arguments[1], as: UTF8.self)))
         }
-        let count = invocation.arguments.values.count
+        let count = invocation.arguments.count
         guard spec.arity >= 0 ? count == spec.arity : count >= -spec.arity else {
             throw CommandError(.wrongArity(command: "\(parent)|\(spec.name)"))
         }

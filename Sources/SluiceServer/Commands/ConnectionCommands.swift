@@ -120,7 +120,7 @@ enum ConnectionCommands {
             switch attribute {
             case "LIB-NAME": client.libraryName = String(decoding: value, as: UTF8.self)
             case "LIB-VER": client.libraryVersion = String(decoding: value, as: UTF8.self)
-            default: throw .err("Unrecognized option '\(String(decoding: invocation.arguments.values[2], as: UTF8.self))'")
+            default: throw .err("Unrecognized option '\(String(decoding: invocation.arguments[2], as: UTF8.self))'")
             }
             return .ok
         }

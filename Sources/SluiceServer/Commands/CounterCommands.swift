@@ -58,7 +58,7 @@ enum CounterCommands {
     private static func bounded(
         _ invocation: inout Invocation, _ state: inout DatabaseState, command: String, limit: String, _ operation: Operation
     ) throws(CommandError) -> RESPValue {
-        guard invocation.arguments.values.count == 5 else { throw CommandError(.wrongArity(command: command)) }
+        guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command)) }
         let key = try invocation.arguments.next()
         let (amount, bound, ttl) = try amountLimitTTL(&invocation, limit: limit)
         let now = invocation.now

@@ -44,12 +44,12 @@ enum StringCommands {
         // counter (CounterCommands). Same for DECR.
         CommandSpec("incr", arity: -2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Increments the integer value of a key by one, or by an amount up to a maximum.") { invocation, state throws(CommandError) in
-            if invocation.arguments.values.count == 2 { return try incrementBy(&invocation, &state, 1) }
+            if invocation.arguments.count == 2 { return try incrementBy(&invocation, &state, 1) }
             return try CounterCommands.boundedIncr(&invocation, &state)
         },
         CommandSpec("decr", arity: -2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Decrements the integer value of a key by one, or by an amount down to a minimum.") { invocation, state throws(CommandError) in
-            if invocation.arguments.values.count == 2 { return try incrementBy(&invocation, &state, -1) }
+            if invocation.arguments.count == 2 { return try incrementBy(&invocation, &state, -1) }
             return try CounterCommands.boundedDecr(&invocation, &state)
         },
         CommandSpec("incrby", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
@@ -66,7 +66,7 @@ enum StringCommands {
     ]
 
     private static func integerArgument(_ invocation: Invocation, at position: Int) throws(CommandError) -> Int64 {
-        guard let value = parseInteger(invocation.arguments.values[position]) else { throw .notInteger }
+        guard let value = parseInteger(invocation.arguments[position]) else { throw .notInteger }
         return value
     }
 
