@@ -17,6 +17,8 @@ public enum Value: Sendable, Equatable {
     case leakyBucket(LeakyBucketState)
     /// A sliding-window log (`ACQUIRE`).
     case slidingWindow(SlidingWindowLog)
+    /// A list (`LPUSH`, `RPOP`, ...); never empty: its last pop deletes the key.
+    case list(RingDeque<[UInt8]>)
 
     /// The name `TYPE` reports (and `SCAN ... TYPE` matches).
     public var typeName: String {
@@ -24,6 +26,7 @@ public enum Value: Sendable, Equatable {
         case .string, .integer: "string"
         case .leakyBucket: "leakybucket"
         case .slidingWindow: "slidingwindow"
+        case .list: "list"
         }
     }
 }

@@ -20,6 +20,14 @@ final class Client: @unchecked Sendable {
     var lastInteraction: Instant
     /// Set by `QUIT`: reply, flush, then close.
     var closeAfterReply = false
+    /// Set by MULTI/EXEC and scripts while they run commands: blocking commands then
+    /// answer at once, as if their timeout had passed (Redis's rule).
+    var denyBlocking = false
+    /// The command this client waits in (Blocking.swift); its later commands wait too.
+    var blockedRequest: BlockedRequest?
+    /// Hands a parked client's late reply to its connection, from any thread; set on
+    /// connect, cleared on disconnect.
+    var resume: (@Sendable (RESPValue) -> Void)?
 
     init(id: Int64, address: String, localAddress: String, createdAt: Instant) {
         self.id = id

@@ -15,6 +15,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Replies waiting for the flush at the end of the read burst.
     private var outbound: ByteBuffer?
     private var closing = false
+    /// Set while the client waits in a blocking command: input is kept but not run.
+    private var parkedToken: UInt64?
+    /// Commands of the burst that parked the client, run once it is answered.
+    private var parkedCommands: ArraySlice<[[UInt8]]> = []
+    private var parkTimeout: Scheduled<Void>?
 
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
@@ -27,11 +32,20 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         let remote = context.channel.remoteAddress.map(Self.describe) ?? "?"
         let local = context.channel.localAddress.map(Self.describe) ?? "?"
-        client = dispatcher.connect(address: remote, localAddress: local)
+        // A parked client's reply may come from a command on another event loop.
+        let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        client = dispatcher.connect(address: remote, localAddress: local) { reply in
+            handler.eventLoop.execute {
+                let (handler, context) = handler.value
+                handler.resume(reply, context: context)
+            }
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        parkTimeout?.cancel()
+        parkTimeout = nil
         if let client {
             dispatcher.disconnect(client)
             self.client = nil
@@ -52,6 +66,18 @@ final class ConnectionHandler: ChannelInboundHandler {
             pending = incoming
         }
         inbound = nil
+        // A parked client's input waits, as Redis leaves it in the query buffer.
+        if parkedToken != nil {
+            inbound = pending
+            return
+        }
+        run(pending, context: context, client: client)
+    }
+
+    /// Decodes and runs the complete commands in `pending` (after any left over from
+    /// a burst that parked), keeping the replies for the next flush.
+    private func run(_ pending: ByteBuffer, context: ChannelHandlerContext, client: Client) {
+        var pending = pending
         var out = outbound ?? context.channel.allocator.buffer(capacity: 256)
         outbound = nil
         var decoder = self.decoder
@@ -59,6 +85,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         // Decode every complete command first, then run them all under one lock.
         var batch = [[[UInt8]]]()
         batch.reserveCapacity(16)
+        if !parkedCommands.isEmpty {
+            batch.append(contentsOf: parkedCommands)
+            parkedCommands = []
+        }
         var protocolError: RESPProtocolError?
         while true {
             do {
@@ -69,11 +99,18 @@ final class ConnectionHandler: ChannelInboundHandler {
                 break
             }
         }
+        var parked: ParkedBatch?
         if !batch.isEmpty {
-            dispatcher.execute(batch, client: client, now: dispatcher.timeSource.now()) { reply in
+            parked = dispatcher.execute(batch, client: client, now: dispatcher.timeSource.now()) { reply in
                 // Read per reply: HELLO switches the protocol, and its own reply uses the new one.
                 out.writeRESPValue(reply, version: client.protocolVersion)
             }
+        }
+        if let parked {
+            park(parked, batch: batch, context: context, client: client)
+            // The protocol error is reported when its turn comes, after the parked commands.
+            decoder = RESPRequestDecoder(limits: decoder.limits)
+            protocolError = nil
         }
         var closing = client.closeAfterReply
         if let protocolError, !closing {
@@ -90,6 +127,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        flush(context: context)
+    }
+
+    /// Writes the replies kept since the last flush with one syscall, closing afterwards if asked.
+    private func flush(context: ChannelHandlerContext) {
         if let out = outbound, out.readableBytes > 0 {
             outbound = nil
             if closing {
@@ -101,6 +143,36 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else if closing {
             context.close(promise: nil)
         }
+    }
+
+    /// The burst parked the client: keep the commands it did not run and start the timer.
+    private func park(_ parked: ParkedBatch, batch: [[[UInt8]]], context: ChannelHandlerContext, client: Client) {
+        parkedToken = parked.token
+        parkedCommands = batch.suffix(parked.remaining)
+        guard let timeout = parked.timeout else { return }
+        let dispatcher = self.dispatcher
+        let token = parked.token
+        parkTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            if let reply = dispatcher.timeOut(client, token: token) {
+                self.resume(reply, context: context)
+            }
+        }
+    }
+
+    /// A parked command's late reply (served by a push, timed out or unblocked): write
+    /// it, then run what the connection sent meanwhile.
+    private func resume(_ reply: RESPValue, context: ChannelHandlerContext) {
+        guard parkedToken != nil, let client else { return }
+        parkedToken = nil
+        parkTimeout?.cancel()
+        parkTimeout = nil
+        var out = outbound ?? context.channel.allocator.buffer(capacity: 256)
+        out.writeRESPValue(reply, version: client.protocolVersion)
+        outbound = out
+        let pending = inbound ?? context.channel.allocator.buffer(capacity: 0)
+        inbound = nil
+        if !closing { run(pending, context: context, client: client) }
+        flush(context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

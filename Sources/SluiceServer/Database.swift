@@ -11,6 +11,8 @@ struct DatabaseState: ~Copyable {
     var stats = ServerStats()
     var clients: [Int64: Client] = [:]
     var nextClientID: Int64 = 1
+    /// Clients parked in blocking list commands (Blocking.swift).
+    var blocking = BlockingState()
 }
 
 /// Counters `INFO` reports.

@@ -46,21 +46,31 @@ final class Dispatcher: Sendable {
 
     /// Runs the commands of one read burst in order, under one acquisition of the lock,
     /// handing each reply to `emit` as soon as it exists; stops after a command that
-    /// closes the connection. `now` is read once per burst by the caller, as Redis caches
-    /// its clock per event-loop iteration. The burst's time is measured once and shared
+    /// closes the connection, or that parks the client in a blocking command (the
+    /// result then says how many commands are left). Replies for clients that pushes
+    /// served are delivered after the lock is released. `now` is read once per burst
+    /// by the caller, as Redis caches its clock per event-loop iteration. The burst's time is measured once and shared
     /// evenly among its commands in `INFO commandstats`: two clock reads per command
     /// would cost more than most commands.
-    func execute(_ batch: [[[UInt8]]], client: Client, now: Instant, emit: (RESPValue) -> Void) {
-        database.state.withLock { state in
+    @discardableResult
+    func execute(_ batch: [[[UInt8]]], client: Client, now: Instant, emit: (RESPValue) -> Void) -> ParkedBatch? {
+        var parked: ParkedBatch?
+        let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: Int.self, capacity: batch.count) { positions in
                 var executed = 0
-                for arguments in batch {
-                    guard let position = execute(arguments, client: client, now: now, state: &state, emit: emit) else {
-                        continue
+                for (index, arguments) in batch.enumerated() {
+                    let position = execute(arguments, client: client, now: now, state: &state, emit: emit)
+                    // Clients waiting on keys this command pushed to are served before the next command.
+                    if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
+                    if let position {
+                        positions[executed] = position
+                        executed += 1
                     }
-                    positions[executed] = position
-                    executed += 1
+                    if let request = client.blockedRequest {
+                        parked = ParkedBatch(remaining: batch.count - index - 1, token: request.token, timeout: request.timeout)
+                        break
+                    }
                     if client.closeAfterReply { break }
                 }
                 guard executed > 0 else { return }
@@ -69,7 +79,10 @@ final class Dispatcher: Sendable {
                     state.stats.commands[position].nanoseconds += share
                 }
             }
+            return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
         }
+        if !wakeups.isEmpty { deliver(wakeups) }
+        return parked
     }
 
     /// Runs one command with the lock held; returns its table position, or nil when it
@@ -94,7 +107,9 @@ final class Dispatcher: Sendable {
         var invocation = Invocation(arguments: Arguments(arguments), now: now, client: client, server: context)
         state.stats.commands[position].calls += 1
         do throws(CommandError) {
-            emit(try spec.handler(&invocation, &state))
+            let reply = try spec.handler(&invocation, &state)
+            // A command that parked the client answers later (Blocking.swift).
+            if client.blockedRequest == nil { emit(reply) }
         } catch {
             state.stats.commands[position].failedCalls += 1
             emit(error.reply)
@@ -103,10 +118,11 @@ final class Dispatcher: Sendable {
     }
 
     /// Registers a new connection and returns its client record.
-    func connect(address: String, localAddress: String) -> Client {
+    func connect(address: String, localAddress: String, resume: (@Sendable (RESPValue) -> Void)? = nil) -> Client {
         let now = timeSource.now()
         return database.state.withLock { state in
             let client = Client(id: state.nextClientID, address: address, localAddress: localAddress, createdAt: now)
+            client.resume = resume
             state.nextClientID += 1
             state.clients[client.id] = client
             state.stats.connectionsReceived += 1
@@ -116,7 +132,10 @@ final class Dispatcher: Sendable {
 
     func disconnect(_ client: Client) {
         _ = database.state.withLock { state in
-            state.clients.removeValue(forKey: client.id)
+            // A parked client leaves its queues, so later pushes stay in the list.
+            state.blocking.unpark(client)
+            client.resume = nil
+            return state.clients.removeValue(forKey: client.id)
         }
     }
 

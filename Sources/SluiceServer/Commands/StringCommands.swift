@@ -172,7 +172,7 @@ extension Keyspace {
         case nil: return nil
         case .string(let bytes)?: return bytes
         case .integer(let number)?: return integerBytes(number)
-        case .leakyBucket?, .slidingWindow?: throw .wrongType
+        case .leakyBucket?, .slidingWindow?, .list?: throw .wrongType
         }
     }
 }
@@ -188,6 +188,6 @@ func integerValue(_ value: Value?, emptyAsZero: Bool = false) throws(CommandErro
         if emptyAsZero && bytes.isEmpty { return 0 }
         guard let number = parseInteger(bytes) else { throw .notInteger }
         return number
-    case .leakyBucket?, .slidingWindow?: throw .wrongType
+    case .leakyBucket?, .slidingWindow?, .list?: throw .wrongType
     }
 }

@@ -1,0 +1,153 @@
+/// A double-ended queue in one ring buffer: pushing and popping at either end is
+/// O(1) amortised and reading by position is O(1), which is what Redis lists need
+/// (`LPUSH`/`RPOP` queues, `LINDEX`, `LRANGE`).
+///
+/// Storage grows by doubling and shrinks by half once it is three-quarters empty,
+/// so a list that was long once does not keep its memory. A value type with
+/// copy-on-write storage: keep one reference while changing it (move it out of the
+/// keyspace first) or each change copies.
+public struct RingDeque<Element: Sendable>: Sendable {
+    /// Slots; nil where no element lives. The capacity is a power of two (or zero),
+    /// so wrapping a position is a mask, not a division.
+    private var slots: ContiguousArray<Element?>
+    /// Slot of the first element.
+    private var head = 0
+    public private(set) var count = 0
+
+    static var minimumCapacity: Int { 8 }
+
+    public init() {
+        slots = []
+    }
+
+    public init<S: Sequence>(_ elements: S) where S.Element == Element {
+        self.init()
+        for element in elements { append(element) }
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    @inline(__always)
+    private func slot(_ offset: Int) -> Int {
+        (head &+ offset) & (slots.count &- 1)
+    }
+
+    /// The element at `position` from the front (0 is the first).
+    public subscript(position: Int) -> Element {
+        get {
+            precondition(position >= 0 && position < count, "RingDeque index out of range")
+            return slots[slot(position)]!
+        }
+        set {
+            precondition(position >= 0 && position < count, "RingDeque index out of range")
+            slots[slot(position)] = newValue
+        }
+    }
+
+    // MARK: Ends
+
+    public mutating func append(_ element: Element) {
+        if count == slots.count { resize(to: Swift.max(Self.minimumCapacity, slots.count * 2)) }
+        slots[slot(count)] = element
+        count += 1
+    }
+
+    public mutating func prepend(_ element: Element) {
+        if count == slots.count { resize(to: Swift.max(Self.minimumCapacity, slots.count * 2)) }
+        head = (head &- 1) & (slots.count &- 1)
+        slots[head] = element
+        count += 1
+    }
+
+    @discardableResult
+    public mutating func popFirst() -> Element? {
+        guard count > 0 else { return nil }
+        let element = slots[head].take()
+        head = slot(1)
+        count -= 1
+        shrinkIfSparse()
+        return element
+    }
+
+    @discardableResult
+    public mutating func popLast() -> Element? {
+        guard count > 0 else { return nil }
+        let element = slots[slot(count - 1)].take()
+        count -= 1
+        shrinkIfSparse()
+        return element
+    }
+
+    /// Drops the first `n` elements (all of them when `n >= count`).
+    public mutating func removeFirst(_ n: Int) {
+        let n = Swift.min(Swift.max(n, 0), count)
+        for offset in 0..<n { slots[slot(offset)] = nil }
+        head = n == count ? 0 : slot(n)
+        count -= n
+        shrinkIfSparse()
+    }
+
+    /// Drops the last `n` elements (all of them when `n >= count`).
+    public mutating func removeLast(_ n: Int) {
+        let n = Swift.min(Swift.max(n, 0), count)
+        for offset in (count - n)..<count { slots[slot(offset)] = nil }
+        count -= n
+        if count == 0 { head = 0 }
+        shrinkIfSparse()
+    }
+
+    /// Removes the elements for which `shouldRemove` is true, visiting from the front
+    /// (or from the back with `fromBack`) and stopping after `limit` removals.
+    /// Returns how many were removed; the others keep their order.
+    @discardableResult
+    public mutating func removeAll(limit: Int = .max, fromBack: Bool = false, where shouldRemove: (Element) -> Bool) -> Int {
+        var kept = ContiguousArray<Element>()
+        kept.reserveCapacity(count)
+        var removed = 0
+        let order = fromBack ? Array((0..<count).reversed()) : Array(0..<count)
+        for position in order {
+            let element = self[position]
+            if removed < limit && shouldRemove(element) {
+                removed += 1
+            } else {
+                kept.append(element)
+            }
+        }
+        guard removed > 0 else { return 0 }
+        if fromBack { kept.reverse() }
+        self = RingDeque(kept)
+        return removed
+    }
+
+    // MARK: Storage
+
+    private mutating func shrinkIfSparse() {
+        if slots.count > Self.minimumCapacity && count * 4 <= slots.count {
+            resize(to: Swift.max(Self.minimumCapacity, slots.count / 2))
+        }
+    }
+
+    /// Moves the elements, in order, to a fresh buffer of `capacity` slots starting at 0.
+    private mutating func resize(to capacity: Int) {
+        var fresh = ContiguousArray<Element?>(repeating: nil, count: capacity)
+        for offset in 0..<count {
+            fresh[offset] = slots[slot(offset)].take()
+        }
+        slots = fresh
+        head = 0
+    }
+
+    /// Slots in use, for tests of growth and shrinking.
+    var capacity: Int { slots.count }
+}
+
+extension RingDeque: RandomAccessCollection {
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+}
+
+extension RingDeque: Equatable where Element: Equatable {
+    public static func == (lhs: RingDeque, rhs: RingDeque) -> Bool {
+        lhs.count == rhs.count && lhs.elementsEqual(rhs)
+    }
+}

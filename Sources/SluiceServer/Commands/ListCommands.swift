@@ -1,0 +1,264 @@
+import NIOCore
+import RESP
+import SluiceCore
+
+/// LPUSH, RPOP, LRANGE and the other list commands, blocking ones included
+/// (their waiting is in Blocking.swift). A list is never stored empty: the pop that
+/// takes its last element deletes the key.
+enum ListCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("lpush", arity: -3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "list",
+                    summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.") { invocation, state throws(CommandError) in
+            try push(&invocation, &state, end: .left, onlyExisting: false)
+        },
+        CommandSpec("rpush", arity: -3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "list",
+                    summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.") { invocation, state throws(CommandError) in
+            try push(&invocation, &state, end: .right, onlyExisting: false)
+        },
+        CommandSpec("lpushx", arity: -3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "list",
+                    summary: "Prepends one or more elements to a list only when the list exists.", since: "2.2.0") { invocation, state throws(CommandError) in
+            try push(&invocation, &state, end: .left, onlyExisting: true)
+        },
+        CommandSpec("rpushx", arity: -3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "list",
+                    summary: "Appends one or more elements to a list only when the list exists.", since: "2.2.0") { invocation, state throws(CommandError) in
+            try push(&invocation, &state, end: .right, onlyExisting: true)
+        },
+        CommandSpec("lpop", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "list",
+                    summary: "Returns the first elements in a list after removing them. Deletes the list if the last element was popped.") { invocation, state throws(CommandError) in
+            try pop(&invocation, &state, end: .left)
+        },
+        CommandSpec("rpop", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "list",
+                    summary: "Returns and removes the last elements of a list. Deletes the list if the last element was popped.") { invocation, state throws(CommandError) in
+            try pop(&invocation, &state, end: .right)
+        },
+        CommandSpec("llen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "list",
+                    summary: "Returns the length of a list.") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            return .integer(Int64(try state.keyspace.list(key, now: invocation.now)?.count ?? 0))
+        },
+        CommandSpec("lrange", arity: 4, flags: ["readonly"], keys: (1, 1, 1), group: "list",
+                    summary: "Returns a range of elements from a list.") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let start = try invocation.arguments.nextInteger()
+            let stop = try invocation.arguments.nextInteger()
+            guard let list = try state.keyspace.list(key, now: invocation.now),
+                  let range = clampedRange(start, stop, count: list.count) else { return .array([]) }
+            return .array(range.map { .bulkString(list[$0]) })
+        },
+        CommandSpec("lindex", arity: 3, flags: ["readonly"], keys: (1, 1, 1), group: "list",
+                    summary: "Returns an element from a list by its index.") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let index = try invocation.arguments.nextInteger()
+            guard let list = try state.keyspace.list(key, now: invocation.now),
+                  let position = position(index, count: list.count) else { return .null }
+            return .bulkString(list[position])
+        },
+        CommandSpec("lrem", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "list",
+                    summary: "Removes elements from a list. Deletes the list if the last element was removed.") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let count = try invocation.arguments.nextInteger()
+            let element = try invocation.arguments.next()
+            // 0 removes every match; a negative count removes matches from the tail.
+            let removed = try state.keyspace.withList(key, now: invocation.now) { list in
+                list.removeAll(limit: count == 0 ? .max : Int(clamping: count.magnitude), fromBack: count < 0) { $0 == element }
+            }
+            return .integer(Int64(removed))
+        },
+        CommandSpec("ltrim", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "list",
+                    summary: "Removes elements from both ends of a list. Deletes the list if all elements were trimmed.") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let start = try invocation.arguments.nextInteger()
+            let stop = try invocation.arguments.nextInteger()
+            try state.keyspace.withList(key, now: invocation.now) { list in
+                guard let range = clampedRange(start, stop, count: list.count) else {
+                    list.removeFirst(list.count)
+                    return
+                }
+                list.removeLast(list.count - range.upperBound)
+                list.removeFirst(range.lowerBound)
+            }
+            return .ok
+        },
+        CommandSpec("rpoplpush", arity: 3, flags: ["write", "denyoom"], keys: (1, 2, 1), group: "list",
+                    summary: "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+                    since: "1.2.0") { invocation, state throws(CommandError) in
+            let source = try invocation.arguments.next()
+            let destination = try invocation.arguments.next()
+            return try state.moveListElement(from: source, to: destination, popEnd: .right, pushEnd: .left, now: invocation.now)
+                .map(RESPValue.bulkString) ?? .null
+        },
+        CommandSpec("lmove", arity: 5, flags: ["write", "denyoom"], keys: (1, 2, 1), group: "list",
+                    summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+                    since: "6.2.0") { invocation, state throws(CommandError) in
+            let source = try invocation.arguments.next()
+            let destination = try invocation.arguments.next()
+            let from = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+            let to = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+            return try state.moveListElement(from: source, to: destination, popEnd: from, pushEnd: to, now: invocation.now)
+                .map(RESPValue.bulkString) ?? .null
+        },
+        CommandSpec("blpop", arity: -3, flags: ["write", "blocking"], keys: (1, -2, 1), group: "list",
+                    summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            try blockingPop(&invocation, &state, end: .left)
+        },
+        CommandSpec("brpop", arity: -3, flags: ["write", "blocking"], keys: (1, -2, 1), group: "list",
+                    summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            try blockingPop(&invocation, &state, end: .right)
+        },
+        CommandSpec("brpoplpush", arity: 4, flags: ["write", "denyoom", "blocking"], keys: (1, 2, 1), group: "list",
+                    summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+                    since: "2.2.0") { invocation, state throws(CommandError) in
+            let source = try invocation.arguments.next()
+            let destination = try invocation.arguments.next()
+            let timeout = try blockingTimeout(try invocation.arguments.next(), now: invocation.now)
+            return try blockingMove(invocation, &state, .move(source: source, destination: destination, from: .right, to: .left), timeout: timeout)
+        },
+        CommandSpec("blmove", arity: 6, flags: ["write", "denyoom", "blocking"], keys: (1, 2, 1), group: "list",
+                    summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+                    since: "6.2.0") { invocation, state throws(CommandError) in
+            let source = try invocation.arguments.next()
+            let destination = try invocation.arguments.next()
+            let from = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+            let to = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+            let timeout = try blockingTimeout(try invocation.arguments.next(), now: invocation.now)
+            return try blockingMove(invocation, &state, .move(source: source, destination: destination, from: from, to: to), timeout: timeout)
+        },
+    ]
+
+    /// LPUSH/RPUSH/LPUSHX/RPUSHX: the list's length afterwards (0 when X found no list).
+    private static func push(_ invocation: inout Invocation, _ state: inout DatabaseState, end: ListEnd, onlyExisting: Bool) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        let elements = invocation.arguments.rest()
+        let length = try state.keyspace.withList(key, now: invocation.now) { list in
+            if onlyExisting && list.isEmpty { return 0 }
+            for element in elements {
+                end == .left ? list.prepend(element) : list.append(element)
+            }
+            return list.count
+        }
+        if length > 0 { state.blocking.signal(key) }
+        return .integer(Int64(length))
+    }
+
+    /// LPOP/RPOP key [count]: one element (null when absent), or with a count an array
+    /// (a null array when absent).
+    private static func pop(_ invocation: inout Invocation, _ state: inout DatabaseState, end: ListEnd) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        guard !invocation.arguments.isEmpty else {
+            return try state.popList(key, end: end, now: invocation.now).map(RESPValue.bulkString) ?? .null
+        }
+        guard let count = parseInteger(try invocation.arguments.next()), count >= 0 else {
+            throw .err("value is out of range, must be positive")
+        }
+        let popped = try state.keyspace.withList(key, now: invocation.now) { list -> [RESPValue]? in
+            guard !list.isEmpty else { return nil }
+            var popped: [RESPValue] = []
+            popped.reserveCapacity(min(Int(count), list.count))
+            while popped.count < count, let element = end == .left ? list.popFirst() : list.popLast() {
+                popped.append(.bulkString(element))
+            }
+            return popped
+        }
+        return popped.map(RESPValue.array) ?? .nullArray
+    }
+
+    /// BLPOP/BRPOP key [key ...] timeout: `[key, element]` from the first key holding
+    /// a list, or the client waits.
+    private static func blockingPop(_ invocation: inout Invocation, _ state: inout DatabaseState, end: ListEnd) throws(CommandError) -> RESPValue {
+        // Redis reads the timeout first, so a bad timeout wins over a wrong-type key.
+        let timeout = try blockingTimeout(invocation.arguments[invocation.arguments.count - 1], now: invocation.now)
+        var keys: [Key] = []
+        for _ in 2..<invocation.arguments.count {
+            keys.append(try invocation.arguments.next())
+        }
+        let operation = BlockingOperation.pop(keys: keys, end: end)
+        if let reply = try operation.attempt(&state, now: invocation.now) { return reply }
+        return state.block(invocation, operation, timeout: timeout)
+    }
+
+    private static func blockingMove(_ invocation: Invocation, _ state: inout DatabaseState, _ operation: BlockingOperation, timeout: TimeAmount?) throws(CommandError) -> RESPValue {
+        if let reply = try operation.attempt(&state, now: invocation.now) { return reply }
+        return state.block(invocation, operation, timeout: timeout)
+    }
+
+    /// The position `index` names (negative counts from the end), nil outside the list.
+    private static func position(_ index: Int64, count: Int) -> Int? {
+        let position = index < 0 ? Int64(count) + index : index
+        return position >= 0 && position < count ? Int(position) : nil
+    }
+
+    /// LRANGE/LTRIM's inclusive `start...stop` (negative counts from the end), clamped
+    /// to the list; nil when it selects nothing.
+    static func clampedRange(_ start: Int64, _ stop: Int64, count: Int) -> Range<Int>? {
+        let length = Int64(count)
+        var start = start < 0 ? max(length + start, 0) : start
+        let stop = stop < 0 ? length + stop : min(stop, length - 1)
+        start = max(start, 0)
+        guard start <= stop, start < length else { return nil }
+        return Int(start)..<Int(stop + 1)
+    }
+}
+
+extension Keyspace {
+    /// The list under `key`, nil when absent; `WRONGTYPE` for any other kind of value.
+    mutating func list(_ key: Key, now: Instant) throws(CommandError) -> RingDeque<[UInt8]>? {
+        switch value(key, now: now) {
+        case nil: return nil
+        case .list(let list)?: return list
+        default: throw .wrongType
+        }
+    }
+
+    /// Looks `key` up once and lets `body` change its list in place: an absent key reads
+    /// as an empty list, and a list left empty deletes the key. `WRONGTYPE`, without
+    /// calling `body`, for any other kind of value.
+    mutating func withList<R>(_ key: Key, now: Instant, _ body: (inout RingDeque<[UInt8]>) throws(CommandError) -> R) throws(CommandError) -> R {
+        var result: Result<R, CommandError>?
+        withEntry(key, now: now) { value, _ in
+            var list: RingDeque<[UInt8]>
+            // Taken out of the entry so the list's storage has one owner and changes in place.
+            switch value.take() {
+            case nil:
+                list = RingDeque()
+            case .list(let stored)?:
+                list = stored
+            case let other?:
+                value = other
+                result = .failure(.wrongType)
+                return
+            }
+            do throws(CommandError) {
+                result = .success(try body(&list))
+            } catch {
+                result = .failure(error)
+            }
+            value = list.isEmpty ? nil : .list(list)
+        }
+        return try result!.get()
+    }
+}
+
+extension DatabaseState {
+    /// Pops one element from an end of the list under `key`; nil when absent.
+    mutating func popList(_ key: Key, end: ListEnd, now: Instant) throws(CommandError) -> [UInt8]? {
+        try keyspace.withList(key, now: now) { list in
+            end == .left ? list.popFirst() : list.popLast()
+        }
+    }
+
+    /// RPOPLPUSH/LMOVE: pops from `source` and pushes to `destination` (which may be
+    /// the same list); nil when `source` is absent. Both keys are type-checked before
+    /// anything changes.
+    mutating func moveListElement(from source: Key, to destination: Key, popEnd: ListEnd, pushEnd: ListEnd, now: Instant) throws(CommandError) -> [UInt8]? {
+        guard try keyspace.list(source, now: now) != nil else { return nil }
+        _ = try keyspace.list(destination, now: now)
+        guard let element = try popList(source, end: popEnd, now: now) else { return nil }
+        try keyspace.withList(destination, now: now) { list in
+            pushEnd == .left ? list.prepend(element) : list.append(element)
+        }
+        blocking.signal(destination)
+        return element
+    }
+}
