@@ -255,3 +255,26 @@ extension Dispatcher {
         }
     }
 }
+
+enum BlockingCommands {
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: answers a parked client now, with its timeout
+    /// reply or an `UNBLOCKED` error; 1 if it was parked, else 0.
+    static func clientUnblock(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let id = try invocation.arguments.nextInteger()
+        var withError = false
+        if !invocation.arguments.isEmpty {
+            switch try invocation.arguments.nextKeyword() {
+            case "TIMEOUT": withError = false
+            case "ERROR": withError = true
+            default: throw .err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            }
+        }
+        guard invocation.arguments.isEmpty else {
+            throw .err("unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.")
+        }
+        guard let client = state.clients[id], state.blocking.unpark(client) != nil else { return .integer(0) }
+        let reply: RESPValue = withError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : .nullArray
+        state.blocking.addWakeup(client, reply)
+        return .integer(1)
+    }
+}

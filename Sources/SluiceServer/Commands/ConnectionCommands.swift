@@ -78,6 +78,7 @@ enum ConnectionCommands {
         SubcommandSpec("info", arity: 2, "Returns information about the connection."),
         SubcommandSpec("list", arity: -2, "Lists open connections."),
         SubcommandSpec("setinfo", arity: 4, "Sets information specific to the client or connection."),
+        SubcommandSpec("unblock", arity: -3, "Unblocks a client blocked by a blocking command from a different connection."),
     ]
 
     static func client(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
@@ -95,6 +96,8 @@ enum ConnectionCommands {
             return .ok
         case "INFO":
             return .verbatimString(format: "txt", text: Array((client.infoLine(now: invocation.now) + "\n").utf8))
+        case "UNBLOCK":
+            return try BlockingCommands.clientUnblock(&invocation, &state)
         case "LIST":
             var filter: Set<Int64>?
             if !invocation.arguments.isEmpty {

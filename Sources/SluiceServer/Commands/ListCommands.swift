@@ -145,6 +145,9 @@ enum ListCommands {
     /// LPOP/RPOP key [count]: one element (null when absent), or with a count an array
     /// (a null array when absent).
     private static func pop(_ invocation: inout Invocation, _ state: inout DatabaseState, end: ListEnd) throws(CommandError) -> RESPValue {
+        guard invocation.arguments.count <= 3 else {
+            throw CommandError(.wrongArity(command: end == .left ? "lpop" : "rpop"))
+        }
         let key = try invocation.arguments.next()
         guard !invocation.arguments.isEmpty else {
             return try state.popList(key, end: end, now: invocation.now).map(RESPValue.bulkString) ?? .null

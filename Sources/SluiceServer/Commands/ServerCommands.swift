@@ -159,7 +159,7 @@ enum ServerCommands {
                 "storage_mode:in-memory",
             ]
         case "clients":
-            return ["connected_clients:\(state.clients.count)", "blocked_clients:0", "maxclients:0"]
+            return ["connected_clients:\(state.clients.count)", "blocked_clients:\(state.blocking.blockedClients)", "maxclients:0"]
         case "memory":
             let rss = residentMemoryBytes()
             return [

@@ -1,0 +1,230 @@
+import SluiceServer
+import Testing
+
+private let wrongTypeReply = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+
+@Suite("List commands")
+struct ListCommandTests {
+    @Test("LPUSH prepends and RPUSH appends, each replying with the new length")
+    func pushes() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("LPUSH", "l", "a", "b", "c") == ":3\r\n")
+            #expect(try c.command("RPUSH", "l", "d", "e") == ":5\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*5\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nd\r\n$1\r\ne\r\n")
+            #expect(try c.command("TYPE", "l") == "+list\r\n")
+            #expect(try c.command("LPUSH", "l") == "-ERR wrong number of arguments for 'lpush' command\r\n")
+        }
+    }
+
+    @Test("LPUSHX and RPUSHX push only onto an existing list")
+    func pushIfExists() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("LPUSHX", "l", "a") == ":0\r\n")
+            #expect(try c.command("EXISTS", "l") == ":0\r\n")
+            #expect(try c.command("RPUSH", "l", "b") == ":1\r\n")
+            #expect(try c.command("LPUSHX", "l", "a") == ":2\r\n")
+            #expect(try c.command("RPUSHX", "l", "c", "d") == ":4\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n")
+        }
+    }
+
+    @Test("LPOP and RPOP take one element, and the last pop deletes the key")
+    func popOne() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("RPUSH", "l", "a", "b") == ":2\r\n")
+            #expect(try c.command("LPOP", "l") == "$1\r\na\r\n")
+            #expect(try c.command("RPOP", "l") == "$1\r\nb\r\n")
+            #expect(try c.command("EXISTS", "l") == ":0\r\n")
+            #expect(try c.command("LPOP", "l") == "$-1\r\n")
+            #expect(try c.command("RPOP", "l") == "$-1\r\n")
+        }
+    }
+
+    @Test("LPOP and RPOP with a count reply with an array, a null array when the key is absent")
+    func popCount() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("RPUSH", "l", "a", "b", "c", "d") == ":4\r\n")
+            #expect(try c.command("LPOP", "l", "2") == "*2\r\n$1\r\na\r\n$1\r\nb\r\n")
+            #expect(try c.command("RPOP", "l", "1") == "*1\r\n$1\r\nd\r\n")
+            #expect(try c.command("LPOP", "l", "0") == "*0\r\n")
+            #expect(try c.command("RPOP", "l", "100") == "*1\r\n$1\r\nc\r\n")
+            #expect(try c.command("LPOP", "l", "2") == "*-1\r\n")
+            #expect(try c.command("LPOP", "l", "0") == "*-1\r\n")
+            #expect(try c.command("LPOP", "l", "1", "2") == "-ERR wrong number of arguments for 'lpop' command\r\n")
+            for count in ["-1", "x", "9223372036854775808"] {
+                #expect(try c.command("LPOP", "l", count) == "-ERR value is out of range, must be positive\r\n")
+            }
+        }
+    }
+
+    @Test("pops of an absent key answer RESP3 null")
+    func popResp3() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("HELLO", "3")
+            #expect(try c.command("LPOP", "l") == "_\r\n")
+            #expect(try c.command("RPOP", "l", "2") == "_\r\n")
+            #expect(try c.command("LINDEX", "l", "0") == "_\r\n")
+            #expect(try c.command("RPOPLPUSH", "l", "m") == "_\r\n")
+            #expect(try c.command("RPUSH", "l", "a") == ":1\r\n")
+            #expect(try c.command("LPOP", "l", "2") == "*1\r\n$1\r\na\r\n")
+        }
+    }
+
+    @Test("LLEN counts elements; an absent key has length 0")
+    func length() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("LLEN", "l") == ":0\r\n")
+            _ = try c.command("RPUSH", "l", "a", "b", "c")
+            #expect(try c.command("LLEN", "l") == ":3\r\n")
+        }
+    }
+
+    @Test("LRANGE takes inclusive indexes, negative from the end, clamped to the list")
+    func range() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "l", "1", "2", "3", "4", "5")
+            #expect(try c.command("LRANGE", "l", "1", "2") == "*2\r\n$1\r\n2\r\n$1\r\n3\r\n")
+            #expect(try c.command("LRANGE", "l", "-2", "-1") == "*2\r\n$1\r\n4\r\n$1\r\n5\r\n")
+            #expect(try c.command("LRANGE", "l", "-100", "0") == "*1\r\n$1\r\n1\r\n")
+            #expect(try c.command("LRANGE", "l", "4", "100") == "*1\r\n$1\r\n5\r\n")
+            #expect(try c.command("LRANGE", "l", "3", "1") == "*0\r\n")
+            #expect(try c.command("LRANGE", "l", "5", "10") == "*0\r\n")
+            #expect(try c.command("LRANGE", "nokey", "0", "-1") == "*0\r\n")
+            #expect(try c.command("LRANGE", "l", "x", "1") == "-ERR value is not an integer or out of range\r\n")
+        }
+    }
+
+    @Test("LINDEX reads one element by position; outside the list it is a null bulk")
+    func index() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "l", "a", "b", "c")
+            #expect(try c.command("LINDEX", "l", "0") == "$1\r\na\r\n")
+            #expect(try c.command("LINDEX", "l", "-1") == "$1\r\nc\r\n")
+            #expect(try c.command("LINDEX", "l", "3") == "$-1\r\n")
+            #expect(try c.command("LINDEX", "l", "-4") == "$-1\r\n")
+            #expect(try c.command("LINDEX", "nokey", "0") == "$-1\r\n")
+            #expect(try c.command("LINDEX", "l", "x") == "-ERR value is not an integer or out of range\r\n")
+        }
+    }
+
+    @Test("LREM removes count matches from the head, from the tail when negative, all when 0")
+    func remove() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "l", "a", "b", "a", "c", "a", "a")
+            #expect(try c.command("LREM", "l", "1", "a") == ":1\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*5\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\na\r\n")
+            #expect(try c.command("LREM", "l", "-2", "a") == ":2\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*3\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nc\r\n")
+            #expect(try c.command("LREM", "l", "0", "zz") == ":0\r\n")
+            #expect(try c.command("LREM", "l", "-9223372036854775808", "a") == ":1\r\n")
+            #expect(try c.command("LREM", "l", "0", "b") == ":1\r\n")
+            #expect(try c.command("LREM", "l", "0", "c") == ":1\r\n")
+            #expect(try c.command("EXISTS", "l") == ":0\r\n")
+            #expect(try c.command("LREM", "l", "0", "a") == ":0\r\n")
+            #expect(try c.command("LREM", "l", "x", "a") == "-ERR value is not an integer or out of range\r\n")
+        }
+    }
+
+    @Test("LTRIM keeps an inclusive range and deletes the key when nothing is left")
+    func trim() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "l", "1", "2", "3", "4", "5")
+            #expect(try c.command("LTRIM", "l", "1", "-2") == "+OK\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*3\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n")
+            #expect(try c.command("LTRIM", "l", "-100", "100") == "+OK\r\n")
+            #expect(try c.command("LLEN", "l") == ":3\r\n")
+            #expect(try c.command("LTRIM", "l", "2", "1") == "+OK\r\n")
+            #expect(try c.command("EXISTS", "l") == ":0\r\n")
+            #expect(try c.command("LTRIM", "nokey", "0", "1") == "+OK\r\n")
+            #expect(try c.command("LTRIM", "l", "0", "x") == "-ERR value is not an integer or out of range\r\n")
+        }
+    }
+
+    @Test("RPOPLPUSH moves the tail of one list to the head of another, or rotates one list")
+    func rpoplpush() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "src", "a", "b")
+            #expect(try c.command("RPOPLPUSH", "src", "dst") == "$1\r\nb\r\n")
+            #expect(try c.command("RPOPLPUSH", "src", "dst") == "$1\r\na\r\n")
+            #expect(try c.command("EXISTS", "src") == ":0\r\n")
+            #expect(try c.command("LRANGE", "dst", "0", "-1") == "*2\r\n$1\r\na\r\n$1\r\nb\r\n")
+            #expect(try c.command("RPOPLPUSH", "src", "dst") == "$-1\r\n")
+            #expect(try c.command("RPOPLPUSH", "dst", "dst") == "$1\r\nb\r\n")
+            #expect(try c.command("LRANGE", "dst", "0", "-1") == "*2\r\n$1\r\nb\r\n$1\r\na\r\n")
+        }
+    }
+
+    @Test("LMOVE pops and pushes at the ends it names; other words are a syntax error")
+    func lmove() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "src", "a", "b", "c")
+            #expect(try c.command("LMOVE", "src", "dst", "LEFT", "RIGHT") == "$1\r\na\r\n")
+            #expect(try c.command("LMOVE", "src", "dst", "left", "right") == "$1\r\nb\r\n")
+            #expect(try c.command("LMOVE", "src", "dst", "RIGHT", "LEFT") == "$1\r\nc\r\n")
+            #expect(try c.command("LRANGE", "dst", "0", "-1") == "*3\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n")
+            #expect(try c.command("LMOVE", "dst", "dst", "RIGHT", "LEFT") == "$1\r\nb\r\n")
+            #expect(try c.command("LMOVE", "src", "dst", "LEFT", "RIGHT") == "$-1\r\n")
+            #expect(try c.command("LMOVE", "dst", "x", "LEFT", "UP") == "-ERR syntax error\r\n")
+            #expect(try c.command("LMOVE", "dst", "x", "UP", "LEFT") == "-ERR syntax error\r\n")
+            #expect(try c.command("LLEN", "dst") == ":3\r\n")
+        }
+    }
+
+    @Test("every list command answers WRONGTYPE for a string and leaves it alone")
+    func wrongType() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "s", "x")
+            _ = try c.command("RPUSH", "l", "a")
+            let commands: [[String]] = [
+                ["LPUSH", "s", "a"], ["RPUSH", "s", "a"], ["LPUSHX", "s", "a"], ["RPUSHX", "s", "a"],
+                ["LPOP", "s"], ["RPOP", "s", "2"], ["LLEN", "s"], ["LRANGE", "s", "0", "-1"], ["LINDEX", "s", "0"],
+                ["LREM", "s", "0", "a"], ["LTRIM", "s", "0", "1"], ["RPOPLPUSH", "s", "l"], ["RPOPLPUSH", "l", "s"],
+                ["LMOVE", "l", "s", "LEFT", "LEFT"], ["BLPOP", "s", "0"], ["BRPOP", "l2", "s", "0"],
+                ["BRPOPLPUSH", "l", "s", "0"], ["BLMOVE", "s", "l", "LEFT", "LEFT", "0"],
+            ]
+            for command in commands {
+                #expect(try c.command(command) == wrongTypeReply, "\(command)")
+            }
+            #expect(try c.command("GET", "s") == "$1\r\nx\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*1\r\n$1\r\na\r\n")
+            #expect(try c.command("GET", "l") == wrongTypeReply)
+        }
+    }
+
+    @Test("a list key expires like any other key")
+    func expiry() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "l", "a")
+            #expect(try c.command("PEXPIRE", "l", "100") == ":1\r\n")
+            #expect(try c.command("RPUSH", "l", "b") == ":2\r\n")
+            #expect(try c.command("PTTL", "l") == ":100\r\n")
+            server.clock.advance(milliseconds: 100)
+            #expect(try c.command("LLEN", "l") == ":0\r\n")
+            #expect(try c.command("RPUSH", "l", "c") == ":1\r\n")
+            #expect(try c.command("PTTL", "l") == ":-1\r\n")
+        }
+    }
+
+    @Test("elements are binary-safe")
+    func binarySafe() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("RPUSH", "l", "", "a\r\nb", "ü") == ":3\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*3\r\n$0\r\n\r\n$4\r\na\r\nb\r\n$2\r\nü\r\n")
+        }
+    }
+}
