@@ -55,12 +55,16 @@ final class Dispatcher: Sendable {
     @discardableResult
     func execute(_ batch: [[[UInt8]]], client: Client, now: Instant, emit: (RESPValue) -> Void) -> ParkedBatch? {
         var parked: ParkedBatch?
+        // A command that parked the client answers later (Blocking.swift).
+        func emitUnlessParked(_ reply: RESPValue) {
+            if client.blockedRequest == nil { emit(reply) }
+        }
         let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: Int.self, capacity: batch.count) { positions in
                 var executed = 0
                 for (index, arguments) in batch.enumerated() {
-                    let position = execute(arguments, client: client, now: now, state: &state, emit: emit)
+                    let position = execute(arguments, client: client, now: now, state: &state, emit: emitUnlessParked)
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
                     if let position {
@@ -107,9 +111,7 @@ final class Dispatcher: Sendable {
         var invocation = Invocation(arguments: Arguments(arguments), now: now, client: client, server: context)
         state.stats.commands[position].calls += 1
         do throws(CommandError) {
-            let reply = try spec.handler(&invocation, &state)
-            // A command that parked the client answers later (Blocking.swift).
-            if client.blockedRequest == nil { emit(reply) }
+            emit(try spec.handler(&invocation, &state))
         } catch {
             state.stats.commands[position].failedCalls += 1
             emit(error.reply)
