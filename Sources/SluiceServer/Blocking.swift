@@ -97,6 +97,8 @@ struct ParkedBatch {
 struct Wakeup {
     let client: Client
     let reply: RESPValue
+    /// Read from the client under the lock: a disconnect may clear it meanwhile.
+    let resume: (@Sendable (RESPValue) -> Void)?
 }
 
 /// Who waits on which key, and which keys pushes have made worth a look.
@@ -166,7 +168,7 @@ struct BlockingState {
     }
 
     mutating func addWakeup(_ client: Client, _ reply: RESPValue) {
-        wakeups.append(Wakeup(client: client, reply: reply))
+        wakeups.append(Wakeup(client: client, reply: reply, resume: client.resume))
     }
 
     mutating func takeWakeups() -> [Wakeup] {
@@ -251,7 +253,7 @@ extension Dispatcher {
     /// Hands replies to parked clients' connections; called with the lock released.
     func deliver(_ wakeups: [Wakeup]) {
         for wakeup in wakeups {
-            wakeup.client.resume?(wakeup.reply)
+            wakeup.resume?(wakeup.reply)
         }
     }
 }

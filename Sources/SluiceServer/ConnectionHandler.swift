@@ -23,6 +23,9 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
+    /// A client waiting in a blocking command that sends more than this meanwhile is
+    /// closed (Redis's default `client-query-buffer-limit`).
+    static let parkedInputLimit = 1024 * 1024 * 1024
 
     init(dispatcher: Dispatcher) {
         self.dispatcher = dispatcher
@@ -68,6 +71,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         inbound = nil
         // A parked client's input waits, as Redis leaves it in the query buffer.
         if parkedToken != nil {
+            guard pending.readableBytes <= Self.parkedInputLimit else {
+                context.close(promise: nil)
+                return
+            }
             inbound = pending
             return
         }
