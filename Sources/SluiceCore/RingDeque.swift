@@ -78,6 +78,19 @@ public struct RingDeque<Element: Sendable>: Sendable {
         return element
     }
 
+    /// Inserts `element` before the one at `position` (`count` appends). O(n): elements
+    /// after it move up one place.
+    public mutating func insert(_ element: Element, at position: Int) {
+        precondition(position >= 0 && position <= count, "RingDeque index out of range")
+        append(element)
+        var index = count - 1
+        while index > position {
+            let previous = slot(index - 1)
+            slots.swapAt(slot(index), previous)
+            index -= 1
+        }
+    }
+
     /// Drops the first `n` elements (all of them when `n >= count`).
     public mutating func removeFirst(_ n: Int) {
         let n = Swift.min(Swift.max(n, 0), count)

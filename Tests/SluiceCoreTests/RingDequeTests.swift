@@ -94,4 +94,16 @@ struct RingDequeTests {
         #expect(copy != original)
         #expect(copy == RingDeque([1, 2]))
     }
+
+    @Test("insert puts an element before a position, also across the wrap point")
+    func insertAtPosition() {
+        var deque = RingDeque([3, 4, 5, 6])
+        deque.popFirst()
+        deque.popFirst()
+        for value in 7..<12 { deque.append(value) }  // wraps in 8 slots
+        deque.insert(0, at: 0)
+        deque.insert(99, at: 3)
+        deque.insert(100, at: deque.count)
+        #expect(Array(deque) == [0, 5, 6, 99, 7, 8, 9, 10, 11, 100])
+    }
 }

@@ -182,6 +182,63 @@ struct ListCommandTests {
         }
     }
 
+    @Test("LSET replaces an element by position; errors for a missing key or a position outside")
+    func set() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("LSET", "l", "0", "x") == "-ERR no such key\r\n")
+            _ = try c.command("RPUSH", "l", "a", "b", "c")
+            #expect(try c.command("LSET", "l", "1", "B") == "+OK\r\n")
+            #expect(try c.command("LSET", "l", "-1", "C") == "+OK\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*3\r\n$1\r\na\r\n$1\r\nB\r\n$1\r\nC\r\n")
+            #expect(try c.command("LSET", "l", "3", "x") == "-ERR index out of range\r\n")
+            #expect(try c.command("LSET", "l", "x", "x") == "-ERR value is not an integer or out of range\r\n")
+        }
+    }
+
+    @Test("LINSERT puts an element before or after the first match of a pivot")
+    func insert() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("LINSERT", "l", "BEFORE", "a", "x") == ":0\r\n")
+            #expect(try c.command("EXISTS", "l") == ":0\r\n")
+            _ = try c.command("RPUSH", "l", "a", "b", "a")
+            #expect(try c.command("LINSERT", "l", "BEFORE", "a", "0") == ":4\r\n")
+            #expect(try c.command("LINSERT", "l", "after", "b", "c") == ":5\r\n")
+            #expect(try c.command("LINSERT", "l", "AFTER", "zz", "c") == ":-1\r\n")
+            #expect(try c.command("LRANGE", "l", "0", "-1") == "*5\r\n$1\r\n0\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n")
+            #expect(try c.command("LINSERT", "l", "MIDDLE", "a", "x") == "-ERR syntax error\r\n")
+        }
+    }
+
+    @Test("LPOS finds match positions by rank from either end, COUNT of them, within MAXLEN")
+    func positions() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "l", "a", "b", "c", "b", "d", "b")
+            #expect(try c.command("LPOS", "l", "b") == ":1\r\n")
+            #expect(try c.command("LPOS", "l", "zz") == "$-1\r\n")
+            #expect(try c.command("LPOS", "l", "b", "RANK", "2") == ":3\r\n")
+            #expect(try c.command("LPOS", "l", "b", "RANK", "-1") == ":5\r\n")
+            #expect(try c.command("LPOS", "l", "b", "RANK", "4") == "$-1\r\n")
+            #expect(try c.command("LPOS", "l", "b", "COUNT", "0") == "*3\r\n:1\r\n:3\r\n:5\r\n")
+            #expect(try c.command("LPOS", "l", "b", "COUNT", "2", "RANK", "-1") == "*2\r\n:5\r\n:3\r\n")
+            #expect(try c.command("LPOS", "l", "b", "COUNT", "0", "MAXLEN", "4") == "*2\r\n:1\r\n:3\r\n")
+            #expect(try c.command("LPOS", "l", "d", "MAXLEN", "2") == "$-1\r\n")
+            #expect(try c.command("LPOS", "nokey", "b") == "$-1\r\n")
+            #expect(try c.command("LPOS", "nokey", "b", "COUNT", "2") == "*0\r\n")
+            try c.expectErrors(["LPOS", "l", "b"], [
+                (["RANK", "0"], "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"),
+                (["COUNT", "-1"], "COUNT can't be negative"),
+                (["COUNT", "x"], "COUNT can't be negative"),
+                (["MAXLEN", "-1"], "MAXLEN can't be negative"),
+                (["RANK", "x"], "value is not an integer or out of range"),
+                (["RANK"], "syntax error"),
+                (["FOO", "1"], "syntax error"),
+            ])
+        }
+    }
+
     @Test("every list command answers WRONGTYPE for a string and leaves it alone")
     func wrongType() async throws {
         try await withServer { server in
@@ -192,7 +249,8 @@ struct ListCommandTests {
                 ["LPUSH", "s", "a"], ["RPUSH", "s", "a"], ["LPUSHX", "s", "a"], ["RPUSHX", "s", "a"],
                 ["LPOP", "s"], ["RPOP", "s", "2"], ["LLEN", "s"], ["LRANGE", "s", "0", "-1"], ["LINDEX", "s", "0"],
                 ["LREM", "s", "0", "a"], ["LTRIM", "s", "0", "1"], ["RPOPLPUSH", "s", "l"], ["RPOPLPUSH", "l", "s"],
-                ["LMOVE", "l", "s", "LEFT", "LEFT"], ["BLPOP", "s", "0"], ["BRPOP", "l2", "s", "0"],
+                ["LMOVE", "l", "s", "LEFT", "LEFT"], ["LSET", "s", "0", "a"], ["LINSERT", "s", "BEFORE", "a", "b"],
+                ["LPOS", "s", "a"], ["BLPOP", "s", "0"], ["BRPOP", "l2", "s", "0"],
                 ["BRPOPLPUSH", "l", "s", "0"], ["BLMOVE", "s", "l", "LEFT", "LEFT", "0"],
             ]
             for command in commands {

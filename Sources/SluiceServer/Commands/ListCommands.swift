@@ -53,6 +53,40 @@ enum ListCommands {
                   let position = position(index, count: list.count) else { return .null }
             return .bulkString(list[position])
         },
+        CommandSpec("lset", arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "list",
+                    summary: "Sets the value of an element in a list by its index.") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let index = try invocation.arguments.nextInteger()
+            let element = try invocation.arguments.next()
+            try state.keyspace.withList(key, now: invocation.now) { list throws(CommandError) in
+                guard !list.isEmpty else { throw .err("no such key") }
+                guard let position = position(index, count: list.count) else { throw .err("index out of range") }
+                list[position] = element
+            }
+            return .ok
+        },
+        CommandSpec("linsert", arity: 5, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "list",
+                    summary: "Inserts an element before or after another element in a list.", since: "2.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let after: Bool
+            switch try invocation.arguments.nextKeyword() {
+            case "BEFORE": after = false
+            case "AFTER": after = true
+            default: throw .syntax
+            }
+            let pivot = try invocation.arguments.next()
+            let element = try invocation.arguments.next()
+            // 0 when the key is missing, -1 when the pivot is not in the list.
+            let length = try state.keyspace.withList(key, now: invocation.now) { list -> Int in
+                guard !list.isEmpty else { return 0 }
+                guard let found = list.firstIndex(of: pivot) else { return -1 }
+                list.insert(element, at: after ? found + 1 : found)
+                return list.count
+            }
+            return .integer(Int64(length))
+        },
+        CommandSpec("lpos", arity: -3, flags: ["readonly"], keys: (1, 1, 1), group: "list",
+                    summary: "Returns the index of matching elements in a list.", since: "6.0.6", handler: lpos),
         CommandSpec("lrem", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "list",
                     summary: "Removes elements from a list. Deletes the list if the last element was removed.") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
@@ -184,6 +218,57 @@ enum ListCommands {
     private static func blockingMove(_ invocation: Invocation, _ state: inout DatabaseState, _ operation: BlockingOperation, timeout: TimeAmount?) throws(CommandError) -> RESPValue {
         if let reply = try operation.attempt(&state, now: invocation.now) { return reply }
         return state.block(invocation, operation, timeout: timeout)
+    }
+
+    /// LPOS key element [RANK rank] [COUNT count] [MAXLEN len]: the position of the
+    /// rank-th match (negative ranks count matches from the tail), or with COUNT an
+    /// array of up to `count` positions (0: all); MAXLEN bounds the elements compared.
+    private static func lpos(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        let element = try invocation.arguments.next()
+        var rank: Int64 = 1
+        var count: Int64?
+        var maxLength: Int64 = 0
+        while !invocation.arguments.isEmpty {
+            let option = try invocation.arguments.nextKeyword()
+            guard !invocation.arguments.isEmpty else { throw .syntax }
+            switch option {
+            case "RANK":
+                rank = try invocation.arguments.nextInteger()
+                guard rank != 0 else {
+                    throw .err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
+                }
+            case "COUNT":
+                // Redis reports any bad COUNT or MAXLEN as negative.
+                guard let value = parseInteger(try invocation.arguments.next()), value >= 0 else {
+                    throw .err("COUNT can't be negative")
+                }
+                count = value
+            case "MAXLEN":
+                guard let value = parseInteger(try invocation.arguments.next()), value >= 0 else {
+                    throw .err("MAXLEN can't be negative")
+                }
+                maxLength = value
+            default:
+                throw .syntax
+            }
+        }
+        let list = try state.keyspace.list(key, now: invocation.now) ?? RingDeque()
+        let wanted = count.map { $0 == 0 ? Int.max : Int(clamping: $0) } ?? 1
+        let limit = maxLength == 0 ? list.count : min(Int(clamping: maxLength), list.count)
+        var skip = rank.magnitude - 1
+        var found: [RESPValue] = []
+        for step in 0..<limit where found.count < wanted {
+            let position = rank > 0 ? step : list.count - 1 - step
+            guard list[position] == element else { continue }
+            if skip > 0 {
+                skip -= 1
+            } else {
+                found.append(.integer(Int64(position)))
+            }
+        }
+        if count != nil { return .array(found) }
+        return found.first ?? .null
     }
 
     /// The position `index` names (negative counts from the end), nil outside the list.
