@@ -49,9 +49,9 @@ final class Dispatcher: Sendable {
     /// closes the connection, or that parks the client in a blocking command (the
     /// result then says how many commands are left). Replies for clients that pushes
     /// served are delivered after the lock is released. `now` is read once per burst
-    /// by the caller, as Redis caches its clock per event-loop iteration. The burst's time is measured once and shared
-    /// evenly among its commands in `INFO commandstats`: two clock reads per command
-    /// would cost more than most commands.
+    /// by the caller, as Redis caches its clock per event-loop iteration. The burst's
+    /// time is measured once and shared evenly among its commands in `INFO
+    /// commandstats`: two clock reads per command would cost more than most commands.
     @discardableResult
     func execute(_ batch: [[[UInt8]]], client: Client, now: Instant, emit: (RESPValue) -> Void) -> ParkedBatch? {
         var parked: ParkedBatch?
