@@ -38,12 +38,14 @@ enum ListEnd: Sendable {
 enum BlockingOperation: Sendable {
     /// BLPOP/BRPOP: pop one element from the first of `keys` holding a list.
     case pop(keys: [Key], end: ListEnd)
+    /// LMPOP/BLMPOP: pop up to `count` elements from the first of `keys` holding a list.
+    case multiPop(keys: [Key], end: ListEnd, count: Int)
     /// BRPOPLPUSH/BLMOVE: move one element from `source` to `destination`.
     case move(source: Key, destination: Key, from: ListEnd, to: ListEnd)
 
     var keys: [Key] {
         switch self {
-        case .pop(let keys, _): keys
+        case .pop(let keys, _), .multiPop(let keys, _, _): keys
         case .move(let source, _, _, _): [source]
         }
     }
@@ -59,6 +61,18 @@ enum BlockingOperation: Sendable {
                 }
             }
             return nil
+        case .multiPop(let keys, let end, let count):
+            for key in keys {
+                let popped = try state.keyspace.withList(key, now: now) { list in
+                    var popped: [RESPValue] = []
+                    while popped.count < count, let element = end == .left ? list.popFirst() : list.popLast() {
+                        popped.append(.bulkString(element))
+                    }
+                    return popped
+                }
+                if !popped.isEmpty { return .array([.bulkString(key), .array(popped)]) }
+            }
+            return nil
         case .move(let source, let destination, let from, let to):
             return try state.moveListElement(from: source, to: destination, popEnd: from, pushEnd: to, now: now)
                 .map(RESPValue.bulkString)
@@ -70,7 +84,7 @@ enum BlockingOperation: Sendable {
     /// null for the move commands.
     var deniedReply: RESPValue {
         switch self {
-        case .pop: .nullArray
+        case .pop, .multiPop: .nullArray
         case .move: .null
         }
     }

@@ -103,6 +103,21 @@ struct BlockingListTests {
         }
     }
 
+    @Test("a parked BLMPOP takes up to COUNT of the pushed elements")
+    func blmpopWoken() async throws {
+        try await withServer(configure: twoLoops) { server in
+            let waiter = try server.connect()
+            let pusher = try server.connect()
+            try waiter.send("*7\r\n$6\r\nBLMPOP\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\nq\r\n$5\r\nRIGHT\r\n$5\r\nCOUNT\r\n$1\r\n2\r\n")
+            try waitUntilBlocked(1, via: pusher)
+            #expect(try pusher.command("RPUSH", "q", "a", "b", "c") == ":3\r\n")
+            #expect(try waiter.readRaw() == "*2\r\n$1\r\nq\r\n*2\r\n$1\r\nc\r\n$1\r\nb\r\n")
+            #expect(try pusher.command("LRANGE", "q", "0", "-1") == "*1\r\n$1\r\na\r\n")
+            #expect(try waiter.command("BLMPOP", "0.05", "1", "none", "LEFT") == "*-1\r\n")
+            #expect(try waiter.command("BLMPOP", "-1", "1", "none", "LEFT") == "-ERR timeout is negative\r\n")
+        }
+    }
+
     @Test("a woken BRPOPLPUSH moves the element before the pusher's next command runs")
     func moveIsAtomic() async throws {
         try await withServer(configure: twoLoops) { server in

@@ -239,6 +239,29 @@ struct ListCommandTests {
         }
     }
 
+    @Test("LMPOP pops up to COUNT elements from the first of its keys holding a list")
+    func multiPop() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "b", "1", "2", "3")
+            #expect(try c.command("LMPOP", "2", "a", "b", "LEFT") == "*2\r\n$1\r\nb\r\n*1\r\n$1\r\n1\r\n")
+            #expect(try c.command("LMPOP", "2", "a", "b", "RIGHT", "COUNT", "5") == "*2\r\n$1\r\nb\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n")
+            #expect(try c.command("LMPOP", "2", "a", "b", "LEFT") == "*-1\r\n")
+            try c.expectErrors(["LMPOP"], [
+                (["0", "a", "LEFT"], "numkeys should be greater than 0"),
+                (["x", "a", "LEFT"], "numkeys should be greater than 0"),
+                (["3", "a", "b", "LEFT"], "syntax error"),
+                (["1", "a", "UP"], "syntax error"),
+                (["1", "a", "LEFT", "COUNT", "0"], "count should be greater than 0"),
+                (["1", "a", "LEFT", "COUNT", "1", "COUNT", "2"], "syntax error"),
+                (["1", "a", "LEFT", "COUNT"], "syntax error"),
+                (["1", "a"], "wrong number of arguments for 'lmpop' command"),
+            ])
+            _ = try c.command("HELLO", "3")
+            #expect(try c.command("LMPOP", "1", "a", "LEFT") == "_\r\n")
+        }
+    }
+
     @Test("every list command answers WRONGTYPE for a string and leaves it alone")
     func wrongType() async throws {
         try await withServer { server in
@@ -250,7 +273,7 @@ struct ListCommandTests {
                 ["LPOP", "s"], ["RPOP", "s", "2"], ["LLEN", "s"], ["LRANGE", "s", "0", "-1"], ["LINDEX", "s", "0"],
                 ["LREM", "s", "0", "a"], ["LTRIM", "s", "0", "1"], ["RPOPLPUSH", "s", "l"], ["RPOPLPUSH", "l", "s"],
                 ["LMOVE", "l", "s", "LEFT", "LEFT"], ["LSET", "s", "0", "a"], ["LINSERT", "s", "BEFORE", "a", "b"],
-                ["LPOS", "s", "a"], ["BLPOP", "s", "0"], ["BRPOP", "l2", "s", "0"],
+                ["LPOS", "s", "a"], ["LMPOP", "2", "a", "s", "LEFT"], ["BLMPOP", "0", "1", "s", "RIGHT"], ["BLPOP", "s", "0"], ["BRPOP", "l2", "s", "0"],
                 ["BRPOPLPUSH", "l", "s", "0"], ["BLMOVE", "s", "l", "LEFT", "LEFT", "0"],
             ]
             for command in commands {

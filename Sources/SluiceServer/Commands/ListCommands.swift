@@ -141,6 +141,20 @@ enum ListCommands {
                     since: "2.0.0") { invocation, state throws(CommandError) in
             try blockingPop(&invocation, &state, end: .right)
         },
+        CommandSpec("lmpop", arity: -4, flags: ["write", "movablekeys"], group: "list",
+                    summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+                    since: "7.0.0") { invocation, state throws(CommandError) in
+            let operation = try multiPopOperation(&invocation)
+            return try operation.attempt(&state, now: invocation.now) ?? .nullArray
+        },
+        CommandSpec("blmpop", arity: -5, flags: ["write", "blocking", "movablekeys"], group: "list",
+                    summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+                    since: "7.0.0") { invocation, state throws(CommandError) in
+            let timeout = try blockingTimeout(try invocation.arguments.next(), now: invocation.now)
+            let operation = try multiPopOperation(&invocation)
+            if let reply = try operation.attempt(&state, now: invocation.now) { return reply }
+            return state.block(invocation, operation, timeout: timeout)
+        },
         CommandSpec("brpoplpush", arity: 4, flags: ["write", "denyoom", "blocking"], keys: (1, 2, 1), group: "list",
                     summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
                     since: "2.2.0") { invocation, state throws(CommandError) in
@@ -213,6 +227,31 @@ enum ListCommands {
         let operation = BlockingOperation.pop(keys: keys, end: end)
         if let reply = try operation.attempt(&state, now: invocation.now) { return reply }
         return state.block(invocation, operation, timeout: timeout)
+    }
+
+    /// LMPOP's and BLMPOP's `numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
+    private static func multiPopOperation(_ invocation: inout Invocation) throws(CommandError) -> BlockingOperation {
+        guard let numberOfKeys = parseInteger(try invocation.arguments.next()), numberOfKeys > 0 else {
+            throw .err("numkeys should be greater than 0")
+        }
+        // The keys, then at least the end: more keys than that leaves room for is a syntax error.
+        guard numberOfKeys < invocation.arguments.remaining else { throw .syntax }
+        var keys: [Key] = []
+        for _ in 0..<numberOfKeys {
+            keys.append(try invocation.arguments.next())
+        }
+        let end = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+        var count: Int?
+        while !invocation.arguments.isEmpty {
+            guard try invocation.arguments.nextKeyword() == "COUNT", count == nil, !invocation.arguments.isEmpty else {
+                throw .syntax
+            }
+            guard let value = parseInteger(try invocation.arguments.next()), value > 0 else {
+                throw .err("count should be greater than 0")
+            }
+            count = Int(value)
+        }
+        return .multiPop(keys: keys, end: end, count: count ?? 1)
     }
 
     private static func blockingMove(_ invocation: Invocation, _ state: inout DatabaseState, _ operation: BlockingOperation, timeout: TimeAmount?) throws(CommandError) -> RESPValue {
