@@ -96,4 +96,19 @@ struct BlockingStateTests {
         #expect(waiter.blockedRequest == nil)
         #expect(state.blocking.blockedClients == 0)
     }
+
+    @Test("waiters rotating a list with a TTL onto itself are all served and the TTL stays")
+    func rotationServesAllAndKeepsTTL() {
+        var state = DatabaseState()
+        for id in 1...3 {
+            _ = state.blocking.park(client(Int64(id)), .move(source: key("e"), destination: key("e"), from: .right, to: .left), timeout: nil)
+        }
+        let deadline = now.milliseconds + 30_000
+        state.keyspace.set(key("e"), .list(RingDeque([Array("x".utf8)])), expiresAt: deadline, now: now)
+        state.blocking.signal(key("e"))
+        state.serveBlockedClients(now: now)
+        #expect(state.blocking.takeWakeups().map(\.reply) == Array(repeating: .bulk("x"), count: 3))
+        #expect(state.blocking.blockedClients == 0)
+        #expect(state.keyspace.expiry(key("e"), now: now) == .some(deadline))
+    }
 }

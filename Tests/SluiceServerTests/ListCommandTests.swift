@@ -165,6 +165,23 @@ struct ListCommandTests {
         }
     }
 
+    @Test("rotating a one-element list onto itself keeps the key and its TTL")
+    func rotationKeepsTTL() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "k", "x")
+            _ = try c.command("PEXPIRE", "k", "5000")
+            #expect(try c.command("RPOPLPUSH", "k", "k") == "$1\r\nx\r\n")
+            #expect(try c.command("LMOVE", "k", "k", "LEFT", "RIGHT") == "$1\r\nx\r\n")
+            #expect(try c.command("PTTL", "k") == ":5000\r\n")
+            _ = try c.command("RPUSH", "src", "y")
+            _ = try c.command("RPUSH", "dst", "z")
+            _ = try c.command("PEXPIRE", "dst", "3000")
+            #expect(try c.command("RPOPLPUSH", "src", "dst") == "$1\r\ny\r\n")
+            #expect(try c.command("PTTL", "dst") == ":3000\r\n")
+        }
+    }
+
     @Test("LMOVE pops and pushes at the ends it names; other words are a syntax error")
     func lmove() async throws {
         try await withServer { server in

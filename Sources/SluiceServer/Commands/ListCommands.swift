@@ -379,6 +379,17 @@ extension DatabaseState {
     /// the same list); nil when `source` is absent. Both keys are type-checked before
     /// anything changes.
     mutating func moveListElement(from source: Key, to destination: Key, popEnd: ListEnd, pushEnd: ListEnd, now: Instant) throws(CommandError) -> [UInt8]? {
+        if source == destination {
+            // Rotated in place: popping a one-element list must not delete the key and
+            // lose its TTL (dramatiq's barrier rotates a list that PEXPIRE set to expire).
+            let element = try keyspace.withList(source, now: now) { list -> [UInt8]? in
+                guard let element = popEnd == .left ? list.popFirst() : list.popLast() else { return nil }
+                pushEnd == .left ? list.prepend(element) : list.append(element)
+                return element
+            }
+            if element != nil { blocking.signal(destination) }
+            return element
+        }
         guard try keyspace.list(source, now: now) != nil else { return nil }
         _ = try keyspace.list(destination, now: now)
         guard let element = try popList(source, end: popEnd, now: now) else { return nil }
