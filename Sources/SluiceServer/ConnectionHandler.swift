@@ -9,6 +9,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private let dispatcher: Dispatcher
     private var decoder: RESPRequestDecoder
+    /// Decoded words: each read burst's complete commands, then any command still arriving.
+    private var commands = RESPCommands()
     private var client: Client?
     /// Bytes received but not yet decoded.
     private var inbound: ByteBuffer?
@@ -56,14 +58,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         outbound = nil
         var decoder = self.decoder
         self.decoder = RESPRequestDecoder(limits: decoder.limits)
+        var batch = self.commands
+        self.commands = RESPCommands()
         // Decode every complete command first, then run them all under one lock.
-        var batch = [[[UInt8]]]()
-        batch.reserveCapacity(16)
         var protocolError: RESPProtocolError?
         while true {
             do {
-                guard let arguments = try decoder.decode(&pending) else { break }
-                batch.append(arguments)
+                guard try decoder.decode(&pending, into: &batch) else { break }
             } catch {
                 protocolError = error
                 break
@@ -80,6 +81,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             out.writeRESPValue(.error("ERR Protocol error: \(protocolError.message)"), version: client.protocolVersion)
             closing = true
         }
+        batch.removeCompleted()
+        self.commands = batch
         self.decoder = decoder
         self.closing = closing
         outbound = out

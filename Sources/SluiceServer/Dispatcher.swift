@@ -50,12 +50,13 @@ final class Dispatcher: Sendable {
     /// its clock per event-loop iteration. The burst's time is measured once and shared
     /// evenly among its commands in `INFO commandstats`: two clock reads per command
     /// would cost more than most commands.
-    func execute(_ batch: [[[UInt8]]], client: Client, now: Instant, emit: (RESPValue) -> Void) {
+    func execute(_ batch: RESPCommands, client: Client, now: Instant, emit: (RESPValue) -> Void) {
         database.state.withLock { state in
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: Int.self, capacity: batch.count) { positions in
                 var executed = 0
-                for arguments in batch {
+                for index in 0..<batch.count {
+                    let arguments = Arguments(batch, command: index)
                     guard let position = execute(arguments, client: client, now: now, state: &state, emit: emit) else {
                         continue
                     }
@@ -75,11 +76,11 @@ final class Dispatcher: Sendable {
     /// Runs one command with the lock held; returns its table position, or nil when it
     /// was rejected before running (unknown name, wrong number of arguments).
     private func execute(
-        _ arguments: [[UInt8]], client: Client, now: Instant, state: inout DatabaseState, emit: (RESPValue) -> Void
+        _ arguments: Arguments, client: Client, now: Instant, state: inout DatabaseState, emit: (RESPValue) -> Void
     ) -> Int? {
-        guard let name = arguments.first, let position = context.table.lookup(name) else {
-            let name = arguments.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-            emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.dropFirst()))).reply)
+        guard let position = arguments.withWord(0, context.table.lookup) else {
+            let name = String(decoding: arguments[0], as: UTF8.self)
+            emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
         }
         let spec = context.table.specs[position]
@@ -91,7 +92,7 @@ final class Dispatcher: Sendable {
             emit(CommandError(.wrongArity(command: spec.name)).reply)
             return nil
         }
-        var invocation = Invocation(arguments: Arguments(arguments), now: now, client: client, server: context)
+        var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
         state.stats.commands[position].calls += 1
         do throws(CommandError) {
             emit(try spec.handler(&invocation, &state))
