@@ -60,6 +60,11 @@ public struct Keyspace: Sendable {
 
     /// The value under `key`, or nil when absent or expired (an expired key is removed).
     public mutating func value(_ key: Key, now: Instant) -> Value? {
+        key.withUnsafeBytes { value($0, now: now) }
+    }
+
+    /// `value(_:now:)` for a key read in place from a request.
+    public mutating func value(_ key: UnsafeRawBufferPointer, now: Instant) -> Value? {
         guard let position = livePosition(key, hash: Self.hash(key), now: now) else {
             stats.misses += 1
             return nil
@@ -70,13 +75,17 @@ public struct Keyspace: Sendable {
 
     /// Whether `key` exists at `now`, without counting a hit or miss.
     public mutating func contains(_ key: Key, now: Instant) -> Bool {
+        livePosition(key, now: now) != nil
+    }
+
+    public mutating func contains(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
         livePosition(key, hash: Self.hash(key), now: now) != nil
     }
 
     /// The deadline of `key` in Unix milliseconds: nil when the key is absent,
     /// `.some(nil)` when it exists without a deadline.
     public mutating func expiry(_ key: Key, now: Instant) -> Int64?? {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return nil }
+        guard let position = livePosition(key, now: now) else { return nil }
         let deadline = entries[position].expiresAt
         return .some(deadline == Self.noExpiry ? nil : deadline)
     }
@@ -86,6 +95,11 @@ public struct Keyspace: Sendable {
     /// Stores `value` under `key`. `expiresAt` is a Unix-millisecond deadline, nil for none.
     /// With `keepExpiry`, an existing key keeps its deadline and `expiresAt` is ignored.
     public mutating func set(_ key: Key, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
+        key.withUnsafeBytes { set($0, value, expiresAt: expiresAt, keepExpiry: keepExpiry, now: now) }
+    }
+
+    /// `set` for a key read in place from a request.
+    public mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
         let hash = Self.hash(key)
         if let position = livePosition(key, hash: hash, now: now) {
             entries[position].value = value
@@ -101,7 +115,7 @@ public struct Keyspace: Sendable {
     /// Changes the value of an existing live key in place, keeping its deadline.
     /// Returns what `body` returns, or nil (without calling it) when the key is absent.
     public mutating func update<R, E: Error>(_ key: Key, now: Instant, _ body: (inout Value) throws(E) -> R) throws(E) -> R? {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return nil }
+        guard let position = livePosition(key, now: now) else { return nil }
         return try body(&entries[position].value)
     }
 
@@ -111,6 +125,11 @@ public struct Keyspace: Sendable {
     /// commands use this instead of a read then a write, which would hash and probe twice;
     /// an expired entry's bucket is reused rather than buried and inserted again.
     public mutating func withEntry(_ key: Key, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
+        key.withUnsafeBytes { withEntry($0, now: now, body) }
+    }
+
+    /// `withEntry` for a key read in place from a request.
+    public mutating func withEntry(_ key: UnsafeRawBufferPointer, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
         let hash = Self.hash(key)
         guard let position = find(key, hash: hash) else {
             var value: Value?
@@ -141,6 +160,11 @@ public struct Keyspace: Sendable {
     /// Removes `key`; returns whether a live key was removed.
     @discardableResult
     public mutating func remove(_ key: Key, now: Instant) -> Bool {
+        key.withUnsafeBytes { remove($0, now: now) }
+    }
+
+    @discardableResult
+    public mutating func remove(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
         guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return false }
         bury(position)
         return true
@@ -150,7 +174,7 @@ public struct Keyspace: Sendable {
     /// `now` deletes the key, as Redis does. Returns false when the key does not exist.
     @discardableResult
     public mutating func setExpiry(_ key: Key, at deadline: Int64?, now: Instant) -> Bool {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return false }
+        guard let position = livePosition(key, now: now) else { return false }
         if let deadline, deadline <= now.milliseconds {
             bury(position)
             stats.expiredKeys += 1
@@ -241,9 +265,9 @@ public struct Keyspace: Sendable {
 
     /// The seeded hash of a key, moved clear of the two marker values.
     @inline(__always)
-    static func hash(_ key: Key) -> UInt64 {
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var hasher = Hasher()
-        key.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(bytes: key)
         let hash = UInt64(bitPattern: Int64(hasher.finalize()))
         return hash > tombstone ? hash : hash &+ 2
     }
@@ -255,7 +279,7 @@ public struct Keyspace: Sendable {
 
     /// The bucket holding `key`, whether or not it has expired.
     @inline(__always)
-    private func find(_ key: Key, hash: UInt64) -> Int? {
+    private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         let probe = ProbeKey(key)
         let mask = entries.count - 1
         var position = Int(truncatingIfNeeded: hash) & mask
@@ -267,9 +291,14 @@ public struct Keyspace: Sendable {
         }
     }
 
+    @inline(__always)
+    private mutating func livePosition(_ key: Key, now: Instant) -> Int? {
+        key.withUnsafeBytes { livePosition($0, hash: Self.hash($0), now: now) }
+    }
+
     /// The bucket of a live `key`; an expired one is removed on the way.
     @inline(__always)
-    private mutating func livePosition(_ key: Key, hash: UInt64, now: Instant) -> Int? {
+    private mutating func livePosition(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Instant) -> Int? {
         guard let position = find(key, hash: hash) else { return nil }
         if entries[position].expiresAt <= now.milliseconds {
             bury(position)

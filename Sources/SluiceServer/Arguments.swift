@@ -43,6 +43,27 @@ struct Arguments {
         commands.withWord(base + index, body)
     }
 
+    /// Skips the next argument and returns its index, for a key that is only looked up:
+    /// `withKey` then reads it in place instead of copying it.
+    mutating func nextIndex() throws(CommandError) -> Int {
+        guard position < count else { throw .syntax }
+        defer { position += 1 }
+        return position
+    }
+
+    /// Runs `body` with the word at `index` in place.
+    @inline(__always)
+    func withKey<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(CommandError) -> R) throws(CommandError) -> R {
+        let result = commands.withWord(base + index) { raw -> Result<R, CommandError> in
+            do throws(CommandError) {
+                return .success(try body(raw))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     /// All words, the name included.
     var words: [[UInt8]] { (0..<count).map { self[$0] } }
 

@@ -6,8 +6,11 @@ enum StringCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("get", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Returns the string value of a key.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            return try state.keyspace.string(key, now: invocation.now).map(RESPValue.bulkString) ?? .null
+            let key = try invocation.arguments.nextIndex()
+            let now = invocation.now
+            return try invocation.arguments.withKey(key) { key throws(CommandError) in
+                try stringValue(state.keyspace.value(key, now: now)).map(RESPValue.bulkString) ?? .null
+            }
         },
         CommandSpec("set", arity: -3, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "string",
                     summary: "Sets the string value of a key, ignoring its type.", handler: set),
@@ -66,29 +69,34 @@ enum StringCommands {
     ]
 
     private static func integerArgument(_ invocation: Invocation, at position: Int) throws(CommandError) -> Int64 {
-        guard let value = parseInteger(invocation.arguments[position]) else { throw .notInteger }
+        guard let value = invocation.arguments.withWord(position, parseInteger) else { throw .notInteger }
         return value
     }
 
     /// INCR/INCRBY/DECR/DECRBY: an absent key counts as 0; the deadline is kept.
     private static func incrementBy(_ invocation: inout Invocation, _ state: inout DatabaseState, _ amount: Int64) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
-        // An existing counter changes in place: one look-up, and no bytes to parse or write.
-        let updated = try state.keyspace.update(key, now: invocation.now) { value throws(CommandError) -> Int64 in
-            let current = try integerValue(value) ?? 0
-            let (result, overflow) = current.addingReportingOverflow(amount)
-            guard !overflow else { throw .overflow }
-            value = .integer(result)
-            return result
+        let key = try invocation.arguments.nextIndex()
+        let now = invocation.now
+        // One look-up; an existing counter changes in place, with no bytes to parse or write.
+        return try invocation.arguments.withKey(key) { key throws(CommandError) in
+            var result: Result<Int64, CommandError> = .failure(.syntax)
+            state.keyspace.withEntry(key, now: now) { value, _ in
+                do throws(CommandError) {
+                    let (sum, overflow) = (try integerValue(value) ?? 0).addingReportingOverflow(amount)
+                    guard !overflow else { throw .overflow }
+                    value = .integer(sum)
+                    result = .success(sum)
+                } catch {
+                    result = .failure(error)
+                }
+            }
+            return .integer(try result.get())
         }
-        if let updated { return .integer(updated) }
-        state.keyspace.set(key, .integer(amount), now: invocation.now)
-        return .integer(amount)
     }
 
     /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
     static func set(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextIndex()
         let value = try invocation.arguments.next()
         var condition: String?
         var returnOld = false
@@ -115,28 +123,31 @@ enum StringCommands {
                 throw .syntax
             }
         }
-        // SET replaces a value of any type; only GET needs the old one to be a string.
-        let old = returnOld ? try state.keyspace.string(key, now: invocation.now) : nil
-        var blocked = false
-        if let condition {
-            let exists = returnOld ? old != nil : state.keyspace.contains(key, now: invocation.now)
-            blocked = (condition == "NX") == exists
-        }
-        if !blocked {
-            switch expiry {
-            case .keep?:
-                state.keyspace.set(key, .string(value), keepExpiry: true, now: invocation.now)
-            case .at(let deadline)? where deadline <= invocation.now.milliseconds:
-                // Already past: the write happens and is immediately gone, as in Redis.
-                state.keyspace.remove(key, now: invocation.now)
-            case .at(let deadline)?:
-                state.keyspace.set(key, .string(value), expiresAt: deadline, now: invocation.now)
-            case nil:
-                state.keyspace.set(key, .string(value), now: invocation.now)
+        let now = invocation.now
+        return try invocation.arguments.withKey(key) { key throws(CommandError) in
+            // SET replaces a value of any type; only GET needs the old one to be a string.
+            let old = returnOld ? try stringValue(state.keyspace.value(key, now: now)) : nil
+            var blocked = false
+            if let condition {
+                let exists = returnOld ? old != nil : state.keyspace.contains(key, now: now)
+                blocked = (condition == "NX") == exists
             }
+            if !blocked {
+                switch expiry {
+                case .keep?:
+                    state.keyspace.set(key, .string(value), keepExpiry: true, now: now)
+                case .at(let deadline)? where deadline <= now.milliseconds:
+                    // Already past: the write happens and is immediately gone, as in Redis.
+                    state.keyspace.remove(key, now: now)
+                case .at(let deadline)?:
+                    state.keyspace.set(key, .string(value), expiresAt: deadline, now: now)
+                case nil:
+                    state.keyspace.set(key, .string(value), now: now)
+                }
+            }
+            if returnOld { return old.map(RESPValue.bulkString) ?? .null }
+            return blocked ? .null : .ok
         }
-        if returnOld { return old.map(RESPValue.bulkString) ?? .null }
-        return blocked ? .null : .ok
     }
 
     enum ExpiryOption: Equatable {
@@ -168,12 +179,17 @@ enum StringCommands {
 extension Keyspace {
     /// The bytes of a string key, nil when absent; `WRONGTYPE` for any other kind of value.
     mutating func string(_ key: Key, now: Instant) throws(CommandError) -> [UInt8]? {
-        switch value(key, now: now) {
-        case nil: return nil
-        case .string(let bytes)?: return bytes
-        case .integer(let number)?: return integerBytes(number)
-        case .leakyBucket?, .slidingWindow?: throw .wrongType
-        }
+        try stringValue(value(key, now: now))
+    }
+}
+
+/// The bytes of a string value, nil when absent; `WRONGTYPE` for any other kind of value.
+func stringValue(_ value: Value?) throws(CommandError) -> [UInt8]? {
+    switch value {
+    case nil: return nil
+    case .string(let bytes)?: return bytes
+    case .integer(let number)?: return integerBytes(number)
+    case .leakyBucket?, .slidingWindow?: throw .wrongType
     }
 }
 
