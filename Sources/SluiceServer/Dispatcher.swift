@@ -78,7 +78,7 @@ final class Dispatcher: Sendable {
     private func execute(
         _ arguments: Arguments, client: Client, now: Instant, state: inout DatabaseState, emit: (RESPValue) -> Void
     ) -> Int? {
-        guard let position = arguments.withWord(0, context.table.lookup) else {
+        guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
             let name = String(decoding: arguments[0], as: UTF8.self)
             emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
