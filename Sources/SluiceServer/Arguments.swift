@@ -81,12 +81,13 @@ struct Arguments {
 
     /// The next argument upper-cased, for case-insensitive option matching.
     mutating func nextKeyword() throws(CommandError) -> String {
-        try nextString().uppercased()
+        guard let keyword = try nextParsed(asciiUppercased) else { throw .syntax }
+        return keyword
     }
 
     /// The next argument upper-cased without consuming it, or nil at the end.
     func peekKeyword() -> String? {
-        position < count ? String(decoding: self[position], as: UTF8.self).uppercased() : nil
+        position < count ? withWord(position, asciiUppercased) : nil
     }
 
     mutating func nextInteger() throws(CommandError) -> Int64 {
@@ -116,6 +117,18 @@ struct Arguments {
     /// Rejects leftover arguments.
     func finish() throws(CommandError) {
         if position < count { throw .syntax }
+    }
+}
+
+/// A word with ASCII letters upper-cased, as Redis compares option names
+/// (`strcasecmp`); short words make a String without allocating.
+func asciiUppercased(_ bytes: UnsafeRawBufferPointer) -> String? {
+    String(unsafeUninitializedCapacity: bytes.count) { buffer in
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            buffer[index] = byte >= 97 && byte <= 122 ? byte - 32 : byte
+        }
+        return bytes.count
     }
 }
 

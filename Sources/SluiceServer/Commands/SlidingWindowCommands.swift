@@ -12,6 +12,7 @@ enum SlidingWindowCommands {
             let weight = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("weight"))
             guard weight >= 0 else { throw CommandError(.notNonNegativeInteger("weight")) }
             var rates: [SlidingWindowRate] = []
+            rates.reserveCapacity(invocation.arguments.remaining / 3)
             while !invocation.arguments.isEmpty {
                 let word = try invocation.arguments.nextKeyword()
                 guard word == "RATE" else { throw .unknownOption(word, command: "acquire", expected: "RATE") }
