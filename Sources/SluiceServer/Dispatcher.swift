@@ -79,6 +79,7 @@ final class Dispatcher: Sendable {
     ) -> Int? {
         guard let name = arguments.first, let position = context.table.lookup(name) else {
             let name = arguments.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            client.transaction.commandRejected()
             emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.dropFirst()))).reply)
             return nil
         }
@@ -88,18 +89,33 @@ final class Dispatcher: Sendable {
         state.stats.commandsProcessed += 1
         guard spec.acceptsArgumentCount(arguments.count) else {
             state.stats.commands[position].rejectedCalls += 1
-            emit(CommandError(.wrongArity(command: spec.name)).reply)
+            let error = TransactionCommands.rejected(CommandError(.wrongArity(command: spec.name)), spec: spec, client: client, state: &state)
+            emit(error.reply)
             return nil
         }
         var invocation = Invocation(arguments: Arguments(arguments), now: now, client: client, server: context)
+        if client.transaction.isQueuing && !spec.runsWhileQueuing {
+            do throws(CommandError) {
+                emit(try TransactionCommands.enqueue(spec, at: position, invocation))
+            } catch {
+                emit(error.reply)
+            }
+            return nil
+        }
+        emit(Self.call(spec, at: position, &invocation, &state))
+        return position
+    }
+
+    /// Runs a command that passed the checks and counts it; also how `EXEC` runs its queue.
+    @inline(__always)
+    static func call(_ spec: CommandSpec, at position: Int, _ invocation: inout Invocation, _ state: inout DatabaseState) -> RESPValue {
         state.stats.commands[position].calls += 1
         do throws(CommandError) {
-            emit(try spec.handler(&invocation, &state))
+            return try spec.handler(&invocation, &state)
         } catch {
             state.stats.commands[position].failedCalls += 1
-            emit(error.reply)
+            return error.reply
         }
-        return position
     }
 
     /// Registers a new connection and returns its client record.
@@ -115,8 +131,9 @@ final class Dispatcher: Sendable {
     }
 
     func disconnect(_ client: Client) {
-        _ = database.state.withLock { state in
-            state.clients.removeValue(forKey: client.id)
+        database.state.withLock { state in
+            TransactionCommands.release(client.transaction.takeWatched(), from: &state.keyspace)
+            state.clients[client.id] = nil
         }
     }
 
