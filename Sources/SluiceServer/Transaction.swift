@@ -42,6 +42,9 @@ struct Transaction {
         return -1
     }
 
+    /// How many keys this connection watches.
+    var watchedCount: Int { watched.count }
+
     func isWatching(_ key: Key) -> Bool {
         watched[key] != nil
     }
