@@ -4,6 +4,10 @@ import SluiceCore
 ///
 /// A value type whose transitions return what the caller must do (reply, release watched
 /// keys, run the queue); the keyspace and the replies stay with the commands.
+///
+/// MULTI, EXEC and DISCARD are never queued, so they cannot run while EXEC runs the
+/// queue; should one arrive there anyway (say, from a script), it gets an error rather
+/// than a crash.
 struct Transaction {
     /// A command accepted after `MULTI`: its table position and its words.
     struct QueuedCommand {
@@ -61,10 +65,8 @@ struct Transaction {
         case .idle:
             state = .queuing([], failed: false)
             return .begin
-        case .queuing:
+        case .queuing, .executing:
             return .alreadyQueuing
-        case .executing:
-            preconditionFailure("MULTI is never queued, so never runs inside EXEC")
         }
     }
 
@@ -91,7 +93,7 @@ struct Transaction {
 
     mutating func exec() -> ExecAction {
         switch state {
-        case .idle:
+        case .idle, .executing:
             return .notQueuing
         case .queuing(_, failed: true):
             state = .idle
@@ -99,8 +101,6 @@ struct Transaction {
         case .queuing(let queue, failed: false):
             state = .executing
             return .execute(queue, watched: takeWatched())
-        case .executing:
-            preconditionFailure("EXEC is never queued, so never runs inside EXEC")
         }
     }
 
@@ -117,20 +117,18 @@ struct Transaction {
 
     mutating func discard() -> DiscardAction {
         switch state {
-        case .idle:
+        case .idle, .executing:
             return .notQueuing
         case .queuing:
             state = .idle
             return .discarded(unwatch: takeWatched())
-        case .executing:
-            preconditionFailure("DISCARD is never queued, so never runs inside EXEC")
         }
     }
 
     /// A rejected `EXEC` (wrong arity) discards the transaction, in or out of `MULTI`,
     /// as Redis does. Returns the keys to release.
     mutating func abortByRejectedExec() -> [Key: UInt64] {
-        if case .executing = state { preconditionFailure("EXEC is never queued, so never runs inside EXEC") }
+        if case .executing = state { return [:] }
         state = .idle
         return takeWatched()
     }

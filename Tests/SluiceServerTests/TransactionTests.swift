@@ -304,6 +304,18 @@ struct TransactionTests {
         }
     }
 
+    @Test("a CONSUME refused by a full bucket leaves the watched bucket unchanged")
+    func refusedConsumeKeepsExec() async throws {
+        try await withServer { server in
+            #expect(try server.connect().command("CONSUME", "w", "1", "1") == "*4\r\n:1\r\n:1\r\n$1\r\n1\r\n$-1\r\n")
+            let reply = try execAfterWatch(server) { _, other in
+                let refused = try other.command("CONSUME", "w", "1", "1")
+                #expect(refused == "*4\r\n:0\r\n:1\r\n$1\r\n1\r\n$-1\r\n")
+            }
+            #expect(reply == "*1\r\n+PONG\r\n")
+        }
+    }
+
     @Test("a watched key that reaches its deadline before EXEC makes EXEC fail", arguments: [false, true])
     func expiryInvalidates(readFirst: Bool) async throws {
         try await withServer { server in
