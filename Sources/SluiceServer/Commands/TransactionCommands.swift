@@ -66,8 +66,10 @@ enum TransactionCommands {
                 client.transaction.finishExecution()
                 return .nullArray
             }
-            // TODO(lists): blocking commands (BLPOP...) must not block here; they can test
-            // `invocation.client.transaction.isExecuting`, true while this loop runs.
+            // TODO(merge with the lists branch): blocking commands (BLPOP...) must answer at
+            // once here, as after their timeout. That branch has `Client.denyBlocking`: set it
+            // to true around this loop and restore the previous value after it. (Without it,
+            // `client.transaction.isExecuting` is true while this loop runs.)
             var replies: [RESPValue] = []
             replies.reserveCapacity(queue.count)
             let table = invocation.server.table
