@@ -15,6 +15,10 @@
 /// Expiry is checked lazily on every access (a key is gone exactly at its deadline as
 /// clients see it) and actively by `expireCycle`, so keys nobody reads again are still
 /// reclaimed. Not thread-safe: the server serialises access.
+///
+/// `WATCH` registers keys here (see Keyspace+Watch.swift); every path that changes a key
+/// (a write, a deletion, an expiry, a flush) bumps that key's version while anything is
+/// watched, and costs one branch when nothing is.
 public struct Keyspace: Sendable {
     struct Entry: Sendable {
         /// `Keyspace.empty`, `Keyspace.tombstone`, or the key's hash (never below 2).
@@ -41,6 +45,8 @@ public struct Keyspace: Sendable {
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
     private var sweepPosition = 0
+    /// The keys some connection `WATCH`es: how many watchers, and a version bumped on every change.
+    var watches: [Key: WatchedKey] = [:]
 
     /// Number of keys, including ones past their deadline that were not reclaimed yet.
     public private(set) var count = 0
@@ -102,6 +108,7 @@ public struct Keyspace: Sendable {
     public mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
         let hash = Self.hash(key)
         if let position = livePosition(key, hash: hash, now: now) {
+            touch(key)
             entries[position].value = value
             if !keepExpiry {
                 changeExpiry(at: position, to: expiresAt ?? Self.noExpiry)
@@ -116,7 +123,9 @@ public struct Keyspace: Sendable {
     /// Returns what `body` returns, or nil (without calling it) when the key is absent.
     public mutating func update<R, E: Error>(_ key: Key, now: Instant, _ body: (inout Value) throws(E) -> R) throws(E) -> R? {
         guard let position = livePosition(key, now: now) else { return nil }
-        return try body(&entries[position].value)
+        let result = try body(&entries[position].value)
+        touch(key)
+        return result
     }
 
     /// Looks `key` up once and lets `body` read and change its value and deadline in
@@ -142,13 +151,19 @@ public struct Keyspace: Sendable {
         var deadline: Int64?
         if entries[position].expiresAt <= now.milliseconds {
             stats.expiredKeys += 1
+            touch(key)
         } else {
             // Moved out, not copied, so a value holding an array is changed without a copy.
             value = entries[position].value
             entries[position].value = Self.vacant.value
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
+        // A watched key is compared before and after, so a decision that keeps the state
+        // (a denied request) is not a change. The copy is made only then.
+        var original: (value: Value?, deadline: Int64?)?
+        if !watches.isEmpty && watches[Array(key)] != nil { original = (value, deadline) }
         body(&value, &deadline)
+        if let original, original.value != value || original.deadline != deadline { touch(key) }
         guard let value else {
             bury(position)
             return
@@ -180,12 +195,14 @@ public struct Keyspace: Sendable {
             stats.expiredKeys += 1
             return true
         }
+        touch(key)
         changeExpiry(at: position, to: deadline ?? Self.noExpiry)
         return true
     }
 
     /// Removes every key.
     public mutating func removeAll() {
+        touchWatchedKeysPresent()
         entries = Array(repeating: Self.vacant, count: Self.minimumCapacity)
         count = 0
         tombstones = 0
@@ -330,9 +347,11 @@ public struct Keyspace: Sendable {
         if entry.expiresAt != Self.noExpiry { volatileCount += 1 }
         entries[position] = entry
         count += 1
+        touch(at: position)
     }
 
     private mutating func bury(_ position: Int) {
+        touch(at: position)
         if entries[position].expiresAt != Self.noExpiry { volatileCount -= 1 }
         count -= 1
         let mask = entries.count - 1
@@ -349,6 +368,37 @@ public struct Keyspace: Sendable {
         } else {
             entries[position] = Self.buried
             tombstones += 1
+        }
+    }
+
+    // MARK: Watched-key versions
+
+    /// Records a change to `key` for its watchers; one branch when nothing is watched.
+    @inline(__always)
+    private mutating func touch(_ key: Key) {
+        if !watches.isEmpty { bumpVersion(key) }
+    }
+
+    @inline(__always)
+    private mutating func touch(_ key: UnsafeRawBufferPointer) {
+        if !watches.isEmpty { bumpVersion(Array(key)) }
+    }
+
+    /// `touch` for the key in a bucket, whose bytes are built only when something is watched.
+    @inline(__always)
+    private mutating func touch(at position: Int) {
+        if !watches.isEmpty { bumpVersion(entries[position].key.bytes) }
+    }
+
+    @inline(never)
+    private mutating func bumpVersion(_ key: Key) {
+        watches[key]?.version &+= 1
+    }
+
+    /// Before a flush: every watched key that is in the table changes; absent ones do not.
+    private mutating func touchWatchedKeysPresent() {
+        for key in watches.keys where key.withUnsafeBytes({ find($0, hash: Self.hash($0)) }) != nil {
+            bumpVersion(key)
         }
     }
 

@@ -80,6 +80,7 @@ final class Dispatcher: Sendable {
     ) -> Int? {
         guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
             let name = String(decoding: arguments[0], as: UTF8.self)
+            client.transaction.commandRejected()
             emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
         }
@@ -89,18 +90,33 @@ final class Dispatcher: Sendable {
         state.stats.commandsProcessed += 1
         guard spec.acceptsArgumentCount(arguments.count) else {
             state.stats.commands[position].rejectedCalls += 1
-            emit(CommandError(.wrongArity(command: spec.name)).reply)
+            let error = TransactionCommands.rejected(CommandError(.wrongArity(command: spec.name)), spec: spec, client: client, state: &state)
+            emit(error.reply)
             return nil
         }
         var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
+        if client.transaction.isQueuing && !spec.runsWhileQueuing {
+            do throws(CommandError) {
+                emit(try TransactionCommands.enqueue(spec, at: position, invocation))
+            } catch {
+                emit(error.reply)
+            }
+            return nil
+        }
+        emit(Self.call(spec, at: position, &invocation, &state))
+        return position
+    }
+
+    /// Runs a command that passed the checks and counts it; also how `EXEC` runs its queue.
+    @inline(__always)
+    static func call(_ spec: CommandSpec, at position: Int, _ invocation: inout Invocation, _ state: inout DatabaseState) -> RESPValue {
         state.stats.commands[position].calls += 1
         do throws(CommandError) {
-            emit(try spec.handler(&invocation, &state))
+            return try spec.handler(&invocation, &state)
         } catch {
             state.stats.commands[position].failedCalls += 1
-            emit(error.reply)
+            return error.reply
         }
-        return position
     }
 
     /// Registers a new connection and returns its client record.
@@ -116,8 +132,9 @@ final class Dispatcher: Sendable {
     }
 
     func disconnect(_ client: Client) {
-        _ = database.state.withLock { state in
-            state.clients.removeValue(forKey: client.id)
+        database.state.withLock { state in
+            TransactionCommands.release(client.transaction.takeWatched(), from: &state.keyspace)
+            state.clients[client.id] = nil
         }
     }
 
