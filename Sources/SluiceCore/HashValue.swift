@@ -53,10 +53,11 @@ public struct HashValue: Sendable {
     public var entries: [Entry] { slots.compactMap { $0 } }
 
     private mutating func compact() {
-        slots = slots.compactMap { $0 }
-        for (position, entry) in slots.enumerated() {
-            index[HashedBytes(entry!.field)] = position
+        let live = entries
+        for (position, entry) in live.enumerated() {
+            index[HashedBytes(entry.field)] = position
         }
+        slots = live
     }
 }
 
