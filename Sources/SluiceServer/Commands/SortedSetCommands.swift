@@ -17,7 +17,7 @@ enum SortedSetCommands {
         CommandSpec("zincrby", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Increments the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            let increment = try invocation.arguments.nextDouble()
+            guard let increment = parseScore(try invocation.arguments.next()) else { throw .notFloat }
             let member = try invocation.arguments.next()
             let score = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: true) { set throws(CommandError) in
                 let score = (set.score(of: member) ?? 0) + increment
@@ -136,7 +136,7 @@ enum SortedSetCommands {
         var pairs: [(score: Double, member: [UInt8])] = []
         pairs.reserveCapacity(words / 2)
         while !invocation.arguments.isEmpty {
-            let score = try invocation.arguments.nextDouble()
+            guard let score = parseScore(try invocation.arguments.next()) else { throw .notFloat }
             pairs.append((score, try invocation.arguments.next()))
         }
 
@@ -322,6 +322,26 @@ enum SortedSetCommands {
             }
         }
         return value.map { SortedSet.ScoreBound($0, exclusive: exclusive) }
+    }
+
+    /// A score as ZADD and ZINCRBY take it, by Redis's rule: all of the text is a number
+    /// C's `strtod` reads (decimal, exponent, hex, `inf`), no leading space, not NaN, and
+    /// not out of range (`1e400` and `1e-400` are refused, not rounded to inf or 0).
+    static func parseScore(_ bytes: [UInt8]) -> Double? {
+        guard let first = bytes.first, first != UInt8(ascii: " "), !(9...13).contains(first), !bytes.contains(0) else {
+            return nil
+        }
+        if let integer = parseInteger(bytes), integer.magnitude < 1 << 53 { return Double(integer) }
+        return (bytes + [0]).withUnsafeBufferPointer { buffer -> Double? in
+            buffer.withMemoryRebound(to: CChar.self) { text in
+                var end: UnsafeMutablePointer<CChar>?
+                errno = 0
+                let value = strtod(text.baseAddress!, &end)
+                guard let end, end.pointee == 0, !value.isNaN else { return nil }
+                if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
+                return value
+            }
+        }
     }
 
     /// `-`, `+`, `[member` (inclusive) or `(member` (exclusive).
