@@ -307,4 +307,32 @@ struct SortedSetCommandTests {
             #expect(try c.command("ZCARD", "z") == ":1\r\n")
         }
     }
+
+    @Test("rate-limit commands answer WRONGTYPE for a hash or a sorted set, and the reverse")
+    func rateLimitKinds() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("ZADD", "z", "1", "a")
+            _ = try c.command("HSET", "h", "f", "v")
+            for key in ["z", "h"] {
+                for command in [
+                    ["CONSUME", key, "1", "1"], ["PEEK", key, "1", "1"], ["ACQUIRE", key, "1", "RATE", "3", "1000"],
+                    ["CL.THROTTLE", key, "15", "30", "60"], ["ADD", key, "1", "1000"], ["INCR", key, "1", "5", "1000"],
+                    ["INCR_AND_SUM", "other", "1", "5", "1000", key],
+                ] {
+                    #expect(try c.command(command) == wrongType, "\(command)")
+                }
+            }
+            _ = try c.command("CONSUME", "bucket", "1", "1")
+            _ = try c.command("ACQUIRE", "log", "1", "RATE", "3", "1000")
+            for key in ["bucket", "log"] {
+                #expect(try c.command("ZADD", key, "1", "a") == wrongType)
+                #expect(try c.command("HSET", key, "f", "v") == wrongType)
+                #expect(try c.command("ZRANGE", key, "0", "-1") == wrongType)
+                #expect(try c.command("HGETALL", key) == wrongType)
+            }
+            #expect(try c.command("ZCARD", "z") == ":1\r\n")
+            #expect(try c.command("HLEN", "h") == ":1\r\n")
+        }
+    }
 }
