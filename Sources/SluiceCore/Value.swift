@@ -17,6 +17,10 @@ public enum Value: Sendable, Equatable {
     case leakyBucket(LeakyBucketState)
     /// A sliding-window log (`ACQUIRE`).
     case slidingWindow(SlidingWindowLog)
+    /// A hash (`HSET`, `HGET`, ...).
+    case hash(HashValue)
+    /// A sorted set (`ZADD`, `ZRANGE`, ...).
+    case sortedSet(SortedSet)
 
     /// The name `TYPE` reports (and `SCAN ... TYPE` matches).
     public var typeName: String {
@@ -24,6 +28,8 @@ public enum Value: Sendable, Equatable {
         case .string, .integer: "string"
         case .leakyBucket: "leakybucket"
         case .slidingWindow: "slidingwindow"
+        case .hash: "hash"
+        case .sortedSet: "zset"
         }
     }
 }

@@ -86,6 +86,6 @@ private func bucketState(_ value: Value?) throws(CommandError) -> LeakyBucketSta
     switch value {
     case nil: return nil
     case .leakyBucket(let state)?: return state
-    case .string?, .integer?, .slidingWindow?: throw .wrongType
+    default: throw .wrongType
     }
 }

@@ -44,6 +44,6 @@ private func windowLog(_ value: Value?) throws(CommandError) -> SlidingWindowLog
     switch value {
     case nil: return nil
     case .slidingWindow(let log)?: return log
-    case .string?, .integer?, .leakyBucket?: throw .wrongType
+    default: throw .wrongType
     }
 }
