@@ -5,6 +5,7 @@ Select one with `-k redis` or `-k sluice`.
 Import it into a test module with `from targets import prefix, target`.
 Servers start lazily, so `-k redis` never starts sluice-server.
 """
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -50,3 +51,24 @@ def prefix(target):
         pass  # a server without a command the cleanup needs must not hide the test's own outcome
     finally:
         client.close()
+
+
+def run_in_threads(count, work):
+    """Runs work() in `count` threads released together; re-raises the first
+    exception a thread hit, so a server error fails the test with its message."""
+    start, errors = threading.Barrier(count), []
+
+    def body():
+        start.wait()
+        try:
+            work()
+        except BaseException as error:  # handed to the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=body) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

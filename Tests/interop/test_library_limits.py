@@ -6,7 +6,6 @@ with float timestamps; sliding window counter GET / PTTL / RENAME / SET PX / INC
 Counts are exact within a window; limits' own MemoryStorage, given the same calls,
 is the oracle for mixed hit/test/cost sequences.
 """
-import threading
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from limits.strategies import (
     SlidingWindowCounterRateLimiter,
 )
 
-from targets import prefix, target  # noqa: F401  (fixtures)
+from targets import prefix, run_in_threads, target  # noqa: F401  (fixtures)
 
 STRATEGIES = {
     "fixed": FixedWindowRateLimiter,
@@ -76,18 +75,13 @@ def test_five_per_second_allows_again_after_the_window(storage, strategy):
 def test_ten_per_minute_from_many_threads_allows_exactly_ten(storage, strategy):
     limiter = STRATEGIES[strategy](storage)
     item = parse("10/minute")
-    results, start = [], threading.Barrier(6)
+    results = []
 
-    def worker():
-        start.wait()
+    def work():
         for _ in range(4):
             results.append(limiter.hit(item, "shared"))
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(6, work)
     assert len(results) == 24 and sum(results) == 10
     reset, remaining = limiter.get_window_stats(item, "shared")
     assert remaining == 0
