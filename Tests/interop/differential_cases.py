@@ -4,7 +4,9 @@ connection to redis-server and to Sluice; every reply must be the same.
 A line is split like a shell line (quote Lua scripts). `{p}` is replaced by a fresh key
 prefix for each run; `{sha:SCRIPT}` by the SHA1 of SCRIPT (scripts that must be unknown
 contain `{p}`, so each run's scripts are its own). Markers before the command:
-`@2` sends it on a second connection of the same case (another client), `@unordered`
+`@2` / `@3` send it on a second / third connection of the same case (other clients),
+`@send` sends without reading the reply (a client that blocks), `@read` (alone or with
+`@2`/`@3`) reads that connection's pending reply, `@unordered`
 compares an array without regard to order (Redis leaves hash order unspecified),
 `@pairs` compares a flat field/value array as a set of pairs.
 
@@ -430,6 +432,39 @@ CASES = {
         "BRPOPLPUSH {p}s {p}dst 0.01",
         "BLPOP {p}l",
         "BLMOVE {p}src {p}dst LEFT RIGHT",
+    ],
+    "lists-blocking-wakeup": [
+        # One client blocks; another's push wakes it. The pusher's reply is the length
+        # right after its push, before the blocked client takes an element.
+        "@send BLPOP {p}q 5",
+        "@2 RPUSH {p}q a",
+        "@read",
+        "LLEN {p}q",
+        # Two blocked clients are served in the order they blocked.
+        "@send BRPOP {p}q 5",
+        "@3 @send BRPOP {p}q 5",
+        "@2 RPUSH {p}q x y",
+        "@read",
+        "@3 @read",
+        "EXISTS {p}q",
+        # dramatiq's barrier: BRPOPLPUSH with the same list as source and destination.
+        "@send BRPOPLPUSH {p}events {p}events 5",
+        "@2 RPUSH {p}events x",
+        "@read",
+        "LRANGE {p}events 0 -1",
+        # A push inside MULTI wakes the blocked client only once EXEC has run.
+        "@send BLMOVE {p}src {p}dst LEFT RIGHT 5",
+        "@2 MULTI",
+        "@2 RPUSH {p}src 1 2",
+        "@2 LPOP {p}src",
+        "@2 EXEC",
+        "@read",
+        "LRANGE {p}dst 0 -1",
+        "LRANGE {p}src 0 -1",
+        # A blocked client that times out gets a null array, then works normally.
+        "@send BLPOP {p}never 0.1",
+        "@read",
+        "PING",
     ],
     # ------------------------------------------------------------ sorted sets
     "zsets-zadd-flags": [
@@ -1019,6 +1054,7 @@ RESP3 = [
     "strings-incrbyfloat",
     "lists-push-pop",
     "lists-blocking",
+    "lists-blocking-wakeup",
     "zsets-zadd-flags",
     "zsets-zcard-zcount-zscore-zrank-zincrby",
     "zsets-zrange",

@@ -13,6 +13,7 @@ stricter than a client's parsed values; doubles are compared as numbers, RESP3 m
 import hashlib
 import shlex
 import socket
+import time
 import uuid
 
 import pytest
@@ -20,7 +21,8 @@ import pytest
 from differential_cases import ALLOWED_DIFFERENCES, CASES, RESP3
 from targets import target  # noqa: F401  (fixture)
 
-MARKERS = {"@2", "@unordered", "@pairs"}
+MARKERS = {"@2", "@3", "@send", "@read", "@unordered", "@pairs"}
+SEND_PAUSE = 0.05  # after a command sent without reading: lets the server block on it first
 
 
 class RESPConnection:
@@ -37,11 +39,14 @@ class RESPConnection:
         self.file.close()
         self.sock.close()
 
-    def call(self, words):
+    def send(self, words):
         parts = [b"*%d\r\n" % len(words)]
         for word in words:
             parts.append(b"$%d\r\n%s\r\n" % (len(word), word))
         self.sock.sendall(b"".join(parts))
+
+    def call(self, words):
+        self.send(words)
         return self.read()
 
     def read(self):
@@ -120,11 +125,16 @@ class Session:
         self.address, self.protocol, self.connections = (host, port), protocol, {}
 
     def call(self, markers, words):
-        name = "@2" if "@2" in markers else "@1"
+        name = next((marker for marker in ("@2", "@3") if marker in markers), "@1")
         if name not in self.connections:
             self.connections[name] = RESPConnection(*self.address, self.protocol)
+        connection = self.connections[name]
         try:
-            reply = self.connections[name].call(words)
+            if "@send" in markers:  # a blocking command: its reply is read later by @read
+                connection.send(words)
+                time.sleep(SEND_PAUSE)
+                return ("sent", None)
+            reply = connection.read() if "@read" in markers else connection.call(words)
         except (OSError, ConnectionError) as error:
             self.connections.pop(name).close()
             return ("connection-error", str(error))
