@@ -36,7 +36,7 @@ def contend(url, key, held, peak, lock, start, outcome):
     def worker():
         nonlocal acquired, refused, errors
         limiter = ConcurrentRateLimiter(backend, key, limit=LIMIT)
-        start.wait()
+        start.wait(timeout=60)  # every thread of both processes starts together
         for _ in range(ATTEMPTS):
             try:
                 with limiter.acquire(raise_on_failure=False) as ok:
@@ -68,14 +68,12 @@ def test_concurrent_limiter_never_exceeds_its_limit_and_loses_no_permit(target, 
     key = prefix + "concurrent"
     context = multiprocessing.get_context("spawn")
     held, peak = context.Value("i", 0, lock=False), context.Value("i", 0, lock=False)
-    lock, start, outcome = context.Lock(), context.Event(), context.Queue()
+    lock, start, outcome = context.Lock(), context.Barrier(2 * THREADS), context.Queue()
     processes = [
         context.Process(target=contend, args=(target.url, key, held, peak, lock, start, outcome)) for _ in range(2)
     ]
     for process in processes:
         process.start()
-    time.sleep(0.3)  # let both processes import and connect before the race starts
-    start.set()
     results = [outcome.get(timeout=60) for _ in processes]
     for process in processes:
         process.join(timeout=10)
