@@ -2,8 +2,8 @@
 redis-server (which proves the test itself is right) and once against Sluice.
 Select one with `-k redis` or `-k sluice`.
 
-Import it into a test module with `from targets import prefix, target`.
-Servers start lazily, so `-k redis` never starts sluice-server.
+conftest.py loads this module as a plugin, so every test can ask for `target` and
+`prefix`. Servers start lazily, so `-k redis` never starts sluice-server.
 """
 import threading
 import uuid

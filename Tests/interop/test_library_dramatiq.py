@@ -13,7 +13,7 @@ import time
 from dramatiq.rate_limits import BucketRateLimiter, ConcurrentRateLimiter, WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
-from targets import prefix, run_in_threads, target  # noqa: F401  (fixtures)
+from targets import run_in_threads
 
 LIMIT = 3
 THREADS = 6
@@ -34,7 +34,7 @@ def contend(url, key, held, peak, lock, start, outcome):
     counts = threading.Lock()
 
     def worker():
-        nonlocal acquired, refused, errors
+        nonlocal acquired, refused
         limiter = ConcurrentRateLimiter(backend, key, limit=LIMIT)
         start.wait(timeout=60)  # every thread of both processes starts together
         for _ in range(ATTEMPTS):

@@ -17,7 +17,7 @@ from limits.strategies import (
     SlidingWindowCounterRateLimiter,
 )
 
-from targets import prefix, run_in_threads, target  # noqa: F401  (fixtures)
+from targets import run_in_threads
 
 STRATEGIES = {
     "fixed": FixedWindowRateLimiter,

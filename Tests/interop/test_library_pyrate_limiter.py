@@ -29,7 +29,6 @@ from pyrate_limiter import (
     StateBucket,
 )
 
-from targets import prefix, target  # noqa: F401  (fixtures)
 
 PER_SECOND = Rate(5, Duration.SECOND)
 PER_MINUTE = Rate(20, Duration.MINUTE)
