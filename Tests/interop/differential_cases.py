@@ -3,7 +3,7 @@ connection to redis-server and to Sluice; every reply must be the same.
 
 A line is split like a shell line (quote Lua scripts). `{p}` is replaced by a fresh key
 prefix for each run; `{sha:SCRIPT}` by the SHA1 of SCRIPT (scripts that must be unknown
-contain `{p}`, so each run's scripts are its own). Markers before the command:
+contain `{p}`, so each run's scripts are its own; `{SHA:SCRIPT}` is the same in upper case). Markers before the command:
 `@2` / `@3` send it on a second / third connection of the same case (other clients),
 `@send` sends without reading the reply (a client that blocks), `@read` (alone or with
 `@2`/`@3`) reads that connection's pending reply, `@unordered`
@@ -947,6 +947,7 @@ CASES = {
         "EVAL \"return string.format('%d %f %.0f', 7, 1.5, 1763900000123456)\" 0",
         "EVAL \"return redis.call('HSET', KEYS[1], 'a', 1, 'b', 2)\" 1 {p}h",
         "EVAL \"return redis.call('HMGET', KEYS[1], 'a', 'zz', 'b')\" 1 {p}h",
+        "@pairs EVAL \"return redis.call('HGETALL', KEYS[1])\" 1 {p}h",
         "EVAL \"return redis.call('ZADD', KEYS[1], 1, 'a', 2.5, 'b')\" 1 {p}z",
         "EVAL \"return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\" 1 {p}z",
         "EVAL \"return redis.call('ZSCORE', KEYS[1], 'b')\" 1 {p}z",
@@ -975,6 +976,13 @@ CASES = {
         "EVAL 'return 1 +' 0",
         "EVAL \"redis.call('SET', KEYS[1], 'kept'); error('after a write')\" 1 {p}w",
         "GET {p}w",
+        # Blocking, transaction and scripting commands are refused inside a script.
+        "EVAL \"return redis.call('BLPOP', KEYS[1], 0)\" 1 {p}q",
+        "EVAL \"return redis.call('BRPOPLPUSH', KEYS[1], KEYS[1], 0)\" 1 {p}q",
+        "EVAL \"return redis.pcall('BLPOP', KEYS[1], 0)\" 1 {p}q",
+        "EVAL \"return redis.call('MULTI')\" 0",
+        "EVAL \"return redis.call('WATCH', KEYS[1])\" 1 {p}q",
+        "EVAL \"return redis.call('EVAL', 'return 1', 0)\" 0",
         "EVAL 'return 1' x",
         "EVAL 'return 1' 2 {p}a",
         "EVAL 'return 1' -1",
@@ -992,6 +1000,9 @@ CASES = {
         "EVALSHA 0123 0",
         "EVAL \"return 'cached {p}'\" 0",
         "EVALSHA \"{sha:return 'cached {p}'}\" 0",
+        # A SHA1 in upper case names the same script.
+        "EVALSHA \"{SHA:return 'cached {p}'}\" 0",
+        "SCRIPT EXISTS \"{SHA:return 'cached {p}'}\"",
         "EVALSHA \"{sha:return KEYS[1] .. ARGV[1] .. ' {p}'}\" 1 {p}k v",
         "SCRIPT LOAD \"return KEYS[1] .. ARGV[1] .. ' {p}'\"",
         "EVALSHA \"{sha:return KEYS[1] .. ARGV[1] .. ' {p}'}\" 1 {p}k v",

@@ -113,6 +113,8 @@ def expand(command, prefix):
     for word in words:
         if word.startswith("{sha:") and word.endswith("}"):
             word = hashlib.sha1(word[5:-1].encode()).hexdigest()
+        elif word.startswith("{SHA:") and word.endswith("}"):
+            word = hashlib.sha1(word[5:-1].encode()).hexdigest().upper()
         expanded.append(word.encode())
     return markers, expanded
 
