@@ -6,10 +6,13 @@ with float timestamps; sliding window counter GET / PTTL / RENAME / SET PX / INC
 Counts are exact within a window; limits' own MemoryStorage, given the same calls,
 is the oracle for mixed hit/test/cost sequences.
 """
+import asyncio
 import time
 
 import pytest
 from limits import parse
+from limits.aio import strategies as aio_strategies
+from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import (
     FixedWindowRateLimiter,
@@ -141,3 +144,30 @@ def test_hit_test_and_cost_match_limits_in_memory_storage(storage, strategy):
     assert expected[0] is True and expected[3] is True and expected[4] is True
     assert expected[5] == 1 and expected[10] is False
     assert expected[11:] == [True, True, False, 0]
+
+
+ASYNC_STRATEGIES = {
+    "fixed": aio_strategies.FixedWindowRateLimiter,
+    "moving": aio_strategies.MovingWindowRateLimiter,
+    "sliding": aio_strategies.SlidingWindowCounterRateLimiter,
+}
+
+
+def test_asyncio_storage_allows_exactly_the_limit(target, prefix, strategy):
+    """limits.aio over redis.asyncio sends the same scripts from concurrent tasks."""
+
+    async def run():
+        storage = AsyncRedisStorage(
+            f"async+redis://{target.host}:{target.port}", implementation="redispy", key_prefix=prefix.rstrip(":")
+        )
+        limiter = ASYNC_STRATEGIES[strategy](storage)
+        item = parse("10/minute")
+        try:
+            results = await asyncio.gather(*[limiter.hit(item, "tasks") for _ in range(16)])
+            return results, await limiter.get_window_stats(item, "tasks")
+        finally:
+            await storage.bridge.storage.aclose()
+
+    results, stats = asyncio.run(run())
+    assert sum(results) == 10 and len(results) == 16
+    assert stats.remaining == 0
