@@ -1,77 +1,93 @@
 import NIOCore
 
-/// Decodes client requests, arrays of bulk strings or inline commands, into argument lists,
+/// Decodes client requests, arrays of bulk strings or inline commands, into commands' words,
 /// with Redis's rules and error messages (`processMultibulkBuffer`, `processInlineBuffer`).
 ///
 /// The decoder keeps state between calls so that a command arriving in many reads costs
 /// linear time in all: each complete argument of a multibulk request is consumed as soon as
-/// it is whole and kept here with the count still expected. A header line or an argument
+/// it is whole and kept, with the count still expected, at the end of the caller's `RESPCommands`. A header line or an argument
 /// that is still incomplete stays in the buffer. Feed one decoder the bytes of one stream,
 /// consuming nothing in between. After it throws, the connection should be closed: Redis
 /// replies `-ERR Protocol error: ...` and closes it.
 public struct RESPRequestDecoder: Sendable {
     /// Bounds on counts, bulk lengths and line lengths.
     public var limits: RESPLimits
-    /// The arguments read so far of a multibulk request that is not yet complete.
-    private var arguments: [[UInt8]] = []
-    /// Arguments still expected for the current multibulk request; 0 between requests.
+    /// Words still expected for the current multibulk request; 0 between requests.
     private var remaining = 0
     /// Bytes from the reader index already searched for a line end that was not there.
     private var searched = 0
+    /// Holds the words of a request in progress for `decode(_:)`.
+    private var pending = RESPCommands()
 
     public init(limits: RESPLimits = RESPLimits()) {
         self.limits = limits
     }
 
-    /// Returns the next complete command's arguments and consumes its bytes; nil when more
-    /// bytes are needed. Throws only for malformed input or a limit exceeded. Empty inline
-    /// lines and `*0` or negative-count headers are skipped, as Redis does.
-    public mutating func decode(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [[UInt8]]? {
+    /// Decodes the next complete command from `buffer` into `commands`, consuming its
+    /// bytes; false when more bytes are needed. The words of a multibulk request that
+    /// is not yet whole are kept at the end of `commands`, so pass the same `commands`
+    /// (or one whose `removeCompleted()` kept them) to the next call. Throws only for
+    /// malformed input or a limit exceeded, dropping the incomplete request's words.
+    /// Empty inline lines and `*0` or negative-count headers are skipped, as Redis does.
+    public mutating func decode(_ buffer: inout ByteBuffer, into commands: inout RESPCommands) throws(RESPProtocolError) -> Bool {
         do throws(RESPProtocolError) {
-            return try self.decodeCommand(&buffer)
+            return try self.decodeCommand(&buffer, into: &commands)
         } catch {
-            self.arguments = []
+            commands.removePartial()
             self.remaining = 0
             self.searched = 0
             throw error
         }
     }
 
-    private mutating func decodeCommand(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [[UInt8]]? {
+    /// The next complete command's words, or nil when more bytes are needed; a
+    /// convenience over `decode(_:into:)` for callers that want one command at a time.
+    public mutating func decode(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [[UInt8]]? {
+        var commands = self.pending
+        self.pending = RESPCommands()
+        defer { self.pending = commands }
+        guard try self.decode(&buffer, into: &commands) else { return nil }
+        let words = commands.words(of: 0).map { commands.word($0) }
+        commands.removeCompleted()
+        return words
+    }
+
+    private mutating func decodeCommand(_ buffer: inout ByteBuffer, into commands: inout RESPCommands) throws(RESPProtocolError) -> Bool {
         while true {
             if self.remaining == 0 {
                 guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
-                    return nil
+                    return false
                 }
                 if first == RESPType.array {
                     guard let count = try self.readMultibulkHeader(&buffer) else {
-                        return nil
+                        return false
                     }
                     if count <= 0 {
                         continue
                     }
                     self.remaining = count
-                    self.arguments.reserveCapacity(min(count, 1024))
                 } else {
                     guard let arguments = try self.readInlineCommand(&buffer) else {
-                        return nil
+                        return false
                     }
                     if arguments.isEmpty {
                         continue
                     }
-                    return arguments
+                    for argument in arguments {
+                        commands.append(argument)
+                    }
+                    commands.endCommand()
+                    return true
                 }
             }
             while self.remaining > 0 {
-                guard let argument = try self.readBulkArgument(&buffer) else {
-                    return nil
+                guard try self.readBulkArgument(&buffer, into: &commands) else {
+                    return false
                 }
-                self.arguments.append(argument)
                 self.remaining -= 1
             }
-            let command = self.arguments
-            self.arguments = []
-            return command
+            commands.endCommand()
+            return true
         }
     }
 
@@ -92,10 +108,10 @@ public struct RESPRequestDecoder: Sendable {
     }
 
     /// `$<length>\r\n<bytes>\r\n`, consumed only once all of it is there.
-    private mutating func readBulkArgument(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [UInt8]? {
+    private mutating func readBulkArgument(_ buffer: inout ByteBuffer, into commands: inout RESPCommands) throws(RESPProtocolError) -> Bool {
         let start = buffer.readerIndex
         guard let first = buffer.getInteger(at: start, as: UInt8.self) else {
-            return nil
+            return false
         }
         guard first == RESPType.bulkString else {
             throw .expectedDollar(got: first)
@@ -103,7 +119,7 @@ public struct RESPRequestDecoder: Sendable {
         guard let cr = try self.findLineEnd(ASCII.cr, in: buffer, tooLong: .tooBigBulkCountString),
             cr + 1 < buffer.writerIndex
         else {
-            return nil
+            return false
         }
         let length = buffer.respWithBytes(from: start + 1, to: cr, RESPInteger.parseStrict)
         guard let length, length >= 0, length <= self.limits.maxBulkLength else {
@@ -111,16 +127,16 @@ public struct RESPRequestDecoder: Sendable {
         }
         let dataStart = cr + 2
         guard buffer.writerIndex - dataStart >= length + 2 else {
-            return nil
+            return false
         }
         guard buffer.getInteger(at: dataStart + length, as: UInt8.self) == ASCII.cr,
             buffer.getInteger(at: dataStart + length + 1, as: UInt8.self) == ASCII.lf
         else {
             throw .expectedCRLFAfterBulkData
         }
-        let argument = buffer.getBytes(at: dataStart, length: length)!
+        buffer.respAppendWord(at: dataStart, length: length, to: &commands)
         self.consume(&buffer, to: dataStart + length + 2)
-        return argument
+        return true
     }
 
     /// A line up to LF (a CR before it is dropped), split into arguments like `redis-cli` input.

@@ -15,6 +15,10 @@
 /// Expiry is checked lazily on every access (a key is gone exactly at its deadline as
 /// clients see it) and actively by `expireCycle`, so keys nobody reads again are still
 /// reclaimed. Not thread-safe: the server serialises access.
+///
+/// `WATCH` registers keys here (see Keyspace+Watch.swift); every path that changes a key
+/// (a write, a deletion, an expiry, a flush) bumps that key's version while anything is
+/// watched, and costs one branch when nothing is.
 public struct Keyspace: Sendable {
     struct Entry: Sendable {
         /// `Keyspace.empty`, `Keyspace.tombstone`, or the key's hash (never below 2).
@@ -41,6 +45,8 @@ public struct Keyspace: Sendable {
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
     private var sweepPosition = 0
+    /// The keys some connection `WATCH`es: how many watchers, and a version bumped on every change.
+    var watches: [Key: WatchedKey] = [:]
 
     /// Number of keys, including ones past their deadline that were not reclaimed yet.
     public private(set) var count = 0
@@ -60,6 +66,11 @@ public struct Keyspace: Sendable {
 
     /// The value under `key`, or nil when absent or expired (an expired key is removed).
     public mutating func value(_ key: Key, now: Instant) -> Value? {
+        key.withUnsafeBytes { value($0, now: now) }
+    }
+
+    /// `value(_:now:)` for a key read in place from a request.
+    public mutating func value(_ key: UnsafeRawBufferPointer, now: Instant) -> Value? {
         guard let position = livePosition(key, hash: Self.hash(key), now: now) else {
             stats.misses += 1
             return nil
@@ -70,13 +81,17 @@ public struct Keyspace: Sendable {
 
     /// Whether `key` exists at `now`, without counting a hit or miss.
     public mutating func contains(_ key: Key, now: Instant) -> Bool {
+        livePosition(key, now: now) != nil
+    }
+
+    public mutating func contains(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
         livePosition(key, hash: Self.hash(key), now: now) != nil
     }
 
     /// The deadline of `key` in Unix milliseconds: nil when the key is absent,
     /// `.some(nil)` when it exists without a deadline.
     public mutating func expiry(_ key: Key, now: Instant) -> Int64?? {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return nil }
+        guard let position = livePosition(key, now: now) else { return nil }
         let deadline = entries[position].expiresAt
         return .some(deadline == Self.noExpiry ? nil : deadline)
     }
@@ -86,8 +101,14 @@ public struct Keyspace: Sendable {
     /// Stores `value` under `key`. `expiresAt` is a Unix-millisecond deadline, nil for none.
     /// With `keepExpiry`, an existing key keeps its deadline and `expiresAt` is ignored.
     public mutating func set(_ key: Key, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
+        key.withUnsafeBytes { set($0, value, expiresAt: expiresAt, keepExpiry: keepExpiry, now: now) }
+    }
+
+    /// `set` for a key read in place from a request.
+    public mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
         let hash = Self.hash(key)
         if let position = livePosition(key, hash: hash, now: now) {
+            touch(key)
             entries[position].value = value
             if !keepExpiry {
                 changeExpiry(at: position, to: expiresAt ?? Self.noExpiry)
@@ -101,8 +122,10 @@ public struct Keyspace: Sendable {
     /// Changes the value of an existing live key in place, keeping its deadline.
     /// Returns what `body` returns, or nil (without calling it) when the key is absent.
     public mutating func update<R, E: Error>(_ key: Key, now: Instant, _ body: (inout Value) throws(E) -> R) throws(E) -> R? {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return nil }
-        return try body(&entries[position].value)
+        guard let position = livePosition(key, now: now) else { return nil }
+        let result = try body(&entries[position].value)
+        touch(key)
+        return result
     }
 
     /// Looks `key` up once and lets `body` read and change its value and deadline in
@@ -111,6 +134,11 @@ public struct Keyspace: Sendable {
     /// commands use this instead of a read then a write, which would hash and probe twice;
     /// an expired entry's bucket is reused rather than buried and inserted again.
     public mutating func withEntry(_ key: Key, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
+        key.withUnsafeBytes { withEntry($0, now: now, body) }
+    }
+
+    /// `withEntry` for a key read in place from a request.
+    public mutating func withEntry(_ key: UnsafeRawBufferPointer, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
         let hash = Self.hash(key)
         guard let position = find(key, hash: hash) else {
             var value: Value?
@@ -123,13 +151,19 @@ public struct Keyspace: Sendable {
         var deadline: Int64?
         if entries[position].expiresAt <= now.milliseconds {
             stats.expiredKeys += 1
+            touch(key)
         } else {
             // Moved out, not copied, so a value holding an array is changed without a copy.
             value = entries[position].value
             entries[position].value = Self.vacant.value
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
+        // A watched key is compared before and after, so a decision that keeps the state
+        // (a denied request) is not a change. The copy is made only then.
+        var original: (value: Value?, deadline: Int64?)?
+        if !watches.isEmpty && watches[Array(key)] != nil { original = (value, deadline) }
         body(&value, &deadline)
+        if let original, original.value != value || original.deadline != deadline { touch(key) }
         guard let value else {
             bury(position)
             return
@@ -141,6 +175,11 @@ public struct Keyspace: Sendable {
     /// Removes `key`; returns whether a live key was removed.
     @discardableResult
     public mutating func remove(_ key: Key, now: Instant) -> Bool {
+        key.withUnsafeBytes { remove($0, now: now) }
+    }
+
+    @discardableResult
+    public mutating func remove(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
         guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return false }
         bury(position)
         return true
@@ -150,18 +189,20 @@ public struct Keyspace: Sendable {
     /// `now` deletes the key, as Redis does. Returns false when the key does not exist.
     @discardableResult
     public mutating func setExpiry(_ key: Key, at deadline: Int64?, now: Instant) -> Bool {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return false }
+        guard let position = livePosition(key, now: now) else { return false }
         if let deadline, deadline <= now.milliseconds {
             bury(position)
             stats.expiredKeys += 1
             return true
         }
+        touch(key)
         changeExpiry(at: position, to: deadline ?? Self.noExpiry)
         return true
     }
 
     /// Removes every key.
     public mutating func removeAll() {
+        touchWatchedKeysPresent()
         entries = Array(repeating: Self.vacant, count: Self.minimumCapacity)
         count = 0
         tombstones = 0
@@ -241,9 +282,9 @@ public struct Keyspace: Sendable {
 
     /// The seeded hash of a key, moved clear of the two marker values.
     @inline(__always)
-    static func hash(_ key: Key) -> UInt64 {
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var hasher = Hasher()
-        key.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(bytes: key)
         let hash = UInt64(bitPattern: Int64(hasher.finalize()))
         return hash > tombstone ? hash : hash &+ 2
     }
@@ -255,7 +296,7 @@ public struct Keyspace: Sendable {
 
     /// The bucket holding `key`, whether or not it has expired.
     @inline(__always)
-    private func find(_ key: Key, hash: UInt64) -> Int? {
+    private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         let probe = ProbeKey(key)
         let mask = entries.count - 1
         var position = Int(truncatingIfNeeded: hash) & mask
@@ -267,9 +308,14 @@ public struct Keyspace: Sendable {
         }
     }
 
+    @inline(__always)
+    private mutating func livePosition(_ key: Key, now: Instant) -> Int? {
+        key.withUnsafeBytes { livePosition($0, hash: Self.hash($0), now: now) }
+    }
+
     /// The bucket of a live `key`; an expired one is removed on the way.
     @inline(__always)
-    private mutating func livePosition(_ key: Key, hash: UInt64, now: Instant) -> Int? {
+    private mutating func livePosition(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Instant) -> Int? {
         guard let position = find(key, hash: hash) else { return nil }
         if entries[position].expiresAt <= now.milliseconds {
             bury(position)
@@ -301,9 +347,11 @@ public struct Keyspace: Sendable {
         if entry.expiresAt != Self.noExpiry { volatileCount += 1 }
         entries[position] = entry
         count += 1
+        touch(at: position)
     }
 
     private mutating func bury(_ position: Int) {
+        touch(at: position)
         if entries[position].expiresAt != Self.noExpiry { volatileCount -= 1 }
         count -= 1
         let mask = entries.count - 1
@@ -320,6 +368,37 @@ public struct Keyspace: Sendable {
         } else {
             entries[position] = Self.buried
             tombstones += 1
+        }
+    }
+
+    // MARK: Watched-key versions
+
+    /// Records a change to `key` for its watchers; one branch when nothing is watched.
+    @inline(__always)
+    private mutating func touch(_ key: Key) {
+        if !watches.isEmpty { bumpVersion(key) }
+    }
+
+    @inline(__always)
+    private mutating func touch(_ key: UnsafeRawBufferPointer) {
+        if !watches.isEmpty { bumpVersion(Array(key)) }
+    }
+
+    /// `touch` for the key in a bucket, whose bytes are built only when something is watched.
+    @inline(__always)
+    private mutating func touch(at position: Int) {
+        if !watches.isEmpty { bumpVersion(entries[position].key.bytes) }
+    }
+
+    @inline(never)
+    private mutating func bumpVersion(_ key: Key) {
+        watches[key]?.version &+= 1
+    }
+
+    /// Before a flush: every watched key that is in the table changes; absent ones do not.
+    private mutating func touchWatchedKeysPresent() {
+        for key in watches.keys where key.withUnsafeBytes({ find($0, hash: Self.hash($0)) }) != nil {
+            bumpVersion(key)
         }
     }
 

@@ -12,24 +12,23 @@ enum StoredKey: Sendable {
 
     /// The packed form of a short key, or nil when it does not fit inline.
     @inline(__always)
-    static func pack(_ bytes: [UInt8]) -> (UInt64, UInt64, UInt64)? {
+    static func pack(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64, UInt64)? {
         guard bytes.count <= inlineCapacity else { return nil }
         var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &words) { raw in
-            bytes.withUnsafeBytes { source in
-                if let base = source.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
-            }
+            if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
             raw[23] = UInt8(bytes.count)
         }
         return words
     }
 
+    /// Copies a key's bytes; only a key too long to sit inline allocates.
     @inline(__always)
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: UnsafeRawBufferPointer) {
         if let words = Self.pack(bytes) {
             self = .small(words.0, words.1, words.2)
         } else {
-            self = .large(bytes)
+            self = .large(Array(bytes))
         }
     }
 
@@ -46,12 +45,13 @@ enum StoredKey: Sendable {
 }
 
 /// A look-up key prepared once, then compared against each candidate bucket.
+/// Valid only while the bytes it points at are.
 struct ProbeKey {
-    let bytes: [UInt8]
+    let bytes: UnsafeRawBufferPointer
     let packed: (UInt64, UInt64, UInt64)?
 
     @inline(__always)
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         self.packed = StoredKey.pack(bytes)
     }
@@ -64,11 +64,7 @@ struct ProbeKey {
             return packed.0 == a && packed.1 == b && packed.2 == c
         case .large(let other):
             guard packed == nil, other.count == bytes.count else { return false }
-            return other.withUnsafeBytes { left in
-                bytes.withUnsafeBytes { right in
-                    left.elementsEqual(right)
-                }
-            }
+            return other.withUnsafeBytes { left in left.elementsEqual(bytes) }
         }
     }
 }

@@ -19,6 +19,10 @@ public enum Value: Sendable, Equatable {
     case slidingWindow(SlidingWindowLog)
     /// A list (`LPUSH`, `RPOP`, ...); never empty: its last pop deletes the key.
     case list(RingDeque<[UInt8]>)
+    /// A hash (`HSET`, `HGET`, ...).
+    case hash(HashValue)
+    /// A sorted set (`ZADD`, `ZRANGE`, ...).
+    case sortedSet(SortedSet)
 
     /// The name `TYPE` reports (and `SCAN ... TYPE` matches).
     public var typeName: String {
@@ -27,6 +31,8 @@ public enum Value: Sendable, Equatable {
         case .leakyBucket: "leakybucket"
         case .slidingWindow: "slidingwindow"
         case .list: "list"
+        case .hash: "hash"
+        case .sortedSet: "zset"
         }
     }
 }

@@ -1,31 +1,77 @@
 import RESP
 import SluiceCore
 
-/// A cursor over one command's arguments (after the command name), with the
-/// conversions commands need. Every failure is a `CommandError` with Redis's text.
+/// A cursor over one command's words (after the command name), with the conversions
+/// commands need. Every failure is a `CommandError` with Redis's text.
+///
+/// The words stay in the read burst's shared storage; numbers are parsed in place and
+/// only words a command keeps are copied out.
 struct Arguments {
-    private let values: [[UInt8]]
+    private let commands: RESPCommands
+    /// The index in `commands` of the command's name.
+    private let base: Int
+    /// All words of the command, its name included.
+    let count: Int
     private(set) var position: Int
 
-    init(_ values: [[UInt8]], from position: Int = 1) {
-        self.values = values
+    /// Command `index` of a decoded burst.
+    init(_ commands: RESPCommands, command index: Int) {
+        let words = commands.words(of: index)
+        self.commands = commands
+        self.base = words.lowerBound
+        self.count = words.count
+        self.position = 1
+    }
+
+    /// A command given as its words (scripts, tests).
+    init(_ words: [[UInt8]], from position: Int = 1) {
+        self.commands = RESPCommands([words])
+        self.base = 0
+        self.count = words.count
         self.position = position
     }
 
-    /// All words of the command, its name included.
-    var count: Int { values.count }
-    var remaining: Int { values.count - position }
+    var remaining: Int { count - position }
+    var isEmpty: Bool { position >= count }
 
     /// The word at `index` (0 is the command name), regardless of the cursor.
-    subscript(index: Int) -> [UInt8] { values[index] }
+    subscript(index: Int) -> [UInt8] { commands.word(base + index) }
 
-    var isEmpty: Bool { position >= values.count }
+    /// Reads the word at `index` in place.
+    @inline(__always)
+    func withWord<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        commands.withWord(base + index, body)
+    }
+
+    /// Skips the next argument and returns its index, for a key that is only looked up:
+    /// `withKey` then reads it in place instead of copying it.
+    mutating func nextIndex() throws(CommandError) -> Int {
+        guard position < count else { throw .syntax }
+        defer { position += 1 }
+        return position
+    }
+
+    /// Runs `body` with the word at `index` in place.
+    @inline(__always)
+    func withKey<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(CommandError) -> R) throws(CommandError) -> R {
+        let result = commands.withWord(base + index) { raw -> Result<R, CommandError> in
+            do throws(CommandError) {
+                return .success(try body(raw))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// All words, the name included.
+    var words: [[UInt8]] { (0..<count).map { self[$0] } }
 
     /// The next argument as bytes; a syntax error when there is none.
     mutating func next() throws(CommandError) -> [UInt8] {
-        guard position < values.count else { throw .syntax }
+        guard position < count else { throw .syntax }
         defer { position += 1 }
-        return values[position]
+        return self[position]
     }
 
     /// The next argument as text (for option names and other ASCII words).
@@ -35,39 +81,64 @@ struct Arguments {
 
     /// The next argument upper-cased, for case-insensitive option matching.
     mutating func nextKeyword() throws(CommandError) -> String {
-        try nextString().uppercased()
+        guard let keyword = try nextParsed(asciiUppercased) else { throw .syntax }
+        return keyword
     }
 
     /// The next argument upper-cased without consuming it, or nil at the end.
     func peekKeyword() -> String? {
-        position < values.count ? String(decoding: values[position], as: UTF8.self).uppercased() : nil
+        position < count ? withWord(position, asciiUppercased) : nil
     }
 
     mutating func nextInteger() throws(CommandError) -> Int64 {
-        guard let value = parseInteger(try next()) else { throw .notInteger }
+        guard let value = try nextParsed(parseInteger) else { throw .notInteger }
         return value
     }
 
     mutating func nextDouble() throws(CommandError) -> Double {
-        guard let value = parseDouble(try next()) else { throw .notFloat }
+        guard let value = try nextParsed(parseDouble) else { throw .notFloat }
         return value
     }
 
+    /// The next argument parsed in place by `parse`; a syntax error when there is none.
+    @inline(__always)
+    mutating func nextParsed<T>(_ parse: (UnsafeRawBufferPointer) -> T?) throws(CommandError) -> T? {
+        guard position < count else { throw .syntax }
+        defer { position += 1 }
+        return withWord(position, parse)
+    }
+
     /// All arguments not consumed yet.
-    mutating func rest() -> ArraySlice<[UInt8]> {
-        defer { position = values.count }
-        return values[position...]
+    mutating func rest() -> [[UInt8]] {
+        defer { position = count }
+        return (position..<count).map { self[$0] }
     }
 
     /// Rejects leftover arguments.
     func finish() throws(CommandError) {
-        if position < values.count { throw .syntax }
+        if position < count { throw .syntax }
+    }
+}
+
+/// A word with ASCII letters upper-cased, as Redis compares option names
+/// (`strcasecmp`); short words make a String without allocating.
+func asciiUppercased(_ bytes: UnsafeRawBufferPointer) -> String? {
+    String(unsafeUninitializedCapacity: bytes.count) { buffer in
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            buffer[index] = byte >= 97 && byte <= 122 ? byte - 32 : byte
+        }
+        return bytes.count
     }
 }
 
 /// Redis's strict integer syntax: optional '-', digits, no leading zeros, no '+',
 /// no spaces, within Int64.
 func parseInteger(_ bytes: [UInt8]) -> Int64? {
+    bytes.withUnsafeBytes(parseInteger)
+}
+
+func parseInteger(_ bytes: UnsafeRawBufferPointer) -> Int64? {
     guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
     var index = 0
     let negative = bytes[0] == UInt8(ascii: "-")
@@ -98,6 +169,10 @@ func parseInteger(_ bytes: [UInt8]) -> Int64? {
 /// A double as Redis accepts it: decimal or exponent form, `inf`/`-inf`, no spaces,
 /// never NaN.
 func parseDouble(_ bytes: [UInt8]) -> Double? {
+    bytes.withUnsafeBytes(parseDouble)
+}
+
+func parseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
     guard !bytes.isEmpty, bytes.count <= 256 else { return nil }
     // Whole numbers ("1", "60") are the common case and need no text conversion.
     if let integer = parseInteger(bytes), integer.magnitude < 1 << 53 { return Double(integer) }

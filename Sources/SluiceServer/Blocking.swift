@@ -101,8 +101,8 @@ struct BlockedRequest: Sendable {
 
 /// What the connection handler needs to know when a read burst parked its client.
 struct ParkedBatch {
-    /// How many commands of the burst, at its end, were not run.
-    let remaining: Int
+    /// The burst's first command not run yet.
+    let next: Int
     let token: UInt64
     let timeout: TimeAmount?
 }

@@ -58,24 +58,20 @@ final class CommandSpec: Sendable {
 /// All commands, looked up by lower-cased name bytes.
 struct CommandTable: Sendable {
     let specs: [CommandSpec]
-    private let byName: [HashedBytes: Int]
+    private let byName: CommandNameIndex
 
     init(_ specs: [CommandSpec]) {
         self.specs = specs.sorted { $0.name < $1.name }
-        var byName: [HashedBytes: Int] = [:]
-        for (position, spec) in self.specs.enumerated() {
-            precondition(byName[HashedBytes(Array(spec.name.utf8))] == nil, "command \(spec.name) registered twice")
-            byName[HashedBytes(Array(spec.name.utf8))] = position
-            // Clients mostly send upper case; finding it directly saves folding every request.
-            byName[HashedBytes(Array(spec.name.uppercased().utf8))] = position
-        }
-        self.byName = byName
+        self.byName = CommandNameIndex(self.specs.map(\.name))
     }
 
     /// The table position of a command named by `name` in any letter case.
+    func lookup(_ name: UnsafeRawBufferPointer) -> Int? {
+        byName.lookup(name)
+    }
+
     func lookup(_ name: [UInt8]) -> Int? {
-        if let position = byName[HashedBytes(name)] { return position }
-        return byName[HashedBytes(asciiLowercased(name))]
+        name.withUnsafeBytes { byName.lookup($0) }
     }
 
     func spec(named name: String) -> CommandSpec? {
@@ -86,12 +82,9 @@ struct CommandTable: Sendable {
     static let all = CommandTable(
         ConnectionCommands.specs + ServerCommands.specs + DebugCommands.specs + StringCommands.specs + KeyCommands.specs
             + LeakyBucketCommands.specs + CounterCommands.specs + ThrottleCommands.specs + SlidingWindowCommands.specs
+            + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs
             + ListCommands.specs
     )
-}
-
-func asciiLowercased(_ bytes: [UInt8]) -> [UInt8] {
-    bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
 }
 
 /// A subcommand such as `CLIENT SETNAME`: arity counts the parent's name too.
@@ -118,5 +111,64 @@ struct SubcommandSpec: Sendable {
             throw CommandError(.wrongArity(command: "\(parent)|\(spec.name)"))
         }
         return word
+    }
+}
+
+/// Command names to table positions, looked up straight from the request's bytes in
+/// any letter case: no copy, no lower-cased duplicate, no `Hasher`.
+struct CommandNameIndex: Sendable {
+    /// Open addressing, linear probing; -1 marks an empty slot.
+    private let slots: [Int]
+    private let names: [[UInt8]]
+    private let mask: Int
+
+    init(_ names: [String]) {
+        self.names = names.map { Array($0.lowercased().utf8) }
+        var capacity = 16
+        while capacity < names.count * 4 { capacity *= 2 }
+        var slots = [Int](repeating: -1, count: capacity)
+        for (position, name) in self.names.enumerated() {
+            var slot = name.withUnsafeBytes { Self.hash($0) } & (capacity - 1)
+            while slots[slot] >= 0 {
+                precondition(self.names[slots[slot]] != name, "command \(names[position]) registered twice")
+                slot = (slot + 1) & (capacity - 1)
+            }
+            slots[slot] = position
+        }
+        self.slots = slots
+        self.mask = capacity - 1
+    }
+
+    func lookup(_ name: UnsafeRawBufferPointer) -> Int? {
+        var slot = Self.hash(name) & mask
+        while true {
+            let position = slots[slot]
+            if position < 0 { return nil }
+            if Self.equalFolded(names[position], name) { return position }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// FNV-1a over the lower-cased bytes.
+    @inline(__always)
+    private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash = (hash ^ UInt64(folded(byte))) &* 0x100_0000_01b3
+        }
+        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+    }
+
+    @inline(__always)
+    private static func folded(_ byte: UInt8) -> UInt8 {
+        byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+    }
+
+    private static func equalFolded(_ lower: [UInt8], _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard lower.count == bytes.count else { return false }
+        for index in 0..<lower.count where lower[index] != folded(bytes[index]) {
+            return false
+        }
+        return true
     }
 }

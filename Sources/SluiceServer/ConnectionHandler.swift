@@ -9,6 +9,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private let dispatcher: Dispatcher
     private var decoder: RESPRequestDecoder
+    /// Decoded words: each read burst's complete commands, then any command still arriving.
+    private var commands = RESPCommands()
     private var client: Client?
     /// Bytes received but not yet decoded.
     private var inbound: ByteBuffer?
@@ -17,9 +19,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var closing = false
     /// Set while the client waits in a blocking command: input is kept but not run.
     private var parkedToken: UInt64?
-    /// Commands of the burst that parked the client, run once it is answered.
-    private var parkedCommands: ArraySlice<[[UInt8]]> = []
+    /// Where to resume in `commands` once the parked command is answered.
+    private var parkedNext = 0
     private var parkTimeout: Scheduled<Void>?
+    /// Malformed input that followed a parked command: reported after the commands before it.
+    private var parkedProtocolError: RESPProtocolError?
 
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
@@ -81,49 +85,50 @@ final class ConnectionHandler: ChannelInboundHandler {
         run(pending, context: context, client: client)
     }
 
-    /// Decodes and runs the complete commands in `pending` (after any left over from
-    /// a burst that parked), keeping the replies for the next flush.
+    /// Decodes the complete commands in `pending` and runs them (after any a parked
+    /// command held back), keeping the replies for the next flush.
     private func run(_ pending: ByteBuffer, context: ChannelHandlerContext, client: Client) {
         var pending = pending
         var out = outbound ?? context.channel.allocator.buffer(capacity: 256)
         outbound = nil
         var decoder = self.decoder
         self.decoder = RESPRequestDecoder(limits: decoder.limits)
+        var batch = self.commands
+        self.commands = RESPCommands()
         // Decode every complete command first, then run them all under one lock.
-        var batch = [[[UInt8]]]()
-        batch.reserveCapacity(16)
-        if !parkedCommands.isEmpty {
-            batch.append(contentsOf: parkedCommands)
-            parkedCommands = []
-        }
-        var protocolError: RESPProtocolError?
-        while true {
+        var protocolError = parkedProtocolError
+        parkedProtocolError = nil
+        while protocolError == nil {
             do {
-                guard let arguments = try decoder.decode(&pending) else { break }
-                batch.append(arguments)
+                guard try decoder.decode(&pending, into: &batch) else { break }
             } catch {
                 protocolError = error
                 break
             }
         }
+        let start = parkedNext
+        parkedNext = 0
         var parked: ParkedBatch?
-        if !batch.isEmpty {
-            parked = dispatcher.execute(batch, client: client, now: dispatcher.timeSource.now()) { reply in
+        if batch.count > start {
+            parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now()) { reply in
                 // Read per reply: HELLO switches the protocol, and its own reply uses the new one.
                 out.writeRESPValue(reply, version: client.protocolVersion)
             }
         }
         if let parked {
-            park(parked, batch: batch, context: context, client: client)
-            // The protocol error is reported when its turn comes, after the parked commands.
-            decoder = RESPRequestDecoder(limits: decoder.limits)
+            // The commands after the parked one stay in `batch`, to run after its reply.
+            park(parked, context: context, client: client)
+            parkedProtocolError = protocolError
             protocolError = nil
+        } else {
+            batch.removeCompleted()
         }
         var closing = client.closeAfterReply
         if let protocolError, !closing {
             out.writeRESPValue(.error("ERR Protocol error: \(protocolError.message)"), version: client.protocolVersion)
             closing = true
         }
+        self.commands = batch
         self.decoder = decoder
         self.closing = closing
         outbound = out
@@ -152,10 +157,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// The burst parked the client: keep the commands it did not run and start the timer.
-    private func park(_ parked: ParkedBatch, batch: [[[UInt8]]], context: ChannelHandlerContext, client: Client) {
+    /// The burst parked the client: remember where to resume and start the timer.
+    private func park(_ parked: ParkedBatch, context: ChannelHandlerContext, client: Client) {
         parkedToken = parked.token
-        parkedCommands = batch.suffix(parked.remaining)
+        parkedNext = parked.next
         guard let timeout = parked.timeout else { return }
         let dispatcher = self.dispatcher
         let token = parked.token

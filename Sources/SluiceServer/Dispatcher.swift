@@ -47,13 +47,15 @@ final class Dispatcher: Sendable {
     /// Runs the commands of one read burst in order, under one acquisition of the lock,
     /// handing each reply to `emit` as soon as it exists; stops after a command that
     /// closes the connection, or that parks the client in a blocking command (the
-    /// result then says how many commands are left). Replies for clients that pushes
-    /// served are delivered after the lock is released. `now` is read once per burst
-    /// by the caller, as Redis caches its clock per event-loop iteration. The burst's
-    /// time is measured once and shared evenly among its commands in `INFO
-    /// commandstats`: two clock reads per command would cost more than most commands.
+    /// result then says where to resume). Replies for clients that pushes served are
+    /// delivered after the lock is released. `now` is read once per burst by the
+    /// caller, as Redis caches its clock per event-loop iteration. The burst's time is
+    /// measured once and shared evenly among its commands in `INFO commandstats`: two
+    /// clock reads per command would cost more than most commands.
     @discardableResult
-    func execute(_ batch: [[[UInt8]]], client: Client, now: Instant, emit: (RESPValue) -> Void) -> ParkedBatch? {
+    func execute(
+        _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant, emit: (RESPValue) -> Void
+    ) -> ParkedBatch? {
         var parked: ParkedBatch?
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: RESPValue) {
@@ -63,7 +65,8 @@ final class Dispatcher: Sendable {
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: Int.self, capacity: batch.count) { positions in
                 var executed = 0
-                for (index, arguments) in batch.enumerated() {
+                for index in start..<batch.count {
+                    let arguments = Arguments(batch, command: index)
                     let position = execute(arguments, client: client, now: now, state: &state, emit: emitUnlessParked)
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
@@ -72,7 +75,7 @@ final class Dispatcher: Sendable {
                         executed += 1
                     }
                     if let request = client.blockedRequest {
-                        parked = ParkedBatch(remaining: batch.count - index - 1, token: request.token, timeout: request.timeout)
+                        parked = ParkedBatch(next: index + 1, token: request.token, timeout: request.timeout)
                         break
                     }
                     if client.closeAfterReply { break }
@@ -92,11 +95,12 @@ final class Dispatcher: Sendable {
     /// Runs one command with the lock held; returns its table position, or nil when it
     /// was rejected before running (unknown name, wrong number of arguments).
     private func execute(
-        _ arguments: [[UInt8]], client: Client, now: Instant, state: inout DatabaseState, emit: (RESPValue) -> Void
+        _ arguments: Arguments, client: Client, now: Instant, state: inout DatabaseState, emit: (RESPValue) -> Void
     ) -> Int? {
-        guard let name = arguments.first, let position = context.table.lookup(name) else {
-            let name = arguments.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-            emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.dropFirst()))).reply)
+        guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
+            let name = String(decoding: arguments[0], as: UTF8.self)
+            client.transaction.commandRejected()
+            emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
         }
         let spec = context.table.specs[position]
@@ -105,18 +109,33 @@ final class Dispatcher: Sendable {
         state.stats.commandsProcessed += 1
         guard spec.acceptsArgumentCount(arguments.count) else {
             state.stats.commands[position].rejectedCalls += 1
-            emit(CommandError(.wrongArity(command: spec.name)).reply)
+            let error = TransactionCommands.rejected(CommandError(.wrongArity(command: spec.name)), spec: spec, client: client, state: &state)
+            emit(error.reply)
             return nil
         }
-        var invocation = Invocation(arguments: Arguments(arguments), now: now, client: client, server: context)
+        var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
+        if client.transaction.isQueuing && !spec.runsWhileQueuing {
+            do throws(CommandError) {
+                emit(try TransactionCommands.enqueue(spec, at: position, invocation))
+            } catch {
+                emit(error.reply)
+            }
+            return nil
+        }
+        emit(Self.call(spec, at: position, &invocation, &state))
+        return position
+    }
+
+    /// Runs a command that passed the checks and counts it; also how `EXEC` runs its queue.
+    @inline(__always)
+    static func call(_ spec: CommandSpec, at position: Int, _ invocation: inout Invocation, _ state: inout DatabaseState) -> RESPValue {
         state.stats.commands[position].calls += 1
         do throws(CommandError) {
-            emit(try spec.handler(&invocation, &state))
+            return try spec.handler(&invocation, &state)
         } catch {
             state.stats.commands[position].failedCalls += 1
-            emit(error.reply)
+            return error.reply
         }
-        return position
     }
 
     /// Registers a new connection and returns its client record.
@@ -133,11 +152,12 @@ final class Dispatcher: Sendable {
     }
 
     func disconnect(_ client: Client) {
-        _ = database.state.withLock { state in
+        database.state.withLock { state in
+            TransactionCommands.release(client.transaction.takeWatched(), from: &state.keyspace)
             // A parked client leaves its queues, so later pushes stay in the list.
             state.blocking.unpark(client)
             client.resume = nil
-            return state.clients.removeValue(forKey: client.id)
+            state.clients[client.id] = nil
         }
     }
 

@@ -201,3 +201,35 @@ func recoversAfterError() throws {
     var good = ByteBuffer(string: "PING\r\n")
     #expect(try decoder.decode(&good) == [Array("PING".utf8)])
 }
+
+@Test("Commands of a burst share one store, and a command still arriving survives removing the complete ones")
+func decodesBurstIntoSharedStore() throws {
+    var decoder = RESPRequestDecoder()
+    var commands = RESPCommands()
+    var buffer = ByteBuffer(string: "*2\r\n$4\r\nINCR\r\n$1\r\na\r\nPING x\r\n*3\r\n$3\r\nSET\r\n$1\r\nk")
+    var complete = 0
+    while try decoder.decode(&buffer, into: &commands) { complete += 1 }
+    #expect(complete == 2)
+    #expect(commands.words(of: 0).map { String(decoding: commands.word($0), as: UTF8.self) } == ["INCR", "a"])
+    #expect(commands.words(of: 1).map { String(decoding: commands.word($0), as: UTF8.self) } == ["PING", "x"])
+    commands.removeCompleted()
+    #expect(commands.count == 0)
+    buffer.writeString("\r\n$5\r\nvalue\r\n")
+    #expect(try decoder.decode(&buffer, into: &commands))
+    #expect(commands.words(of: 0).map { String(decoding: commands.word($0), as: UTF8.self) } == ["SET", "k", "value"])
+    #expect(commands.withWord(commands.words(of: 0).upperBound - 1) { $0.count } == 5)
+}
+
+@Test("A protocol error drops the words of the broken command and keeps complete ones")
+func protocolErrorDropsPartialWords() throws {
+    var decoder = RESPRequestDecoder()
+    var commands = RESPCommands()
+    var buffer = ByteBuffer(string: "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n!oops\r\n")
+    #expect(try decoder.decode(&buffer, into: &commands))
+    #expect(throws: RESPProtocolError.self) { try decoder.decode(&buffer, into: &commands) }
+    #expect(commands.count == 1)
+    commands.removeCompleted()
+    commands.append(Array("ECHO".utf8))
+    commands.endCommand()
+    #expect(commands.words(of: 0).map { commands.word($0) } == [Array("ECHO".utf8)])
+}

@@ -128,4 +128,37 @@ struct KeyCommandTests {
             #expect(try c.command("SCAN", "0", "COUNT", "1000", "TYPE", "list") == "*2\r\n$1\r\n0\r\n*0\r\n")
         }
     }
+
+    @Test("RENAME moves the value and its TTL, overwrites the destination, and needs the source")
+    func rename() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "a", "1", "EX", "100")
+            _ = try c.command("HSET", "b", "f", "v")
+            #expect(try c.command("RENAME", "a", "b") == "+OK\r\n")
+            #expect(try c.command("GET", "b") == "$1\r\n1\r\n")
+            #expect(try c.command("TTL", "b") == ":100\r\n")
+            #expect(try c.command("EXISTS", "a") == ":0\r\n")
+            #expect(try c.command("RENAME", "b", "b") == "+OK\r\n")
+            #expect(try c.command("RENAME", "missing", "x") == "-ERR no such key\r\n")
+            _ = try c.command("CONSUME", "bucket", "5", "1")
+            #expect(try c.command("RENAME", "bucket", "moved") == "+OK\r\n")
+            #expect(try c.command("TYPE", "moved") == "+leakybucket\r\n")
+            server.clock.advance(milliseconds: 100_000)
+            #expect(try c.command("RENAME", "b", "c") == "-ERR no such key\r\n")
+        }
+    }
+
+    @Test("RENAMENX renames only onto an absent key")
+    func renameIfAbsent() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("MSET", "a", "1", "b", "2")
+            #expect(try c.command("RENAMENX", "a", "b") == ":0\r\n")
+            #expect(try c.command("RENAMENX", "a", "a") == ":0\r\n")
+            #expect(try c.command("RENAMENX", "a", "c") == ":1\r\n")
+            #expect(try c.command("MGET", "a", "b", "c") == "*3\r\n$-1\r\n$1\r\n2\r\n$1\r\n1\r\n")
+            #expect(try c.command("RENAMENX", "missing", "d") == "-ERR no such key\r\n")
+        }
+    }
 }

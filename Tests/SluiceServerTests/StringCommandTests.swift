@@ -146,4 +146,165 @@ struct StringCommandTests {
             #expect(try c.command("INCR", "n") == "-ERR value is not an integer or out of range\r\n")
         }
     }
+
+    @Test("INCRBYFLOAT adds in long double and replies as Redis formats it")
+    func incrementByFloat() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("INCRBYFLOAT", "f", "0.1") == "$3\r\n0.1\r\n")
+            #expect(try c.command("INCRBYFLOAT", "f", "0.2") == "$3\r\n0.3\r\n")
+            #expect(try c.command("INCRBYFLOAT", "f", "-0.3") == "$1\r\n0\r\n")
+            #expect(try c.command("INCRBYFLOAT", "g", "1e20") == "$21\r\n100000000000000000000\r\n")
+            // 64 bits of mantissa: the small part is lost, as in Redis.
+            #expect(try c.command("INCRBYFLOAT", "g", "1.5e-17") == "$21\r\n100000000000000000000\r\n")
+            #expect(try c.command("INCRBYFLOAT", "h", "3.0e3") == "$4\r\n3000\r\n")
+            #expect(try c.command("INCRBYFLOAT", "h", "-0.001") == "$22\r\n2999.99900000000000011\r\n")
+            #expect(try c.command("INCRBYFLOAT", "hex", "0x10") == "$2\r\n16\r\n")
+            #expect(try c.command("INCRBYFLOAT", "tiny", "1.5e-20") == "$1\r\n0\r\n")
+            #expect(try c.command("GET", "f") == "$1\r\n0\r\n")
+            _ = try c.command("INCR", "n")
+            #expect(try c.command("INCRBYFLOAT", "n", "1.5") == "$3\r\n2.5\r\n")
+            #expect(try c.command("TYPE", "n") == "+string\r\n")
+        }
+    }
+
+    @Test("INCRBYFLOAT keeps the deadline and rejects non-floats, spaces and infinities")
+    func incrementByFloatErrors() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "f", "1.5", "EX", "100")
+            #expect(try c.command("INCRBYFLOAT", "f", "1") == "$3\r\n2.5\r\n")
+            #expect(try c.command("TTL", "f") == ":100\r\n")
+            try c.expectErrors(["INCRBYFLOAT", "f"], [
+                (["abc"], "value is not a valid float"),
+                ([" 1"], "value is not a valid float"),
+                (["1 "], "value is not a valid float"),
+                (["nan"], "value is not a valid float"),
+                ([""], "value is not a valid float"),
+                (["inf"], "increment would produce NaN or Infinity"),
+                (["-inf"], "increment would produce NaN or Infinity"),
+            ])
+            _ = try c.command("SET", "s", "abc")
+            #expect(try c.command("INCRBYFLOAT", "s", "1") == "-ERR value is not a valid float\r\n")
+            _ = try c.command("HSET", "h", "f", "1")
+            #expect(try c.command("INCRBYFLOAT", "h", "x") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+            #expect(try c.command("INCRBYFLOAT", "f") == "-ERR wrong number of arguments for 'incrbyfloat' command\r\n")
+            #expect(try c.command("GET", "f") == "$3\r\n2.5\r\n")
+        }
+    }
+
+    @Test("GETDEL returns the value and deletes the key; nil when absent")
+    func getdel() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "k", "v")
+            #expect(try c.command("GETDEL", "k") == "$1\r\nv\r\n")
+            #expect(try c.command("EXISTS", "k") == ":0\r\n")
+            #expect(try c.command("GETDEL", "k") == "$-1\r\n")
+            _ = try c.command("ZADD", "z", "1", "a")
+            #expect(try c.command("GETDEL", "z") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+            #expect(try c.command("EXISTS", "z") == ":1\r\n")
+        }
+    }
+
+    @Test("GETEX sets, moves or removes the deadline and returns the value")
+    func getex() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let nowMs = server.clock.now().milliseconds
+            _ = try c.command("SET", "k", "v")
+            #expect(try c.command("GETEX", "k") == "$1\r\nv\r\n")
+            #expect(try c.command("TTL", "k") == ":-1\r\n")
+            #expect(try c.command("GETEX", "k", "EX", "100") == "$1\r\nv\r\n")
+            #expect(try c.command("TTL", "k") == ":100\r\n")
+            #expect(try c.command("GETEX", "k", "px", "2500") == "$1\r\nv\r\n")
+            #expect(try c.command("PTTL", "k") == ":2500\r\n")
+            #expect(try c.command("GETEX", "k", "PXAT", String(nowMs + 4000)) == "$1\r\nv\r\n")
+            #expect(try c.command("PTTL", "k") == ":4000\r\n")
+            #expect(try c.command("GETEX", "k", "EXAT", String(nowMs / 1000 + 50)) == "$1\r\nv\r\n")
+            #expect(try c.command("GETEX", "k", "EX", "10", "EX", "20") == "$1\r\nv\r\n")
+            #expect(try c.command("TTL", "k") == ":20\r\n")
+            #expect(try c.command("GETEX", "k", "PERSIST") == "$1\r\nv\r\n")
+            #expect(try c.command("TTL", "k") == ":-1\r\n")
+            // A deadline already past: the value is returned and the key is gone.
+            #expect(try c.command("GETEX", "k", "EXAT", "1") == "$1\r\nv\r\n")
+            #expect(try c.command("EXISTS", "k") == ":0\r\n")
+            #expect(try c.command("GETEX", "k", "EX", "10") == "$-1\r\n")
+        }
+    }
+
+    @Test("GETEX rejects conflicting options and bad times, the time only once the key exists")
+    func getexErrors() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "k", "v", "EX", "100")
+            try c.expectErrors(["GETEX", "k"], [
+                (["EX", "10", "PX", "10"], "syntax error"),
+                (["PERSIST", "EX", "10"], "syntax error"),
+                (["EX", "10", "PERSIST"], "syntax error"),
+                (["EX"], "syntax error"),
+                (["KEEPTTL"], "syntax error"),
+                (["EX", "abc"], "value is not an integer or out of range"),
+                (["EX", "0"], "invalid expire time in 'getex' command"),
+                (["PX", "-1"], "invalid expire time in 'getex' command"),
+                (["PXAT", "-5"], "invalid expire time in 'getex' command"),
+                (["EX", "9223372036854775807"], "invalid expire time in 'getex' command"),
+                (["EX", "9223372036854775"], "invalid expire time in 'getex' command"),
+            ])
+            #expect(try c.command("TTL", "k") == ":100\r\n")
+            #expect(try c.command("GETEX", "nokey", "EX", "abc") == "$-1\r\n")
+            _ = try c.command("HSET", "h", "f", "v")
+            #expect(try c.command("GETEX", "h") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+            #expect(try c.command("GETEX") == "-ERR wrong number of arguments for 'getex' command\r\n")
+        }
+    }
+
+    @Test("SETEX and PSETEX set a value with a deadline, replacing any type")
+    func setex() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("ZADD", "k", "1", "a")
+            #expect(try c.command("SETEX", "k", "10", "v") == "+OK\r\n")
+            #expect(try c.command("TYPE", "k") == "+string\r\n")
+            #expect(try c.command("TTL", "k") == ":10\r\n")
+            #expect(try c.command("PSETEX", "p", "1500", "w") == "+OK\r\n")
+            #expect(try c.command("PTTL", "p") == ":1500\r\n")
+            server.clock.advance(milliseconds: 1500)
+            #expect(try c.command("GET", "p") == "$-1\r\n")
+            #expect(try c.command("GET", "k") == "$1\r\nv\r\n")
+            try c.expectErrors(["SETEX", "k"], [
+                (["0", "v"], "invalid expire time in 'setex' command"),
+                (["-1", "v"], "invalid expire time in 'setex' command"),
+                (["abc", "v"], "value is not an integer or out of range"),
+                (["9223372036854775807", "v"], "invalid expire time in 'setex' command"),
+            ])
+            try c.expectErrors(["PSETEX", "k"], [
+                (["0", "v"], "invalid expire time in 'psetex' command"),
+                (["9223372036854775807", "v"], "invalid expire time in 'psetex' command"),
+            ])
+            #expect(try c.command("SETEX", "k", "10") == "-ERR wrong number of arguments for 'setex' command\r\n")
+            #expect(try c.command("GET", "k") == "$1\r\nv\r\n")
+        }
+    }
+
+    @Test("APPEND extends a string, creates a missing one and keeps the deadline; STRLEN measures it")
+    func appendAndStrlen() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("STRLEN", "n") == ":0\r\n")
+            #expect(try c.command("APPEND", "n", "12") == ":2\r\n")
+            #expect(try c.command("APPEND", "n", "34") == ":4\r\n")
+            #expect(try c.command("INCR", "n") == ":1235\r\n")
+            #expect(try c.command("APPEND", "n", "5") == ":5\r\n")
+            #expect(try c.command("GET", "n") == "$5\r\n12355\r\n")
+            #expect(try c.command("STRLEN", "n") == ":5\r\n")
+            _ = try c.command("EXPIRE", "n", "100")
+            #expect(try c.command("APPEND", "n", "\u{0}\r\n") == ":8\r\n")
+            #expect(try c.command("TTL", "n") == ":100\r\n")
+            #expect(try c.command("STRLEN", "n") == ":8\r\n")
+            _ = try c.command("HSET", "h", "f", "v")
+            #expect(try c.command("APPEND", "h", "x") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+            #expect(try c.command("STRLEN", "h") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+        }
+    }
 }

@@ -11,6 +11,9 @@ import time
 import pytest
 import redis
 
+# target (redis-server or Sluice) and prefix fixtures for the library and differential tests
+pytest_plugins = ["targets"]
+
 READY = re.compile(r"ready on ([0-9.]+):(\d+)")
 
 

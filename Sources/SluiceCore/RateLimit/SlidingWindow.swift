@@ -22,6 +22,8 @@ public struct SlidingWindow: Sendable, Hashable {
     /// The rates in the order the caller gave them; `failingRateIndex` refers to it.
     public let rates: [SlidingWindowRate]
     /// Indices into `rates`, by ascending interval: the order pyrate checks them in.
+    /// Empty when `rates` is already in that order (the usual case), to save building it
+    /// on every command.
     private let checkOrder: [Int]
     /// The largest interval: the log keeps nothing older than this.
     public let maximumIntervalMilliseconds: Int64
@@ -36,11 +38,14 @@ public struct SlidingWindow: Sendable, Hashable {
             guard rate.limit > 0 else { throw .notPositiveInteger("limit of rate \(index)") }
             guard rate.intervalMilliseconds > 0 else { throw .notPositiveInteger("interval of rate \(index)") }
         }
+        let ascending = zip(rates, rates.dropFirst()).allSatisfy { $0.intervalMilliseconds < $1.intervalMilliseconds }
         // Sorting the indices with the index as tie-breaker keeps it stable, like Python's sort.
-        let order = rates.indices.sorted {
+        let order = ascending ? [] : rates.indices.sorted {
             (rates[$0].intervalMilliseconds, $0) < (rates[$1].intervalMilliseconds, $1)
         }
-        for (earlier, later) in zip(order, order.dropFirst()) {
+        for position in rates.indices.dropFirst() {
+            let earlier = order.isEmpty ? position - 1 : order[position - 1]
+            let later = order.isEmpty ? position : order[position]
             let previous = rates[earlier]
             let current = rates[later]
             guard current.intervalMilliseconds > previous.intervalMilliseconds else {
@@ -58,7 +63,7 @@ public struct SlidingWindow: Sendable, Hashable {
         }
         self.rates = rates
         self.checkOrder = order
-        self.maximumIntervalMilliseconds = rates[order[order.count - 1]].intervalMilliseconds
+        self.maximumIntervalMilliseconds = rates[order.last ?? rates.count - 1].intervalMilliseconds
     }
 
     /// Tries to take `weight` units at `now` under every rate at once.
@@ -75,21 +80,19 @@ public struct SlidingWindow: Sendable, Hashable {
             return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .keep)
         }
         let nowMs = Self.floorMilliseconds(now)
-        var entries = log?.entries ?? []
+        // A slice of the stored log, not a copy: a refused request allocates nothing.
+        let all = log?.entries ?? []
         let oldestKept = nowMs.clampedSubtracting(maximumIntervalMilliseconds)
-        if let firstKept = entries.firstIndex(where: { $0.timestampMilliseconds >= oldestKept }) {
-            entries.removeFirst(firstKept)
-        } else {
-            entries.removeAll()
-        }
+        let entries = all[(all.firstIndex { $0.timestampMilliseconds >= oldestKept } ?? all.count)...]
 
         // One backward pass: windows nest because the rates are checked by ascending interval.
-        var counted = entries.count
+        var counted = entries.endIndex
         var count: Int64 = 0
-        for rateIndex in checkOrder {
+        for position in rates.indices {
+            let rateIndex = checkOrder.isEmpty ? position : checkOrder[position]
             let rate = rates[rateIndex]
             let windowStart = nowMs.clampedSubtracting(rate.intervalMilliseconds)
-            while counted > 0, entries[counted - 1].timestampMilliseconds >= windowStart {
+            while counted > entries.startIndex, entries[counted - 1].timestampMilliseconds >= windowStart {
                 counted -= 1
                 count = count.clampedAdding(entries[counted].weight)
             }
@@ -99,7 +102,10 @@ public struct SlidingWindow: Sendable, Hashable {
             }
         }
 
-        var stored = SlidingWindowLog(sortedEntries: entries)
+        var kept: [SlidingWindowLog.Entry] = []
+        kept.reserveCapacity(entries.count + 1)
+        kept.append(contentsOf: entries)
+        var stored = SlidingWindowLog(sortedEntries: kept)
         stored.record(weight: weight, atMilliseconds: nowMs)
         let newest = stored.entries[stored.entries.count - 1].timestampMilliseconds
         let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000)
@@ -116,7 +122,7 @@ public struct SlidingWindow: Sendable, Hashable {
 
     /// pyrate's wait: the unit `limit - weight` places from the newest must leave the window,
     /// which happens 1 ms after `its stamp + interval` (the window's start is inclusive).
-    private func waitMilliseconds(_ entries: [SlidingWindowLog.Entry], rate: SlidingWindowRate, weight: Int64, nowMs: Int64) -> Int64 {
+    private func waitMilliseconds(_ entries: ArraySlice<SlidingWindowLog.Entry>, rate: SlidingWindowRate, weight: Int64, nowMs: Int64) -> Int64 {
         let offset = rate.limit - weight
         var newer: Int64 = 0
         for entry in entries.reversed() {

@@ -59,12 +59,14 @@ enum CounterCommands {
         _ invocation: inout Invocation, _ state: inout DatabaseState, command: String, limit: String, _ operation: Operation
     ) throws(CommandError) -> RESPValue {
         guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command)) }
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextIndex()
         let (amount, bound, ttl) = try amountLimitTTL(&invocation, limit: limit)
         let now = invocation.now
-        let applied = try state.keyspace.decideInteger(key, now: now, emptyAsZero: true) { current throws(CommandError) in
-            let outcome = try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, now) }
-            return (outcome.write, outcome.applied)
+        let applied = try invocation.arguments.withKey(key) { key throws(CommandError) in
+            try state.keyspace.decideInteger(key, now: now, emptyAsZero: true) { current throws(CommandError) in
+                let outcome = try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, now) }
+                return (outcome.write, outcome.applied)
+            }
         }
         return .integer(applied ? 1 : 0)
     }

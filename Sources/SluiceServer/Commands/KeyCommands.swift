@@ -41,6 +41,15 @@ enum KeyCommands {
             let key = try invocation.arguments.next()
             return .simpleString(state.keyspace.value(key, now: invocation.now)?.typeName ?? "none")
         },
+        CommandSpec("rename", arity: 3, flags: ["write"], keys: (1, 2, 1), group: "generic",
+                    summary: "Renames a key and overwrites the destination.") { invocation, state throws(CommandError) in
+            _ = try rename(&invocation, &state, onlyIfAbsent: false)
+            return .ok
+        },
+        CommandSpec("renamenx", arity: 3, flags: ["write", "fast"], keys: (1, 2, 1), group: "generic",
+                    summary: "Renames a key only when the target key name doesn't exist.") { invocation, state throws(CommandError) in
+            .integer(try rename(&invocation, &state, onlyIfAbsent: true) ? 1 : 0)
+        },
         CommandSpec("keys", arity: 2, flags: ["readonly"], group: "generic",
                     summary: "Returns all key names that match a pattern.") { invocation, state throws(CommandError) in
             let pattern = GlobPattern(try invocation.arguments.next())
@@ -143,5 +152,23 @@ enum KeyCommands {
             keys = keys.filter { state.keyspace.value($0, now: invocation.now)?.typeName == type }
         }
         return .array([.bulk(String(step.cursor)), .array(keys.map(RESPValue.bulkString))])
+    }
+
+    /// RENAME/RENAMENX: moves the value and its deadline; false when RENAMENX finds the
+    /// destination taken (or source and destination are the same key).
+    private static func rename(_ invocation: inout Invocation, _ state: inout DatabaseState, onlyIfAbsent: Bool) throws(CommandError) -> Bool {
+        let source = try invocation.arguments.next()
+        let destination = try invocation.arguments.next()
+        let now = invocation.now
+        guard let value = state.keyspace.value(source, now: now), let deadline = state.keyspace.expiry(source, now: now) else {
+            throw .err("no such key")
+        }
+        if source == destination { return !onlyIfAbsent }
+        if onlyIfAbsent && state.keyspace.contains(destination, now: now) { return false }
+        state.keyspace.remove(source, now: now)
+        state.keyspace.set(destination, value, expiresAt: deadline, now: now)
+        // A list renamed onto a key that clients wait on serves them, as in Redis.
+        state.blocking.signal(destination)
+        return true
     }
 }

@@ -9,9 +9,11 @@ enum LeakyBucketCommands {
                     since: "0.1.0") { invocation, state throws(CommandError) in
             let (key, bucket, amount) = try parse(&invocation, command: "consume")
             let now = invocation.now
-            let decision = try state.keyspace.decide(key, now: now, read: bucketState, wrap: { .leakyBucket($0) }) { current in
-                let outcome = bucket.consume(current, amount: amount ?? 1, now: now)
-                return (outcome.write, outcome.decision)
+            let decision = try invocation.arguments.withKey(key) { key throws(CommandError) in
+                try state.keyspace.decide(key, now: now, read: bucketState, wrap: { .leakyBucket($0) }) { current in
+                    let outcome = bucket.consume(current, amount: amount ?? 1, now: now)
+                    return (outcome.write, outcome.decision)
+                }
             }
             return reply(decision, invocation.client.protocolVersion)
         },
@@ -19,14 +21,18 @@ enum LeakyBucketCommands {
                     summary: "Reports a leaky bucket's level without changing it.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
             let (key, bucket, _) = try parse(&invocation, command: "peek")
-            let current = try bucketState(state.keyspace.value(key, now: invocation.now))
+            let now = invocation.now
+            let current = try invocation.arguments.withKey(key) { key throws(CommandError) in
+                try bucketState(state.keyspace.value(key, now: now))
+            }
             return reply(bucket.peek(current, now: invocation.now), invocation.client.protocolVersion)
         },
     ]
 
     /// `key capacity recharge [AMOUNT n] [BLOCK seconds]` (`AMOUNT` for CONSUME only).
-    private static func parse(_ invocation: inout Invocation, command: String) throws(CommandError) -> (Key, LeakyBucket, Int64?) {
-        let key = try invocation.arguments.next()
+    /// Returns the key's argument index, for `withKey`.
+    private static func parse(_ invocation: inout Invocation, command: String) throws(CommandError) -> (Int, LeakyBucket, Int64?) {
+        let key = try invocation.arguments.nextIndex()
         let capacity = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("capacity"))
         let recharge = try invocation.arguments.nextNumber(orElse: .notPositiveNumber("recharge"))
         var amount: Int64?
@@ -80,6 +86,6 @@ private func bucketState(_ value: Value?) throws(CommandError) -> LeakyBucketSta
     switch value {
     case nil: return nil
     case .leakyBucket(let state)?: return state
-    case .string?, .integer?, .slidingWindow?, .list?: throw .wrongType
+    default: throw .wrongType
     }
 }

@@ -10,14 +10,14 @@ extension Arguments {
     /// The next argument as an integer, or `failure` when it does not parse.
     mutating func nextInteger(orElse failure: @autoclosure () -> RateLimitError) throws(CommandError) -> Int64 {
         // An autoclosure: the error (and its message string) is built only on failure.
-        guard let value = parseInteger(try next()) else { throw CommandError(failure()) }
+        guard let value = try nextParsed(parseInteger) else { throw CommandError(failure()) }
         return value
     }
 
     /// The next argument as a number (decimal or exponent form), or `failure` when it
     /// does not parse. Infinities parse; the algorithms reject them by name.
     mutating func nextNumber(orElse failure: @autoclosure () -> RateLimitError) throws(CommandError) -> Double {
-        guard let value = parseDouble(try next()) else { throw CommandError(failure()) }
+        guard let value = try nextParsed(parseDouble) else { throw CommandError(failure()) }
         return value
     }
 
@@ -67,7 +67,7 @@ extension Keyspace {
     /// the write and what the reply needs, and the write is carried out in place with
     /// its deadline rounded up to a whole millisecond. On an error nothing changes.
     mutating func decide<State, Reply>(
-        _ key: Key,
+        _ key: UnsafeRawBufferPointer,
         now: Instant,
         read: (Value?) throws(CommandError) -> State?,
         wrap: (State) -> Value,
@@ -88,7 +88,7 @@ extension Keyspace {
 
     /// `decide` for state kept as an integer string (counters, GCRA TATs).
     mutating func decideInteger<Reply>(
-        _ key: Key,
+        _ key: UnsafeRawBufferPointer,
         now: Instant,
         emptyAsZero: Bool = false,
         decide: (Int64?) throws(CommandError) -> (RateLimitWrite<Int64>, Reply)

@@ -159,7 +159,11 @@ enum ServerCommands {
                 "storage_mode:in-memory",
             ]
         case "clients":
-            return ["connected_clients:\(state.clients.count)", "blocked_clients:\(state.blocking.blockedClients)", "maxclients:0"]
+            return [
+                "connected_clients:\(state.clients.count)", "blocked_clients:\(state.blocking.blockedClients)", "maxclients:0",
+                "watching_clients:\(state.clients.values.count { $0.transaction.watchedCount > 0 })",
+                "total_watched_keys:\(state.keyspace.watchedKeyCount)",
+            ]
         case "memory":
             let rss = residentMemoryBytes()
             return [

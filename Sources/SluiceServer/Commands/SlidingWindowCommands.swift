@@ -8,10 +8,11 @@ enum SlidingWindowCommands {
         CommandSpec("acquire", arity: -6, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Takes a weight under every rate of a sliding-window log, or nothing.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextIndex()
             let weight = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("weight"))
             guard weight >= 0 else { throw CommandError(.notNonNegativeInteger("weight")) }
             var rates: [SlidingWindowRate] = []
+            rates.reserveCapacity(invocation.arguments.remaining / 3)
             while !invocation.arguments.isEmpty {
                 let word = try invocation.arguments.nextKeyword()
                 guard word == "RATE" else { throw .unknownOption(word, command: "acquire", expected: "RATE") }
@@ -23,9 +24,11 @@ enum SlidingWindowCommands {
             }
             let window = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
             let now = invocation.now
-            let outcome = try state.keyspace.decide(key, now: now, read: windowLog, wrap: { .slidingWindow($0) }) { log throws(CommandError) in
-                let outcome = try rateLimited { () throws(RateLimitError) in try window.acquire(log, weight: weight, now: now) }
-                return (outcome.write, outcome)
+            let outcome = try invocation.arguments.withKey(key) { key throws(CommandError) in
+                try state.keyspace.decide(key, now: now, read: windowLog, wrap: { .slidingWindow($0) }) { log throws(CommandError) in
+                    let outcome = try rateLimited { () throws(RateLimitError) in try window.acquire(log, weight: weight, now: now) }
+                    return (outcome.write, outcome)
+                }
             }
             return .array([
                 .integer(outcome.acquired ? 1 : 0),
@@ -41,6 +44,6 @@ private func windowLog(_ value: Value?) throws(CommandError) -> SlidingWindowLog
     switch value {
     case nil: return nil
     case .slidingWindow(let log)?: return log
-    case .string?, .integer?, .leakyBucket?, .list?: throw .wrongType
+    default: throw .wrongType
     }
 }

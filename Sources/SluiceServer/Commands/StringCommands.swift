@@ -6,8 +6,11 @@ enum StringCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("get", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Returns the string value of a key.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            return try state.keyspace.string(key, now: invocation.now).map(RESPValue.bulkString) ?? .null
+            let key = try invocation.arguments.nextIndex()
+            let now = invocation.now
+            return try invocation.arguments.withKey(key) { key throws(CommandError) in
+                try stringBytes(state.keyspace.value(key, now: now)).map(RESPValue.bulkString) ?? .null
+            }
         },
         CommandSpec("set", arity: -3, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "string",
                     summary: "Sets the string value of a key, ignoring its type.", handler: set),
@@ -63,32 +66,147 @@ enum StringCommands {
             guard amount != .min else { throw .err("decrement would overflow") }
             return try incrementBy(&invocation, &state, -amount)
         },
+        CommandSpec("incrbyfloat", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
+                    summary: "Increment the floating point value of a key by a number.", since: "2.6.0", handler: incrementByFloat),
+        CommandSpec("getdel", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), group: "string",
+                    summary: "Returns the string value of a key after deleting the key.", since: "6.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            guard let value = try state.keyspace.string(key, now: invocation.now) else { return .null }
+            state.keyspace.remove(key, now: invocation.now)
+            return .bulkString(value)
+        },
+        CommandSpec("getex", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "string",
+                    summary: "Returns the string value of a key after setting its expiration time.", since: "6.2.0", handler: getex),
+        setexSpec("setex", unit: "EX", since: "2.0.0"),
+        setexSpec("psetex", unit: "PX", since: "2.6.0"),
+        CommandSpec("append", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
+                    summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let suffix = try invocation.arguments.next()
+            // In place, so the deadline stays, as in Redis.
+            let length = try state.keyspace.update(key, now: invocation.now) { value throws(CommandError) -> Int in
+                guard var bytes = try stringBytes(value) else { throw .wrongType }
+                value = .string([])
+                bytes.append(contentsOf: suffix)
+                value = .string(bytes)
+                return bytes.count
+            }
+            if let length { return .integer(Int64(length)) }
+            state.keyspace.set(key, .string(suffix), now: invocation.now)
+            return .integer(Int64(suffix.count))
+        },
+        CommandSpec("strlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "string",
+                    summary: "Returns the length of a string value.", since: "2.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            return .integer(Int64(try state.keyspace.string(key, now: invocation.now)?.count ?? 0))
+        },
     ]
 
+    /// INCRBYFLOAT key increment: computed in `long double` and stored as Redis formats
+    /// it (`FloatIncrement.swift`); the deadline is kept.
+    private static func incrementByFloat(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        let incrementBytes = try invocation.arguments.next()
+        // Redis checks the type and the current value before the increment.
+        let current = try state.keyspace.string(key, now: invocation.now)
+        var base: LongDouble = 0
+        if let current {
+            guard let parsed = parseLongDouble(current) else { throw .notFloat }
+            base = parsed
+        }
+        guard let increment = parseLongDouble(incrementBytes) else { throw .notFloat }
+        let result = base + increment
+        guard result.isFinite else { throw .err("increment would produce NaN or Infinity") }
+        let text = formatLongDouble(result)
+        if current == nil {
+            state.keyspace.set(key, .string(text), now: invocation.now)
+        } else {
+            state.keyspace.set(key, .string(text), keepExpiry: true, now: invocation.now)
+        }
+        return .bulkString(text)
+    }
+
+    /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]. As in Redis, a repeated option
+    /// is allowed (the last wins) and the time is checked only once the key is found.
+    private static func getex(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        var unit: String?
+        var amount: [UInt8] = []
+        var persist = false
+        while !invocation.arguments.isEmpty {
+            let option = try invocation.arguments.nextKeyword()
+            switch option {
+            case "EX", "PX", "EXAT", "PXAT":
+                guard !persist, unit == nil || unit == option, !invocation.arguments.isEmpty else { throw .syntax }
+                unit = option
+                amount = try invocation.arguments.next()
+            case "PERSIST":
+                guard unit == nil else { throw .syntax }
+                persist = true
+            default:
+                throw .syntax
+            }
+        }
+        guard let value = try state.keyspace.string(key, now: invocation.now) else { return .null }
+        if let unit {
+            guard let number = parseInteger(amount) else { throw .notInteger }
+            guard let deadline = deadline(unit, number, now: invocation.now) else {
+                throw CommandError(.invalidExpireTime(command: "getex"))
+            }
+            // A deadline already past deletes the key (setExpiry does), after the read.
+            state.keyspace.setExpiry(key, at: deadline, now: invocation.now)
+        } else if persist {
+            state.keyspace.setExpiry(key, at: nil, now: invocation.now)
+        }
+        return .bulkString(value)
+    }
+
+    /// SETEX key seconds value / PSETEX key milliseconds value.
+    private static func setexSpec(_ name: String, unit: String, since: String) -> CommandSpec {
+        CommandSpec(name, arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "string",
+                    summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+                    since: since) { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let amount = try invocation.arguments.nextInteger()
+            let value = try invocation.arguments.next()
+            guard let deadline = deadline(unit, amount, now: invocation.now) else {
+                throw CommandError(.invalidExpireTime(command: name))
+            }
+            state.keyspace.set(key, .string(value), expiresAt: deadline, now: invocation.now)
+            return .ok
+        }
+    }
+
     private static func integerArgument(_ invocation: Invocation, at position: Int) throws(CommandError) -> Int64 {
-        guard let value = parseInteger(invocation.arguments[position]) else { throw .notInteger }
+        guard let value = invocation.arguments.withWord(position, parseInteger) else { throw .notInteger }
         return value
     }
 
     /// INCR/INCRBY/DECR/DECRBY: an absent key counts as 0; the deadline is kept.
     private static func incrementBy(_ invocation: inout Invocation, _ state: inout DatabaseState, _ amount: Int64) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
-        // An existing counter changes in place: one look-up, and no bytes to parse or write.
-        let updated = try state.keyspace.update(key, now: invocation.now) { value throws(CommandError) -> Int64 in
-            let current = try integerValue(value) ?? 0
-            let (result, overflow) = current.addingReportingOverflow(amount)
-            guard !overflow else { throw .overflow }
-            value = .integer(result)
-            return result
+        let key = try invocation.arguments.nextIndex()
+        let now = invocation.now
+        // One look-up; an existing counter changes in place, with no bytes to parse or write.
+        return try invocation.arguments.withKey(key) { key throws(CommandError) in
+            var result: Result<Int64, CommandError> = .failure(.syntax)
+            state.keyspace.withEntry(key, now: now) { value, _ in
+                do throws(CommandError) {
+                    let (sum, overflow) = (try integerValue(value) ?? 0).addingReportingOverflow(amount)
+                    guard !overflow else { throw .overflow }
+                    value = .integer(sum)
+                    result = .success(sum)
+                } catch {
+                    result = .failure(error)
+                }
+            }
+            return .integer(try result.get())
         }
-        if let updated { return .integer(updated) }
-        state.keyspace.set(key, .integer(amount), now: invocation.now)
-        return .integer(amount)
     }
 
     /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
     static func set(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextIndex()
         let value = try invocation.arguments.next()
         var condition: String?
         var returnOld = false
@@ -115,28 +233,31 @@ enum StringCommands {
                 throw .syntax
             }
         }
-        // SET replaces a value of any type; only GET needs the old one to be a string.
-        let old = returnOld ? try state.keyspace.string(key, now: invocation.now) : nil
-        var blocked = false
-        if let condition {
-            let exists = returnOld ? old != nil : state.keyspace.contains(key, now: invocation.now)
-            blocked = (condition == "NX") == exists
-        }
-        if !blocked {
-            switch expiry {
-            case .keep?:
-                state.keyspace.set(key, .string(value), keepExpiry: true, now: invocation.now)
-            case .at(let deadline)? where deadline <= invocation.now.milliseconds:
-                // Already past: the write happens and is immediately gone, as in Redis.
-                state.keyspace.remove(key, now: invocation.now)
-            case .at(let deadline)?:
-                state.keyspace.set(key, .string(value), expiresAt: deadline, now: invocation.now)
-            case nil:
-                state.keyspace.set(key, .string(value), now: invocation.now)
+        let now = invocation.now
+        return try invocation.arguments.withKey(key) { key throws(CommandError) in
+            // SET replaces a value of any type; only GET needs the old one to be a string.
+            let old = returnOld ? try stringBytes(state.keyspace.value(key, now: now)) : nil
+            var blocked = false
+            if let condition {
+                let exists = returnOld ? old != nil : state.keyspace.contains(key, now: now)
+                blocked = (condition == "NX") == exists
             }
+            if !blocked {
+                switch expiry {
+                case .keep?:
+                    state.keyspace.set(key, .string(value), keepExpiry: true, now: now)
+                case .at(let deadline)? where deadline <= now.milliseconds:
+                    // Already past: the write happens and is immediately gone, as in Redis.
+                    state.keyspace.remove(key, now: now)
+                case .at(let deadline)?:
+                    state.keyspace.set(key, .string(value), expiresAt: deadline, now: now)
+                case nil:
+                    state.keyspace.set(key, .string(value), now: now)
+                }
+            }
+            if returnOld { return old.map(RESPValue.bulkString) ?? .null }
+            return blocked ? .null : .ok
         }
-        if returnOld { return old.map(RESPValue.bulkString) ?? .null }
-        return blocked ? .null : .ok
     }
 
     enum ExpiryOption: Equatable {
@@ -168,12 +289,17 @@ enum StringCommands {
 extension Keyspace {
     /// The bytes of a string key, nil when absent; `WRONGTYPE` for any other kind of value.
     mutating func string(_ key: Key, now: Instant) throws(CommandError) -> [UInt8]? {
-        switch value(key, now: now) {
-        case nil: return nil
-        case .string(let bytes)?: return bytes
-        case .integer(let number)?: return integerBytes(number)
-        case .leakyBucket?, .slidingWindow?, .list?: throw .wrongType
-        }
+        try stringBytes(value(key, now: now))
+    }
+}
+
+/// The bytes of a string value, nil when absent; `WRONGTYPE` for any other kind of value.
+func stringBytes(_ value: Value?) throws(CommandError) -> [UInt8]? {
+    switch value {
+    case nil: return nil
+    case .string(let bytes)?: return bytes
+    case .integer(let number)?: return integerBytes(number)
+    default: throw .wrongType
     }
 }
 
@@ -188,6 +314,6 @@ func integerValue(_ value: Value?, emptyAsZero: Bool = false) throws(CommandErro
         if emptyAsZero && bytes.isEmpty { return 0 }
         guard let number = parseInteger(bytes) else { throw .notInteger }
         return number
-    case .leakyBucket?, .slidingWindow?, .list?: throw .wrongType
+    default: throw .wrongType
     }
 }

@@ -9,7 +9,7 @@ enum ThrottleCommands {
         CommandSpec("cl.throttle", arity: -5, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Applies GCRA rate limiting to a key, as redis-cell does.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextIndex()
             let maxBurst = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("max_burst"))
             let count = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("count_per_period"))
             let period = try invocation.arguments.nextNumber(orElse: .notPositiveNumber("period"))
@@ -23,11 +23,13 @@ enum ThrottleCommands {
                 try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: period)
             }
             let now = invocation.now
-            let result = try state.keyspace.decideInteger(key, now: now) { tat throws(CommandError) in
-                let outcome = try rateLimited { () throws(RateLimitError) in
-                    try throttle.throttle(tat: tat, quantity: quantity, now: now)
+            let result = try invocation.arguments.withKey(key) { key throws(CommandError) in
+                try state.keyspace.decideInteger(key, now: now) { tat throws(CommandError) in
+                    let outcome = try rateLimited { () throws(RateLimitError) in
+                        try throttle.throttle(tat: tat, quantity: quantity, now: now)
+                    }
+                    return (outcome.write, outcome.result)
                 }
-                return (outcome.write, outcome.result)
             }
             return .array([
                 .integer(result.limited ? 1 : 0),

@@ -1,0 +1,119 @@
+import NIOCore
+
+/// The words of many commands in shared storage: every word's bytes in one array,
+/// plus where each word and each command ends.
+///
+/// A read burst of pipelined commands costs a few allocations in all, instead of one
+/// array per word. The words of a command still arriving (a multibulk request split
+/// across reads) sit after the last complete command until `RESPRequestDecoder`
+/// completes them; `removeCompleted()` keeps them.
+public struct RESPCommands: Sendable {
+    /// All words' bytes, back to back.
+    private var bytes: [UInt8] = []
+    /// The end offset in `bytes` of each word.
+    private var wordEnds: [Int] = []
+    /// The end index in `wordEnds` of each complete command.
+    private var commandEnds: [Int] = []
+
+    public init() {}
+
+    /// Complete commands, each given as its words.
+    public init(_ commands: [[[UInt8]]]) {
+        for command in commands {
+            for word in command {
+                self.append(word)
+            }
+            self.endCommand()
+        }
+    }
+
+    /// The number of complete commands.
+    public var count: Int { self.commandEnds.count }
+    public var isEmpty: Bool { self.commandEnds.isEmpty }
+
+    /// The indices of the words of complete command `command`.
+    @inline(__always)
+    public func words(of command: Int) -> Range<Int> {
+        (command == 0 ? 0 : self.commandEnds[command - 1])..<self.commandEnds[command]
+    }
+
+    /// The bytes of word `index` (an index from `words(of:)`).
+    @inline(__always)
+    public func word(_ index: Int) -> [UInt8] {
+        Array(self.bytes[self.byteRange(of: index)])
+    }
+
+    /// Reads word `index` in place, without copying it.
+    @inline(__always)
+    public func withWord<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let range = self.byteRange(of: index)
+        return self.bytes.withUnsafeBytes { raw in
+            body(UnsafeRawBufferPointer(rebasing: raw[range]))
+        }
+    }
+
+    @inline(__always)
+    public func wordLength(_ index: Int) -> Int {
+        self.byteRange(of: index).count
+    }
+
+    @inline(__always)
+    private func byteRange(of word: Int) -> Range<Int> {
+        (word == 0 ? 0 : self.wordEnds[word - 1])..<self.wordEnds[word]
+    }
+
+    /// Words after the last complete command: a command not yet whole.
+    var partialWordCount: Int {
+        self.wordEnds.count - (self.commandEnds.last ?? 0)
+    }
+
+    public mutating func append(_ word: [UInt8]) {
+        self.bytes.append(contentsOf: word)
+        self.wordEnds.append(self.bytes.count)
+    }
+
+    mutating func append(_ word: UnsafeRawBufferPointer) {
+        self.bytes.append(contentsOf: word)
+        self.wordEnds.append(self.bytes.count)
+    }
+
+    /// Ends a command made of the words appended since the previous one.
+    public mutating func endCommand() {
+        self.commandEnds.append(self.wordEnds.count)
+    }
+
+    /// Forgets every complete command, keeping the words of one still arriving.
+    public mutating func removeCompleted() {
+        guard let lastEnd = self.commandEnds.last else { return }
+        self.commandEnds.removeAll(keepingCapacity: true)
+        if lastEnd == self.wordEnds.count {
+            self.bytes.removeAll(keepingCapacity: true)
+            self.wordEnds.removeAll(keepingCapacity: true)
+            return
+        }
+        let byteStart = lastEnd == 0 ? 0 : self.wordEnds[lastEnd - 1]
+        self.bytes.removeSubrange(0..<byteStart)
+        self.wordEnds.removeSubrange(0..<lastEnd)
+        for index in self.wordEnds.indices {
+            self.wordEnds[index] -= byteStart
+        }
+    }
+
+    /// Drops the words of an incomplete command (after a protocol error).
+    mutating func removePartial() {
+        let keep = self.commandEnds.last ?? 0
+        let byteEnd = keep == 0 ? 0 : self.wordEnds[keep - 1]
+        self.bytes.removeSubrange(byteEnd...)
+        self.wordEnds.removeSubrange(keep...)
+    }
+}
+
+extension ByteBuffer {
+    /// Copies `length` readable bytes at absolute `index` into `commands` as one word.
+    func respAppendWord(at index: Int, length: Int, to commands: inout RESPCommands) {
+        self.withUnsafeReadableBytes { raw in
+            let offset = index - self.readerIndex
+            commands.append(UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length]))
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/// A Redis hash: fields and values as raw bytes, read back in insertion order as Redis
+/// does for small hashes (its listpack encoding), so `HGETALL` matches it there.
+///
+/// Entries sit in an array in insertion order with an index from field to position.
+/// Deleting leaves a hole instead of shifting the array; once holes outnumber entries
+/// the array is compacted, so every operation is O(1) amortized.
+public struct HashValue: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var field: [UInt8]
+        public var value: [UInt8]
+    }
+
+    private var index: [HashedBytes: Int] = [:]
+    private var slots: [Entry?] = []
+
+    public init() {}
+
+    public var count: Int { index.count }
+    public var isEmpty: Bool { index.isEmpty }
+
+    public subscript(field: [UInt8]) -> [UInt8]? {
+        guard let position = index[HashedBytes(field)] else { return nil }
+        return slots[position]?.value
+    }
+
+    /// Sets `field` to `value`; returns true when the field is new.
+    @discardableResult
+    public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
+        let key = HashedBytes(field)
+        if let position = index[key] {
+            slots[position]?.value = value
+            return false
+        }
+        index[key] = slots.count
+        slots.append(Entry(field: field, value: value))
+        return true
+    }
+
+    /// Removes `field`; returns whether it was there.
+    @discardableResult
+    public mutating func remove(_ field: [UInt8]) -> Bool {
+        guard let position = index.removeValue(forKey: HashedBytes(field)) else { return false }
+        slots[position] = nil
+        if index.isEmpty {
+            slots.removeAll()
+        } else if slots.count > 2 * index.count + 8 {
+            compact()
+        }
+        return true
+    }
+
+    /// Every field and value, in insertion order.
+    public var entries: [Entry] { slots.compactMap { $0 } }
+
+    private mutating func compact() {
+        let live = entries
+        for (position, entry) in live.enumerated() {
+            index[HashedBytes(entry.field)] = position
+        }
+        slots = live
+    }
+}
+
+extension HashValue: Equatable {
+    /// Same fields with the same values, whatever the order.
+    public static func == (lhs: HashValue, rhs: HashValue) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        return lhs.index.keys.allSatisfy { lhs[$0.bytes] == rhs[$0.bytes] }
+    }
+}

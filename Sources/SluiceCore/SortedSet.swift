@@ -1,0 +1,319 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A Redis sorted set: unique members (raw bytes), each with a score, ordered by
+/// (score, member bytes).
+///
+/// A dictionary answers "what is this member's score" in O(1). The order is kept as a
+/// list of sorted blocks of at most `maximumBlockSize` elements (a two-level B-tree,
+/// as Python's `sortedcontainers` does): finding a position is a binary search over the
+/// blocks' last elements then inside one block, and inserting or removing shifts at most
+/// one block. Rate limiters add at the end (timestamps grow) and trim the front, which
+/// touch only the last or first block. A rank sums the sizes of the blocks before it,
+/// a loop over `count / 512` integers, cheap next to the search for thousands of members.
+public struct SortedSet: Sendable {
+    public struct Element: Sendable, Equatable {
+        public var score: Double
+        public var member: [UInt8]
+
+        public init(score: Double, member: [UInt8]) {
+            self.score = score
+            self.member = member
+        }
+
+        /// Redis's order: by score, then by member bytes (memcmp, shorter first on a tie).
+        @inline(__always)
+        public func precedes(_ other: Element) -> Bool {
+            if score != other.score { return score < other.score }
+            return compareBytes(member, other.member) < 0
+        }
+    }
+
+    /// A score bound of `ZRANGEBYSCORE`/`ZCOUNT`: inclusive, or exclusive with `(`.
+    public struct ScoreBound: Sendable, Equatable {
+        public var value: Double
+        public var exclusive: Bool
+
+        public init(_ value: Double, exclusive: Bool = false) {
+            self.value = value
+            self.exclusive = exclusive
+        }
+    }
+
+    /// A member bound of `ZRANGE ... BYLEX`: `-`, `+`, `[member` or `(member`.
+    public enum LexBound: Sendable, Equatable {
+        case minimum
+        case maximum
+        case inclusive([UInt8])
+        case exclusive([UInt8])
+    }
+
+    static let maximumBlockSize = 512
+    /// A block shrunk below this merges with its neighbour, so removals cannot leave
+    /// many tiny blocks behind.
+    static let minimumBlockSize = 128
+
+    private var scores: [HashedBytes: Double] = [:]
+    /// Sorted, non-empty blocks whose concatenation is the whole order.
+    private var blocks: [[Element]] = []
+
+    public init() {}
+
+    public var count: Int { scores.count }
+    public var isEmpty: Bool { scores.isEmpty }
+
+    public func score(of member: [UInt8]) -> Double? {
+        scores[HashedBytes(member)]
+    }
+
+    // MARK: Changing
+
+    /// Sets `member`'s score; returns true when the member is new. A score of -0 is kept
+    /// as 0, which is what Redis reads back.
+    @discardableResult
+    public mutating func set(_ member: [UInt8], score: Double) -> Bool {
+        let score = score == 0 ? 0 : score
+        let key = HashedBytes(member)
+        if let old = scores.updateValue(score, forKey: key) {
+            if old == score { return false }
+            removeFromOrder(Element(score: old, member: member))
+            insertInOrder(Element(score: score, member: member))
+            return false
+        }
+        insertInOrder(Element(score: score, member: member))
+        return true
+    }
+
+    /// Removes `member`; returns whether it was there.
+    @discardableResult
+    public mutating func remove(_ member: [UInt8]) -> Bool {
+        guard let score = scores.removeValue(forKey: HashedBytes(member)) else { return false }
+        removeFromOrder(Element(score: score, member: member))
+        return true
+    }
+
+    /// Removes the elements whose ranks are in `ranks` (clamped to the set); returns how many.
+    @discardableResult
+    public mutating func removeRanks(_ ranks: Range<Int>) -> Int {
+        let ranks = ranks.clamped(to: 0..<count)
+        guard !ranks.isEmpty else { return 0 }
+        var (block, index) = location(ofRank: ranks.lowerBound)
+        var left = ranks.count
+        while left > 0 {
+            let end = Swift.min(blocks[block].count, index + left)
+            for element in blocks[block][index..<end] {
+                scores.removeValue(forKey: HashedBytes(element.member))
+            }
+            blocks[block].removeSubrange(index..<end)
+            left -= end - index
+            if blocks[block].isEmpty {
+                blocks.remove(at: block)
+            } else {
+                block += 1
+            }
+            index = 0
+        }
+        // The blocks either side of the cut may now be small.
+        for position in stride(from: Swift.min(block, blocks.count - 1), through: Swift.max(0, block - 2), by: -1) {
+            mergeIfSmall(position)
+        }
+        return ranks.count
+    }
+
+    // MARK: Reading
+
+    /// The 0-based position of `member` in ascending order, or nil when absent.
+    public func rank(of member: [UInt8]) -> Int? {
+        guard let score = score(of: member) else { return nil }
+        let element = Element(score: score, member: member)
+        return firstRank { !$0.precedes(element) }
+    }
+
+    /// The element at `rank` (0-based, ascending); the rank must be valid.
+    public func element(atRank rank: Int) -> Element {
+        let (block, index) = location(ofRank: rank)
+        return blocks[block][index]
+    }
+
+    /// The elements with ranks in `ranks` (clamped), ascending, or descending with `reverse`.
+    public func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
+        let ranks = ranks.clamped(to: 0..<count)
+        guard !ranks.isEmpty else { return [] }
+        var result: [Element] = []
+        result.reserveCapacity(ranks.count)
+        var (block, index) = location(ofRank: reverse ? ranks.upperBound - 1 : ranks.lowerBound)
+        for _ in 0..<ranks.count {
+            result.append(blocks[block][index])
+            if reverse {
+                index -= 1
+                if index < 0 && block > 0 {
+                    block -= 1
+                    index = blocks[block].count - 1
+                }
+            } else {
+                index += 1
+                if index == blocks[block].count {
+                    block += 1
+                    index = 0
+                }
+            }
+        }
+        return result
+    }
+
+    /// The ranks of the elements whose scores lie between `minimum` and `maximum`.
+    public func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
+        let lower = firstRank { minimum.exclusive ? $0.score > minimum.value : $0.score >= minimum.value }
+        let upper = firstRank { maximum.exclusive ? $0.score >= maximum.value : $0.score > maximum.value }
+        return lower..<Swift.max(lower, upper)
+    }
+
+    /// The ranks of the elements whose members lie between `minimum` and `maximum`. As in
+    /// Redis, meaningful when all scores are equal (members are then in byte order).
+    public func ranks(from minimum: LexBound, to maximum: LexBound) -> Range<Int> {
+        let lower = firstRank { !Self.below(minimum, $0.member) }
+        let upper = firstRank { Self.above(maximum, $0.member) }
+        return lower..<Swift.max(lower, upper)
+    }
+
+    /// Every element in ascending order.
+    public var elements: [Element] { blocks.flatMap { $0 } }
+
+    // MARK: Internals
+
+    /// Whether `member` sorts before the range that starts at `bound`.
+    private static func below(_ bound: LexBound, _ member: [UInt8]) -> Bool {
+        switch bound {
+        case .minimum: false
+        case .maximum: true
+        case .inclusive(let edge): compareBytes(member, edge) < 0
+        case .exclusive(let edge): compareBytes(member, edge) <= 0
+        }
+    }
+
+    /// Whether `member` sorts after the range that ends at `bound`.
+    private static func above(_ bound: LexBound, _ member: [UInt8]) -> Bool {
+        switch bound {
+        case .minimum: true
+        case .maximum: false
+        case .inclusive(let edge): compareBytes(member, edge) > 0
+        case .exclusive(let edge): compareBytes(member, edge) >= 0
+        }
+    }
+
+    /// The rank of the first element for which `isAtOrAfter` holds (`count` when none);
+    /// `isAtOrAfter` must be false then true along the order.
+    private func firstRank(where isAtOrAfter: (Element) -> Bool) -> Int {
+        let block = firstBlock(where: isAtOrAfter)
+        guard block < blocks.count else { return count }
+        var rank = 0
+        for earlier in blocks[..<block] { rank += earlier.count }
+        return rank + Self.firstIndex(in: blocks[block], where: isAtOrAfter)
+    }
+
+    /// The first block whose last element satisfies `isAtOrAfter`.
+    private func firstBlock(where isAtOrAfter: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = blocks.count
+        while low < high {
+            let middle = (low + high) / 2
+            if isAtOrAfter(blocks[middle][blocks[middle].count - 1]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
+    private static func firstIndex(in block: [Element], where isAtOrAfter: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = block.count
+        while low < high {
+            let middle = (low + high) / 2
+            if isAtOrAfter(block[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
+    /// The block and index of a valid rank.
+    private func location(ofRank rank: Int) -> (block: Int, index: Int) {
+        var rest = rank
+        if rank >= count - (blocks.last?.count ?? 0) {
+            // The tail is the common case (newest timestamps); skip the walk.
+            return (blocks.count - 1, rank - (count - blocks[blocks.count - 1].count))
+        }
+        for (position, block) in blocks.enumerated() {
+            if rest < block.count { return (position, rest) }
+            rest -= block.count
+        }
+        preconditionFailure("rank \(rank) out of range")
+    }
+
+    private mutating func insertInOrder(_ element: Element) {
+        guard !blocks.isEmpty else {
+            blocks.append([element])
+            return
+        }
+        var block = firstBlock { element.precedes($0) }
+        if block == blocks.count {
+            block -= 1
+            blocks[block].append(element)
+        } else {
+            let index = Self.firstIndex(in: blocks[block]) { element.precedes($0) }
+            blocks[block].insert(element, at: index)
+        }
+        if blocks[block].count > Self.maximumBlockSize {
+            let half = blocks[block].count / 2
+            let upper = Array(blocks[block][half...])
+            blocks[block].removeSubrange(half...)
+            blocks.insert(upper, at: block + 1)
+        }
+    }
+
+    private mutating func removeFromOrder(_ element: Element) {
+        let block = firstBlock { !$0.precedes(element) }
+        precondition(block < blocks.count, "sorted set order lost a member")
+        let index = Self.firstIndex(in: blocks[block]) { !$0.precedes(element) }
+        precondition(index < blocks[block].count && blocks[block][index] == element, "sorted set order lost a member")
+        blocks[block].remove(at: index)
+        if blocks[block].isEmpty {
+            blocks.remove(at: block)
+        } else {
+            mergeIfSmall(block)
+        }
+    }
+
+    /// Merges block `position` into its successor (or predecessor) when it is small and
+    /// the two fit in one block.
+    private mutating func mergeIfSmall(_ position: Int) {
+        guard position < blocks.count, blocks[position].count < Self.minimumBlockSize else { return }
+        if position + 1 < blocks.count, blocks[position].count + blocks[position + 1].count <= Self.maximumBlockSize {
+            let next = blocks.remove(at: position + 1)
+            blocks[position].append(contentsOf: next)
+        } else if position > 0, blocks[position - 1].count + blocks[position].count <= Self.maximumBlockSize {
+            let current = blocks.remove(at: position)
+            blocks[position - 1].append(contentsOf: current)
+        }
+    }
+}
+
+extension SortedSet: Equatable {
+    /// Same members with the same scores; how the order is split into blocks does not matter.
+    public static func == (lhs: SortedSet, rhs: SortedSet) -> Bool {
+        lhs.scores == rhs.scores
+    }
+}
+
+/// Byte-wise comparison as Redis's `sdscmp`: memcmp over the common prefix, then the
+/// shorter one first.
+@inline(__always)
+func compareBytes(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
+    let common = Swift.min(lhs.count, rhs.count)
+    if common > 0 {
+        let result = lhs.withUnsafeBytes { left in
+            rhs.withUnsafeBytes { right in memcmp(left.baseAddress!, right.baseAddress!, common) }
+        }
+        if result != 0 { return Int(result) }
+    }
+    return lhs.count - rhs.count
+}

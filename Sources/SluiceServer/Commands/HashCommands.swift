@@ -1,0 +1,144 @@
+import RESP
+import SluiceCore
+
+/// HSET, HGET and the other hash commands (`SluiceCore.HashValue`). Fields and values
+/// are raw bytes; a hash left without fields is deleted.
+enum HashCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("hset", arity: -4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Creates or modifies the value of a field in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            .integer(Int64(try setFields(&invocation, &state, command: "hset")))
+        },
+        CommandSpec("hmset", arity: -4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Sets the values of multiple fields.", since: "2.0.0") { invocation, state throws(CommandError) in
+            _ = try setFields(&invocation, &state, command: "hmset")
+            return .ok
+        },
+        CommandSpec("hsetnx", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Sets the value of a field in a hash only when the field doesn't exist.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let field = try invocation.arguments.next()
+            let value = try invocation.arguments.next()
+            let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash in
+                hash[field] == nil ? hash.set(field, value) : false
+            }
+            return .integer(added == true ? 1 : 0)
+        },
+        CommandSpec("hget", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Returns the value of a field in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let field = try invocation.arguments.next()
+            return try hash(key, &invocation, &state)?[field].map(RESPValue.bulkString) ?? .null
+        },
+        CommandSpec("hmget", arity: -3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Returns the values of all fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let hash = try hash(key, &invocation, &state)
+            return .array(invocation.arguments.rest().map { field in hash?[field].map(RESPValue.bulkString) ?? .null })
+        },
+        CommandSpec("hgetall", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
+                    summary: "Returns all fields and values in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let entries = try hash(key, &invocation, &state)?.entries ?? []
+            return .map(entries.map { RESPPair(.bulkString($0.field), .bulkString($0.value)) })
+        },
+        CommandSpec("hkeys", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
+                    summary: "Returns all fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            return .array((try hash(key, &invocation, &state)?.entries ?? []).map { .bulkString($0.field) })
+        },
+        CommandSpec("hvals", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
+                    summary: "Returns all values in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            return .array((try hash(key, &invocation, &state)?.entries ?? []).map { .bulkString($0.value) })
+        },
+        CommandSpec("hlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Returns the number of fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            return .integer(Int64(try hash(key, &invocation, &state)?.count ?? 0))
+        },
+        CommandSpec("hstrlen", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Returns the length of the value of a field.", since: "3.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let field = try invocation.arguments.next()
+            return .integer(Int64(try hash(key, &invocation, &state)?[field]?.count ?? 0))
+        },
+        CommandSpec("hexists", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Determines whether a field exists in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let field = try invocation.arguments.next()
+            return .integer(try hash(key, &invocation, &state)?[field] != nil ? 1 : 0)
+        },
+        CommandSpec("hdel", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Deletes one or more fields and their values from a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let fields = invocation.arguments.rest()
+            let removed = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: false) { hash in
+                fields.reduce(0) { count, field in hash.remove(field) ? count + 1 : count }
+            }
+            return .integer(Int64(removed ?? 0))
+        },
+        CommandSpec("hincrby", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Increments the integer value of a field in a hash by a number.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let field = try invocation.arguments.next()
+            let increment = try invocation.arguments.nextInteger()
+            let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
+                var current: Int64 = 0
+                if let bytes = hash[field] {
+                    guard let number = parseInteger(bytes) else { throw .err("hash value is not an integer") }
+                    current = number
+                }
+                let (sum, overflow) = current.addingReportingOverflow(increment)
+                guard !overflow else { throw .overflow }
+                hash.set(field, integerBytes(sum))
+                return sum
+            }
+            return .integer(result!)
+        },
+        CommandSpec("hincrbyfloat", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
+                    summary: "Increments the floating point value of a field by a number.",
+                    since: "2.6.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let field = try invocation.arguments.next()
+            guard let increment = parseLongDouble(try invocation.arguments.next()) else { throw .notFloat }
+            guard increment.isFinite else { throw .err("value is NaN or Infinity") }
+            let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
+                var current: LongDouble = 0
+                if let bytes = hash[field] {
+                    guard let number = parseLongDouble(bytes) else { throw .err("hash value is not a float") }
+                    current = number
+                }
+                let sum = current + increment
+                guard sum.isFinite else { throw .err("increment would produce NaN or Infinity") }
+                let text = formatLongDouble(sum)
+                hash.set(field, text)
+                return text
+            }
+            return .bulkString(result!)
+        },
+    ]
+
+    /// HSET / HMSET key field value [field value ...]; returns how many fields are new.
+    private static func setFields(_ invocation: inout Invocation, _ state: inout DatabaseState, command: String) throws(CommandError) -> Int {
+        guard invocation.arguments.count % 2 == 0 else { throw CommandError(.wrongArity(command: command)) }
+        let key = try invocation.arguments.next()
+        let pairs = invocation.arguments.rest()
+        let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash in
+            var added = 0
+            var position = pairs.startIndex
+            while position < pairs.endIndex {
+                if hash.set(pairs[position], pairs[position + 1]) { added += 1 }
+                position += 2
+            }
+            return added
+        }
+        return added ?? 0
+    }
+
+    private static func hash(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> HashValue? {
+        try state.keyspace.collection(key, HashValue.self, now: invocation.now)
+    }
+}

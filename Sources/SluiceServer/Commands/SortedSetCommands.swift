@@ -1,0 +1,357 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import RESP
+import SluiceCore
+
+/// ZADD, ZRANGE and the other sorted-set commands (`SluiceCore.SortedSet`). Members are
+/// raw bytes ordered by (score, member); a sorted set left without members is deleted.
+/// Scores are sent as RESP3 doubles, or in RESP2 as bulk strings of the same text.
+enum SortedSetCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("zadd", arity: -4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Adds one or more members to a sorted set, or updates their scores.",
+                    since: "1.2.0", handler: add),
+        CommandSpec("zincrby", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Increments the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            guard let increment = parseScore(try invocation.arguments.next()) else { throw .notFloat }
+            let member = try invocation.arguments.next()
+            let score = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: true) { set throws(CommandError) in
+                let score = (set.score(of: member) ?? 0) + increment
+                guard !score.isNaN else { throw .err("resulting score is not a number (NaN)") }
+                set.set(member, score: score)
+                return score
+            }
+            return .double(score!)
+        },
+        CommandSpec("zcard", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns the number of members in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            return .integer(Int64(try sortedSet(key, &invocation, &state)?.count ?? 0))
+        },
+        CommandSpec("zscore", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let member = try invocation.arguments.next()
+            return try sortedSet(key, &invocation, &state)?.score(of: member).map(RESPValue.double) ?? .null
+        },
+        CommandSpec("zcount", arity: 4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns the count of members in a sorted set that have scores within a range.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let (minimum, maximum) = try scoreRange(try invocation.arguments.next(), try invocation.arguments.next())
+            let set = try sortedSet(key, &invocation, &state)
+            return .integer(Int64(set?.ranks(from: minimum, to: maximum).count ?? 0))
+        },
+        CommandSpec("zrange", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns members in a sorted set within a range of indexes, scores or members.",
+                    since: "1.2.0") { invocation, state throws(CommandError) in
+            try range(&invocation, &state, by: nil, reverse: nil)
+        },
+        CommandSpec("zrevrange", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns members in a sorted set within a range of indexes in reverse order.",
+                    since: "1.2.0") { invocation, state throws(CommandError) in
+            try range(&invocation, &state, by: .rank, reverse: true)
+        },
+        CommandSpec("zrangebyscore", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns members in a sorted set within a range of scores.", since: "1.0.5") { invocation, state throws(CommandError) in
+            try range(&invocation, &state, by: .score, reverse: false)
+        },
+        CommandSpec("zrevrangebyscore", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns members in a sorted set within a range of scores in reverse order.",
+                    since: "2.2.0") { invocation, state throws(CommandError) in
+            try range(&invocation, &state, by: .score, reverse: true)
+        },
+        CommandSpec("zrank", arity: -3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns the index of a member in a sorted set ordered by ascending scores.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            try rank(&invocation, &state, reverse: false)
+        },
+        CommandSpec("zrevrank", arity: -3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns the index of a member in a sorted set ordered by descending scores.",
+                    since: "2.0.0") { invocation, state throws(CommandError) in
+            try rank(&invocation, &state, reverse: true)
+        },
+        CommandSpec("zrem", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Removes one or more members from a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let members = invocation.arguments.rest()
+            let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
+                members.reduce(0) { count, member in set.remove(member) ? count + 1 : count }
+            }
+            return .integer(Int64(removed ?? 0))
+        },
+        CommandSpec("zremrangebyscore", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Removes members in a sorted set within a range of scores.", since: "1.2.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let (minimum, maximum) = try scoreRange(try invocation.arguments.next(), try invocation.arguments.next())
+            let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
+                set.removeRanks(set.ranks(from: minimum, to: maximum))
+            }
+            return .integer(Int64(removed ?? 0))
+        },
+        CommandSpec("zremrangebyrank", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Removes members in a sorted set within a range of indexes.", since: "2.0.0") { invocation, state throws(CommandError) in
+            let key = try invocation.arguments.next()
+            let start = try invocation.arguments.nextInteger()
+            let stop = try invocation.arguments.nextInteger()
+            let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
+                set.removeRanks(rankRange(start, stop, count: set.count))
+            }
+            return .integer(Int64(removed ?? 0))
+        },
+    ]
+
+    private static func sortedSet(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> SortedSet? {
+        try state.keyspace.collection(key, SortedSet.self, now: invocation.now)
+    }
+
+    // MARK: ZADD
+
+    private static let addOptions: Set<String> = ["NX", "XX", "GT", "LT", "CH", "INCR"]
+
+    /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
+    private static func add(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        var nx = false, xx = false, gt = false, lt = false, ch = false, incr = false
+        while let option = invocation.arguments.peekKeyword(), addOptions.contains(option) {
+            _ = try invocation.arguments.next()
+            switch option {
+            case "NX": nx = true
+            case "XX": xx = true
+            case "GT": gt = true
+            case "LT": lt = true
+            case "CH": ch = true
+            default: incr = true
+            }
+        }
+        let words = invocation.arguments.remaining
+        guard words > 0, words % 2 == 0 else { throw .syntax }
+        if nx && xx { throw .err("XX and NX options at the same time are not compatible") }
+        if (gt && nx) || (lt && nx) || (gt && lt) { throw .err("GT, LT, and/or NX options at the same time are not compatible") }
+        if incr && words > 2 { throw .err("INCR option supports a single increment-element pair") }
+        var pairs: [(score: Double, member: [UInt8])] = []
+        pairs.reserveCapacity(words / 2)
+        while !invocation.arguments.isEmpty {
+            guard let score = parseScore(try invocation.arguments.next()) else { throw .notFloat }
+            pairs.append((score, try invocation.arguments.next()))
+        }
+
+        var added = 0, updated = 0
+        var incremented: Double?
+        _ = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: !xx) { set throws(CommandError) in
+            for (given, member) in pairs {
+                guard let current = set.score(of: member) else {
+                    if xx { continue }
+                    set.set(member, score: given)
+                    added += 1
+                    incremented = given
+                    continue
+                }
+                if nx { continue }
+                var score = given
+                if incr {
+                    score += current
+                    guard !score.isNaN else { throw .err("resulting score is not a number (NaN)") }
+                }
+                if (lt && score >= current) || (gt && score <= current) { continue }
+                incremented = score
+                if score != current {
+                    set.set(member, score: score)
+                    updated += 1
+                }
+            }
+        }
+        if incr { return incremented.map(RESPValue.double) ?? .null }
+        return .integer(Int64(ch ? added + updated : added))
+    }
+
+    // MARK: Ranges
+
+    enum RangeKind {
+        case rank
+        case score
+        case lex
+    }
+
+    /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES], and
+    /// ZREVRANGE, ZRANGEBYSCORE and ZREVRANGEBYSCORE, which fix the kind and direction
+    /// (`nil` leaves them to the options), as Redis's shared implementation does.
+    private static func range(
+        _ invocation: inout Invocation, _ state: inout DatabaseState, by fixedKind: RangeKind?, reverse fixedReverse: Bool?
+    ) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        var start = try invocation.arguments.next()
+        var stop = try invocation.arguments.next()
+        var kind = fixedKind
+        var reverse = fixedReverse
+        var withScores = false
+        var offset: Int64 = 0
+        var limit: Int64 = -1
+        while !invocation.arguments.isEmpty {
+            let option = try invocation.arguments.nextKeyword()
+            if option == "WITHSCORES" {
+                withScores = true
+            } else if option == "LIMIT" && invocation.arguments.remaining >= 2 {
+                offset = try invocation.arguments.nextInteger()
+                limit = try invocation.arguments.nextInteger()
+            } else if option == "REV" && reverse == nil {
+                reverse = true
+            } else if option == "BYSCORE" && kind == nil {
+                kind = .score
+            } else if option == "BYLEX" && kind == nil {
+                kind = .lex
+            } else {
+                throw .syntax
+            }
+        }
+        let rangeKind = kind ?? .rank
+        let isReverse = reverse ?? false
+        // Redis treats `LIMIT offset -1` as no LIMIT at all.
+        if limit != -1 && rangeKind == .rank {
+            throw .err("syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+        }
+        if withScores && rangeKind == .lex { throw .err("syntax error, WITHSCORES not supported in combination with BYLEX") }
+        // Score and member ranges are given high to low when reversed.
+        if isReverse && rangeKind != .rank { swap(&start, &stop) }
+
+        var ranks: (SortedSet) -> Range<Int>
+        switch rangeKind {
+        case .rank:
+            guard let first = parseInteger(start), let last = parseInteger(stop) else { throw .notInteger }
+            ranks = { set in
+                // Positions count from the end when reversed.
+                let forward = rankRange(first, last, count: set.count)
+                return isReverse ? (set.count - forward.upperBound)..<(set.count - forward.lowerBound) : forward
+            }
+        case .score:
+            let (minimum, maximum) = try scoreRange(start, stop)
+            ranks = { $0.ranks(from: minimum, to: maximum) }
+        case .lex:
+            guard let minimum = lexBound(start), let maximum = lexBound(stop) else {
+                throw .err("min or max not valid string range item")
+            }
+            ranks = { $0.ranks(from: minimum, to: maximum) }
+        }
+
+        guard let set = try sortedSet(key, &invocation, &state) else { return .array([]) }
+        var selected = ranks(set)
+        if rangeKind != .rank {
+            // LIMIT counts along the direction of the reply; a negative offset selects nothing
+            // and a negative count means all, as in Redis.
+            if offset < 0 || offset >= Int64(selected.count) {
+                selected = selected.lowerBound..<selected.lowerBound
+            } else {
+                let available = selected.count - Int(offset)
+                let taken = limit < 0 ? available : min(available, Int(clamping: limit))
+                selected = isReverse
+                    ? (selected.upperBound - Int(offset) - taken)..<(selected.upperBound - Int(offset))
+                    : (selected.lowerBound + Int(offset))..<(selected.lowerBound + Int(offset) + taken)
+            }
+        }
+        let elements = set.elements(ranks: selected, reverse: isReverse)
+        return reply(elements, withScores: withScores, invocation.client.protocolVersion)
+    }
+
+    /// Members, or with scores: RESP2 a flat array of member, score; RESP3 an array of
+    /// [member, double] pairs, as Redis 7 sends.
+    private static func reply(_ elements: [SortedSet.Element], withScores: Bool, _ version: RESPVersion) -> RESPValue {
+        guard withScores else { return .array(elements.map { .bulkString($0.member) }) }
+        if version == .resp3 {
+            return .array(elements.map { .array([.bulkString($0.member), .double($0.score)]) })
+        }
+        var flat: [RESPValue] = []
+        flat.reserveCapacity(elements.count * 2)
+        for element in elements {
+            flat.append(.bulkString(element.member))
+            flat.append(.double(element.score))
+        }
+        return .array(flat)
+    }
+
+    /// ZRANK / ZREVRANK key member [WITHSCORE]
+    private static func rank(_ invocation: inout Invocation, _ state: inout DatabaseState, reverse: Bool) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        let member = try invocation.arguments.next()
+        var withScore = false
+        if !invocation.arguments.isEmpty {
+            guard try invocation.arguments.nextKeyword() == "WITHSCORE" else { throw .syntax }
+            try invocation.arguments.finish()
+            withScore = true
+        }
+        guard let set = try sortedSet(key, &invocation, &state), let rank = set.rank(of: member) else {
+            return withScore ? .nullArray : .null
+        }
+        let position = Int64(reverse ? set.count - 1 - rank : rank)
+        guard withScore else { return .integer(position) }
+        return .array([.integer(position), .double(set.score(of: member)!)])
+    }
+
+    /// Redis's rank arithmetic: negative positions count from the end; the range is
+    /// clamped to the set and empty when start is past stop.
+    static func rankRange(_ start: Int64, _ stop: Int64, count: Int) -> Range<Int> {
+        let count = Int64(count)
+        var first = start < 0 ? count + start : start
+        var last = stop < 0 ? count + stop : stop
+        if first < 0 { first = 0 }
+        guard first <= last, first < count else { return 0..<0 }
+        if last >= count { last = count - 1 }
+        return Int(first)..<Int(last + 1)
+    }
+
+    /// A `min max` score range as ZRANGEBYSCORE, ZCOUNT and ZREMRANGEBYSCORE take it.
+    private static func scoreRange(_ minimum: [UInt8], _ maximum: [UInt8]) throws(CommandError) -> (SortedSet.ScoreBound, SortedSet.ScoreBound) {
+        guard let low = scoreBound(minimum), let high = scoreBound(maximum) else { throw .err("min or max is not a float") }
+        return (low, high)
+    }
+
+    /// `1.5`, `(1.5` (exclusive), `-inf`, `+inf`. Parsed with C's `strtod` as Redis does,
+    /// so its corner cases match (an empty number reads as 0, leading spaces pass).
+    static func scoreBound(_ bytes: [UInt8]) -> SortedSet.ScoreBound? {
+        let exclusive = bytes.first == UInt8(ascii: "(")
+        let number = exclusive ? Array(bytes.dropFirst()) : bytes
+        let value = (number + [0]).withUnsafeBufferPointer { buffer -> Double? in
+            buffer.withMemoryRebound(to: CChar.self) { text in
+                var end: UnsafeMutablePointer<CChar>?
+                let value = strtod(text.baseAddress!, &end)
+                guard let end, end.pointee == 0, !value.isNaN else { return nil }
+                return value
+            }
+        }
+        return value.map { SortedSet.ScoreBound($0, exclusive: exclusive) }
+    }
+
+    /// A score as ZADD and ZINCRBY take it, by Redis's rule: all of the text is a number
+    /// C's `strtod` reads (decimal, exponent, hex, `inf`), no leading space, not NaN, and
+    /// not out of range (`1e400` and `1e-400` are refused, not rounded to inf or 0).
+    static func parseScore(_ bytes: [UInt8]) -> Double? {
+        guard let first = bytes.first, first != UInt8(ascii: " "), !(9...13).contains(first), !bytes.contains(0) else {
+            return nil
+        }
+        if let integer = parseInteger(bytes), integer.magnitude < 1 << 53 { return Double(integer) }
+        return (bytes + [0]).withUnsafeBufferPointer { buffer -> Double? in
+            buffer.withMemoryRebound(to: CChar.self) { text in
+                var end: UnsafeMutablePointer<CChar>?
+                errno = 0
+                let value = strtod(text.baseAddress!, &end)
+                guard let end, end.pointee == 0, !value.isNaN else { return nil }
+                if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
+                return value
+            }
+        }
+    }
+
+    /// `-`, `+`, `[member` (inclusive) or `(member` (exclusive).
+    static func lexBound(_ bytes: [UInt8]) -> SortedSet.LexBound? {
+        switch bytes.first {
+        case UInt8(ascii: "-") where bytes.count == 1: .minimum
+        case UInt8(ascii: "+") where bytes.count == 1: .maximum
+        case UInt8(ascii: "["): .inclusive(Array(bytes.dropFirst()))
+        case UInt8(ascii: "("): .exclusive(Array(bytes.dropFirst()))
+        default: nil
+        }
+    }
+}

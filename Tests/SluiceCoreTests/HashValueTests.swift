@@ -1,0 +1,52 @@
+import Testing
+@testable import SluiceCore
+
+private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+@Suite("HashValue")
+struct HashValueTests {
+    @Test("fields read back in insertion order, updates keep their place")
+    func insertionOrder() {
+        var hash = HashValue()
+        let observed11 = hash.set(bytes("b"), bytes("1"))
+        #expect(observed11)
+        let observed12 = hash.set(bytes("a"), bytes("2"))
+        #expect(observed12)
+        let observed13 = hash.set(bytes("b"), bytes("3"))
+        #expect(observed13 == false)
+        #expect(hash.entries.map { String(decoding: $0.field, as: UTF8.self) } == ["b", "a"])
+        #expect(hash[bytes("b")] == bytes("3"))
+        #expect(hash[bytes("c")] == nil)
+    }
+
+    @Test("removal keeps the order of the rest, across compactions")
+    func removal() {
+        var hash = HashValue()
+        for index in 0..<100 { hash.set(bytes("f\(index)"), bytes("\(index)")) }
+        for index in stride(from: 0, to: 100, by: 2) { let observed14 = hash.remove(bytes("f\(index)")); #expect(observed14) }
+        let observed15 = hash.remove(bytes("f0"))
+        #expect(observed15 == false)
+        #expect(hash.count == 50)
+        #expect(hash.entries.map(\.value) == stride(from: 1, to: 100, by: 2).map { bytes("\($0)") })
+        hash.set(bytes("new"), bytes("x"))
+        #expect(hash.entries.last?.field == bytes("new"))
+        #expect(hash[bytes("f51")] == bytes("51"))
+        for index in stride(from: 1, to: 100, by: 2) { hash.remove(bytes("f\(index)")) }
+        hash.remove(bytes("new"))
+        #expect(hash.isEmpty)
+        #expect(hash.entries.isEmpty)
+    }
+
+    @Test("equality ignores field order")
+    func equality() {
+        var one = HashValue()
+        one.set(bytes("a"), bytes("1"))
+        one.set(bytes("b"), bytes("2"))
+        var two = HashValue()
+        two.set(bytes("b"), bytes("2"))
+        two.set(bytes("a"), bytes("1"))
+        #expect(one == two)
+        two.set(bytes("a"), bytes("9"))
+        #expect(one != two)
+    }
+}

@@ -1,0 +1,173 @@
+import Testing
+@testable import SluiceCore
+
+private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+private func members(_ elements: [SortedSet.Element]) -> [String] { elements.map { String(decoding: $0.member, as: UTF8.self) } }
+
+/// A deterministic generator, so a failing random sequence can be replayed.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("SortedSet")
+struct SortedSetTests {
+    @Test("members are ordered by score, then by member bytes")
+    func order() {
+        var set = SortedSet()
+        let observed1 = set.set(bytes("b"), score: 1)
+        #expect(observed1)
+        let observed2 = set.set(bytes("a"), score: 1)
+        #expect(observed2)
+        let observed3 = set.set(bytes("z"), score: 0)
+        #expect(observed3)
+        let observed4 = set.set(bytes("ab"), score: 1)
+        #expect(observed4)
+        let observed5 = set.set(bytes(""), score: 1)
+        #expect(observed5)
+        #expect(members(set.elements) == ["z", "", "a", "ab", "b"])
+        #expect(set.count == 5)
+    }
+
+    @Test("setting a member again moves it and reports it is not new")
+    func update() {
+        var set = SortedSet()
+        set.set(bytes("a"), score: 1)
+        set.set(bytes("b"), score: 2)
+        let observed6 = set.set(bytes("a"), score: 3)
+        #expect(observed6 == false)
+        #expect(members(set.elements) == ["b", "a"])
+        #expect(set.score(of: bytes("a")) == 3)
+        #expect(set.rank(of: bytes("a")) == 1)
+        #expect(set.count == 2)
+    }
+
+    @Test("a score of -0 is stored as 0")
+    func negativeZero() {
+        var set = SortedSet()
+        set.set(bytes("a"), score: -0.0)
+        #expect(set.score(of: bytes("a"))?.sign == .plus)
+    }
+
+    @Test("score ranges honour exclusive bounds and infinities")
+    func scoreRanges() {
+        var set = SortedSet()
+        for (score, member) in [(-Double.infinity, "lo"), (1, "a"), (2, "b"), (2, "c"), (3, "d"), (.infinity, "hi")] {
+            set.set(bytes(member), score: score)
+        }
+        #expect(set.ranks(from: .init(2), to: .init(2)) == 2..<4)
+        #expect(set.ranks(from: .init(1, exclusive: true), to: .init(3, exclusive: true)) == 2..<4)
+        #expect(set.ranks(from: .init(-.infinity), to: .init(.infinity)) == 0..<6)
+        #expect(set.ranks(from: .init(-.infinity, exclusive: true), to: .init(.infinity, exclusive: true)) == 1..<5)
+        #expect(set.ranks(from: .init(3), to: .init(1)).isEmpty)
+        #expect(set.ranks(from: .init(10), to: .init(20)).isEmpty)
+    }
+
+    @Test("lex ranges select members between bounds when scores are equal")
+    func lexRanges() {
+        var set = SortedSet()
+        for member in ["a", "ab", "b", "ba", "c"] { set.set(bytes(member), score: 0) }
+        #expect(members(set.elements(ranks: set.ranks(from: .inclusive(bytes("a")), to: .inclusive(bytes("b"))))) == ["a", "ab", "b"])
+        #expect(members(set.elements(ranks: set.ranks(from: .exclusive(bytes("a")), to: .exclusive(bytes("b"))))) == ["ab"])
+        #expect(set.ranks(from: .minimum, to: .maximum) == 0..<5)
+        #expect(set.ranks(from: .maximum, to: .minimum).isEmpty)
+    }
+
+    @Test("elements by rank read forwards and backwards across blocks")
+    func ranksAcrossBlocks() {
+        var set = SortedSet()
+        for index in 0..<2_000 { set.set(bytes("m\(index)"), score: Double(index)) }
+        #expect(set.elements(ranks: 510..<515).map(\.score) == [510, 511, 512, 513, 514])
+        #expect(set.elements(ranks: 510..<515, reverse: true).map(\.score) == [514, 513, 512, 511, 510])
+        #expect(set.elements(ranks: 1_995..<5_000).count == 5)
+        #expect(set.element(atRank: 1_234).score == 1_234)
+        #expect(set.rank(of: bytes("m1999")) == 1_999)
+    }
+
+    @Test("removing a rank range removes those members and keeps the rest ordered")
+    func removeRanks() {
+        var set = SortedSet()
+        for index in 0..<3_000 { set.set(bytes("m\(index)"), score: Double(index)) }
+        let observed7 = set.removeRanks(100..<2_900)
+        #expect(observed7 == 2_800)
+        #expect(set.count == 200)
+        #expect(set.score(of: bytes("m100")) == nil)
+        #expect(set.elements.map(\.score) == (0..<100).map(Double.init) + (2_900..<3_000).map(Double.init))
+        #expect(set.rank(of: bytes("m2900")) == 100)
+        let observed8 = set.removeRanks(0..<1_000)
+        #expect(observed8 == 200)
+        #expect(set.isEmpty)
+        #expect(set.elements.isEmpty)
+    }
+
+    @Test("removing the oldest members as a rate limiter does keeps every rank right")
+    func slidingWindow() {
+        var set = SortedSet()
+        var oldest = 0
+        for now in 0..<5_000 {
+            set.set(bytes("req-\(now)"), score: Double(now))
+            // Keep a window of 700 entries, trimmed by score as ZREMRANGEBYSCORE does.
+            let removed = set.removeRanks(set.ranks(from: .init(-.infinity), to: .init(Double(now - 700), exclusive: false)))
+            oldest += removed
+            #expect(set.count == now - oldest + 1)
+        }
+        #expect(set.count == 700)
+        #expect(set.element(atRank: 0).score == 4_300)
+        #expect(set.rank(of: bytes("req-4999")) == 699)
+    }
+
+    @Test("random operations agree with a sorted array model")
+    func randomAgainstModel() {
+        var random = SplitMix64(state: 42)
+        var set = SortedSet()
+        var model: [String: Double] = [:]
+        for step in 0..<20_000 {
+            let member = "m\(Int.random(in: 0..<1_500, using: &random))"
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<6:
+                let score = Double(Int.random(in: -50..<50, using: &random)) / 4
+                let observed9 = set.set(bytes(member), score: score)
+                #expect(observed9 == (model[member] == nil))
+                model[member] = score
+            case 6..<9:
+                let observed10 = set.remove(bytes(member))
+                let existed = model.removeValue(forKey: member) != nil
+                #expect(observed10 == existed)
+            default:
+                let low = Double(Int.random(in: -15..<15, using: &random))
+                let range = set.ranks(from: .init(low), to: .init(low + 3, exclusive: true))
+                let expected = model.filter { $0.value >= low && $0.value < low + 3 }.count
+                #expect(range.count == expected)
+                set.removeRanks(range)
+                model = model.filter { !($0.value >= low && $0.value < low + 3) }
+            }
+            if step % 1_000 == 999 {
+                let sorted = model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+                #expect(members(set.elements) == sorted.map(\.key))
+                #expect(set.count == model.count)
+                for (rank, pair) in sorted.enumerated() where rank % 37 == 0 {
+                    #expect(set.rank(of: bytes(pair.key)) == rank)
+                    #expect(set.element(atRank: rank).member == bytes(pair.key))
+                }
+            }
+        }
+    }
+
+    @Test("equality compares members and scores, not the block layout")
+    func equality() {
+        var grown = SortedSet()
+        for index in 0..<1_000 { grown.set(bytes("m\(index)"), score: 1) }
+        grown.removeRanks(10..<1_000)
+        // The same members inserted afresh sit in one small block.
+        var expected = SortedSet()
+        for element in grown.elements { expected.set(element.member, score: element.score) }
+        #expect(grown == expected)
+        #expect(grown != SortedSet())
+    }
+}
