@@ -320,4 +320,81 @@ struct BlockingListTests {
             #expect(try waiter.command("PING") == "+PONG\r\n")
         }
     }
+
+    @Test("inside MULTI a blocking command without data answers at once, as if timed out")
+    func blockingInsideMulti() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("RPUSH", "full", "a")
+            #expect(try c.command("MULTI") == "+OK\r\n")
+            for command in [
+                ["BLPOP", "empty", "0"], ["BRPOPLPUSH", "empty", "d", "0"], ["BLMOVE", "empty", "d", "LEFT", "LEFT", "0"],
+                ["BLMPOP", "0", "1", "empty", "LEFT"], ["BLPOP", "full", "0"],
+            ] {
+                #expect(try c.command(command) == "+QUEUED\r\n")
+            }
+            #expect(try c.command("EXEC") == "*5\r\n*-1\r\n$-1\r\n$-1\r\n*-1\r\n*2\r\n$4\r\nfull\r\n$1\r\na\r\n")
+            #expect(try c.command("INFO", "clients").contains("blocked_clients:0\r\n"))
+            _ = try c.command("HELLO", "3")
+            _ = try c.command("MULTI")
+            _ = try c.command("BRPOPLPUSH", "empty", "d", "0")
+            #expect(try c.command("EXEC") == "*1\r\n_\r\n")
+            #expect(try c.command("PING") == "+PONG\r\n")
+        }
+    }
+
+    @Test("a push inside MULTI serves waiters after EXEC, with the whole transaction applied")
+    func pushInsideMulti() async throws {
+        try await withServer(configure: twoLoops) { server in
+            let pusher = try server.connect()
+            var waiters: [RawConnection] = []
+            for index in 1...2 {
+                let waiter = try server.connect()
+                try waiter.send("*4\r\n$10\r\nBRPOPLPUSH\r\n$1\r\ne\r\n$1\r\ne\r\n$1\r\n0\r\n")
+                try waitUntilBlocked(index, via: pusher)
+                waiters.append(waiter)
+            }
+            // dramatiq's barrier notification: RPUSH and PEXPIRE in one transaction.
+            _ = try pusher.command("MULTI")
+            _ = try pusher.command("RPUSH", "e", "x")
+            _ = try pusher.command("PEXPIRE", "e", "5000")
+            #expect(try pusher.command("EXEC") == "*2\r\n:1\r\n:1\r\n")
+            for waiter in waiters {
+                #expect(try waiter.readRaw() == "$1\r\nx\r\n")
+            }
+            #expect(try pusher.command("PTTL", "e") == ":5000\r\n")
+            #expect(try pusher.command("LRANGE", "e", "0", "-1") == "*1\r\n$1\r\nx\r\n")
+        }
+    }
+
+    @Test("a push then a delete inside one MULTI leaves the waiter waiting")
+    func pushThenDeleteInsideMulti() async throws {
+        try await withServer(configure: twoLoops) { server in
+            let waiter = try server.connect()
+            let pusher = try server.connect()
+            try waiter.send("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+            try waitUntilBlocked(1, via: pusher)
+            _ = try pusher.command("MULTI")
+            _ = try pusher.command("RPUSH", "q", "gone")
+            _ = try pusher.command("DEL", "q")
+            #expect(try pusher.command("EXEC") == "*2\r\n:1\r\n:1\r\n")
+            try waitUntilBlocked(1, via: pusher)
+            _ = try pusher.command("RPUSH", "q", "later")
+            #expect(try waiter.readRaw() == "*2\r\n$1\r\nq\r\n$5\r\nlater\r\n")
+        }
+    }
+
+    @Test("RENAME of a list onto a key clients wait on serves them")
+    func renameServes() async throws {
+        try await withServer(configure: twoLoops) { server in
+            let waiter = try server.connect()
+            let other = try server.connect()
+            try waiter.send("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+            try waitUntilBlocked(1, via: other)
+            _ = try other.command("RPUSH", "tmp", "a", "b")
+            #expect(try other.command("RENAME", "tmp", "q") == "+OK\r\n")
+            #expect(try waiter.readRaw() == "*2\r\n$1\r\nq\r\n$1\r\na\r\n")
+            #expect(try other.command("LRANGE", "q", "0", "-1") == "*1\r\n$1\r\nb\r\n")
+        }
+    }
 }
