@@ -2,9 +2,10 @@
 
 The barrier's waiters block in BRPOPLPUSH on `<key>@events`, rotating the list onto
 itself; the last party RPUSHes one "x" and PEXPIREs the list, and that single element
-releases every waiter. dramatiq's unmodified RedisBackend also counts the parties down
-with WATCH/MULTI; until Sluice has transactions the tests with it are skipped, and a
-backend that counts down with Sluice's native DECR checks the blocking part meanwhile.
+releases every waiter. dramatiq's unmodified RedisBackend counts the parties down
+with WATCH/MULTI and notifies in a MULTI/EXEC; a second backend counts down with
+Sluice's native DECR and notifies without a transaction, so waiters are served
+between the RPUSH and the PEXPIRE. Both run against the same Barrier code.
 """
 import threading
 import time
