@@ -307,6 +307,7 @@ struct BlockingListTests {
             let id = try waiter.command("CLIENT", "ID").filter(\.isNumber)
             try waiter.send("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
             try waitUntilBlocked(1, via: other)
+            #expect(try other.command("CLIENT", "LIST", "ID", String(id)).contains(" flags=b "))
             #expect(try other.command("CLIENT", "UNBLOCK", String(id)) == ":1\r\n")
             #expect(try waiter.readRaw() == "*-1\r\n")
             #expect(try other.command("CLIENT", "UNBLOCK", String(id)) == ":0\r\n")
@@ -318,6 +319,7 @@ struct BlockingListTests {
             #expect(try other.command("CLIENT", "UNBLOCK", "x") == "-ERR value is not an integer or out of range\r\n")
             #expect(try other.command("CLIENT", "UNBLOCK", String(id), "FOO") == "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n")
             #expect(try waiter.command("PING") == "+PONG\r\n")
+            #expect(try other.command("CLIENT", "LIST", "ID", String(id)).contains(" flags=N "))
         }
     }
 
