@@ -2,10 +2,11 @@ import NIOCore
 import RESP
 import SluiceCore
 
-// Blocking list commands (BLPOP, BRPOP, BRPOPLPUSH, BLMOVE), as Redis does them:
+// Blocking list commands (BLPOP, BRPOP, BLMPOP, BRPOPLPUSH, BLMOVE), as Redis does them:
 //
 // 1. The command finds no data: it parks the client (`BlockingState.park`) and the
-//    dispatcher sends no reply and stops running that connection's commands.
+//    dispatcher sends no reply and stops running that connection's commands. With
+//    `Client.denyBlocking` set (inside EXEC or a script) it answers as if timed out.
 // 2. A list push to a key somebody waits on marks the key ready (`signal`).
 // 3. After each top-level command (a MULTI/EXEC or a script counts as one), still
 //    under the lock, `DatabaseState.serveBlockedClients` retries the waiting
