@@ -86,6 +86,7 @@ struct CommandTable: Sendable {
     static let all = CommandTable(
         ConnectionCommands.specs + ServerCommands.specs + DebugCommands.specs + StringCommands.specs + KeyCommands.specs
             + LeakyBucketCommands.specs + CounterCommands.specs + ThrottleCommands.specs + SlidingWindowCommands.specs
+            + ScriptingCommands.specs
     )
 }
 

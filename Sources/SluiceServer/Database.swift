@@ -11,6 +11,8 @@ struct DatabaseState: ~Copyable {
     var stats = ServerStats()
     var clients: [Int64: Client] = [:]
     var nextClientID: Int64 = 1
+    /// The Lua state and script cache; under this lock because Lua is not thread-safe.
+    var scripting = ScriptingEngine()
 }
 
 /// Counters `INFO` reports.
