@@ -78,6 +78,19 @@ struct ScriptingCommandTests {
         }
     }
 
+    @Test("Commands in a script reply in RESP2 even to a RESP3 caller, unless the script calls redis.setresp(3)")
+    func scriptProtocol() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("HELLO", "3").hasPrefix("%"))
+            #expect(try c.command("EVAL", "local r = redis.call('consume', KEYS[1], 5, 1); return {r[1], r[2], r[3]}", "1", "b")
+                == "*3\r\n:1\r\n:1\r\n$1\r\n1\r\n")
+            #expect(try c.command("EVAL", "redis.setresp(3); local r = redis.call('peek', KEYS[1], 5, 1); return {r.map.success, r.map.level, r.map.until_next_drop.double}", "1", "b")
+                == "*3\r\n#t\r\n:1\r\n:1\r\n")
+            #expect(try c.command("EVAL", "return type(redis.call('get', 'missing'))", "0") == "$7\r\nboolean\r\n")
+        }
+    }
+
     @Test("KEYS and ARGV hold the keys and arguments after numkeys, binary-safe")
     func keysAndArguments() async throws {
         try await withServer { server in

@@ -7,18 +7,25 @@ import Glibc
 #endif
 
 /// What the `redis` library's functions need while one script runs: the database the
-/// caller holds the lock on, the EVAL's invocation (its clock reading, client and
-/// server), whether writes are refused, and the protocol `redis.setresp` chose.
+/// caller holds the lock on, the EVAL's invocation (its clock reading and server),
+/// whether writes are refused, and the protocol `redis.setresp` chose.
 final class ScriptRun {
     let database: UnsafeMutablePointer<DatabaseState>
     let invocation: Invocation
+    /// Commands run as this client, as Redis runs them as its Lua client: they reply
+    /// in RESP2 unless the script asked for RESP3, whatever the caller speaks.
+    let scriptClient: Client
     let readOnly: Bool
-    var resp3 = false
+    var resp3 = false {
+        didSet { scriptClient.protocolVersion = resp3 ? .resp3 : .resp2 }
+    }
 
-    init(database: UnsafeMutablePointer<DatabaseState>, invocation: Invocation, readOnly: Bool) {
+    init(database: UnsafeMutablePointer<DatabaseState>, invocation: Invocation, scriptClient: Client, readOnly: Bool) {
         self.database = database
         self.invocation = invocation
+        self.scriptClient = scriptClient
         self.readOnly = readOnly
+        scriptClient.protocolVersion = .resp2
     }
 
     static func current(_ lua: OpaquePointer) -> ScriptRun? {
@@ -53,7 +60,7 @@ final class ScriptRun {
             return fail(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
         }
 
-        var inner = Invocation(arguments: Arguments(words), now: invocation.now, client: invocation.client, server: invocation.server)
+        var inner = Invocation(arguments: Arguments(words), now: invocation.now, client: scriptClient, server: invocation.server)
         database.pointee.stats.commandsProcessed += 1
         database.pointee.stats.commands[position].calls += 1
         let reply: RESPValue

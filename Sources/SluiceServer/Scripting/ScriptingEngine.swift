@@ -18,6 +18,8 @@ final class ScriptingEngine: @unchecked Sendable {
     private let context: UnsafeMutablePointer<sluice_lua_context>
     /// Scripts in the cache, by lower-case SHA-1, with their shebang flags.
     private var scripts: [String: ScriptFlags] = [:]
+    /// The client commands called from scripts run as (Redis's Lua client).
+    private var scriptClient: Client?
 
     init() {
         context = .allocate(capacity: 1)
@@ -73,7 +75,9 @@ final class ScriptingEngine: @unchecked Sendable {
         sluice_lua_getregistry(lua, "sluice_error_handler")
         sluice_lua_getregistry(lua, "f_" + sha)
 
-        let run = ScriptRun(database: database, invocation: invocation, readOnly: readOnly || flags.noWrites)
+        let client = scriptClient ?? Client(id: 0, address: "", localAddress: "", createdAt: invocation.now)
+        scriptClient = client
+        let run = ScriptRun(database: database, invocation: invocation, scriptClient: client, readOnly: readOnly || flags.noWrites)
         let status = withExtendedLifetime(run) {
             context.pointee.host = Unmanaged.passUnretained(run).toOpaque()
             context.pointee.in_host = 0
