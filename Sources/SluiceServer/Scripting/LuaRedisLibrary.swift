@@ -55,7 +55,10 @@ final class ScriptRun {
         guard spec.acceptsArgumentCount(words.count) else {
             return fail(lua, "ERR Wrong number of args calling Redis command from script", raising)
         }
-        if spec.flags.contains("noscript") { return fail(lua, "ERR This Redis command is not allowed from script", raising) }
+        // A blocking command would wait with the database lock held; Redis flags those noscript too.
+        if spec.flags.contains("noscript") || spec.flags.contains("blocking") {
+            return fail(lua, "ERR This Redis command is not allowed from script", raising)
+        }
         if readOnly && spec.flags.contains("write") {
             return fail(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
         }
