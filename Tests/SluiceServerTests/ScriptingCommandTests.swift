@@ -266,6 +266,10 @@ struct ScriptingCommandTests {
             #expect(try c.command("PING") == "+PONG\r\n")
             #expect(try c.command("EVAL", "while true do pcall(function() while true do end end) end", "0").hasPrefix("-ERR Script killed"))
             #expect(try c.command("EVAL", "return coroutine.wrap(function() while true do end end)()", "0").hasPrefix("-ERR Script killed"))
+            // Error handlers: Lua runs them with hooks off once the time limit's error is raised.
+            #expect(try c.command("EVAL", "return xpcall(function() error('a') end, function(e) while true do end end)", "0").hasPrefix("-ERR Script killed"))
+            #expect(try c.command("EVAL", "error(setmetatable({}, {__newindex = function() while true do end end}))", "0").hasPrefix("-ERR unknown error script: "))
+            #expect(try c.command("EVAL", "table.sort({3, 2, 1}, function(a, b) while true do end end)", "0").hasPrefix("-ERR Script killed"))
             let other = try server.connect()
             #expect(try other.command("PING") == "+PONG\r\n")
             #expect(try c.command("EVAL", "local n = 0; for i = 1, 1000 do n = n + i end; return n", "0") == ":500500\r\n")

@@ -9,7 +9,10 @@ local raw_pcall, raw_rawset, raw_loadstring, concat = pcall, rawset, loadstring,
 
 -- Every script runs with this as its error handler. Any error becomes a table
 -- {err = text, source = chunk, line = number}; the host turns it into the reply
--- "<text> script: <sha>, on <source>:<line>." as Redis 7 does.
+-- "<text> script: <sha>, on <source>:<line>." as Redis 7 does. It must never run
+-- script code (no metamethods: rawset, tostring of non-tables only): after the time
+-- limit's hook raises an error, Lua runs the handler with hooks off, so a loop
+-- there could never be stopped.
 registry.sluice_error_handler = function(err)
   -- Report the script's line: skip C functions (error, redis.call) and this
   -- prelude's own functions (the read-only guards).
@@ -20,8 +23,8 @@ registry.sluice_error_handler = function(err)
   end
   if type(err) ~= "table" then err = {err = "ERR " .. tostring(err)} end
   if where then
-    err.source = where.source
-    err.line = where.currentline
+    raw_rawset(err, "source", where.source)
+    raw_rawset(err, "line", where.currentline)
   end
   return err
 end
@@ -37,6 +40,16 @@ local function unwrap(ok, ...)
   return false, err
 end
 pcall = function(f, ...) return unwrap(raw_pcall(f, ...)) end
+
+-- xpcall calls its handler after the error has been caught rather than as Lua's
+-- error handler, which runs with hooks off after a time-limit error (see above).
+-- Scripts have no debug library, so a handler could not inspect the failing stack anyway.
+xpcall = function(f, handler)
+  return (function(ok, ...)
+    if ok then return true, ... end
+    return false, handler((...))
+  end)(raw_pcall(f))
+end
 
 -- Lua 5.1 does not verify bytecode, so loading a binary chunk could crash the server.
 loadstring = function(text, name)
