@@ -103,8 +103,6 @@ private func errorReplyText(_ text: String) -> String {
     return String(body[..<space]) + " " + body[body.index(after: space)...]
 }
 
-private let scriptLogger = Logger(label: "sluice.script")
-
 private let redisCall: sluice_lua_host_function = { lua in
     guard let lua, let run = ScriptRun.current(lua) else { return -1 }
     return run.call(lua, raising: true)
@@ -145,7 +143,7 @@ private let redisStatusReply: sluice_lua_host_function = { lua in
 }
 
 private let redisLog: sluice_lua_host_function = { lua in
-    guard let lua else { return -1 }
+    guard let lua, let run = ScriptRun.current(lua) else { return -1 }
     let count = lua_gettop(lua)
     guard count >= 2 else { return fail(lua, "ERR redis.log() requires two arguments or more.", true) }
     guard lua_type(lua, 1) == LUA_TNUMBER else { return fail(lua, "ERR First argument must be a number (log level).", true) }
@@ -158,7 +156,7 @@ private let redisLog: sluice_lua_host_function = { lua in
         words.append(luaString(lua, at: -1) ?? "")
         sluice_lua_pop(lua, 1)
     }
-    scriptLogger.log(level: levels[level], "\(words.joined(separator: " "))")
+    run.invocation.server.logger.log(level: levels[level], "\(words.joined(separator: " "))")
     return 0
 }
 
