@@ -53,7 +53,7 @@ final class ScriptingEngine: @unchecked Sendable {
     }
 
     /// Runs a cached script (compiling `body` first when given and not cached yet).
-    /// `state` is the database the caller holds the lock on; commands the script
+    /// `database` is the state the caller holds the lock on; commands the script
     /// calls run against it.
     func run(
         sha: String, body: [UInt8]?, keys: ArraySlice<[UInt8]>, arguments: ArraySlice<[UInt8]>, readOnly: Bool,
@@ -65,6 +65,7 @@ final class ScriptingEngine: @unchecked Sendable {
             try compile(body, sha: sha, in: lua)
         }
         let flags = scripts[sha] ?? ScriptFlags()
+        lua_settop(lua, 0)  // the error handler goes to index 1
         defer { lua_settop(lua, 0) }
 
         // Host work (setting KEYS and ARGV, converting replies) may exceed the memory
