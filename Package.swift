@@ -31,12 +31,19 @@ let package = Package(
         ),
         // Clock, keyspace with expiry and the rate-limit algorithms; no networking.
         .target(name: "SluiceCore", swiftSettings: releaseSettings),
+        // Debian's Lua 5.1 with lua-cjson and Lua BitOp, for EVAL; only wraps the C libraries.
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.1",
+            providers: [.apt(["liblua5.1-0-dev", "lua-cjson-dev", "lua-bitop-dev"])]
+        ),
         // NIO listener, connection state, command table and command families.
         .target(
             name: "SluiceServer",
             dependencies: [
                 "RESP",
                 "SluiceCore",
+                "CLua",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

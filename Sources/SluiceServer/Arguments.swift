@@ -132,6 +132,10 @@ func asciiUppercased(_ bytes: UnsafeRawBufferPointer) -> String? {
     }
 }
 
+func asciiLowercased(_ bytes: [UInt8]) -> [UInt8] {
+    bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+}
+
 /// Redis's strict integer syntax: optional '-', digits, no leading zeros, no '+',
 /// no spaces, within Int64.
 func parseInteger(_ bytes: [UInt8]) -> Int64? {

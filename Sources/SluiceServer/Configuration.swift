@@ -16,6 +16,9 @@ public struct ServerConfiguration: Sendable {
     public var expiryIntervalMilliseconds: Int64 = 100
     /// Longest time one active-expiry run may hold the keyspace, in milliseconds.
     public var expiryBudgetMilliseconds: Int64 = 25
+    /// Longest a Lua script may run before it is stopped with an error, in milliseconds
+    /// (Redis's `lua-time-limit`); 0 never stops scripts.
+    public var luaTimeLimitMilliseconds: Int64 = 5_000
 
     /// Who may run `DEBUG` (Redis's `enable-debug-command`); with `.no`, the clock is never wrapped.
     public var enableDebugCommand: DebugCommandAccess = .no

@@ -13,6 +13,8 @@ struct DatabaseState: ~Copyable {
     var nextClientID: Int64 = 1
     /// Clients parked in blocking list commands (Blocking.swift).
     var blocking = BlockingState()
+    /// The Lua state and script cache; under this lock because Lua is not thread-safe.
+    var scripting = ScriptingEngine()
 }
 
 /// Counters `INFO` reports.

@@ -1,3 +1,4 @@
+import Logging
 import RESP
 import SluiceCore
 import Synchronization
@@ -21,9 +22,15 @@ final class ServerContext: Sendable {
     let boundPort = Atomic<Int>(0)
     /// The clock `DEBUG SET-CLOCK` pins; nil unless `enableDebugCommand` allows DEBUG.
     let debugClock: SwitchableTimeSource?
+    /// The server's logger (`redis.log` in scripts writes here).
+    let logger: Logger
 
-    init(configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32, debugClock: SwitchableTimeSource? = nil) {
+    init(
+        configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
+        debugClock: SwitchableTimeSource? = nil, logger: Logger = Logger(label: "sluice")
+    ) {
         self.configuration = configuration
+        self.logger = logger
         self.debugClock = debugClock
         self.table = table
         self.startedAt = startedAt

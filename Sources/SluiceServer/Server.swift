@@ -28,7 +28,7 @@ public final class SluiceServer: Sendable {
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
         let context = ServerContext(
             configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),
-            debugClock: debugClock)
+            debugClock: debugClock, logger: logger)
         self.dispatcher = Dispatcher(
             context: context, database: Database(commandCount: table.specs.count), timeSource: debugClock ?? timeSource)
     }

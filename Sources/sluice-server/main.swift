@@ -33,9 +33,13 @@ struct SluiceServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("enable-debug-command"), help: "Allow DEBUG (SET-CLOCK): no, yes or local (loopback clients only).")
     var enableDebugCommand: DebugCommandAccess = .no
 
+    @Option(name: .customLong("lua-time-limit"), help: "Milliseconds a Lua script may run before it is stopped (0: no limit).")
+    var luaTimeLimit = ServerConfiguration().luaTimeLimitMilliseconds
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
+        guard luaTimeLimit >= 0 else { throw ValidationError("--lua-time-limit must be 0 or more") }
         guard maxBulkLength >= 1 && maxBulkLength <= ServerConfiguration().maxBulkLength else {
             throw ValidationError("--proto-max-bulk-len must be between 1 and \(ServerConfiguration().maxBulkLength)")
         }
@@ -50,6 +54,7 @@ struct SluiceServerCommand: AsyncParsableCommand {
         configuration.threads = threads
         configuration.maxBulkLength = maxBulkLength
         configuration.enableDebugCommand = enableDebugCommand
+        configuration.luaTimeLimitMilliseconds = luaTimeLimit
 
         let server = SluiceServer(configuration: configuration, logger: logger)
         try await server.start()

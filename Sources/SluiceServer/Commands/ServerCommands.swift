@@ -13,7 +13,7 @@ enum ServerCommands {
                     subcommands: commandSubcommands, handler: command),
         CommandSpec("info", arity: -1, flags: ["loading", "stale"], group: "server",
                     summary: "Returns information and statistics about the server.", handler: info),
-        CommandSpec("config", arity: -2, flags: [], group: "server", summary: "A container for server configuration commands.",
+        CommandSpec("config", arity: -2, flags: ["noscript"], group: "server", summary: "A container for server configuration commands.",
                     since: "2.0.0", subcommands: configSubcommands, handler: config),
         CommandSpec("time", arity: 1, flags: ["loading", "stale", "fast"], group: "server",
                     summary: "Returns the server time.", since: "2.6.0") { invocation, _ throws(CommandError) in

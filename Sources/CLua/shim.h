@@ -1,0 +1,162 @@
+#ifndef SLUICE_CLUA_SHIM_H
+#define SLUICE_CLUA_SHIM_H
+
+// Lua 5.1 as Debian ships it (liblua5.1-0-dev), plus lua-cjson and Lua BitOp
+// (lua-cjson-dev, lua-bitop-dev), the two C libraries Redis also bundles.
+// Swift cannot import Lua's function-like macros or write a C function that
+// raises a Lua error safely (lua_error jumps over the caller's frames), so the
+// small helpers that need either live here as static inline C.
+
+#include <lua.h>
+#include <lualib.h>
+#include <lauxlib.h>
+#include <lua-cjson.h>
+#include <lua-bitop.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/// Per-state bookkeeping, reached from every callback through the allocator's
+/// user data, so that several states (one per server) never share anything.
+typedef struct {
+    /// Bytes Lua has allocated, and the most it may (0: no limit).
+    size_t memory_used;
+    size_t memory_limit;
+    /// While nonzero, allocations ignore the limit: host code pushing a reply must
+    /// never see a Lua memory error, which would jump over its frames.
+    int in_host;
+    /// CLOCK_MONOTONIC nanoseconds after which the running script is stopped (0: none).
+    int64_t deadline_ns;
+    /// Set once the hook has stopped a script for running past its deadline.
+    int timed_out;
+    /// The main thread, so the hook can re-arm it from inside a coroutine.
+    lua_State *main_thread;
+    /// The host's state for the script being run; NULL between scripts.
+    void *host;
+} sluice_lua_context;
+
+static inline void *sluice_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    sluice_lua_context *context = (sluice_lua_context *)ud;
+    if (nsize == 0) {
+        free(ptr);
+        context->memory_used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && context->memory_limit != 0 && !context->in_host
+        && context->memory_used - osize + nsize > context->memory_limit) {
+        return NULL;  // Lua turns this into a "not enough memory" error the script sees
+    }
+    void *resized = realloc(ptr, nsize);
+    if (resized != NULL) context->memory_used = context->memory_used - osize + nsize;
+    return resized;
+}
+
+static inline sluice_lua_context *sluice_lua_context_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (sluice_lua_context *)ud;
+}
+
+static inline int sluice_lua_panic(lua_State *L) {
+    // Every call into Lua is protected; reaching this is a bug. Lua aborts after it returns.
+    const char *message = lua_tostring(L, -1);
+    fprintf(stderr, "sluice: unprotected Lua error: %s\n", message ? message : "(not a string)");
+    return 0;
+}
+
+/// A new state whose allocations are counted in `context`.
+static inline lua_State *sluice_lua_newstate(sluice_lua_context *context) {
+    lua_State *L = lua_newstate(sluice_lua_alloc, context);
+    if (L != NULL) {
+        lua_atpanic(L, sluice_lua_panic);
+        context->main_thread = L;
+    }
+    return L;
+}
+
+static inline int64_t sluice_lua_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+/// Instructions between two looks at the clock (Redis uses the same count).
+#define SLUICE_LUA_HOOK_INSTRUCTIONS 100000
+
+static inline void sluice_lua_time_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    sluice_lua_context *context = sluice_lua_context_of(L);
+    if (context->deadline_ns == 0 || sluice_lua_monotonic_ns() < context->deadline_ns) return;
+    context->timed_out = 1;
+    // From now on raise at every instruction, in this thread and the main one, so a
+    // script that catches the error with pcall is stopped at its next step anyway.
+    lua_sethook(L, sluice_lua_time_hook, LUA_MASKCOUNT, 1);
+    if (context->main_thread != NULL && context->main_thread != L) {
+        lua_sethook(context->main_thread, sluice_lua_time_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushliteral(L, "Script killed: it ran past the time limit");
+    lua_error(L);
+}
+
+/// Starts the clock for one script: it is stopped once `limit_ns` have passed (0: never).
+static inline void sluice_lua_arm_time_limit(lua_State *L, int64_t limit_ns) {
+    sluice_lua_context *context = sluice_lua_context_of(L);
+    context->timed_out = 0;
+    if (limit_ns <= 0) {
+        context->deadline_ns = 0;
+        lua_sethook(L, NULL, 0, 0);
+        return;
+    }
+    context->deadline_ns = sluice_lua_monotonic_ns() + limit_ns;
+    lua_sethook(L, sluice_lua_time_hook, LUA_MASKCOUNT, SLUICE_LUA_HOOK_INSTRUCTIONS);
+}
+
+static inline void sluice_lua_disarm_time_limit(lua_State *L) {
+    sluice_lua_context_of(L)->deadline_ns = 0;
+    lua_sethook(L, NULL, 0, 0);
+}
+
+/// A host function: returns its result count, or -1 with an error value on top of
+/// the stack, which the trampoline raises once the host's frames are gone.
+typedef int (*sluice_lua_host_function)(lua_State *L);
+
+static inline int sluice_lua_trampoline(lua_State *L) {
+    sluice_lua_host_function function = (sluice_lua_host_function)lua_touserdata(L, lua_upvalueindex(1));
+    sluice_lua_context *context = sluice_lua_context_of(L);
+    int saved = context->in_host;
+    context->in_host = 1;
+    int results = function(L);
+    context->in_host = saved;
+    if (results < 0) return lua_error(L);
+    return results;
+}
+
+static inline void sluice_lua_push_host_function(lua_State *L, sluice_lua_host_function function) {
+    lua_pushlightuserdata(L, (void *)function);
+    lua_pushcclosure(L, sluice_lua_trampoline, 1);
+}
+
+/// Opens the libraries scripts get; run through lua_cpcall so a failure is an error, not a panic.
+static inline int sluice_lua_open_libraries(lua_State *L) {
+    static const lua_CFunction openers[] = {luaopen_base, luaopen_table, luaopen_string, luaopen_math, luaopen_debug, luaopen_bit};
+    for (size_t index = 0; index < sizeof(openers) / sizeof(openers[0]); index++) {
+        lua_pushcfunction(L, openers[index]);
+        lua_call(L, 0, 0);
+    }
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cjson");
+    return 0;
+}
+
+// Macros Swift cannot import.
+static inline void sluice_lua_pop(lua_State *L, int count) { lua_pop(L, count); }
+static inline void sluice_lua_newtable(lua_State *L) { lua_newtable(L); }
+static inline const char *sluice_lua_tostring(lua_State *L, int index) { return lua_tostring(L, index); }
+static inline int sluice_lua_isnil(lua_State *L, int index) { return lua_isnil(L, index); }
+static inline void sluice_lua_getregistry(lua_State *L, const char *key) { lua_getfield(L, LUA_REGISTRYINDEX, key); }
+static inline void sluice_lua_setregistry(lua_State *L, const char *key) { lua_setfield(L, LUA_REGISTRYINDEX, key); }
+static inline void sluice_lua_pushglobaltable(lua_State *L) { lua_pushvalue(L, LUA_GLOBALSINDEX); }
+
+#endif

@@ -1,0 +1,106 @@
+/// Lua run once when a scripting state is created, before any script: it keeps what
+/// it needs from the debug library in locals, then shapes the globals scripts see.
+/// Receives the Redis version text and number Sluice reports.
+let luaPrelude = #"""
+local redis_version, redis_version_number = ...
+local getinfo, registry = debug.getinfo, debug.getregistry()
+local type, tostring, error, rawget, setmetatable, ipairs = type, tostring, error, rawget, setmetatable, ipairs
+local raw_pcall, raw_rawset, raw_loadstring, concat = pcall, rawset, loadstring, table.concat
+
+-- Every script runs with this as its error handler. Any error becomes a table
+-- {err = text, source = chunk, line = number}; the host turns it into the reply
+-- "<text> script: <sha>, on <source>:<line>." as Redis 7 does. It must never run
+-- script code (no metamethods: rawset, tostring of non-tables only): after the time
+-- limit's hook raises an error, Lua runs the handler with hooks off, so a loop
+-- there could never be stopped.
+registry.sluice_error_handler = function(err)
+  -- Report the script's line: skip C functions (error, redis.call) and this
+  -- prelude's own functions (the read-only guards).
+  local level, where = 2, getinfo(2, "Sl")
+  while where and (where.what == "C" or where.source == "=sluice_prelude") do
+    level = level + 1
+    where = getinfo(level, "Sl")
+  end
+  if type(err) ~= "table" then err = {err = "ERR " .. tostring(err)} end
+  if where then
+    raw_rawset(err, "source", where.source)
+    raw_rawset(err, "line", where.currentline)
+  end
+  return err
+end
+
+-- As in Redis 7: pcall hands back the text of an error table (what redis.call raises).
+local function unwrap(ok, ...)
+  if ok then return true, ... end
+  local err = ...
+  if type(err) == "table" then
+    local text = rawget(err, "err")
+    if type(text) == "string" then err = text end
+  end
+  return false, err
+end
+pcall = function(f, ...) return unwrap(raw_pcall(f, ...)) end
+
+-- xpcall calls its handler after the error has been caught rather than as Lua's
+-- error handler, which runs with hooks off after a time-limit error (see above).
+-- Scripts have no debug library, so a handler could not inspect the failing stack anyway.
+xpcall = function(f, handler)
+  return (function(ok, ...)
+    if ok then return true, ... end
+    return false, handler((...))
+  end)(raw_pcall(f))
+end
+
+-- Lua 5.1 does not verify bytecode, so loading a binary chunk could crash the server.
+loadstring = function(text, name)
+  if type(text) == "string" and text:byte(1) == 27 then return nil, "loading binary chunks is not allowed" end
+  return raw_loadstring(text, name)
+end
+load = function(reader, name)
+  local pieces = {}
+  while true do
+    local piece = reader()
+    if piece == nil or piece == "" then break end
+    if type(piece) ~= "string" then return nil, "reader function must return a string" end
+    pieces[#pieces + 1] = piece
+  end
+  return loadstring(concat(pieces), name or "=(load)")
+end
+
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = redis_version, redis_version_number
+-- Sluice has no replication and no script debugger; these keep scripts written for Redis working.
+redis.set_repl = function() end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+
+-- What scripts must not reach: files, the process, the debug library, other environments.
+for _, name in ipairs({"dofile", "loadfile", "print", "setfenv", "getfenv", "newproxy", "module", "require", "debug", "package", "os", "io"}) do
+  raw_rawset(_G, name, nil)
+end
+
+-- Read-only globals and libraries, as in Redis 7. Libraries are replaced by empty
+-- proxies that read through to them, so a script cannot change them for the next one.
+local readonly = setmetatable({}, {__mode = "k"})
+local function refuse() error("Attempt to modify a readonly table", 2) end
+for _, name in ipairs({"string", "math", "table", "coroutine", "cjson", "bit", "redis"}) do
+  local proxy = setmetatable({}, {__index = rawget(_G, name), __newindex = refuse, __metatable = false})
+  readonly[proxy] = true
+  raw_rawset(_G, name, proxy)
+end
+getmetatable("").__metatable = false
+rawset = function(t, k, v)
+  if readonly[t] then error("Attempt to modify a readonly table", 0) end
+  return raw_rawset(t, k, v)
+end
+readonly[_G] = true
+setmetatable(_G, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = refuse,
+  __metatable = false,
+})
+"""#

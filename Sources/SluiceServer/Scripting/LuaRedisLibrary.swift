@@ -1,0 +1,190 @@
+import CLua
+import Logging
+import RESP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the `redis` library's functions need while one script runs: the database the
+/// caller holds the lock on, the EVAL's invocation (its clock reading and server),
+/// whether writes are refused, and the protocol `redis.setresp` chose.
+final class ScriptRun {
+    let database: UnsafeMutablePointer<DatabaseState>
+    let invocation: Invocation
+    /// Commands run as this client, as Redis runs them as its Lua client: they reply
+    /// in RESP2 unless the script asked for RESP3, whatever the caller speaks.
+    let scriptClient: Client
+    let readOnly: Bool
+    var resp3 = false {
+        didSet { scriptClient.protocolVersion = resp3 ? .resp3 : .resp2 }
+    }
+
+    init(database: UnsafeMutablePointer<DatabaseState>, invocation: Invocation, scriptClient: Client, readOnly: Bool) {
+        self.database = database
+        self.invocation = invocation
+        self.scriptClient = scriptClient
+        self.readOnly = readOnly
+        scriptClient.protocolVersion = .resp2
+    }
+
+    static func current(_ lua: OpaquePointer) -> ScriptRun? {
+        sluice_lua_context_of(lua).pointee.host.map { Unmanaged<ScriptRun>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// redis.call / redis.pcall: runs a command from the table against the locked
+    /// database, with Redis's checks and errors for scripts. Returns the host
+    /// function's result count (-1 raises the error table on top).
+    func call(_ lua: OpaquePointer, raising: Bool) -> Int32 {
+        let count = lua_gettop(lua)
+        guard count > 0 else { return fail(lua, "ERR Please specify at least one argument for this redis lib call", raising) }
+        var words: [[UInt8]] = []
+        words.reserveCapacity(Int(count))
+        for index in 1...count {
+            switch lua_type(lua, index) {
+            case LUA_TSTRING: words.append(luaBytes(lua, at: index) ?? [])
+            case LUA_TNUMBER: words.append(numberArgument(lua_tonumber(lua, index)))
+            default: return fail(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
+            }
+        }
+        let table = invocation.server.table
+        guard let position = table.lookup(words[0]) else {
+            return fail(lua, "ERR Unknown Redis command called from script", raising)
+        }
+        let spec = table.specs[position]
+        guard spec.acceptsArgumentCount(words.count) else {
+            return fail(lua, "ERR Wrong number of args calling Redis command from script", raising)
+        }
+        // A blocking command would wait with the database lock held; Redis flags those noscript too.
+        if spec.flags.contains("noscript") || spec.flags.contains("blocking") {
+            return fail(lua, "ERR This Redis command is not allowed from script", raising)
+        }
+        if readOnly && spec.flags.contains("write") {
+            return fail(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
+        }
+
+        var inner = Invocation(arguments: Arguments(words), now: invocation.now, client: scriptClient, server: invocation.server)
+        database.pointee.stats.commandsProcessed += 1
+        database.pointee.stats.commands[position].calls += 1
+        let reply: RESPValue
+        do throws(CommandError) {
+            reply = try spec.handler(&inner, &database.pointee)
+        } catch {
+            database.pointee.stats.commands[position].failedCalls += 1
+            return fail(lua, error.message, raising)
+        }
+        if case .error(let text) = reply { return fail(lua, text, raising) }
+        pushReply(reply, resp3: resp3, in: lua)
+        return 1
+    }
+}
+
+/// A Lua number as a command argument, as Redis formats it (`%.17g`).
+private func numberArgument(_ number: Double) -> [UInt8] {
+    if number == number.rounded(.towardZero), abs(number) < 1e15 { return integerBytes(Int64(number)) }
+    var buffer = [CChar](repeating: 0, count: 64)
+    let length = withVaList([number]) { vsnprintf(&buffer, buffer.count, "%.17g", $0) }
+    return buffer.prefix(Int(max(0, min(length, 63)))).map { UInt8(bitPattern: $0) }
+}
+
+/// Pushes `{err = text}`; the host function's result: raise it (-1) or return it (1).
+private func fail(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int32 {
+    pushErrorTable(text, in: lua)
+    return raising ? -1 : 1
+}
+
+/// Redis's shaping of an error text given to `redis.error_reply`: "-CODE message"
+/// keeps its code, a text with no code gets "ERR", and line ends are trimmed.
+private func errorReplyText(_ text: String) -> String {
+    var text = text.hasPrefix("-") ? text : "-" + text
+    while let last = text.last, last == "\r" || last == "\n" { text.removeLast() }
+    let body = text.dropFirst()
+    guard let space = body.firstIndex(of: " ") else { return "ERR " + body }
+    return String(body[..<space]) + " " + body[body.index(after: space)...]
+}
+
+private let redisCall: sluice_lua_host_function = { lua in
+    guard let lua, let run = ScriptRun.current(lua) else { return -1 }
+    return run.call(lua, raising: true)
+}
+
+private let redisPcall: sluice_lua_host_function = { lua in
+    guard let lua, let run = ScriptRun.current(lua) else { return -1 }
+    return run.call(lua, raising: false)
+}
+
+private let redisSha1hex: sluice_lua_host_function = { lua in
+    guard let lua else { return -1 }
+    guard lua_gettop(lua) == 1 else { return fail(lua, "ERR wrong number of arguments", true) }
+    let bytes = luaBytes(lua, at: 1) ?? []
+    lua_pushstring(lua, sha1Hex(bytes))
+    return 1
+}
+
+private let redisErrorReply: sluice_lua_host_function = { lua in
+    guard let lua else { return -1 }
+    guard lua_gettop(lua) == 1, lua_type(lua, 1) == LUA_TSTRING, let text = luaString(lua, at: 1) else {
+        return fail(lua, "ERR wrong number or type of arguments", false)
+    }
+    pushErrorTable(errorReplyText(text), in: lua)
+    return 1
+}
+
+private let redisStatusReply: sluice_lua_host_function = { lua in
+    guard let lua else { return -1 }
+    guard lua_gettop(lua) == 1, lua_type(lua, 1) == LUA_TSTRING else {
+        return fail(lua, "ERR wrong number or type of arguments", false)
+    }
+    lua_createtable(lua, 0, 1)
+    lua_pushstring(lua, "ok")
+    lua_pushvalue(lua, 1)
+    lua_rawset(lua, -3)
+    return 1
+}
+
+private let redisLog: sluice_lua_host_function = { lua in
+    guard let lua, let run = ScriptRun.current(lua) else { return -1 }
+    let count = lua_gettop(lua)
+    guard count >= 2 else { return fail(lua, "ERR redis.log() requires two arguments or more.", true) }
+    guard lua_type(lua, 1) == LUA_TNUMBER else { return fail(lua, "ERR First argument must be a number (log level).", true) }
+    let levels: [Logger.Level] = [.debug, .info, .notice, .warning]
+    let level = Int(lua_tonumber(lua, 1))
+    guard levels.indices.contains(level) else { return fail(lua, "ERR Invalid debug level.", true) }
+    var words: [String] = []
+    for index in 2...count where lua_type(lua, index) == LUA_TSTRING || lua_type(lua, index) == LUA_TNUMBER {
+        lua_pushvalue(lua, index)  // converted on a copy, so the argument itself is untouched
+        words.append(luaString(lua, at: -1) ?? "")
+        sluice_lua_pop(lua, 1)
+    }
+    run.invocation.server.logger.log(level: levels[level], "\(words.joined(separator: " "))")
+    return 0
+}
+
+private let redisSetresp: sluice_lua_host_function = { lua in
+    guard let lua, let run = ScriptRun.current(lua) else { return -1 }
+    guard lua_gettop(lua) == 1 else { return fail(lua, "ERR redis.setresp() requires one argument.", true) }
+    let version = lua_tonumber(lua, 1)
+    guard version == 2 || version == 3 else { return fail(lua, "ERR RESP version must be 2 or 3.", true) }
+    run.resp3 = version == 3
+    return 0
+}
+
+/// Creates the global `redis` table with the host functions; the prelude adds the
+/// constants and makes it read-only.
+func registerRedisLibrary(_ lua: OpaquePointer) -> Bool {
+    let functions: [(String, sluice_lua_host_function)] = [
+        ("call", redisCall), ("pcall", redisPcall), ("sha1hex", redisSha1hex), ("error_reply", redisErrorReply),
+        ("status_reply", redisStatusReply), ("log", redisLog), ("setresp", redisSetresp),
+    ]
+    sluice_lua_pushglobaltable(lua)
+    lua_pushstring(lua, "redis")
+    lua_createtable(lua, 0, Int32(functions.count) + 16)
+    for (name, function) in functions {
+        lua_pushstring(lua, name)
+        sluice_lua_push_host_function(lua, function)
+        lua_rawset(lua, -3)
+    }
+    lua_rawset(lua, -3)
+    sluice_lua_pop(lua, 1)
+    return true
+}

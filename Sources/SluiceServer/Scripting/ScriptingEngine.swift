@@ -1,0 +1,210 @@
+import CLua
+import RESP
+import SluiceCore
+
+/// The server's one Lua state and its script cache (EVAL, EVALSHA, SCRIPT).
+///
+/// Lives in `DatabaseState`, so it is only touched with the database lock held: a
+/// Lua state is not thread-safe, and holding the lock for a whole script is what
+/// makes the script atomic (hence `@unchecked Sendable`: the lock is the guard).
+/// The state is created on first use and dropped by `SCRIPT FLUSH`, which is how
+/// Redis empties its cache too.
+final class ScriptingEngine: @unchecked Sendable {
+    /// Most memory a state may hold; past it, allocations fail with a Lua error the
+    /// script sees ("not enough memory") instead of the process running out.
+    static let memoryLimit = 512 * 1024 * 1024
+
+    private var lua: OpaquePointer?
+    private let context: UnsafeMutablePointer<sluice_lua_context>
+    /// Scripts in the cache, by lower-case SHA-1, with their shebang flags.
+    private var scripts: [String: ScriptFlags] = [:]
+    /// The client commands called from scripts run as (Redis's Lua client).
+    private var scriptClient: Client?
+
+    init() {
+        context = .allocate(capacity: 1)
+        context.initialize(to: sluice_lua_context())
+    }
+
+    deinit {
+        if let lua { lua_close(lua) }
+        context.deallocate()
+    }
+
+    func contains(sha: String) -> Bool {
+        scripts[sha] != nil
+    }
+
+    /// SCRIPT FLUSH: forgets every script by closing the state.
+    func flush() {
+        if let lua { lua_close(lua) }
+        lua = nil
+        scripts.removeAll()
+    }
+
+    /// Compiles `body` into the cache unless it is there; returns its SHA-1.
+    @discardableResult
+    func load(_ body: [UInt8]) throws(CommandError) -> String {
+        let sha = sha1Hex(body)
+        if scripts[sha] == nil {
+            try compile(body, sha: sha, in: try state())
+        }
+        return sha
+    }
+
+    /// Runs a cached script (compiling `body` first when given and not cached yet).
+    /// `database` is the state the caller holds the lock on; commands the script
+    /// calls run against it.
+    func run(
+        sha: String, body: [UInt8]?, keys: ArraySlice<[UInt8]>, arguments: ArraySlice<[UInt8]>, readOnly: Bool,
+        invocation: Invocation, database: UnsafeMutablePointer<DatabaseState>
+    ) throws(CommandError) -> RESPValue {
+        let lua = try state()
+        if scripts[sha] == nil {
+            guard let body else { throw CommandError(.message("NOSCRIPT No matching script. Please use EVAL.")) }
+            try compile(body, sha: sha, in: lua)
+        }
+        let flags = scripts[sha] ?? ScriptFlags()
+        lua_settop(lua, 0)  // the error handler goes to index 1
+        defer { lua_settop(lua, 0) }
+
+        // Host work (setting KEYS and ARGV, converting replies) may exceed the memory
+        // limit; only the script's own allocations are held to it.
+        context.pointee.in_host = 1
+        setGlobalArray("KEYS", keys, in: lua)
+        setGlobalArray("ARGV", arguments, in: lua)
+        sluice_lua_getregistry(lua, "sluice_error_handler")
+        sluice_lua_getregistry(lua, "f_" + sha)
+
+        let client = scriptClient ?? Client(id: 0, address: "", localAddress: "", createdAt: invocation.now)
+        scriptClient = client
+        let run = ScriptRun(database: database, invocation: invocation, scriptClient: client, readOnly: readOnly || flags.noWrites)
+        let status = withExtendedLifetime(run) {
+            context.pointee.host = Unmanaged.passUnretained(run).toOpaque()
+            context.pointee.in_host = 0
+            sluice_lua_arm_time_limit(lua, invocation.server.configuration.luaTimeLimitMilliseconds * 1_000_000)
+            let status = lua_pcall(lua, 0, 1, 1)
+            sluice_lua_disarm_time_limit(lua)
+            context.pointee.in_host = 1
+            context.pointee.host = nil
+            return status
+        }
+        // A script may have stopped the collector; the next one must not inherit that.
+        lua_gc(lua, LUA_GCRESTART, 0)
+
+        if context.pointee.timed_out != 0 {
+            let limit = invocation.server.configuration.luaTimeLimitMilliseconds
+            throw .err("Script killed after running longer than the time limit (\(limit) ms) script: \(sha)")
+        }
+        guard status == 0 else { throw CommandError(.message(errorText(in: lua, sha: sha))) }
+        return luaReply(lua, at: -1, resp3: run.resp3)
+    }
+
+    /// The state, created with its libraries on first use.
+    private func state() throws(CommandError) -> OpaquePointer {
+        if let lua { return lua }
+        context.pointee = sluice_lua_context()
+        context.pointee.memory_limit = ScriptingEngine.memoryLimit
+        context.pointee.in_host = 1
+        guard let lua = sluice_lua_newstate(context) else { throw .err("Could not create the scripting engine") }
+        guard lua_cpcall(lua, sluice_lua_open_libraries, nil) == 0, registerRedisLibrary(lua), runPrelude(lua) else {
+            lua_close(lua)
+            throw .err("Could not create the scripting engine")
+        }
+        lua_settop(lua, 0)
+        self.lua = lua
+        return lua
+    }
+
+    private func runPrelude(_ lua: OpaquePointer) -> Bool {
+        let loaded = luaPrelude.utf8CString.withUnsafeBufferPointer {
+            luaL_loadbuffer(lua, $0.baseAddress, $0.count - 1, "=sluice_prelude")
+        }
+        guard loaded == 0 else { return false }
+        let version = ServerContext.redisCompatibilityVersion
+        lua_pushstring(lua, version)
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        lua_pushnumber(lua, Double(parts.reduce(0) { $0 << 8 | $1 }))
+        return lua_pcall(lua, 2, 0, 0) == 0
+    }
+
+    /// Compiles a script as Redis 7 does: chunk name `@user_script`, shebang line kept
+    /// out of the code but counted in line numbers; stored as `f_<sha>` in the registry.
+    private func compile(_ body: [UInt8], sha: String, in lua: OpaquePointer) throws(CommandError) {
+        let (flags, codeStart) = try ScriptFlags.parse(body)
+        let status = body.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) {
+                luaL_loadbuffer(lua, $0.baseAddress.map { $0 + codeStart }, $0.count - codeStart, "@user_script")
+            }
+        }
+        guard status == 0 else {
+            let message = luaString(lua, at: -1) ?? "unknown error"
+            lua_settop(lua, 0)
+            throw .err("Error compiling script (new function): \(message)")
+        }
+        sluice_lua_setregistry(lua, "f_" + sha)
+        scripts[sha] = flags
+    }
+
+    /// KEYS or ARGV for the next script, set past the read-only globals.
+    private func setGlobalArray(_ name: String, _ values: ArraySlice<[UInt8]>, in lua: OpaquePointer) {
+        sluice_lua_pushglobaltable(lua)
+        lua_pushstring(lua, name)
+        lua_createtable(lua, Int32(values.count), 0)
+        for (index, value) in values.enumerated() {
+            pushBytes(value, in: lua)
+            lua_rawseti(lua, -2, Int32(index + 1))
+        }
+        lua_rawset(lua, -3)
+        sluice_lua_pop(lua, 1)
+    }
+
+    /// The reply for a failed script, from the error handler's table:
+    /// `<text> script: <sha>, on @user_script:<line>.`
+    private func errorText(in lua: OpaquePointer, sha: String) -> String {
+        guard lua_type(lua, -1) == LUA_TTABLE else {
+            let message = luaString(lua, at: -1) ?? "execution failure"
+            return "ERR Error running script \(sha), \(message.prefix(100))"
+        }
+        var text = "ERR unknown error"
+        rawField(lua, -1, "err")
+        if lua_type(lua, -1) == LUA_TSTRING || lua_type(lua, -1) == LUA_TNUMBER, let message = luaString(lua, at: -1) {
+            text = message
+        }
+        rawField(lua, -2, "source")
+        rawField(lua, -3, "line")
+        if lua_type(lua, -2) == LUA_TSTRING, lua_type(lua, -1) == LUA_TNUMBER, let source = luaString(lua, at: -2) {
+            text += " script: \(sha), on \(source):\(Int(lua_tonumber(lua, -1)))."
+        }
+        sluice_lua_pop(lua, 3)
+        return text
+    }
+}
+
+/// The flags a script may declare on a first line such as `#!lua flags=no-writes`.
+struct ScriptFlags {
+    /// Redis 7's `no-writes`: the script runs as with EVAL_RO.
+    var noWrites = false
+
+    static let known: Set<String> = ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]
+
+    /// The flags, and where the code starts (at the shebang's line end, so line numbers
+    /// stay right). Redis's errors for a malformed shebang.
+    static func parse(_ body: [UInt8]) throws(CommandError) -> (ScriptFlags, Int) {
+        guard body.starts(with: "#!".utf8) else { return (ScriptFlags(), 0) }
+        guard let lineEnd = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .err("Invalid script shebang") }
+        let words = body[..<lineEnd].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+        guard let engine = words.first, engine == "#!lua" else {
+            throw .err("Unexpected engine in script shebang: \(words.first ?? "")")
+        }
+        var flags = ScriptFlags()
+        for word in words.dropFirst() {
+            guard word.hasPrefix("flags=") else { throw .err("Unknown lua shebang option: \(word)") }
+            for flag in word.dropFirst("flags=".count).split(separator: ",").map(String.init) {
+                guard known.contains(flag) else { throw .err("Unexpected flag in script shebang: \(flag)") }
+                if flag == "no-writes" { flags.noWrites = true }
+            }
+        }
+        return (flags, lineEnd)
+    }
+}

@@ -1,0 +1,310 @@
+import RESP
+import SluiceServer
+import Testing
+
+@Suite("Scripting commands")
+struct ScriptingCommandTests {
+    @Test("Lua values become replies: numbers truncate, true is 1, false and nil are null, tables are arrays up to the first nil")
+    func luaToReply() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "return 42", "0") == ":42\r\n")
+            #expect(try c.command("EVAL", "return 3.99", "0") == ":3\r\n")
+            #expect(try c.command("EVAL", "return -3.99", "0") == ":-3\r\n")
+            #expect(try c.command("EVAL", "return 1e20", "0") == ":-9223372036854775808\r\n")
+            #expect(try c.command("EVAL", "return 'a\\0b'", "0") == "$3\r\na\0b\r\n")
+            #expect(try c.command("EVAL", "return true", "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "return false", "0") == "$-1\r\n")
+            #expect(try c.command("EVAL", "return nil", "0") == "$-1\r\n")
+            #expect(try c.command("EVAL", "return {1, 2, nil, 3}", "0") == "*2\r\n:1\r\n:2\r\n")
+            #expect(try c.command("EVAL", "return {1, {'a', {false}}, true}", "0") == "*3\r\n:1\r\n*2\r\n$1\r\na\r\n*1\r\n$-1\r\n:1\r\n")
+            #expect(try c.command("EVAL", "return {a = 1}", "0") == "*0\r\n")
+        }
+    }
+
+    @Test("{ok=...}, {err=...}, redis.status_reply and redis.error_reply become status and error replies")
+    func statusAndErrorTables() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "return {ok = 'FINE'}", "0") == "+FINE\r\n")
+            #expect(try c.command("EVAL", "return {err = 'CODE message'}", "0") == "-CODE message\r\n")
+            #expect(try c.command("EVAL", "return {err = 'x', ok = 'y'}", "0") == "-x\r\n")
+            #expect(try c.command("EVAL", "return {ok = 'a\\r\\nb'}", "0") == "+a  b\r\n")
+            #expect(try c.command("EVAL", "return redis.status_reply('DONE')", "0") == "+DONE\r\n")
+            #expect(try c.command("EVAL", "return redis.error_reply('bad')", "0") == "-ERR bad\r\n")
+            #expect(try c.command("EVAL", "return redis.error_reply('MY bad')", "0") == "-MY bad\r\n")
+            #expect(try c.command("EVAL", "return redis.error_reply('-OOPS')", "0") == "-ERR OOPS\r\n")
+            #expect(try c.command("EVAL", "return redis.error_reply(1)", "0") == "-ERR wrong number or type of arguments\r\n")
+            #expect(try c.command("EVAL", "return {1, redis.status_reply('x'), redis.error_reply('y')}", "0") == "*3\r\n:1\r\n+x\r\n-ERR y\r\n")
+            #expect(try c.command("EVAL", "return {double = 1.5}", "0") == "$3\r\n1.5\r\n")
+        }
+    }
+
+    @Test("Replies become Lua values: integer is a number, bulk a string, null bulk false, status {ok=}, array a table")
+    func replyToLua() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("SET", "s", "text") == "+OK\r\n")
+            #expect(try c.command("EVAL", "return type(redis.call('incr', 'n'))", "0") == "$6\r\nnumber\r\n")
+            #expect(try c.command("EVAL", "return redis.call('get', 's') .. '!'", "0") == "$5\r\ntext!\r\n")
+            #expect(try c.command("EVAL", "return tostring(redis.call('get', 'missing'))", "0") == "$5\r\nfalse\r\n")
+            #expect(try c.command("EVAL", "return redis.call('ping').ok", "0") == "$4\r\nPONG\r\n")
+            #expect(try c.command("EVAL", "return redis.call('set', 'x', 'y')", "0") == "+OK\r\n")
+            #expect(try c.command("EVAL", "local t = redis.call('mget', 's', 'missing', 'x'); return {#t, t[1], tostring(t[2]), t[3]}", "0")
+                == "*4\r\n:3\r\n$4\r\ntext\r\n$5\r\nfalse\r\n$1\r\ny\r\n")
+            #expect(try c.command("EVAL", "return redis.pcall('incr', 's').err", "0") == "$43\r\nERR value is not an integer or out of range\r\n")
+        }
+    }
+
+    @Test("Lua numbers passed to redis.call are formatted as Redis does (%.17g)")
+    func numberArguments() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "redis.call('set', 'a', 12345678901234); redis.call('set', 'b', 0.1); redis.call('set', 'c', 1e20); return redis.call('mget', 'a', 'b', 'c')", "0")
+                == "*3\r\n$14\r\n12345678901234\r\n$19\r\n0.10000000000000001\r\n$5\r\n1e+20\r\n")
+        }
+    }
+
+    @Test("With redis.setresp(3) a null reply is nil and booleans stay booleans")
+    func resp3Conversions() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "redis.setresp(3); return type(redis.call('get', 'missing'))", "0") == "$3\r\nnil\r\n")
+            #expect(try c.command("EVAL", "redis.setresp(3); return false", "0") == ":0\r\n")
+            #expect(try c.command("EVAL", "return redis.setresp(4)", "0") == "-ERR RESP version must be 2 or 3. script: 921c0a48021d97dfd5884aeea41875972c7804d9, on @user_script:1.\r\n")
+            #expect(try c.command("HELLO", "3").hasPrefix("%"))
+            #expect(try c.command("EVAL", "redis.setresp(3); return true", "0") == "#t\r\n")
+            #expect(try c.command("EVAL", "return {map = {a = 1}}", "0") == "%1\r\n$1\r\na\r\n:1\r\n")
+        }
+    }
+
+    @Test("Commands in a script reply in RESP2 even to a RESP3 caller, unless the script calls redis.setresp(3)")
+    func scriptProtocol() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("HELLO", "3").hasPrefix("%"))
+            #expect(try c.command("EVAL", "local r = redis.call('consume', KEYS[1], 5, 1); return {r[1], r[2], r[3]}", "1", "b")
+                == "*3\r\n:1\r\n:1\r\n$1\r\n1\r\n")
+            #expect(try c.command("EVAL", "redis.setresp(3); local r = redis.call('peek', KEYS[1], 5, 1); return {r.map.success, r.map.level, r.map.until_next_drop.double}", "1", "b")
+                == "*3\r\n#t\r\n:1\r\n:1\r\n")
+            #expect(try c.command("EVAL", "return type(redis.call('get', 'missing'))", "0") == "$7\r\nboolean\r\n")
+        }
+    }
+
+    @Test("KEYS and ARGV hold the keys and arguments after numkeys, binary-safe")
+    func keysAndArguments() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "return {#KEYS, #ARGV, KEYS[1], KEYS[2], ARGV[1]}", "2", "k1", "k\0", "a1")
+                == "*5\r\n:2\r\n:1\r\n$2\r\nk1\r\n$2\r\nk\0\r\n$2\r\na1\r\n")
+            #expect(try c.command("EVAL", "return {#KEYS, #ARGV}", "0") == "*2\r\n:0\r\n:0\r\n")
+            #expect(try c.command("EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "key", "value") == "+OK\r\n")
+            #expect(try c.command("GET", "key") == "$5\r\nvalue\r\n")
+        }
+    }
+
+    @Test("numkeys must be an integer between 0 and the number of remaining arguments")
+    func numberOfKeys() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            try c.expectErrors(["EVAL", "return 1"], [
+                (["2", "a"], "Number of keys can't be greater than number of args"),
+                (["-1"], "Number of keys can't be negative"),
+                (["x"], "value is not an integer or out of range"),
+            ])
+            #expect(try c.command("EVAL", "return 1") == "-ERR wrong number of arguments for 'eval' command\r\n")
+            #expect(try c.command("EVALSHA", "x", "x") == "-ERR value is not an integer or out of range\r\n")
+        }
+    }
+
+    @Test("redis.call raises a failing command's error with the script's position; redis.pcall returns it as a table")
+    func callVersusPcall() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("SET", "s", "text") == "+OK\r\n")
+            let incr = "return redis.call('incr', 's')"
+            #expect(try c.command("EVAL", incr, "0") == "-ERR value is not an integer or out of range script: 70abbef89e172316f9219e67e313f248a5b98d9b, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL", "return redis.pcall('incr', 's')", "0") == "-ERR value is not an integer or out of range\r\n")
+            #expect(try c.command("EVAL", "local ok, e = pcall(redis.call, 'incr', 's'); return {tostring(ok), e}", "0")
+                == "*2\r\n$5\r\nfalse\r\n$43\r\nERR value is not an integer or out of range\r\n")
+            #expect(try c.command("EVAL", "return redis.pcall('nosuch').err", "0") == "$44\r\nERR Unknown Redis command called from script\r\n")
+            #expect(try c.command("EVAL", "return redis.pcall('get').err", "0") == "$58\r\nERR Wrong number of args calling Redis command from script\r\n")
+            #expect(try c.command("EVAL", "return redis.pcall('get', {}).err", "0") == "$63\r\nERR Lua redis lib command arguments must be strings or integers\r\n")
+            #expect(try c.command("EVAL", "return redis.pcall().err", "0") == "$64\r\nERR Please specify at least one argument for this redis lib call\r\n")
+        }
+    }
+
+    @Test("Runtime and compile errors have Redis 7's shapes")
+    func errorShapes() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "error('boom')", "0") == "-ERR user_script:1: boom script: 82903a0434f1503e152f89c03c9acd881a0e8150, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL", "\nreturn 1 +\n nil", "0") == "-ERR user_script:3: attempt to perform arithmetic on a nil value script: c10a17a935543766ce84664cb640f808aa4d67e4, on @user_script:3.\r\n")
+            #expect(try c.command("EVAL", "error({err='MYERR boom'})", "0") == "-MYERR boom script: 600444ab00b1281c55abc9ff7e35bea4f11a3742, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL", "return 'a' .. ", "0") == "-ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'\r\n")
+            #expect(try c.command("SCRIPT", "LOAD", "return (") == "-ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'\r\n")
+            #expect(try c.command("EVAL", "error({})", "0").hasPrefix("-ERR unknown error script: "))
+            #expect(try c.command("PING") == "+PONG\r\n")
+        }
+    }
+
+    @Test("EVALSHA runs cached scripts: after SCRIPT LOAD or EVAL, any letter case; otherwise NOSCRIPT")
+    func evalsha() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+            #expect(try c.command("EVALSHA", sha, "0") == "-NOSCRIPT No matching script. Please use EVAL.\r\n")
+            #expect(try c.command("EVALSHA", "abc", "0") == "-NOSCRIPT No matching script. Please use EVAL.\r\n")
+            #expect(try c.command("SCRIPT", "LOAD", "return 1") == "$40\r\n\(sha)\r\n")
+            #expect(try c.command("EVALSHA", sha, "0") == ":1\r\n")
+            #expect(try c.command("EVALSHA", sha.uppercased(), "0") == ":1\r\n")
+            #expect(try c.command("EVALSHA_RO", sha, "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "return 2", "0") == ":2\r\n")
+            #expect(try c.command("EVALSHA", "7f923f79fe76194c868d7e1d0820de36700eb649", "0") == ":2\r\n")
+        }
+    }
+
+    @Test("SCRIPT EXISTS reports cached digests, SCRIPT FLUSH empties the cache, SCRIPT KILL finds nothing running")
+    func scriptSubcommands() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+            #expect(try c.command("SCRIPT", "EXISTS", sha, "nope") == "*2\r\n:0\r\n:0\r\n")
+            #expect(try c.command("EVAL", "return 1", "0") == ":1\r\n")
+            #expect(try c.command("SCRIPT", "EXISTS", sha, sha.uppercased(), "nope") == "*3\r\n:1\r\n:1\r\n:0\r\n")
+            #expect(try c.command("SCRIPT", "FLUSH") == "+OK\r\n")
+            #expect(try c.command("SCRIPT", "EXISTS", sha) == "*1\r\n:0\r\n")
+            #expect(try c.command("EVALSHA", sha, "0") == "-NOSCRIPT No matching script. Please use EVAL.\r\n")
+            #expect(try c.command("SCRIPT", "LOAD", "return 1") == "$40\r\n\(sha)\r\n")
+            #expect(try c.command("SCRIPT", "FLUSH", "ASYNC") == "+OK\r\n")
+            #expect(try c.command("SCRIPT", "FLUSH", "sync") == "+OK\r\n")
+            #expect(try c.command("SCRIPT", "FLUSH", "bad") == "-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n")
+            #expect(try c.command("SCRIPT", "FLUSH", "SYNC", "x") == "-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n")
+            #expect(try c.command("SCRIPT", "KILL") == "-NOTBUSY No scripts in execution right now.\r\n")
+            #expect(try c.command("SCRIPT", "EXISTS") == "-ERR wrong number of arguments for 'script|exists' command\r\n")
+            #expect(try c.command("SCRIPT", "NOPE") == "-ERR unknown subcommand 'NOPE'. Try SCRIPT HELP.\r\n")
+            #expect(try c.command("EVAL", "return 1", "0") == ":1\r\n")
+        }
+    }
+
+    @Test("EVAL_RO, EVALSHA_RO and the no-writes shebang flag refuse write commands but run reads")
+    func readOnlyScripts() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL_RO", "return redis.call('set', 'a', 'b')", "0") == "-ERR Write commands are not allowed from read-only scripts. script: 1ec5c8569e0cb2caa15ae94d564a56e22a60ce3e, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL_RO", "return redis.pcall('set', 'a', 'b')", "0") == "-ERR Write commands are not allowed from read-only scripts.\r\n")
+            #expect(try c.command("EVAL_RO", "return redis.call('get', 'a')", "0") == "$-1\r\n")
+            let sha = try c.call("SCRIPT", "LOAD", "return redis.call('del', 'a')")
+            guard case .bulkString(let digest) = sha else { throw TestFailure("no digest") }
+            #expect(try c.command("EVALSHA_RO", String(decoding: digest, as: UTF8.self), "0").hasPrefix("-ERR Write commands are not allowed from read-only scripts."))
+            #expect(try c.command("EVALSHA", String(decoding: digest, as: UTF8.self), "0") == ":0\r\n")
+            #expect(try c.command("EVAL", "#!lua flags=no-writes\nreturn redis.call('set','a','b')", "0") == "-ERR Write commands are not allowed from read-only scripts. script: 6acb400a50fe96e33eca4e0af6e9dcfb21193726, on @user_script:2.\r\n")
+            #expect(try c.command("EVAL", "#!lua flags=bad\nreturn 1", "0") == "-ERR Unexpected flag in script shebang: bad\r\n")
+            #expect(try c.command("EVAL", "#!lua name=x\nreturn 1", "0") == "-ERR Unknown lua shebang option: name=x\r\n")
+            #expect(try c.command("EVAL", "#!luax\nreturn 1", "0") == "-ERR Unexpected engine in script shebang: #!luax\r\n")
+            #expect(try c.command("EVAL", "#!lua", "0") == "-ERR Invalid script shebang\r\n")
+            #expect(try c.command("EVAL", "#!lua\n\nerror('x')", "0") == "-ERR user_script:3: x script: d5c067904293d26cc22cb0530ae28ee1fdc88fbc, on @user_script:3.\r\n")
+        }
+    }
+
+    @Test("Commands flagged noscript (EVAL, SCRIPT, HELLO, CLIENT, QUIT) are refused inside scripts")
+    func noscriptCommands() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            for command in ["'eval', 'return 1', '0'", "'script', 'flush'", "'hello'", "'client', 'id'", "'quit'", "'evalsha', 'x', '0'"] {
+                #expect(try c.command("EVAL", "return redis.pcall(\(command)).err", "0") == "$49\r\nERR This Redis command is not allowed from script\r\n", "\(command)")
+            }
+            #expect(try c.command("EVAL", "return redis.call('echo', 'still here')", "0") == "$10\r\nstill here\r\n")
+        }
+    }
+
+    @Test("Globals are read-only and missing globals are errors, as in Redis 7; nothing leaks to the next script")
+    func globalProtection() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "x = 1", "0") == "-ERR user_script:1: Attempt to modify a readonly table script: 34bce5f775de97f557a34088509c8bfe1ea17e52, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL", "return x", "0") == "-ERR user_script:1: Script attempted to access nonexistent global variable 'x' script: 03c387736bb5cc009ff35151572cee04677aa374, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL", "rawset(_G, 'x', 1); return 1", "0") == "-ERR Attempt to modify a readonly table script: 76735966bd59eaf0fae356abcc6b1c8eba37a04f, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL", "string.x = 1; return 1", "0") == "-ERR user_script:1: Attempt to modify a readonly table script: 1b603fdbd75a68bf1b3b7c344d79036256ba1636, on @user_script:1.\r\n")
+            #expect(try c.command("EVAL", "redis.call = nil", "0").hasPrefix("-ERR user_script:1: Attempt to modify a readonly table"))
+            #expect(try c.command("EVAL", "setmetatable(_G, nil)", "0").hasPrefix("-ERR user_script:1: cannot change a protected metatable"))
+            #expect(try c.command("EVAL", "function f() end", "0").hasPrefix("-ERR user_script:1: Attempt to modify a readonly table"))
+            #expect(try c.command("EVAL", "local x = 5; return x", "0") == ":5\r\n")
+            #expect(try c.command("EVAL", "return type(rawget(_G, 'x'))", "0") == "$3\r\nnil\r\n")
+            #expect(try c.command("EVAL", "return type(redis.call)", "0") == "$8\r\nfunction\r\n")
+            for name in ["os", "io", "loadfile", "dofile", "require", "debug", "setfenv", "getfenv", "print"] {
+                #expect(try c.command("EVAL", "return \(name)", "0").hasPrefix("-ERR user_script:1: Script attempted to access nonexistent global variable '\(name)'"), "\(name)")
+            }
+        }
+    }
+
+    @Test("string, math, table, cjson and bit are available; bytecode cannot be loaded")
+    func libraries() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "return string.format('%s-%d', string.upper('a'), math.floor(2.7)) .. table.concat({1, 2}, ',')", "0") == "$6\r\nA-21,2\r\n")
+            #expect(try c.command("EVAL", "return cjson.encode(cjson.decode(ARGV[1]))", "0", "{\"a\":[1,2.5,null,\"x\"]}") == "$22\r\n{\"a\":[1,2.5,null,\"x\"]}\r\n")
+            #expect(try c.command("EVAL", "local t = cjson.decode('{\"n\":3,\"s\":\"v\"}'); return {t.n, t.s}", "0") == "*2\r\n:3\r\n$1\r\nv\r\n")
+            #expect(try c.command("EVAL", "return cjson.decode('[')", "0").hasPrefix("-ERR user_script:1: Expected value but found T_END at character 2"))
+            #expect(try c.command("EVAL", "return {bit.band(7, 3), bit.bor(1, 4), bit.lshift(1, 10)}", "0") == "*3\r\n:3\r\n:5\r\n:1024\r\n")
+            #expect(try c.command("EVAL", "return loadstring('return 7')()", "0") == ":7\r\n")
+            #expect(try c.command("EVAL", "return tostring(loadstring(string.dump(function() return 1 end)))", "0") == "$3\r\nnil\r\n")
+            #expect(try c.command("EVAL", "return redis.sha1hex('')", "0") == "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n")
+            #expect(try c.command("EVAL", "return redis.sha1hex(string.rep('a', 1000))", "0") == "$40\r\n291e9a6c66994949b57ba5e650361e98fc36b1ba\r\n")
+            #expect(try c.command("EVAL", "return redis.log(redis.LOG_DEBUG, 'from a script')", "0") == "$-1\r\n")
+            #expect(try c.command("EVAL", "return redis.log(99, 'x')", "0").hasPrefix("-ERR Invalid debug level. script: "))
+            #expect(try c.command("EVAL", "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}", "0") == "*4\r\n:0\r\n:1\r\n:2\r\n:3\r\n")
+        }
+    }
+
+    @Test("A script that runs past the time limit is stopped, even through pcall, and the server keeps answering")
+    func timeLimit() async throws {
+        try await withServer(configure: { $0.luaTimeLimitMilliseconds = 100 }) { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "while true do end", "0")
+                == "-ERR Script killed after running longer than the time limit (100 ms) script: 694a5fe1ddb97a4c6a1bf299d9537c7d3d0f84e7\r\n")
+            #expect(try c.command("PING") == "+PONG\r\n")
+            #expect(try c.command("EVAL", "while true do pcall(function() while true do end end) end", "0").hasPrefix("-ERR Script killed"))
+            #expect(try c.command("EVAL", "return coroutine.wrap(function() while true do end end)()", "0").hasPrefix("-ERR Script killed"))
+            // Error handlers: Lua runs them with hooks off once the time limit's error is raised.
+            #expect(try c.command("EVAL", "return xpcall(function() error('a') end, function(e) while true do end end)", "0").hasPrefix("-ERR Script killed"))
+            #expect(try c.command("EVAL", "error(setmetatable({}, {__newindex = function() while true do end end}))", "0").hasPrefix("-ERR unknown error script: "))
+            #expect(try c.command("EVAL", "table.sort({3, 2, 1}, function(a, b) while true do end end)", "0").hasPrefix("-ERR Script killed"))
+            let other = try server.connect()
+            #expect(try other.command("PING") == "+PONG\r\n")
+            #expect(try c.command("EVAL", "local n = 0; for i = 1, 1000 do n = n + i end; return n", "0") == ":500500\r\n")
+        }
+    }
+
+    @Test("Commands in a script read the EVAL's clock")
+    func scriptClock() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let micros = server.clock.now().microseconds
+            #expect(try c.command("EVAL", "local t = redis.call('time'); return t[1] * 1000000 + t[2]", "0") == ":\(micros)\r\n")
+            #expect(try c.command("EVAL", "redis.call('set', KEYS[1], 'v', 'PX', 1500); return redis.call('pttl', KEYS[1])", "1", "k") == ":1500\r\n")
+        }
+    }
+
+    @Test("A script is atomic: no other client's command runs between its commands")
+    func atomicity() async throws {
+        try await withServer(configure: { $0.threads = 2 }) { server in
+            let writer = try server.connect()
+            let reader = try server.connect()
+            let script = "for i = 1, 500 do redis.call('incr', KEYS[1]) end return redis.call('get', KEYS[1])"
+            let runs = 20
+            var pipeline = ""
+            for _ in 0..<runs { pipeline += "*4\r\n$4\r\nEVAL\r\n$\(script.utf8.count)\r\n\(script)\r\n$1\r\n1\r\n$1\r\nn\r\n" }
+            try writer.send(pipeline)
+            var seen: [Int] = []
+            for _ in 0..<50 {
+                if case .bulkString(let bytes) = try reader.call("GET", "n"), let value = Int(String(decoding: bytes, as: UTF8.self)) {
+                    seen.append(value)
+                }
+            }
+            for _ in 0..<runs { _ = try writer.readRaw() }
+            #expect(seen.allSatisfy { $0 % 500 == 0 }, "\(seen)")
+            #expect(try reader.command("GET", "n") == "$5\r\n10000\r\n")
+        }
+    }
+}
