@@ -27,6 +27,9 @@ public struct RESPCommands: Sendable {
         }
     }
 
+    /// Bytes held in words, complete commands' and a partial command's alike.
+    public var byteCount: Int { self.bytes.count }
+
     /// The number of complete commands.
     public var count: Int { self.commandEnds.count }
     public var isEmpty: Bool { self.commandEnds.isEmpty }

@@ -17,6 +17,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Replies waiting for the flush at the end of the read burst.
     private var outbound: ByteBuffer?
     private var closing = false
+    private var idleCheck: RepeatedTask?
 
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
@@ -30,10 +31,19 @@ final class ConnectionHandler: ChannelInboundHandler {
         let remote = context.channel.remoteAddress.map(Self.describe) ?? "?"
         let local = context.channel.localAddress.map(Self.describe) ?? "?"
         client = dispatcher.connect(address: remote, localAddress: local)
+        if let client {
+            idleCheck = dispatcher.scheduleIdleCheck(client: client, channel: context.channel)
+        } else {
+            closing = true
+            let channel = context.channel
+            let refusal = channel.allocator.buffer(string: Dispatcher.maxClientsReply)
+            context.writeAndFlush(wrapOutboundOut(refusal)).whenComplete { _ in channel.close(promise: nil) }
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
         if let client {
             dispatcher.disconnect(client)
             self.client = nil
@@ -70,18 +80,26 @@ final class ConnectionHandler: ChannelInboundHandler {
                 break
             }
         }
+        var outputOverflow = false
         if !batch.isEmpty {
+            let outputLimit = dispatcher.outputBurstLimit
             dispatcher.execute(batch, client: client, now: dispatcher.timeSource.now()) { reply in
+                guard out.readableBytes < outputLimit else {
+                    outputOverflow = true
+                    return
+                }
                 // Read per reply: HELLO switches the protocol, and its own reply uses the new one.
                 out.writeRESPValue(reply, version: client.protocolVersion)
             }
         }
-        var closing = client.closeAfterReply
+        if outputOverflow { out.clear() }
+        var closing = client.closeAfterReply || outputOverflow
         if let protocolError, !closing {
             out.writeRESPValue(.error("ERR Protocol error: \(protocolError.message)"), version: client.protocolVersion)
             closing = true
         }
         batch.removeCompleted()
+        if dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: batch) { closing = true }
         self.commands = batch
         self.decoder = decoder
         self.closing = closing
@@ -104,6 +122,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else if closing {
             context.close(promise: nil)
         }
+    }
+
+    /// Replies the peer does not read pile up in the channel; past the output limit
+    /// (the high water mark the server sets) the client is dropped, as Redis does.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable && dispatcher.context.configuration.maxOutputBufferBytes > 0 {
+            closing = true
+            context.close(promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -21,10 +21,13 @@ final class ServerContext: Sendable {
     let boundPort = Atomic<Int>(0)
     /// The clock `DEBUG SET-CLOCK` pins; nil unless `enableDebugCommand` allows DEBUG.
     let debugClock: SwitchableTimeSource?
+    /// What `CONFIG SET` changes while running (password, limits).
+    let settings: RuntimeSettings
 
     init(configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32, debugClock: SwitchableTimeSource? = nil) {
         self.configuration = configuration
         self.debugClock = debugClock
+        self.settings = RuntimeSettings(configuration)
         self.table = table
         self.startedAt = startedAt
         self.processID = processID
@@ -94,6 +97,11 @@ final class Dispatcher: Sendable {
             emit(error.reply)
             return nil
         }
+        if !client.authenticated, let error = AuthCommands.refusal(spec, context: context) {
+            state.stats.commands[position].rejectedCalls += 1
+            emit(TransactionCommands.rejected(error, spec: spec, client: client, state: &state).reply)
+            return nil
+        }
         var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
         if client.transaction.isQueuing && !spec.runsWhileQueuing {
             do throws(CommandError) {
@@ -119,11 +127,17 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// Registers a new connection and returns its client record.
-    func connect(address: String, localAddress: String) -> Client {
+    /// Registers a new connection and returns its client record; nil when `maxclients` are connected.
+    func connect(address: String, localAddress: String) -> Client? {
         let now = timeSource.now()
+        let authenticated = !context.settings.passwordRequired
         return database.state.withLock { state in
+            guard state.clients.count < context.settings.maxClients.load(ordering: .relaxed) else {
+                state.stats.rejectedConnections += 1
+                return nil
+            }
             let client = Client(id: state.nextClientID, address: address, localAddress: localAddress, createdAt: now)
+            client.authenticated = authenticated
             state.nextClientID += 1
             state.clients[client.id] = client
             state.stats.connectionsReceived += 1
