@@ -23,7 +23,7 @@ extension Dispatcher {
 
     /// Whether input held for a command still arriving is past `client-query-buffer-limit`.
     func queryBufferExceeded(pending: Int, partial: RESPCommands) -> Bool {
-        pending + partial.byteCount > context.settings.maxQueryBufferBytes.load(ordering: .relaxed)
+        pending + partial.heldBytes > context.settings.maxQueryBufferBytes.load(ordering: .relaxed)
     }
 
     /// Most bytes of replies one read burst may produce before the client is closed
