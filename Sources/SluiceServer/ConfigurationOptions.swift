@@ -163,11 +163,13 @@ extension ServerConfiguration {
     /// - `flags`: `--name value` or `--name=value` words, in order.
     /// - `configPath`: the `--config` file; when nil, `SLUICE_CONFIG` names it, if set.
     /// - `readFile`: injected so tests need no files.
+    /// - `validating`: false skips `validate()`, for `--health-check`, which binds nothing.
     public static func load(
         flags: [String],
         configPath: String? = nil,
         environment: [String: String],
-        readFile: (String) throws(ConfigurationError) -> String = readTextFile
+        readFile: (String) throws(ConfigurationError) -> String = readTextFile,
+        validating: Bool = true
     ) throws(ConfigurationError) -> ServerConfiguration {
         var configuration = ServerConfiguration()
         if let path = configPath ?? environment["SLUICE_CONFIG"] {
@@ -186,7 +188,7 @@ extension ServerConfiguration {
         for (option, text, flag) in try parseFlags(flags) {
             try configuration.apply(option, text, source: "flag --\(flag)")
         }
-        try configuration.validate()
+        if validating { try configuration.validate() }
         return configuration
     }
 

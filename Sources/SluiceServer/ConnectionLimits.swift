@@ -14,6 +14,8 @@ extension Dispatcher {
         let interval = TimeAmount.milliseconds(context.configuration.idleCheckIntervalMilliseconds)
         return channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
             let timeout = context.settings.idleTimeoutSeconds.load(ordering: .relaxed)
+            // Clients waiting in a blocking command should be exempt (Redis exempts them);
+            // Sluice has none yet.
             guard timeout > 0 else { return }
             // Redis's rule: closed once idle for more than `timeout` whole seconds.
             let idle = (timeSource.now().nanoseconds - client.lastInteraction.nanoseconds) / 1_000_000_000

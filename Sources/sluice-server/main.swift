@@ -29,7 +29,8 @@ struct SluiceServerCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration: ServerConfiguration
         do {
-            configuration = try ServerConfiguration.load(flags: settings, configPath: config, environment: Self.environment())
+            configuration = try ServerConfiguration.load(
+                flags: settings, configPath: config, environment: Self.environment(), validating: !healthCheck)
         } catch {
             Self.printError("sluice-server: \(error)")
             throw ExitCode.failure

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import redis
 
-from conftest import start_sluice, stop
+from conftest import free_port, start_sluice, stop
 
 BINARY = os.environ.get("SLUICE_BIN", ".build/debug/sluice-server")
 
@@ -112,3 +112,10 @@ def test_health_check(sluice_auth):
     refused = run("--health-check", "--port", port)
     assert refused.returncode != 0
     assert "NOAUTH" in refused.stderr
+
+
+def test_health_check_reaches_a_wildcard_bind_through_loopback(sluice):
+    # Binding nothing, the check does not apply protected mode.
+    assert run("--health-check", "--bind", "0.0.0.0", "--port", str(sluice["port"])).returncode == 0
+    assert run("--health-check", "--port", str(free_port())).returncode != 0
+
