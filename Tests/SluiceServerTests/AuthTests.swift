@@ -99,4 +99,19 @@ struct AuthTests {
             #expect(try c.command("EXEC") == "-EXECABORT Transaction discarded because of: NOAUTH Authentication required.\r\n")
         }
     }
+
+    @Test("AUTH, HELLO and QUIT carry Redis's no_auth flag in COMMAND INFO")
+    func noAuthFlag() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            for name in ["auth", "hello", "quit"] {
+                guard case .array(let entries) = try c.call("COMMAND", "INFO", name), case .array(let fields)? = entries.first,
+                      fields.count > 2, case .array(let flags) = fields[2] else {
+                    Issue.record("COMMAND INFO \(name)")
+                    continue
+                }
+                #expect(flags.contains(.simpleString("no_auth")), "\(name)")
+            }
+        }
+    }
 }

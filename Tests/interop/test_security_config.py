@@ -118,4 +118,3 @@ def test_health_check_reaches_a_wildcard_bind_through_loopback(sluice):
     # Binding nothing, the check does not apply protected mode.
     assert run("--health-check", "--bind", "0.0.0.0", "--port", str(sluice["port"])).returncode == 0
     assert run("--health-check", "--port", str(free_port())).returncode != 0
-

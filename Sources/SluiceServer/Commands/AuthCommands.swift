@@ -4,7 +4,7 @@ import RESP
 /// user, `default`, whose password is `requirepass`; without one it takes any password.
 enum AuthCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("auth", arity: -2, flags: ["noscript", "loading", "stale", "fast", "noauth"], group: "connection",
+        CommandSpec("auth", arity: -2, flags: ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], group: "connection",
                     summary: "Authenticates the connection.", since: "1.0.0", handler: auth),
     ]
 
@@ -40,7 +40,7 @@ enum AuthCommands {
 
     /// The error for a command from a client that has not authenticated, or nil when it may run.
     static func refusal(_ spec: CommandSpec, context: ServerContext) -> CommandError? {
-        guard context.settings.passwordRequired, !spec.flags.contains("noauth") else { return nil }
+        guard context.settings.passwordRequired, !spec.flags.contains("no_auth") else { return nil }
         return noAuth
     }
 

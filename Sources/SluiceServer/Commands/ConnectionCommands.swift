@@ -14,7 +14,7 @@ enum ConnectionCommands {
                     summary: "Returns the given string.") { invocation, _ throws(CommandError) in
             .bulkString(try invocation.arguments.next())
         },
-        CommandSpec("quit", arity: -1, flags: ["fast", "noauth"], group: "connection",
+        CommandSpec("quit", arity: -1, flags: ["fast", "no_auth"], group: "connection",
                     summary: "Closes the connection.") { invocation, _ throws(CommandError) in
             invocation.client.closeAfterReply = true
             return .ok
@@ -25,7 +25,7 @@ enum ConnectionCommands {
             guard index == 0 else { throw .err("DB index is out of range") }
             return .ok
         },
-        CommandSpec("hello", arity: -1, flags: ["fast", "noauth"], group: "connection", summary: "Handshakes with the server.",
+        CommandSpec("hello", arity: -1, flags: ["fast", "no_auth"], group: "connection", summary: "Handshakes with the server.",
                     since: "6.0.0", handler: hello),
         CommandSpec("client", arity: -2, flags: [], group: "connection", summary: "A container for client connection commands.",
                     since: "2.4.0", subcommands: clientSubcommands, handler: client),
