@@ -27,6 +27,10 @@ public struct RESPCommands: Sendable {
         }
     }
 
+    /// Memory held for words, complete commands' and a partial command's alike: their
+    /// bytes and each word's end offset (so a flood of empty words counts too).
+    public var heldBytes: Int { self.bytes.count + self.wordEnds.count * MemoryLayout<Int>.size }
+
     /// The number of complete commands.
     public var count: Int { self.commandEnds.count }
     public var isEmpty: Bool { self.commandEnds.isEmpty }

@@ -20,6 +20,8 @@ final class Client: @unchecked Sendable {
     var lastInteraction: Instant
     /// Set by `QUIT`: reply, flush, then close.
     var closeAfterReply = false
+    /// False until `AUTH` or `HELLO AUTH` succeeds, when a password is required.
+    var authenticated = true
     var transaction = Transaction()
     /// Set by MULTI/EXEC and scripts while they run commands: blocking commands then
     /// answer at once, as if their timeout had passed (Redis's rule).

@@ -82,7 +82,7 @@ struct CommandTable: Sendable {
     static let all = CommandTable(
         ConnectionCommands.specs + ServerCommands.specs + DebugCommands.specs + StringCommands.specs + KeyCommands.specs
             + LeakyBucketCommands.specs + CounterCommands.specs + ThrottleCommands.specs + SlidingWindowCommands.specs
-            + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs
+            + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs + AuthCommands.specs
             + ListCommands.specs
             + ScriptingCommands.specs
     )

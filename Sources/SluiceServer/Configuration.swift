@@ -1,6 +1,8 @@
+import Logging
 import RESP
 
-/// How a Sluice server runs. Flags and environment map onto this in the executable.
+/// How a Sluice server runs. `ConfigurationOption.all` maps file keys, environment
+/// variables, flags and `CONFIG GET` names onto these fields.
 public struct ServerConfiguration: Sendable {
     /// Address to listen on; loopback unless told otherwise.
     public var host: String = "127.0.0.1"
@@ -22,6 +24,23 @@ public struct ServerConfiguration: Sendable {
 
     /// Who may run `DEBUG` (Redis's `enable-debug-command`); with `.no`, the clock is never wrapped.
     public var enableDebugCommand: DebugCommandAccess = .no
+
+    /// The default user's password (Redis's `requirepass`); nil: connections need no `AUTH`.
+    public var requirePass: String? = nil
+    /// Refuse to start bound to a non-loopback address without a password.
+    public var protectedMode = true
+    /// Most connections served at once; one more gets `-ERR max number of clients reached`.
+    public var maxClients = 10_000
+    /// Seconds a client may stay idle before it is closed; 0 never closes.
+    public var idleTimeoutSeconds = 0
+    /// Most bytes of not-yet-complete input one client may hold (Redis's `client-query-buffer-limit`).
+    public var maxQueryBufferBytes = 1024 * 1024 * 1024
+    /// Most bytes of replies a client may leave unread before it is disconnected; 0: no limit.
+    public var maxOutputBufferBytes = 256 * 1024 * 1024
+    /// How often each connection checks its idle time, in milliseconds (tests shorten it).
+    public var idleCheckIntervalMilliseconds: Int64 = 1_000
+    /// Lowest level logged.
+    public var logLevel: Logger.Level = .info
 
     public init() {}
 

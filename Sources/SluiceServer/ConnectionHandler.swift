@@ -24,12 +24,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var parkTimeout: Scheduled<Void>?
     /// Malformed input that followed a parked command: reported after the commands before it.
     private var parkedProtocolError: RESPProtocolError?
+    private var idleCheck: RepeatedTask?
 
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
-    /// A client waiting in a blocking command that sends more than this meanwhile is
-    /// closed (Redis's default `client-query-buffer-limit`).
-    static let parkedInputLimit = 1024 * 1024 * 1024
 
     init(dispatcher: Dispatcher) {
         self.dispatcher = dispatcher
@@ -47,12 +45,21 @@ final class ConnectionHandler: ChannelInboundHandler {
                 handler.resume(reply, context: context)
             }
         }
+        if let client {
+            idleCheck = dispatcher.scheduleIdleCheck(client: client, channel: context.channel)
+        } else {
+            closing = true
+            let channel = context.channel
+            let refusal = channel.allocator.buffer(string: Dispatcher.maxClientsReply)
+            context.writeAndFlush(wrapOutboundOut(refusal)).whenComplete { _ in channel.close(promise: nil) }
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         parkTimeout?.cancel()
         parkTimeout = nil
+        idleCheck?.cancel()
         if let client {
             dispatcher.disconnect(client)
             self.client = nil
@@ -75,7 +82,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         inbound = nil
         // A parked client's input waits, as Redis leaves it in the query buffer.
         if parkedToken != nil {
-            guard pending.readableBytes <= Self.parkedInputLimit else {
+            guard !dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: commands) else {
                 context.close(promise: nil)
                 return
             }
@@ -109,8 +116,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         let start = parkedNext
         parkedNext = 0
         var parked: ParkedBatch?
+        var outputOverflow = false
         if batch.count > start {
+            let outputLimit = dispatcher.outputBurstLimit
             parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now()) { reply in
+                guard out.readableBytes < outputLimit else {
+                    outputOverflow = true
+                    return
+                }
                 // Read per reply: HELLO switches the protocol, and its own reply uses the new one.
                 out.writeRESPValue(reply, version: client.protocolVersion)
             }
@@ -123,11 +136,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else {
             batch.removeCompleted()
         }
-        var closing = client.closeAfterReply
+        if outputOverflow { out.clear() }
+        var closing = client.closeAfterReply || outputOverflow
         if let protocolError, !closing {
             out.writeRESPValue(.error("ERR Protocol error: \(protocolError.message)"), version: client.protocolVersion)
             closing = true
         }
+        if parked == nil && dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: batch) { closing = true }
         self.commands = batch
         self.decoder = decoder
         self.closing = closing
@@ -185,6 +200,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         inbound = nil
         if !closing { run(pending, context: context, client: client) }
         flush(context: context)
+    }
+
+    /// Replies the peer does not read pile up in the channel; past the output limit
+    /// (the high water mark the server sets) the client is dropped, as Redis does.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable && dispatcher.context.configuration.maxOutputBufferBytes > 0 {
+            closing = true
+            context.close(promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

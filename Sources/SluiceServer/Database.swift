@@ -20,6 +20,8 @@ struct DatabaseState: ~Copyable {
 /// Counters `INFO` reports.
 struct ServerStats {
     var connectionsReceived = 0
+    /// Connections refused because `maxclients` were connected.
+    var rejectedConnections = 0
     var commandsProcessed = 0
     /// Per command table entry, indexed by `CommandSpec.statsIndex`.
     var commands: [CommandStats] = []

@@ -24,6 +24,8 @@ final class ServerContext: Sendable {
     let debugClock: SwitchableTimeSource?
     /// The server's logger (`redis.log` in scripts writes here).
     let logger: Logger
+    /// What `CONFIG SET` changes while running (password, limits).
+    let settings: RuntimeSettings
 
     init(
         configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
@@ -32,6 +34,7 @@ final class ServerContext: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.debugClock = debugClock
+        self.settings = RuntimeSettings(configuration)
         self.table = table
         self.startedAt = startedAt
         self.processID = processID
@@ -120,6 +123,11 @@ final class Dispatcher: Sendable {
             emit(error.reply)
             return nil
         }
+        if !client.authenticated, let error = AuthCommands.refusal(spec, context: context) {
+            state.stats.commands[position].rejectedCalls += 1
+            emit(TransactionCommands.rejected(error, spec: spec, client: client, state: &state).reply)
+            return nil
+        }
         var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
         if client.transaction.isQueuing && !spec.runsWhileQueuing {
             do throws(CommandError) {
@@ -145,12 +153,19 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// Registers a new connection and returns its client record.
-    func connect(address: String, localAddress: String, resume: (@Sendable (RESPValue) -> Void)? = nil) -> Client {
+    /// Registers a new connection and returns its client record; nil when `maxclients` are
+    /// connected. `resume` delivers a parked command's late reply.
+    func connect(address: String, localAddress: String, resume: (@Sendable (RESPValue) -> Void)? = nil) -> Client? {
         let now = timeSource.now()
+        let authenticated = !context.settings.passwordRequired
         return database.state.withLock { state in
+            guard state.clients.count < context.settings.maxClients.load(ordering: .relaxed) else {
+                state.stats.rejectedConnections += 1
+                return nil
+            }
             let client = Client(id: state.nextClientID, address: address, localAddress: localAddress, createdAt: now)
             client.resume = resume
+            client.authenticated = authenticated
             state.nextClientID += 1
             state.clients[client.id] = client
             state.stats.connectionsReceived += 1

@@ -39,11 +39,14 @@ public final class SluiceServer: Sendable {
     /// Binds and starts serving; returns once the listener is ready.
     public func start() async throws {
         let dispatcher = self.dispatcher
+        // Unread replies past the output limit make the channel unwritable, and the handler closes it.
+        let outputLimit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 511)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: outputLimit / 2, high: outputLimit))
             .childChannelInitializer { channel in
                 let id = ObjectIdentifier(channel)
                 self.channels.withLock { $0.connections[id] = channel }

@@ -7,58 +7,47 @@ import SluiceServer
 import Glibc
 #endif
 
-/// Flags -> configuration -> run.
+/// Flags, environment and file -> configuration -> run. The settings themselves are
+/// `ConfigurationOption.all` in SluiceServer; this only collects their sources.
 @main
 struct SluiceServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice-server",
-        abstract: "A Redis-protocol rate-limit server."
+        abstract: "A Redis-protocol rate-limit server.",
+        discussion: ServerConfiguration.optionsHelp
     )
 
-    @Option(help: "Address to listen on.")
-    var bind = "127.0.0.1"
+    @Option(help: "TOML configuration file (key = value lines); also SLUICE_CONFIG.")
+    var config: String?
 
-    @Option(help: "TCP port to listen on (0 picks a free port).")
-    var port = 6380
+    @Flag(name: .customLong("health-check"), help: "PING the configured server and exit 0 if it answers PONG.")
+    var healthCheck = false
 
-    @Option(help: "Event-loop threads serving connections.")
-    var threads = 1
-
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .info
-
-    @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string a client may send, in bytes.")
-    var maxBulkLength = ServerConfiguration().maxBulkLength
-
-    @Option(name: .customLong("enable-debug-command"), help: "Allow DEBUG (SET-CLOCK): no, yes or local (loopback clients only).")
-    var enableDebugCommand: DebugCommandAccess = .no
-
-    @Option(name: .customLong("lua-time-limit"), help: "Milliseconds a Lua script may run before it is stopped (0: no limit).")
-    var luaTimeLimit = ServerConfiguration().luaTimeLimitMilliseconds
-
-    func validate() throws {
-        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256") }
-        guard luaTimeLimit >= 0 else { throw ValidationError("--lua-time-limit must be 0 or more") }
-        guard maxBulkLength >= 1 && maxBulkLength <= ServerConfiguration().maxBulkLength else {
-            throw ValidationError("--proto-max-bulk-len must be between 1 and \(ServerConfiguration().maxBulkLength)")
-        }
-    }
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var settings: [String] = []
 
     func run() async throws {
-        var logger = Logger(label: "sluice")
-        logger.logLevel = logLevel
-        var configuration = ServerConfiguration()
-        configuration.host = bind
-        configuration.port = port
-        configuration.threads = threads
-        configuration.maxBulkLength = maxBulkLength
-        configuration.enableDebugCommand = enableDebugCommand
-        configuration.luaTimeLimitMilliseconds = luaTimeLimit
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration.load(
+                flags: settings, configPath: config, environment: Self.environment(), validating: !healthCheck)
+        } catch {
+            Self.printError("sluice-server: \(error)")
+            throw ExitCode.failure
+        }
+        if healthCheck {
+            if let problem = HealthCheck.run(configuration) {
+                Self.printError("sluice-server: health check failed: \(problem)")
+                throw ExitCode.failure
+            }
+            return
+        }
 
+        var logger = Logger(label: "sluice")
+        logger.logLevel = configuration.logLevel
         let server = SluiceServer(configuration: configuration, logger: logger)
         try await server.start()
-        logger.info("Sluice \(SluiceServer.version) ready on \(bind):\(server.port) (mode: in-memory, threads: \(threads))")
+        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: in-memory, threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients))")
 
         // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
         let (received, continuation) = AsyncStream<Int32>.makeStream()
@@ -77,7 +66,22 @@ struct SluiceServerCommand: AsyncParsableCommand {
         sources.forEach { $0.cancel() }
         logger.info("Sluice stopped")
     }
-}
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-extension DebugCommandAccess: ExpressibleByArgument {}
+    static func environment() -> [String: String] {
+        var result: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            entry += 1
+        }
+        return result
+    }
+
+    static func printError(_ text: String) {
+        let bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}

@@ -37,8 +37,8 @@ struct TestServer {
 
     var port: Int { server.port }
 
-    func connect() throws -> RawConnection {
-        try RawConnection(port: port)
+    func connect(receiveBuffer: Int? = nil) throws -> RawConnection {
+        try RawConnection(port: port, receiveBuffer: receiveBuffer)
     }
 }
 
@@ -53,9 +53,13 @@ final class RawConnection {
     private var pending = ByteBuffer()
     private let decoder = RESPValueDecoder()
 
-    init(port: Int, timeoutSeconds: Int = 10) throws {
+    /// `receiveBuffer` shrinks the socket's receive buffer, for clients that stop reading.
+    init(port: Int, timeoutSeconds: Int = 10, receiveBuffer: Int? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw TestFailure("socket() failed") }
+        if var size = receiveBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -150,6 +154,17 @@ final class RawConnection {
         buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
         try send(Array(buffer.readableBytesView))
         return try readValue()
+    }
+
+    /// True when the server closes or resets the connection, reading past any unread
+    /// bytes; false when it stays open until the receive timeout.
+    func closedOrReset() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return true }
+            if count < 0 { return errno == ECONNRESET }
+        }
     }
 
     /// True once the server has closed the connection (after any unread bytes).

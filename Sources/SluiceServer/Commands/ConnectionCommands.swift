@@ -14,7 +14,7 @@ enum ConnectionCommands {
                     summary: "Returns the given string.") { invocation, _ throws(CommandError) in
             .bulkString(try invocation.arguments.next())
         },
-        CommandSpec("quit", arity: -1, flags: ["noscript", "fast", "noauth"], group: "connection",
+        CommandSpec("quit", arity: -1, flags: ["noscript", "fast", "no_auth"], group: "connection",
                     summary: "Closes the connection.") { invocation, _ throws(CommandError) in
             invocation.client.closeAfterReply = true
             return .ok
@@ -25,7 +25,7 @@ enum ConnectionCommands {
             guard index == 0 else { throw .err("DB index is out of range") }
             return .ok
         },
-        CommandSpec("hello", arity: -1, flags: ["noscript", "fast", "noauth"], group: "connection", summary: "Handshakes with the server.",
+        CommandSpec("hello", arity: -1, flags: ["noscript", "fast", "no_auth"], group: "connection", summary: "Handshakes with the server.",
                     since: "6.0.0", handler: hello),
         CommandSpec("client", arity: -2, flags: ["noscript"], group: "connection", summary: "A container for client connection commands.",
                     since: "2.4.0", subcommands: clientSubcommands, handler: client),
@@ -34,6 +34,7 @@ enum ConnectionCommands {
     static func hello(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         var version = invocation.client.protocolVersion
         var newName: [UInt8]?
+        var credentials: (user: [UInt8], password: [UInt8])?
         if !invocation.arguments.isEmpty {
             guard let requested = parseInteger(try invocation.arguments.next()) else {
                 throw .err("Protocol version is not an integer or out of range")
@@ -46,9 +47,7 @@ enum ConnectionCommands {
                 let option = try invocation.arguments.nextKeyword()
                 switch option {
                 case "AUTH" where invocation.arguments.remaining >= 2:
-                    // No password is configured, so the default user accepts any password, as in Redis.
-                    _ = try invocation.arguments.next()
-                    _ = try invocation.arguments.next()
+                    credentials = (try invocation.arguments.next(), try invocation.arguments.next())
                 case "SETNAME" where invocation.arguments.remaining >= 1:
                     let name = try invocation.arguments.next()
                     try validateClientName(name)
@@ -57,6 +56,10 @@ enum ConnectionCommands {
                     throw .err("Syntax error in HELLO option '\(option.lowercased())'")
                 }
             }
+        }
+        if let credentials { try AuthCommands.authenticate(user: credentials.user, password: credentials.password, invocation) }
+        guard invocation.client.authenticated || !invocation.server.settings.passwordRequired else {
+            throw CommandError(.message("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
         }
         invocation.client.protocolVersion = version
         if let newName { invocation.client.name = newName.isEmpty ? nil : newName }

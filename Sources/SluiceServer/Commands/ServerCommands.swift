@@ -160,7 +160,8 @@ enum ServerCommands {
             ]
         case "clients":
             return [
-                "connected_clients:\(state.clients.count)", "blocked_clients:\(state.blocking.blockedClients)", "maxclients:0",
+                "connected_clients:\(state.clients.count)", "blocked_clients:\(state.blocking.blockedClients)",
+                "maxclients:\(server.settings.maxClients.load(ordering: .relaxed))",
                 "watching_clients:\(state.clients.values.count { $0.transaction.watchedCount > 0 })",
                 "total_watched_keys:\(state.keyspace.watchedKeyCount)",
             ]
@@ -182,7 +183,7 @@ enum ServerCommands {
                 "evicted_keys:0",
                 "keyspace_hits:\(state.keyspace.stats.hits)",
                 "keyspace_misses:\(state.keyspace.stats.misses)",
-                "rejected_connections:0",
+                "rejected_connections:\(state.stats.rejectedConnections)",
             ]
         case "keyspace":
             guard state.keyspace.count > 0 else { return [] }
@@ -232,42 +233,63 @@ enum ServerCommands {
         SubcommandSpec("resetstat", arity: 2, "Resets the server's statistics."),
     ]
 
-    /// The parameters `CONFIG GET` reports, with their effective values.
-    static func configParameters(_ configuration: ServerConfiguration, port: Int) -> [(String, String)] {
-        [
-            ("bind", configuration.host),
-            ("port", String(port)),
-            ("databases", "1"),
-            ("save", ""),
-            ("appendonly", "no"),
-            ("proto-max-bulk-len", String(configuration.maxBulkLength)),
-            ("io-threads", String(configuration.threads)),
-            ("hz", String(1000 / max(configuration.expiryIntervalMilliseconds, 1))),
-            ("maxmemory", "0"),
-            ("maxmemory-policy", "noeviction"),
-            ("timeout", "0"),
-        ]
+    /// Parameters Sluice reports for clients that ask but has no setting for.
+    static let fixedParameters: [(String, String)] = [
+        ("databases", "1"), ("save", ""), ("appendonly", "no"), ("maxmemory", "0"), ("maxmemory-policy", "noeviction"),
+    ]
+
+    /// The parameters `CONFIG GET` reports, with their effective values: the option
+    /// table's, read from the start-up configuration with run-time changes applied.
+    static func configParameters(_ server: ServerContext) -> [(String, String)] {
+        var configuration = server.settings.effective(server.configuration)
+        configuration.port = server.boundPort.load(ordering: .relaxed)
+        return ConfigurationOption.all.map { ($0.name, $0.value(in: configuration)) } + fixedParameters
     }
 
     private static func config(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let server = invocation.server
-        let parameters = configParameters(server.configuration, port: server.boundPort.load(ordering: .relaxed))
         switch try SubcommandSpec.resolve(&invocation, parent: "config", in: configSubcommands) {
         case "GET":
             let patterns = invocation.arguments.rest().map { GlobPattern($0, caseInsensitive: true) }
-            let matching = parameters.filter { name, _ in patterns.contains { $0.matches(Array(name.utf8)) } }
+            let matching = configParameters(server).filter { name, _ in patterns.contains { $0.matches(Array(name.utf8)) } }
             return .map(matching.map { RESPPair(.bulk($0.0), .bulk($0.1)) })
         case "SET":
-            let name = try invocation.arguments.nextString()
-            guard parameters.contains(where: { $0.0 == name.lowercased() }) else {
-                throw .err("Unknown option or number of arguments for CONFIG SET - '\(name)'")
-            }
-            throw .err("CONFIG SET failed (possibly related to argument '\(name.lowercased())') - can't set immutable config")
-        default:  // RESETSTAT
+            return try configSet(&invocation)
+                default:  // RESETSTAT
             state.stats.commandsProcessed = 0
             state.stats.connectionsReceived = 0
             for position in state.stats.commands.indices { state.stats.commands[position] = CommandStats() }
             return .ok
         }
+    }
+
+    /// CONFIG SET name value [name value ...]: all or nothing, as in Redis.
+    private static func configSet(_ invocation: inout Invocation) throws(CommandError) -> RESPValue {
+        let words = invocation.arguments.rest().map { String(decoding: $0, as: UTF8.self) }
+        guard words.count % 2 == 0 else { throw .syntax }
+        let server = invocation.server
+        var configuration = server.settings.effective(server.configuration)
+        var seen = Set<String>()
+        for pair in stride(from: 0, to: words.count, by: 2) {
+            let name = words[pair].lowercased()
+            func failed(_ reason: String) -> CommandError {
+                .err("CONFIG SET failed (possibly related to argument '\(name)') - \(reason)")
+            }
+            guard let option = ConfigurationOption.named(name) else {
+                guard fixedParameters.contains(where: { $0.0 == name }) else {
+                    throw .err("Unknown option or number of arguments for CONFIG SET - '\(words[pair])'")
+                }
+                throw failed("can't set immutable config")
+            }
+            guard option.runtime else { throw failed("can't set immutable config") }
+            guard seen.insert(name).inserted else { throw failed("duplicate parameter") }
+            do {
+                try option.write(&configuration, words[pair + 1])
+            } catch {
+                throw failed(error.reason)
+            }
+        }
+        server.settings.apply(configuration)
+        return .ok
     }
 }

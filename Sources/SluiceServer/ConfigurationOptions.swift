@@ -1,0 +1,262 @@
+import Logging
+import RESP
+
+/// One setting: its Redis-style name is the file key, the `CONFIG GET` name and the
+/// flag (`--name`); its environment variable is `SLUICE_NAME` with dashes as underscores.
+/// Every value arrives as text, from whichever source, and is parsed by `write`.
+public struct ConfigurationOption: Sendable {
+    public let name: String
+    /// Other spellings accepted as flags only (kept for existing scripts).
+    public let flagAliases: [String]
+    /// Shape of the value in `--help`, e.g. `N`, `BYTES`, `yes|no`.
+    public let valueName: String
+    public let help: String
+    /// Whether `CONFIG SET` may change it while the server runs.
+    public let runtime: Bool
+    let read: @Sendable (ServerConfiguration) -> String
+    let write: @Sendable (inout ServerConfiguration, String) throws(ConfigurationValueError) -> Void
+
+    public var environmentName: String {
+        "SLUICE_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+    }
+
+    /// The value in `configuration`, as `CONFIG GET` shows it.
+    public func value(in configuration: ServerConfiguration) -> String { read(configuration) }
+
+    /// The single table of settings.
+    public static let all: [ConfigurationOption] = [
+        ConfigurationOption("bind", value: "ADDRESS", "Address to listen on.", read: { $0.host }) { c, text throws(ConfigurationValueError) in
+            guard !text.isEmpty else { throw ConfigurationValueError("argument must not be empty") }
+            c.host = text
+        },
+        ConfigurationOption("port", value: "N", "TCP port to listen on (0 picks a free port).", read: { String($0.port) }) { c, text throws(ConfigurationValueError) in
+            c.port = try integer(text, in: 0...65_535)
+        },
+        ConfigurationOption("io-threads", aliases: ["threads"], value: "N", "Event-loop threads serving connections.",
+                            read: { String($0.threads) }) { c, text throws(ConfigurationValueError) in
+            c.threads = try integer(text, in: 1...256)
+        },
+        ConfigurationOption("requirepass", value: "PASSWORD", "Password for AUTH / HELLO AUTH; empty: none needed.",
+                            runtime: true, read: { $0.requirePass ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.requirePass = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("protected-mode", value: "yes|no",
+                            "Refuse a non-loopback bind without requirepass.",
+                            read: { $0.protectedMode ? "yes" : "no" }) { c, text throws(ConfigurationValueError) in
+            c.protectedMode = try boolean(text)
+        },
+        ConfigurationOption("maxclients", value: "N", "Most connections at once; more are refused.", runtime: true,
+                            read: { String($0.maxClients) }) { c, text throws(ConfigurationValueError) in
+            c.maxClients = try integer(text, in: 1...1_000_000)
+        },
+        ConfigurationOption("timeout", value: "SECONDS", "Close clients idle this long; 0: never.", runtime: true,
+                            read: { String($0.idleTimeoutSeconds) }) { c, text throws(ConfigurationValueError) in
+            c.idleTimeoutSeconds = try integer(text, in: 0...Int(Int32.max))
+        },
+        ConfigurationOption("client-query-buffer-limit", value: "BYTES",
+                            "Incomplete input one client may hold; past it, it is closed.", runtime: true,
+                            read: { String($0.maxQueryBufferBytes) }) { c, text throws(ConfigurationValueError) in
+            c.maxQueryBufferBytes = try memory(text, in: 1024...Int.max)
+        },
+        ConfigurationOption("client-output-buffer-limit", value: "BYTES",
+                            "Unread replies one client may leave; past it, it is closed. 0: none.",
+                            read: { String($0.maxOutputBufferBytes) }) { c, text throws(ConfigurationValueError) in
+            c.maxOutputBufferBytes = try memory(text, in: 0...Int.max)
+        },
+        ConfigurationOption("proto-max-bulk-len", value: "BYTES", "Largest bulk string a client may send.",
+                            read: { String($0.maxBulkLength) }) { c, text throws(ConfigurationValueError) in
+            c.maxBulkLength = try memory(text, in: 1...RESPLimits.defaultMaxBulkLength)
+        },
+        ConfigurationOption("hz", value: "N", "Active-expiry runs per second.",
+                            read: { String(1000 / max($0.expiryIntervalMilliseconds, 1)) }) { c, text throws(ConfigurationValueError) in
+            c.expiryIntervalMilliseconds = Int64(1000 / (try integer(text, in: 1...500)))
+        },
+        ConfigurationOption("enable-debug-command", value: "no|yes|local",
+                            "Allow DEBUG (SET-CLOCK): no, yes, or local (loopback clients only).",
+                            read: { $0.enableDebugCommand.rawValue }) { c, text throws(ConfigurationValueError) in
+            guard let access = DebugCommandAccess(rawValue: text.lowercased()) else {
+                throw ConfigurationValueError("argument(s) must be one of the following: no, yes, local")
+            }
+            c.enableDebugCommand = access
+        },
+        ConfigurationOption("lua-time-limit", value: "MILLISECONDS",
+                            "How long a Lua script may run before it is stopped; 0: no limit.",
+                            read: { String($0.luaTimeLimitMilliseconds) }) { c, text throws(ConfigurationValueError) in
+            c.luaTimeLimitMilliseconds = Int64(try integer(text, in: 0...Int(Int32.max)))
+        },
+        ConfigurationOption("log-level", value: "LEVEL", "trace, debug, info, notice, warning, error or critical.",
+                            read: { $0.logLevel.rawValue }) { c, text throws(ConfigurationValueError) in
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ConfigurationValueError("argument(s) must be one of the following: "
+                    + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            c.logLevel = level
+        },
+    ]
+
+    static func named(_ name: String) -> ConfigurationOption? {
+        let lowered = name.lowercased()
+        return all.first { $0.name == lowered }
+    }
+
+    init(
+        _ name: String, aliases: [String] = [], value: String, _ help: String, runtime: Bool = false,
+        read: @escaping @Sendable (ServerConfiguration) -> String,
+        write: @escaping @Sendable (inout ServerConfiguration, String) throws(ConfigurationValueError) -> Void
+    ) {
+        self.name = name
+        self.flagAliases = aliases
+        self.valueName = value
+        self.help = help
+        self.runtime = runtime
+        self.read = read
+        self.write = write
+    }
+
+    // MARK: Value parsers; their reasons are Redis's `CONFIG SET` wording.
+
+    static func integer(_ text: String, in range: ClosedRange<Int>) throws(ConfigurationValueError) -> Int {
+        guard let value = Int(text) else { throw ConfigurationValueError("argument couldn't be parsed into an integer") }
+        guard range.contains(value) else {
+            throw ConfigurationValueError("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
+        }
+        return value
+    }
+
+    static func boolean(_ text: String) throws(ConfigurationValueError) -> Bool {
+        switch text.lowercased() {
+        case "yes": return true
+        case "no": return false
+        default: throw ConfigurationValueError("argument must be 'yes' or 'no'")
+        }
+    }
+
+    /// Redis's memory values: a number with an optional unit, `k`/`m`/`g` (powers of
+    /// 1000) or `kb`/`mb`/`gb` (powers of 1024), in any letter case.
+    static func memory(_ text: String, in range: ClosedRange<Int>) throws(ConfigurationValueError) -> Int {
+        let lowered = text.lowercased()
+        let digits = lowered.prefix { $0.isASCII && $0.isNumber }
+        let units: [String: Int] = ["": 1, "b": 1, "k": 1_000, "kb": 1_024, "m": 1_000_000, "mb": 1_048_576,
+                                    "g": 1_000_000_000, "gb": 1_073_741_824]
+        guard !digits.isEmpty, let number = Int(digits), let unit = units[String(lowered.dropFirst(digits.count))] else {
+            throw ConfigurationValueError("argument must be a memory value")
+        }
+        let (value, overflow) = number.multipliedReportingOverflow(by: unit)
+        guard !overflow else { throw ConfigurationValueError("argument must be a memory value") }
+        guard range.contains(value) else {
+            throw ConfigurationValueError("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
+        }
+        return value
+    }
+}
+
+/// Why a value was refused, in Redis's words (`argument must be 'yes' or 'no'`).
+public struct ConfigurationValueError: Error, Sendable {
+    public let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// Invalid configuration: names the option, where it came from and why.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ServerConfiguration {
+    /// Defaults, then the file, then the environment, then flags: each later source wins.
+    ///
+    /// - `flags`: `--name value` or `--name=value` words, in order.
+    /// - `configPath`: the `--config` file; when nil, `SLUICE_CONFIG` names it, if set.
+    /// - `readFile`: injected so tests need no files.
+    /// - `validating`: false skips `validate()`, for `--health-check`, which binds nothing.
+    public static func load(
+        flags: [String],
+        configPath: String? = nil,
+        environment: [String: String],
+        readFile: (String) throws(ConfigurationError) -> String = readTextFile,
+        validating: Bool = true
+    ) throws(ConfigurationError) -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let path = configPath ?? environment["SLUICE_CONFIG"] {
+            for entry in try ConfigurationFile.parse(try readFile(path), path: path) {
+                guard let option = ConfigurationOption.named(entry.key) else {
+                    throw ConfigurationError("\(path) line \(entry.line): unknown option '\(entry.key)'")
+                }
+                try configuration.apply(option, entry.value, source: "\(path) line \(entry.line)")
+            }
+        }
+        for option in ConfigurationOption.all {
+            if let text = environment[option.environmentName] {
+                try configuration.apply(option, text, source: "environment variable \(option.environmentName)")
+            }
+        }
+        for (option, text, flag) in try parseFlags(flags) {
+            try configuration.apply(option, text, source: "flag --\(flag)")
+        }
+        if validating { try configuration.validate() }
+        return configuration
+    }
+
+    mutating func apply(_ option: ConfigurationOption, _ text: String, source: String) throws(ConfigurationError) {
+        do {
+            try option.write(&self, text)
+        } catch {
+            throw ConfigurationError("invalid \(option.name) '\(text)' (\(source)): \(error.reason)")
+        }
+    }
+
+    /// `--name value` and `--name=value`, each name a table entry or one of its aliases.
+    static func parseFlags(_ words: [String]) throws(ConfigurationError) -> [(ConfigurationOption, String, String)] {
+        var result: [(ConfigurationOption, String, String)] = []
+        var index = 0
+        while index < words.count {
+            let word = words[index]
+            guard word.hasPrefix("--"), word.count > 2 else { throw ConfigurationError("unexpected argument '\(word)'") }
+            var name = String(word.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            guard let option = ConfigurationOption.all.first(where: { $0.name == name || $0.flagAliases.contains(name) }) else {
+                throw ConfigurationError("unknown option '--\(name)' (see --help)")
+            }
+            if value == nil {
+                guard index + 1 < words.count else { throw ConfigurationError("option '--\(name)' needs a value") }
+                index += 1
+                value = words[index]
+            }
+            result.append((option, value!, name))
+            index += 1
+        }
+        return result
+    }
+
+    /// Checks that span options. Protected mode as in Redis, but enforced at start:
+    /// a server reachable from other machines must have a password, unless told otherwise.
+    public func validate() throws(ConfigurationError) {
+        if protectedMode && requirePass == nil && !Self.isLoopback(host) {
+            throw ConfigurationError(
+                "refusing to start: bind \(host) is not a loopback address and no requirepass is set (protected mode). "
+                    + "Set requirepass, or pass --protected-mode no to accept clients without a password.")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// `--help` text for every option: flag, environment variable, default, runtime-changeable.
+    public static var optionsHelp: String {
+        let defaults = ServerConfiguration()
+        var lines = ["Settings: flag --NAME, file key NAME, environment SLUICE_NAME (dashes as\nunderscores); flags win over the environment, which wins over the file.\n"]
+        for option in ConfigurationOption.all {
+            let aliases = option.flagAliases.map { ", --\($0)" }.joined()
+            let shown = option.value(in: defaults)
+            lines.append("  --\(option.name) <\(option.valueName)>\(aliases)" + (option.runtime ? "  (CONFIG SET)" : ""))
+            lines.append("      \(option.help)")
+            lines.append("      env \(option.environmentName), default \(shown.isEmpty ? "none" : shown)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
