@@ -14,10 +14,10 @@ local raw_pcall, raw_rawset, raw_loadstring, concat = pcall, rawset, loadstring,
 -- limit's hook raises an error, Lua runs the handler with hooks off, so a loop
 -- there could never be stopped.
 registry.sluice_error_handler = function(err)
-  -- Report the script's line: skip C functions (error, redis.call) and this
-  -- prelude's own functions (the read-only guards).
+  -- Report the script's line: skip C functions (error, redis.call), tail calls
+  -- (which have no line) and this prelude's own functions (the guards).
   local level, where = 2, getinfo(2, "Sl")
-  while where and (where.what == "C" or where.source == "=sluice_prelude") do
+  while where and (where.what == "C" or where.what == "tail" or where.source == "=sluice_prelude") do
     level = level + 1
     where = getinfo(level, "Sl")
   end
@@ -66,6 +66,25 @@ load = function(reader, name)
   end
   return loadstring(concat(pieces), name or "=(load)")
 end
+
+-- Lua 5.1's pattern matcher recurses once per pattern item, on the C stack, and a
+-- long enough pattern overflows it and crashes the process (Redis too). Patterns are
+-- capped far below that; the wrappers replace the functions in the string table
+-- itself, which method calls on strings ("s"):find(p) also reach.
+local max_pattern = 4096
+local function checked(name, plain_argument)
+  local original = string[name]
+  string[name] = function(subject, pattern, a, b)
+    if type(pattern) == "string" and #pattern > max_pattern and not (plain_argument and b) then
+      error("pattern too long (at most " .. max_pattern .. " bytes)", 2)
+    end
+    return original(subject, pattern, a, b)
+  end
+end
+checked("find", true)
+checked("match")
+checked("gmatch")
+checked("gsub")
 
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
