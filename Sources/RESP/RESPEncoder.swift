@@ -40,11 +40,12 @@ extension ByteBuffer {
             case (.resp2, false): self.writeStaticString(":0\r\n")
             }
         case .double(let number):
-            let text = RESPValue.formatDouble(number)
+            var text = RESPValue.formatDouble(number)
             if version == .resp3 {
                 self.writeRESPLine(RESPType.double, text)
             } else {
-                self.writeRESPBulk(RESPType.bulkString, text.utf8)
+                // Contiguous UTF-8: a String's `utf8` view as a generic collection is copied byte by byte.
+                text.withUTF8 { self.writeRESPBulk(RESPType.bulkString, UnsafeRawBufferPointer($0)) }
             }
         case .bigNumber(let text):
             if version == .resp3 {
