@@ -9,7 +9,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${SWIFT_IMAGE} AS build
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends libhiredis-dev liblua5.1-0-dev \
+    && apt-get -q install -y --no-install-recommends libhiredis-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so editing sources does not refetch them.
@@ -24,7 +24,7 @@ RUN swift build -c release --static-swift-stdlib --product sluice-server \
 FROM ${RUNTIME_IMAGE}
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends libstdc++6 libhiredis0.14 liblua5.1-0 \
+    && apt-get -q install -y --no-install-recommends libstdc++6 libhiredis0.14 liblua5.1-0 lua-cjson lua-bitop \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin sluice
 COPY --from=build /out/sluice-server /usr/local/bin/sluice-server
