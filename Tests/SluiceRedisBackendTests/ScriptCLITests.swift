@@ -38,4 +38,16 @@ struct ScriptCLITests {
         #expect(try redis.cli(["TYPE", "search:bob"]) == "zset\n")
         #expect(try eval(redis, "cell_throttle", ["user123"], ["15", "30", "abc", "1"]).hasPrefix("ERR period must be a positive number\n"))
     }
+
+    @Test("the shared helpers block is the same in every script")
+    func sharedHelpers() throws {
+        var blocks: Set<String> = []
+        for script in ["leaky_bucket", "bounded_counter", "cell_throttle", "sliding_window"] {
+            let text = try String(contentsOf: repositoryRoot.appendingPathComponent("lua/\(script).lua"), encoding: .utf8)
+            let start = try #require(text.range(of: "-- ---- shared helpers"))
+            let end = try #require(text.range(of: "-- ---- end of shared helpers ----"))
+            blocks.insert(String(text[start.lowerBound..<end.upperBound]))
+        }
+        #expect(blocks.count == 1)
+    }
 }
