@@ -38,6 +38,7 @@ let package = Package(
             dependencies: [
                 "RESP",
                 "SluiceCore",
+                "SluiceRedisBackend",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -63,6 +64,7 @@ let package = Package(
             name: "sluice-server",
             dependencies: [
                 "SluiceServer",
+                "SluiceRedisBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,4 +1,5 @@
 import RESP
+import SluiceRedisBackend
 
 /// How a Sluice server runs. Flags and environment map onto this in the executable.
 public struct ServerConfiguration: Sendable {
@@ -19,6 +20,9 @@ public struct ServerConfiguration: Sendable {
 
     /// Who may run `DEBUG` (Redis's `enable-debug-command`); with `.no`, the clock is never wrapped.
     public var enableDebugCommand: DebugCommandAccess = .no
+    /// Backend mode's Redis (`--backend`); nil keeps limiter state in memory.
+    /// Preview: validated but not used by command dispatch yet.
+    public var backend: RedisBackendConfiguration? = nil
 
     public init() {}
 
