@@ -57,7 +57,7 @@ let package = Package(
         // Backend mode's client: a pool of pipelined hiredis connections on their own threads.
         .target(
             name: "SluiceRedisBackend",
-            dependencies: ["CHiredis", "SluiceLuaScripts", "RESP"],
+            dependencies: ["CHiredis", "SluiceLuaScripts", "RESP", "SluiceCore"],
             swiftSettings: releaseSettings
         ),
         .executableTarget(

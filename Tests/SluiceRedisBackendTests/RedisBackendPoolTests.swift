@@ -1,5 +1,6 @@
 import Foundation
 import RESP
+import SluiceCore
 import SluiceRedisBackend
 import Testing
 
@@ -49,6 +50,28 @@ struct RedisBackendFailureTests {
         #expect(stats.requests >= 50 * 80 + 4)
         #expect(stats.failures == 0)
         #expect(stats.connectedConnections == 2)
+    }
+
+    @Test("two clients (two Sluice instances) with many concurrent consumes on one bucket admit exactly its capacity")
+    func noOverAdmission() async throws {
+        let redis = try RedisProcess()
+        let backends = try [RedisBackend(configuration: redis.configuration), RedisBackend(configuration: redis.configuration)]
+        defer { backends.forEach { $0.shutdown() } }
+        let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<40 {
+                group.addTask {
+                    var admitted = 0
+                    for _ in 0..<10 {
+                        let reply = try await backends[task % 2].evalScript(
+                            .leakyBucket, keys: [word("shared")], arguments: ["consume", "150", "3600", "1", "0"].map(word))
+                        if LeakyBucketDecision(backendReply: reply)?.success == true { admitted += 1 }
+                    }
+                    return admitted
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(admitted == 150)
     }
 
     @Test("SCRIPT FLUSH in the middle of a run is survived: NOSCRIPT reloads the script once")

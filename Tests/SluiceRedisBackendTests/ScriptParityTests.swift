@@ -101,6 +101,7 @@ struct ScriptParityTests {
                 ])
                 let step = "\(mode) \(amount) at +\(offset) ms with \(capacity) \(recharge) \(block)"
                 #expect(reply == expected, "\(step)")
+                #expect(LeakyBucketDecision(backendReply: reply) == decision, "\(step)")
                 try await Self.checkDeadlines(backend, model, keys: [key], step: step)
             }
         }
@@ -194,6 +195,7 @@ struct ScriptParityTests {
                 ])
                 let step = "quantity \(quantity) at +\(offset) ms with \(maxBurst) \(count) \(period)"
                 #expect(reply == expected, "\(step)")
+                #expect(ThrottleResult(backendReply: reply) == result, "\(step)")
                 if let entry = model.entries[key] {
                     #expect(try await backend.command([word("GET"), word(key)]) == .bulkString(word(String(entry.state))), "\(step)")
                 }
