@@ -3,7 +3,7 @@
 #   docker build -t sluice .
 #   docker run -p 127.0.0.1:6380:6380 -e SLUICE_REQUIREPASS=change-me sluice
 
-ARG SWIFT_IMAGE=swift:6.2-bookworm
+ARG SWIFT_IMAGE=swift:6.3-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build

@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "RESP", targets: ["RESP"]),
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "SluiceServer", targets: ["SluiceServer"]),
+        .library(name: "SluiceRedisBackend", targets: ["SluiceRedisBackend"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -44,22 +45,40 @@ let package = Package(
                 "RESP",
                 "SluiceCore",
                 "CLua",
+                "SluiceRedisBackend",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: releaseSettings
         ),
+        // hiredis from the system (Debian's libhiredis-dev); only SluiceRedisBackend uses it.
+        // No pkgConfig: hiredis.pc's only flag is -D_FILE_OFFSET_BITS=64, which SwiftPM
+        // refuses with a warning on every build, and the headers are in /usr/include.
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
+        ),
+        // The lua/ scripts, embedded at build time (lua/ stays their single source).
+        .target(name: "SluiceLuaScripts"),
+        // Backend mode's client: a pool of pipelined hiredis connections on their own threads.
+        .target(
+            name: "SluiceRedisBackend",
+            dependencies: ["CHiredis", "SluiceLuaScripts", "RESP", "SluiceCore"],
+            swiftSettings: releaseSettings
+        ),
         .executableTarget(
             name: "sluice-server",
             dependencies: [
                 "SluiceServer",
+                "SluiceRedisBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "SluiceCore", "RESP"]),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [

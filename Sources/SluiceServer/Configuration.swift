@@ -1,5 +1,6 @@
 import Logging
 import RESP
+import SluiceRedisBackend
 
 /// How a Sluice server runs. `ConfigurationOption.all` maps file keys, environment
 /// variables, flags and `CONFIG GET` names onto these fields.
@@ -24,6 +25,17 @@ public struct ServerConfiguration: Sendable {
 
     /// Who may run `DEBUG` (Redis's `enable-debug-command`); with `.no`, the clock is never wrapped.
     public var enableDebugCommand: DebugCommandAccess = .no
+    /// Backend mode's Redis, `redis://[[user]:password@]host[:port][/db]`; nil keeps
+    /// limiter state in memory. Preview: validated but not used by command dispatch yet.
+    public var backendURL: String? = nil
+    /// Password for the backend Redis, overriding the URL's.
+    public var backendPassword: String? = nil
+    /// Connections to the backend Redis.
+    public var backendPoolSize: Int = RedisBackendConfiguration().poolSize
+    /// Backend connect and reply timeout, in milliseconds.
+    public var backendTimeoutMilliseconds: Int = RedisBackendConfiguration().timeoutMilliseconds
+    /// What a native command answers when the backend cannot decide.
+    public var backendFailurePolicy: BackendFailurePolicy = RedisBackendConfiguration().failurePolicy
 
     /// The default user's password (Redis's `requirepass`); nil: connections need no `AUTH`.
     public var requirePass: String? = nil

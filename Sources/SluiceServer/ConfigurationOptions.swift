@@ -1,5 +1,6 @@
 import Logging
 import RESP
+import SluiceRedisBackend
 
 /// One setting: its Redis-style name is the file key, the `CONFIG GET` name and the
 /// flag (`--name`); its environment variable is `SLUICE_NAME` with dashes as underscores.
@@ -83,6 +84,31 @@ public struct ConfigurationOption: Sendable {
                             "How long a Lua script may run before it is stopped; 0: no limit.",
                             read: { String($0.luaTimeLimitMilliseconds) }) { c, text throws(ConfigurationValueError) in
             c.luaTimeLimitMilliseconds = Int64(try integer(text, in: 0...Int(Int32.max)))
+        },
+        ConfigurationOption("backend", value: "URL",
+                            "Keep limiter state in this Redis: redis://[[user]:password@]host[:port][/db] (preview: not wired yet).",
+                            read: { $0.backendURL ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.backendURL = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("backend-password", value: "PASSWORD", "Password for the backend Redis (overrides the URL's).",
+                            read: { $0.backendPassword ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.backendPassword = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("backend-pool-size", value: "N", "Connections to the backend Redis.",
+                            read: { String($0.backendPoolSize) }) { c, text throws(ConfigurationValueError) in
+            c.backendPoolSize = try integer(text, in: 1...256)
+        },
+        ConfigurationOption("backend-timeout-ms", value: "MILLISECONDS", "Backend connect and reply timeout.",
+                            read: { String($0.backendTimeoutMilliseconds) }) { c, text throws(ConfigurationValueError) in
+            c.backendTimeoutMilliseconds = try integer(text, in: 1...3_600_000)
+        },
+        ConfigurationOption("on-backend-failure", value: "fail-closed|fail-open",
+                            "When the backend cannot decide: fail-closed (TRYAGAIN) or fail-open (allow).",
+                            read: { $0.backendFailurePolicy.rawValue }) { c, text throws(ConfigurationValueError) in
+            guard let policy = BackendFailurePolicy(rawValue: text.lowercased()) else {
+                throw ConfigurationValueError("argument(s) must be one of the following: fail-closed, fail-open")
+            }
+            c.backendFailurePolicy = policy
         },
         ConfigurationOption("log-level", value: "LEVEL", "trace, debug, info, notice, warning, error or critical.",
                             read: { $0.logLevel.rawValue }) { c, text throws(ConfigurationValueError) in
@@ -235,10 +261,38 @@ extension ServerConfiguration {
     /// Checks that span options. Protected mode as in Redis, but enforced at start:
     /// a server reachable from other machines must have a password, unless told otherwise.
     public func validate() throws(ConfigurationError) {
+        if try backendConfiguration() != nil {
+            // Refuse rather than run in memory: instances meant to share state would each admit the full rate.
+            throw ConfigurationError("backend: backend mode is not wired into the server yet (the settings are only validated)")
+        }
         if protectedMode && requirePass == nil && !Self.isLoopback(host) {
             throw ConfigurationError(
                 "refusing to start: bind \(host) is not a loopback address and no requirepass is set (protected mode). "
                     + "Set requirepass, or pass --protected-mode no to accept clients without a password.")
+        }
+    }
+
+    /// The backend client's settings; nil without `backend`. The other backend settings
+    /// alone are a mistake, reported as one.
+    public func backendConfiguration() throws(ConfigurationError) -> RedisBackendConfiguration? {
+        guard let backendURL else {
+            let defaults = ServerConfiguration()
+            guard backendPassword == nil, backendPoolSize == defaults.backendPoolSize,
+                  backendTimeoutMilliseconds == defaults.backendTimeoutMilliseconds,
+                  backendFailurePolicy == defaults.backendFailurePolicy
+            else { throw ConfigurationError("the backend-* and on-backend-failure settings need backend") }
+            return nil
+        }
+        do {
+            var configuration = try RedisBackendConfiguration(url: backendURL)
+            if let backendPassword { configuration.password = backendPassword }
+            configuration.poolSize = backendPoolSize
+            configuration.timeoutMilliseconds = backendTimeoutMilliseconds
+            configuration.failurePolicy = backendFailurePolicy
+            try configuration.validate()
+            return configuration
+        } catch {
+            throw ConfigurationError("invalid backend '\(backendURL)': \(error)")
         }
     }
 

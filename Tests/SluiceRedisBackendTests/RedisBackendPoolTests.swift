@@ -1,0 +1,215 @@
+import Foundation
+import RESP
+import SluiceCore
+import SluiceRedisBackend
+import Testing
+
+@Suite("RedisBackend pool", .serialized)
+struct RedisBackendPoolTests {
+    @Test("a command gets its reply and an error reply throws replyError")
+    func commandReply() async throws {
+        let redis = try RedisProcess()
+        let backend = try RedisBackend(configuration: redis.configuration)
+        defer { backend.shutdown() }
+        #expect(try await backend.command([word("SET"), word("k"), word("v")]) == .simpleString("OK"))
+        #expect(try await backend.command([word("GET"), word("k")]) == .bulkString(word("v")))
+        #expect(try await backend.command([word("GET"), word("missing")]) == .null)
+        #expect(try await backend.command([word("RPUSH"), word("l"), word("a"), word("")]) == .integer(2))
+        #expect(try await backend.command([word("LRANGE"), word("l"), word("0"), word("-1")]) == .array([.bulkString(word("a")), .bulkString([])]))
+        await #expect(throws: BackendError.replyError("WRONGTYPE Operation against a key holding the wrong kind of value")) {
+            try await backend.command([word("GET"), word("l")])
+        }
+    }
+}
+
+@Suite("RedisBackend pool under load and failures", .serialized)
+struct RedisBackendFailureTests {
+    @Test("many tasks' concurrent requests each get their own reply, in order per task")
+    func concurrentRequests() async throws {
+        let redis = try RedisProcess()
+        let backend = try RedisBackend(configuration: redis.configuration)
+        defer { backend.shutdown() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<50 {
+                group.addTask {
+                    for expected in 1...40 {
+                        let reply = try await backend.command([word("INCR"), word("task\(task)")])
+                        #expect(reply == .integer(Int64(expected)), "task \(task)")
+                        let script = try await backend.evalScript(
+                            .boundedCounter, keys: [word("bounded\(task)")], arguments: ["incr", "1", "1000", "60000"].map(word))
+                        #expect(script == .integer(1))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for task in 0..<50 {
+            #expect(try await backend.command([word("GET"), word("bounded\(task)")]) == .bulkString(word("40")))
+        }
+        let stats = backend.stats
+        #expect(stats.requests >= 50 * 80 + 4)
+        #expect(stats.failures == 0)
+        #expect(stats.connectedConnections == 2)
+    }
+
+    @Test("two clients (two Sluice instances) with many concurrent consumes on one bucket admit exactly its capacity")
+    func noOverAdmission() async throws {
+        let redis = try RedisProcess()
+        let backends = try [RedisBackend(configuration: redis.configuration), RedisBackend(configuration: redis.configuration)]
+        defer { backends.forEach { $0.shutdown() } }
+        let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<40 {
+                group.addTask {
+                    var admitted = 0
+                    for _ in 0..<10 {
+                        let reply = try await backends[task % 2].evalScript(
+                            .leakyBucket, keys: [word("shared")], arguments: ["consume", "150", "3600", "1", "0"].map(word))
+                        if LeakyBucketDecision(backendReply: reply)?.success == true { admitted += 1 }
+                    }
+                    return admitted
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(admitted == 150)
+    }
+
+    @Test("SCRIPT FLUSH in the middle of a run is survived: NOSCRIPT reloads the script once")
+    func scriptFlush() async throws {
+        let redis = try RedisProcess()
+        let backend = try RedisBackend(configuration: redis.configuration)
+        defer { backend.shutdown() }
+        try await backend.loadScripts()
+        let hash = try #require(backend.scriptHash(.cellThrottle))
+        #expect(try await backend.command([word("SCRIPT"), word("EXISTS"), word(hash)]) == .array([.integer(1)]))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<20 {
+                group.addTask {
+                    for round in 0..<20 {
+                        if task == 0 && round == 10 {
+                            #expect(try await backend.command([word("SCRIPT"), word("FLUSH")]) == .simpleString("OK"))
+                        }
+                        let reply = try await backend.evalScript(
+                            .cellThrottle, keys: [word("flush\(task)")], arguments: ["100", "1", "60", "1"].map(word))
+                        guard case .array(let fields) = reply else { Issue.record("reply \(reply)"); return }
+                        #expect(fields[2] == .integer(Int64(100 - round)), "task \(task) round \(round)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await backend.command([word("SCRIPT"), word("EXISTS"), word(hash)]) == .array([.integer(1)]))
+    }
+
+    @Test("a killed Redis fails requests with unavailable within the timeout, and a restarted one serves the same client again")
+    func killAndRestart() async throws {
+        let redis = try RedisProcess()
+        var configuration = redis.configuration
+        configuration.reconnectMaximumMilliseconds = 100
+        let backend = try RedisBackend(configuration: configuration)
+        defer { backend.shutdown() }
+        let arguments = ["consume", "10", "1", "1", "0"].map(word)
+        #expect(try await backend.evalScript(.leakyBucket, keys: [word("b")], arguments: arguments) != .null)
+
+        redis.kill()
+        let clock = ContinuousClock()
+        for _ in 0..<10 {
+            let started = clock.now
+            do {
+                _ = try await backend.evalScript(.leakyBucket, keys: [word("b")], arguments: arguments)
+                Issue.record("a request succeeded with Redis down")
+            } catch {
+                #expect(error.isBackendFailure, "\(error)")
+                if case .unavailable(let reason) = error { #expect(!reason.isEmpty) }
+            }
+            #expect(clock.now - started < .milliseconds(2 * configuration.timeoutMilliseconds))
+        }
+        #expect(backend.stats.failures >= 10)
+        #expect(backend.stats.connectedConnections == 0)
+
+        try redis.start()
+        var reply: RESPValue?
+        for _ in 0..<100 where reply == nil {
+            reply = try? await backend.evalScript(.leakyBucket, keys: [word("b")], arguments: arguments)
+            if reply == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        // A fresh Redis: the bucket is new, and the script was loaded again after NOSCRIPT.
+        let value = try #require(reply)
+        guard case .array(let fields) = value else { Issue.record("reply \(value)"); return }
+        #expect(fields[0] == .integer(1))
+        #expect(fields[1] == .integer(1))
+    }
+
+    @Test("a Redis that does not answer fails requests with timeout, and the client recovers when it answers again")
+    func slowRedis() async throws {
+        let redis = try RedisProcess()
+        var configuration = redis.configuration
+        configuration.timeoutMilliseconds = 200
+        configuration.poolSize = 1
+        let backend = try RedisBackend(configuration: configuration)
+        defer { backend.shutdown() }
+        #expect(try await backend.command([word("PING")]) == .simpleString("PONG"))
+        try redis.cli(["CLIENT", "PAUSE", "1000", "ALL"])
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: BackendError.timeout) {
+            try await backend.command([word("GET"), word("k")])
+        }
+        #expect(clock.now - started < .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(1_000))
+        #expect(try await backend.command([word("PING")]) == .simpleString("PONG"))
+    }
+
+    @Test("a Redis that is not there fails requests at once with the connection error")
+    func nothingListening() async throws {
+        let redis = try RedisProcess()
+        let configuration = redis.configuration
+        redis.kill()
+        let backend = try RedisBackend(configuration: configuration)
+        defer { backend.shutdown() }
+        await #expect(throws: BackendError.unavailable("Connection refused")) {
+            try await backend.command([word("PING")])
+        }
+        #expect(backend.stats.connected == false)
+        #expect(backend.stats.connectFailures >= 1)
+    }
+
+    @Test("the configuration reads redis:// URLs and refuses bad ones")
+    func configurationURL() throws {
+        let full = try RedisBackendConfiguration(url: "redis://:secret@cache.local:6390/2")
+        #expect(full.host == "cache.local")
+        #expect(full.port == 6390)
+        #expect(full.password == "secret")
+        #expect(full.username == nil)
+        #expect(full.database == 2)
+        let user = try RedisBackendConfiguration(url: "redis://sluice:pw@[::1]")
+        #expect(user.host == "::1")
+        #expect(user.port == 6379)
+        #expect(user.username == "sluice")
+        #expect(user.address == "[::1]:6379")
+        #expect(throws: BackendConfigurationError.self) { try RedisBackendConfiguration(url: "http://x") }
+        #expect(throws: BackendConfigurationError.self) { try RedisBackendConfiguration(url: "redis://x:0") }
+        #expect(throws: BackendConfigurationError.self) { try RedisBackendConfiguration(url: "redis://x/-1") }
+        var configuration = RedisBackendConfiguration()
+        configuration.poolSize = 0
+        #expect(throws: BackendConfigurationError.self) { try RedisBackend(configuration: configuration) }
+    }
+
+    @Test("AUTH and SELECT from the configuration are sent on connect")
+    func authAndSelect() async throws {
+        let redis = try RedisProcess()
+        try redis.cli(["CONFIG", "SET", "requirepass", "s3cret"])
+        var configuration = redis.configuration
+        configuration.password = "s3cret"
+        configuration.database = 3
+        let backend = try RedisBackend(configuration: configuration)
+        defer { backend.shutdown() }
+        #expect(try await backend.command([word("SET"), word("k"), word("v")]) == .simpleString("OK"))
+        #expect(try redis.cli(["-a", "s3cret", "--no-auth-warning", "-n", "3", "GET", "k"]) == "v\n")
+        var wrong = configuration
+        wrong.password = "nope"
+        let refused = try RedisBackend(configuration: wrong)
+        defer { refused.shutdown() }
+        await #expect(throws: BackendError.self) { try await refused.command([word("PING")]) }
+    }
+}

@@ -1,0 +1,226 @@
+-- Sluice backend mode: dramatiq's bounded counters (ADD, INCR, DECR, INCR_AND_SUM),
+-- the same answers as SluiceCore.BoundedCounter, as one atomic script.
+--
+--   EVAL <script> 1 key add value ttl_ms [NOW ns]
+--   EVAL <script> 1 key incr amount maximum ttl_ms [NOW ns]
+--   EVAL <script> 1 key decr amount minimum ttl_ms [NOW ns]
+--   EVAL <script> N key sumkey... incr_and_sum amount maximum ttl_ms [NOW ns]
+--
+-- Reply: 1 (done) or 0 (refused, nothing changed).
+-- State: the counter as a decimal string (TYPE string, readable with GET), with a
+-- deadline set by PEXPIREAT: now + ttl_ms, rounded up to a whole millisecond.
+-- INCR_AND_SUM reads every key in KEYS (KEYS[1] is the counter, the rest are summed):
+-- in Redis Cluster they must share a hash tag, e.g. {window}:1 {window}:2.
+-- Integers are exact over the whole 64-bit range (kept as two Lua numbers).
+-- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+
+-- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
+-- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
+-- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
+local B = 1000000000
+local INT64_MIN = {-9223372037, 145224192}
+local INT64_MAX = {9223372036, 854775807}
+
+-- Raised by argument and state checks; turned into an error reply at the bottom.
+local function fail(message) error({sluice = message}, 0) end
+
+-- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
+local function parse_int(s)
+  if type(s) ~= 'string' or not (s == '0' or s:find('^%-?[1-9]%d*$')) then return nil end
+  local negative = s:byte(1) == 45
+  local digits = negative and s:sub(2) or s
+  if #digits > 19 or (#digits == 19 and digits > (negative and '9223372036854775808' or '9223372036854775807')) then
+    return nil
+  end
+  local high = #digits > 9 and tonumber(digits:sub(1, -10)) or 0
+  local low = tonumber(digits:sub(-9))
+  if negative then
+    if low > 0 then return {-high - 1, B - low} end
+    return {-high, 0}
+  end
+  return {high, low}
+end
+
+local function add(a, b)
+  local high, low = a[1] + b[1], a[2] + b[2]
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+local function negate(a)
+  if a[2] > 0 then return {-a[1] - 1, B - a[2]} end
+  return {-a[1], 0}
+end
+
+local function compare(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] and -1 or 1 end
+  if a[2] ~= b[2] then return a[2] < b[2] and -1 or 1 end
+  return 0
+end
+
+local function format_int(a)
+  if a[1] < 0 then return '-' .. format_int(negate(a)) end
+  if a[1] == 0 then return string.format('%d', a[2]) end
+  return string.format('%d%09d', a[1], a[2])
+end
+
+-- now as a pair and the number of arguments before a trailing "NOW ns".
+local function read_now()
+  local count = #ARGV
+  if count >= 2 and string.upper(ARGV[count - 1]) == 'NOW' then
+    local now = parse_int(ARGV[count])
+    if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
+    return now, count - 2
+  end
+  local time = redis.call('TIME')
+  return {tonumber(time[1]), tonumber(time[2]) * 1000}, count
+end
+
+-- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
+local function call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then fail(reply.err) end
+  return reply
+end
+-- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
+local EXACT = 9007199254740991
+
+-- A pair from an integral Lua number (exact below 2^53).
+local function from_number(x)
+  local high = math.floor(x / B)
+  local low = x - high * B
+  if low < 0 then return {high - 1, low + B} end
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+-- a - b in nanoseconds as a Lua number (exact while below 2^53, about 104 days).
+local function difference(a, b)
+  return (a[1] - b[1]) * B + (a[2] - b[2])
+end
+
+-- The instant `nanoseconds` after `now`, clamped to the Int64 range as in-memory mode does.
+local function later(now, nanoseconds)
+  local instant = add(now, from_number(nanoseconds))
+  if compare(instant, INT64_MAX) > 0 then return INT64_MAX end
+  if compare(instant, INT64_MIN) < 0 then return INT64_MIN end
+  return instant
+end
+
+-- Floor division of non-negative integral numbers below 2^53, corrected for rounding.
+local function divide(a, b)
+  local quotient = math.floor(a / b)
+  if quotient * b > a then return quotient - 1 end
+  if (quotient + 1) * b <= a then return quotient + 1 end
+  return quotient
+end
+
+-- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
+-- millisecond, as in-memory mode rounds deadlines.
+local function deadline(now, ttl)
+  local instant = later(now, math.max(1, ttl))
+  return string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+end
+
+-- A duration in seconds (decimal or exponent form, fractions allowed) as nanoseconds,
+-- with in-memory mode's checks and texts, plus backend mode's 2^53 ns ceiling.
+local function seconds_argument(text, name, allow_zero)
+  local seconds = type(text) == 'string' and text:find('^[%d%.eE+-]+$') and tonumber(text)
+  if not seconds or seconds ~= seconds or seconds == math.huge or (allow_zero and seconds < 0) or (not allow_zero and seconds <= 0) then
+    fail('ERR ' .. name .. (allow_zero and ' must be a non-negative number' or ' must be a positive number'))
+  end
+  if seconds > 1000000000 then fail('ERR ' .. name .. ' must be at most 1000000000 seconds') end
+  if seconds > 9007199 then fail('ERR ' .. name .. ' must be at most 9007199 seconds in backend mode') end
+  local scaled = seconds * 1e9
+  local nanoseconds = math.floor(scaled)
+  if scaled - nanoseconds >= 0.5 then nanoseconds = nanoseconds + 1 end
+  if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
+  return nanoseconds
+end
+-- ---- end of shared helpers ----
+
+local ZERO = {0, 0}
+
+-- The stored counter (nil when absent; an empty string reads as 0, as dramatiq's int(value or 0)).
+local function read_counter(key)
+  local value = call('GET', key)
+  if not value then return nil end
+  if value == '' then return ZERO end
+  local number = parse_int(value)
+  if not number then fail('ERR value is not an integer or out of range') end
+  return number
+end
+
+local function integer_argument(index, name)
+  local number = parse_int(ARGV[index])
+  if not number then fail('ERR ' .. name .. ' must be an integer') end
+  return number
+end
+
+local function ttl_argument(index)
+  local ttl = parse_int(ARGV[index])
+  if not ttl or compare(ttl, ZERO) <= 0 then fail('ERR ttl must be a positive integer') end
+  return ttl
+end
+
+-- SET value with the deadline now + ttl_ms rounded up to a whole millisecond, capped
+-- at the last millisecond an Int64 nanosecond instant reaches (as in-memory mode).
+local function store(now, value, ttl)
+  local deadline = now[1] * 1000 + math.floor(now[2] / 1000000) + (now[2] % 1000000 > 0 and 1 or 0)
+  deadline = math.min(deadline + ttl[1] * B + ttl[2], 9223372036855)
+  call('SET', KEYS[1], format_int(value), 'PXAT', string.format('%d', deadline))
+end
+
+local function checked(value)
+  if compare(value, INT64_MIN) < 0 or compare(value, INT64_MAX) > 0 then
+    fail('ERR increment or decrement would overflow')
+  end
+  return value
+end
+
+local function main()
+  local now, count = read_now()
+  local operation = string.lower(ARGV[1] or '')
+  if operation == 'add' then
+    if count ~= 3 then fail('ERR usage: add value ttl_ms [NOW ns]') end
+    local value = integer_argument(2, 'value')
+    local ttl = ttl_argument(3)
+    if read_counter(KEYS[1]) then return 0 end
+    store(now, value, ttl)
+    return 1
+  end
+  local bound_name = ({incr = 'maximum', decr = 'minimum', incr_and_sum = 'maximum'})[operation]
+  if not bound_name or count ~= 4 then
+    fail('ERR usage: incr amount maximum ttl_ms | decr amount minimum ttl_ms | incr_and_sum amount maximum ttl_ms, then [NOW ns]; or add value ttl_ms [NOW ns]')
+  end
+  if #KEYS < 1 then fail('ERR the counter key is KEYS[1]') end
+  local amount = integer_argument(2, 'amount')
+  local bound = integer_argument(3, bound_name)
+  local ttl = ttl_argument(4)
+  local current = read_counter(KEYS[1]) or ZERO
+
+  if operation == 'decr' then
+    local value = add(current, negate(amount))
+    if compare(value, bound) < 0 then return 0 end
+    store(now, checked(value), ttl)
+    return 1
+  end
+
+  local summed = {}
+  if operation == 'incr_and_sum' then
+    -- Every key is read (and type-checked) before deciding, as in-memory mode does.
+    for index = 2, #KEYS do summed[#summed + 1] = read_counter(KEYS[index]) or ZERO end
+  end
+  local value = add(current, amount)
+  if compare(value, bound) > 0 then return 0 end
+  local total = amount
+  for _, summand in ipairs(summed) do total = add(total, summand) end
+  if compare(total, bound) > 0 then return 0 end
+  store(now, checked(value), ttl)
+  return 1
+end
+
+local ok, reply = pcall(main)
+if ok then return reply end
+if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+error(reply, 0)

@@ -1,0 +1,214 @@
+-- Sluice backend mode: redis-cell's GCRA (CL.THROTTLE), the same answers as
+-- SluiceCore.CellThrottle, as one atomic script.
+--
+--   EVAL <script> 1 key max_burst count_per_period period_s quantity [NOW ns]
+--
+-- Reply: {limited 1|0, limit, remaining, retry_after_s, reset_after_s,
+-- retry_after_ns, reset_after_ns}: redis-cell's five integers (seconds rounded up,
+-- retry_after -1 when allowed or when quantity exceeds the limit), then the same two
+-- durations in nanoseconds.
+-- State: the TAT (theoretical arrival time), nanoseconds since the epoch, as a decimal
+-- string (TYPE string, as in-memory mode and redis-cell); deadline by PEXPIREAT at the
+-- TAT rounded up to a whole millisecond, so the key expires when the bucket is full.
+-- Backend mode refuses rates whose burst window (period / count_per_period x
+-- (max_burst + 1)) reaches 2^53 ns, about 104 days.
+-- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+
+-- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
+-- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
+-- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
+local B = 1000000000
+local INT64_MIN = {-9223372037, 145224192}
+local INT64_MAX = {9223372036, 854775807}
+
+-- Raised by argument and state checks; turned into an error reply at the bottom.
+local function fail(message) error({sluice = message}, 0) end
+
+-- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
+local function parse_int(s)
+  if type(s) ~= 'string' or not (s == '0' or s:find('^%-?[1-9]%d*$')) then return nil end
+  local negative = s:byte(1) == 45
+  local digits = negative and s:sub(2) or s
+  if #digits > 19 or (#digits == 19 and digits > (negative and '9223372036854775808' or '9223372036854775807')) then
+    return nil
+  end
+  local high = #digits > 9 and tonumber(digits:sub(1, -10)) or 0
+  local low = tonumber(digits:sub(-9))
+  if negative then
+    if low > 0 then return {-high - 1, B - low} end
+    return {-high, 0}
+  end
+  return {high, low}
+end
+
+local function add(a, b)
+  local high, low = a[1] + b[1], a[2] + b[2]
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+local function negate(a)
+  if a[2] > 0 then return {-a[1] - 1, B - a[2]} end
+  return {-a[1], 0}
+end
+
+local function compare(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] and -1 or 1 end
+  if a[2] ~= b[2] then return a[2] < b[2] and -1 or 1 end
+  return 0
+end
+
+local function format_int(a)
+  if a[1] < 0 then return '-' .. format_int(negate(a)) end
+  if a[1] == 0 then return string.format('%d', a[2]) end
+  return string.format('%d%09d', a[1], a[2])
+end
+
+-- now as a pair and the number of arguments before a trailing "NOW ns".
+local function read_now()
+  local count = #ARGV
+  if count >= 2 and string.upper(ARGV[count - 1]) == 'NOW' then
+    local now = parse_int(ARGV[count])
+    if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
+    return now, count - 2
+  end
+  local time = redis.call('TIME')
+  return {tonumber(time[1]), tonumber(time[2]) * 1000}, count
+end
+
+-- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
+local function call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then fail(reply.err) end
+  return reply
+end
+-- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
+local EXACT = 9007199254740991
+
+-- A pair from an integral Lua number (exact below 2^53).
+local function from_number(x)
+  local high = math.floor(x / B)
+  local low = x - high * B
+  if low < 0 then return {high - 1, low + B} end
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+-- a - b in nanoseconds as a Lua number (exact while below 2^53, about 104 days).
+local function difference(a, b)
+  return (a[1] - b[1]) * B + (a[2] - b[2])
+end
+
+-- The instant `nanoseconds` after `now`, clamped to the Int64 range as in-memory mode does.
+local function later(now, nanoseconds)
+  local instant = add(now, from_number(nanoseconds))
+  if compare(instant, INT64_MAX) > 0 then return INT64_MAX end
+  if compare(instant, INT64_MIN) < 0 then return INT64_MIN end
+  return instant
+end
+
+-- Floor division of non-negative integral numbers below 2^53, corrected for rounding.
+local function divide(a, b)
+  local quotient = math.floor(a / b)
+  if quotient * b > a then return quotient - 1 end
+  if (quotient + 1) * b <= a then return quotient + 1 end
+  return quotient
+end
+
+-- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
+-- millisecond, as in-memory mode rounds deadlines.
+local function deadline(now, ttl)
+  local instant = later(now, math.max(1, ttl))
+  return string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+end
+
+-- A duration in seconds (decimal or exponent form, fractions allowed) as nanoseconds,
+-- with in-memory mode's checks and texts, plus backend mode's 2^53 ns ceiling.
+local function seconds_argument(text, name, allow_zero)
+  local seconds = type(text) == 'string' and text:find('^[%d%.eE+-]+$') and tonumber(text)
+  if not seconds or seconds ~= seconds or seconds == math.huge or (allow_zero and seconds < 0) or (not allow_zero and seconds <= 0) then
+    fail('ERR ' .. name .. (allow_zero and ' must be a non-negative number' or ' must be a positive number'))
+  end
+  if seconds > 1000000000 then fail('ERR ' .. name .. ' must be at most 1000000000 seconds') end
+  if seconds > 9007199 then fail('ERR ' .. name .. ' must be at most 9007199 seconds in backend mode') end
+  local scaled = seconds * 1e9
+  local nanoseconds = math.floor(scaled)
+  if scaled - nanoseconds >= 0.5 then nanoseconds = nanoseconds + 1 end
+  if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
+  return nanoseconds
+end
+-- ---- end of shared helpers ----
+
+-- Positive nanoseconds in whole units, rounded up.
+local function ceiling(nanoseconds, unit)
+  local quotient = divide(nanoseconds, unit)
+  if quotient * unit < nanoseconds then return quotient + 1 end
+  return quotient
+end
+
+local function main()
+  local now, count = read_now()
+  if count ~= 4 or #KEYS ~= 1 then
+    fail('ERR usage: 1 key, then max_burst count_per_period period_s quantity [NOW ns]')
+  end
+  -- Parse errors first, then range errors, as in-memory mode.
+  local max_burst = parse_int(ARGV[1])
+  if not max_burst then fail('ERR max_burst must be a non-negative integer') end
+  local per_period = parse_int(ARGV[2])
+  if not per_period then fail('ERR count_per_period must be a positive integer') end
+  if not (type(ARGV[3]) == 'string' and tonumber(ARGV[3])) then fail('ERR period must be a positive number') end
+  local quantity = parse_int(ARGV[4])
+  if not quantity or quantity[1] < 0 then fail('ERR quantity must be a non-negative integer') end
+  local period = tonumber(ARGV[3]) == 0 and 0 or seconds_argument(ARGV[3], 'period', false)
+  if max_burst[1] < 0 then fail('ERR max_burst must be a non-negative integer') end
+  if per_period[1] < 0 then fail('ERR count_per_period must be a positive integer') end
+  if period == 0 or (per_period[1] == 0 and per_period[2] == 0) then fail('ERR Zero rates are not supported') end
+  -- Past 2^53 these are approximate, but then the checks below refuse the rate anyway.
+  max_burst = max_burst[1] * B + max_burst[2]
+  per_period = per_period[1] * B + per_period[2]
+  quantity = quantity[1] * B + quantity[2]
+  local emission = per_period > period and 0 or divide(period, per_period)
+  if emission == 0 then fail('ERR Zero rates are not supported') end
+  local limit = max_burst + 1
+  local tolerance = emission * limit
+  if limit > EXACT or tolerance > EXACT then fail('ERR max_burst is out of range for this rate') end
+
+  local key = KEYS[1]
+  local stored = call('GET', key)
+  -- Nanoseconds from now until the stored TAT; a TAT in the past counts as now.
+  local pending = 0
+  if stored then
+    local tat = parse_int(stored)
+    if not tat then fail('ERR value is not an integer or out of range') end
+    pending = math.max(0, difference(tat, now))
+  end
+
+  local limited, retry_after, ttl
+  if quantity > limit then
+    -- Larger than the whole burst: can never pass, so no retry time.
+    limited, retry_after, ttl = true, -1, pending
+  else
+    local new_tat = pending + emission * quantity
+    local allow_at = new_tat - tolerance
+    if allow_at > 0 then
+      limited, retry_after, ttl = true, allow_at, pending
+    else
+      limited, retry_after, ttl = false, -1, new_tat
+      if quantity > 0 then
+        call('SET', key, format_int(later(now, new_tat)), 'PXAT', deadline(now, new_tat))
+      end
+    end
+  end
+  local next = tolerance - ttl
+  local remaining = next > 0 and divide(next, emission) or 0
+  return {
+    limited and 1 or 0, limit, remaining,
+    retry_after < 0 and -1 or ceiling(retry_after, 1000000000), ceiling(ttl, 1000000000),
+    retry_after, ttl,
+  }
+end
+
+local ok, reply = pcall(main)
+if ok then return reply end
+if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+error(reply, 0)

@@ -1,0 +1,243 @@
+-- Sluice backend mode: aiosteady's leaky bucket (CONSUME, PEEK), the same answers as
+-- SluiceCore.LeakyBucket, as one atomic script.
+--
+--   EVAL <script> 1 key consume capacity recharge_s amount block_s [NOW ns]
+--   EVAL <script> 1 key peek capacity recharge_s amount block_s [NOW ns]
+--
+-- capacity: positive integer; recharge_s: seconds per leaked drop (fractions allowed);
+-- amount: integer (negative removes drops; peek ignores it but it must parse);
+-- block_s: seconds a failed consume blocks the bucket, 0 for no blocking.
+-- Reply: {success 1|0, level, until_next_drop_ns, blocked_for_ns or nil}; durations are
+-- integer nanoseconds because Lua has no exact decimals (the server turns them into
+-- CONSUME's seconds).
+-- State: a hash (TYPE hash) with fields level, last_leak (the tick phase, ns since the
+-- epoch) and blocked_until (ns since the epoch, empty when not blocked); deadline by
+-- PEXPIREAT as in-memory mode: level x recharge after a successful consume,
+-- max(block, level x recharge) when a consume starts a block; a consume that empties
+-- the bucket deletes the key.
+-- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+
+-- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
+-- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
+-- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
+local B = 1000000000
+local INT64_MIN = {-9223372037, 145224192}
+local INT64_MAX = {9223372036, 854775807}
+
+-- Raised by argument and state checks; turned into an error reply at the bottom.
+local function fail(message) error({sluice = message}, 0) end
+
+-- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
+local function parse_int(s)
+  if type(s) ~= 'string' or not (s == '0' or s:find('^%-?[1-9]%d*$')) then return nil end
+  local negative = s:byte(1) == 45
+  local digits = negative and s:sub(2) or s
+  if #digits > 19 or (#digits == 19 and digits > (negative and '9223372036854775808' or '9223372036854775807')) then
+    return nil
+  end
+  local high = #digits > 9 and tonumber(digits:sub(1, -10)) or 0
+  local low = tonumber(digits:sub(-9))
+  if negative then
+    if low > 0 then return {-high - 1, B - low} end
+    return {-high, 0}
+  end
+  return {high, low}
+end
+
+local function add(a, b)
+  local high, low = a[1] + b[1], a[2] + b[2]
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+local function negate(a)
+  if a[2] > 0 then return {-a[1] - 1, B - a[2]} end
+  return {-a[1], 0}
+end
+
+local function compare(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] and -1 or 1 end
+  if a[2] ~= b[2] then return a[2] < b[2] and -1 or 1 end
+  return 0
+end
+
+local function format_int(a)
+  if a[1] < 0 then return '-' .. format_int(negate(a)) end
+  if a[1] == 0 then return string.format('%d', a[2]) end
+  return string.format('%d%09d', a[1], a[2])
+end
+
+-- now as a pair and the number of arguments before a trailing "NOW ns".
+local function read_now()
+  local count = #ARGV
+  if count >= 2 and string.upper(ARGV[count - 1]) == 'NOW' then
+    local now = parse_int(ARGV[count])
+    if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
+    return now, count - 2
+  end
+  local time = redis.call('TIME')
+  return {tonumber(time[1]), tonumber(time[2]) * 1000}, count
+end
+
+-- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
+local function call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then fail(reply.err) end
+  return reply
+end
+-- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
+local EXACT = 9007199254740991
+
+-- A pair from an integral Lua number (exact below 2^53).
+local function from_number(x)
+  local high = math.floor(x / B)
+  local low = x - high * B
+  if low < 0 then return {high - 1, low + B} end
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+-- a - b in nanoseconds as a Lua number (exact while below 2^53, about 104 days).
+local function difference(a, b)
+  return (a[1] - b[1]) * B + (a[2] - b[2])
+end
+
+-- The instant `nanoseconds` after `now`, clamped to the Int64 range as in-memory mode does.
+local function later(now, nanoseconds)
+  local instant = add(now, from_number(nanoseconds))
+  if compare(instant, INT64_MAX) > 0 then return INT64_MAX end
+  if compare(instant, INT64_MIN) < 0 then return INT64_MIN end
+  return instant
+end
+
+-- Floor division of non-negative integral numbers below 2^53, corrected for rounding.
+local function divide(a, b)
+  local quotient = math.floor(a / b)
+  if quotient * b > a then return quotient - 1 end
+  if (quotient + 1) * b <= a then return quotient + 1 end
+  return quotient
+end
+
+-- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
+-- millisecond, as in-memory mode rounds deadlines.
+local function deadline(now, ttl)
+  local instant = later(now, math.max(1, ttl))
+  return string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+end
+
+-- A duration in seconds (decimal or exponent form, fractions allowed) as nanoseconds,
+-- with in-memory mode's checks and texts, plus backend mode's 2^53 ns ceiling.
+local function seconds_argument(text, name, allow_zero)
+  local seconds = type(text) == 'string' and text:find('^[%d%.eE+-]+$') and tonumber(text)
+  if not seconds or seconds ~= seconds or seconds == math.huge or (allow_zero and seconds < 0) or (not allow_zero and seconds <= 0) then
+    fail('ERR ' .. name .. (allow_zero and ' must be a non-negative number' or ' must be a positive number'))
+  end
+  if seconds > 1000000000 then fail('ERR ' .. name .. ' must be at most 1000000000 seconds') end
+  if seconds > 9007199 then fail('ERR ' .. name .. ' must be at most 9007199 seconds in backend mode') end
+  local scaled = seconds * 1e9
+  local nanoseconds = math.floor(scaled)
+  if scaled - nanoseconds >= 0.5 then nanoseconds = nanoseconds + 1 end
+  if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
+  return nanoseconds
+end
+-- ---- end of shared helpers ----
+
+local WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+
+-- The stored bucket relative to now: level, last_leak and blocked_until as nanoseconds
+-- from now (blocked_until nil when never blocked); nil when the key is absent.
+local function read_bucket(key, now)
+  local fields = call('HMGET', key, 'level', 'last_leak', 'blocked_until')
+  if not fields[1] and not fields[2] and call('EXISTS', key) == 0 then return nil end
+  local level = parse_int(fields[1] or '')
+  local last_leak = parse_int(fields[2] or '')
+  local blocked_until = fields[3] and fields[3] ~= '' and parse_int(fields[3])
+  -- A hash that is not a bucket is the wrong kind of value.
+  if not level or not last_leak or blocked_until == nil then fail(WRONGTYPE) end
+  return {
+    level = math.max(0, level[1] * B + level[2]),
+    last_leak = difference(last_leak, now),
+    blocked_until = blocked_until and difference(blocked_until, now) or nil,
+  }
+end
+
+-- Level and tick phase after leaking up to now; a clock that went backwards leaks
+-- nothing and restarts the phase at now.
+local function leaked(bucket, recharge)
+  local level, last_leak = bucket.level, bucket.last_leak
+  if last_leak > 0 then return level, 0 end
+  local ticks = divide(-last_leak, recharge)
+  if ticks == 0 then return level, last_leak end
+  last_leak = last_leak + ticks * recharge
+  if ticks >= level then return 0, last_leak end
+  return level - ticks, last_leak
+end
+
+local function write(key, now, level, last_leak, blocked_until, ttl)
+  call('HSET', key, 'level', string.format('%d', level),
+    'last_leak', format_int(later(now, last_leak)),
+    'blocked_until', blocked_until and format_int(later(now, blocked_until)) or '')
+  call('PEXPIREAT', key, deadline(now, ttl))
+end
+
+-- The consume itself, on a bucket that is not blocked.
+local function fill(key, now, level, last_leak, amount, capacity, recharge, block)
+  local sum = level + amount
+  if sum <= 0 then
+    -- aiosteady deletes the key and reports a full recharge until the next drop.
+    call('DEL', key)
+    return {1, 0, recharge, false}
+  end
+  local until_next = last_leak + recharge
+  if sum <= capacity then
+    write(key, now, sum, last_leak, nil, sum * recharge)
+    return {1, sum, until_next, false}
+  end
+  if not block then return {0, level, until_next, false} end
+  write(key, now, level, last_leak, block, math.max(block, level * recharge))
+  return {0, level, until_next, block}
+end
+
+local function main()
+  local now, count = read_now()
+  local mode = string.lower(ARGV[1] or '')
+  if (mode ~= 'consume' and mode ~= 'peek') or count ~= 5 or #KEYS ~= 1 then
+    fail('ERR usage: 1 key, then consume|peek capacity recharge_s amount block_s [NOW ns]')
+  end
+  -- Parse errors first, then range errors, in argument order, as in-memory mode.
+  local capacity = parse_int(ARGV[2])
+  if not capacity then fail('ERR capacity must be a positive integer') end
+  if not (type(ARGV[3]) == 'string' and tonumber(ARGV[3])) then fail('ERR recharge must be a positive number') end
+  local amount = parse_int(ARGV[4])
+  if not amount then fail('ERR amount must be an integer') end
+  if not (type(ARGV[5]) == 'string' and tonumber(ARGV[5])) then fail('ERR block must be a non-negative number') end
+  if capacity[1] < 0 or (capacity[1] == 0 and capacity[2] == 0) then fail('ERR capacity must be a positive integer') end
+  if capacity[1] * B + capacity[2] > EXACT then fail('ERR capacity must be at most 9007199254740991 in backend mode') end
+  capacity = capacity[1] * B + capacity[2]
+  local recharge = seconds_argument(ARGV[3], 'recharge', false)
+  local block = seconds_argument(ARGV[5], 'block', true)
+  if block == 0 then block = nil end
+  -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
+  amount = amount[1] * B + amount[2]
+
+  local key = KEYS[1]
+  local bucket = read_bucket(key, now)
+  if mode == 'peek' then
+    if not bucket then return {1, 0, recharge, false} end
+    local level, last_leak = leaked(bucket, recharge)
+    local blocked_for = bucket.blocked_until and bucket.blocked_until > 0 and bucket.blocked_until or nil
+    local success = not blocked_for and level < capacity
+    return {success and 1 or 0, level, last_leak + recharge, blocked_for or false}
+  end
+  if not bucket then return fill(key, now, 0, 0, amount, capacity, recharge, block) end
+  local level, last_leak = leaked(bucket, recharge)
+  if bucket.blocked_until and bucket.blocked_until > 0 then
+    return {0, level, last_leak + recharge, bucket.blocked_until}
+  end
+  return fill(key, now, level, last_leak, amount, capacity, recharge, block)
+end
+
+local ok, reply = pcall(main)
+if ok then return reply end
+if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+error(reply, 0)

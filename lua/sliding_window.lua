@@ -1,0 +1,263 @@
+-- Sluice backend mode: pyrate-limiter's sliding-window log under several rates
+-- (ACQUIRE), the same answers as SluiceCore.SlidingWindow, as one atomic script.
+--
+--   EVAL <script> 1 key weight limit interval_ms [limit interval_ms ...] [NOW ns]
+--
+-- Takes weight units under every rate (at most limit units in any interval_ms), or
+-- nothing. Reply: {acquired 1|0, wait_ms, failing_rate_index} as ACQUIRE: wait_ms 0 when
+-- acquired, -1 when the weight exceeds the failing rate's limit; the index counts from 0
+-- in the order given, -1 when acquired.
+-- State: a sorted set (TYPE zset), one member "<ms>:<weight>" with score <ms> per
+-- distinct millisecond holding units; an acquire drops entries older than the largest
+-- window. Deadline by PEXPIREAT: 1 ms past the newest entry's largest window.
+-- Limits and intervals must be below 2^53 in backend mode.
+-- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+
+-- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
+-- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
+-- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
+local B = 1000000000
+local INT64_MIN = {-9223372037, 145224192}
+local INT64_MAX = {9223372036, 854775807}
+
+-- Raised by argument and state checks; turned into an error reply at the bottom.
+local function fail(message) error({sluice = message}, 0) end
+
+-- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
+local function parse_int(s)
+  if type(s) ~= 'string' or not (s == '0' or s:find('^%-?[1-9]%d*$')) then return nil end
+  local negative = s:byte(1) == 45
+  local digits = negative and s:sub(2) or s
+  if #digits > 19 or (#digits == 19 and digits > (negative and '9223372036854775808' or '9223372036854775807')) then
+    return nil
+  end
+  local high = #digits > 9 and tonumber(digits:sub(1, -10)) or 0
+  local low = tonumber(digits:sub(-9))
+  if negative then
+    if low > 0 then return {-high - 1, B - low} end
+    return {-high, 0}
+  end
+  return {high, low}
+end
+
+local function add(a, b)
+  local high, low = a[1] + b[1], a[2] + b[2]
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+local function negate(a)
+  if a[2] > 0 then return {-a[1] - 1, B - a[2]} end
+  return {-a[1], 0}
+end
+
+local function compare(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] and -1 or 1 end
+  if a[2] ~= b[2] then return a[2] < b[2] and -1 or 1 end
+  return 0
+end
+
+local function format_int(a)
+  if a[1] < 0 then return '-' .. format_int(negate(a)) end
+  if a[1] == 0 then return string.format('%d', a[2]) end
+  return string.format('%d%09d', a[1], a[2])
+end
+
+-- now as a pair and the number of arguments before a trailing "NOW ns".
+local function read_now()
+  local count = #ARGV
+  if count >= 2 and string.upper(ARGV[count - 1]) == 'NOW' then
+    local now = parse_int(ARGV[count])
+    if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
+    return now, count - 2
+  end
+  local time = redis.call('TIME')
+  return {tonumber(time[1]), tonumber(time[2]) * 1000}, count
+end
+
+-- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
+local function call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then fail(reply.err) end
+  return reply
+end
+-- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
+local EXACT = 9007199254740991
+
+-- A pair from an integral Lua number (exact below 2^53).
+local function from_number(x)
+  local high = math.floor(x / B)
+  local low = x - high * B
+  if low < 0 then return {high - 1, low + B} end
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+-- a - b in nanoseconds as a Lua number (exact while below 2^53, about 104 days).
+local function difference(a, b)
+  return (a[1] - b[1]) * B + (a[2] - b[2])
+end
+
+-- The instant `nanoseconds` after `now`, clamped to the Int64 range as in-memory mode does.
+local function later(now, nanoseconds)
+  local instant = add(now, from_number(nanoseconds))
+  if compare(instant, INT64_MAX) > 0 then return INT64_MAX end
+  if compare(instant, INT64_MIN) < 0 then return INT64_MIN end
+  return instant
+end
+
+-- Floor division of non-negative integral numbers below 2^53, corrected for rounding.
+local function divide(a, b)
+  local quotient = math.floor(a / b)
+  if quotient * b > a then return quotient - 1 end
+  if (quotient + 1) * b <= a then return quotient + 1 end
+  return quotient
+end
+
+-- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
+-- millisecond, as in-memory mode rounds deadlines.
+local function deadline(now, ttl)
+  local instant = later(now, math.max(1, ttl))
+  return string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+end
+
+-- A duration in seconds (decimal or exponent form, fractions allowed) as nanoseconds,
+-- with in-memory mode's checks and texts, plus backend mode's 2^53 ns ceiling.
+local function seconds_argument(text, name, allow_zero)
+  local seconds = type(text) == 'string' and text:find('^[%d%.eE+-]+$') and tonumber(text)
+  if not seconds or seconds ~= seconds or seconds == math.huge or (allow_zero and seconds < 0) or (not allow_zero and seconds <= 0) then
+    fail('ERR ' .. name .. (allow_zero and ' must be a non-negative number' or ' must be a positive number'))
+  end
+  if seconds > 1000000000 then fail('ERR ' .. name .. ' must be at most 1000000000 seconds') end
+  if seconds > 9007199 then fail('ERR ' .. name .. ' must be at most 9007199 seconds in backend mode') end
+  local scaled = seconds * 1e9
+  local nanoseconds = math.floor(scaled)
+  if scaled - nanoseconds >= 0.5 then nanoseconds = nanoseconds + 1 end
+  if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
+  return nanoseconds
+end
+-- ---- end of shared helpers ----
+
+local WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+
+-- The rates, validated as pyrate's validate_rate_list (and in-memory mode) does, and
+-- the order to check them in: by ascending interval, stable.
+local function read_rates(count)
+  local rates = {}
+  for index = 2, count, 2 do
+    local position = #rates
+    local limit = parse_int(ARGV[index])
+    if not limit then fail('ERR limit of rate ' .. position .. ' must be a positive integer') end
+    local interval = parse_int(ARGV[index + 1])
+    if not interval then fail('ERR interval of rate ' .. position .. ' must be a positive integer') end
+    rates[#rates + 1] = {limit = limit, interval = interval}
+  end
+  if #rates == 0 then fail('ERR rates must not be empty') end
+  for index, rate in ipairs(rates) do
+    for _, field in ipairs({'limit', 'interval'}) do
+      local value = rate[field]
+      if value[1] < 0 or (value[1] == 0 and value[2] == 0) then
+        fail('ERR ' .. field .. ' of rate ' .. (index - 1) .. ' must be a positive integer')
+      end
+      if value[1] * B + value[2] > EXACT then
+        fail('ERR ' .. field .. ' of rate ' .. (index - 1) .. ' must be below 2^53 in backend mode')
+      end
+      rate[field] = value[1] * B + value[2]
+    end
+  end
+  local order = {}
+  for index = 1, #rates do order[index] = index end
+  table.sort(order, function(a, b)
+    if rates[a].interval ~= rates[b].interval then return rates[a].interval < rates[b].interval end
+    return a < b
+  end)
+  for position = 2, #order do
+    local earlier, later_ = order[position - 1], order[position]
+    local previous, current = rates[earlier], rates[later_]
+    local names = 'rate ' .. (later_ - 1)
+    if current.interval <= previous.interval then
+      fail('ERR rates must have distinct intervals: ' .. names .. ' repeats the interval of rate ' .. (earlier - 1))
+    end
+    if current.limit <= previous.limit then
+      fail('ERR a rate with a longer interval must have a larger limit: ' .. names .. ' does not exceed rate ' .. (earlier - 1))
+    end
+    -- Cross-multiplied density; exact while the products stay below 2^53.
+    if current.limit * previous.interval > previous.limit * current.interval then
+      fail('ERR a rate with a longer interval must not allow more per millisecond: ' .. names .. ' is denser than rate ' .. (earlier - 1))
+    end
+  end
+  return rates, order
+end
+
+-- Milliseconds to wait: the unit limit - weight places from the newest must leave the
+-- window, 1 ms after its stamp + interval (the window's start is inclusive).
+local function wait_ms(entries, rate, weight, now_ms)
+  local offset = rate.limit - weight
+  local newer = 0
+  for index = #entries, 1, -1 do
+    newer = newer + entries[index].weight
+    if newer > offset then return entries[index].ms + rate.interval - now_ms + 1 end
+  end
+  return 0
+end
+
+local function main()
+  local now, count = read_now()
+  if #KEYS ~= 1 or count < 1 or count % 2 ~= 1 then
+    fail('ERR usage: 1 key, then weight limit interval_ms [limit interval_ms ...] [NOW ns]')
+  end
+  local weight = parse_int(ARGV[1])
+  if not weight or weight[1] < 0 then fail('ERR weight must be a non-negative integer') end
+  local rates, order = read_rates(count)
+  if weight[1] == 0 and weight[2] == 0 then return {1, 0, -1} end
+  -- Past 2^53 it exceeds every limit, which is all that matters then.
+  weight = weight[1] * B + weight[2]
+
+  local key = KEYS[1]
+  local now_ms = now[1] * 1000 + math.floor(now[2] / 1000000)
+  local largest = rates[order[#order]].interval
+  local oldest_kept = now_ms - largest
+  local entries = {}
+  for _, member in ipairs(call('ZRANGEBYSCORE', key, string.format('%d', oldest_kept), '+inf')) do
+    local ms, units = member:match('^(%-?%d+):(%d+)$')
+    if not ms then fail(WRONGTYPE) end
+    entries[#entries + 1] = {ms = tonumber(ms), weight = tonumber(units), member = member}
+  end
+
+  -- One backward pass: windows nest because the rates are checked by ascending interval.
+  local counted = #entries + 1
+  local units = 0
+  for _, index in ipairs(order) do
+    local rate = rates[index]
+    local window_start = now_ms - rate.interval
+    while counted > 1 and entries[counted - 1].ms >= window_start do
+      counted = counted - 1
+      units = units + entries[counted].weight
+    end
+    if rate.limit - units < weight then
+      local wait = weight > rate.limit and -1 or wait_ms(entries, rate, weight, now_ms)
+      return {0, wait, index - 1}
+    end
+  end
+
+  call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', oldest_kept))
+  -- One entry per millisecond: merge with an entry already at now (a clock that went
+  -- backwards may also land on an older one).
+  local taken = weight
+  for _, entry in ipairs(entries) do
+    if entry.ms == now_ms then
+      call('ZREM', key, entry.member)
+      taken = taken + entry.weight
+    end
+  end
+  local stamp = string.format('%d', now_ms)
+  call('ZADD', key, stamp, stamp .. ':' .. string.format('%d', taken))
+  local newest = math.max(now_ms, entries[#entries] and entries[#entries].ms or now_ms)
+  call('PEXPIREAT', key, string.format('%d', newest + largest + 1))
+  return {1, 0, -1}
+end
+
+local ok, reply = pcall(main)
+if ok then return reply end
+if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+error(reply, 0)
