@@ -84,6 +84,19 @@ public struct ConfigurationOption: Sendable {
                             read: { String($0.luaTimeLimitMilliseconds) }) { c, text throws(ConfigurationValueError) in
             c.luaTimeLimitMilliseconds = Int64(try integer(text, in: 0...Int(Int32.max)))
         },
+        ConfigurationOption("snapshot", value: "PATH", "Snapshot file loaded at start and written on SAVE, BGSAVE, the timer and shutdown; empty: no persistence.",
+                            read: { $0.snapshotPath ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.snapshotPath = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("snapshot-interval", value: "SECONDS", "Seconds between background snapshots; 0: only on SAVE, BGSAVE and shutdown.",
+                            read: { String($0.snapshotIntervalSeconds) }) { c, text throws(ConfigurationValueError) in
+            c.snapshotIntervalSeconds = try integer(text, in: 0...Int(Int32.max))
+        },
+        ConfigurationOption("snapshot-ignore-corrupt", value: "yes|no",
+                            "Start empty, with a warning, when the snapshot is damaged, instead of refusing to start.",
+                            read: { $0.snapshotIgnoreCorrupt ? "yes" : "no" }) { c, text throws(ConfigurationValueError) in
+            c.snapshotIgnoreCorrupt = try boolean(text)
+        },
         ConfigurationOption("log-level", value: "LEVEL", "trace, debug, info, notice, warning, error or critical.",
                             read: { $0.logLevel.rawValue }) { c, text throws(ConfigurationValueError) in
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
