@@ -172,6 +172,46 @@ struct PersistenceTests {
         }
     }
 
+    @Test("a write that fails keeps the old file, SAVE says why, and INFO reports a failed BGSAVE")
+    func writeFailure() async throws {
+        let directory = try ScratchDirectory()
+        defer {
+            rmdir(directory.snapshot)
+            directory.remove()
+        }
+        try await withServer(configure: { $0.snapshotPath = directory.snapshot; $0.snapshotIntervalSeconds = 0 }) { server in
+            let c = try server.connect()
+            // A directory where the file should go makes the rename fail.
+            mkdir(directory.snapshot, 0o755)
+            #expect(try c.command("SAVE") == "-ERR cannot write snapshot \(directory.snapshot): rename \(directory.snapshot).tmp to \(directory.snapshot): Is a directory\r\n")
+            #expect(try c.command("BGSAVE") == "+Background saving started\r\n")
+            var info = ""
+            for _ in 0..<200 {
+                info = try c.command("INFO", "persistence")
+                if info.contains("rdb_bgsave_in_progress:0\r\n") { break }
+                usleep(10_000)
+            }
+            #expect(info.contains("rdb_last_bgsave_status:err\r\n"))
+            #expect(info.contains("rdb_saves:0\r\n"))
+            #expect(readFileBytes(directory.snapshot + ".tmp") == nil)
+        }
+    }
+
+    @Test("SAVE is refused inside MULTI and from scripts, as in Redis")
+    func saveFlags() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try await withServer(configure: { $0.snapshotPath = directory.snapshot }) { server in
+            let c = try server.connect()
+            #expect(try c.command("MULTI") == "+OK\r\n")
+            #expect(try c.command("SAVE") == "-ERR Command not allowed inside a transaction\r\n")
+            #expect(try c.command("DISCARD") == "+OK\r\n")
+            #expect(try c.command("EVAL", "return redis.call('save')", "0").hasPrefix("-ERR This Redis command is not allowed from script"))
+            #expect(try c.command("EVAL", "return redis.call('bgsave')", "0").hasPrefix("-ERR This Redis command is not allowed from script"))
+            #expect(try c.command("EVAL", "return redis.call('lastsave')", "0").hasPrefix(":"))
+        }
+    }
+
     @Test("the timer writes snapshots in the background")
     func periodic() async throws {
         let directory = try ScratchDirectory()
