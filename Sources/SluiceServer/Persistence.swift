@@ -80,6 +80,8 @@ final class Persistence: Sendable {
         let nowMs = now.milliseconds
         for entry in contents.entries {
             if let deadline = entry.expiresAt, deadline <= nowMs { continue }
+            // Commands rely on collections never being empty; only a hand-made file has one.
+            if Self.isEmptyCollection(entry.value) { continue }
             keyspace.set(entry.key, entry.value, expiresAt: entry.expiresAt, now: now)
             loaded += 1
         }
@@ -90,6 +92,15 @@ final class Persistence: Sendable {
         }
         logger.info("Loaded \(loaded) keys from snapshot \(path) (\(expired) expired while down)")
         return loaded
+    }
+
+    private static func isEmptyCollection(_ value: Value) -> Bool {
+        switch value {
+        case .list(let list): list.isEmpty
+        case .hash(let hash): hash.isEmpty
+        case .sortedSet(let set): set.isEmpty
+        case .string, .integer, .leakyBucket, .slidingWindow: false
+        }
     }
 
     /// Refuses a snapshot path whose directory does not exist, before binding rather

@@ -131,6 +131,22 @@ struct PersistenceTests {
         }
     }
 
+    @Test("empty lists, hashes and sorted sets in a file are not loaded")
+    func emptyCollections() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        writeFileBytes(directory.snapshot, Snapshot.encode([
+            Snapshot.Entry(key: Array("l".utf8), value: .list(RingDeque())),
+            Snapshot.Entry(key: Array("h".utf8), value: .hash(HashValue())),
+            Snapshot.Entry(key: Array("z".utf8), value: .sortedSet(SortedSet())),
+            Snapshot.Entry(key: Array("s".utf8), value: .string([])),
+        ], savedAt: Instant(milliseconds: 0)))
+        try await withServer(configure: { $0.snapshotPath = directory.snapshot }) { server in
+            let c = try server.connect()
+            #expect(try c.command("KEYS", "*") == "*1\r\n$1\r\ns\r\n")
+        }
+    }
+
     @Test("a graceful shutdown writes the snapshot, and a missing file starts empty")
     func shutdownWrites() async throws {
         let directory = try ScratchDirectory()
