@@ -213,6 +213,25 @@ struct PersistenceTests {
         }
     }
 
+    @Test("a write goes to PATH.tmp first: when that cannot be created, the previous snapshot stays as it was")
+    func previousSnapshotKept() async throws {
+        let directory = try ScratchDirectory()
+        defer {
+            rmdir(directory.snapshot + ".tmp")
+            directory.remove()
+        }
+        try await withServer(configure: { $0.snapshotPath = directory.snapshot; $0.snapshotIntervalSeconds = 0 }) { server in
+            let c = try server.connect()
+            #expect(try c.command("SET", "k", "1") == "+OK\r\n")
+            #expect(try c.command("SAVE") == "+OK\r\n")
+            let saved = readFileBytes(directory.snapshot)
+            mkdir(directory.snapshot + ".tmp", 0o755)
+            #expect(try c.command("SET", "k", "2") == "+OK\r\n")
+            #expect(try c.command("SAVE") == "-ERR cannot write snapshot \(directory.snapshot): open \(directory.snapshot).tmp: Is a directory\r\n")
+            #expect(readFileBytes(directory.snapshot) == saved)
+        }
+    }
+
     @Test("SAVE is refused inside MULTI and from scripts, as in Redis")
     func saveFlags() async throws {
         let directory = try ScratchDirectory()
