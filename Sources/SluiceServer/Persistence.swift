@@ -141,6 +141,11 @@ final class Persistence: Sendable {
     /// `SAVE`: writes `keyspace` now, on the calling thread.
     func save(_ keyspace: Keyspace, now: Instant) throws(PersistenceError) {
         guard begin(now: now) else { throw PersistenceError("Background save already in progress") }
+        try writeClaimed(keyspace, now: now)
+    }
+
+    /// Writes on the calling thread once `begin` succeeded, and records the outcome.
+    private func writeClaimed(_ keyspace: Keyspace, now: Instant) throws(PersistenceError) {
         do throws(PersistenceError) {
             try write(keyspace, now: now)
             end(ok: true, now: now, background: false)
@@ -167,9 +172,16 @@ final class Persistence: Sendable {
         return true
     }
 
-    /// Waits for a background write under way to finish (for shutdown).
-    func waitForBackgroundSave() {
-        queue.sync {}
+    /// Shutdown: waits for any write under way (a timer tick may start one while the
+    /// server stops), then writes the keyspace `take` returns, on the calling thread.
+    func saveAfterPendingWrites(now: Instant, _ take: () -> Keyspace) throws(PersistenceError) -> Int {
+        while !begin(now: now) {
+            queue.sync {}  // Returns once the queued write has run.
+            usleep(1_000)  // A write claimed but not queued yet.
+        }
+        let keyspace = take()
+        try writeClaimed(keyspace, now: now)
+        return keyspace.count
     }
 
     private func write(_ keyspace: Keyspace, now: Instant) throws(PersistenceError) {

@@ -101,11 +101,12 @@ public final class SluiceServer: Sendable {
     /// The shutdown snapshot, once no connection can change the keyspace any more.
     private func saveSnapshotAtShutdown() {
         guard let persistence = dispatcher.context.persistence, snapshotLoaded.exchange(false, ordering: .relaxed) else { return }
-        persistence.waitForBackgroundSave()
-        let keyspace = dispatcher.database.state.withLock { $0.keyspace }
+        let dispatcher = self.dispatcher
         do throws(PersistenceError) {
-            try persistence.save(keyspace, now: dispatcher.timeSource.now())
-            logger.info("Snapshot saved to \(persistence.path) (\(keyspace.count) keys)")
+            let count = try persistence.saveAfterPendingWrites(now: dispatcher.timeSource.now()) {
+                dispatcher.database.state.withLock { $0.keyspace }
+            }
+            logger.info("Snapshot saved to \(persistence.path) (\(count) keys)")
         } catch {
             logger.error("Snapshot at shutdown failed: \(error)")
         }
