@@ -77,15 +77,18 @@ final class Persistence: Sendable {
             return 0
         }
         var loaded = 0
+        var expired = 0
         let nowMs = now.milliseconds
         for entry in contents.entries {
-            if let deadline = entry.expiresAt, deadline <= nowMs { continue }
+            if let deadline = entry.expiresAt, deadline <= nowMs {
+                expired += 1
+                continue
+            }
             // Commands rely on collections never being empty; only a hand-made file has one.
             if Self.isEmptyCollection(entry.value) { continue }
             keyspace.set(entry.key, entry.value, expiresAt: entry.expiresAt, now: now)
             loaded += 1
         }
-        let expired = contents.entries.count - loaded
         status.withLock {
             $0.loadedKeys = loaded
             $0.expiredOnLoad = expired
