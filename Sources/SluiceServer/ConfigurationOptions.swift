@@ -84,16 +84,16 @@ public struct ConfigurationOption: Sendable {
                             read: { String($0.luaTimeLimitMilliseconds) }) { c, text throws(ConfigurationValueError) in
             c.luaTimeLimitMilliseconds = Int64(try integer(text, in: 0...Int(Int32.max)))
         },
-        ConfigurationOption("snapshot", value: "PATH", "Snapshot file loaded at start and written on SAVE, BGSAVE, the timer and shutdown; empty: no persistence.",
+        ConfigurationOption("snapshot", value: "PATH", "Snapshot file to load at start and write on saves; empty: none.",
                             read: { $0.snapshotPath ?? "" }) { c, text throws(ConfigurationValueError) in
             c.snapshotPath = text.isEmpty ? nil : text
         },
-        ConfigurationOption("snapshot-interval", value: "SECONDS", "Seconds between background snapshots; 0: only on SAVE, BGSAVE and shutdown.",
+        ConfigurationOption("snapshot-interval", value: "SECONDS", "Seconds between background snapshots; 0: only SAVE/BGSAVE/shutdown.",
                             read: { String($0.snapshotIntervalSeconds) }) { c, text throws(ConfigurationValueError) in
             c.snapshotIntervalSeconds = try integer(text, in: 0...Int(Int32.max))
         },
         ConfigurationOption("snapshot-ignore-corrupt", value: "yes|no",
-                            "Start empty, with a warning, when the snapshot is damaged, instead of refusing to start.",
+                            "Start empty (with a warning) on a damaged snapshot instead of exiting.",
                             read: { $0.snapshotIgnoreCorrupt ? "yes" : "no" }) { c, text throws(ConfigurationValueError) in
             c.snapshotIgnoreCorrupt = try boolean(text)
         },
