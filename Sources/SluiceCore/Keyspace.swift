@@ -224,6 +224,14 @@ public struct Keyspace: Sendable {
         return result
     }
 
+    /// Calls `body` with every stored key, its value and its deadline (Unix ms, nil for
+    /// none), expired or not, in table order. Reads only: a snapshot walks a copy.
+    public func forEachEntry(_ body: (Key, Value, Int64?) -> Void) {
+        for entry in entries where entry.hash > Self.tombstone {
+            body(entry.key.bytes, entry.value, entry.expiresAt == Self.noExpiry ? nil : entry.expiresAt)
+        }
+    }
+
     /// One step of an incremental scan. Visits about `count` buckets from `cursor` and
     /// returns the live keys found there and the cursor to continue from (0 when done).
     /// A key present for the whole scan is returned at least once.

@@ -85,6 +85,7 @@ struct CommandTable: Sendable {
             + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs + AuthCommands.specs
             + ListCommands.specs
             + ScriptingCommands.specs
+            + PersistenceCommands.specs
     )
 }
 

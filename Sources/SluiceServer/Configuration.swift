@@ -51,6 +51,12 @@ public struct ServerConfiguration: Sendable {
     public var maxOutputBufferBytes = 256 * 1024 * 1024
     /// How often each connection checks its idle time, in milliseconds (tests shorten it).
     public var idleCheckIntervalMilliseconds: Int64 = 1_000
+    /// Snapshot file: loaded at start, written on SAVE, BGSAVE, the timer and shutdown; nil: no persistence.
+    public var snapshotPath: String? = nil
+    /// Seconds between background snapshots; 0 writes only on SAVE, BGSAVE and shutdown.
+    public var snapshotIntervalSeconds = 60
+    /// Start empty, with a warning, when the snapshot is damaged, instead of refusing to start.
+    public var snapshotIgnoreCorrupt = false
     /// Lowest level logged.
     public var logLevel: Logger.Level = .info
 

@@ -110,6 +110,19 @@ public struct ConfigurationOption: Sendable {
             }
             c.backendFailurePolicy = policy
         },
+        ConfigurationOption("snapshot", value: "PATH", "Snapshot file to load at start and write on saves; empty: none.",
+                            read: { $0.snapshotPath ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.snapshotPath = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("snapshot-interval", value: "SECONDS", "Seconds between background snapshots; 0: only SAVE/BGSAVE/shutdown.",
+                            read: { String($0.snapshotIntervalSeconds) }) { c, text throws(ConfigurationValueError) in
+            c.snapshotIntervalSeconds = try integer(text, in: 0...Int(Int32.max))
+        },
+        ConfigurationOption("snapshot-ignore-corrupt", value: "yes|no",
+                            "Start empty (with a warning) on a damaged snapshot instead of exiting.",
+                            read: { $0.snapshotIgnoreCorrupt ? "yes" : "no" }) { c, text throws(ConfigurationValueError) in
+            c.snapshotIgnoreCorrupt = try boolean(text)
+        },
         ConfigurationOption("log-level", value: "LEVEL", "trace, debug, info, notice, warning, error or critical.",
                             read: { $0.logLevel.rawValue }) { c, text throws(ConfigurationValueError) in
             guard let level = Logger.Level(rawValue: text.lowercased()) else {

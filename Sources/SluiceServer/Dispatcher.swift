@@ -26,12 +26,15 @@ final class ServerContext: Sendable {
     let logger: Logger
     /// What `CONFIG SET` changes while running (password, limits).
     let settings: RuntimeSettings
+    /// The snapshot file's reader and writer; nil without `--snapshot`.
+    let persistence: Persistence?
 
     init(
         configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
-        debugClock: SwitchableTimeSource? = nil, logger: Logger = Logger(label: "sluice")
+        debugClock: SwitchableTimeSource? = nil, logger: Logger = Logger(label: "sluice"), persistence: Persistence? = nil
     ) {
         self.configuration = configuration
+        self.persistence = persistence
         self.logger = logger
         self.debugClock = debugClock
         self.settings = RuntimeSettings(configuration)

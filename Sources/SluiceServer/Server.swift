@@ -18,6 +18,10 @@ public final class SluiceServer: Sendable {
     private let logger: Logger
     private let channels = Mutex<(listener: Channel?, connections: [ObjectIdentifier: Channel])>((nil, [:]))
     private let expiryTask = Mutex<RepeatedTask?>(nil)
+    private let snapshotTask = Mutex<RepeatedTask?>(nil)
+    /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
+    /// to load is never overwritten by an empty keyspace).
+    private let snapshotLoaded = Atomic<Bool>(false)
 
     public init(configuration: ServerConfiguration, timeSource: any TimeSource = SystemTimeSource(), logger: Logger = Logger(label: "sluice")) {
         self.configuration = configuration
@@ -26,9 +30,10 @@ public final class SluiceServer: Sendable {
         let table = CommandTable.all
         // Only a server that allows DEBUG pays for a clock that DEBUG SET-CLOCK can pin.
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
+        let persistence = configuration.snapshotPath.map { Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger) }
         let context = ServerContext(
             configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),
-            debugClock: debugClock, logger: logger)
+            debugClock: debugClock, logger: logger, persistence: persistence)
         self.dispatcher = Dispatcher(
             context: context, database: Database(commandCount: table.specs.count), timeSource: debugClock ?? timeSource)
     }
@@ -36,9 +41,11 @@ public final class SluiceServer: Sendable {
     /// The port actually bound (useful when configured with port 0).
     public var port: Int { dispatcher.context.boundPort.load(ordering: .relaxed) }
 
-    /// Binds and starts serving; returns once the listener is ready.
+    /// Loads the snapshot, if configured, then binds and starts serving; returns once the
+    /// listener is ready. Throws `PersistenceError` for a snapshot that cannot be loaded.
     public func start() async throws {
         let dispatcher = self.dispatcher
+        try loadSnapshot()
         // Unread replies past the output limit make the channel unwritable, and the handler closes it.
         let outputLimit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
         let bootstrap = ServerBootstrap(group: group)
@@ -66,16 +73,56 @@ public final class SluiceServer: Sendable {
             dispatcher.expireKeys()
         }
         expiryTask.withLock { $0 = task }
+        scheduleSnapshots()
     }
 
-    /// Stops accepting, closes every connection and the event loops.
+    // MARK: Snapshots
+
+    private func loadSnapshot() throws(PersistenceError) {
+        guard let persistence = dispatcher.context.persistence else { return }
+        var keyspace = Keyspace()
+        _ = try persistence.load(into: &keyspace, now: dispatcher.timeSource.now(), ignoreCorrupt: configuration.snapshotIgnoreCorrupt)
+        dispatcher.database.state.withLock { $0.keyspace = keyspace }
+        snapshotLoaded.store(true, ordering: .relaxed)
+    }
+
+    private func scheduleSnapshots() {
+        guard let persistence = dispatcher.context.persistence, configuration.snapshotIntervalSeconds > 0 else { return }
+        let dispatcher = self.dispatcher
+        let interval = TimeAmount.seconds(Int64(configuration.snapshotIntervalSeconds))
+        let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            // Only the copy happens under the lock; encoding and I/O run on the snapshot queue.
+            let keyspace = dispatcher.database.state.withLock { $0.keyspace }
+            persistence.saveInBackground(keyspace, now: dispatcher.timeSource.now())
+        }
+        snapshotTask.withLock { $0 = task }
+    }
+
+    /// The shutdown snapshot, once no connection can change the keyspace any more.
+    private func saveSnapshotAtShutdown() {
+        guard let persistence = dispatcher.context.persistence, snapshotLoaded.exchange(false, ordering: .relaxed) else { return }
+        let dispatcher = self.dispatcher
+        do throws(PersistenceError) {
+            let count = try persistence.saveAfterPendingWrites(now: dispatcher.timeSource.now()) {
+                dispatcher.database.state.withLock { $0.keyspace }
+            }
+            logger.info("Snapshot saved to \(persistence.path) (\(count) keys)")
+        } catch {
+            logger.error("Snapshot at shutdown failed: \(error)")
+        }
+    }
+
+    /// Stops accepting, closes every connection, writes the snapshot (if configured) and
+    /// closes the event loops.
     public func shutdown() async {
         expiryTask.withLock { $0?.cancel(); $0 = nil }
+        snapshotTask.withLock { $0?.cancel(); $0 = nil }
         let (listener, connections) = channels.withLock { ($0.listener, Array($0.connections.values)) }
         try? await listener?.close()
         for connection in connections {
             try? await connection.close()
         }
+        saveSnapshotAtShutdown()
         try? await group.shutdownGracefully()
     }
 }

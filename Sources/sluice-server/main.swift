@@ -46,8 +46,13 @@ struct SluiceServerCommand: AsyncParsableCommand {
         var logger = Logger(label: "sluice")
         logger.logLevel = configuration.logLevel
         let server = SluiceServer(configuration: configuration, logger: logger)
-        try await server.start()
-        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: in-memory, threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients))")
+        do {
+            try await server.start()
+        } catch let error as PersistenceError {
+            Self.printError("sluice-server: \(error)")
+            throw ExitCode.failure
+        }
+        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: in-memory, threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), snapshot: \(configuration.snapshotPath ?? "off"))")
 
         // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
         let (received, continuation) = AsyncStream<Int32>.makeStream()

@@ -113,7 +113,7 @@ enum ServerCommands {
 
     // MARK: INFO
 
-    static let defaultSections = ["server", "clients", "memory", "stats", "keyspace"]
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "keyspace"]
     static let allSections = defaultSections + ["commandstats"]
 
     private static func info(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
@@ -175,6 +175,8 @@ enum ServerCommands {
                 "maxmemory:0",
                 "maxmemory_policy:noeviction",
             ]
+        case "persistence":
+            return PersistenceCommands.info(server, now: now)
         case "stats":
             return [
                 "total_connections_received:\(state.stats.connectionsReceived)",
