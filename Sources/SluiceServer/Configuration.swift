@@ -26,7 +26,7 @@ public struct ServerConfiguration: Sendable {
     /// Who may run `DEBUG` (Redis's `enable-debug-command`); with `.no`, the clock is never wrapped.
     public var enableDebugCommand: DebugCommandAccess = .no
     /// Backend mode's Redis, `redis://[[user]:password@]host[:port][/db]`; nil keeps
-    /// limiter state in memory. Preview: validated but not used by command dispatch yet.
+    /// limiter state in memory.
     public var backendURL: String? = nil
     /// Password for the backend Redis, overriding the URL's.
     public var backendPassword: String? = nil

@@ -274,10 +274,7 @@ extension ServerConfiguration {
     /// Checks that span options. Protected mode as in Redis, but enforced at start:
     /// a server reachable from other machines must have a password, unless told otherwise.
     public func validate() throws(ConfigurationError) {
-        if try backendConfiguration() != nil {
-            // Refuse rather than run in memory: instances meant to share state would each admit the full rate.
-            throw ConfigurationError("backend: backend mode is not wired into the server yet (the settings are only validated)")
-        }
+        _ = try backendConfiguration()
         if protectedMode && requirePass == nil && !Self.isLoopback(host) {
             throw ConfigurationError(
                 "refusing to start: bind \(host) is not a loopback address and no requirepass is set (protected mode). "

@@ -25,6 +25,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Malformed input that followed a parked command: reported after the commands before it.
     private var parkedProtocolError: RESPProtocolError?
     private var idleCheck: RepeatedTask?
+    /// Backend mode: replies held in request order behind ones Redis has yet to give.
+    private var replyQueue = ReplyQueue()
+    /// Fires at the earliest deadline of an awaited backend reply.
+    private var replyTimer: Scheduled<Void>?
 
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
@@ -60,6 +64,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         parkTimeout?.cancel()
         parkTimeout = nil
         idleCheck?.cancel()
+        replyTimer?.cancel()
+        replyTimer = nil
         if let client {
             dispatcher.disconnect(client)
             self.client = nil
@@ -119,7 +125,17 @@ final class ConnectionHandler: ChannelInboundHandler {
         var outputOverflow = false
         if batch.count > start {
             let outputLimit = dispatcher.outputBurstLimit
-            parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now()) { reply in
+            // Once a reply is awaited, later replies queue behind it.
+            var queued = !replyQueue.isEmpty
+            let deferred: ((DeferredReply) -> Void)? = dispatcher.context.backend == nil ? nil : { reply in
+                queued = true
+                self.startDeferred(reply, context: context)
+            }
+            parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply in
+                if queued {
+                    self.replyQueue.append(reply, version: client.protocolVersion, allocator: context.channel.allocator)
+                    return
+                }
                 guard out.readableBytes < outputLimit else {
                     outputOverflow = true
                     return
@@ -139,7 +155,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         if outputOverflow { out.clear() }
         var closing = client.closeAfterReply || outputOverflow
         if let protocolError, !closing {
-            out.writeRESPValue(.error("ERR Protocol error: \(protocolError.message)"), version: client.protocolVersion)
+            let reply = RESPValue.error("ERR Protocol error: \(protocolError.message)")
+            if replyQueue.isEmpty {
+                out.writeRESPValue(reply, version: client.protocolVersion)
+            } else {
+                replyQueue.append(reply, version: client.protocolVersion, allocator: context.channel.allocator)
+            }
             closing = true
         }
         if parked == nil && dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: batch) { closing = true }
@@ -157,19 +178,66 @@ final class ConnectionHandler: ChannelInboundHandler {
         flush(context: context)
     }
 
-    /// Writes the replies kept since the last flush with one syscall, closing afterwards if asked.
+    /// Writes the replies kept since the last flush with one syscall, closing afterwards
+    /// if asked (once no backend reply is awaited).
     private func flush(context: ChannelHandlerContext) {
         if let out = outbound, out.readableBytes > 0 {
             outbound = nil
-            if closing {
+            if closing && replyQueue.isEmpty {
                 let channel = context.channel
                 context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
                 return
             }
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-        } else if closing {
+        } else if closing && replyQueue.isEmpty {
             context.close(promise: nil)
         }
+    }
+
+    // MARK: Backend replies
+
+    /// Reserves the reply's slot and starts its round trip; the reply comes back on this
+    /// connection's event loop.
+    private func startDeferred(_ reply: DeferredReply, context: ChannelHandlerContext) {
+        let timeout = TimeAmount.milliseconds(Int64(dispatcher.context.configuration.backendTimeoutMilliseconds))
+        let deadline = NIODeadline.now() + timeout
+        let id = replyQueue.reserve(reply, deadline: deadline)
+        if replyTimer == nil { scheduleReplyTimer(at: deadline, context: context) }
+        let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        reply.start { value in
+            handler.eventLoop.execute {
+                let (handler, context) = handler.value
+                handler.backendReplied(id, value, context: context)
+            }
+        }
+    }
+
+    private func backendReplied(_ id: UInt64, _ reply: RESPValue, context: ChannelHandlerContext) {
+        guard client != nil, replyQueue.fill(id, with: reply, allocator: context.channel.allocator) else { return }
+        writeReadyReplies(context: context)
+    }
+
+    /// No client waits past the backend timeout, whatever the backend does.
+    private func scheduleReplyTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        replyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.replyTimer = nil
+            guard self.client != nil else { return }
+            if let next = self.replyQueue.expire(now: .now(), allocator: context.channel.allocator) {
+                self.scheduleReplyTimer(at: next, context: context)
+            }
+            self.writeReadyReplies(context: context)
+        }
+    }
+
+    private func writeReadyReplies(context: ChannelHandlerContext) {
+        var out = outbound ?? context.channel.allocator.buffer(capacity: 0)
+        replyQueue.drain(into: &out)
+        outbound = out
+        if replyQueue.isEmpty {
+            replyTimer?.cancel()
+            replyTimer = nil
+        }
+        flush(context: context)
     }
 
     /// The burst parked the client: remember where to resume and start the timer.

@@ -28,11 +28,15 @@ final class ServerContext: Sendable {
     let settings: RuntimeSettings
     /// The snapshot file's reader and writer; nil without `--snapshot`.
     let persistence: Persistence?
+    /// The shared Redis of backend mode; nil in memory mode.
+    let backend: BackendMode?
 
     init(
         configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
-        debugClock: SwitchableTimeSource? = nil, logger: Logger = Logger(label: "sluice"), persistence: Persistence? = nil
+        debugClock: SwitchableTimeSource? = nil, logger: Logger = Logger(label: "sluice"), persistence: Persistence? = nil,
+        backend: BackendMode? = nil
     ) {
+        self.backend = backend
         self.configuration = configuration
         self.persistence = persistence
         self.logger = logger
@@ -62,12 +66,14 @@ final class Dispatcher: Sendable {
     /// closes the connection, or that parks the client in a blocking command (the
     /// result then says where to resume). Replies for clients that pushes served are
     /// delivered after the lock is released. `now` is read once per burst by the
-    /// caller, as Redis caches its clock per event-loop iteration. The burst's time is
+    /// caller, as Redis caches its clock per event-loop iteration. In backend mode a
+    /// command answered by Redis goes to `deferred` instead of `emit`. The burst's time is
     /// measured once and shared evenly among its commands in `INFO commandstats`: two
     /// clock reads per command would cost more than most commands.
     @discardableResult
     func execute(
-        _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant, emit: (RESPValue) -> Void
+        _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant,
+        deferred: ((DeferredReply) -> Void)? = nil, emit: (RESPValue) -> Void
     ) -> ParkedBatch? {
         var parked: ParkedBatch?
         // A command that parked the client answers later (Blocking.swift).
@@ -80,7 +86,7 @@ final class Dispatcher: Sendable {
                 var executed = 0
                 for index in start..<batch.count {
                     let arguments = Arguments(batch, command: index)
-                    let position = execute(arguments, client: client, now: now, state: &state, emit: emitUnlessParked)
+                    let position = execute(arguments, client: client, now: now, state: &state, deferred: deferred, emit: emitUnlessParked)
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
                     if let position {
@@ -108,7 +114,8 @@ final class Dispatcher: Sendable {
     /// Runs one command with the lock held; returns its table position, or nil when it
     /// was rejected before running (unknown name, wrong number of arguments).
     private func execute(
-        _ arguments: Arguments, client: Client, now: Instant, state: inout DatabaseState, emit: (RESPValue) -> Void
+        _ arguments: Arguments, client: Client, now: Instant, state: inout DatabaseState,
+        deferred: ((DeferredReply) -> Void)?, emit: (RESPValue) -> Void
     ) -> Int? {
         guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
             let name = String(decoding: arguments[0], as: UTF8.self)
@@ -139,6 +146,20 @@ final class Dispatcher: Sendable {
                 emit(error.reply)
             }
             return nil
+        }
+        if let backend = context.backend, let deferred {
+            switch backend.route(spec, &invocation) {
+            case .local: break
+            case .reply(let reply):
+                state.stats.commands[position].calls += 1
+                if case .error = reply { state.stats.commands[position].failedCalls += 1 }
+                emit(reply)
+                return position
+            case .deferred(let reply):
+                state.stats.commands[position].calls += 1
+                deferred(reply)
+                return position
+            }
         }
         emit(Self.call(spec, at: position, &invocation, &state))
         return position

@@ -1,7 +1,9 @@
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
 import SluiceCore
+import SluiceRedisBackend
 import Synchronization
 
 #if canImport(Glibc)
@@ -31,9 +33,14 @@ public final class SluiceServer: Sendable {
         // Only a server that allows DEBUG pays for a clock that DEBUG SET-CLOCK can pin.
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
         let persistence = configuration.snapshotPath.map { Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger) }
+        // A backend setting that does not validate leaves this nil, and start() reports it.
+        var backend: BackendMode?
+        if let settings = (try? configuration.backendConfiguration()) ?? nil, let client = try? RedisBackend(configuration: settings) {
+            backend = BackendMode(backend: client)
+        }
         let context = ServerContext(
             configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),
-            debugClock: debugClock, logger: logger, persistence: persistence)
+            debugClock: debugClock, logger: logger, persistence: persistence, backend: backend)
         self.dispatcher = Dispatcher(
             context: context, database: Database(commandCount: table.specs.count), timeSource: debugClock ?? timeSource)
     }
@@ -41,10 +48,16 @@ public final class SluiceServer: Sendable {
     /// The port actually bound (useful when configured with port 0).
     public var port: Int { dispatcher.context.boundPort.load(ordering: .relaxed) }
 
+    /// `in-memory`, or `backend redis://host:port/db`, for the ready line.
+    public var modeDescription: String {
+        dispatcher.context.backend.map { "backend \($0.url)" } ?? "in-memory"
+    }
+
     /// Loads the snapshot, if configured, then binds and starts serving; returns once the
     /// listener is ready. Throws `PersistenceError` for a snapshot that cannot be loaded.
     public func start() async throws {
         let dispatcher = self.dispatcher
+        try await startBackend()
         try loadSnapshot()
         // Unread replies past the output limit make the channel unwritable, and the handler closes it.
         let outputLimit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
@@ -74,6 +87,36 @@ public final class SluiceServer: Sendable {
         }
         expiryTask.withLock { $0 = task }
         scheduleSnapshots()
+    }
+
+    // MARK: Backend
+
+    /// Loads the scripts; a Redis that is down is logged, not fatal: commands fail by the
+    /// policy until it is back, and the scripts load on first use.
+    private func startBackend() async throws {
+        guard let configuration = try self.configuration.backendConfiguration() else { return }
+        guard let backend = dispatcher.context.backend?.backend else {
+            // The settings validated but the client refused them (e.g. the pool size).
+            _ = try RedisBackend(configuration: configuration)
+            return
+        }
+        do {
+            try await backend.loadScripts()
+            logger.info("Backend \(configuration.address) ready, scripts loaded")
+        } catch {
+            logger.warning("Backend \(configuration.address) not ready (\(error)); commands fail \(configuration.failurePolicy.rawValue) until it is")
+        }
+    }
+
+    /// Closes the backend's connections; their threads are joined off the event loops.
+    private func stopBackend() async {
+        guard let backend = dispatcher.context.backend?.backend else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                backend.shutdown()
+                continuation.resume()
+            }
+        }
     }
 
     // MARK: Snapshots
@@ -123,6 +166,7 @@ public final class SluiceServer: Sendable {
             try? await connection.close()
         }
         saveSnapshotAtShutdown()
+        await stopBackend()
         try? await group.shutdownGracefully()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Logging
+import SluiceRedisBackend
 import SluiceServer
 
 #if canImport(Glibc)
@@ -51,8 +52,14 @@ struct SluiceServerCommand: AsyncParsableCommand {
         } catch let error as PersistenceError {
             Self.printError("sluice-server: \(error)")
             throw ExitCode.failure
+        } catch let error as ConfigurationError {
+            Self.printError("sluice-server: \(error)")
+            throw ExitCode.failure
+        } catch let error as BackendConfigurationError {
+            Self.printError("sluice-server: backend: \(error)")
+            throw ExitCode.failure
         }
-        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: in-memory, threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), snapshot: \(configuration.snapshotPath ?? "off"))")
+        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: \(server.modeDescription), threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), snapshot: \(configuration.snapshotPath ?? "off"))")
 
         // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
         let (received, continuation) = AsyncStream<Int32>.makeStream()

@@ -72,14 +72,14 @@ enum CounterCommands {
     }
 
     /// `amount maximum|minimum ttl_ms`, checked before any state is read.
-    private static func amountLimitTTL(_ invocation: inout Invocation, limit: String) throws(CommandError) -> (Int64, Int64, Int64) {
+    static func amountLimitTTL(_ invocation: inout Invocation, limit: String) throws(CommandError) -> (Int64, Int64, Int64) {
         let amount = try invocation.arguments.nextInteger(orElse: .notInteger("amount"))
         let bound = try invocation.arguments.nextInteger(orElse: .notInteger(limit))
         return (amount, bound, try ttlArgument(&invocation))
     }
 
     /// `ttl_ms`: positive, checked here too so a bad TTL is reported before the key's type.
-    private static func ttlArgument(_ invocation: inout Invocation) throws(CommandError) -> Int64 {
+    static func ttlArgument(_ invocation: inout Invocation) throws(CommandError) -> Int64 {
         let ttl = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("ttl"))
         guard ttl > 0 else { throw CommandError(.notPositiveInteger("ttl")) }
         return ttl

@@ -7,7 +7,7 @@ enum LeakyBucketCommands {
         CommandSpec("consume", arity: -4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Adds drops to a leaky bucket if they fit; a failure may block the bucket.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let (key, bucket, amount) = try parse(&invocation, command: "consume")
+            let (key, bucket, amount) = try parse(&invocation, command: "consume").memory
             let now = invocation.now
             let decision = try invocation.arguments.withKey(key) { key throws(CommandError) in
                 try state.keyspace.decide(key, now: now, read: bucketState, wrap: { .leakyBucket($0) }) { current in
@@ -20,7 +20,7 @@ enum LeakyBucketCommands {
         CommandSpec("peek", arity: -4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Reports a leaky bucket's level without changing it.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let (key, bucket, _) = try parse(&invocation, command: "peek")
+            let (key, bucket, _) = try parse(&invocation, command: "peek").memory
             let now = invocation.now
             let current = try invocation.arguments.withKey(key) { key throws(CommandError) in
                 try bucketState(state.keyspace.value(key, now: now))
@@ -29,9 +29,21 @@ enum LeakyBucketCommands {
         },
     ]
 
+    /// A checked CONSUME or PEEK: the key's argument index (for `withKey`), the bucket,
+    /// and the numbers as given, which backend mode passes on to leaky_bucket.lua.
+    struct Parsed {
+        let key: Int
+        let bucket: LeakyBucket
+        let capacity: Int64
+        let recharge: Double
+        let amount: Int64?
+        let block: Double?
+
+        var memory: (Int, LeakyBucket, Int64?) { (key, bucket, amount) }
+    }
+
     /// `key capacity recharge [AMOUNT n] [BLOCK seconds]` (`AMOUNT` for CONSUME only).
-    /// Returns the key's argument index, for `withKey`.
-    private static func parse(_ invocation: inout Invocation, command: String) throws(CommandError) -> (Int, LeakyBucket, Int64?) {
+    static func parse(_ invocation: inout Invocation, command: String) throws(CommandError) -> Parsed {
         let key = try invocation.arguments.nextIndex()
         let capacity = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("capacity"))
         let recharge = try invocation.arguments.nextNumber(orElse: .notPositiveNumber("recharge"))
@@ -55,7 +67,7 @@ enum LeakyBucketCommands {
         let bucket = try rateLimited { () throws(RateLimitError) in
             try LeakyBucket(capacity: capacity, recharge: recharge, block: block)
         }
-        return (key, bucket, amount)
+        return Parsed(key: key, bucket: bucket, capacity: capacity, recharge: recharge, amount: amount, block: block)
     }
 
     /// RESP2: `[success 1|0, level, until_next_drop, blocked_for|nil]`, seconds as

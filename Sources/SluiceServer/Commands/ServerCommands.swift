@@ -113,7 +113,7 @@ enum ServerCommands {
 
     // MARK: INFO
 
-    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "keyspace"]
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "keyspace", "backend"]
     static let allSections = defaultSections + ["commandstats"]
 
     private static func info(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
@@ -156,7 +156,7 @@ enum ServerCommands {
                 "hz:\(1000 / max(server.configuration.expiryIntervalMilliseconds, 1))",
                 "io_threads_active:\(server.configuration.threads > 1 ? 1 : 0)",
                 "event_loop_threads:\(server.configuration.threads)",
-                "storage_mode:in-memory",
+                "storage_mode:\(server.backend == nil ? "in-memory" : "backend")",
             ]
         case "clients":
             return [
@@ -177,6 +177,9 @@ enum ServerCommands {
             ]
         case "persistence":
             return PersistenceCommands.info(server, now: now)
+        case "backend":
+            // Only in backend mode (BackendMode.swift).
+            return server.backend?.info()
         case "stats":
             return [
                 "total_connections_received:\(state.stats.connectionsReceived)",

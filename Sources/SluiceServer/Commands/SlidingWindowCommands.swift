@@ -8,20 +8,7 @@ enum SlidingWindowCommands {
         CommandSpec("acquire", arity: -6, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Takes a weight under every rate of a sliding-window log, or nothing.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.nextIndex()
-            let weight = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("weight"))
-            guard weight >= 0 else { throw CommandError(.notNonNegativeInteger("weight")) }
-            var rates: [SlidingWindowRate] = []
-            rates.reserveCapacity(invocation.arguments.remaining / 3)
-            while !invocation.arguments.isEmpty {
-                let word = try invocation.arguments.nextKeyword()
-                guard word == "RATE" else { throw .unknownOption(word, command: "acquire", expected: "RATE") }
-                guard invocation.arguments.remaining >= 2 else { throw .err("RATE needs a limit and an interval in milliseconds") }
-                let index = rates.count
-                let limit = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("limit of rate \(index)"))
-                let interval = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("interval of rate \(index)"))
-                rates.append(SlidingWindowRate(limit: limit, intervalMilliseconds: interval))
-            }
+            let (key, weight, rates) = try parse(&invocation)
             let window = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
             let now = invocation.now
             let outcome = try invocation.arguments.withKey(key) { key throws(CommandError) in
@@ -37,6 +24,26 @@ enum SlidingWindowCommands {
             ])
         },
     ]
+
+    /// `key weight RATE limit interval_ms [RATE ...]`: the key's argument index, the
+    /// weight and the rates (the algorithm checks the rates themselves).
+    static func parse(_ invocation: inout Invocation) throws(CommandError) -> (Int, Int64, [SlidingWindowRate]) {
+        let key = try invocation.arguments.nextIndex()
+        let weight = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("weight"))
+        guard weight >= 0 else { throw CommandError(.notNonNegativeInteger("weight")) }
+        var rates: [SlidingWindowRate] = []
+        rates.reserveCapacity(invocation.arguments.remaining / 3)
+        while !invocation.arguments.isEmpty {
+            let word = try invocation.arguments.nextKeyword()
+            guard word == "RATE" else { throw .unknownOption(word, command: "acquire", expected: "RATE") }
+            guard invocation.arguments.remaining >= 2 else { throw .err("RATE needs a limit and an interval in milliseconds") }
+            let index = rates.count
+            let limit = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("limit of rate \(index)"))
+            let interval = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("interval of rate \(index)"))
+            rates.append(SlidingWindowRate(limit: limit, intervalMilliseconds: interval))
+        }
+        return (key, weight, rates)
+    }
 }
 
 /// A sliding-window log, nil when the key is absent; `WRONGTYPE` for any other value.

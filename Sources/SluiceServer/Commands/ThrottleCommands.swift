@@ -9,19 +9,7 @@ enum ThrottleCommands {
         CommandSpec("cl.throttle", arity: -5, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Applies GCRA rate limiting to a key, as redis-cell does.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.nextIndex()
-            let maxBurst = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("max_burst"))
-            let count = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("count_per_period"))
-            let period = try invocation.arguments.nextNumber(orElse: .notPositiveNumber("period"))
-            var quantity: Int64 = 1
-            if !invocation.arguments.isEmpty {
-                quantity = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("quantity"))
-            }
-            guard invocation.arguments.isEmpty else { throw CommandError(.wrongArity(command: "cl.throttle")) }
-            guard quantity >= 0 else { throw CommandError(.notNonNegativeInteger("quantity")) }
-            let throttle = try rateLimited { () throws(RateLimitError) in
-                try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: period)
-            }
+            let (key, throttle, quantity) = try parse(&invocation).memory
             let now = invocation.now
             let result = try invocation.arguments.withKey(key) { key throws(CommandError) in
                 try state.keyspace.decideInteger(key, now: now) { tat throws(CommandError) in
@@ -31,13 +19,49 @@ enum ThrottleCommands {
                     return (outcome.write, outcome.result)
                 }
             }
-            return .array([
-                .integer(result.limited ? 1 : 0),
-                .integer(result.limit),
-                .integer(result.remaining),
-                .integer(result.retryAfter),
-                .integer(result.resetAfter),
-            ])
+            return reply(result)
         },
     ]
+
+    /// A checked CL.THROTTLE: the key's argument index, the throttle, and the numbers
+    /// as given, which backend mode passes on to cell_throttle.lua.
+    struct Parsed {
+        let key: Int
+        let throttle: CellThrottle
+        let maxBurst: Int64
+        let countPerPeriod: Int64
+        let period: Double
+        let quantity: Int64
+
+        var memory: (Int, CellThrottle, Int64) { (key, throttle, quantity) }
+    }
+
+    /// `key max_burst count_per_period period [quantity]`.
+    static func parse(_ invocation: inout Invocation) throws(CommandError) -> Parsed {
+        let key = try invocation.arguments.nextIndex()
+        let maxBurst = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("max_burst"))
+        let count = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("count_per_period"))
+        let period = try invocation.arguments.nextNumber(orElse: .notPositiveNumber("period"))
+        var quantity: Int64 = 1
+        if !invocation.arguments.isEmpty {
+            quantity = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("quantity"))
+        }
+        guard invocation.arguments.isEmpty else { throw CommandError(.wrongArity(command: "cl.throttle")) }
+        guard quantity >= 0 else { throw CommandError(.notNonNegativeInteger("quantity")) }
+        let throttle = try rateLimited { () throws(RateLimitError) in
+            try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: period)
+        }
+        return Parsed(key: key, throttle: throttle, maxBurst: maxBurst, countPerPeriod: count, period: period, quantity: quantity)
+    }
+
+    /// redis-cell's five integers.
+    static func reply(_ result: ThrottleResult) -> RESPValue {
+        .array([
+            .integer(result.limited ? 1 : 0),
+            .integer(result.limit),
+            .integer(result.remaining),
+            .integer(result.retryAfter),
+            .integer(result.resetAfter),
+        ])
+    }
 }

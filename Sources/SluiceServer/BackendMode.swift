@@ -1,0 +1,248 @@
+import RESP
+import SluiceCore
+import SluiceRedisBackend
+import Synchronization
+
+// Backend mode (`--backend redis://...`): limiter state lives in a Redis shared by many
+// Sluice instances. The dispatcher asks `BackendMode.route` what to do with each command
+// that passed the arity and auth checks:
+//
+// - rate-limit commands (CONSUME, PEEK, ADD, INCR/DECR with bounds, INCR_AND_SUM,
+//   CL.THROTTLE, ACQUIRE) check their arguments exactly as in memory mode, then run
+//   their lua/ script with EVALSHA; the script's reply becomes the in-memory reply;
+// - other commands with key positions in their spec are sent to Redis as they came;
+// - commands that cannot be forwarded safely (transactions, scripts, blocking or
+//   multi-key-by-count commands, whole-keyspace commands, persistence) are refused;
+// - commands without keys (PING, HELLO, AUTH, CLIENT, CONFIG, INFO, ...) run locally.
+//
+// A backend reply is late: the connection handler keeps a slot for it in its reply
+// queue (ReplyQueue.swift), so replies still leave in request order.
+
+/// A reply that a backend round trip will produce.
+struct DeferredReply: Sendable {
+    /// The protocol the client spoke when it sent the command.
+    let version: RESPVersion
+    /// Starts the round trip; `deliver` runs once, on a backend connection's thread.
+    let start: @Sendable (_ deliver: @escaping @Sendable (RESPValue) -> Void) -> Void
+    /// The reply when the backend has not answered within the timeout (the failure policy's).
+    let timedOut: @Sendable () -> RESPValue
+}
+
+/// What the dispatcher does with a command in backend mode.
+enum BackendRoute {
+    /// Runs in this process, as in memory mode.
+    case local
+    /// Answered now (a refusal, or an argument error found before any round trip).
+    case reply(RESPValue)
+    /// Answered when Redis replies.
+    case deferred(DeferredReply)
+}
+
+/// The backend client, the failure policy and the counters `INFO` shows.
+final class BackendMode: Sendable {
+    let backend: RedisBackend
+    let policy: BackendFailurePolicy
+    /// `redis://host:port/db`, for the ready line and `INFO`.
+    let url: String
+    /// Replies answered "allowed" because the backend could not decide (fail-open).
+    let failOpenReplies = Atomic<Int>(0)
+    /// Replies answered `TRYAGAIN` because the backend could not decide (fail-closed).
+    let failClosedReplies = Atomic<Int>(0)
+
+    init(backend: RedisBackend) {
+        self.backend = backend
+        self.policy = backend.configuration.failurePolicy
+        self.url = "redis://\(backend.configuration.address)/\(backend.configuration.database)"
+    }
+
+    /// Commands refused in backend mode: their meaning spans the whole keyspace, needs
+    /// several commands to stay on one connection, blocks, or runs code on the server.
+    static let refused: Set<String> = [
+        "multi", "exec", "discard", "watch", "unwatch",
+        "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "fcall", "fcall_ro",
+        "keys", "scan", "randomkey", "dbsize", "flushall", "flushdb", "swapdb", "move",
+        "save", "bgsave", "lastsave", "debug",
+    ]
+
+    /// Decides how `spec` runs; parses (and so consumes) the arguments only for
+    /// rate-limit commands, which are checked here as in memory mode.
+    func route(_ spec: CommandSpec, _ invocation: inout Invocation) -> BackendRoute {
+        let name = spec.name
+        if Self.refused.contains(name) || spec.flags.contains("blocking") || spec.flags.contains("movablekeys") {
+            return .reply(.error("ERR \(name.uppercased()) is not available in backend mode"))
+        }
+        let version = invocation.client.protocolVersion
+        do throws(CommandError) {
+            switch name {
+            case "consume", "peek": return .deferred(try leakyBucket(&invocation, command: name, version))
+            case "add": return .deferred(try add(&invocation, version))
+            case "incr" where invocation.arguments.count != 2, "decr" where invocation.arguments.count != 2:
+                return .deferred(try bounded(&invocation, command: name, version))
+            case "incr_and_sum": return .deferred(try incrAndSum(&invocation, version))
+            case "cl.throttle": return .deferred(try throttle(&invocation, version))
+            case "acquire": return .deferred(try acquire(&invocation, version))
+            default: break
+            }
+        } catch {
+            return .reply(error.reply)
+        }
+        guard spec.firstKey > 0 else { return .local }
+        return .deferred(forward(invocation.arguments.words, version))
+    }
+
+    // MARK: Native commands
+
+    private func leakyBucket(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+        let parsed = try LeakyBucketCommands.parse(&invocation, command: command)
+        let arguments = [
+            command, String(parsed.capacity), Self.seconds(parsed.recharge),
+            String(parsed.amount ?? 1), Self.seconds(parsed.block ?? 0),
+        ]
+        let recharge = parsed.bucket.rechargeNanoseconds
+        // Fail-open: the drops fit, as into an empty bucket.
+        let allowed = LeakyBucketDecision(success: true, level: 0, untilNextDropNanoseconds: recharge, blockedForNanoseconds: nil)
+        return script(.leakyBucket, keys: [invocation.arguments[parsed.key]], arguments, version,
+                      allowed: LeakyBucketCommands.reply(allowed, version)) { reply in
+            LeakyBucketDecision(backendReply: reply).map { LeakyBucketCommands.reply($0, version) }
+        }
+    }
+
+    private func add(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+        let key = try invocation.arguments.next()
+        let value = try invocation.arguments.nextInteger(orElse: .notInteger("value"))
+        let ttl = try CounterCommands.ttlArgument(&invocation)
+        return counter(keys: [key], ["add", String(value), String(ttl)], version)
+    }
+
+    /// `INCR|DECR key amount bound ttl_ms`: exactly these arguments, as in memory mode.
+    private func bounded(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+        guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command)) }
+        let key = try invocation.arguments.next()
+        let (amount, bound, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: command == "incr" ? "maximum" : "minimum")
+        return counter(keys: [key], [command, String(amount), String(bound), String(ttl)], version)
+    }
+
+    private func incrAndSum(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+        let key = try invocation.arguments.next()
+        let (amount, maximum, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: "maximum")
+        let keys = [key] + invocation.arguments.rest()
+        return counter(keys: keys, ["incr_and_sum", String(amount), String(maximum), String(ttl)], version)
+    }
+
+    private func counter(keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion) -> DeferredReply {
+        script(.boundedCounter, keys: keys, arguments, version, allowed: .integer(1)) { reply in
+            if case .integer(let applied) = reply, applied == 0 || applied == 1 { return reply }
+            return nil
+        }
+    }
+
+    private func throttle(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+        let parsed = try ThrottleCommands.parse(&invocation)
+        let arguments = [String(parsed.maxBurst), String(parsed.countPerPeriod), Self.seconds(parsed.period), String(parsed.quantity)]
+        let limit = parsed.throttle.limit
+        // Fail-open: not limited; nothing is known of the remaining burst, so report it full.
+        let allowed = ThrottleResult(limited: false, limit: limit, remaining: max(0, limit - parsed.quantity),
+                                     retryAfterNanoseconds: -1, resetAfterNanoseconds: 0)
+        return script(.cellThrottle, keys: [invocation.arguments[parsed.key]], arguments, version,
+                      allowed: ThrottleCommands.reply(allowed)) { reply in
+            ThrottleResult(backendReply: reply).map(ThrottleCommands.reply)
+        }
+    }
+
+    private func acquire(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+        let (key, weight, rates) = try SlidingWindowCommands.parse(&invocation)
+        _ = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
+        var arguments = [String(weight)]
+        for rate in rates {
+            arguments.append(String(rate.limit))
+            arguments.append(String(rate.intervalMilliseconds))
+        }
+        return script(.slidingWindow, keys: [invocation.arguments[key]], arguments, version,
+                      allowed: .array([.integer(1), .integer(0), .integer(-1)])) { reply in
+            guard case .array(let fields) = reply, fields.count == 3,
+                  fields.allSatisfy({ if case .integer = $0 { true } else { false } })
+            else { return nil }
+            return reply
+        }
+    }
+
+    /// Seconds for a script argument: Swift's shortest text that reads back as the same
+    /// double, so the script derives the same nanoseconds as the in-memory algorithm.
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+
+    /// Runs `script` and converts its reply with `convert` (nil: a reply of the wrong
+    /// shape). Script errors are relayed; a backend failure gets the policy's reply.
+    private func script(
+        _ script: BackendScript, keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion,
+        allowed: RESPValue, convert: @escaping @Sendable (RESPValue) -> RESPValue?
+    ) -> DeferredReply {
+        let words = arguments.map { Array($0.utf8) }
+        return DeferredReply(version: version, start: { [self] deliver in
+            backend.evalScript(script, keys: keys, arguments: words) { result in
+                switch result {
+                case .success(let reply):
+                    deliver(convert(reply) ?? .error("ERR unexpected reply from \(script.fileName): \(reply)"))
+                case .failure(let error):
+                    deliver(self.failureReply(error, allowed: allowed))
+                }
+            }
+        }, timedOut: { [self] in failureReply(.timeout, allowed: allowed) })
+    }
+
+    /// A script's own error is relayed; an unreachable or slow backend gets the policy's answer.
+    func failureReply(_ error: BackendError, allowed: RESPValue) -> RESPValue {
+        guard error.isBackendFailure else { return .error(error.description) }
+        switch policy {
+        case .failOpen:
+            failOpenReplies.add(1, ordering: .relaxed)
+            return allowed
+        case .failClosed:
+            failClosedReplies.add(1, ordering: .relaxed)
+            return .error("TRYAGAIN \(error.description)")
+        }
+    }
+
+    // MARK: Other commands
+
+    /// Sends the command's words as they came; the reply is relayed as Redis gave it.
+    /// The failure policy is for decisions: a plain command fails with `TRYAGAIN` either way.
+    private func forward(_ words: [[UInt8]], _ version: RESPVersion) -> DeferredReply {
+        DeferredReply(version: version, start: { [backend] deliver in
+            backend.submit(words) { result in
+                switch result {
+                case .success(let reply): deliver(reply)
+                case .failure(let error): deliver(Self.plainFailure(error))
+                }
+            }
+        }, timedOut: { Self.plainFailure(.timeout) })
+    }
+
+    private static func plainFailure(_ error: BackendError) -> RESPValue {
+        error.isBackendFailure ? .error("TRYAGAIN \(error.description)") : .error(error.description)
+    }
+
+    // MARK: INFO
+
+    /// The `# Backend` section.
+    func info() -> [String] {
+        let stats = backend.stats
+        return [
+            "backend_url:\(url)",
+            "backend_address:\(stats.address)",
+            "backend_connected:\(stats.connected ? 1 : 0)",
+            "backend_connected_connections:\(stats.connectedConnections)",
+            "backend_pool_size:\(stats.poolSize)",
+            "backend_failure_policy:\(policy.rawValue)",
+            "backend_requests:\(stats.requests)",
+            "backend_failures:\(stats.failures)",
+            "backend_connect_failures:\(stats.connectFailures)",
+            "backend_fail_open_replies:\(failOpenReplies.load(ordering: .relaxed))",
+            "backend_fail_closed_replies:\(failClosedReplies.load(ordering: .relaxed))",
+            "backend_round_trips:\(stats.roundTrips)",
+            "backend_avg_round_trip_usec:\(stats.averageRoundTripMicroseconds)",
+            "backend_last_round_trip_usec:\(stats.lastRoundTripMicroseconds)",
+        ]
+    }
+}
