@@ -101,6 +101,9 @@ public final class SwitchableTimeSource: TimeSource {
         return pinned == Int64.min ? base.now() : Instant(nanoseconds: pinned)
     }
 
+    /// True while pinned (backend mode then hands the pinned time to its scripts).
+    public var isPinned: Bool { pinned.load(ordering: .relaxed) != Int64.min }
+
     /// Pins the clock to `instant` (it stays there until pinned again or released);
     /// nil follows the base clock again. `Int64.min` ns cannot be pinned.
     public func pin(_ instant: Instant?) {

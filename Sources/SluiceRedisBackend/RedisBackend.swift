@@ -42,8 +42,14 @@ public final class RedisBackend: Sendable {
 
     /// Sends one command; `completion` gets the reply, or `.replyError` for an error reply,
     /// `.unavailable`/`.timeout` when Redis could not answer. Never blocks.
-    public func submit(_ words: [[UInt8]], completion: @escaping @Sendable (Result<RESPValue, BackendError>) -> Void) {
-        let index = nextConnection.add(1, ordering: .relaxed).newValue
+    ///
+    /// Requests with the same `affinity` (e.g. a client's id) go to the same connection,
+    /// so Redis runs them in the order they were submitted; without one, requests are
+    /// spread over the pool in turn.
+    public func submit(
+        _ words: [[UInt8]], affinity: Int? = nil, completion: @escaping @Sendable (Result<RESPValue, BackendError>) -> Void
+    ) {
+        let index = affinity ?? nextConnection.add(1, ordering: .relaxed).newValue
         let connection = connections[(index & Int.max) % connections.count]
         connection.enqueue(BackendRequest(words: words, queuedAt: monotonicNanoseconds(), completion: completion))
     }
@@ -62,14 +68,16 @@ public final class RedisBackend: Sendable {
         _ script: BackendScript,
         keys: [[UInt8]],
         arguments: [[UInt8]],
+        affinity: Int? = nil,
         completion: @escaping @Sendable (Result<RESPValue, BackendError>) -> Void
     ) {
         let run: @Sendable (String, Bool) -> Void = { [self] hash, mayReload in
-            submit(evalWords(hash, keys: keys, arguments: arguments)) { result in
+            submit(evalWords(hash, keys: keys, arguments: arguments), affinity: affinity) { result in
                 if mayReload, case .failure(.replyError(let text)) = result, text.hasPrefix("NOSCRIPT") {
-                    self.load(script) { loaded in
+                    self.load(script, affinity: affinity) { loaded in
                         switch loaded {
-                        case .success(let hash): self.submit(self.evalWords(hash, keys: keys, arguments: arguments), completion: completion)
+                        case .success(let hash):
+                            self.submit(self.evalWords(hash, keys: keys, arguments: arguments), affinity: affinity, completion: completion)
                         case .failure(let error): completion(.failure(error))
                         }
                     }
@@ -81,7 +89,7 @@ public final class RedisBackend: Sendable {
         if let hash = hashes.withLock({ $0[script] }) {
             run(hash, true)
         } else {
-            load(script) { loaded in
+            load(script, affinity: affinity) { loaded in
                 switch loaded {
                 case .success(let hash): run(hash, false)
                 case .failure(let error): completion(.failure(error))
@@ -109,8 +117,10 @@ public final class RedisBackend: Sendable {
         hashes.withLock { $0[script] }
     }
 
-    private func load(_ script: BackendScript, completion: @escaping @Sendable (Result<String, BackendError>) -> Void) {
-        submit([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)]) { [self] result in
+    private func load(
+        _ script: BackendScript, affinity: Int? = nil, completion: @escaping @Sendable (Result<String, BackendError>) -> Void
+    ) {
+        submit([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)], affinity: affinity) { [self] result in
             switch result {
             case .success(.bulkString(let bytes)):
                 let hash = String(decoding: bytes, as: UTF8.self)

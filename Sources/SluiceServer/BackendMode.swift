@@ -28,6 +28,18 @@ struct DeferredReply: Sendable {
     let timedOut: @Sendable () -> RESPValue
 }
 
+/// A rate-limit command checked and ready to run as a script.
+struct ScriptCall: Sendable {
+    let script: BackendScript
+    let keys: [[UInt8]]
+    var arguments: [String]
+    let version: RESPVersion
+    /// The in-memory reply for the "allowed" answer (fail-open).
+    let allowed: RESPValue
+    /// The script's reply as the in-memory reply; nil for a reply of the wrong shape.
+    let convert: @Sendable (RESPValue) -> RESPValue?
+}
+
 /// What the dispatcher does with a command in backend mode.
 enum BackendRoute {
     /// Runs in this process, as in memory mode.
@@ -61,7 +73,7 @@ final class BackendMode: Sendable {
         "multi", "exec", "discard", "watch", "unwatch",
         "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "fcall", "fcall_ro",
         "keys", "scan", "randomkey", "dbsize", "flushall", "flushdb", "swapdb", "move",
-        "save", "bgsave", "lastsave", "debug",
+        "save", "bgsave", "lastsave",
     ]
 
     /// Decides how `spec` runs; parses (and so consumes) the arguments only for
@@ -72,27 +84,32 @@ final class BackendMode: Sendable {
             return .reply(.error("ERR \(name.uppercased()) is not available in backend mode"))
         }
         let version = invocation.client.protocolVersion
+        // A client's requests share one backend connection, so Redis runs them in order.
+        let affinity = Int(truncatingIfNeeded: invocation.client.id)
+        // With the clock pinned by DEBUG SET-CLOCK, scripts get that time (their NOW
+        // argument) instead of Redis's TIME, so tests can replay exact instants.
+        let pinnedNow = invocation.server.debugClock?.isPinned == true ? invocation.now : nil
         do throws(CommandError) {
             switch name {
-            case "consume", "peek": return .deferred(try leakyBucket(&invocation, command: name, version))
-            case "add": return .deferred(try add(&invocation, version))
+            case "consume", "peek": return .deferred(run(try leakyBucket(&invocation, command: name, version), at: pinnedNow, affinity: affinity))
+            case "add": return .deferred(run(try add(&invocation, version), at: pinnedNow, affinity: affinity))
             case "incr" where invocation.arguments.count != 2, "decr" where invocation.arguments.count != 2:
-                return .deferred(try bounded(&invocation, command: name, version))
-            case "incr_and_sum": return .deferred(try incrAndSum(&invocation, version))
-            case "cl.throttle": return .deferred(try throttle(&invocation, version))
-            case "acquire": return .deferred(try acquire(&invocation, version))
+                return .deferred(run(try bounded(&invocation, command: name, version), at: pinnedNow, affinity: affinity))
+            case "incr_and_sum": return .deferred(run(try incrAndSum(&invocation, version), at: pinnedNow, affinity: affinity))
+            case "cl.throttle": return .deferred(run(try throttle(&invocation, version), at: pinnedNow, affinity: affinity))
+            case "acquire": return .deferred(run(try acquire(&invocation, version), at: pinnedNow, affinity: affinity))
             default: break
             }
         } catch {
             return .reply(error.reply)
         }
         guard spec.firstKey > 0 else { return .local }
-        return .deferred(forward(invocation.arguments.words, version))
+        return .deferred(forward(invocation.arguments.words, version, affinity: affinity))
     }
 
     // MARK: Native commands
 
-    private func leakyBucket(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+    private func leakyBucket(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
         let parsed = try LeakyBucketCommands.parse(&invocation, command: command)
         let arguments = [
             command, String(parsed.capacity), Self.seconds(parsed.recharge),
@@ -107,7 +124,7 @@ final class BackendMode: Sendable {
         }
     }
 
-    private func add(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+    private func add(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
         let key = try invocation.arguments.next()
         let value = try invocation.arguments.nextInteger(orElse: .notInteger("value"))
         let ttl = try CounterCommands.ttlArgument(&invocation)
@@ -115,28 +132,28 @@ final class BackendMode: Sendable {
     }
 
     /// `INCR|DECR key amount bound ttl_ms`: exactly these arguments, as in memory mode.
-    private func bounded(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+    private func bounded(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
         guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command)) }
         let key = try invocation.arguments.next()
         let (amount, bound, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: command == "incr" ? "maximum" : "minimum")
         return counter(keys: [key], [command, String(amount), String(bound), String(ttl)], version)
     }
 
-    private func incrAndSum(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+    private func incrAndSum(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
         let key = try invocation.arguments.next()
         let (amount, maximum, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: "maximum")
         let keys = [key] + invocation.arguments.rest()
         return counter(keys: keys, ["incr_and_sum", String(amount), String(maximum), String(ttl)], version)
     }
 
-    private func counter(keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion) -> DeferredReply {
+    private func counter(keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion) -> ScriptCall {
         script(.boundedCounter, keys: keys, arguments, version, allowed: .integer(1)) { reply in
             if case .integer(let applied) = reply, applied == 0 || applied == 1 { return reply }
             return nil
         }
     }
 
-    private func throttle(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+    private func throttle(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
         let parsed = try ThrottleCommands.parse(&invocation)
         let arguments = [String(parsed.maxBurst), String(parsed.countPerPeriod), Self.seconds(parsed.period), String(parsed.quantity)]
         let limit = parsed.throttle.limit
@@ -149,7 +166,7 @@ final class BackendMode: Sendable {
         }
     }
 
-    private func acquire(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> DeferredReply {
+    private func acquire(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
         let (key, weight, rates) = try SlidingWindowCommands.parse(&invocation)
         _ = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
         var arguments = [String(weight)]
@@ -172,23 +189,29 @@ final class BackendMode: Sendable {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
-    /// Runs `script` and converts its reply with `convert` (nil: a reply of the wrong
-    /// shape). Script errors are relayed; a backend failure gets the policy's reply.
     private func script(
         _ script: BackendScript, keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion,
         allowed: RESPValue, convert: @escaping @Sendable (RESPValue) -> RESPValue?
-    ) -> DeferredReply {
+    ) -> ScriptCall {
+        ScriptCall(script: script, keys: keys, arguments: arguments, version: version, allowed: allowed, convert: convert)
+    }
+
+    /// Runs the call's script (with `NOW` when the clock is pinned) and converts its
+    /// reply. Script errors are relayed; a backend failure gets the policy's reply.
+    private func run(_ call: ScriptCall, at pinnedNow: Instant?, affinity: Int) -> DeferredReply {
+        var arguments = call.arguments
+        if let pinnedNow { arguments += ["NOW", String(pinnedNow.nanoseconds)] }
         let words = arguments.map { Array($0.utf8) }
-        return DeferredReply(version: version, start: { [self] deliver in
-            backend.evalScript(script, keys: keys, arguments: words) { result in
+        return DeferredReply(version: call.version, start: { [self] deliver in
+            backend.evalScript(call.script, keys: call.keys, arguments: words, affinity: affinity) { result in
                 switch result {
                 case .success(let reply):
-                    deliver(convert(reply) ?? .error("ERR unexpected reply from \(script.fileName): \(reply)"))
+                    deliver(call.convert(reply) ?? .error("ERR unexpected reply from \(call.script.fileName): \(reply)"))
                 case .failure(let error):
-                    deliver(self.failureReply(error, allowed: allowed))
+                    deliver(self.failureReply(error, allowed: call.allowed))
                 }
             }
-        }, timedOut: { [self] in failureReply(.timeout, allowed: allowed) })
+        }, timedOut: { [self] in failureReply(.timeout, allowed: call.allowed) })
     }
 
     /// A script's own error is relayed; an unreachable or slow backend gets the policy's answer.
@@ -208,9 +231,9 @@ final class BackendMode: Sendable {
 
     /// Sends the command's words as they came; the reply is relayed as Redis gave it.
     /// The failure policy is for decisions: a plain command fails with `TRYAGAIN` either way.
-    private func forward(_ words: [[UInt8]], _ version: RESPVersion) -> DeferredReply {
+    private func forward(_ words: [[UInt8]], _ version: RESPVersion, affinity: Int) -> DeferredReply {
         DeferredReply(version: version, start: { [backend] deliver in
-            backend.submit(words) { result in
+            backend.submit(words, affinity: affinity) { result in
                 switch result {
                 case .success(let reply): deliver(reply)
                 case .failure(let error): deliver(Self.plainFailure(error))
