@@ -16,8 +16,9 @@ private func c(_ words: String...) -> Step { .command(words) }
 
 /// Sequences run against an in-memory server and a backend-mode server with the same
 /// pinned clock (`DEBUG SET-CLOCK`; backend mode then passes it to the scripts as `NOW`).
-/// The clock starts at the real time and only moves forward by less than any TTL set,
-/// so Redis's own expiry (by its real clock) never removes a key memory mode keeps.
+/// The clock starts an hour ahead of the real time, so Redis's own expiry (by its real
+/// clock) never removes a key memory mode keeps, however slow the run; and it only moves
+/// forward by less than any TTL set, so memory mode never drops a key Redis keeps.
 private let paritySequences: [(String, [Step])] = [
     ("leaky bucket", [
         c("CONSUME", "b", "3", "2"), c("CONSUME", "b", "3", "2"), c("PEEK", "b", "3", "2"),
@@ -116,7 +117,7 @@ struct BackendModeTests {
     @Test("each native command's replies in backend mode equal in-memory mode's, RESP2 and RESP3")
     func parity() async throws {
         let redis = try RedisServer()
-        let base = Int64(Date().timeIntervalSince1970 * 1000)
+        let base = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
         for version in ["2", "3"] {
             for (name, steps) in paritySequences {
                 let prefix = "\(name)-\(version):"
@@ -308,7 +309,8 @@ struct BackendModeTests {
             #expect(replies[0] == "-TRYAGAIN backend unavailable: timed out\r\n")
             #expect(replies[1] == "+PONG\r\n")
             #expect(replies[2] == "-TRYAGAIN backend unavailable: timed out\r\n")
-            #expect(elapsed < 0.45, "waited \(elapsed) s")
+            // The timeout plus scheduling slack on a loaded machine.
+            #expect(elapsed < 0.8, "waited \(elapsed) s")
         }
     }
 
