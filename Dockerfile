@@ -16,6 +16,8 @@ WORKDIR /src
 COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
+# The backend scripts, embedded into the binary at build time.
+COPY lua ./lua
 COPY Tests ./Tests
 # The Swift runtime is linked in, so the runtime image needs no toolchain.
 RUN swift build -c release --static-swift-stdlib --product sluice-server \
