@@ -197,47 +197,46 @@ struct BackendModeTests {
         }
     }
 
-    @Test("two instances in front of one Redis admit exactly a bucket's capacity, a throttle's burst and a window's limit")
-    func noOverAdmission() async throws {
+    @Test("two and three instances in front of one Redis admit exactly a bucket's capacity, a throttle's burst and a window's limit",
+          arguments: [2, 3])
+    func noOverAdmission(instances: Int) async throws {
         let redis = try RedisServer()
-        try await withBackendServer(redis) { first in
-            try await withBackendServer(redis) { second in
-                let ports = [first.port, second.port]
-                // 16 clients, 8 per instance, each pipelining 12 attempts of each kind.
-                let admitted = Mutex<[String: Int]>([:])
-                let failures = Mutex<[String]>([])
-                DispatchQueue.concurrentPerform(iterations: 16) { client in
-                    do {
-                        let connection = try RawConnection(port: ports[client % 2])
-                        let kinds: [(String, [String], String)] = [
-                            ("consume", ["CONSUME", "shared-bucket", "50", "100000"], "*4\r\n:1\r\n"),
-                            ("throttle", ["CL.THROTTLE", "shared-throttle", "29", "1", "100000"], "*5\r\n:0\r\n"),
-                            ("acquire", ["ACQUIRE", "shared-window", "1", "RATE", "40", "100000"], "*3\r\n:1\r\n"),
-                        ]
-                        var commands: [[String]] = []
-                        var expected: [String] = []
-                        for _ in 0..<12 {
-                            for (name, command, _) in kinds {
-                                commands.append(command)
-                                expected.append(name)
-                            }
+        try await withBackendServers(redis, count: instances) { servers in
+            let ports = servers.map(\.port)
+            // 18 clients spread over the instances, each pipelining 12 attempts of each kind.
+            let admitted = Mutex<[String: Int]>([:])
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 18) { client in
+                do {
+                    let connection = try RawConnection(port: ports[client % ports.count])
+                    let kinds: [(String, [String], String)] = [
+                        ("consume", ["CONSUME", "shared-bucket", "50", "100000"], "*4\r\n:1\r\n"),
+                        ("throttle", ["CL.THROTTLE", "shared-throttle", "29", "1", "100000"], "*5\r\n:0\r\n"),
+                        ("acquire", ["ACQUIRE", "shared-window", "1", "RATE", "40", "100000"], "*3\r\n:1\r\n"),
+                    ]
+                    var commands: [[String]] = []
+                    var expected: [String] = []
+                    for _ in 0..<12 {
+                        for (name, command, _) in kinds {
+                            commands.append(command)
+                            expected.append(name)
                         }
-                        let replies = try pipelined(connection, commands)
-                        for (name, reply) in zip(expected, replies) {
-                            let allowed = kinds.first { $0.0 == name }!.2
-                            if reply.hasPrefix(allowed) {
-                                admitted.withLock { $0[name, default: 0] += 1 }
-                            } else if reply.hasPrefix("-") {
-                                failures.withLock { $0.append(reply) }
-                            }
-                        }
-                    } catch {
-                        failures.withLock { $0.append("\(error)") }
                     }
+                    let replies = try pipelined(connection, commands)
+                    for (name, reply) in zip(expected, replies) {
+                        let allowed = kinds.first { $0.0 == name }!.2
+                        if reply.hasPrefix(allowed) {
+                            admitted.withLock { $0[name, default: 0] += 1 }
+                        } else if reply.hasPrefix("-") {
+                            failures.withLock { $0.append(reply) }
+                        }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
                 }
-                #expect(failures.withLock { $0 } == [])
-                #expect(admitted.withLock { $0 } == ["consume": 50, "throttle": 30, "acquire": 40])
             }
+            #expect(failures.withLock { $0 } == [])
+            #expect(admitted.withLock { $0 } == ["consume": 50, "throttle": 30, "acquire": 40])
         }
     }
 

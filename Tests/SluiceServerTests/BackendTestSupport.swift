@@ -98,6 +98,16 @@ func withBackendServer<T>(
     }, realTime: true, body)
 }
 
+/// `count` backend-mode servers in front of the same Redis.
+func withBackendServers<T>(
+    _ redis: RedisServer, count: Int, started: [TestServer] = [], _ body: ([TestServer]) async throws -> T
+) async throws -> T {
+    guard started.count < count else { return try await body(started) }
+    return try await withBackendServer(redis) { server in
+        try await withBackendServers(redis, count: count, started: started + [server], body)
+    }
+}
+
 /// Sends every command in one write and reads as many replies, raw.
 func pipelined(_ connection: RawConnection, _ commands: [[String]]) throws -> [String] {
     var buffer = ByteBuffer()
