@@ -92,6 +92,23 @@ public struct ConfigurationOption: Sendable {
             }
             c.logLevel = level
         },
+        ConfigurationOption("log-format", value: "text|json", "Log lines as text, or one JSON object per line.",
+                            read: { $0.logFormat.rawValue }) { c, text throws(ConfigurationValueError) in
+            guard let format = LogFormat(rawValue: text.lowercased()) else {
+                throw ConfigurationValueError("argument(s) must be one of the following: text, json")
+            }
+            c.logFormat = format
+        },
+        ConfigurationOption("metrics-port", value: "N", "Port serving Prometheus GET /metrics; 0: off.",
+                            read: { String($0.metricsPort ?? 0) }) { c, text throws(ConfigurationValueError) in
+            let port = try integer(text, in: 0...65_535)
+            c.metricsPort = port == 0 ? nil : port
+        },
+        ConfigurationOption("metrics-bind", value: "ADDRESS", "Address the metrics port listens on.",
+                            read: { $0.metricsHost }) { c, text throws(ConfigurationValueError) in
+            guard !text.isEmpty else { throw ConfigurationValueError("argument must not be empty") }
+            c.metricsHost = text
+        },
     ]
 
     static func named(_ name: String) -> ConfigurationOption? {

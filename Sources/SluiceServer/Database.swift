@@ -25,6 +25,10 @@ struct ServerStats {
     var commandsProcessed = 0
     /// Per command table entry, indexed by `CommandSpec.statsIndex`.
     var commands: [CommandStats] = []
+    /// Error replies by prefix (`ERR`, `WRONGTYPE`, ...), as `INFO errorstats` shows them.
+    var errorReplies: [String: Int] = [:]
+    /// Allowed/denied decisions of the native rate-limit commands (Statistics.swift).
+    var decisions = RateLimitDecisions()
 }
 
 struct CommandStats {
@@ -32,6 +36,8 @@ struct CommandStats {
     var nanoseconds = 0
     var failedCalls = 0
     var rejectedCalls = 0
+    /// Charged times (the burst's share), for `sluice_command_duration_seconds`.
+    var latency = LatencyHistogram()
 }
 
 final class Database: Sendable {

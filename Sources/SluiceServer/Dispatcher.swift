@@ -26,6 +26,8 @@ final class ServerContext: Sendable {
     let logger: Logger
     /// What `CONFIG SET` changes while running (password, limits).
     let settings: RuntimeSettings
+    /// Wrong passwords, logged at most once per interval (AuthFailureLog.swift).
+    let authFailures = AuthFailureLog()
 
     init(
         configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
@@ -92,8 +94,10 @@ final class Dispatcher: Sendable {
                 }
                 guard executed > 0 else { return }
                 let share = (monotonicNanoseconds() - started) / executed
+                let bucket = LatencyHistogram.bucket(nanoseconds: share)
                 for position in positions[0..<executed] {
                     state.stats.commands[position].nanoseconds += share
+                    state.stats.commands[position].latency.record(bucket: bucket)
                 }
             }
             return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
@@ -110,6 +114,7 @@ final class Dispatcher: Sendable {
         guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
             let name = String(decoding: arguments[0], as: UTF8.self)
             client.transaction.commandRejected()
+            state.stats.recordError(CommandError(.syntax))  // counted as ERR without building the message
             emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
         }
@@ -120,12 +125,15 @@ final class Dispatcher: Sendable {
         guard spec.acceptsArgumentCount(arguments.count) else {
             state.stats.commands[position].rejectedCalls += 1
             let error = TransactionCommands.rejected(CommandError(.wrongArity(command: spec.name)), spec: spec, client: client, state: &state)
+            state.stats.recordError(error)
             emit(error.reply)
             return nil
         }
         if !client.authenticated, let error = AuthCommands.refusal(spec, context: context) {
             state.stats.commands[position].rejectedCalls += 1
-            emit(TransactionCommands.rejected(error, spec: spec, client: client, state: &state).reply)
+            let error = TransactionCommands.rejected(error, spec: spec, client: client, state: &state)
+            state.stats.recordError(error)
+            emit(error.reply)
             return nil
         }
         var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
@@ -133,6 +141,7 @@ final class Dispatcher: Sendable {
             do throws(CommandError) {
                 emit(try TransactionCommands.enqueue(spec, at: position, invocation))
             } catch {
+                state.stats.recordError(error)
                 emit(error.reply)
             }
             return nil
@@ -149,6 +158,7 @@ final class Dispatcher: Sendable {
             return try spec.handler(&invocation, &state)
         } catch {
             state.stats.commands[position].failedCalls += 1
+            state.stats.recordError(error)
             return error.reply
         }
     }

@@ -18,6 +18,8 @@ public final class SluiceServer: Sendable {
     private let logger: Logger
     private let channels = Mutex<(listener: Channel?, connections: [ObjectIdentifier: Channel])>((nil, [:]))
     private let expiryTask = Mutex<RepeatedTask?>(nil)
+    /// The Prometheus listener (MetricsServer.swift), when `metricsPort` is set.
+    private let metricsListener = Mutex<Channel?>(nil)
 
     public init(configuration: ServerConfiguration, timeSource: any TimeSource = SystemTimeSource(), logger: Logger = Logger(label: "sluice")) {
         self.configuration = configuration
@@ -35,6 +37,9 @@ public final class SluiceServer: Sendable {
 
     /// The port actually bound (useful when configured with port 0).
     public var port: Int { dispatcher.context.boundPort.load(ordering: .relaxed) }
+
+    /// The port serving `/metrics`, nil when metrics are off.
+    public var metricsPort: Int? { metricsListener.withLock { $0?.localAddress?.port } }
 
     /// Binds and starts serving; returns once the listener is ready.
     public func start() async throws {
@@ -66,6 +71,11 @@ public final class SluiceServer: Sendable {
             dispatcher.expireKeys()
         }
         expiryTask.withLock { $0 = task }
+
+        if let metricsPort = configuration.metricsPort {
+            let metrics = try await Self.bindMetrics(host: configuration.metricsHost, port: metricsPort, group: group, dispatcher: dispatcher)
+            metricsListener.withLock { $0 = metrics }
+        }
     }
 
     /// Stops accepting, closes every connection and the event loops.
@@ -73,6 +83,7 @@ public final class SluiceServer: Sendable {
         expiryTask.withLock { $0?.cancel(); $0 = nil }
         let (listener, connections) = channels.withLock { ($0.listener, Array($0.connections.values)) }
         try? await listener?.close()
+        try? await metricsListener.withLock { $0 }?.close()
         for connection in connections {
             try? await connection.close()
         }

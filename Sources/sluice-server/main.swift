@@ -43,11 +43,20 @@ struct SluiceServerCommand: AsyncParsableCommand {
             return
         }
 
+        if configuration.logFormat == .json {
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        }
         var logger = Logger(label: "sluice")
         logger.logLevel = configuration.logLevel
         let server = SluiceServer(configuration: configuration, logger: logger)
         try await server.start()
-        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: in-memory, threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients))")
+        let metrics = server.metricsPort.map { "\(configuration.metricsHost):\($0)" } ?? "off"
+        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: in-memory, threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), metrics: \(metrics))", metadata: configuration.logFormat == .text ? nil : [
+            // JSON lines carry the summary as fields too; text keeps its one-line form.
+            "version": "\(SluiceServer.version)", "bind": "\(configuration.host)", "port": "\(server.port)",
+            "threads": "\(configuration.threads)", "auth": "\(configuration.requirePass == nil ? "off" : "on")",
+            "maxclients": "\(configuration.maxClients)", "metrics": "\(metrics)",
+        ])
 
         // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
         let (received, continuation) = AsyncStream<Int32>.makeStream()
