@@ -48,6 +48,10 @@ public struct ServerConfiguration: Sendable {
     public var metricsPort: Int? = nil
     /// Address the metrics listener binds.
     public var metricsHost: String = "127.0.0.1"
+    /// Commands charged at least this many microseconds go to `SLOWLOG`; negative: none.
+    public var slowlogSlowerThanMicroseconds = 10_000
+    /// Most `SLOWLOG` entries kept.
+    public var slowlogMaxLength = 128
 
     public init() {}
 

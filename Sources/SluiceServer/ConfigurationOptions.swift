@@ -109,6 +109,15 @@ public struct ConfigurationOption: Sendable {
             guard !text.isEmpty else { throw ConfigurationValueError("argument must not be empty") }
             c.metricsHost = text
         },
+        ConfigurationOption("slowlog-log-slower-than", value: "MICROSECONDS",
+                            "Log commands charged at least this long in SLOWLOG; -1: none, 0: all.", runtime: true,
+                            read: { String($0.slowlogSlowerThanMicroseconds) }) { c, text throws(ConfigurationValueError) in
+            c.slowlogSlowerThanMicroseconds = try integer(text, in: -1...Int.max)
+        },
+        ConfigurationOption("slowlog-max-len", value: "N", "Most SLOWLOG entries kept.", runtime: true,
+                            read: { String($0.slowlogMaxLength) }) { c, text throws(ConfigurationValueError) in
+            c.slowlogMaxLength = try integer(text, in: 0...Int.max)
+        },
     ]
 
     static func named(_ name: String) -> ConfigurationOption? {

@@ -15,6 +15,8 @@ struct DatabaseState: ~Copyable {
     var blocking = BlockingState()
     /// The Lua state and script cache; under this lock because Lua is not thread-safe.
     var scripting = ScriptingEngine()
+    /// Commands slower than `slowlog-log-slower-than` (SlowLog.swift).
+    var slowlog = SlowLog()
 }
 
 /// Counters `INFO` reports.

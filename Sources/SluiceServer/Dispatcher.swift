@@ -75,7 +75,7 @@ final class Dispatcher: Sendable {
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: batch.count) { positions in
+            withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
                 var executed = 0
                 for index in start..<batch.count {
                     let arguments = Arguments(batch, command: index)
@@ -83,7 +83,7 @@ final class Dispatcher: Sendable {
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
                     if let position {
-                        positions[executed] = position
+                        positions[executed] = (position, index)
                         executed += 1
                     }
                     if let request = client.blockedRequest {
@@ -95,10 +95,11 @@ final class Dispatcher: Sendable {
                 guard executed > 0 else { return }
                 let share = (monotonicNanoseconds() - started) / executed
                 let bucket = LatencyHistogram.bucket(nanoseconds: share)
-                for position in positions[0..<executed] {
+                for (position, _) in positions[0..<executed] {
                     state.stats.commands[position].nanoseconds += share
                     state.stats.commands[position].latency.record(bucket: bucket)
                 }
+                recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
             }
             return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
         }
