@@ -103,6 +103,10 @@ struct ObservabilityTests {
             #expect(reply.sample("sluice_keys") == "1")
             #expect(reply.sample("sluice_command_duration_seconds_count{command=\"get\"}") == "3")
             #expect(reply.sample("sluice_command_duration_seconds_bucket{command=\"get\",le=\"+Inf\"}") == "3")
+            let buckets = reply.body.split(separator: "\n").filter { $0.hasPrefix("sluice_command_duration_seconds_bucket{command=\"get\"") }
+            #expect(buckets.map { $0.split(separator: "\"")[3] } == [
+                "0.00001", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "+Inf",
+            ])
             #expect(Int(reply.sample("sluice_resident_memory_bytes") ?? "") ?? 0 > 0)
         }
     }
