@@ -63,6 +63,15 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     }
 }
 
+/// The metrics port could not be bound; names it, as the Redis port's error does not.
+public struct MetricsListenError: Error, CustomStringConvertible {
+    let host: String
+    let port: Int
+    let underlying: any Error
+
+    public var description: String { "cannot listen for metrics on \(host):\(port): \(underlying)" }
+}
+
 extension SluiceServer {
     /// Binds the metrics listener on the server's event loops.
     static func bindMetrics(host: String, port: Int, group: EventLoopGroup, dispatcher: Dispatcher) async throws -> Channel {

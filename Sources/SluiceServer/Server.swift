@@ -73,8 +73,13 @@ public final class SluiceServer: Sendable {
         expiryTask.withLock { $0 = task }
 
         if let metricsPort = configuration.metricsPort {
-            let metrics = try await Self.bindMetrics(host: configuration.metricsHost, port: metricsPort, group: group, dispatcher: dispatcher)
-            metricsListener.withLock { $0 = metrics }
+            do {
+                let metrics = try await Self.bindMetrics(host: configuration.metricsHost, port: metricsPort, group: group, dispatcher: dispatcher)
+                metricsListener.withLock { $0 = metrics }
+            } catch {
+                await shutdown()
+                throw MetricsListenError(host: configuration.metricsHost, port: metricsPort, underlying: error)
+            }
         }
     }
 

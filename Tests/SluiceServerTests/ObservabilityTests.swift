@@ -221,6 +221,24 @@ struct ObservabilityTests {
         }
     }
 
+    @Test("a metrics port already in use stops the start with an error naming it")
+    func metricsPortInUse() async throws {
+        try await withMetrics { server in
+            let taken = try #require(server.server.metricsPort)
+            var configuration = ServerConfiguration()
+            configuration.port = 0
+            configuration.metricsPort = taken
+            let second = SluiceServer(configuration: configuration)
+            do {
+                try await second.start()
+                await second.shutdown()
+                Issue.record("started on a port in use")
+            } catch let error as MetricsListenError {
+                #expect(error.description.hasPrefix("cannot listen for metrics on 127.0.0.1:\(taken): "))
+            }
+        }
+    }
+
     @Test("log-format, metrics-port and metrics-bind come from the option table")
     func options() throws {
         let configuration = try ServerConfiguration.load(
