@@ -115,7 +115,7 @@ final class Dispatcher: Sendable {
         guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
             let name = String(decoding: arguments[0], as: UTF8.self)
             client.transaction.commandRejected()
-            state.stats.recordError(CommandError(.syntax))  // counted as ERR without building the message
+            state.stats.recordError(prefix: "ERR")
             emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
         }

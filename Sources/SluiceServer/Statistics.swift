@@ -81,6 +81,10 @@ extension CommandError {
 extension ServerStats {
     /// Counts an error reply by its prefix, as Redis's `errorstat_*` lines do.
     mutating func recordError(_ error: CommandError) {
-        errorReplies[error.prefix, default: 0] += 1
+        recordError(prefix: error.prefix)
+    }
+
+    mutating func recordError(prefix: String) {
+        errorReplies[prefix, default: 0] += 1
     }
 }
