@@ -1,5 +1,5 @@
-/// Counters kept next to `ServerStats` under the database lock. `INFO` and `/metrics`
-/// both read them, so the two always agree; updating one is a plain addition.
+// Counters kept next to `ServerStats` under the database lock. `INFO` and `/metrics`
+// both read them, so the two always agree; updating one is a plain addition.
 
 /// The native rate-limit commands whose allowed/denied decisions are counted.
 enum RateLimitCommand: Int, CaseIterable {
