@@ -31,6 +31,7 @@ enum ThrottleCommands {
                     return (outcome.write, outcome.result)
                 }
             }
+            state.stats.decisions.record(.clThrottle, allowed: !result.limited)
             return .array([
                 .integer(result.limited ? 1 : 0),
                 .integer(result.limit),
