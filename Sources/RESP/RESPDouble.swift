@@ -23,10 +23,57 @@ extension RESPValue {
             return String(Int64(value))
         }
         if magnitude >= 1e-3 && magnitude < 1e4 {
-            return value.description
+            return self.formatNanoDecimal(value) ?? value.description
         }
         let decimal = ShortestDecimal(value)
         return decimal.redisText()
+    }
+}
+
+extension RESPValue {
+    /// The text of a value in [1e-3, 1e4) that is a whole number of billionths, as
+    /// rate-limit times (nanoseconds over 1e9) are; nil for any other value.
+    ///
+    /// It is the same text as the shortest round-trip form: below 1e4 doubles are
+    /// closer together than 1e-9, so no other decimal of at most nine places reads
+    /// back as this double, and one with more places has more digits. Integer
+    /// arithmetic instead of the general shortest-digits search.
+    static func formatNanoDecimal(_ value: Double) -> String? {
+        let scaled = (value * 1e9).rounded()
+        guard scaled / 1e9 == value else { return nil }
+        var remaining = Int64(scaled).magnitude
+        let whole = remaining / 1_000_000_000
+        var fraction = remaining % 1_000_000_000
+        var places = 9
+        while fraction % 10 == 0 && places > 0 {
+            fraction /= 10
+            places -= 1
+        }
+        remaining = whole
+        var digits: (UInt64, UInt64) = (0, 0)
+        return withUnsafeMutableBytes(of: &digits) { buffer -> String in
+            // Written backwards from the end: fraction, point, whole part, sign.
+            var index = buffer.count
+            for _ in 0..<places {
+                index -= 1
+                buffer[index] = ASCII.zero &+ UInt8(truncatingIfNeeded: fraction % 10)
+                fraction /= 10
+            }
+            if places > 0 {
+                index -= 1
+                buffer[index] = UInt8(ascii: ".")
+            }
+            repeat {
+                index -= 1
+                buffer[index] = ASCII.zero &+ UInt8(truncatingIfNeeded: remaining % 10)
+                remaining /= 10
+            } while remaining > 0
+            if value < 0 {
+                index -= 1
+                buffer[index] = ASCII.minus
+            }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[index...]), as: UTF8.self)
+        }
     }
 }
 

@@ -84,7 +84,7 @@ struct CommandTable: Sendable {
             + LeakyBucketCommands.specs + CounterCommands.specs + ThrottleCommands.specs + SlidingWindowCommands.specs
             + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs + AuthCommands.specs
             + ListCommands.specs
-            + ScriptingCommands.specs
+            + ScriptingCommands.specs + SlowlogCommands.specs
             + PersistenceCommands.specs
     )
 }

@@ -59,12 +59,29 @@ public struct ServerConfiguration: Sendable {
     public var snapshotIgnoreCorrupt = false
     /// Lowest level logged.
     public var logLevel: Logger.Level = .info
+    /// How log lines look: swift-log's text, or one JSON object per line.
+    public var logFormat: LogFormat = .text
+    /// Port serving Prometheus `GET /metrics`; nil: none. 0 picks a free port (tests);
+    /// the `metrics-port` option's 0 means off.
+    public var metricsPort: Int? = nil
+    /// Address the metrics listener binds.
+    public var metricsHost: String = "127.0.0.1"
+    /// Commands charged at least this many microseconds go to `SLOWLOG`; negative: none.
+    public var slowlogSlowerThanMicroseconds = 10_000
+    /// Most `SLOWLOG` entries kept.
+    public var slowlogMaxLength = 128
 
     public init() {}
 
     var limits: RESPLimits {
         RESPLimits(maxBulkLength: maxBulkLength, maxArrayCount: maxArguments)
     }
+}
+
+/// `log-format`: `text` (swift-log's stream handler) or `json` (`JSONLogHandler`).
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text
+    case json
 }
 
 /// Redis's `enable-debug-command`: `no`, `yes`, or `local` (loopback connections only).

@@ -131,6 +131,32 @@ public struct ConfigurationOption: Sendable {
             }
             c.logLevel = level
         },
+        ConfigurationOption("log-format", value: "text|json", "Log lines as text, or one JSON object per line.",
+                            read: { $0.logFormat.rawValue }) { c, text throws(ConfigurationValueError) in
+            guard let format = LogFormat(rawValue: text.lowercased()) else {
+                throw ConfigurationValueError("argument(s) must be one of the following: text, json")
+            }
+            c.logFormat = format
+        },
+        ConfigurationOption("metrics-port", value: "N", "Port serving Prometheus GET /metrics; 0: off.",
+                            read: { String($0.metricsPort ?? 0) }) { c, text throws(ConfigurationValueError) in
+            let port = try integer(text, in: 0...65_535)
+            c.metricsPort = port == 0 ? nil : port
+        },
+        ConfigurationOption("metrics-bind", value: "ADDRESS", "Address the metrics port listens on.",
+                            read: { $0.metricsHost }) { c, text throws(ConfigurationValueError) in
+            guard !text.isEmpty else { throw ConfigurationValueError("argument must not be empty") }
+            c.metricsHost = text
+        },
+        ConfigurationOption("slowlog-log-slower-than", value: "MICROSECONDS",
+                            "Log commands charged at least this long in SLOWLOG; -1: none, 0: all.", runtime: true,
+                            read: { String($0.slowlogSlowerThanMicroseconds) }) { c, text throws(ConfigurationValueError) in
+            c.slowlogSlowerThanMicroseconds = try integer(text, in: -1...Int.max)
+        },
+        ConfigurationOption("slowlog-max-len", value: "N", "Most SLOWLOG entries kept.", runtime: true,
+                            read: { String($0.slowlogMaxLength) }) { c, text throws(ConfigurationValueError) in
+            c.slowlogMaxLength = try integer(text, in: 0...Int.max)
+        },
     ]
 
     static func named(_ name: String) -> ConfigurationOption? {

@@ -15,6 +15,8 @@ struct DatabaseState: ~Copyable {
     var blocking = BlockingState()
     /// The Lua state and script cache; under this lock because Lua is not thread-safe.
     var scripting = ScriptingEngine()
+    /// Commands slower than `slowlog-log-slower-than` (SlowLog.swift).
+    var slowlog = SlowLog()
 }
 
 /// Counters `INFO` reports.
@@ -25,6 +27,10 @@ struct ServerStats {
     var commandsProcessed = 0
     /// Per command table entry, indexed by `CommandSpec.statsIndex`.
     var commands: [CommandStats] = []
+    /// Error replies by prefix (`ERR`, `WRONGTYPE`, ...), as `INFO errorstats` shows them.
+    var errorReplies: [String: Int] = [:]
+    /// Allowed/denied decisions of the native rate-limit commands (Statistics.swift).
+    var decisions = RateLimitDecisions()
 }
 
 struct CommandStats {
@@ -32,6 +38,8 @@ struct CommandStats {
     var nanoseconds = 0
     var failedCalls = 0
     var rejectedCalls = 0
+    /// Charged times (the burst's share), for `sluice_command_duration_seconds`.
+    var latency = LatencyHistogram()
 }
 
 final class Database: Sendable {

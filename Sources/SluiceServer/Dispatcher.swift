@@ -30,6 +30,8 @@ final class ServerContext: Sendable {
     let persistence: Persistence?
     /// The shared Redis of backend mode; nil in memory mode.
     let backend: BackendMode?
+    /// Wrong passwords, logged at most once per interval (AuthFailureLog.swift).
+    let authFailures = AuthFailureLog()
 
     init(
         configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
@@ -82,7 +84,7 @@ final class Dispatcher: Sendable {
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: batch.count) { positions in
+            withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
                 var executed = 0
                 for index in start..<batch.count {
                     let arguments = Arguments(batch, command: index)
@@ -90,7 +92,7 @@ final class Dispatcher: Sendable {
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
                     if let position {
-                        positions[executed] = position
+                        positions[executed] = (position, index)
                         executed += 1
                     }
                     if let request = client.blockedRequest {
@@ -101,9 +103,12 @@ final class Dispatcher: Sendable {
                 }
                 guard executed > 0 else { return }
                 let share = (monotonicNanoseconds() - started) / executed
-                for position in positions[0..<executed] {
+                let bucket = LatencyHistogram.bucket(nanoseconds: share)
+                for (position, _) in positions[0..<executed] {
                     state.stats.commands[position].nanoseconds += share
+                    state.stats.commands[position].latency.record(bucket: bucket)
                 }
+                recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
             }
             return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
         }
@@ -120,6 +125,7 @@ final class Dispatcher: Sendable {
         guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
             let name = String(decoding: arguments[0], as: UTF8.self)
             client.transaction.commandRejected()
+            state.stats.recordError(prefix: "ERR")
             emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
         }
@@ -130,12 +136,15 @@ final class Dispatcher: Sendable {
         guard spec.acceptsArgumentCount(arguments.count) else {
             state.stats.commands[position].rejectedCalls += 1
             let error = TransactionCommands.rejected(CommandError(.wrongArity(command: spec.name)), spec: spec, client: client, state: &state)
+            state.stats.recordError(error)
             emit(error.reply)
             return nil
         }
         if !client.authenticated, let error = AuthCommands.refusal(spec, context: context) {
             state.stats.commands[position].rejectedCalls += 1
-            emit(TransactionCommands.rejected(error, spec: spec, client: client, state: &state).reply)
+            let error = TransactionCommands.rejected(error, spec: spec, client: client, state: &state)
+            state.stats.recordError(error)
+            emit(error.reply)
             return nil
         }
         var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
@@ -143,6 +152,7 @@ final class Dispatcher: Sendable {
             do throws(CommandError) {
                 emit(try TransactionCommands.enqueue(spec, at: position, invocation))
             } catch {
+                state.stats.recordError(error)
                 emit(error.reply)
             }
             return nil
@@ -173,6 +183,7 @@ final class Dispatcher: Sendable {
             return try spec.handler(&invocation, &state)
         } catch {
             state.stats.commands[position].failedCalls += 1
+            state.stats.recordError(error)
             return error.reply
         }
     }

@@ -9,12 +9,16 @@ final class RuntimeSettings: Sendable {
     let maxClients: Atomic<Int>
     let idleTimeoutSeconds: Atomic<Int>
     let maxQueryBufferBytes: Atomic<Int>
+    let slowlogSlowerThan: Atomic<Int>
+    let slowlogMaxLength: Atomic<Int>
 
     init(_ configuration: ServerConfiguration) {
         requirePass = Mutex(configuration.requirePass.map { Array($0.utf8) })
         maxClients = Atomic(configuration.maxClients)
         idleTimeoutSeconds = Atomic(configuration.idleTimeoutSeconds)
         maxQueryBufferBytes = Atomic(configuration.maxQueryBufferBytes)
+        slowlogSlowerThan = Atomic(configuration.slowlogSlowerThanMicroseconds)
+        slowlogMaxLength = Atomic(configuration.slowlogMaxLength)
     }
 
     /// Takes the run-time-changeable fields of `configuration`.
@@ -23,6 +27,8 @@ final class RuntimeSettings: Sendable {
         maxClients.store(configuration.maxClients, ordering: .relaxed)
         idleTimeoutSeconds.store(configuration.idleTimeoutSeconds, ordering: .relaxed)
         maxQueryBufferBytes.store(configuration.maxQueryBufferBytes, ordering: .relaxed)
+        slowlogSlowerThan.store(configuration.slowlogSlowerThanMicroseconds, ordering: .relaxed)
+        slowlogMaxLength.store(configuration.slowlogMaxLength, ordering: .relaxed)
     }
 
     /// `configuration` with the current run-time values in place of the start-up ones.
@@ -32,6 +38,8 @@ final class RuntimeSettings: Sendable {
         result.maxClients = maxClients.load(ordering: .relaxed)
         result.idleTimeoutSeconds = idleTimeoutSeconds.load(ordering: .relaxed)
         result.maxQueryBufferBytes = maxQueryBufferBytes.load(ordering: .relaxed)
+        result.slowlogSlowerThanMicroseconds = slowlogSlowerThan.load(ordering: .relaxed)
+        result.slowlogMaxLength = slowlogMaxLength.load(ordering: .relaxed)
         return result
     }
 

@@ -24,6 +24,8 @@ public final class SluiceServer: Sendable {
     /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
     /// to load is never overwritten by an empty keyspace).
     private let snapshotLoaded = Atomic<Bool>(false)
+    /// The Prometheus listener (MetricsServer.swift), when `metricsPort` is set.
+    private let metricsListener = Mutex<Channel?>(nil)
 
     public init(configuration: ServerConfiguration, timeSource: any TimeSource = SystemTimeSource(), logger: Logger = Logger(label: "sluice")) {
         self.configuration = configuration
@@ -52,6 +54,9 @@ public final class SluiceServer: Sendable {
     public var modeDescription: String {
         dispatcher.context.backend.map { "backend \($0.url)" } ?? "in-memory"
     }
+
+    /// The port serving `/metrics`, nil when metrics are off.
+    public var metricsPort: Int? { metricsListener.withLock { $0?.localAddress?.port } }
 
     /// Loads the snapshot, if configured, then binds and starts serving; returns once the
     /// listener is ready. Throws `PersistenceError` for a snapshot that cannot be loaded.
@@ -87,6 +92,16 @@ public final class SluiceServer: Sendable {
         }
         expiryTask.withLock { $0 = task }
         scheduleSnapshots()
+
+        if let metricsPort = configuration.metricsPort {
+            do {
+                let metrics = try await Self.bindMetrics(host: configuration.metricsHost, port: metricsPort, group: group, dispatcher: dispatcher)
+                metricsListener.withLock { $0 = metrics }
+            } catch {
+                await shutdown()
+                throw MetricsListenError(host: configuration.metricsHost, port: metricsPort, underlying: error)
+            }
+        }
     }
 
     // MARK: Backend
@@ -162,6 +177,7 @@ public final class SluiceServer: Sendable {
         snapshotTask.withLock { $0?.cancel(); $0 = nil }
         let (listener, connections) = channels.withLock { ($0.listener, Array($0.connections.values)) }
         try? await listener?.close()
+        try? await metricsListener.withLock { $0 }?.close()
         for connection in connections {
             try? await connection.close()
         }

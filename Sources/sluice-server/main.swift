@@ -44,6 +44,9 @@ struct SluiceServerCommand: AsyncParsableCommand {
             return
         }
 
+        if configuration.logFormat == .json {
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        }
         var logger = Logger(label: "sluice")
         logger.logLevel = configuration.logLevel
         let server = SluiceServer(configuration: configuration, logger: logger)
@@ -59,7 +62,14 @@ struct SluiceServerCommand: AsyncParsableCommand {
             Self.printError("sluice-server: backend: \(error)")
             throw ExitCode.failure
         }
-        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: \(server.modeDescription), threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), snapshot: \(configuration.snapshotPath ?? "off"))")
+        let metrics = server.metricsPort.map { "\(configuration.metricsHost):\($0)" } ?? "off"
+        let snapshot = configuration.snapshotPath ?? "off"
+        logger.info("Sluice \(SluiceServer.version) ready on \(configuration.host):\(server.port) (mode: \(server.modeDescription), threads: \(configuration.threads), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), snapshot: \(snapshot), metrics: \(metrics))", metadata: configuration.logFormat == .text ? nil : [
+            // JSON lines carry the summary as fields too; text keeps its one-line form.
+            "version": "\(SluiceServer.version)", "mode": "\(server.modeDescription)", "bind": "\(configuration.host)", "port": "\(server.port)",
+            "threads": "\(configuration.threads)", "auth": "\(configuration.requirePass == nil ? "off" : "on")",
+            "maxclients": "\(configuration.maxClients)", "snapshot": "\(snapshot)", "metrics": "\(metrics)",
+        ])
 
         // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
         let (received, continuation) = AsyncStream<Int32>.makeStream()

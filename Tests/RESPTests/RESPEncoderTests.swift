@@ -140,6 +140,27 @@ func formatsDouble(value: Double, text: String) {
     #expect(RESPValue.formatDouble(value) == text)
 }
 
+@Test("Whole billionths below 1e4 take the integer path and print as the shortest form does")
+func formatsNanosecondFractions() {
+    var generator = SplitMix64(seed: 11)
+    var mismatches: [Double] = []
+    for round in 0..<20_000 {
+        // Seconds from nanoseconds, as the rate-limit replies compute them; then arbitrary doubles.
+        // Rounded to a random power of ten, so that short fractions (0.5, 1.25) come up too.
+        var unit: Int64 = 1
+        for _ in 0..<(generator.next() % 9) { unit *= 10 }
+        let nanoseconds = (Int64(generator.next() % 9_999_000_000_000) + 1_000_000) / unit * unit
+        let value = round.isMultiple(of: 2)
+            ? Double(nanoseconds) / 1e9 * (round.isMultiple(of: 4) ? 1 : -1)
+            : Double(generator.next() % 1_000_000_000) / Double(generator.next() % 1_000_000 + 1)
+        guard value.magnitude >= 1e-3, value.magnitude < 1e4, value != value.rounded(.towardZero) else { continue }
+        if RESPValue.formatDouble(value) != value.description { mismatches.append(value) }
+    }
+    #expect(mismatches == [])
+    #expect(RESPValue.formatDouble(0.844916820) == "0.84491682")
+    #expect(RESPValue.formatDouble(-1234.000000001) == "-1234.000000001")
+}
+
 @Test("Formatted finite doubles read back as the same double")
 func formattedDoublesRoundTrip() {
     var generator = SplitMix64(seed: 7)

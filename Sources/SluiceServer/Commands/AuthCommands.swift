@@ -34,7 +34,12 @@ enum AuthCommands {
             let matches = expected.map { constantTimeEquals(password, $0) } ?? true
             return matches && user == Array("default".utf8)
         }
-        guard accepted else { throw wrongPass }
+        guard accepted else {
+            invocation.server.authFailures.record(
+                client: invocation.client.address, user: String(decoding: user.prefix(64), as: UTF8.self),
+                now: invocation.now, logger: invocation.server.logger)
+            throw wrongPass
+        }
         invocation.client.authenticated = true
     }
 

@@ -20,7 +20,7 @@ enum CounterCommands {
             let outcome = try rateLimited { () throws(RateLimitError) in
                 try BoundedCounter.add(current: current, value: value, ttlMilliseconds: ttl, now: invocation.now)
             }
-            return apply(outcome, key, &invocation, &state)
+            return apply(outcome, .add, key, &invocation, &state)
         },
         CommandSpec("incr_and_sum", arity: -6, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "ratelimit",
                     summary: "Increments an integer unless it or its sum with other keys would exceed a maximum.",
@@ -38,27 +38,27 @@ enum CounterCommands {
                 try BoundedCounter.incrAndSum(
                     current: current, summed: summed, amount: amount, maximum: maximum, ttlMilliseconds: ttl, now: invocation.now)
             }
-            return apply(outcome, key, &invocation, &state)
+            return apply(outcome, .incrAndSum, key, &invocation, &state)
         },
     ]
 
     /// `INCR key amount maximum ttl_ms`.
     static func boundedIncr(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        try bounded(&invocation, &state, command: "incr", limit: "maximum", BoundedCounter.incr)
+        try bounded(&invocation, &state, command: .incr, limit: "maximum", BoundedCounter.incr)
     }
 
     /// `DECR key amount minimum ttl_ms`.
     static func boundedDecr(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        try bounded(&invocation, &state, command: "decr", limit: "minimum", BoundedCounter.decr)
+        try bounded(&invocation, &state, command: .decr, limit: "minimum", BoundedCounter.decr)
     }
 
     private typealias Operation = (Int64?, Int64, Int64, Int64, Instant) throws(RateLimitError) -> BoundedCounterOutcome
 
     /// `key amount maximum|minimum ttl_ms` with exactly these arguments, then `operation`.
     private static func bounded(
-        _ invocation: inout Invocation, _ state: inout DatabaseState, command: String, limit: String, _ operation: Operation
+        _ invocation: inout Invocation, _ state: inout DatabaseState, command: RateLimitCommand, limit: String, _ operation: Operation
     ) throws(CommandError) -> RESPValue {
-        guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command)) }
+        guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command.name)) }
         let key = try invocation.arguments.nextIndex()
         let (amount, bound, ttl) = try amountLimitTTL(&invocation, limit: limit)
         let now = invocation.now
@@ -68,6 +68,7 @@ enum CounterCommands {
                 return (outcome.write, outcome.applied)
             }
         }
+        state.stats.decisions.record(command, allowed: applied)
         return .integer(applied ? 1 : 0)
     }
 
@@ -85,8 +86,11 @@ enum CounterCommands {
         return ttl
     }
 
-    private static func apply(_ outcome: BoundedCounterOutcome, _ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) -> RESPValue {
+    private static func apply(
+        _ outcome: BoundedCounterOutcome, _ command: RateLimitCommand, _ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState
+    ) -> RESPValue {
         state.keyspace.apply(outcome.write, to: key, now: invocation.now)
+        state.stats.decisions.record(command, allowed: outcome.applied)
         return .integer(outcome.applied ? 1 : 0)
     }
 }

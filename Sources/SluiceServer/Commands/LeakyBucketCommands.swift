@@ -15,6 +15,7 @@ enum LeakyBucketCommands {
                     return (outcome.write, outcome.decision)
                 }
             }
+            state.stats.decisions.record(.consume, allowed: decision.success)
             return reply(decision, invocation.client.protocolVersion)
         },
         CommandSpec("peek", arity: -4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "ratelimit",

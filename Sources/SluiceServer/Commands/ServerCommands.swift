@@ -113,7 +113,7 @@ enum ServerCommands {
 
     // MARK: INFO
 
-    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "keyspace", "backend"]
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "errorstats", "keyspace", "backend"]
     static let allSections = defaultSections + ["commandstats"]
 
     private static func info(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
@@ -189,7 +189,15 @@ enum ServerCommands {
                 "keyspace_hits:\(state.keyspace.stats.hits)",
                 "keyspace_misses:\(state.keyspace.stats.misses)",
                 "rejected_connections:\(state.stats.rejectedConnections)",
-            ]
+                "total_error_replies:\(state.stats.errorReplies.values.reduce(0, +))",
+            ] + RateLimitCommand.allCases.flatMap { command in
+                // The same counters as sluice_ratelimit_decisions_total; `cl.throttle` as `cl_throttle`.
+                let name = String(command.name.map { $0 == "." ? "_" : $0 })
+                return ["ratelimit_\(name)_allowed:\(state.stats.decisions.allowed[command.rawValue])",
+                        "ratelimit_\(name)_denied:\(state.stats.decisions.denied[command.rawValue])"]
+            }
+        case "errorstats":
+            return state.stats.errorReplies.sorted { $0.key < $1.key }.map { "errorstat_\($0.key):count=\($0.value)" }
         case "keyspace":
             guard state.keyspace.count > 0 else { return [] }
             return ["db0:keys=\(state.keyspace.count),expires=\(state.keyspace.volatileCount),avg_ttl=0"]
@@ -264,6 +272,8 @@ enum ServerCommands {
             state.stats.commandsProcessed = 0
             state.stats.connectionsReceived = 0
             for position in state.stats.commands.indices { state.stats.commands[position] = CommandStats() }
+            state.stats.errorReplies = [:]
+            state.stats.decisions = RateLimitDecisions()
             return .ok
         }
     }

@@ -17,6 +17,7 @@ enum SlidingWindowCommands {
                     return (outcome.write, outcome)
                 }
             }
+            state.stats.decisions.record(.acquire, allowed: outcome.acquired)
             return .array([
                 .integer(outcome.acquired ? 1 : 0),
                 .integer(outcome.waitMilliseconds),

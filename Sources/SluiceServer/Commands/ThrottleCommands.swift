@@ -19,6 +19,7 @@ enum ThrottleCommands {
                     return (outcome.write, outcome.result)
                 }
             }
+            state.stats.decisions.record(.clThrottle, allowed: !result.limited)
             return reply(result)
         },
     ]

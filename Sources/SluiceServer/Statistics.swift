@@ -1,0 +1,90 @@
+// Counters kept next to `ServerStats` under the database lock. `INFO` and `/metrics`
+// both read them, so the two always agree; updating one is a plain addition.
+
+/// The native rate-limit commands whose allowed/denied decisions are counted.
+enum RateLimitCommand: Int, CaseIterable {
+    case consume, clThrottle, acquire, incr, decr, add, incrAndSum
+
+    /// The command's name as `COMMAND` lists it.
+    var name: String {
+        switch self {
+        case .consume: "consume"
+        case .clThrottle: "cl.throttle"
+        case .acquire: "acquire"
+        case .incr: "incr"
+        case .decr: "decr"
+        case .add: "add"
+        case .incrAndSum: "incr_and_sum"
+        }
+    }
+}
+
+/// Allowed and denied decisions per native rate-limit command. Bounded INCR/DECR
+/// count here only in their four-argument form; Redis's INCR decides nothing.
+struct RateLimitDecisions {
+    private(set) var allowed = [Int](repeating: 0, count: RateLimitCommand.allCases.count)
+    private(set) var denied = [Int](repeating: 0, count: RateLimitCommand.allCases.count)
+
+    mutating func record(_ command: RateLimitCommand, allowed isAllowed: Bool) {
+        if isAllowed {
+            allowed[command.rawValue] += 1
+        } else {
+            denied[command.rawValue] += 1
+        }
+    }
+}
+
+/// A per-command histogram of the time each command was charged: its share of the
+/// read burst's measured time (see `Dispatcher.execute`). Counts per bucket, not
+/// cumulative; the exposition adds them up.
+struct LatencyHistogram {
+    /// Upper bounds in nanoseconds; the last bucket (+Inf) is implicit.
+    static let bounds: [Int] = [
+        10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
+        10_000_000, 50_000_000, 100_000_000, 500_000_000, 1_000_000_000,
+    ]
+
+    /// `bounds.count + 1` counts once anything was recorded; empty until then, so idle
+    /// commands cost no memory.
+    private(set) var counts: [Int] = []
+
+    /// The bucket a duration falls in; computed once per burst, since every command of a
+    /// burst is charged the same share.
+    @inline(__always)
+    static func bucket(nanoseconds: Int) -> Int {
+        var index = 0
+        while index < bounds.count && nanoseconds > bounds[index] { index += 1 }
+        return index
+    }
+
+    @inline(__always)
+    mutating func record(bucket: Int) {
+        if counts.isEmpty { counts = [Int](repeating: 0, count: Self.bounds.count + 1) }
+        counts[bucket] += 1
+    }
+
+    var total: Int { counts.reduce(0, +) }
+}
+
+extension CommandError {
+    /// The first word of the reply (`ERR`, `WRONGTYPE`, `NOAUTH`), which `INFO
+    /// errorstats` and `sluice_errors_total` count by; built without the whole message.
+    var prefix: String {
+        switch kind {
+        case .wrongType: return "WRONGTYPE"
+        case .message(let text): return String(text.prefix { $0 != " " }.prefix(32))
+        default: return "ERR"
+        }
+    }
+}
+
+extension ServerStats {
+    /// Counts an error reply by its prefix, as Redis's `errorstat_*` lines do.
+    mutating func recordError(_ error: CommandError) {
+        recordError(prefix: error.prefix)
+    }
+
+    mutating func recordError(prefix: String) {
+        errorReplies[prefix, default: 0] += 1
+    }
+}
