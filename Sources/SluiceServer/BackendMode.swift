@@ -38,6 +38,10 @@ struct ScriptCall: Sendable {
     let allowed: RESPValue
     /// The script's reply as the in-memory reply; nil for a reply of the wrong shape.
     let convert: @Sendable (RESPValue) -> RESPValue?
+    /// The command whose decisions `INFO` counts (nil for PEEK, which decides nothing).
+    var decision: RateLimitCommand?
+    /// The script reply's first integer when the answer is "allowed" (0 for CL.THROTTLE's `limited`).
+    var allowedWhen: Int64 = 1
 }
 
 /// What the dispatcher does with a command in backend mode.
@@ -50,9 +54,21 @@ enum BackendRoute {
     case deferred(DeferredReply)
 }
 
+/// Set by the first answer to a backend request (Redis's, or the timeout's).
+final class AnsweredFlag: Sendable {
+    private let answered = Atomic<Bool>(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        !answered.exchange(true, ordering: .relaxed)
+    }
+}
+
 /// The backend client, the failure policy and the counters `INFO` shows.
 final class BackendMode: Sendable {
     let backend: RedisBackend
+    /// For the counters `INFO` and `/metrics` read (decisions, error replies).
+    private let database: Database
     let policy: BackendFailurePolicy
     /// `redis://host:port/db`, for the ready line and `INFO`.
     let url: String
@@ -61,8 +77,9 @@ final class BackendMode: Sendable {
     /// Replies answered `TRYAGAIN` because the backend could not decide (fail-closed).
     let failClosedReplies = Atomic<Int>(0)
 
-    init(backend: RedisBackend) {
+    init(backend: RedisBackend, database: Database) {
         self.backend = backend
+        self.database = database
         self.policy = backend.configuration.failurePolicy
         self.url = "redis://\(backend.configuration.address)/\(backend.configuration.database)"
     }
@@ -116,10 +133,11 @@ final class BackendMode: Sendable {
             String(parsed.amount ?? 1), Self.seconds(parsed.block ?? 0),
         ]
         let recharge = parsed.bucket.rechargeNanoseconds
+        let decision: RateLimitCommand? = command == "consume" ? .consume : nil
         // Fail-open: the drops fit, as into an empty bucket.
         let allowed = LeakyBucketDecision(success: true, level: 0, untilNextDropNanoseconds: recharge, blockedForNanoseconds: nil)
         return script(.leakyBucket, keys: [invocation.arguments[parsed.key]], arguments, version,
-                      allowed: LeakyBucketCommands.reply(allowed, version)) { reply in
+                      allowed: LeakyBucketCommands.reply(allowed, version), decision: decision) { reply in
             LeakyBucketDecision(backendReply: reply).map { LeakyBucketCommands.reply($0, version) }
         }
     }
@@ -128,7 +146,7 @@ final class BackendMode: Sendable {
         let key = try invocation.arguments.next()
         let value = try invocation.arguments.nextInteger(orElse: .notInteger("value"))
         let ttl = try CounterCommands.ttlArgument(&invocation)
-        return counter(keys: [key], ["add", String(value), String(ttl)], version)
+        return counter(keys: [key], ["add", String(value), String(ttl)], version, .add)
     }
 
     /// `INCR|DECR key amount bound ttl_ms`: exactly these arguments, as in memory mode.
@@ -136,18 +154,18 @@ final class BackendMode: Sendable {
         guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command)) }
         let key = try invocation.arguments.next()
         let (amount, bound, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: command == "incr" ? "maximum" : "minimum")
-        return counter(keys: [key], [command, String(amount), String(bound), String(ttl)], version)
+        return counter(keys: [key], [command, String(amount), String(bound), String(ttl)], version, command == "incr" ? .incr : .decr)
     }
 
     private func incrAndSum(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
         let key = try invocation.arguments.next()
         let (amount, maximum, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: "maximum")
         let keys = [key] + invocation.arguments.rest()
-        return counter(keys: keys, ["incr_and_sum", String(amount), String(maximum), String(ttl)], version)
+        return counter(keys: keys, ["incr_and_sum", String(amount), String(maximum), String(ttl)], version, .incrAndSum)
     }
 
-    private func counter(keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion) -> ScriptCall {
-        script(.boundedCounter, keys: keys, arguments, version, allowed: .integer(1)) { reply in
+    private func counter(keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion, _ decision: RateLimitCommand) -> ScriptCall {
+        script(.boundedCounter, keys: keys, arguments, version, allowed: .integer(1), decision: decision) { reply in
             if case .integer(let applied) = reply, applied == 0 || applied == 1 { return reply }
             return nil
         }
@@ -161,7 +179,7 @@ final class BackendMode: Sendable {
         let allowed = ThrottleResult(limited: false, limit: limit, remaining: max(0, limit - parsed.quantity),
                                      retryAfterNanoseconds: -1, resetAfterNanoseconds: 0)
         return script(.cellThrottle, keys: [invocation.arguments[parsed.key]], arguments, version,
-                      allowed: ThrottleCommands.reply(allowed)) { reply in
+                      allowed: ThrottleCommands.reply(allowed), decision: .clThrottle, allowedWhen: 0) { reply in
             ThrottleResult(backendReply: reply).map(ThrottleCommands.reply)
         }
     }
@@ -175,7 +193,7 @@ final class BackendMode: Sendable {
             arguments.append(String(rate.intervalMilliseconds))
         }
         return script(.slidingWindow, keys: [invocation.arguments[key]], arguments, version,
-                      allowed: .array([.integer(1), .integer(0), .integer(-1)])) { reply in
+                      allowed: .array([.integer(1), .integer(0), .integer(-1)]), decision: .acquire) { reply in
             guard case .array(let fields) = reply, fields.count == 3,
                   fields.allSatisfy({ if case .integer = $0 { true } else { false } })
             else { return nil }
@@ -191,9 +209,11 @@ final class BackendMode: Sendable {
 
     private func script(
         _ script: BackendScript, keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion,
-        allowed: RESPValue, convert: @escaping @Sendable (RESPValue) -> RESPValue?
+        allowed: RESPValue, decision: RateLimitCommand?, allowedWhen: Int64 = 1,
+        convert: @escaping @Sendable (RESPValue) -> RESPValue?
     ) -> ScriptCall {
-        ScriptCall(script: script, keys: keys, arguments: arguments, version: version, allowed: allowed, convert: convert)
+        ScriptCall(script: script, keys: keys, arguments: arguments, version: version, allowed: allowed, convert: convert,
+                   decision: decision, allowedWhen: allowedWhen)
     }
 
     /// Runs the call's script (with `NOW` when the clock is pinned) and converts its
@@ -202,28 +222,78 @@ final class BackendMode: Sendable {
         var arguments = call.arguments
         if let pinnedNow { arguments += ["NOW", String(pinnedNow.nanoseconds)] }
         let words = arguments.map { Array($0.utf8) }
+        let answered = AnsweredFlag()
         return DeferredReply(version: call.version, start: { [self] deliver in
             backend.evalScript(call.script, keys: call.keys, arguments: words, affinity: affinity) { result in
                 switch result {
                 case .success(let reply):
-                    deliver(call.convert(reply) ?? .error("ERR unexpected reply from \(call.script.fileName): \(reply)"))
+                    guard let converted = call.convert(reply) else {
+                        deliver(self.counted(.error("ERR unexpected reply from \(call.script.fileName): \(reply)"), answered))
+                        return
+                    }
+                    let decided = call.decision.flatMap { decision in
+                        Self.firstInteger(reply).map { Counted.decision(decision, allowed: $0 == call.allowedWhen) }
+                    }
+                    deliver(self.counted(converted, answered, decided ?? .nothing))
                 case .failure(let error):
-                    deliver(self.failureReply(error, allowed: call.allowed))
+                    let (reply, policy) = self.failureReply(error, allowed: call.allowed)
+                    deliver(self.counted(reply, answered, policy))
                 }
             }
-        }, timedOut: { [self] in failureReply(.timeout, allowed: call.allowed) })
+        }, timedOut: { [self] in
+            let (reply, policy) = failureReply(.timeout, allowed: call.allowed)
+            return counted(reply, answered, policy)
+        })
+    }
+
+    private static func firstInteger(_ reply: RESPValue) -> Int64? {
+        switch reply {
+        case .integer(let value): value
+        case .array(let fields): if case .integer(let value)? = fields.first { value } else { nil }
+        default: nil
+        }
+    }
+
+    /// What a late reply adds to the counters, besides its error prefix.
+    enum Counted {
+        case nothing
+        case decision(RateLimitCommand, allowed: Bool)
+        case failOpen
+        case failClosed
+    }
+
+    /// Counts a late reply as in-memory commands count theirs (decisions, error replies,
+    /// and the failure policy's answers), then returns it. Only the first answer of a
+    /// request counts: the backend's own, or the connection's timeout, whichever came first.
+    private func counted(_ reply: RESPValue, _ answered: AnsweredFlag, _ what: Counted = .nothing) -> RESPValue {
+        guard answered.claim() else { return reply }
+        let errorPrefix: String? = if case .error(let text) = reply { Self.errorPrefix(text) } else { nil }
+        switch what {
+        case .failOpen: failOpenReplies.add(1, ordering: .relaxed)
+        case .failClosed: failClosedReplies.add(1, ordering: .relaxed)
+        case .nothing, .decision: break
+        }
+        var decided: (RateLimitCommand, Bool)?
+        if case .decision(let command, let allowed) = what { decided = (command, allowed) }
+        guard errorPrefix != nil || decided != nil else { return reply }
+        database.state.withLock { state in
+            if let errorPrefix { state.stats.recordError(prefix: errorPrefix) }
+            if let (command, allowed) = decided { state.stats.decisions.record(command, allowed: allowed) }
+        }
+        return reply
+    }
+
+    /// An error reply's first word, as `INFO errorstats` counts it.
+    static func errorPrefix(_ text: String) -> String {
+        String(text.prefix { $0 != " " }.prefix(32))
     }
 
     /// A script's own error is relayed; an unreachable or slow backend gets the policy's answer.
-    func failureReply(_ error: BackendError, allowed: RESPValue) -> RESPValue {
-        guard error.isBackendFailure else { return .error(error.description) }
+    private func failureReply(_ error: BackendError, allowed: RESPValue) -> (RESPValue, Counted) {
+        guard error.isBackendFailure else { return (.error(error.description), .nothing) }
         switch policy {
-        case .failOpen:
-            failOpenReplies.add(1, ordering: .relaxed)
-            return allowed
-        case .failClosed:
-            failClosedReplies.add(1, ordering: .relaxed)
-            return .error("TRYAGAIN \(error.description)")
+        case .failOpen: return (allowed, .failOpen)
+        case .failClosed: return (.error("TRYAGAIN \(error.description)"), .failClosed)
         }
     }
 
@@ -232,14 +302,15 @@ final class BackendMode: Sendable {
     /// Sends the command's words as they came; the reply is relayed as Redis gave it.
     /// The failure policy is for decisions: a plain command fails with `TRYAGAIN` either way.
     private func forward(_ words: [[UInt8]], _ version: RESPVersion, affinity: Int) -> DeferredReply {
-        DeferredReply(version: version, start: { [backend] deliver in
+        let answered = AnsweredFlag()
+        return DeferredReply(version: version, start: { [self] deliver in
             backend.submit(words, affinity: affinity) { result in
                 switch result {
-                case .success(let reply): deliver(reply)
-                case .failure(let error): deliver(Self.plainFailure(error))
+                case .success(let reply): deliver(self.counted(reply, answered))
+                case .failure(let error): deliver(self.counted(Self.plainFailure(error), answered))
                 }
             }
-        }, timedOut: { Self.plainFailure(.timeout) })
+        }, timedOut: { [self] in counted(Self.plainFailure(.timeout), answered) })
     }
 
     private static func plainFailure(_ error: BackendError) -> RESPValue {

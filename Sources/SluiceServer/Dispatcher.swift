@@ -162,7 +162,10 @@ final class Dispatcher: Sendable {
             case .local: break
             case .reply(let reply):
                 state.stats.commands[position].calls += 1
-                if case .error = reply { state.stats.commands[position].failedCalls += 1 }
+                if case .error(let text) = reply {
+                    state.stats.commands[position].failedCalls += 1
+                    state.stats.recordError(prefix: BackendMode.errorPrefix(text))
+                }
                 emit(reply)
                 return position
             case .deferred(let reply):

@@ -35,16 +35,17 @@ public final class SluiceServer: Sendable {
         // Only a server that allows DEBUG pays for a clock that DEBUG SET-CLOCK can pin.
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
         let persistence = configuration.snapshotPath.map { Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger) }
+        let database = Database(commandCount: table.specs.count)
         // A backend setting that does not validate leaves this nil, and start() reports it.
         var backend: BackendMode?
         if let settings = (try? configuration.backendConfiguration()) ?? nil, let client = try? RedisBackend(configuration: settings) {
-            backend = BackendMode(backend: client)
+            backend = BackendMode(backend: client, database: database)
         }
         let context = ServerContext(
             configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),
             debugClock: debugClock, logger: logger, persistence: persistence, backend: backend)
         self.dispatcher = Dispatcher(
-            context: context, database: Database(commandCount: table.specs.count), timeSource: debugClock ?? timeSource)
+            context: context, database: database, timeSource: debugClock ?? timeSource)
     }
 
     /// The port actually bound (useful when configured with port 0).

@@ -325,6 +325,35 @@ struct BackendModeTests {
         }
     }
 
+    @Test("decisions and error replies answered by Redis are counted in INFO as in memory mode, once each")
+    func counters() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis, configure: { $0.backendTimeoutMilliseconds = 300 }) { server in
+            let connection = try server.connect()
+            for _ in 0..<3 { _ = try connection.command("CONSUME", "counted", "2", "1000") }
+            _ = try connection.command("PEEK", "counted", "2", "1000")
+            _ = try connection.command("CL.THROTTLE", "counted-t", "0", "1", "1000")
+            _ = try connection.command("CL.THROTTLE", "counted-t", "0", "1", "1000")
+            _ = try connection.command("SET", "counted-s", "x")
+            #expect(try connection.command("CONSUME", "counted-s", "2", "1000").hasPrefix("-WRONGTYPE"))
+            #expect(try connection.command("MULTI") == "-ERR MULTI is not available in backend mode\r\n")
+            // A frozen Redis: the connection's timer answers first, the backend's own
+            // timeout later; the request counts once.
+            redis.pause(true)
+            #expect(try connection.command("ACQUIRE", "counted-w", "1", "RATE", "1", "1000").hasPrefix("-TRYAGAIN"))
+            usleep(700_000)
+            redis.pause(false)
+            let info = try connection.call("INFO", "all")
+            guard case .bulkString(let bytes) = info else { Issue.record("INFO: \(info)"); return }
+            let lines = Set(String(decoding: bytes, as: UTF8.self).split(separator: "\r\n").map(String.init))
+            for line in ["ratelimit_consume_allowed:2", "ratelimit_consume_denied:1", "ratelimit_cl_throttle_allowed:1",
+                         "ratelimit_cl_throttle_denied:1", "ratelimit_acquire_allowed:0", "errorstat_WRONGTYPE:count=1",
+                         "errorstat_ERR:count=1", "errorstat_TRYAGAIN:count=1", "backend_fail_closed_replies:1"] {
+                #expect(lines.contains(line), "\(line)")
+            }
+        }
+    }
+
     @Test("QUIT after a pipelined backend command answers both, then closes")
     func quitAfterDeferred() async throws {
         let redis = try RedisServer()
