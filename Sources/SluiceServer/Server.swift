@@ -112,15 +112,15 @@ public final class SluiceServer: Sendable {
     private func startBackend() async throws {
         guard let configuration = try self.configuration.backendConfiguration() else { return }
         guard let backend = dispatcher.context.backend?.backend else {
-            // The settings validated but the client refused them (e.g. the pool size).
-            _ = try RedisBackend(configuration: configuration)
+            // The client refused these settings in init (e.g. the pool size): say why.
+            try configuration.validate()
             return
         }
         do {
             try await backend.loadScripts()
             logger.info("Backend \(configuration.address) ready, scripts loaded")
         } catch {
-            logger.warning("Backend \(configuration.address) not ready (\(error)); commands fail \(configuration.failurePolicy.rawValue) until it is")
+            logger.warning("Backend \(configuration.address) not ready (\(error)); rate-limit commands answer by the \(configuration.failurePolicy.rawValue) policy until it is back")
         }
     }
 
