@@ -1,4 +1,5 @@
 import RESP
+import SluiceRedisBackend
 
 /// The counters `/metrics` exports, copied under the database lock when a scrape
 /// arrives and formatted after it is released. Commands never call into a metrics
@@ -25,6 +26,8 @@ struct MetricsSnapshot {
     var keyspaceHits = 0
     var keyspaceMisses = 0
     var residentMemoryBytes = 0
+    /// Backend mode's client and failure-policy counters; nil in memory mode.
+    var backend: (stats: BackendStats, failOpen: Int, failClosed: Int)?
 
     /// Copies the counters; call with the lock held. Commands never called are left out.
     init(_ state: borrowing DatabaseState, table: CommandTable) {
@@ -111,6 +114,19 @@ struct MetricsSnapshot {
         sample("sluice_keyspace_misses_total", value: keyspaceMisses)
         family("sluice_resident_memory_bytes", "gauge", "Resident set size of the process (/proc/self/statm).")
         sample("sluice_resident_memory_bytes", value: residentMemoryBytes)
+        if let (stats, failOpen, failClosed) = backend {
+            family("sluice_backend_connected_connections", "gauge", "Backend mode: pooled connections to Redis open now.")
+            sample("sluice_backend_connected_connections", value: stats.connectedConnections)
+            family("sluice_backend_requests_total", "counter", "Backend mode: requests sent to Redis, retries included.")
+            sample("sluice_backend_requests_total", value: stats.requests)
+            family("sluice_backend_failures_total", "counter", "Backend mode: requests Redis could not answer (down or too slow).")
+            sample("sluice_backend_failures_total", value: stats.failures)
+            family("sluice_backend_policy_replies_total", "counter", "Backend mode: replies given by the failure policy.")
+            sample("sluice_backend_policy_replies_total", "policy=\"fail-open\"", value: failOpen)
+            sample("sluice_backend_policy_replies_total", "policy=\"fail-closed\"", value: failClosed)
+            family("sluice_backend_round_trip_seconds_avg", "gauge", "Backend mode: mean time to write a batch and read its replies.")
+            line("sluice_backend_round_trip_seconds_avg", "", Self.seconds(stats.averageRoundTripMicroseconds * 1_000))
+        }
         return out
     }
 
@@ -143,6 +159,10 @@ extension Dispatcher {
     func metricsExposition() -> String {
         var snapshot = database.state.withLock { MetricsSnapshot($0, table: context.table) }
         snapshot.residentMemoryBytes = ServerCommands.residentMemoryBytes()
+        if let backend = context.backend {
+            snapshot.backend = (backend.backend.stats, backend.failOpenReplies.load(ordering: .relaxed),
+                                backend.failClosedReplies.load(ordering: .relaxed))
+        }
         return snapshot.exposition()
     }
 }

@@ -274,7 +274,10 @@ struct BackendModeTests {
     @Test("fail-open: with Redis down, decisions are allowed and INFO counts them")
     func failOpenWhenDown() async throws {
         let redis = try RedisServer()
-        try await withBackendServer(redis, configure: { $0.backendFailurePolicy = .failOpen }) { server in
+        try await withBackendServer(redis, configure: {
+            $0.backendFailurePolicy = .failOpen
+            $0.metricsPort = 0
+        }) { server in
             let connection = try server.connect()
             redis.kill()
             #expect(try connection.command("CONSUME", "open", "3", "2") == "*4\r\n:1\r\n:0\r\n$1\r\n2\r\n$-1\r\n")
@@ -291,6 +294,11 @@ struct BackendModeTests {
             let text = String(decoding: bytes, as: UTF8.self)
             #expect(text.contains("backend_fail_open_replies:5\r\n"))
             #expect(text.contains("backend_failure_policy:fail-open\r\n"))
+            // /metrics shows the same count.
+            let metrics = try scrape(server).body
+            #expect(metrics.contains("sluice_backend_policy_replies_total{policy=\"fail-open\"} 5\n"))
+            #expect(metrics.contains("sluice_backend_policy_replies_total{policy=\"fail-closed\"} 0\n"))
+            #expect(metrics.contains("sluice_backend_connected_connections "))
         }
     }
 
