@@ -106,6 +106,10 @@ struct ParkedBatch {
     let next: Int
     let token: UInt64
     let timeout: TimeAmount?
+
+    /// The token of a burst paused because its connection awaits too many backend
+    /// replies (BackendMode.swift); parking tokens start at 1.
+    static let backendPause: UInt64 = 0
 }
 
 /// A reply for a client that was parked, to deliver once the lock is released.

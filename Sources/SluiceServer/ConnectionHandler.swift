@@ -30,6 +30,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Fires at the earliest deadline of an awaited backend reply.
     private var replyTimer: Scheduled<Void>?
 
+    /// Backend replies one connection may await; past it, its later commands wait (as a
+    /// parked client's do) until half have arrived, so a pipelining client cannot queue
+    /// requests without bound.
+    static let maxAwaitedReplies = 1024
+
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
 
@@ -127,9 +132,10 @@ final class ConnectionHandler: ChannelInboundHandler {
             let outputLimit = dispatcher.outputBurstLimit
             // Once a reply is awaited, later replies queue behind it.
             var queued = !replyQueue.isEmpty
-            let deferred: ((DeferredReply) -> Void)? = dispatcher.context.backend == nil ? nil : { reply in
+            let deferred: ((DeferredReply) -> Bool)? = dispatcher.context.backend == nil ? nil : { reply in
                 queued = true
                 self.startDeferred(reply, context: context)
+                return self.replyQueue.waiting < Self.maxAwaitedReplies
             }
             parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply in
                 if queued {
@@ -236,6 +242,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         if replyQueue.isEmpty {
             replyTimer?.cancel()
             replyTimer = nil
+        }
+        // A burst paused for too many awaited replies goes on once half have arrived.
+        if parkedToken == ParkedBatch.backendPause, replyQueue.waiting <= Self.maxAwaitedReplies / 2, let client {
+            parkedToken = nil
+            let pending = inbound ?? context.channel.allocator.buffer(capacity: 0)
+            inbound = nil
+            if !closing { run(pending, context: context, client: client) }
         }
         flush(context: context)
     }

@@ -69,15 +69,19 @@ final class Dispatcher: Sendable {
     /// result then says where to resume). Replies for clients that pushes served are
     /// delivered after the lock is released. `now` is read once per burst by the
     /// caller, as Redis caches its clock per event-loop iteration. In backend mode a
-    /// command answered by Redis goes to `deferred` instead of `emit`. The burst's time is
+    /// command answered by Redis goes to `deferred` instead of `emit`; when `deferred`
+    /// returns false (too many replies awaited), the burst pauses after that command, as
+    /// a parked one does, with `ParkedBatch.backendPause` as its token. The burst's time is
     /// measured once and shared evenly among its commands in `INFO commandstats`: two
     /// clock reads per command would cost more than most commands.
     @discardableResult
     func execute(
         _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant,
-        deferred: ((DeferredReply) -> Void)? = nil, emit: (RESPValue) -> Void
+        deferred: ((DeferredReply) -> Bool)? = nil, emit: (RESPValue) -> Void
     ) -> ParkedBatch? {
         var parked: ParkedBatch?
+        var pause = false
+        let deferAndCheck: ((DeferredReply) -> Void)? = deferred.map { deferred in { if !deferred($0) { pause = true } } }
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: RESPValue) {
             if client.blockedRequest == nil { emit(reply) }
@@ -88,7 +92,7 @@ final class Dispatcher: Sendable {
                 var executed = 0
                 for index in start..<batch.count {
                     let arguments = Arguments(batch, command: index)
-                    let position = execute(arguments, client: client, now: now, state: &state, deferred: deferred, emit: emitUnlessParked)
+                    let position = execute(arguments, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
                     if let position {
@@ -100,6 +104,10 @@ final class Dispatcher: Sendable {
                         break
                     }
                     if client.closeAfterReply { break }
+                    if pause {
+                        parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
+                        break
+                    }
                 }
                 guard executed > 0 else { return }
                 let share = (monotonicNanoseconds() - started) / executed

@@ -22,10 +22,13 @@ struct ReplyQueue {
     private var headID: UInt64 = 0
 
     var isEmpty: Bool { head == slots.count }
+    /// Replies still awaited.
+    private(set) var waiting = 0
 
     /// Keeps a place for `deferred`'s reply; returns its id for `fill`.
     mutating func reserve(_ deferred: DeferredReply, deadline: NIODeadline) -> UInt64 {
         slots.append(.waiting(deadline: deadline, deferred: deferred))
+        waiting += 1
         return headID + UInt64(slots.count - 1 - head)
     }
 
@@ -51,6 +54,7 @@ struct ReplyQueue {
         var buffer = allocator.buffer(capacity: 64)
         buffer.writeRESPValue(reply, version: deferred.version)
         slots[index] = .ready(buffer)
+        waiting -= 1
         return true
     }
 
@@ -64,6 +68,7 @@ struct ReplyQueue {
             var buffer = allocator.buffer(capacity: 64)
             buffer.writeRESPValue(deferred.timedOut(), version: deferred.version)
             slots[index] = .ready(buffer)
+            waiting -= 1
         }
         return nil
     }

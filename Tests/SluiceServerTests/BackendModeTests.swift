@@ -197,6 +197,31 @@ struct BackendModeTests {
         }
     }
 
+    @Test("3,000 pipelined commands, past the awaited-reply limit, all come back in order")
+    func pipelinedPastTheLimit() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis) { server in
+            let connection = try server.connect()
+            let commands = (0..<3_000).map { index in
+                index % 10 == 9 ? ["PING"] : ["CONSUME", "many", "1000000", "1000"]
+            }
+            let replies = try pipelined(connection, commands)
+            var level = 0
+            var wrong = 0
+            for (command, reply) in zip(commands, replies) {
+                if command[0] == "PING" {
+                    if reply != "+PONG\r\n" { wrong += 1 }
+                } else {
+                    level += 1
+                    if !reply.hasPrefix("*4\r\n:1\r\n:\(level)\r\n") { wrong += 1 }
+                }
+            }
+            #expect(replies.count == 3_000)
+            #expect(wrong == 0)
+            #expect(try connection.command("PING") == "+PONG\r\n")
+        }
+    }
+
     @Test("two and three instances in front of one Redis admit exactly a bucket's capacity, a throttle's burst and a window's limit",
           arguments: [2, 3])
     func noOverAdmission(instances: Int) async throws {
