@@ -130,15 +130,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         var outputOverflow = false
         if batch.count > start {
             let outputLimit = dispatcher.outputBurstLimit
-            // Once a reply is awaited, later replies queue behind it.
-            var queued = !replyQueue.isEmpty
-            let deferred: ((DeferredReply) -> Bool)? = dispatcher.context.backend == nil ? nil : { reply in
-                queued = true
-                self.startDeferred(reply, context: context)
-                return self.replyQueue.waiting < Self.maxAwaitedReplies
-            }
+            // Made only in backend mode: its context is a heap allocation per read burst.
+            let deferred = dispatcher.context.backend == nil ? nil : deferredStarter(context: context)
             parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply in
-                if queued {
+                // Once a reply is awaited, later replies queue behind it.
+                if !self.replyQueue.isEmpty {
                     self.replyQueue.append(reply, version: client.protocolVersion, allocator: context.channel.allocator)
                     return
                 }
@@ -204,6 +200,15 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Reserves the reply's slot and starts its round trip; the reply comes back on this
     /// connection's event loop.
+    /// What the dispatcher calls for a command whose reply comes from the backend:
+    /// reserves its place in the reply order; false asks it to stop for this burst.
+    private func deferredStarter(context: ChannelHandlerContext) -> (DeferredReply) -> Bool {
+        { reply in
+            self.startDeferred(reply, context: context)
+            return self.replyQueue.waiting < Self.maxAwaitedReplies
+        }
+    }
+
     private func startDeferred(_ reply: DeferredReply, context: ChannelHandlerContext) {
         let timeout = TimeAmount.milliseconds(Int64(dispatcher.context.configuration.backendTimeoutMilliseconds))
         let deadline = NIODeadline.now() + timeout

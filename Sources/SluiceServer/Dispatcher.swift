@@ -80,8 +80,10 @@ final class Dispatcher: Sendable {
         deferred: ((DeferredReply) -> Bool)? = nil, emit: (RESPValue) -> Void
     ) -> ParkedBatch? {
         var parked: ParkedBatch?
-        var pause = false
-        let deferAndCheck: ((DeferredReply) -> Void)? = deferred.map { deferred in { if !deferred($0) { pause = true } } }
+        // A `var` captured by this escaping closure would be boxed on every burst, in
+        // memory mode too; the flag object exists only in backend mode.
+        let pause: PauseFlag? = deferred == nil ? nil : PauseFlag()
+        let deferAndCheck: ((DeferredReply) -> Void)? = deferred.map { deferred in { if !deferred($0) { pause?.isSet = true } } }
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: RESPValue) {
             if client.blockedRequest == nil { emit(reply) }
@@ -104,7 +106,7 @@ final class Dispatcher: Sendable {
                         break
                     }
                     if client.closeAfterReply { break }
-                    if pause {
+                    if pause?.isSet == true {
                         parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
                         break
                     }
@@ -242,6 +244,11 @@ final class Dispatcher: Sendable {
             if removed * 4 <= step || monotonicNanoseconds() - started >= budget { return }
         }
     }
+}
+
+/// Set when the backend has too many replies outstanding for one connection.
+private final class PauseFlag {
+    var isSet = false
 }
 
 /// A cheap monotonic reading for measuring how long commands take.
