@@ -79,11 +79,14 @@ let package = Package(
         ),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "SluiceCore", "RESP"]),
+        // A throwaway redis-server for the test targets that need one.
+        .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
+        .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "SluiceCore", "RESP", "RedisTestSupport"]),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
                 "SluiceServer",
+                "RedisTestSupport",
                 "RESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

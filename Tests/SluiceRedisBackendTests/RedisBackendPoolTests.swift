@@ -2,13 +2,14 @@ import Foundation
 import RESP
 import SluiceCore
 import SluiceRedisBackend
+import RedisTestSupport
 import Testing
 
 @Suite("RedisBackend pool", .serialized)
 struct RedisBackendPoolTests {
     @Test("a command gets its reply and an error reply throws replyError")
     func commandReply() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         #expect(try await backend.command([word("SET"), word("k"), word("v")]) == .simpleString("OK"))
@@ -26,7 +27,7 @@ struct RedisBackendPoolTests {
 struct RedisBackendFailureTests {
     @Test("many tasks' concurrent requests each get their own reply, in order per task")
     func concurrentRequests() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -54,7 +55,7 @@ struct RedisBackendFailureTests {
 
     @Test("two clients (two Sluice instances) with many concurrent consumes on one bucket admit exactly its capacity")
     func noOverAdmission() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backends = try [RedisBackend(configuration: redis.configuration), RedisBackend(configuration: redis.configuration)]
         defer { backends.forEach { $0.shutdown() } }
         let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -76,7 +77,7 @@ struct RedisBackendFailureTests {
 
     @Test("SCRIPT FLUSH in the middle of a run is survived: NOSCRIPT reloads the script once")
     func scriptFlush() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         try await backend.loadScripts()
@@ -103,7 +104,7 @@ struct RedisBackendFailureTests {
 
     @Test("a killed Redis fails requests with unavailable within the timeout, and a restarted one serves the same client again")
     func killAndRestart() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         var configuration = redis.configuration
         configuration.reconnectMaximumMilliseconds = 100
         let backend = try RedisBackend(configuration: configuration)
@@ -142,7 +143,7 @@ struct RedisBackendFailureTests {
 
     @Test("a Redis that does not answer fails requests with timeout, and the client recovers when it answers again")
     func slowRedis() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         var configuration = redis.configuration
         configuration.timeoutMilliseconds = 200
         configuration.poolSize = 1
@@ -162,7 +163,7 @@ struct RedisBackendFailureTests {
 
     @Test("a Redis that is not there fails requests at once with the connection error")
     func nothingListening() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let configuration = redis.configuration
         redis.kill()
         let backend = try RedisBackend(configuration: configuration)
@@ -197,7 +198,7 @@ struct RedisBackendFailureTests {
 
     @Test("AUTH and SELECT from the configuration are sent on connect")
     func authAndSelect() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         try redis.cli(["CONFIG", "SET", "requirepass", "s3cret"])
         var configuration = redis.configuration
         configuration.password = "s3cret"

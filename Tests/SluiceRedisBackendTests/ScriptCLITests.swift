@@ -1,17 +1,18 @@
 import Foundation
+import RedisTestSupport
 import Testing
 
 /// The lua/ scripts are usable without Sluice: `redis-cli --eval lua/<script>.lua keys , args`.
 @Suite("lua scripts run directly with redis-cli --eval")
 struct ScriptCLITests {
-    func eval(_ redis: RedisProcess, _ script: String, _ keys: [String], _ arguments: [String]) throws -> String {
+    func eval(_ redis: RedisServer, _ script: String, _ keys: [String], _ arguments: [String]) throws -> String {
         let path = repositoryRoot.appendingPathComponent("lua/\(script).lua").path
         return try redis.cli(["--eval", path] + keys + [","] + arguments)
     }
 
     @Test("leaky_bucket.lua fills, refuses and blocks a bucket on Redis's own clock")
     func leakyBucket() throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         for level in 1...3 {
             let reply = try eval(redis, "leaky_bucket", ["api:alice"], ["consume", "3", "10", "1", "5"])
             #expect(reply.hasPrefix("1\n\(level)\n"), "\(reply)")
@@ -26,7 +27,7 @@ struct ScriptCLITests {
 
     @Test("bounded_counter.lua, cell_throttle.lua and sliding_window.lua give their documented replies")
     func otherScripts() throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         #expect(try eval(redis, "bounded_counter", ["jobs"], ["incr", "1", "2", "60000"]) == "1\n")
         #expect(try eval(redis, "bounded_counter", ["jobs"], ["incr", "2", "2", "60000"]) == "0\n")
         #expect(try eval(redis, "bounded_counter", ["{w}:2", "{w}:1", "{w}:2"], ["incr_and_sum", "1", "5", "60000"]) == "1\n")

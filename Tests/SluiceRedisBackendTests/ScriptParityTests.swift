@@ -1,6 +1,7 @@
 import RESP
 import SluiceCore
 import SluiceRedisBackend
+import RedisTestSupport
 import Testing
 
 /// Each lua/ script against the Swift algorithm it mirrors: the same sequence of calls at
@@ -64,7 +65,7 @@ struct ScriptParityTests {
 
     @Test("leaky_bucket.lua answers CONSUME and PEEK as SluiceCore.LeakyBucket, with the same TTLs")
     func leakyBucket() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         // (ms after base, consume or peek, amount); capacity, recharge, block per run.
@@ -109,7 +110,7 @@ struct ScriptParityTests {
 
     @Test("bounded_counter.lua answers ADD, INCR, DECR and INCR_AND_SUM as SluiceCore.BoundedCounter, with the same TTLs")
     func boundedCounter() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         let max = String(Int64.max)
@@ -167,7 +168,7 @@ struct ScriptParityTests {
 
     @Test("cell_throttle.lua answers CL.THROTTLE as SluiceCore.CellThrottle, with the same TTLs and stored TAT")
     func cellThrottle() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         // (ms after base, quantity)
@@ -206,7 +207,7 @@ struct ScriptParityTests {
 
     @Test("sliding_window.lua answers ACQUIRE as SluiceCore.SlidingWindow, with the same TTLs")
     func slidingWindow() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         // (ms after base, weight); a step back in time checks a clock that went backwards.
@@ -243,7 +244,7 @@ struct ScriptParityTests {
 
     @Test("the scripts refuse bad arguments with in-memory mode's error texts and change nothing")
     func argumentErrors() async throws {
-        let redis = try RedisProcess()
+        let redis = try RedisServer()
         let backend = try RedisBackend(configuration: redis.configuration)
         defer { backend.shutdown() }
         let cases: [(BackendScript, [String], String)] = [

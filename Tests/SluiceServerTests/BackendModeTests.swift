@@ -4,6 +4,7 @@ import RESP
 import SluiceCore
 import SluiceServer
 import Synchronization
+import RedisTestSupport
 import Testing
 
 /// A step of a parity sequence: a command, or a move of both servers' pinned clocks.

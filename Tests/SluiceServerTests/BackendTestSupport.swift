@@ -3,85 +3,8 @@ import NIOCore
 import RESP
 import SluiceCore
 import SluiceServer
+import RedisTestSupport
 import Testing
-
-/// A throwaway `redis-server` for backend-mode tests: a free loopback port, no
-/// persistence, stopped by its PID (SIGKILL: nothing to save, and the test runner's
-/// blocked signal mask is inherited, so SIGTERM would not arrive).
-final class RedisServer: @unchecked Sendable {
-    let port: Int
-    private var process: Process?
-
-    init() throws {
-        port = try Self.freePort()
-        try start()
-    }
-
-    deinit { kill() }
-
-    var url: String { "redis://127.0.0.1:\(port)" }
-
-    /// Starts (or restarts, on the same port) and waits until it answers PING.
-    func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--loglevel", "warning"]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        for _ in 0..<250 {
-            if (try? cli(["PING"])) == "PONG\n" { return }
-            usleep(20_000)
-        }
-        throw TestFailure("redis-server did not start on port \(port)")
-    }
-
-    func kill() {
-        guard let process else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
-    }
-
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: a Redis that accepts but never answers.
-    func pause(_ paused: Bool) {
-        guard let process else { return }
-        Foundation.kill(process.processIdentifier, paused ? SIGSTOP : SIGCONT)
-    }
-
-    /// `redis-cli -p port ...`'s standard output.
-    @discardableResult
-    func cli(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-cli", "-p", String(port)] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    private static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
-        }
-        guard bound == 0 else { throw TestFailure("cannot bind a free port") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-}
 
 /// Runs `body` against a server in backend mode in front of `redis` (real time, DEBUG allowed).
 func withBackendServer<T>(
