@@ -63,14 +63,15 @@ struct MetricsSnapshot {
             out += labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(labels)} \(value)\n"
         }
         func sample(_ name: String, _ labels: String = "", value: Int) { line(name, labels, String(value)) }
-        family("sluice_connected_clients", "gauge", "Client connections open now.")
-        sample("sluice_connected_clients", value: connectedClients)
-        family("sluice_connections_received_total", "counter", "Client connections accepted since start.")
-        sample("sluice_connections_received_total", value: connectionsReceived)
-        family("sluice_rejected_connections_total", "counter", "Connections refused because maxclients were connected.")
-        sample("sluice_rejected_connections_total", value: rejectedConnections)
-        family("sluice_commands_processed_total", "counter", "Commands received, including rejected ones (INFO total_commands_processed).")
-        sample("sluice_commands_processed_total", value: commandsProcessed)
+        /// A family with one unlabelled sample.
+        func single(_ name: String, _ type: String, _ help: String, value: Int) {
+            family(name, type, help)
+            sample(name, value: value)
+        }
+        single("sluice_connected_clients", "gauge", "Client connections open now.", value: connectedClients)
+        single("sluice_connections_received_total", "counter", "Client connections accepted since start.", value: connectionsReceived)
+        single("sluice_rejected_connections_total", "counter", "Connections refused because maxclients were connected.", value: rejectedConnections)
+        single("sluice_commands_processed_total", "counter", "Commands received, including rejected ones (INFO total_commands_processed).", value: commandsProcessed)
 
         family("sluice_commands_total", "counter", "Calls per command that passed the checks (INFO commandstats calls).")
         for command in commands {
@@ -102,25 +103,16 @@ struct MetricsSnapshot {
             sample("sluice_ratelimit_decisions_total", "\(command),decision=\"denied\"", value: decision.denied)
         }
 
-        family("sluice_keys", "gauge", "Keys in the keyspace, expired ones not yet removed included.")
-        sample("sluice_keys", value: keys)
-        family("sluice_expiring_keys", "gauge", "Keys with a time to live.")
-        sample("sluice_expiring_keys", value: expiringKeys)
-        family("sluice_expired_keys_total", "counter", "Keys removed because their time to live passed.")
-        sample("sluice_expired_keys_total", value: expiredKeys)
-        family("sluice_keyspace_hits_total", "counter", "Key look-ups that found the key.")
-        sample("sluice_keyspace_hits_total", value: keyspaceHits)
-        family("sluice_keyspace_misses_total", "counter", "Key look-ups that did not find the key.")
-        sample("sluice_keyspace_misses_total", value: keyspaceMisses)
-        family("sluice_resident_memory_bytes", "gauge", "Resident set size of the process (/proc/self/statm).")
-        sample("sluice_resident_memory_bytes", value: residentMemoryBytes)
+        single("sluice_keys", "gauge", "Keys in the keyspace, expired ones not yet removed included.", value: keys)
+        single("sluice_expiring_keys", "gauge", "Keys with a time to live.", value: expiringKeys)
+        single("sluice_expired_keys_total", "counter", "Keys removed because their time to live passed.", value: expiredKeys)
+        single("sluice_keyspace_hits_total", "counter", "Key look-ups that found the key.", value: keyspaceHits)
+        single("sluice_keyspace_misses_total", "counter", "Key look-ups that did not find the key.", value: keyspaceMisses)
+        single("sluice_resident_memory_bytes", "gauge", "Resident set size of the process (/proc/self/statm).", value: residentMemoryBytes)
         if let (stats, failOpen, failClosed) = backend {
-            family("sluice_backend_connected_connections", "gauge", "Backend mode: pooled connections to Redis open now.")
-            sample("sluice_backend_connected_connections", value: stats.connectedConnections)
-            family("sluice_backend_requests_total", "counter", "Backend mode: requests sent to Redis, retries included.")
-            sample("sluice_backend_requests_total", value: stats.requests)
-            family("sluice_backend_failures_total", "counter", "Backend mode: requests Redis could not answer (down or too slow).")
-            sample("sluice_backend_failures_total", value: stats.failures)
+            single("sluice_backend_connected_connections", "gauge", "Backend mode: pooled connections to Redis open now.", value: stats.connectedConnections)
+            single("sluice_backend_requests_total", "counter", "Backend mode: requests sent to Redis, retries included.", value: stats.requests)
+            single("sluice_backend_failures_total", "counter", "Backend mode: requests Redis could not answer (down or too slow).", value: stats.failures)
             family("sluice_backend_policy_replies_total", "counter", "Backend mode: replies given by the failure policy.")
             sample("sluice_backend_policy_replies_total", "policy=\"fail-open\"", value: failOpen)
             sample("sluice_backend_policy_replies_total", "policy=\"fail-closed\"", value: failClosed)
