@@ -70,6 +70,9 @@ public struct ServerConfiguration: Sendable {
     public var slowlogSlowerThanMicroseconds = 10_000
     /// Most `SLOWLOG` entries kept.
     public var slowlogMaxLength = 128
+    /// Seconds a graceful shutdown waits for open connections to finish before closing
+    /// them (Redis's `shutdown-timeout`); 0 closes them at once.
+    public var shutdownTimeoutSeconds = 10
 
     public init() {}
 

@@ -157,6 +157,11 @@ public struct ConfigurationOption: Sendable {
                             read: { String($0.slowlogMaxLength) }) { c, text throws(ConfigurationValueError) in
             c.slowlogMaxLength = try integer(text, in: 0...Int.max)
         },
+        ConfigurationOption("shutdown-timeout", value: "SECONDS",
+                            "On SIGTERM/SIGINT, how long open connections may take to finish; 0: close at once.", runtime: true,
+                            read: { String($0.shutdownTimeoutSeconds) }) { c, text throws(ConfigurationValueError) in
+            c.shutdownTimeoutSeconds = try integer(text, in: 0...Int(Int32.max))
+        },
     ]
 
     static func named(_ name: String) -> ConfigurationOption? {

@@ -11,6 +11,7 @@ final class RuntimeSettings: Sendable {
     let maxQueryBufferBytes: Atomic<Int>
     let slowlogSlowerThan: Atomic<Int>
     let slowlogMaxLength: Atomic<Int>
+    let shutdownTimeoutSeconds: Atomic<Int>
 
     init(_ configuration: ServerConfiguration) {
         requirePass = Mutex(configuration.requirePass.map { Array($0.utf8) })
@@ -19,6 +20,7 @@ final class RuntimeSettings: Sendable {
         maxQueryBufferBytes = Atomic(configuration.maxQueryBufferBytes)
         slowlogSlowerThan = Atomic(configuration.slowlogSlowerThanMicroseconds)
         slowlogMaxLength = Atomic(configuration.slowlogMaxLength)
+        shutdownTimeoutSeconds = Atomic(configuration.shutdownTimeoutSeconds)
     }
 
     /// Takes the run-time-changeable fields of `configuration`.
@@ -29,6 +31,7 @@ final class RuntimeSettings: Sendable {
         maxQueryBufferBytes.store(configuration.maxQueryBufferBytes, ordering: .relaxed)
         slowlogSlowerThan.store(configuration.slowlogSlowerThanMicroseconds, ordering: .relaxed)
         slowlogMaxLength.store(configuration.slowlogMaxLength, ordering: .relaxed)
+        shutdownTimeoutSeconds.store(configuration.shutdownTimeoutSeconds, ordering: .relaxed)
     }
 
     /// `configuration` with the current run-time values in place of the start-up ones.
@@ -40,6 +43,7 @@ final class RuntimeSettings: Sendable {
         result.maxQueryBufferBytes = maxQueryBufferBytes.load(ordering: .relaxed)
         result.slowlogSlowerThanMicroseconds = slowlogSlowerThan.load(ordering: .relaxed)
         result.slowlogMaxLength = slowlogMaxLength.load(ordering: .relaxed)
+        result.shutdownTimeoutSeconds = shutdownTimeoutSeconds.load(ordering: .relaxed)
         return result
     }
 

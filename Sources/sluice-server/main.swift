@@ -1,8 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Logging
+import ServiceLifecycle
 import SluiceRedisBackend
 import SluiceServer
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -71,21 +72,29 @@ struct SluiceServerCommand: AsyncParsableCommand {
             "maxclients": "\(configuration.maxClients)", "snapshot": "\(snapshot)", "metrics": "\(metrics)",
         ])
 
-        // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
-        let (received, continuation) = AsyncStream<Int32>.makeStream()
-        let sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
+        // The first SIGTERM or SIGINT starts a graceful shutdown with the shutdown-timeout
+        // grace period (SluiceServer.run and shutdown(gracePeriod:)). A second one while
+        // it runs cancels the group, which ends the grace period: connections still open
+        // are closed at once, and the snapshot is still written. Registered before the
+        // group starts, so it sees the first signal too.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let lifecycle = Task { try await services.run() }
+        let escalation = Task {
+            var count = 0
+            for await signal in signals {
+                count += 1
+                if count == 1 {
+                    logger.info("\(signal) received, shutting down (grace period \(server.shutdownTimeoutSeconds) s; send it again to close connections at once)")
+                } else if count == 2 {
+                    logger.info("\(signal) received again, closing connections now")
+                    lifecycle.cancel()
+                }
+            }
         }
-        for await number in received {
-            logger.info("Signal \(number) received, shutting down")
-            break
-        }
-        await server.shutdown()
-        sources.forEach { $0.cancel() }
+        try await lifecycle.value
+        escalation.cancel()
         logger.info("Sluice stopped")
     }
 
