@@ -51,6 +51,15 @@ struct SluiceServerCommand: AsyncParsableCommand {
         var logger = Logger(label: "sluice")
         logger.logLevel = configuration.logLevel
         let server = SluiceServer(configuration: configuration, logger: logger)
+        // The group turns the first SIGTERM or SIGINT into a graceful shutdown with the
+        // shutdown-timeout grace period (SluiceServer.run, shutdown(gracePeriod:)).
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // These handlers exist from before the ready line, while the group installs its
+        // own only once it runs: a signal in between must not kill the process, and it is
+        // handed to the group here. A second signal cancels the group, which ends the
+        // grace period: open connections are closed at once; the snapshot is still written.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do {
             try await server.start()
         } catch let error as PersistenceError {
@@ -72,14 +81,6 @@ struct SluiceServerCommand: AsyncParsableCommand {
             "maxclients": "\(configuration.maxClients)", "snapshot": "\(snapshot)", "metrics": "\(metrics)",
         ])
 
-        // The first SIGTERM or SIGINT starts a graceful shutdown with the shutdown-timeout
-        // grace period (SluiceServer.run and shutdown(gracePeriod:)). A second one while
-        // it runs cancels the group, which ends the grace period: connections still open
-        // are closed at once, and the snapshot is still written. Registered before the
-        // group starts, so it sees the first signal too.
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let lifecycle = Task { try await services.run() }
         let escalation = Task {
             var count = 0
@@ -87,6 +88,7 @@ struct SluiceServerCommand: AsyncParsableCommand {
                 count += 1
                 if count == 1 {
                     logger.info("\(signal) received, shutting down (grace period \(server.shutdownTimeoutSeconds) s; send it again to close connections at once)")
+                    await services.triggerGracefulShutdown()
                 } else if count == 2 {
                     logger.info("\(signal) received again, closing connections now")
                     lifecycle.cancel()
