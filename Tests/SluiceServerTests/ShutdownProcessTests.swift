@@ -1,6 +1,7 @@
 import Dispatch
 import NIOCore
 import RESP
+import RedisTestSupport
 import Synchronization
 import Testing
 
@@ -100,6 +101,37 @@ struct ShutdownProcessTests {
         #expect(inOrder == count)
         #expect(try process.waitForExit() == 0)
         #expect(try afterRestart(directory, "GET", "counter") == "$5\r\n50000\r\n")
+    }
+
+    @Test("backend mode: replies still awaited from Redis at SIGTERM are all delivered before the close")
+    func backendRepliesInFlight() throws {
+        let redis = try RedisServer()
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let process = try ServerProcess(["--port", "0", "--backend", redis.url, "--shutdown-timeout", "30"],
+                                        logPath: directory.path + "/server.log")
+        let client = try RawConnection(port: try process.waitUntilReady())
+        // Forwarded to Redis: each reply comes back from it, more than the 1,024 one
+        // connection may await at once.
+        let count = 5_000
+        var buffer = ByteBuffer()
+        for _ in 0..<count { buffer.writeRESPCommand([Array("INCR".utf8), Array("shutdown:counter".utf8)]) }
+        try client.send(Array(buffer.readableBytesView))
+        process.signal(SIGTERM)
+
+        var inOrder = 0
+        do {
+            for expected in 1...count {
+                guard try client.readValue() == .integer(Int64(expected)) else { break }
+                inOrder = expected
+            }
+            #expect(try client.isClosedByPeer())
+        } catch {
+            Issue.record("after \(inOrder) replies: \(error)")
+        }
+        #expect(inOrder == count)
+        #expect(try process.waitForExit() == 0)
+        #expect(try redis.cli(["GET", "shutdown:counter"]) == "5000\n")
     }
 
     @Test("a client blocked in BLPOP has its connection closed, and the server exits 0 long before the grace period")
