@@ -35,6 +35,33 @@ private func stringKeyCost(_ length: Int) -> Int {
 
 @Suite("maxmemory")
 struct MaxMemoryTests {
+    @Test("maxmemory takes Redis's units from the file, the environment and flags; the policies by name")
+    func configurationSources() throws {
+        func load(_ flags: [String], file: String = "", environment: [String: String] = [:]) throws(ConfigurationError) -> ServerConfiguration {
+            try ServerConfiguration.load(flags: flags, configPath: "sluice.toml", environment: environment,
+                                         readFile: { _ throws(ConfigurationError) in file })
+        }
+        #expect(try load([]).maxMemoryBytes == 0)
+        #expect(try load([]).maxMemoryPolicy == .noEviction)
+        #expect(try load([], file: "maxmemory = \"100mb\"\n").maxMemoryBytes == 104_857_600)
+        #expect(try load([], environment: ["SLUICE_MAXMEMORY": "1gb"]).maxMemoryBytes == 1_073_741_824)
+        #expect(try load(["--maxmemory", "512k"]).maxMemoryBytes == 512_000)
+        #expect(try load(["--maxmemory=12345"]).maxMemoryBytes == 12_345)
+        let evicting = try load(["--maxmemory-policy", "volatile-ttl"], environment: ["SLUICE_MAXMEMORY_SAMPLES": "10"])
+        #expect(evicting.maxMemoryPolicy == .volatileTTL && evicting.maxMemorySamples == 10)
+        #expect(try load(["--maxmemory-policy", "allkeys-random"]).maxMemoryPolicy == .allKeysRandom)
+        #expect(try load(["--maxmemory-policy", "volatile-random"]).maxMemoryPolicy == .volatileRandom)
+        #expect(throws: ConfigurationError.self) { try load(["--maxmemory", "-1"]) }
+        do {
+            _ = try load(["--maxmemory-policy", "volatile-lru"])
+            Issue.record("volatile-lru accepted")
+        } catch {
+            #expect(error.description == "invalid maxmemory-policy 'volatile-lru' (flag --maxmemory-policy): volatile-lru is not supported "
+                + "(Sluice keeps no access times); use one of: noeviction, volatile-ttl, volatile-random, allkeys-random")
+        }
+        #expect(ServerConfiguration.optionsHelp.contains("--maxmemory-policy <POLICY>  (CONFIG SET)"))
+    }
+
     @Test("over maxmemory with noeviction, commands flagged denyoom get Redis's -OOM and nothing changes")
     func oomText() async throws {
         try await withServer(configure: { $0.maxMemoryBytes = 1 }) { server in
