@@ -161,18 +161,17 @@ public struct Keyspace: Sendable {
         }
         var value: Value?
         var deadline: Int64?
-        // Moved out, not copied, so a value holding an array is changed without a copy.
-        // Its bytes leave the count with it and come back with whatever is stored.
-        let stored = entries[position].value
-        entries[position].value = Self.vacant.value
-        usedMemory -= stored.heapBytes
+        // The value's bytes leave the count now and come back with whatever is stored.
+        usedMemory -= entries[position].value.heapBytes
         if entries[position].expiresAt <= now.milliseconds {
             stats.expiredKeys += 1
             touch(key)
         } else {
-            value = stored
+            // Moved out, not copied, so a value holding an array is changed without a copy.
+            value = entries[position].value
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
+        entries[position].value = Self.vacant.value
         // A watched key is compared before and after, so a decision that keeps the state
         // (a denied request) is not a change. The copy is made only then.
         var original: (value: Value?, deadline: Int64?)?
