@@ -39,6 +39,7 @@ public final class SluiceServer: Sendable {
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
         let persistence = configuration.snapshotPath.map { Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger) }
         let database = Database(commandCount: table.specs.count)
+        database.state.withLock { $0.memoryLimit = MemoryLimit(configuration) }
         // A backend setting that does not validate leaves this nil, and start() reports it.
         var backend: BackendMode?
         if let settings = (try? configuration.backendConfiguration()) ?? nil, let client = try? RedisBackend(configuration: settings) {
