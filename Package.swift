@@ -32,7 +32,9 @@ let package = Package(
             swiftSettings: releaseSettings
         ),
         // Clock, keyspace with expiry and the rate-limit algorithms; no networking.
-        .target(name: "SluiceCore", swiftSettings: releaseSettings),
+        .target(name: "SluiceCore", dependencies: ["CPrefetch"], swiftSettings: releaseSettings),
+        // A CPU prefetch hint, which Swift cannot spell.
+        .target(name: "CPrefetch"),
         // Debian's Lua 5.1 with lua-cjson and Lua BitOp, for EVAL; only wraps the C libraries.
         .systemLibrary(
             name: "CLua",

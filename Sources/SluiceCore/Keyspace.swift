@@ -1,3 +1,8 @@
+import CPrefetch
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The in-memory keyspace: keys, values and expiry deadlines.
 ///
 /// One open-addressing hash table (linear probing) holds each entry inline: its hash,
@@ -171,7 +176,8 @@ public struct Keyspace: Sendable {
             value = entries[position].value
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
-        entries[position].value = Self.vacant.value
+        // A placeholder with nothing to retain (copying `vacant` would retain its parts).
+        entries[position].value = .integer(0)
         // A watched key is compared before and after, so a decision that keeps the state
         // (a denied request) is not a change. The copy is made only then.
         var original: (value: Value?, deadline: Int64?)?
@@ -313,6 +319,20 @@ public struct Keyspace: Sendable {
         return hash > tombstone ? hash : hash &+ 2
     }
 
+    /// Starts loading the bucket where `key` would be, without waiting: a caller about to
+    /// look up several keys (a pipelined burst) asks for the next ones first, so their
+    /// cache misses overlap instead of coming one after another. Changes nothing.
+    @inline(__always)
+    public func prefetch(_ key: UnsafeRawBufferPointer) {
+        let position = Int(truncatingIfNeeded: Self.hash(key)) & (entries.count - 1)
+        entries.withUnsafeBufferPointer { buckets in
+            // An entry may straddle two cache lines.
+            let start = UnsafeRawPointer(buckets.baseAddress! + position)
+            sluice_prefetch(start)
+            sluice_prefetch(start + MemoryLayout<Entry>.stride - 1)
+        }
+    }
+
     @inline(__always)
     private func isLive(_ position: Int, nowMs: Int64) -> Bool {
         entries[position].hash > Self.tombstone && entries[position].expiresAt > nowMs
@@ -442,11 +462,32 @@ public struct Keyspace: Sendable {
     }
 
     /// Re-inserts every live entry into a table of `capacity` buckets (a power of two).
+    /// A table of `capacity` vacant buckets. A large one asks the kernel for huge pages
+    /// before it is first written: look-ups land on random buckets, and with 4 KiB pages
+    /// most of them would also miss the TLB.
+    static func table(capacity: Int) -> [Entry] {
+        Array(unsafeUninitializedCapacity: capacity) { buckets, initialized in
+            let bytes = capacity * MemoryLayout<Entry>.stride
+            #if os(Linux)
+            if bytes >= 4 * hugePageBytes {
+                // madvise needs an aligned start; the unaligned ends keep small pages.
+                let start = (Int(bitPattern: buckets.baseAddress!) + hugePageBytes - 1) & ~(hugePageBytes - 1)
+                let end = (Int(bitPattern: buckets.baseAddress!) + bytes) & ~(hugePageBytes - 1)
+                if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
+            }
+            #endif
+            buckets.initialize(repeating: vacant)
+            initialized = capacity
+        }
+    }
+
+    private static let hugePageBytes = 2 << 20
+
     private mutating func rebuild(capacity: Int) {
         var capacity = Swift.max(capacity, Self.minimumCapacity)
         while count * Self.maximumLoadDenominator >= capacity * Self.maximumLoadNumerator { capacity *= 2 }
         let old = entries
-        entries = Array(repeating: Self.vacant, count: capacity)
+        entries = Self.table(capacity: capacity)
         let mask = capacity - 1
         for entry in old where entry.hash > Self.tombstone {
             var position = Int(truncatingIfNeeded: entry.hash) & mask

@@ -1,0 +1,2 @@
+// The header's function is static inline; SwiftPM needs one source file per C target.
+#include "CPrefetch.h"
