@@ -6,27 +6,33 @@ extension RESPValue {
     /// magnitudes (`0.0001`, `1.5`), scientific with an unpadded exponent otherwise
     /// (`1e+20`, `1.5e-7`), and `inf`, `-inf`, `nan`.
     public static func formatDouble(_ value: Double) -> String {
+        self.withDoubleText(value) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Runs `body` with `formatDouble`'s text of `value`; the encoder writes it straight
+    /// into a reply, without a String in between for the common cases.
+    static func withDoubleText<R>(_ value: Double, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if value.isNaN {
-            return "nan"
+            return body(UnsafeRawBufferPointer(staticText: "nan"))
         }
         if value.isInfinite {
-            return value < 0 ? "-inf" : "inf"
+            return body(UnsafeRawBufferPointer(staticText: value < 0 ? "-inf" : "inf"))
         }
         if value == 0 {
-            return value.sign == .minus ? "-0" : "0"
+            return body(UnsafeRawBufferPointer(staticText: value.sign == .minus ? "-0" : "0"))
         }
         // Fast paths for what rate-limit replies mostly hold (seconds such as 1, 0.4,
         // 59.5): there Redis's layout and Swift's shortest form agree, and going through
         // `ShortestDecimal` would cost more than the rest of the command.
         let magnitude = value.magnitude
         if magnitude < 1e7 && value == value.rounded(.towardZero) {
-            return String(Int64(value))
+            return self.withNanoDecimalText(value, body)!
         }
-        if magnitude >= 1e-3 && magnitude < 1e4 {
-            return self.formatNanoDecimal(value) ?? value.description
+        if magnitude >= 1e-3 && magnitude < 1e4, let result = self.withNanoDecimalText(value, body) {
+            return result
         }
-        let decimal = ShortestDecimal(value)
-        return decimal.redisText()
+        var text = magnitude >= 1e-3 && magnitude < 1e4 ? value.description : ShortestDecimal(value).redisText()
+        return text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 }
 
@@ -39,6 +45,13 @@ extension RESPValue {
     /// back as this double, and one with more places has more digits. Integer
     /// arithmetic instead of the general shortest-digits search.
     static func formatNanoDecimal(_ value: Double) -> String? {
+        self.withNanoDecimalText(value) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Runs `body` with `formatNanoDecimal`'s text, written into a buffer on the stack;
+    /// nil when `value` is not a whole number of billionths. Also exact for whole numbers
+    /// below 1e7, whose billionths still fit the integer arithmetic.
+    static func withNanoDecimalText<R>(_ value: Double, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         let scaled = (value * 1e9).rounded()
         guard scaled / 1e9 == value else { return nil }
         var remaining = Int64(scaled).magnitude
@@ -50,8 +63,8 @@ extension RESPValue {
             places -= 1
         }
         remaining = whole
-        var digits: (UInt64, UInt64) = (0, 0)
-        return withUnsafeMutableBytes(of: &digits) { buffer -> String in
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &digits) { buffer -> R in
             // Written backwards from the end: fraction, point, whole part, sign.
             var index = buffer.count
             for _ in 0..<places {
@@ -72,7 +85,7 @@ extension RESPValue {
                 index -= 1
                 buffer[index] = ASCII.minus
             }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[index...]), as: UTF8.self)
+            return body(UnsafeRawBufferPointer(rebasing: buffer[index...]))
         }
     }
 }
@@ -159,5 +172,12 @@ private struct ShortestDecimal {
             out.append(contentsOf: String(distance).utf8)
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The bytes of a string literal, which live as long as the program.
+    init(staticText text: StaticString) {
+        self.init(start: text.utf8Start, count: text.utf8CodeUnitCount)
     }
 }
