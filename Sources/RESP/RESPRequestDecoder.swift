@@ -54,6 +54,10 @@ public struct RESPRequestDecoder: Sendable {
 
     private mutating func decodeCommand(_ buffer: inout ByteBuffer, into commands: inout RESPCommands) throws(RESPProtocolError) -> Bool {
         while true {
+            if self.remaining == 0, self.searched == 0, let end = self.wholeCommand(buffer, into: &commands) {
+                buffer.moveReaderIndex(forwardBy: end)
+                return true
+            }
             if self.remaining == 0 {
                 guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
                     return false
@@ -88,6 +92,51 @@ public struct RESPRequestDecoder: Sendable {
             }
             commands.endCommand()
             return true
+        }
+    }
+
+    /// The common case in one pass over the raw bytes: a whole multibulk request with
+    /// plain decimal counts and lengths, all of it already received. Returns how many
+    /// bytes it took, or nil, having appended nothing, for anything else (incomplete,
+    /// inline, empty, malformed, over a limit), which the general path then decodes
+    /// with its exact errors. Accepts only what that path accepts, with the same words.
+    private func wholeCommand(_ buffer: ByteBuffer, into commands: inout RESPCommands) -> Int? {
+        buffer.withUnsafeReadableBytes { raw -> Int? in
+            let end = raw.count
+            // A positive decimal without a sign or leading zero, then CR; LF is assumed
+            // after it, as the general path does. Returns the value and the index after LF.
+            func number(at start: Int, limit: Int) -> (Int, Int)? {
+                var index = start
+                var value = 0
+                while index < end, index - start < 11 {
+                    let digit = raw[index] &- ASCII.zero
+                    guard digit <= 9 else { break }
+                    value = value * 10 + Int(digit)
+                    index += 1
+                }
+                guard index > start, index + 1 < end, raw[index] == ASCII.cr, value <= limit,
+                    raw[start] != ASCII.zero || index == start + 1
+                else { return nil }
+                return (value, index + 2)
+            }
+            guard end >= 4, raw[0] == RESPType.array,
+                let (count, afterHeader) = number(at: 1, limit: self.limits.maxArrayCount), count > 0
+            else { return nil }
+            var index = afterHeader
+            for word in 0..<count {
+                guard index < end, raw[index] == RESPType.bulkString,
+                    let (length, dataStart) = number(at: index + 1, limit: self.limits.maxBulkLength),
+                    dataStart + length + 2 <= end,
+                    raw[dataStart + length] == ASCII.cr, raw[dataStart + length + 1] == ASCII.lf
+                else {
+                    if word > 0 { commands.removePartial() }
+                    return nil
+                }
+                commands.append(UnsafeRawBufferPointer(rebasing: raw[dataStart..<dataStart + length]))
+                index = dataStart + length + 2
+            }
+            commands.endCommand()
+            return index
         }
     }
 
