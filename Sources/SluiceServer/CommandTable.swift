@@ -6,8 +6,10 @@ import SluiceCore
 struct Invocation {
     var arguments: Arguments
     let now: Instant
-    let client: Client
-    let server: ServerContext
+    // Not retained: whoever makes an invocation holds the client and the server for
+    // as long as it runs, and two reference counts per command are measurable.
+    unowned(unsafe) let client: Client
+    unowned(unsafe) let server: ServerContext
 }
 
 typealias CommandHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> RESPValue
@@ -59,7 +61,7 @@ final class CommandSpec: Sendable {
 }
 
 /// All commands, looked up by lower-cased name bytes.
-struct CommandTable: Sendable {
+final class CommandTable: Sendable {
     let specs: [CommandSpec]
     private let byName: CommandNameIndex
 
