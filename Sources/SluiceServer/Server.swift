@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SluiceCore
 import SluiceRedisBackend
 import Synchronization
@@ -18,7 +19,7 @@ public final class SluiceServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let dispatcher: Dispatcher
     private let logger: Logger
-    private let channels = Mutex<(listener: Channel?, connections: [ObjectIdentifier: Channel])>((nil, [:]))
+    private let channels = Mutex<(listeners: [Channel], connections: [ObjectIdentifier: Channel])>(([], [:]))
     private let expiryTask = Mutex<RepeatedTask?>(nil)
     private let snapshotTask = Mutex<RepeatedTask?>(nil)
     /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
@@ -48,8 +49,14 @@ public final class SluiceServer: Sendable {
             context: context, database: database, timeSource: debugClock ?? timeSource)
     }
 
-    /// The port actually bound (useful when configured with port 0).
+    /// The port actually bound (useful when configured with port 0); 0 when only TLS is served.
     public var port: Int { dispatcher.context.boundPort.load(ordering: .relaxed) }
+
+    /// The TLS port actually bound, nil without TLS.
+    public var tlsPort: Int? {
+        let port = dispatcher.context.boundTLSPort.load(ordering: .relaxed)
+        return port == 0 ? nil : port
+    }
 
     /// `in-memory`, or `backend redis://host:port/db`, for the ready line.
     public var modeDescription: String {
@@ -60,32 +67,28 @@ public final class SluiceServer: Sendable {
     public var metricsPort: Int? { metricsListener.withLock { $0?.localAddress?.port } }
 
     /// Loads the snapshot, if configured, then binds and starts serving; returns once the
-    /// listener is ready. Throws `PersistenceError` for a snapshot that cannot be loaded.
+    /// listeners are ready. Throws `PersistenceError` for a snapshot that cannot be loaded,
+    /// `ConfigurationError` for TLS files that cannot be used.
     public func start() async throws {
         let dispatcher = self.dispatcher
+        let tlsContext = try configuration.makeTLSContext()
         try await startBackend()
         try loadSnapshot()
-        // Unread replies past the output limit make the channel unwritable, and the handler closes it.
-        let outputLimit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 511)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: outputLimit / 2, high: outputLimit))
-            .childChannelInitializer { channel in
-                let id = ObjectIdentifier(channel)
-                self.channels.withLock { $0.connections[id] = channel }
-                channel.closeFuture.whenComplete { _ in
-                    _ = self.channels.withLock { $0.connections.removeValue(forKey: id) }
-                }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(dispatcher: dispatcher))
-                }
+        if configuration.plainTextEnabled {
+            let listener = try await bootstrap(tls: nil).bind(host: configuration.host, port: configuration.port).get()
+            self.channels.withLock { $0.listeners.append(listener) }
+            dispatcher.context.boundPort.store(listener.localAddress?.port ?? configuration.port, ordering: .relaxed)
+        }
+        if let tlsContext, let tlsPort = configuration.tlsPort {
+            do {
+                let listener = try await bootstrap(tls: tlsContext).bind(host: configuration.host, port: tlsPort).get()
+                self.channels.withLock { $0.listeners.append(listener) }
+                dispatcher.context.boundTLSPort.store(listener.localAddress?.port ?? tlsPort, ordering: .relaxed)
+            } catch {
+                await shutdown()
+                throw error
             }
-        let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        self.channels.withLock { $0.listener = listener }
-        dispatcher.context.boundPort.store(listener.localAddress?.port ?? configuration.port, ordering: .relaxed)
+        }
 
         let interval = TimeAmount.milliseconds(configuration.expiryIntervalMilliseconds)
         let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
@@ -103,6 +106,33 @@ public final class SluiceServer: Sendable {
                 throw MetricsListenError(host: configuration.metricsHost, port: metricsPort, underlying: error)
             }
         }
+    }
+
+    /// One listener's bootstrap. Connections on the TLS port get a TLS handler in front of
+    /// the same connection handler; the plain-text port's pipeline has only the latter.
+    private func bootstrap(tls: NIOSSLContext?) -> ServerBootstrap {
+        let dispatcher = self.dispatcher
+        // Unread replies past the output limit make the channel unwritable, and the handler closes it.
+        let outputLimit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 511)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: outputLimit / 2, high: outputLimit))
+            .childChannelInitializer { channel in
+                let id = ObjectIdentifier(channel)
+                self.channels.withLock { $0.connections[id] = channel }
+                channel.closeFuture.whenComplete { _ in
+                    _ = self.channels.withLock { $0.connections.removeValue(forKey: id) }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(dispatcher: dispatcher))
+                }
+            }
     }
 
     // MARK: Backend
@@ -176,8 +206,10 @@ public final class SluiceServer: Sendable {
     public func shutdown() async {
         expiryTask.withLock { $0?.cancel(); $0 = nil }
         snapshotTask.withLock { $0?.cancel(); $0 = nil }
-        let (listener, connections) = channels.withLock { ($0.listener, Array($0.connections.values)) }
-        try? await listener?.close()
+        let (listeners, connections) = channels.withLock { ($0.listeners, Array($0.connections.values)) }
+        for listener in listeners {
+            try? await listener.close()
+        }
         try? await metricsListener.withLock { $0 }?.close()
         for connection in connections {
             try? await connection.close()
