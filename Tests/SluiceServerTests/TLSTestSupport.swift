@@ -12,35 +12,53 @@ import Glibc
 
 /// Throwaway certificates from `scripts/make-test-certificates` (the `openssl` CLI),
 /// made once per test process in a temporary directory that is removed at exit.
-enum TestCertificates {
-    static let directory: String = {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/make-test-certificates").path
+struct TestCertificates: Sendable {
+    let directory: String
+
+    /// Awaited by every TLS test; openssl runs without holding a thread of the
+    /// concurrency pool, which the other tests need meanwhile.
+    static func made() async throws -> TestCertificates { try await making.value }
+
+    private static let making = Task { try await make(into: temporaryDirectory) }
+
+    private static let temporaryDirectory: String = {
         var template = Array((NSTemporaryDirectory() + "/sluice-tls-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed") }
-        let directory = String(cString: made)
+        atexit { try? FileManager.default.removeItem(atPath: TestCertificates.temporaryDirectory) }
+        return String(cString: made)
+    }()
+
+    private static func make(into directory: String) async throws -> TestCertificates {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/make-test-certificates").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["bash", script, directory]
-        do {
-            try process.run()
-        } catch {
-            fatalError("cannot run \(script): \(error)")
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            process.terminationHandler = { process in
+                if process.terminationStatus == 0 {
+                    continuation.resume()
+                } else {
+                    continuation.resume(throwing: TestFailure("\(script) failed; is openssl installed?"))
+                }
+            }
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(throwing: error)
+            }
         }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { fatalError("\(script) failed; is openssl installed?") }
-        atexit { try? FileManager.default.removeItem(atPath: TestCertificates.directory) }
-        return directory
-    }()
+        return TestCertificates(directory: directory)
+    }
 
-    static func path(_ name: String) -> String { directory + "/" + name }
+    func path(_ name: String) -> String { directory + "/" + name }
 
-    static var caCertificate: String { path("ca.crt") }
-    static var serverCertificate: String { path("server.crt") }
-    static var serverKey: String { path("server.key") }
+    var caCertificate: String { path("ca.crt") }
+    var serverCertificate: String { path("server.crt") }
+    var serverKey: String { path("server.key") }
 
     /// The server's TLS settings, on a free port beside the plain one.
-    static func configure(_ configuration: inout ServerConfiguration) {
+    func configure(_ configuration: inout ServerConfiguration) {
         configuration.tlsPort = 0
         configuration.tlsCertificatePath = serverCertificate
         configuration.tlsKeyPath = serverKey
@@ -58,17 +76,17 @@ final class TLSConnection {
 
     /// - `hostname`: a name the certificate may match (also sent as SNI); NIOSSL accepts a
     ///   certificate whose SAN names this host or holds the address connected to (127.0.0.1).
-    /// - `certificate`: a client certificate and key (file names in `TestCertificates`).
+    /// - `certificate`: a client certificate and key (file names in `certificates`).
     /// - `trusting`: the CA certificate file the client trusts.
     init(
-        port: Int, hostname: String? = nil, certificate: (certificate: String, key: String)? = nil,
-        trusting caPath: String = TestCertificates.caCertificate
+        port: Int, _ certificates: TestCertificates, hostname: String? = nil,
+        certificate: (certificate: String, key: String)? = nil, trusting caFile: String = "ca.crt"
     ) async throws {
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(certificates.path(caFile)))
         if let certificate {
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(TestCertificates.path(certificate.certificate)).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: TestCertificates.path(certificate.key), format: .pem))
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificates.path(certificate.certificate)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: certificates.path(certificate.key), format: .pem))
         }
         let context = try NIOSSLContext(configuration: tls)
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, Error>.makeStream()
@@ -80,8 +98,9 @@ final class TLSConnection {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: hostname))
-                    // A reply that never comes fails the test instead of hanging it.
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
+                    // A reply that never comes fails the test instead of hanging it. Generous: the
+                    // time also runs while the test's task waits for a thread of the pool.
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
                     try pipeline.addHandler(ReplyStream(continuation, handshake: handshake))
                 }
             }
@@ -99,7 +118,18 @@ final class TLSConnection {
     }
 
     func send(_ text: String) async throws {
-        try await channel.writeAndFlush(channel.allocator.buffer(string: text)).get()
+        try await write(channel.allocator.buffer(string: text))
+    }
+
+    /// A write to a closed channel fails with "I/O on closed channel"; the error that
+    /// closed it, if any, ended the stream of replies and is the one worth reporting.
+    private func write(_ buffer: ByteBuffer) async throws {
+        do {
+            try await channel.writeAndFlush(buffer).get()
+        } catch {
+            while try await receive() {}
+            throw error
+        }
     }
 
     /// Reads more bytes; false when the server closed the connection.
@@ -124,7 +154,7 @@ final class TLSConnection {
     func command(_ arguments: String...) async throws -> String {
         var buffer = channel.allocator.buffer(capacity: 64)
         buffer.writeRESPCommand(arguments.map { Array($0.utf8) })
-        try await channel.writeAndFlush(buffer).get()
+        try await write(buffer)
         return try await readRaw()
     }
 
@@ -180,8 +210,8 @@ private final class ReplyStream: ChannelInboundHandler {
             handshakeEnded(.success(()))
         }
         if event is IdleStateHandler.IdleStateEvent {
-            handshakeEnded(.failure(TestFailure("no handshake within 10 s")))
-            continuation.finish(throwing: TestFailure("no reply within 10 s"))
+            handshakeEnded(.failure(TestFailure("no handshake within 60 s")))
+            continuation.finish(throwing: TestFailure("no reply within 60 s"))
             context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
