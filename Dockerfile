@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # Sluice: build with the Swift toolchain image, run from a slim Debian image.
 #   docker build -t sluice .
-#   docker run -p 127.0.0.1:6380:6380 -e SLUICE_REQUIREPASS=change-me sluice
+#   docker run -p 127.0.0.1:6380:6380 -e SLUICE_REQUIREPASS=change-me --stop-timeout 15 sluice
+# (--stop-timeout: longer than the server's shutdown-timeout, 10 s, so SIGTERM's grace
+# period ends before Docker's SIGKILL.)
 
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim

@@ -12,6 +12,9 @@ public struct HashValue: Sendable {
 
     private var index: [HashedBytes: Int] = [:]
     private var slots: [Entry?] = []
+    /// Heap bytes of the fields and values and their places in the index and slots,
+    /// kept up to date so the keyspace's memory estimate reads it in O(1).
+    public private(set) var heapBytes = 0
 
     public init() {}
 
@@ -28,11 +31,13 @@ public struct HashValue: Sendable {
     public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
         let key = HashedBytes(field)
         if let position = index[key] {
+            heapBytes += MemoryEstimate.bytes(value.count) - MemoryEstimate.bytes(slots[position]?.value.count ?? 0)
             slots[position]?.value = value
             return false
         }
         index[key] = slots.count
         slots.append(Entry(field: field, value: value))
+        heapBytes += Self.bytes(field: field, value: value)
         return true
     }
 
@@ -40,6 +45,7 @@ public struct HashValue: Sendable {
     @discardableResult
     public mutating func remove(_ field: [UInt8]) -> Bool {
         guard let position = index.removeValue(forKey: HashedBytes(field)) else { return false }
+        if let entry = slots[position] { heapBytes -= Self.bytes(field: entry.field, value: entry.value) }
         slots[position] = nil
         if index.isEmpty {
             slots.removeAll()
@@ -51,6 +57,10 @@ public struct HashValue: Sendable {
 
     /// Every field and value, in insertion order.
     public var entries: [Entry] { slots.compactMap { $0 } }
+
+    private static func bytes(field: [UInt8], value: [UInt8]) -> Int {
+        MemoryEstimate.hashEntry + MemoryEstimate.bytes(field.count) + MemoryEstimate.bytes(value.count)
+    }
 
     private mutating func compact() {
         let live = entries

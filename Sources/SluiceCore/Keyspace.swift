@@ -19,6 +19,9 @@
 /// `WATCH` registers keys here (see Keyspace+Watch.swift); every path that changes a key
 /// (a write, a deletion, an expiry, a flush) bumps that key's version while anything is
 /// watched, and costs one branch when nothing is.
+///
+/// `usedMemory` estimates the bytes of the data (MemoryEstimate.swift); every path that
+/// adds, replaces or removes an entry adjusts it by the difference, in O(1).
 public struct Keyspace: Sendable {
     struct Entry: Sendable {
         /// `Keyspace.empty`, `Keyspace.tombstone`, or the key's hash (never below 2).
@@ -40,7 +43,8 @@ public struct Keyspace: Sendable {
     static let maximumLoadNumerator = 3
     static let maximumLoadDenominator = 4
 
-    private var entries: [Entry] = Array(repeating: vacant, count: minimumCapacity)
+    /// The table; internal (not private) for eviction (Keyspace+Eviction.swift).
+    var entries: [Entry] = Array(repeating: vacant, count: minimumCapacity)
     private var tombstones = 0
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
@@ -52,10 +56,14 @@ public struct Keyspace: Sendable {
     public private(set) var count = 0
     /// Number of keys with a deadline.
     public private(set) var volatileCount = 0
-    public private(set) var stats = Stats()
+    /// Estimated bytes of the keys and values (MemoryEstimate.swift): what `maxmemory` limits.
+    public private(set) var usedMemory = 0
+    public internal(set) var stats = Stats()
 
     public struct Stats: Sendable, Equatable {
         public var expiredKeys: Int = 0
+        /// Keys removed to get under `maxmemory` (Keyspace+Eviction.swift).
+        public var evictedKeys: Int = 0
         public var hits: Int = 0
         public var misses: Int = 0
     }
@@ -109,6 +117,7 @@ public struct Keyspace: Sendable {
         let hash = Self.hash(key)
         if let position = livePosition(key, hash: hash, now: now) {
             touch(key)
+            usedMemory += value.heapBytes - entries[position].value.heapBytes
             entries[position].value = value
             if !keepExpiry {
                 changeExpiry(at: position, to: expiresAt ?? Self.noExpiry)
@@ -123,6 +132,9 @@ public struct Keyspace: Sendable {
     /// Returns what `body` returns, or nil (without calling it) when the key is absent.
     public mutating func update<R, E: Error>(_ key: Key, now: Instant, _ body: (inout Value) throws(E) -> R) throws(E) -> R? {
         guard let position = livePosition(key, now: now) else { return nil }
+        // Adjusted before `body` may throw: a change it made before throwing stays.
+        usedMemory -= entries[position].value.heapBytes
+        defer { usedMemory += entries[position].value.heapBytes }
         let result = try body(&entries[position].value)
         touch(key)
         return result
@@ -149,15 +161,17 @@ public struct Keyspace: Sendable {
         }
         var value: Value?
         var deadline: Int64?
+        // The value's bytes leave the count now and come back with whatever is stored.
+        usedMemory -= entries[position].value.heapBytes
         if entries[position].expiresAt <= now.milliseconds {
             stats.expiredKeys += 1
             touch(key)
         } else {
             // Moved out, not copied, so a value holding an array is changed without a copy.
             value = entries[position].value
-            entries[position].value = Self.vacant.value
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
+        entries[position].value = Self.vacant.value
         // A watched key is compared before and after, so a decision that keeps the state
         // (a denied request) is not a change. The copy is made only then.
         var original: (value: Value?, deadline: Int64?)?
@@ -168,6 +182,7 @@ public struct Keyspace: Sendable {
             bury(position)
             return
         }
+        usedMemory += value.heapBytes
         entries[position].value = value
         changeExpiry(at: position, to: deadline ?? Self.noExpiry)
     }
@@ -205,6 +220,7 @@ public struct Keyspace: Sendable {
         touchWatchedKeysPresent()
         entries = Array(repeating: Self.vacant, count: Self.minimumCapacity)
         count = 0
+        usedMemory = 0
         tombstones = 0
         volatileCount = 0
         sweepPosition = 0
@@ -353,14 +369,17 @@ public struct Keyspace: Sendable {
         }
         if entries[position].hash == Self.tombstone { tombstones -= 1 }
         if entry.expiresAt != Self.noExpiry { volatileCount += 1 }
+        usedMemory += Self.bytes(of: entry)
         entries[position] = entry
         count += 1
         touch(at: position)
     }
 
-    private mutating func bury(_ position: Int) {
+    /// Removes the entry at `position`; internal for eviction (Keyspace+Eviction.swift).
+    mutating func bury(_ position: Int) {
         touch(at: position)
         if entries[position].expiresAt != Self.noExpiry { volatileCount -= 1 }
+        usedMemory -= Self.bytes(of: entries[position])
         count -= 1
         let mask = entries.count - 1
         if entries[(position + 1) & mask].hash == Self.empty {
@@ -377,6 +396,12 @@ public struct Keyspace: Sendable {
             entries[position] = Self.buried
             tombstones += 1
         }
+    }
+
+    /// What an entry adds to `usedMemory`: its share of the table, its key and value.
+    @inline(__always)
+    static func bytes(of entry: Entry) -> Int {
+        MemoryEstimate.entry + entry.key.heapBytes + entry.value.heapBytes
     }
 
     // MARK: Watched-key versions

@@ -291,7 +291,7 @@ public enum Snapshot {
                 value = .slidingWindow(SlidingWindowLog(entries: runs))
             case .list:
                 let count = try count(minimumSize: 1)
-                var list = RingDeque<[UInt8]>()
+                var list = ListValue()
                 for _ in 0..<count { list.append(try string()) }
                 value = .list(list)
             case .hash:

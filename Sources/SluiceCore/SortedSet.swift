@@ -59,6 +59,9 @@ public struct SortedSet: Sendable {
     private var scores: [HashedBytes: Double] = [:]
     /// Sorted, non-empty blocks whose concatenation is the whole order.
     private var blocks: [[Element]] = []
+    /// Heap bytes of the members and their places in the index and the blocks, kept up
+    /// to date so the keyspace's memory estimate reads it in O(1).
+    public private(set) var heapBytes = 0
 
     public init() {}
 
@@ -84,6 +87,7 @@ public struct SortedSet: Sendable {
             return false
         }
         insertInOrder(Element(score: score, member: member))
+        heapBytes += Self.bytes(member)
         return true
     }
 
@@ -92,6 +96,7 @@ public struct SortedSet: Sendable {
     public mutating func remove(_ member: [UInt8]) -> Bool {
         guard let score = scores.removeValue(forKey: HashedBytes(member)) else { return false }
         removeFromOrder(Element(score: score, member: member))
+        heapBytes -= Self.bytes(member)
         return true
     }
 
@@ -106,6 +111,7 @@ public struct SortedSet: Sendable {
             let end = Swift.min(blocks[block].count, index + left)
             for element in blocks[block][index..<end] {
                 scores.removeValue(forKey: HashedBytes(element.member))
+                heapBytes -= Self.bytes(element.member)
             }
             blocks[block].removeSubrange(index..<end)
             left -= end - index
@@ -183,6 +189,10 @@ public struct SortedSet: Sendable {
     public var elements: [Element] { blocks.flatMap { $0 } }
 
     // MARK: Internals
+
+    private static func bytes(_ member: [UInt8]) -> Int {
+        MemoryEstimate.sortedSetMember + MemoryEstimate.bytes(member.count)
+    }
 
     /// Whether `member` sorts before the range that starts at `bound`.
     private static func below(_ bound: LexBound, _ member: [UInt8]) -> Bool {

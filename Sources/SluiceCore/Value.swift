@@ -18,7 +18,7 @@ public enum Value: Sendable, Equatable {
     /// A sliding-window log (`ACQUIRE`).
     case slidingWindow(SlidingWindowLog)
     /// A list (`LPUSH`, `RPOP`, ...); never empty: its last pop deletes the key.
-    case list(RingDeque<[UInt8]>)
+    case list(ListValue)
     /// A hash (`HSET`, `HGET`, ...).
     case hash(HashValue)
     /// A sorted set (`ZADD`, `ZRANGE`, ...).

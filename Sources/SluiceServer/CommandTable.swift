@@ -31,6 +31,8 @@ final class CommandSpec: Sendable {
     /// Documented for `COMMAND`; dispatch to them happens inside the parent's handler.
     let subcommands: [SubcommandSpec]
     let handler: CommandHandler
+    /// Flagged `denyoom`: may add data, so refused over `maxmemory` (MemoryLimit.swift).
+    let deniedOverMemoryLimit: Bool
 
     init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
@@ -48,6 +50,7 @@ final class CommandSpec: Sendable {
         self.since = since
         self.subcommands = subcommands
         self.handler = handler
+        self.deniedOverMemoryLimit = flags.contains("denyoom")
     }
 
     func acceptsArgumentCount(_ count: Int) -> Bool {

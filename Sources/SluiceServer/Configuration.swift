@@ -1,5 +1,6 @@
 import Logging
 import RESP
+import SluiceCore
 import SluiceRedisBackend
 
 /// How a Sluice server runs. `ConfigurationOption.all` maps file keys, environment
@@ -62,6 +63,13 @@ public struct ServerConfiguration: Sendable {
     public var maxQueryBufferBytes = 1024 * 1024 * 1024
     /// Most bytes of replies a client may leave unread before it is disconnected; 0: no limit.
     public var maxOutputBufferBytes = 256 * 1024 * 1024
+    /// Most bytes of data, as the keyspace estimates them, before `maxMemoryPolicy`
+    /// applies (Redis's `maxmemory`); 0: no limit.
+    public var maxMemoryBytes = 0
+    /// Over `maxMemoryBytes`: refuse commands that add data, or evict keys.
+    public var maxMemoryPolicy: EvictionPolicy = .noEviction
+    /// Keys with a deadline sampled per eviction (Redis's `maxmemory-samples`).
+    public var maxMemorySamples = 5
     /// How often each connection checks its idle time, in milliseconds (tests shorten it).
     public var idleCheckIntervalMilliseconds: Int64 = 1_000
     /// Snapshot file: loaded at start, written on SAVE, BGSAVE, the timer and shutdown; nil: no persistence.
@@ -83,6 +91,9 @@ public struct ServerConfiguration: Sendable {
     public var slowlogSlowerThanMicroseconds = 10_000
     /// Most `SLOWLOG` entries kept.
     public var slowlogMaxLength = 128
+    /// Seconds a graceful shutdown waits for open connections to finish before closing
+    /// them (Redis's `shutdown-timeout`); 0 closes them at once.
+    public var shutdownTimeoutSeconds = 10
 
     public init() {}
 

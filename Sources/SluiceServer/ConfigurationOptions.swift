@@ -1,5 +1,6 @@
 import Logging
 import RESP
+import SluiceCore
 import SluiceRedisBackend
 
 /// One setting: its Redis-style name is the file key, the `CONFIG GET` name and the
@@ -91,6 +92,20 @@ public struct ConfigurationOption: Sendable {
                             "Unread replies one client may leave; past it, it is closed. 0: none.",
                             read: { String($0.maxOutputBufferBytes) }) { c, text throws(ConfigurationValueError) in
             c.maxOutputBufferBytes = try memory(text, in: 0...Int.max)
+        },
+        ConfigurationOption("maxmemory", value: "BYTES",
+                            "Most bytes of data (the keyspace's estimate) before maxmemory-policy applies; 0: no limit.",
+                            runtime: true, read: { String($0.maxMemoryBytes) }) { c, text throws(ConfigurationValueError) in
+            c.maxMemoryBytes = try memory(text, in: 0...Int.max)
+        },
+        ConfigurationOption("maxmemory-policy", value: "POLICY",
+                            "Over maxmemory: noeviction (refuse writes with -OOM), volatile-ttl, volatile-random or allkeys-random.",
+                            runtime: true, read: { $0.maxMemoryPolicy.rawValue }) { c, text throws(ConfigurationValueError) in
+            c.maxMemoryPolicy = try evictionPolicy(text)
+        },
+        ConfigurationOption("maxmemory-samples", value: "N", "Keys with a deadline compared per eviction (volatile-ttl).",
+                            runtime: true, read: { String($0.maxMemorySamples) }) { c, text throws(ConfigurationValueError) in
+            c.maxMemorySamples = try integer(text, in: 1...Int(Int32.max))
         },
         ConfigurationOption("proto-max-bulk-len", value: "BYTES", "Largest bulk string a client may send.",
                             read: { String($0.maxBulkLength) }) { c, text throws(ConfigurationValueError) in
@@ -185,6 +200,11 @@ public struct ConfigurationOption: Sendable {
                             read: { String($0.slowlogMaxLength) }) { c, text throws(ConfigurationValueError) in
             c.slowlogMaxLength = try integer(text, in: 0...Int.max)
         },
+        ConfigurationOption("shutdown-timeout", value: "SECONDS",
+                            "On SIGTERM/SIGINT, how long open connections may take to finish; 0: close at once.", runtime: true,
+                            read: { String($0.shutdownTimeoutSeconds) }) { c, text throws(ConfigurationValueError) in
+            c.shutdownTimeoutSeconds = try integer(text, in: 0...Int(Int32.max))
+        },
     ]
 
     static func named(_ name: String) -> ConfigurationOption? {
@@ -222,6 +242,18 @@ public struct ConfigurationOption: Sendable {
         case "no": return false
         default: throw ConfigurationValueError("argument must be 'yes' or 'no'")
         }
+    }
+
+    /// A `maxmemory-policy` name. Redis's LRU and LFU policies need an access time or
+    /// counter updated on every read, which Sluice does not keep; they get a reason of their own.
+    static func evictionPolicy(_ text: String) throws(ConfigurationValueError) -> EvictionPolicy {
+        let lowered = text.lowercased()
+        if let policy = EvictionPolicy(rawValue: lowered) { return policy }
+        let supported = EvictionPolicy.allCases.map(\.rawValue).joined(separator: ", ")
+        if ["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu"].contains(lowered) {
+            throw ConfigurationValueError("\(lowered) is not supported (Sluice keeps no access times); use one of: \(supported)")
+        }
+        throw ConfigurationValueError("argument(s) must be one of the following: \(supported)")
     }
 
     /// Redis's memory values: a number with an optional unit, `k`/`m`/`g` (powers of

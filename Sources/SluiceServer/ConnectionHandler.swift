@@ -29,6 +29,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var replyQueue = ReplyQueue()
     /// Fires at the earliest deadline of an awaited backend reply.
     private var replyTimer: Scheduled<Void>?
+    /// Set when the server shuts down: the connection closes once it is done (`Drain`).
+    private var draining = false
+    private var drainCheck: Scheduled<Void>?
 
     /// Backend replies one connection may await; past it, its later commands wait (as a
     /// parked client's do) until half have arrived, so a pipelining client cannot queue
@@ -71,6 +74,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         idleCheck?.cancel()
         replyTimer?.cancel()
         replyTimer = nil
+        drainCheck?.cancel()
+        drainCheck = nil
         if let client {
             dispatcher.disconnect(client)
             self.client = nil
@@ -178,6 +183,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flush(context: context)
+        if draining { scheduleDrainCheck(context: context) }
     }
 
     /// Writes the replies kept since the last flush with one syscall, closing afterwards
@@ -286,6 +292,52 @@ final class ConnectionHandler: ChannelInboundHandler {
         inbound = nil
         if !closing { run(pending, context: context, client: client) }
         flush(context: context)
+    }
+
+    // MARK: Shutdown
+
+    /// Sent by the server's shutdown to every open connection.
+    struct Drain: Sendable {}
+
+    /// How long a draining connection must send nothing before it counts as done: the
+    /// server cannot see bytes still in the socket, so a pipeline still arriving shows
+    /// up as reads, and a gap this long means the client is waiting for replies.
+    static let drainQuietTime = TimeAmount.milliseconds(100)
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is Drain else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        draining = true
+        scheduleDrainCheck(context: context)
+    }
+
+    /// (Re)starts the quiet period: every read burst of a draining connection pushes it back.
+    private func scheduleDrainCheck(context: ChannelHandlerContext) {
+        drainCheck?.cancel()
+        drainCheck = context.eventLoop.assumeIsolated().scheduleTask(in: Self.drainQuietTime) {
+            self.drainCheck = nil
+            self.closeIfDone(context: context)
+        }
+    }
+
+    /// After a quiet period: closes once every command received has its reply written
+    /// (a client parked in a blocking command is not waited for); otherwise looks again
+    /// after another quiet period (a backend reply awaited, a command half received).
+    private func closeIfDone(context: ChannelHandlerContext) {
+        guard client != nil, !closing else { return }
+        let parkedInBlockingCommand = parkedToken != nil && parkedToken != ParkedBatch.backendPause
+        guard replyQueue.isEmpty, parkedInBlockingCommand || (parkedToken == nil && inbound == nil && commands.heldBytes == 0) else {
+            scheduleDrainCheck(context: context)
+            return
+        }
+        closing = true
+        // Written after the replies still queued in the channel, so the close waits for them.
+        let last = outbound ?? context.channel.allocator.buffer(capacity: 0)
+        outbound = nil
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Replies the peer does not read pile up in the channel; past the output limit

@@ -17,6 +17,8 @@ struct DatabaseState: ~Copyable {
     var scripting = ScriptingEngine()
     /// Commands slower than `slowlog-log-slower-than` (SlowLog.swift).
     var slowlog = SlowLog()
+    /// `maxmemory` and its policy (MemoryLimit.swift).
+    var memoryLimit = MemoryLimit()
 }
 
 /// Counters `INFO` reports.

@@ -159,6 +159,14 @@ final class Dispatcher: Sendable {
             emit(error.reply)
             return nil
         }
+        // Over `maxmemory` (never when it is 0): evict, or refuse what may add data (MemoryLimit.swift).
+        if state.isOverMemoryLimit, let error = state.memoryLimitRefusal(spec, client: client, table: context.table, now: now) {
+            state.stats.commands[position].rejectedCalls += 1
+            let error = TransactionCommands.rejected(error, spec: spec, client: client, state: &state)
+            state.stats.recordError(error)
+            emit(error.reply)
+            return nil
+        }
         var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
         if client.transaction.isQueuing && !spec.runsWhileQueuing {
             do throws(CommandError) {

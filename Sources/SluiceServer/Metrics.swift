@@ -26,6 +26,9 @@ struct MetricsSnapshot {
     var keyspaceHits = 0
     var keyspaceMisses = 0
     var residentMemoryBytes = 0
+    var usedMemoryBytes = 0
+    var maxMemoryBytes = 0
+    var evictedKeys = 0
     /// Backend mode's client and failure-policy counters; nil in memory mode.
     var backend: (stats: BackendStats, failOpen: Int, failClosed: Int)?
 
@@ -51,6 +54,9 @@ struct MetricsSnapshot {
         expiredKeys = state.keyspace.stats.expiredKeys
         keyspaceHits = state.keyspace.stats.hits
         keyspaceMisses = state.keyspace.stats.misses
+        usedMemoryBytes = state.keyspace.usedMemory
+        maxMemoryBytes = state.memoryLimit.configured
+        evictedKeys = state.keyspace.stats.evictedKeys
     }
 
     /// The Prometheus text exposition format, version 0.0.4.
@@ -109,6 +115,9 @@ struct MetricsSnapshot {
         single("sluice_keyspace_hits_total", "counter", "Key look-ups that found the key.", value: keyspaceHits)
         single("sluice_keyspace_misses_total", "counter", "Key look-ups that did not find the key.", value: keyspaceMisses)
         single("sluice_resident_memory_bytes", "gauge", "Resident set size of the process (/proc/self/statm).", value: residentMemoryBytes)
+        single("sluice_used_memory_bytes", "gauge", "Estimated bytes of the keys and values, which maxmemory limits.", value: usedMemoryBytes)
+        single("sluice_maxmemory_bytes", "gauge", "The maxmemory setting; 0: no limit.", value: maxMemoryBytes)
+        single("sluice_evicted_keys_total", "counter", "Keys evicted to get under maxmemory.", value: evictedKeys)
         if let (stats, failOpen, failClosed) = backend {
             single("sluice_backend_connected_connections", "gauge", "Backend mode: pooled connections to Redis open now.", value: stats.connectedConnections)
             single("sluice_backend_requests_total", "counter", "Backend mode: requests sent to Redis, retries included.", value: stats.requests)

@@ -1,3 +1,4 @@
+import SluiceCore
 import Synchronization
 
 /// The settings `CONFIG SET` may change while the server runs. Atomics, not the
@@ -11,6 +12,11 @@ final class RuntimeSettings: Sendable {
     let maxQueryBufferBytes: Atomic<Int>
     let slowlogSlowerThan: Atomic<Int>
     let slowlogMaxLength: Atomic<Int>
+    let shutdownTimeoutSeconds: Atomic<Int>
+    let maxMemoryBytes: Atomic<Int>
+    /// A position in `EvictionPolicy.allCases`.
+    let maxMemoryPolicy: Atomic<Int>
+    let maxMemorySamples: Atomic<Int>
 
     init(_ configuration: ServerConfiguration) {
         requirePass = Mutex(configuration.requirePass.map { Array($0.utf8) })
@@ -19,6 +25,10 @@ final class RuntimeSettings: Sendable {
         maxQueryBufferBytes = Atomic(configuration.maxQueryBufferBytes)
         slowlogSlowerThan = Atomic(configuration.slowlogSlowerThanMicroseconds)
         slowlogMaxLength = Atomic(configuration.slowlogMaxLength)
+        shutdownTimeoutSeconds = Atomic(configuration.shutdownTimeoutSeconds)
+        maxMemoryBytes = Atomic(configuration.maxMemoryBytes)
+        maxMemoryPolicy = Atomic(EvictionPolicy.allCases.firstIndex(of: configuration.maxMemoryPolicy) ?? 0)
+        maxMemorySamples = Atomic(configuration.maxMemorySamples)
     }
 
     /// Takes the run-time-changeable fields of `configuration`.
@@ -29,6 +39,10 @@ final class RuntimeSettings: Sendable {
         maxQueryBufferBytes.store(configuration.maxQueryBufferBytes, ordering: .relaxed)
         slowlogSlowerThan.store(configuration.slowlogSlowerThanMicroseconds, ordering: .relaxed)
         slowlogMaxLength.store(configuration.slowlogMaxLength, ordering: .relaxed)
+        shutdownTimeoutSeconds.store(configuration.shutdownTimeoutSeconds, ordering: .relaxed)
+        maxMemoryBytes.store(configuration.maxMemoryBytes, ordering: .relaxed)
+        maxMemoryPolicy.store(EvictionPolicy.allCases.firstIndex(of: configuration.maxMemoryPolicy) ?? 0, ordering: .relaxed)
+        maxMemorySamples.store(configuration.maxMemorySamples, ordering: .relaxed)
     }
 
     /// `configuration` with the current run-time values in place of the start-up ones.
@@ -40,6 +54,10 @@ final class RuntimeSettings: Sendable {
         result.maxQueryBufferBytes = maxQueryBufferBytes.load(ordering: .relaxed)
         result.slowlogSlowerThanMicroseconds = slowlogSlowerThan.load(ordering: .relaxed)
         result.slowlogMaxLength = slowlogMaxLength.load(ordering: .relaxed)
+        result.shutdownTimeoutSeconds = shutdownTimeoutSeconds.load(ordering: .relaxed)
+        result.maxMemoryBytes = maxMemoryBytes.load(ordering: .relaxed)
+        result.maxMemoryPolicy = EvictionPolicy.allCases[maxMemoryPolicy.load(ordering: .relaxed)]
+        result.maxMemorySamples = maxMemorySamples.load(ordering: .relaxed)
         return result
     }
 

@@ -19,7 +19,8 @@ public final class SluiceServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let dispatcher: Dispatcher
     private let logger: Logger
-    private let channels = Mutex<(listeners: [Channel], connections: [ObjectIdentifier: Channel])>(([], [:]))
+    /// `draining` is set when shutdown begins: connections accepted after it are closed.
+    private let channels = Mutex<(listeners: [Channel], connections: [ObjectIdentifier: Channel], draining: Bool)>(([], [:], false))
     private let expiryTask = Mutex<RepeatedTask?>(nil)
     private let snapshotTask = Mutex<RepeatedTask?>(nil)
     /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
@@ -27,6 +28,8 @@ public final class SluiceServer: Sendable {
     private let snapshotLoaded = Atomic<Bool>(false)
     /// The Prometheus listener (MetricsServer.swift), when `metricsPort` is set.
     private let metricsListener = Mutex<Channel?>(nil)
+    /// Set by `start()`, so that `run()` (ServerService.swift) starts only once.
+    private let started = Atomic<Bool>(false)
 
     public init(configuration: ServerConfiguration, timeSource: any TimeSource = SystemTimeSource(), logger: Logger = Logger(label: "sluice")) {
         self.configuration = configuration
@@ -37,6 +40,7 @@ public final class SluiceServer: Sendable {
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
         let persistence = configuration.snapshotPath.map { Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger) }
         let database = Database(commandCount: table.specs.count)
+        database.state.withLock { $0.memoryLimit = MemoryLimit(configuration) }
         // A backend setting that does not validate leaves this nil, and start() reports it.
         var backend: BackendMode?
         if let settings = (try? configuration.backendConfiguration()) ?? nil, let client = try? RedisBackend(configuration: settings) {
@@ -66,10 +70,16 @@ public final class SluiceServer: Sendable {
     /// The port serving `/metrics`, nil when metrics are off.
     public var metricsPort: Int? { metricsListener.withLock { $0?.localAddress?.port } }
 
+    var isStarted: Bool { started.load(ordering: .relaxed) }
+
+    /// The grace period of a graceful shutdown: `shutdown-timeout`, as `CONFIG SET` last left it.
+    public var shutdownTimeoutSeconds: Int { dispatcher.context.settings.shutdownTimeoutSeconds.load(ordering: .relaxed) }
+
     /// Loads the snapshot, if configured, then binds and starts serving; returns once the
     /// listeners are ready. Throws `PersistenceError` for a snapshot that cannot be loaded,
     /// `ConfigurationError` for TLS files that cannot be used.
     public func start() async throws {
+        started.store(true, ordering: .relaxed)
         let dispatcher = self.dispatcher
         let tlsContext = try configuration.makeTLSContext()
         try await startBackend()
@@ -122,7 +132,13 @@ public final class SluiceServer: Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: outputLimit / 2, high: outputLimit))
             .childChannelInitializer { channel in
                 let id = ObjectIdentifier(channel)
-                self.channels.withLock { $0.connections[id] = channel }
+                let accepted = self.channels.withLock { channels in
+                    guard !channels.draining else { return false }
+                    channels.connections[id] = channel
+                    return true
+                }
+                // Accepted just before the listener closed: the bootstrap closes it.
+                guard accepted else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
                 channel.closeFuture.whenComplete { _ in
                     _ = self.channels.withLock { $0.connections.removeValue(forKey: id) }
                 }
@@ -201,21 +217,57 @@ public final class SluiceServer: Sendable {
         }
     }
 
-    /// Stops accepting, closes every connection, writes the snapshot (if configured) and
-    /// closes the event loops.
-    public func shutdown() async {
-        expiryTask.withLock { $0?.cancel(); $0 = nil }
-        snapshotTask.withLock { $0?.cancel(); $0 = nil }
-        let (listeners, connections) = channels.withLock { ($0.listeners, Array($0.connections.values)) }
+    /// Stops the server. The listeners close first, so new connections are refused. Open
+    /// connections then get up to `gracePeriod` to finish what they sent: each closes once
+    /// it has been quiet for `ConnectionHandler.drainQuietTime` with every reply it is
+    /// owed written; one parked in a blocking command closes then too. Whatever is still
+    /// open when the grace period ends, or when the calling task is cancelled, is closed.
+    /// Then the snapshot is written (if configured), the backend closed and the event
+    /// loops stopped. With no grace period every connection is closed at once.
+    public func shutdown(gracePeriod: Duration = .zero) async {
+        let (listeners, connections) = channels.withLock { channels in
+            channels.draining = true
+            return (channels.listeners, Array(channels.connections.values))
+        }
         for listener in listeners {
             try? await listener.close()
         }
         try? await metricsListener.withLock { $0 }?.close()
-        for connection in connections {
+        if gracePeriod > .zero && !connections.isEmpty {
+            await drain(connections, within: gracePeriod)
+        }
+        for connection in channels.withLock({ Array($0.connections.values) }) {
             try? await connection.close()
         }
+        expiryTask.withLock { $0?.cancel(); $0 = nil }
+        snapshotTask.withLock { $0?.cancel(); $0 = nil }
         saveSnapshotAtShutdown()
         await stopBackend()
         try? await group.shutdownGracefully()
+    }
+
+    /// Asks each connection to close once it is done, and waits until all have closed,
+    /// the grace period has passed or the task is cancelled.
+    private func drain(_ connections: [Channel], within gracePeriod: Duration) async {
+        logger.info("Shutting down: \(connections.count) connection(s) open, waiting up to \(gracePeriod) for them to finish")
+        let allClosed = EventLoopFuture.andAllComplete(connections.map(\.closeFuture), on: group.next())
+        for connection in connections {
+            connection.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Drain())
+        }
+        await withTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask { (try? await allClosed.get()) != nil }
+            tasks.addTask {
+                try? await Task.sleep(for: gracePeriod)
+                return false
+            }
+            let finished = await tasks.next() ?? false
+            tasks.cancelAll()
+            if !finished {
+                // Closing them also ends the task waiting for them.
+                let open = channels.withLock { Array($0.connections.values) }
+                logger.warning("Shutting down: grace period ended, closing \(open.count) connection(s) still open")
+                for connection in open { connection.close(promise: nil) }
+            }
+        }
     }
 }

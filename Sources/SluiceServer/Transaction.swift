@@ -46,6 +46,12 @@ struct Transaction {
         return -1
     }
 
+    /// Whether a queued command's table position satisfies `predicate` (false outside `MULTI`).
+    func queueContains(where predicate: (Int) -> Bool) -> Bool {
+        if case .queuing(let queue, _) = state { return queue.contains { predicate($0.position) } }
+        return false
+    }
+
     /// How many keys this connection watches.
     var watchedCount: Int { watched.count }
 

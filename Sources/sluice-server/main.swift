@@ -1,8 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Logging
+import ServiceLifecycle
 import SluiceRedisBackend
 import SluiceServer
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -50,6 +51,15 @@ struct SluiceServerCommand: AsyncParsableCommand {
         var logger = Logger(label: "sluice")
         logger.logLevel = configuration.logLevel
         let server = SluiceServer(configuration: configuration, logger: logger)
+        // The group turns the first SIGTERM or SIGINT into a graceful shutdown with the
+        // shutdown-timeout grace period (SluiceServer.run, shutdown(gracePeriod:)).
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // These handlers exist from before the ready line, while the group installs its
+        // own only once it runs: a signal in between must not kill the process, and it is
+        // handed to the group here. A second signal cancels the group, which ends the
+        // grace period: open connections are closed at once; the snapshot is still written.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do {
             try await server.start()
         } catch let error as PersistenceError {
@@ -77,21 +87,22 @@ struct SluiceServerCommand: AsyncParsableCommand {
             "maxclients": "\(configuration.maxClients)", "snapshot": "\(snapshot)", "metrics": "\(metrics)",
         ])
 
-        // Signals arrive on a dispatch queue and are handed to this task, which shuts down once.
-        let (received, continuation) = AsyncStream<Int32>.makeStream()
-        let sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
+        let lifecycle = Task { try await services.run() }
+        let escalation = Task {
+            var count = 0
+            for await signal in signals {
+                count += 1
+                if count == 1 {
+                    logger.info("\(signal) received, shutting down (grace period \(server.shutdownTimeoutSeconds) s; send it again to close connections at once)")
+                    await services.triggerGracefulShutdown()
+                } else if count == 2 {
+                    logger.info("\(signal) received again, closing connections now")
+                    lifecycle.cancel()
+                }
+            }
         }
-        for await number in received {
-            logger.info("Signal \(number) received, shutting down")
-            break
-        }
-        await server.shutdown()
-        sources.forEach { $0.cancel() }
+        try await lifecycle.value
+        escalation.cancel()
         logger.info("Sluice stopped")
     }
 

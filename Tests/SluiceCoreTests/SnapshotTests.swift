@@ -31,7 +31,7 @@ private func sampleEntries() -> [Snapshot.Entry] {
             level: 0, lastLeak: Instant(nanoseconds: -5), blockedUntil: Instant(nanoseconds: .max))), expiresAt: .max - 1),
         Snapshot.Entry(key: bytes("sw"), value: .slidingWindow(log), expiresAt: 1_700_000_001_001),
         Snapshot.Entry(key: bytes("swempty"), value: .slidingWindow(SlidingWindowLog())),
-        Snapshot.Entry(key: bytes("l"), value: .list(RingDeque([bytes("x"), [], [0, 255], bytes("x")]))),
+        Snapshot.Entry(key: bytes("l"), value: .list(ListValue([bytes("x"), [], [0, 255], bytes("x")]))),
         Snapshot.Entry(key: bytes("h"), value: .hash(hash)),
         Snapshot.Entry(key: bytes("h0"), value: .hash(HashValue())),
         Snapshot.Entry(key: bytes("z"), value: .sortedSet(zset), expiresAt: -7),
@@ -184,7 +184,7 @@ struct SnapshotTests {
                 let value: Value = switch Int.random(in: 0..<3, using: &generator) {
                 case 0: .integer(Int64.random(in: .min ... .max, using: &generator))
                 case 1: .string((0..<Int.random(in: 0..<40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) })
-                default: .list(RingDeque((0..<Int.random(in: 1..<5, using: &generator)).map { bytes("e\($0)") }))
+                default: .list(ListValue((0..<Int.random(in: 1..<5, using: &generator)).map { bytes("e\($0)") }))
                 }
                 entries.append(Snapshot.Entry(key: key, value: value, expiresAt: deadline))
             }

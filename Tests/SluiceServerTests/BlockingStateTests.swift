@@ -36,7 +36,7 @@ struct BlockingStateTests {
         for waiter in [first, second, third] {
             _ = state.blocking.park(waiter, .pop(keys: [key("q")], end: .left), timeout: nil)
         }
-        state.keyspace.set(key("q"), .list(RingDeque([Array("a".utf8), Array("b".utf8)])), now: now)
+        state.keyspace.set(key("q"), .list(ListValue([Array("a".utf8), Array("b".utf8)])), now: now)
         state.blocking.signal(key("q"))
         state.serveBlockedClients(now: now)
         let wakeups = state.blocking.takeWakeups()
@@ -104,7 +104,7 @@ struct BlockingStateTests {
             _ = state.blocking.park(client(Int64(id)), .move(source: key("e"), destination: key("e"), from: .right, to: .left), timeout: nil)
         }
         let deadline = now.milliseconds + 30_000
-        state.keyspace.set(key("e"), .list(RingDeque([Array("x".utf8)])), expiresAt: deadline, now: now)
+        state.keyspace.set(key("e"), .list(ListValue([Array("x".utf8)])), expiresAt: deadline, now: now)
         state.blocking.signal(key("e"))
         state.serveBlockedClients(now: now)
         #expect(state.blocking.takeWakeups().map(\.reply) == Array(repeating: .bulk("x"), count: 3))

@@ -136,7 +136,7 @@ struct PersistenceTests {
         let directory = try ScratchDirectory()
         defer { directory.remove() }
         writeFileBytes(directory.snapshot, Snapshot.encode([
-            Snapshot.Entry(key: Array("l".utf8), value: .list(RingDeque())),
+            Snapshot.Entry(key: Array("l".utf8), value: .list(ListValue())),
             Snapshot.Entry(key: Array("h".utf8), value: .hash(HashValue())),
             Snapshot.Entry(key: Array("z".utf8), value: .sortedSet(SortedSet())),
             Snapshot.Entry(key: Array("s".utf8), value: .string([])),

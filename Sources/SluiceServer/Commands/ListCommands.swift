@@ -292,7 +292,7 @@ enum ListCommands {
                 throw .syntax
             }
         }
-        let list = try state.keyspace.list(key, now: invocation.now) ?? RingDeque()
+        let list = try state.keyspace.list(key, now: invocation.now) ?? ListValue()
         let wanted = count.map { $0 == 0 ? Int.max : Int(clamping: $0) } ?? 1
         let limit = maxLength == 0 ? list.count : min(Int(clamping: maxLength), list.count)
         var skip = rank.magnitude - 1
@@ -330,7 +330,7 @@ enum ListCommands {
 
 extension Keyspace {
     /// The list under `key`, nil when absent; `WRONGTYPE` for any other kind of value.
-    mutating func list(_ key: Key, now: Instant) throws(CommandError) -> RingDeque<[UInt8]>? {
+    mutating func list(_ key: Key, now: Instant) throws(CommandError) -> ListValue? {
         switch value(key, now: now) {
         case nil: return nil
         case .list(let list)?: return list
@@ -341,14 +341,14 @@ extension Keyspace {
     /// Looks `key` up once and lets `body` change its list in place: an absent key reads
     /// as an empty list, and a list left empty deletes the key. `WRONGTYPE`, without
     /// calling `body`, for any other kind of value.
-    mutating func withList<R>(_ key: Key, now: Instant, _ body: (inout RingDeque<[UInt8]>) throws(CommandError) -> R) throws(CommandError) -> R {
+    mutating func withList<R>(_ key: Key, now: Instant, _ body: (inout ListValue) throws(CommandError) -> R) throws(CommandError) -> R {
         var result: Result<R, CommandError>?
         withEntry(key, now: now) { value, _ in
-            var list: RingDeque<[UInt8]>
+            var list: ListValue
             // Taken out of the entry so the list's storage has one owner and changes in place.
             switch value.take() {
             case nil:
-                list = RingDeque()
+                list = ListValue()
             case .list(let stored)?:
                 list = stored
             case let other?:

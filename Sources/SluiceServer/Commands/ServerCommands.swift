@@ -167,14 +167,19 @@ enum ServerCommands {
                 "total_watched_keys:\(state.keyspace.watchedKeyCount)",
             ]
         case "memory":
+            // used_memory is the keyspace's estimate of its data, which maxmemory limits
+            // (MemoryEstimate.swift); used_memory_rss is the process's resident size.
+            let used = state.keyspace.usedMemory
             let rss = residentMemoryBytes()
+            let limit = state.memoryLimit
             return [
-                "used_memory:\(rss)",
-                "used_memory_human:\(humanBytes(rss))",
+                "used_memory:\(used)",
+                "used_memory_human:\(humanBytes(used))",
                 "used_memory_rss:\(rss)",
                 "used_memory_rss_human:\(humanBytes(rss))",
-                "maxmemory:0",
-                "maxmemory_policy:noeviction",
+                "maxmemory:\(limit.configured)",
+                "maxmemory_human:\(humanBytes(limit.configured))",
+                "maxmemory_policy:\(limit.policy.rawValue)",
             ]
         case "persistence":
             return PersistenceCommands.info(server, now: now)
@@ -186,7 +191,7 @@ enum ServerCommands {
                 "total_connections_received:\(state.stats.connectionsReceived)",
                 "total_commands_processed:\(state.stats.commandsProcessed)",
                 "expired_keys:\(state.keyspace.stats.expiredKeys)",
-                "evicted_keys:0",
+                "evicted_keys:\(state.keyspace.stats.evictedKeys)",
                 "keyspace_hits:\(state.keyspace.stats.hits)",
                 "keyspace_misses:\(state.keyspace.stats.misses)",
                 "rejected_connections:\(state.stats.rejectedConnections)",
@@ -228,6 +233,7 @@ enum ServerCommands {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    /// Redis's `*_human` form: bytes, or K, M, G, T with two decimals (`100.00M`).
     static func humanBytes(_ bytes: Int) -> String {
         let units = ["B", "K", "M", "G", "T"]
         var value = Double(bytes)
@@ -236,7 +242,10 @@ enum ServerCommands {
             value /= 1024
             unit += 1
         }
-        return unit == 0 ? "\(bytes)B" : "\((value * 100).rounded() / 100)\(units[unit])"
+        guard unit > 0 else { return "\(bytes)B" }
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)\(units[unit])"
     }
 
     // MARK: CONFIG
@@ -249,7 +258,7 @@ enum ServerCommands {
 
     /// Parameters Sluice reports for clients that ask but has no setting for.
     static let fixedParameters: [(String, String)] = [
-        ("databases", "1"), ("save", ""), ("appendonly", "no"), ("maxmemory", "0"), ("maxmemory-policy", "noeviction"),
+        ("databases", "1"), ("save", ""), ("appendonly", "no"),
     ]
 
     /// The parameters `CONFIG GET` reports, with their effective values: the option
@@ -270,7 +279,7 @@ enum ServerCommands {
             let matching = configParameters(server).filter { name, _ in patterns.contains { $0.matches(Array(name.utf8)) } }
             return .map(matching.map { RESPPair(.bulk($0.0), .bulk($0.1)) })
         case "SET":
-            return try configSet(&invocation)
+            return try configSet(&invocation, &state)
                 default:  // RESETSTAT
             state.stats.commandsProcessed = 0
             state.stats.connectionsReceived = 0
@@ -282,7 +291,7 @@ enum ServerCommands {
     }
 
     /// CONFIG SET name value [name value ...]: all or nothing, as in Redis.
-    private static func configSet(_ invocation: inout Invocation) throws(CommandError) -> RESPValue {
+    private static func configSet(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let words = invocation.arguments.rest().map { String(decoding: $0, as: UTF8.self) }
         guard words.count % 2 == 0 else { throw .syntax }
         let server = invocation.server
@@ -308,6 +317,7 @@ enum ServerCommands {
             }
         }
         server.settings.apply(configuration)
+        state.memoryLimit = MemoryLimit(configuration)
         return .ok
     }
 }

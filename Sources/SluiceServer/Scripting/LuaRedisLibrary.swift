@@ -19,6 +19,10 @@ final class ScriptRun {
     var resp3 = false {
         didSet { scriptClient.protocolVersion = resp3 ? .resp3 : .resp2 }
     }
+    /// Set when the data was over `maxmemory` as the script started: commands flagged
+    /// `denyoom` are refused until the script has called a write command. Redis's rule:
+    /// a script that already wrote may finish, rather than stop half done.
+    var refusesOverMemoryLimit = false
 
     init(database: UnsafeMutablePointer<DatabaseState>, invocation: Invocation, scriptClient: Client, readOnly: Bool) {
         self.database = database
@@ -61,6 +65,10 @@ final class ScriptRun {
         }
         if readOnly && spec.flags.contains("write") {
             return fail(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
+        }
+        if refusesOverMemoryLimit {
+            if spec.deniedOverMemoryLimit { return fail(lua, CommandError.outOfMemory.message, raising) }
+            if spec.flags.contains("write") { refusesOverMemoryLimit = false }
         }
 
         var inner = Invocation(arguments: Arguments(words), now: invocation.now, client: scriptClient, server: invocation.server)

@@ -65,6 +65,10 @@ final class ScriptingEngine: @unchecked Sendable {
             try compile(body, sha: sha, in: lua)
         }
         let flags = scripts[sha] ?? ScriptFlags()
+        // Over maxmemory, Redis 7 refuses a script that declares flags unless they say it
+        // writes nothing or may run anyway; a script without a shebang is checked per call.
+        let overMemoryLimit = database.pointee.isOverMemoryLimit && !flags.allowOOM
+        if overMemoryLimit && flags.declared && !flags.noWrites && !readOnly { throw .outOfMemory }
         lua_settop(lua, 0)  // the error handler goes to index 1
         defer { lua_settop(lua, 0) }
 
@@ -79,6 +83,7 @@ final class ScriptingEngine: @unchecked Sendable {
         let client = scriptClient ?? Client(id: 0, address: "", localAddress: "", createdAt: invocation.now)
         scriptClient = client
         let run = ScriptRun(database: database, invocation: invocation, scriptClient: client, readOnly: readOnly || flags.noWrites)
+        run.refusesOverMemoryLimit = overMemoryLimit
         let status = withExtendedLifetime(run) {
             context.pointee.host = Unmanaged.passUnretained(run).toOpaque()
             context.pointee.in_host = 0
@@ -185,6 +190,10 @@ final class ScriptingEngine: @unchecked Sendable {
 struct ScriptFlags {
     /// Redis 7's `no-writes`: the script runs as with EVAL_RO.
     var noWrites = false
+    /// `allow-oom`: runs and writes over `maxmemory`.
+    var allowOOM = false
+    /// The script has a shebang line, so Redis 7 judges it by its flags before it runs.
+    var declared = false
 
     static let known: Set<String> = ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]
 
@@ -198,11 +207,13 @@ struct ScriptFlags {
             throw .err("Unexpected engine in script shebang: \(words.first ?? "")")
         }
         var flags = ScriptFlags()
+        flags.declared = true
         for word in words.dropFirst() {
             guard word.hasPrefix("flags=") else { throw .err("Unknown lua shebang option: \(word)") }
             for flag in word.dropFirst("flags=".count).split(separator: ",").map(String.init) {
                 guard known.contains(flag) else { throw .err("Unexpected flag in script shebang: \(flag)") }
                 if flag == "no-writes" { flags.noWrites = true }
+                if flag == "allow-oom" { flags.allowOOM = true }
             }
         }
         return (flags, lineEnd)

@@ -1,0 +1,69 @@
+/// The keyspace's estimate of the memory its data takes, which `maxmemory` limits and
+/// `INFO`'s `used_memory` reports.
+///
+/// Measuring the allocator is too slow per command (glibc's `mallinfo2` walks every
+/// arena), and the process's resident size does not shrink when keys are freed. So the
+/// keyspace keeps a running total instead: each key costs its share of the table, its
+/// key and its value's heap bytes. Values report their heap bytes in O(1): byte strings
+/// by their length, collections by a total they keep up to date as they change. The
+/// figures below are what Swift and glibc's malloc spend on 64-bit Linux, rounded; the
+/// total is an estimate of data size, not of the process (see README, "Memory").
+public enum MemoryEstimate {
+    /// A Swift array's heap object starts with 32 bytes (object header, count, capacity).
+    static let arrayHeader = 32
+
+    /// What malloc hands out for `size` bytes: an 8-byte chunk header, in 16-byte steps.
+    @inline(__always)
+    static func allocation(_ size: Int) -> Int {
+        (size + 8 + 15) & ~15
+    }
+
+    /// Heap bytes of an array of `count` bytes; an empty array allocates nothing.
+    @inline(__always)
+    public static func bytes(_ count: Int) -> Int {
+        count == 0 ? 0 : allocation(arrayHeader + count)
+    }
+
+    /// What one key costs in the table: its bucket, twice. The table is between 3/8 and
+    /// 3/4 full, so a key holds about two buckets on average; charging that per key
+    /// keeps the total smooth instead of doubling when the table grows.
+    public static let entry = 2 * MemoryLayout<Keyspace.Entry>.stride
+
+    /// A list element's slot in the ring (an optional array reference).
+    static let listSlot = MemoryLayout<[UInt8]?>.stride
+
+    /// A hash field beyond its field and value arrays: the index entry (hashed key and
+    /// position, in a dictionary at most 3/4 full) and the insertion-order slot.
+    static let hashEntry = 32 + MemoryLayout<HashValue.Entry?>.stride
+
+    /// A sorted-set member beyond its bytes: the score index entry and its element in
+    /// the ordered blocks.
+    static let sortedSetMember = 32 + MemoryLayout<SortedSet.Element>.stride
+}
+
+extension Value {
+    /// Heap bytes this value holds outside its bucket, in O(1). Integers and leaky
+    /// buckets live inside the bucket and cost nothing more.
+    @inline(__always)
+    public var heapBytes: Int {
+        switch self {
+        case .integer, .leakyBucket: 0
+        case .string(let bytes): MemoryEstimate.bytes(bytes.count)
+        case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.count * MemoryLayout<SlidingWindowLog.Entry>.stride)
+        case .list(let list): list.heapBytes
+        case .hash(let hash): hash.heapBytes
+        case .sortedSet(let set): set.heapBytes
+        }
+    }
+}
+
+extension StoredKey {
+    /// Heap bytes of the key: none when it sits inline in the bucket.
+    @inline(__always)
+    var heapBytes: Int {
+        switch self {
+        case .small: 0
+        case .large(let bytes): MemoryEstimate.bytes(bytes.count)
+        }
+    }
+}
