@@ -52,6 +52,10 @@ extension ServerConfiguration {
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         // Redis's default `tls-protocols`: TLS 1.2 and 1.3.
         tls.minimumTLSVersion = .tlsv12
+        // When the server closes a connection it sends close_notify and, like Redis, hardly
+        // waits for the client's: swift-nio-ssl's 5 s default would keep an idle client's
+        // slot (and a graceful shutdown) waiting that long.
+        tls.shutdownTimeout = .milliseconds(100)
         if let caPath = tlsCACertificatePath {
             tls.trustRoots = .certificates(try Self.certificates(at: caPath, option: "tls-ca-cert"))
             // A server cannot check a client's host name, only that its certificate chains to the CA.

@@ -5,6 +5,7 @@ import os
 import pathlib
 import re
 import subprocess
+import time
 
 import pytest
 import redis
@@ -110,6 +111,18 @@ def test_redis_py_rejects_a_certificate_for_another_host(certs):
         unchecked.close()
     finally:
         assert stop(process) == 0
+
+
+def test_sigterm_with_an_idle_tls_client_exits_promptly(certs):
+    """The server does not wait for the close_notify of a client that is not reading."""
+    process, info = start_tls(certs)
+    client = redis.Redis(port=info["tls_port"], ssl=True, ssl_ca_certs=str(certs / "ca.crt"))
+    assert client.ping() is True
+    started = time.monotonic()
+    assert stop(process) == 0
+    # swift-nio-ssl's default would wait 5 s for the client's close_notify.
+    assert time.monotonic() - started < 4
+    client.close()
 
 
 def test_tls_only_with_port_zero(certs):
