@@ -10,6 +10,19 @@ public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     /// TCP port; 0 picks a free one (see `SluiceServer.port`).
     public var port: Int = 6380
+    /// Whether `port` is served at all; false for Redis's `port 0` next to `tls-port` (TLS only).
+    public var plainTextEnabled = true
+    /// TLS port, served beside `port` on the same address (Redis's `tls-port`); nil: no TLS.
+    /// 0 picks a free port (tests); the `tls-port` option's 0 means off.
+    public var tlsPort: Int? = nil
+    /// PEM certificate chain the TLS port presents, leaf first.
+    public var tlsCertificatePath: String? = nil
+    /// PEM private key of that certificate (unencrypted).
+    public var tlsKeyPath: String? = nil
+    /// PEM CA certificates that client certificates must chain to; used with `tlsAuthClients`.
+    public var tlsCACertificatePath: String? = nil
+    /// Whether TLS clients must present a certificate (Redis's `tls-auth-clients`, whose default is yes).
+    public var tlsAuthClients: TLSClientAuthentication = .no
     /// Event-loop threads serving connections.
     public var threads: Int = 1
     /// Largest bulk string a client may send, in bytes (Redis's `proto-max-bulk-len`).

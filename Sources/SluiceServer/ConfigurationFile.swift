@@ -106,20 +106,26 @@ extension String {
 
 /// The whole of a text file, or an error naming it and why it could not be read.
 public func readTextFile(_ path: String) throws(ConfigurationError) -> String {
-    let descriptor = open(path, O_RDONLY)
-    guard descriptor >= 0 else {
-        throw ConfigurationError("cannot read configuration file \(path): \(String(cString: strerror(errno)))")
+    do {
+        return String(decoding: try readSmallFile(path), as: UTF8.self)
+    } catch {
+        throw ConfigurationError("cannot read configuration file \(path): \(error.reason)")
     }
+}
+
+/// The bytes of a file of at most 16 MiB (configuration, certificates), or why it could not be read.
+func readSmallFile(_ path: String) throws(ConfigurationValueError) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else { throw ConfigurationValueError(String(cString: strerror(errno))) }
     defer { close(descriptor) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65_536)
     while true {
         let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
         if count == 0 { break }
-        guard count > 0, bytes.count < 16 * 1024 * 1024 else {
-            throw ConfigurationError("cannot read configuration file \(path): \(String(cString: strerror(errno)))")
-        }
+        guard count > 0 else { throw ConfigurationValueError(String(cString: strerror(errno))) }
+        guard bytes.count < 16 * 1024 * 1024 else { throw ConfigurationValueError("file larger than 16 MiB") }
         bytes += chunk[0..<count]
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
 }

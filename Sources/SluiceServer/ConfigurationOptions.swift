@@ -31,8 +31,36 @@ public struct ConfigurationOption: Sendable {
             guard !text.isEmpty else { throw ConfigurationValueError("argument must not be empty") }
             c.host = text
         },
-        ConfigurationOption("port", value: "N", "TCP port to listen on (0 picks a free port).", read: { String($0.port) }) { c, text throws(ConfigurationValueError) in
+        ConfigurationOption("port", value: "N", "TCP port to listen on (0 picks a free port; 0 with tls-port: TLS only).",
+                            read: { String($0.port) }) { c, text throws(ConfigurationValueError) in
             c.port = try integer(text, in: 0...65_535)
+        },
+        ConfigurationOption("tls-port", value: "N", "TLS port, served beside port on the same address; 0: no TLS.",
+                            read: { String($0.tlsPort ?? 0) }) { c, text throws(ConfigurationValueError) in
+            let port = try integer(text, in: 0...65_535)
+            c.tlsPort = port == 0 ? nil : port
+        },
+        ConfigurationOption("tls-cert", aliases: ["tls-cert-file"], value: "PATH",
+                            "PEM certificate (chain) the TLS port presents.",
+                            read: { $0.tlsCertificatePath ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.tlsCertificatePath = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("tls-key", aliases: ["tls-key-file"], value: "PATH", "PEM private key of tls-cert (unencrypted).",
+                            read: { $0.tlsKeyPath ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.tlsKeyPath = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("tls-ca-cert", aliases: ["tls-ca-cert-file"], value: "PATH",
+                            "PEM CA certificate(s) that client certificates must chain to.",
+                            read: { $0.tlsCACertificatePath ?? "" }) { c, text throws(ConfigurationValueError) in
+            c.tlsCACertificatePath = text.isEmpty ? nil : text
+        },
+        ConfigurationOption("tls-auth-clients", value: "no|yes|optional",
+                            "Client certificates: no (not asked for), yes (required), optional.",
+                            read: { $0.tlsAuthClients.rawValue }) { c, text throws(ConfigurationValueError) in
+            guard let mode = TLSClientAuthentication(rawValue: text.lowercased()) else {
+                throw ConfigurationValueError("argument(s) must be one of the following: no, yes, optional")
+            }
+            c.tlsAuthClients = mode
         },
         ConfigurationOption("io-threads", aliases: ["threads"], value: "N", "Event-loop threads serving connections.",
                             read: { String($0.threads) }) { c, text throws(ConfigurationValueError) in
@@ -290,6 +318,8 @@ extension ServerConfiguration {
         for (option, text, flag) in try parseFlags(flags) {
             try configuration.apply(option, text, source: "flag --\(flag)")
         }
+        // Redis's `port 0` next to `tls-port`: no plain-text port. Alone, 0 still picks a free port.
+        if configuration.port == 0 && configuration.tlsPort != nil { configuration.plainTextEnabled = false }
         if validating { try configuration.validate() }
         return configuration
     }
@@ -333,6 +363,7 @@ extension ServerConfiguration {
     /// a server reachable from other machines must have a password, unless told otherwise.
     public func validate() throws(ConfigurationError) {
         _ = try backendConfiguration()
+        _ = try makeTLSContext()
         if protectedMode && requirePass == nil && !Self.isLoopback(host) {
             throw ConfigurationError(
                 "refusing to start: bind \(host) is not a loopback address and no requirepass is set (protected mode). "

@@ -20,6 +20,8 @@ final class ServerContext: Sendable {
     let processID: Int32
     /// The bound port, known only after binding (configuration may say 0).
     let boundPort = Atomic<Int>(0)
+    /// The bound TLS port; 0 without TLS.
+    let boundTLSPort = Atomic<Int>(0)
     /// The clock `DEBUG SET-CLOCK` pins; nil unless `enableDebugCommand` allows DEBUG.
     let debugClock: SwitchableTimeSource?
     /// The server's logger (`redis.log` in scripts writes here).

@@ -8,6 +8,9 @@ import Glibc
 public enum HealthCheck {
     /// nil when the server answered PONG, else why not.
     public static func run(_ configuration: ServerConfiguration, timeoutSeconds: Int = 3) -> String? {
+        guard configuration.plainTextEnabled else {
+            return "port 0 with tls-port serves TLS only, and the health check speaks plain text"
+        }
         // A wildcard bind is reached through loopback.
         let host = switch configuration.host {
         case "0.0.0.0", "*": "127.0.0.1"

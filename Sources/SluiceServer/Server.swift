@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SluiceCore
 import SluiceRedisBackend
 import Synchronization
@@ -19,7 +20,7 @@ public final class SluiceServer: Sendable {
     private let dispatcher: Dispatcher
     private let logger: Logger
     /// `draining` is set when shutdown begins: connections accepted after it are closed.
-    private let channels = Mutex<(listener: Channel?, connections: [ObjectIdentifier: Channel], draining: Bool)>((nil, [:], false))
+    private let channels = Mutex<(listeners: [Channel], connections: [ObjectIdentifier: Channel], draining: Bool)>(([], [:], false))
     private let expiryTask = Mutex<RepeatedTask?>(nil)
     private let snapshotTask = Mutex<RepeatedTask?>(nil)
     /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
@@ -52,8 +53,14 @@ public final class SluiceServer: Sendable {
             context: context, database: database, timeSource: debugClock ?? timeSource)
     }
 
-    /// The port actually bound (useful when configured with port 0).
+    /// The port actually bound (useful when configured with port 0); 0 when only TLS is served.
     public var port: Int { dispatcher.context.boundPort.load(ordering: .relaxed) }
+
+    /// The TLS port actually bound, nil without TLS.
+    public var tlsPort: Int? {
+        let port = dispatcher.context.boundTLSPort.load(ordering: .relaxed)
+        return port == 0 ? nil : port
+    }
 
     /// `in-memory`, or `backend redis://host:port/db`, for the ready line.
     public var modeDescription: String {
@@ -69,15 +76,55 @@ public final class SluiceServer: Sendable {
     public var shutdownTimeoutSeconds: Int { dispatcher.context.settings.shutdownTimeoutSeconds.load(ordering: .relaxed) }
 
     /// Loads the snapshot, if configured, then binds and starts serving; returns once the
-    /// listener is ready. Throws `PersistenceError` for a snapshot that cannot be loaded.
+    /// listeners are ready. Throws `PersistenceError` for a snapshot that cannot be loaded,
+    /// `ConfigurationError` for TLS files that cannot be used.
     public func start() async throws {
         started.store(true, ordering: .relaxed)
         let dispatcher = self.dispatcher
+        let tlsContext = try configuration.makeTLSContext()
         try await startBackend()
         try loadSnapshot()
+        if configuration.plainTextEnabled {
+            let listener = try await bootstrap(tls: nil).bind(host: configuration.host, port: configuration.port).get()
+            self.channels.withLock { $0.listeners.append(listener) }
+            dispatcher.context.boundPort.store(listener.localAddress?.port ?? configuration.port, ordering: .relaxed)
+        }
+        if let tlsContext, let tlsPort = configuration.tlsPort {
+            do {
+                let listener = try await bootstrap(tls: tlsContext).bind(host: configuration.host, port: tlsPort).get()
+                self.channels.withLock { $0.listeners.append(listener) }
+                dispatcher.context.boundTLSPort.store(listener.localAddress?.port ?? tlsPort, ordering: .relaxed)
+            } catch {
+                await shutdown()
+                throw error
+            }
+        }
+
+        let interval = TimeAmount.milliseconds(configuration.expiryIntervalMilliseconds)
+        let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            dispatcher.expireKeys()
+        }
+        expiryTask.withLock { $0 = task }
+        scheduleSnapshots()
+
+        if let metricsPort = configuration.metricsPort {
+            do {
+                let metrics = try await Self.bindMetrics(host: configuration.metricsHost, port: metricsPort, group: group, dispatcher: dispatcher)
+                metricsListener.withLock { $0 = metrics }
+            } catch {
+                await shutdown()
+                throw MetricsListenError(host: configuration.metricsHost, port: metricsPort, underlying: error)
+            }
+        }
+    }
+
+    /// One listener's bootstrap. Connections on the TLS port get a TLS handler in front of
+    /// the same connection handler; the plain-text port's pipeline has only the latter.
+    private func bootstrap(tls: NIOSSLContext?) -> ServerBootstrap {
+        let dispatcher = self.dispatcher
         // Unread replies past the output limit make the channel unwritable, and the handler closes it.
         let outputLimit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
-        let bootstrap = ServerBootstrap(group: group)
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 511)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -96,29 +143,12 @@ public final class SluiceServer: Sendable {
                     _ = self.channels.withLock { $0.connections.removeValue(forKey: id) }
                 }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(dispatcher: dispatcher))
                 }
             }
-        let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        self.channels.withLock { $0.listener = listener }
-        dispatcher.context.boundPort.store(listener.localAddress?.port ?? configuration.port, ordering: .relaxed)
-
-        let interval = TimeAmount.milliseconds(configuration.expiryIntervalMilliseconds)
-        let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            dispatcher.expireKeys()
-        }
-        expiryTask.withLock { $0 = task }
-        scheduleSnapshots()
-
-        if let metricsPort = configuration.metricsPort {
-            do {
-                let metrics = try await Self.bindMetrics(host: configuration.metricsHost, port: metricsPort, group: group, dispatcher: dispatcher)
-                metricsListener.withLock { $0 = metrics }
-            } catch {
-                await shutdown()
-                throw MetricsListenError(host: configuration.metricsHost, port: metricsPort, underlying: error)
-            }
-        }
     }
 
     // MARK: Backend
@@ -195,11 +225,13 @@ public final class SluiceServer: Sendable {
     /// Then the snapshot is written (if configured), the backend closed and the event
     /// loops stopped. With no grace period every connection is closed at once.
     public func shutdown(gracePeriod: Duration = .zero) async {
-        let (listener, connections) = channels.withLock { channels in
+        let (listeners, connections) = channels.withLock { channels in
             channels.draining = true
-            return (channels.listener, Array(channels.connections.values))
+            return (channels.listeners, Array(channels.connections.values))
         }
-        try? await listener?.close()
+        for listener in listeners {
+            try? await listener.close()
+        }
         try? await metricsListener.withLock { $0 }?.close()
         if gracePeriod > .zero && !connections.isEmpty {
             await drain(connections, within: gracePeriod)

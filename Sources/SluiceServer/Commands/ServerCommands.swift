@@ -151,6 +151,7 @@ enum ServerCommands {
                 "arch_bits:\(Int.bitWidth)",
                 "process_id:\(server.processID)",
                 "tcp_port:\(server.boundPort.load(ordering: .relaxed))",
+                "tls_port:\(server.boundTLSPort.load(ordering: .relaxed))",
                 "uptime_in_seconds:\(uptime)",
                 "uptime_in_days:\(uptime / 86_400)",
                 "hz:\(1000 / max(server.configuration.expiryIntervalMilliseconds, 1))",
@@ -265,6 +266,8 @@ enum ServerCommands {
     static func configParameters(_ server: ServerContext) -> [(String, String)] {
         var configuration = server.settings.effective(server.configuration)
         configuration.port = server.boundPort.load(ordering: .relaxed)
+        let tlsPort = server.boundTLSPort.load(ordering: .relaxed)
+        configuration.tlsPort = tlsPort == 0 ? nil : tlsPort
         return ConfigurationOption.all.map { ($0.name, $0.value(in: configuration)) } + fixedParameters
     }
 
