@@ -5,28 +5,37 @@ import Darwin
 #endif
 import CHiredis
 import RESP
+import Synchronization
 
-/// A command waiting for a connection's thread, and who to tell about its reply.
+/// Commands submitted together (e.g. one event-loop tick's requests for this
+/// connection), and who to tell about their replies.
 struct BackendRequest: Sendable {
-    var words: [[UInt8]]
+    var commands: [BackendCommand]
     /// When it was queued (monotonic nanoseconds): one that waited past the timeout fails unsent.
     var queuedAt: Int
-    var completion: @Sendable (Result<RESPValue, BackendError>) -> Void
+    /// Gets one result per command, in order, on the connection's thread.
+    var completion: @Sendable ([Result<RESPValue, BackendError>]) -> Void
 }
 
 /// One hiredis connection driven by its own thread.
 ///
 /// hiredis's calls block, so they never run on a NIO event loop: callers only queue a
-/// request under a lock. The thread takes everything queued, writes it all
-/// (`redisAppendCommandArgv`), then reads the replies in order (`redisGetReply`), so a
-/// burst from many clients costs one round trip. On an I/O error or timeout the
+/// request under a lock. The thread takes everything queued, writes it all with one
+/// append, then reads the replies in order (`redisGetReply`), so a burst from many
+/// clients costs one round trip and one wake-up. On an I/O error or timeout the
 /// context is dropped (hiredis cannot resume it) and the thread reconnects with backoff;
 /// while it is down, requests fail at once instead of waiting.
+///
+/// Scripts: each connection loads them (`SCRIPT LOAD`) when it connects and calls them
+/// with `EVALSHA`; a `NOSCRIPT` reply (Redis restarted or `SCRIPT FLUSH`) loads them again
+/// and re-sends those calls on the same connection before anything queued after them,
+/// so a client's scripts still run in the order it sent them.
 final class BackendConnection: @unchecked Sendable {
     // @unchecked: `queue` and `stopping` are guarded by `lock`; everything else below the
     // queue is touched only by the connection's own thread.
     private let configuration: RedisBackendConfiguration
     private let statistics: BackendStatistics
+    private let sharedHashes: ScriptHashes
     private let lock = ConditionLock()
     private var queue: [BackendRequest] = []
     private var stopping = false
@@ -36,13 +45,19 @@ final class BackendConnection: @unchecked Sendable {
     private var lastError = "not connected yet"
     private var nextAttempt = 0
     private var backoffMilliseconds: Int
+    /// SHA1 of each script this connection loaded; without one a call goes as `EVAL`.
+    private var hashes: [BackendScript: [UInt8]] = [:]
+    /// The commands of a round, kept to reuse its capacity.
+    private var output: [UInt8] = []
 
-    /// Most requests written before reading replies; bounds the latency of the first one.
+    /// Most commands written before reading replies; bounds the latency of the first one
+    /// (a request is never split, so a round may hold more).
     private static let maximumBatch = 512
 
-    init(configuration: RedisBackendConfiguration, statistics: BackendStatistics) {
+    init(configuration: RedisBackendConfiguration, statistics: BackendStatistics, hashes: ScriptHashes) {
         self.configuration = configuration
         self.statistics = statistics
+        self.sharedHashes = hashes
         self.backoffMilliseconds = configuration.reconnectMinimumMilliseconds
     }
 
@@ -83,7 +98,7 @@ final class BackendConnection: @unchecked Sendable {
             lock.signal()
             return true
         }
-        if !accepted { request.completion(.failure(.unavailable("the backend client was shut down"))) }
+        if !accepted { complete(request, failing: .unavailable("the backend client was shut down")) }
     }
 
     // MARK: - The connection's thread
@@ -93,7 +108,7 @@ final class BackendConnection: @unchecked Sendable {
         while true {
             let (batch, stop) = nextBatch()
             if stop {
-                for request in batch { request.completion(.failure(.unavailable("the backend client was shut down"))) }
+                for request in batch { complete(request, failing: .unavailable("the backend client was shut down")) }
                 break
             }
             if !batch.isEmpty {
@@ -121,9 +136,18 @@ final class BackendConnection: @unchecked Sendable {
                 defer { queue.removeAll() }
                 return (queue, true)
             }
-            let count = min(queue.count, Self.maximumBatch)
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(count)
+            var taken = 0
+            var commands = 0
+            while taken < queue.count && (taken == 0 || commands + queue[taken].commands.count <= Self.maximumBatch) {
+                commands += queue[taken].commands.count
+                taken += 1
+            }
+            if taken == queue.count {
+                defer { queue.removeAll(keepingCapacity: true) }
+                return (queue, false)
+            }
+            let batch = Array(queue.prefix(taken))
+            queue.removeFirst(taken)
             return (batch, false)
         }
     }
@@ -136,52 +160,122 @@ final class BackendConnection: @unchecked Sendable {
         for request in batch {
             // Queued behind a slow batch for longer than the timeout: its caller gives up now.
             if now - request.queuedAt > timeout {
-                fail(request, .timeout)
+                complete(request, failing: .timeout)
             } else {
                 live.append(request)
             }
         }
         if context == nil, now >= nextAttempt { connect() }
         guard let context else {
-            for request in live { fail(request, .unavailable(lastError)) }
+            for request in live { complete(request, failing: .unavailable(lastError)) }
             return
         }
-        statistics.requests.add(live.count, ordering: .relaxed)
-        for request in live where !append(request.words, to: context) {
-            // Only a broken context refuses a command; whatever was written is lost with it.
-            let reason = errorText(context)
-            for request in live { fail(request, .unavailable(reason)) }
-            disconnect(reason: reason)
-            return
+        var commands: [BackendCommand] = []
+        if live.count == 1 {
+            commands = live[0].commands
+        } else {
+            commands.reserveCapacity(live.reduce(0) { $0 + $1.commands.count })
+            for request in live { commands.append(contentsOf: request.commands) }
         }
+        statistics.requests.add(commands.count, ordering: .relaxed)
         let started = monotonicNanoseconds()
-        for (index, request) in live.enumerated() {
+        var results = roundTrip(commands, on: context)
+        retryUnloadedScripts(commands, &results.values)
+        if self.context != nil { statistics.recordRoundTrip(nanoseconds: monotonicNanoseconds() - started) }
+        var first = 0
+        for request in live {
+            let end = first + request.commands.count
+            request.completion(live.count == 1 ? results.values : Array(results.values[first..<end]))
+            first = end
+        }
+    }
+
+    /// Writes `commands` and reads their replies. On an I/O error or timeout the context
+    /// is dropped, and the commands without a reply get that failure.
+    private func roundTrip(
+        _ commands: [BackendCommand], on context: UnsafeMutablePointer<redisContext>
+    ) -> (values: [Result<RESPValue, BackendError>], failed: Bool) {
+        output.removeAll(keepingCapacity: true)
+        for command in commands {
+            command.write(into: &output, hash: command.script.flatMap { hashes[$0] })
+        }
+        var values: [Result<RESPValue, BackendError>] = []
+        values.reserveCapacity(commands.count)
+        let appended = output.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) == REDIS_OK }
+        }
+        // Only a broken context refuses a command; whatever was written is lost with it.
+        var failure: BackendError? = appended ? nil : .unavailable(errorText(context))
+        while failure == nil && values.count < commands.count {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
                 let timedOut = errno == EAGAIN || errno == EWOULDBLOCK
-                let reason = errorText(context)
-                for request in live[index...] { fail(request, timedOut ? .timeout : .unavailable(reason)) }
-                disconnect(reason: timedOut ? "timed out" : reason)
-                return
+                failure = timedOut ? .timeout : .unavailable(errorText(context))
+                break
             }
-            let reply = raw.assumingMemoryBound(to: redisReply.self)
-            let value = respValue(reply)
+            let value = respValue(raw.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(raw)
-            if case .error(let text) = value {
-                request.completion(.failure(.replyError(text)))
-            } else {
-                request.completion(.success(value))
-            }
+            values.append(Self.result(value))
         }
-        statistics.recordRoundTrip(nanoseconds: monotonicNanoseconds() - started)
+        guard let failure else { return (values, false) }
+        statistics.failures.add(commands.count - values.count, ordering: .relaxed)
+        values.append(contentsOf: repeatElement(.failure(failure), count: commands.count - values.count))
+        disconnect(reason: failure == .timeout ? "timed out" : failure.description)
+        return (values, true)
     }
 
-    private func fail(_ request: BackendRequest, _ error: BackendError) {
-        statistics.failures.add(1, ordering: .relaxed)
-        request.completion(.failure(error))
+    private static func result(_ reply: RESPValue) -> Result<RESPValue, BackendError> {
+        if case .error(let text) = reply { return .failure(.replyError(text)) }
+        return .success(reply)
     }
 
-    /// Connects, authenticates and selects the database; on failure schedules the next try.
+    /// Script calls answered `NOSCRIPT` (Redis lost its scripts since this connection
+    /// loaded them) did not run: loads the scripts again and re-sends those calls, in
+    /// their order, before the connection sends anything else.
+    private func retryUnloadedScripts(_ commands: [BackendCommand], _ values: inout [Result<RESPValue, BackendError>]) {
+        let unloaded = values.indices.filter { index in
+            guard commands[index].script != nil, case .failure(.replyError(let text)) = values[index] else { return false }
+            return text.hasPrefix("NOSCRIPT")
+        }
+        guard !unloaded.isEmpty else { return }
+        guard let context else {
+            // The round broke after these replies; they share its failure.
+            for index in unloaded { values[index] = .failure(.unavailable(lastError)) }
+            return
+        }
+        var scripts: [BackendScript] = []
+        for index in unloaded where !scripts.contains(commands[index].script!) { scripts.append(commands[index].script!) }
+        let loads = roundTrip(scripts.map(Self.loadCommand), on: context)
+        for (script, result) in zip(scripts, loads.values) { record(script, loaded: result) }
+        guard !loads.failed, let context = self.context else {
+            for index in unloaded { values[index] = loads.values.last! }
+            return
+        }
+        let retried = roundTrip(unloaded.map { commands[$0] }, on: context)
+        for (index, value) in zip(unloaded, retried.values) { values[index] = value }
+    }
+
+    private static func loadCommand(_ script: BackendScript) -> BackendCommand {
+        BackendCommand(words: [Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)])
+    }
+
+    /// Keeps a script's hash from a `SCRIPT LOAD` reply; a refused load leaves calls to `EVAL`.
+    private func record(_ script: BackendScript, loaded result: Result<RESPValue, BackendError>) {
+        guard case .success(.bulkString(let hash)) = result else {
+            hashes[script] = nil
+            return
+        }
+        hashes[script] = hash
+        sharedHashes.record(script, hash: String(decoding: hash, as: UTF8.self))
+    }
+
+    private func complete(_ request: BackendRequest, failing error: BackendError) {
+        statistics.failures.add(request.commands.count, ordering: .relaxed)
+        request.completion(Array(repeating: .failure(error), count: request.commands.count))
+    }
+
+    /// Connects, authenticates, selects the database and loads the scripts; on failure
+    /// schedules the next try.
     private func connect() {
         let timeout = configuration.timeoutMilliseconds
         let interval = timeval(tv_sec: timeout / 1000, tv_usec: .init((timeout % 1000) * 1000))
@@ -210,6 +304,9 @@ final class BackendConnection: @unchecked Sendable {
         self.context = context
         backoffMilliseconds = configuration.reconnectMinimumMilliseconds
         statistics.connectedConnections.add(1, ordering: .relaxed)
+        let scripts = BackendScript.allCases
+        let loads = roundTrip(scripts.map(Self.loadCommand), on: context)
+        for (script, result) in zip(scripts, loads.values) { record(script, loaded: result) }
     }
 
     /// Runs a setup command (`AUTH`, `SELECT`) and returns why it failed, or nil.
@@ -240,6 +337,19 @@ final class BackendConnection: @unchecked Sendable {
         lastError = reason
         nextAttempt = monotonicNanoseconds()
         statistics.connectedConnections.subtract(1, ordering: .relaxed)
+    }
+}
+
+/// The hashes Redis reported for the scripts, for `RedisBackend.scriptHash`.
+final class ScriptHashes: Sendable {
+    private let hashes = Mutex<[BackendScript: String]>([:])
+
+    func record(_ script: BackendScript, hash: String) {
+        hashes.withLock { $0[script] = hash }
+    }
+
+    subscript(script: BackendScript) -> String? {
+        hashes.withLock { $0[script] }
     }
 }
 

@@ -1,0 +1,128 @@
+import RESP
+
+/// One command for Redis with its words already in RESP form: built on the caller's
+/// thread, copied as is into a connection's output by the connection's thread.
+///
+/// A script call holds its key count, keys and arguments; the connection puts
+/// `EVALSHA <sha>` in front (or `EVAL <source>` while it has no hash for the script).
+public struct BackendCommand: Sendable {
+    /// The script to run, or nil for a plain command.
+    public let script: BackendScript?
+    /// The words as RESP bulk strings, without the array header.
+    private(set) var bytes: [UInt8]
+    /// Number of words in `bytes`.
+    private(set) var count = 0
+
+    /// A plain command, e.g. `[Array("GET".utf8), key]`.
+    public init(words: [[UInt8]]) {
+        self.script = nil
+        self.bytes = []
+        bytes.reserveCapacity(words.reduce(0) { $0 + $1.count + 16 })
+        for word in words { append(word) }
+    }
+
+    /// A call of `script`; append its `keyCount` keys, then its arguments.
+    public init(script: BackendScript, keyCount: Int, capacity: Int = 128) {
+        self.script = script
+        self.bytes = []
+        bytes.reserveCapacity(capacity)
+        append(Int64(keyCount))
+    }
+
+    public mutating func append(_ word: UnsafeRawBufferPointer) {
+        appendHeader(word.count)
+        bytes.append(contentsOf: word)
+        bytes.append(13)
+        bytes.append(10)
+    }
+
+    public mutating func append(_ word: [UInt8]) {
+        word.withUnsafeBytes { append($0) }
+    }
+
+    public mutating func append(_ word: String) {
+        var word = word
+        word.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// An integer as its decimal text.
+    public mutating func append(_ value: Int64) {
+        // 20 bytes hold "-9223372036854775808".
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var magnitude = value.magnitude
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "-")
+            }
+            append(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...])))
+        }
+    }
+
+    private mutating func appendHeader(_ length: Int) {
+        count += 1
+        bytes.append(UInt8(ascii: "$"))
+        appendDigits(length, to: &bytes)
+        bytes.append(13)
+        bytes.append(10)
+    }
+
+    /// The whole command for the wire: `*N`, then `EVALSHA <sha>` (or `EVAL <source>`)
+    /// for a script, then the words.
+    func write(into output: inout [UInt8], hash: [UInt8]?) {
+        guard let script else {
+            appendArrayHeader(count, to: &output)
+            output.append(contentsOf: bytes)
+            return
+        }
+        appendArrayHeader(count + 2, to: &output)
+        if let hash {
+            output.append(contentsOf: Self.evalsha)
+            appendBulk(hash, to: &output)
+        } else {
+            output.append(contentsOf: Self.eval)
+            appendBulk(Array(script.source.utf8), to: &output)
+        }
+        output.append(contentsOf: bytes)
+    }
+
+    private static let evalsha = Array("$7\r\nEVALSHA\r\n".utf8)
+    private static let eval = Array("$4\r\nEVAL\r\n".utf8)
+}
+
+func appendArrayHeader(_ count: Int, to output: inout [UInt8]) {
+    output.append(UInt8(ascii: "*"))
+    appendDigits(count, to: &output)
+    output.append(13)
+    output.append(10)
+}
+
+func appendBulk(_ word: [UInt8], to output: inout [UInt8]) {
+    output.append(UInt8(ascii: "$"))
+    appendDigits(word.count, to: &output)
+    output.append(13)
+    output.append(10)
+    output.append(contentsOf: word)
+    output.append(13)
+    output.append(10)
+}
+
+/// The decimal digits of a non-negative count.
+private func appendDigits(_ value: Int, to output: inout [UInt8]) {
+    if value < 10 {
+        output.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
+        return
+    }
+    let start = output.count
+    var rest = value
+    while rest > 0 {
+        output.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10))
+        rest /= 10
+    }
+    output[start...].reverse()
+}
