@@ -72,6 +72,9 @@ public struct BackendCommand: Sendable {
         bytes.append(10)
     }
 
+    /// About how many bytes `write` adds (with a script's hash, not its text).
+    var wireSize: Int { bytes.count + (script == nil ? 8 : 64) }
+
     /// The whole command for the wire: `*N`, then `EVALSHA <sha>` (or `EVAL <source>`)
     /// for a script, then the words.
     func write(into output: inout [UInt8], hash: [UInt8]?) {

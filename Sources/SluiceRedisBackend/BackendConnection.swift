@@ -11,6 +11,8 @@ import Synchronization
 /// connection), and who to tell about their replies.
 struct BackendRequest: Sendable {
     var commands: [BackendCommand]
+    /// About how many bytes the commands take on the wire.
+    var bytes: Int
     /// When it was queued (monotonic nanoseconds): one that waited past the timeout fails unsent.
     var queuedAt: Int
     /// Gets one result per command, in order, on the connection's thread.
@@ -50,9 +52,12 @@ final class BackendConnection: @unchecked Sendable {
     /// The commands of a round, kept to reuse its capacity.
     private var output: [UInt8] = []
 
-    /// Most commands written before reading replies; bounds the latency of the first one
-    /// (a request is never split, so a round may hold more).
-    private static let maximumBatch = 512
+    /// Most bytes of commands written before reading replies (a request is never split,
+    /// so a round may hold more). Redis reads up to 16 KiB at a time and runs all it read
+    /// before serving another client, so a round this small is taken whole: a `SCRIPT
+    /// FLUSH` from elsewhere lands before or after it, and its script calls meet
+    /// `NOSCRIPT` all or none, keeping their order when they are re-sent.
+    private static let maximumRoundBytes = 16 * 1024
 
     init(configuration: RedisBackendConfiguration, statistics: BackendStatistics, hashes: ScriptHashes) {
         self.configuration = configuration
@@ -137,9 +142,9 @@ final class BackendConnection: @unchecked Sendable {
                 return (queue, true)
             }
             var taken = 0
-            var commands = 0
-            while taken < queue.count && (taken == 0 || commands + queue[taken].commands.count <= Self.maximumBatch) {
-                commands += queue[taken].commands.count
+            var bytes = 0
+            while taken < queue.count && (taken == 0 || bytes + queue[taken].bytes <= Self.maximumRoundBytes) {
+                bytes += queue[taken].bytes
                 taken += 1
             }
             if taken == queue.count {
@@ -190,14 +195,15 @@ final class BackendConnection: @unchecked Sendable {
         }
     }
 
-    /// Writes `commands` and reads their replies. On an I/O error or timeout the context
-    /// is dropped, and the commands without a reply get that failure.
+    /// Writes `commands` and reads their replies (script calls as `EVALSHA`, or as `EVAL`
+    /// with the script's text when `sendingSource`). On an I/O error or timeout the
+    /// context is dropped, and the commands without a reply get that failure.
     private func roundTrip(
-        _ commands: [BackendCommand], on context: UnsafeMutablePointer<redisContext>
+        _ commands: [BackendCommand], on context: UnsafeMutablePointer<redisContext>, sendingSource: Bool = false
     ) -> (values: [Result<RESPValue, BackendError>], failed: Bool) {
         output.removeAll(keepingCapacity: true)
         for command in commands {
-            command.write(into: &output, hash: command.script.flatMap { hashes[$0] })
+            command.write(into: &output, hash: sendingSource ? nil : command.script.flatMap { hashes[$0] })
         }
         var values: [Result<RESPValue, BackendError>] = []
         values.reserveCapacity(commands.count)
@@ -230,8 +236,10 @@ final class BackendConnection: @unchecked Sendable {
     }
 
     /// Script calls answered `NOSCRIPT` (Redis lost its scripts since this connection
-    /// loaded them) did not run: loads the scripts again and re-sends those calls, in
-    /// their order, before the connection sends anything else.
+    /// loaded them) did not run: re-sends them, in their order and before the connection
+    /// sends anything else, as `EVAL` with the script's text, which cannot meet
+    /// `NOSCRIPT` again (another `SCRIPT FLUSH` may come at any time) and caches the
+    /// script under the same hash for the calls after them.
     private func retryUnloadedScripts(_ commands: [BackendCommand], _ values: inout [Result<RESPValue, BackendError>]) {
         let unloaded = values.indices.filter { index in
             guard commands[index].script != nil, case .failure(.replyError(let text)) = values[index] else { return false }
@@ -243,15 +251,7 @@ final class BackendConnection: @unchecked Sendable {
             for index in unloaded { values[index] = .failure(.unavailable(lastError)) }
             return
         }
-        var scripts: [BackendScript] = []
-        for index in unloaded where !scripts.contains(commands[index].script!) { scripts.append(commands[index].script!) }
-        let loads = roundTrip(scripts.map(Self.loadCommand), on: context)
-        for (script, result) in zip(scripts, loads.values) { record(script, loaded: result) }
-        guard !loads.failed, let context = self.context else {
-            for index in unloaded { values[index] = loads.values.last! }
-            return
-        }
-        let retried = roundTrip(unloaded.map { commands[$0] }, on: context)
+        let retried = roundTrip(unloaded.map { commands[$0] }, on: context, sendingSource: true)
         for (index, value) in zip(unloaded, retried.values) { values[index] = value }
     }
 

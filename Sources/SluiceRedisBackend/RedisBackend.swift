@@ -56,7 +56,8 @@ public final class RedisBackend: Sendable {
         _ commands: [BackendCommand], connection index: Int,
         completion: @escaping @Sendable ([Result<RESPValue, BackendError>]) -> Void
     ) {
-        connections[index].enqueue(BackendRequest(commands: commands, queuedAt: monotonicNanoseconds(), completion: completion))
+        let bytes = commands.reduce(0) { $0 + $1.wireSize }
+        connections[index].enqueue(BackendRequest(commands: commands, bytes: bytes, queuedAt: monotonicNanoseconds(), completion: completion))
     }
 
     /// Sends one command; `completion` gets its result as `submit(_:connection:completion:)` does.

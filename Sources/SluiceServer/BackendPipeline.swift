@@ -48,7 +48,7 @@ final class BackendPipeline: @unchecked Sendable {
     }
 
     /// Most commands submitted as one batch.
-    static let maximumBatch = 256
+    static let maximumBatch = 128
 
     private func flush() {
         guard !commands.isEmpty else { return }

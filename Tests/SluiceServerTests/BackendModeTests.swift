@@ -359,6 +359,40 @@ struct BackendModeTests {
         }
     }
 
+    @Test("SCRIPT FLUSH again and again while two clients on two event loops pipeline CONSUMEs: every reply in request order, none NOSCRIPT")
+    func scriptFlushMidPipeline() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis, configure: { $0.threads = 2 }) { server in
+            let count = 2_000
+            let clients = try ["a", "b"].map { name in
+                let connection = try server.connect()
+                var buffer = ByteBuffer()
+                for _ in 0..<count { buffer.writeRESPCommand(["CONSUME", "flush-order-\(name)", "\(count)", "3600"].map { Array($0.utf8) }) }
+                return (connection, Array(buffer.readableBytesView))
+            }
+            for (connection, bytes) in clients { try connection.send(bytes) }
+            for _ in 0..<5 {
+                try await Task.sleep(for: .milliseconds(10))
+                _ = try redis.cli(["SCRIPT", "FLUSH"])
+            }
+            for (index, (connection, _)) in clients.enumerated() {
+                var levels: [RESPValue] = []
+                for _ in 0..<count {
+                    let reply = try connection.readValue()
+                    guard case .array(let fields) = reply, fields.count == 4 else {
+                        levels.append(reply)
+                        continue
+                    }
+                    levels.append(fields[1])
+                }
+                // Each CONSUME adds one drop: the n-th reply must say level n.
+                let expected = (1...count).map { RESPValue.integer(Int64($0)) }
+                let first = levels.indices.first { levels[$0] != expected[$0] }
+                #expect(first == nil, "client \(index): reply \(first ?? 0) is \(first.map { levels[$0] } ?? .null)")
+            }
+        }
+    }
+
     @Test("decisions and error replies answered by Redis are counted in INFO as in memory mode, once each")
     func counters() async throws {
         let redis = try RedisServer()
