@@ -51,6 +51,8 @@ final class BackendConnection: @unchecked Sendable {
     private var hashes: [BackendScript: [UInt8]] = [:]
     /// The commands of a round, kept to reuse its capacity.
     private var output: [UInt8] = []
+    /// When the connection last wrote or read (monotonic nanoseconds).
+    private var lastActivity = 0
 
     /// Most bytes of commands written before reading replies (a request is never split,
     /// so a round may hold more). Redis reads up to 16 KiB at a time and runs all it read
@@ -58,6 +60,9 @@ final class BackendConnection: @unchecked Sendable {
     /// FLUSH` from elsewhere lands before or after it, and its script calls meet
     /// `NOSCRIPT` all or none, keeping their order when they are re-sent.
     private static let maximumRoundBytes = 16 * 1024
+    /// Idle this long, the socket is checked before use: Redis may have closed it
+    /// (restart, idle timeout), and a request sent into it would fail for nothing.
+    private static let idleCheckNanoseconds = 1_000_000
 
     init(configuration: RedisBackendConfiguration, statistics: BackendStatistics, hashes: ScriptHashes) {
         self.configuration = configuration
@@ -170,7 +175,11 @@ final class BackendConnection: @unchecked Sendable {
                 live.append(request)
             }
         }
-        if context == nil, now >= nextAttempt { connect() }
+        if let context, now - lastActivity >= Self.idleCheckNanoseconds, closedWhileIdle(context) {
+            // Nothing was sent on it yet, so reconnecting and sending now retries nothing.
+            disconnect(reason: "connection closed by Redis")
+        }
+        if context == nil, monotonicNanoseconds() >= nextAttempt { connect() }
         guard let context else {
             for request in live { complete(request, failing: .unavailable(lastError)) }
             return
@@ -186,7 +195,8 @@ final class BackendConnection: @unchecked Sendable {
         let started = monotonicNanoseconds()
         var results = roundTrip(commands, on: context)
         retryUnloadedScripts(commands, &results.values)
-        if self.context != nil { statistics.recordRoundTrip(nanoseconds: monotonicNanoseconds() - started) }
+        lastActivity = monotonicNanoseconds()
+        if self.context != nil { statistics.recordRoundTrip(nanoseconds: lastActivity - started) }
         var first = 0
         for request in live {
             let end = first + request.commands.count
@@ -274,6 +284,13 @@ final class BackendConnection: @unchecked Sendable {
         request.completion(Array(repeating: .failure(error), count: request.commands.count))
     }
 
+    /// True when Redis closed this idle connection (or sent something nobody asked for):
+    /// an idle RESP2 connection has nothing to read.
+    private func closedWhileIdle(_ context: UnsafeMutablePointer<redisContext>) -> Bool {
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
+    }
+
     /// Connects, authenticates, selects the database and loads the scripts; on failure
     /// schedules the next try.
     private func connect() {
@@ -307,6 +324,7 @@ final class BackendConnection: @unchecked Sendable {
         let scripts = BackendScript.allCases
         let loads = roundTrip(scripts.map(Self.loadCommand), on: context)
         for (script, result) in zip(scripts, loads.values) { record(script, loaded: result) }
+        lastActivity = monotonicNanoseconds()
     }
 
     /// Runs a setup command (`AUTH`, `SELECT`) and returns why it failed, or nil.

@@ -214,3 +214,26 @@ struct RedisBackendFailureTests {
         await #expect(throws: BackendError.self) { try await refused.command([word("PING")]) }
     }
 }
+
+@Suite("RedisBackend connections across Redis restarts", .serialized)
+struct RedisBackendRestartTests {
+    @Test("a connection left idle while Redis restarts reconnects before sending: the first request after the restart succeeds")
+    func idleAcrossRestart() async throws {
+        let redis = try RedisServer()
+        var configuration = redis.configuration
+        configuration.poolSize = 1
+        let backend = try RedisBackend(configuration: configuration)
+        defer { backend.shutdown() }
+        #expect(try await backend.command([word("SET"), word("k"), word("v")]) == .simpleString("OK"))
+        let arguments = ["consume", "10", "1", "1", "0"].map(word)
+        #expect(try await backend.evalScript(.leakyBucket, keys: [word("b")], arguments: arguments) != .null)
+        redis.kill()
+        try redis.start()
+        // A fresh Redis: no key, no script; neither request may fail.
+        #expect(try await backend.command([word("GET"), word("k")]) == .null)
+        let reply = try await backend.evalScript(.leakyBucket, keys: [word("b")], arguments: arguments)
+        guard case .array(let fields) = reply else { Issue.record("reply \(reply)"); return }
+        #expect(fields[1] == .integer(1))
+        #expect(backend.stats.failures == 0)
+    }
+}

@@ -359,6 +359,19 @@ struct BackendModeTests {
         }
     }
 
+    @Test("after Redis restarts while the server is idle, the first CONSUME is answered by the new Redis, not TRYAGAIN")
+    func idleAcrossRestart() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis) { server in
+            let connection = try server.connect()
+            #expect(try connection.command("CONSUME", "restarted", "3", "1000").hasPrefix("*4\r\n:1\r\n:1\r\n"))
+            redis.kill()
+            try redis.start()
+            #expect(try connection.command("CONSUME", "restarted", "3", "1000").hasPrefix("*4\r\n:1\r\n:1\r\n"))
+            #expect(try connection.command("GET", "restarted-missing") == "$-1\r\n")
+        }
+    }
+
     @Test("SCRIPT FLUSH again and again while two clients on two event loops pipeline CONSUMEs: every reply in request order, none NOSCRIPT")
     func scriptFlushMidPipeline() async throws {
         let redis = try RedisServer()
