@@ -12,10 +12,16 @@ public struct BackendCommand: Sendable {
     private(set) var bytes: [UInt8]
     /// Number of words in `bytes`.
     private(set) var count = 0
+    /// For a script call: its number of keys, where they start in `bytes` (after the
+    /// key count), and where its arguments start (-1 until the first one is appended).
+    private let keyCount: Int
+    private var keysStart = 0
+    private var argumentsStart = -1
 
     /// A plain command, e.g. `[Array("GET".utf8), key]`.
     public init(words: [[UInt8]]) {
         self.script = nil
+        self.keyCount = 0
         self.bytes = []
         bytes.reserveCapacity(words.reduce(0) { $0 + $1.count + 16 })
         for word in words { append(word) }
@@ -24,9 +30,11 @@ public struct BackendCommand: Sendable {
     /// A call of `script`; append its `keyCount` keys, then its arguments.
     public init(script: BackendScript, keyCount: Int, capacity: Int = 128) {
         self.script = script
+        self.keyCount = keyCount
         self.bytes = []
         bytes.reserveCapacity(capacity)
         append(Int64(keyCount))
+        keysStart = bytes.count
     }
 
     public mutating func append(_ word: UnsafeRawBufferPointer) {
@@ -65,6 +73,7 @@ public struct BackendCommand: Sendable {
     }
 
     private mutating func appendHeader(_ length: Int) {
+        if script != nil && count == 1 + keyCount { argumentsStart = bytes.count }
         count += 1
         bytes.append(UInt8(ascii: "$"))
         appendDigits(length, to: &bytes)
@@ -94,6 +103,35 @@ public struct BackendCommand: Sendable {
         output.append(contentsOf: bytes)
     }
 
+    /// Calls of one script as a single run of it, in the scripts' `BATCH` form:
+    /// `EVALSHA <sha> <all keys> <keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...`.
+    static func writeBatch(_ calls: ArraySlice<BackendCommand>, into output: inout [UInt8], hash: [UInt8]?) {
+        let script = calls.first!.script!
+        let keys = calls.reduce(0) { $0 + $1.keyCount }
+        let arguments = calls.reduce(0) { $0 + 2 + $1.argumentCount }
+        appendArrayHeader(2 + 1 + keys + 2 + arguments, to: &output)
+        if let hash {
+            output.append(contentsOf: Self.evalsha)
+            appendBulk(hash, to: &output)
+        } else {
+            output.append(contentsOf: Self.eval)
+            appendBulk(Array(script.source.utf8), to: &output)
+        }
+        appendBulk(Array(String(keys).utf8), to: &output)
+        for call in calls { output.append(contentsOf: call.bytes[call.keysStart..<call.argumentsOffset]) }
+        output.append(contentsOf: Self.batch)
+        appendBulk(Array(String(calls.count).utf8), to: &output)
+        for call in calls {
+            appendBulk(Array(String(call.keyCount).utf8), to: &output)
+            appendBulk(Array(String(call.argumentCount).utf8), to: &output)
+            output.append(contentsOf: call.bytes[call.argumentsOffset...])
+        }
+    }
+
+    private var argumentsOffset: Int { argumentsStart >= 0 ? argumentsStart : bytes.count }
+    private var argumentCount: Int { count - 1 - keyCount }
+
+    private static let batch = Array("$5\r\nBATCH\r\n".utf8)
     private static let evalsha = Array("$7\r\nEVALSHA\r\n".utf8)
     private static let eval = Array("$4\r\nEVAL\r\n".utf8)
 }

@@ -60,6 +60,9 @@ final class BackendConnection: @unchecked Sendable {
     /// FLUSH` from elsewhere lands before or after it, and its script calls meet
     /// `NOSCRIPT` all or none, keeping their order when they are re-sent.
     private static let maximumRoundBytes = 16 * 1024
+    /// Most script calls sent as one run of the script: bounds how long a run holds
+    /// Redis (a leaky-bucket call takes some 10-20 µs of Redis's time).
+    private static let maximumRun = 32
     /// Idle this long, the socket is checked before use: Redis may have closed it
     /// (restart, idle timeout), and a request sent into it would fail for nothing.
     private static let idleCheckNanoseconds = 1_000_000
@@ -206,14 +209,29 @@ final class BackendConnection: @unchecked Sendable {
     }
 
     /// Writes `commands` and reads their replies (script calls as `EVALSHA`, or as `EVAL`
-    /// with the script's text when `sendingSource`). On an I/O error or timeout the
-    /// context is dropped, and the commands without a reply get that failure.
+    /// with the script's text when `sendingSource`). Consecutive calls of a script with a
+    /// `BATCH` form go as one run of it (up to `maximumRun` calls). On an I/O error or
+    /// timeout the context is dropped, and the commands without a reply get that failure.
     private func roundTrip(
         _ commands: [BackendCommand], on context: UnsafeMutablePointer<redisContext>, sendingSource: Bool = false
     ) -> (values: [Result<RESPValue, BackendError>], failed: Bool) {
         output.removeAll(keepingCapacity: true)
-        for command in commands {
-            command.write(into: &output, hash: sendingSource ? nil : command.script.flatMap { hashes[$0] })
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < commands.count {
+            let script = commands[start].script
+            let hash = sendingSource ? nil : script.flatMap { hashes[$0] }
+            var end = start + 1
+            if let script, script.supportsBatches {
+                while end < commands.count && end - start < Self.maximumRun && commands[end].script == script { end += 1 }
+            }
+            if end - start == 1 {
+                commands[start].write(into: &output, hash: hash)
+            } else {
+                BackendCommand.writeBatch(commands[start..<end], into: &output, hash: hash)
+            }
+            runs.append(start..<end)
+            start = end
         }
         var values: [Result<RESPValue, BackendError>] = []
         values.reserveCapacity(commands.count)
@@ -222,7 +240,7 @@ final class BackendConnection: @unchecked Sendable {
         }
         // Only a broken context refuses a command; whatever was written is lost with it.
         var failure: BackendError? = appended ? nil : .unavailable(errorText(context))
-        while failure == nil && values.count < commands.count {
+        for run in runs where failure == nil {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
                 let timedOut = errno == EAGAIN || errno == EWOULDBLOCK
@@ -231,7 +249,17 @@ final class BackendConnection: @unchecked Sendable {
             }
             let value = respValue(raw.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(raw)
-            values.append(Self.result(value))
+            switch value {
+            case .array(let replies) where run.count > 1 && replies.count == run.count:
+                for reply in replies { values.append(Self.result(reply)) }
+            case .error where run.count > 1:
+                // The whole run failed (NOSCRIPT, a script bug): each call shares the error.
+                values.append(contentsOf: repeatElement(Self.result(value), count: run.count))
+            case _ where run.count > 1:
+                values.append(contentsOf: repeatElement(.failure(.replyError("ERR unexpected BATCH reply \(value)")), count: run.count))
+            default:
+                values.append(Self.result(value))
+            }
         }
         guard let failure else { return (values, false) }
         statistics.failures.add(commands.count - values.count, ordering: .relaxed)
