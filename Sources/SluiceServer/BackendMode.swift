@@ -42,7 +42,7 @@ enum BackendReplyShape: Sendable {
     case throttle(limit: Int64, quantity: Int64)
     /// ACQUIRE: `[allowed, ...]` as is.
     case slidingWindow
-    /// Any other keyed command, relayed (RESP3 clients get RESP3 shapes, see BackendReplyShapes.swift).
+    /// Any other keyed command, relayed in the shape Redis 7 would send the client (BackendReplyShapes.swift).
     case forwarded(ForwardedReply)
 }
 
@@ -132,7 +132,7 @@ final class BackendMode: Sendable {
             default:
                 guard spec.firstKey > 0 else { return .local }
                 return .deferred(DeferredReply(version: version, command: Self.forward(invocation.arguments),
-                                               shape: .forwarded(ForwardedReply(invocation.arguments, version))))
+                                               shape: .forwarded(ForwardedReply(name, invocation.arguments, version))))
             }
         } catch {
             return .reply(error.reply)
@@ -282,7 +282,7 @@ final class BackendMode: Sendable {
             }
             decision = (.acquire, 1)
         case .forwarded(let forwarded):
-            return forwarded.reshaped(value)
+            return forwarded.reshaped(value, version)
         }
         guard let reply else {
             return .error("ERR unexpected reply from \(deferred.command.script?.fileName ?? "Redis"): \(value)")
