@@ -205,6 +205,34 @@ local function fill(key, now, level, last_leak, amount, capacity, recharge, bloc
   return {0, level, until_next, block}
 end
 
+-- Limits already checked in this script run, by their text: a batch's calls often share them.
+local checked_limits = {}
+
+-- capacity, recharge and amount, and block (nil for none), from `capacity recharge_s
+-- amount block_s`, with in-memory mode's errors.
+local function limits(argv)
+  local text = argv[2] .. ' ' .. argv[3] .. ' ' .. argv[4] .. ' ' .. argv[5]
+  local known = checked_limits[text]
+  if known then return known[1], known[2], known[3], known[4] end
+  -- Parse errors first, then range errors, in argument order, as in-memory mode.
+  local capacity = parse_int(argv[2])
+  if not capacity then fail('ERR capacity must be a positive integer') end
+  if not tonumber(argv[3]) then fail('ERR recharge must be a positive number') end
+  local amount = parse_int(argv[4])
+  if not amount then fail('ERR amount must be an integer') end
+  if not tonumber(argv[5]) then fail('ERR block must be a non-negative number') end
+  if capacity[1] < 0 or (capacity[1] == 0 and capacity[2] == 0) then fail('ERR capacity must be a positive integer') end
+  if capacity[1] * B + capacity[2] > EXACT then fail('ERR capacity must be at most 9007199254740991 in backend mode') end
+  capacity = capacity[1] * B + capacity[2]
+  local recharge = seconds_argument(argv[3], 'recharge', false)
+  local block = seconds_argument(argv[5], 'block', true)
+  if block == 0 then block = nil end
+  -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
+  amount = amount[1] * B + amount[2]
+  checked_limits[text] = {capacity, recharge, amount, block}
+  return capacity, recharge, amount, block
+end
+
 -- KEYS and ARGV are this call's (a batch runs main once per call).
 local function main(KEYS, ARGV)
   local now, count = read_now(ARGV)
@@ -212,21 +240,7 @@ local function main(KEYS, ARGV)
   if (mode ~= 'consume' and mode ~= 'peek') or count ~= 5 or #KEYS ~= 1 then
     fail('ERR usage: 1 key, then consume|peek capacity recharge_s amount block_s [NOW ns]')
   end
-  -- Parse errors first, then range errors, in argument order, as in-memory mode.
-  local capacity = parse_int(ARGV[2])
-  if not capacity then fail('ERR capacity must be a positive integer') end
-  if not (type(ARGV[3]) == 'string' and tonumber(ARGV[3])) then fail('ERR recharge must be a positive number') end
-  local amount = parse_int(ARGV[4])
-  if not amount then fail('ERR amount must be an integer') end
-  if not (type(ARGV[5]) == 'string' and tonumber(ARGV[5])) then fail('ERR block must be a non-negative number') end
-  if capacity[1] < 0 or (capacity[1] == 0 and capacity[2] == 0) then fail('ERR capacity must be a positive integer') end
-  if capacity[1] * B + capacity[2] > EXACT then fail('ERR capacity must be at most 9007199254740991 in backend mode') end
-  capacity = capacity[1] * B + capacity[2]
-  local recharge = seconds_argument(ARGV[3], 'recharge', false)
-  local block = seconds_argument(ARGV[5], 'block', true)
-  if block == 0 then block = nil end
-  -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
-  amount = amount[1] * B + amount[2]
+  local capacity, recharge, amount, block = limits(ARGV)
 
   local key = KEYS[1]
   local bucket = read_bucket(key, now)
