@@ -29,9 +29,10 @@ struct BackendRequest: Sendable {
 /// while it is down, requests fail at once instead of waiting.
 ///
 /// Scripts: each connection loads them (`SCRIPT LOAD`) when it connects and calls them
-/// with `EVALSHA`; a `NOSCRIPT` reply (Redis restarted or `SCRIPT FLUSH`) loads them again
-/// and re-sends those calls on the same connection before anything queued after them,
-/// so a client's scripts still run in the order it sent them.
+/// with `EVALSHA`, consecutive calls of a script with a `BATCH` form as one run of it.
+/// Calls answered `NOSCRIPT` (Redis restarted or `SCRIPT FLUSH`) are re-sent as `EVAL`
+/// on the same connection before anything queued after them, so a client's scripts
+/// still run in the order it sent them.
 final class BackendConnection: @unchecked Sendable {
     // @unchecked: `queue` and `stopping` are guarded by `lock`; everything else below the
     // queue is touched only by the connection's own thread.

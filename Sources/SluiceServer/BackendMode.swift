@@ -19,7 +19,7 @@ import Synchronization
 // A backend reply is late: the connection handler keeps a slot for it in its reply
 // queue (ReplyQueue.swift), so replies still leave in request order. Requests go to
 // Redis through their event loop's pipeline (BackendPipeline.swift), which sends each
-// loop tick's requests in one batch per backend connection and hands the replies
+// loop tick's requests in one batch on its backend connection and hands the replies
 // back in one task per batch.
 
 /// A command whose reply a backend round trip will produce.
