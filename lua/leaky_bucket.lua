@@ -205,15 +205,19 @@ local function fill(key, now, level, last_leak, amount, capacity, recharge, bloc
   return {0, level, until_next, block}
 end
 
--- Limits already checked in this script run, by their text: a batch's calls often share them.
-local checked_limits = {}
+-- In a batch: limits already checked in this script run, by their text (a batch's
+-- calls often share them); nil for a single call, which has nothing to share.
+local checked_limits
 
 -- capacity, recharge and amount, and block (nil for none), from `capacity recharge_s
 -- amount block_s`, with in-memory mode's errors.
 local function limits(argv)
-  local text = argv[2] .. ' ' .. argv[3] .. ' ' .. argv[4] .. ' ' .. argv[5]
-  local known = checked_limits[text]
-  if known then return known[1], known[2], known[3], known[4] end
+  local text
+  if checked_limits then
+    text = argv[2] .. ' ' .. argv[3] .. ' ' .. argv[4] .. ' ' .. argv[5]
+    local known = checked_limits[text]
+    if known then return known[1], known[2], known[3], known[4] end
+  end
   -- Parse errors first, then range errors, in argument order, as in-memory mode.
   local capacity = parse_int(argv[2])
   if not capacity then fail('ERR capacity must be a positive integer') end
@@ -229,7 +233,7 @@ local function limits(argv)
   if block == 0 then block = nil end
   -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
   amount = amount[1] * B + amount[2]
-  checked_limits[text] = {capacity, recharge, amount, block}
+  if checked_limits then checked_limits[text] = {capacity, recharge, amount, block} end
   return capacity, recharge, amount, block
 end
 
@@ -289,6 +293,7 @@ if ARGV[1] == 'BATCH' then
     return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
   end
   local replies = {}
+  checked_limits = {}
   for index, call in ipairs(calls) do replies[index] = run(call[1], call[2]) end
   return replies
 end
