@@ -13,6 +13,7 @@
 -- Backend mode refuses rates whose burst window (period / count_per_period x
 -- (max_burst + 1)) reaches 2^53 ns, about 104 days.
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+-- BATCH (at the bottom) runs many calls in one script run, as Sluice sends them.
 
 -- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
 -- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
@@ -64,16 +65,22 @@ local function format_int(a)
   return string.format('%d%09d', a[1], a[2])
 end
 
--- now as a pair and the number of arguments before a trailing "NOW ns".
-local function read_now()
-  local count = #ARGV
-  if count >= 2 and string.upper(ARGV[count - 1]) == 'NOW' then
-    local now = parse_int(ARGV[count])
+-- Redis's TIME as a pair, read once per script run: the calls of a batch share it.
+local clock
+
+-- now as a pair and the number of arguments in argv before a trailing "NOW ns".
+local function read_now(argv)
+  local count = #argv
+  if count >= 2 and string.upper(argv[count - 1]) == 'NOW' then
+    local now = parse_int(argv[count])
     if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
     return now, count - 2
   end
-  local time = redis.call('TIME')
-  return {tonumber(time[1]), tonumber(time[2]) * 1000}, count
+  if not clock then
+    local time = redis.call('TIME')
+    clock = {tonumber(time[1]), tonumber(time[2]) * 1000}
+  end
+  return clock, count
 end
 
 -- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
@@ -146,8 +153,9 @@ local function ceiling(nanoseconds, unit)
   return quotient
 end
 
-local function main()
-  local now, count = read_now()
+-- KEYS and ARGV are this call's (a batch runs main once per call).
+local function main(KEYS, ARGV)
+  local now, count = read_now(ARGV)
   if count ~= 4 or #KEYS ~= 1 then
     fail('ERR usage: 1 key, then max_burst count_per_period period_s quantity [NOW ns]')
   end
@@ -208,7 +216,37 @@ local function main()
   }
 end
 
-local ok, reply = pcall(main)
-if ok then return reply end
-if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
-error(reply, 0)
+-- One call's reply, or its error as an error reply.
+local function run(keys, argv)
+  local ok, reply = pcall(main, keys, argv)
+  if ok then return reply end
+  if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+  error(reply, 0)
+end
+
+-- A batch: several calls in one run, as Sluice sends runs of them (one EVALSHA instead
+-- of many; each call decides exactly as alone, in order, with TIME read once):
+--   EVALSHA <sha> <all keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
+-- The reply is the array of the calls' replies, errors as error elements.
+if ARGV[1] == 'BATCH' then
+  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
+  local calls, key, argument = {}, 1, 3
+  for call = 1, tonumber(ARGV[2]) or -1 do
+    local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
+    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
+      break
+    end
+    local keys, argv = {}, {}
+    for index = 1, key_count do keys[index] = KEYS[key + index - 1] end
+    for index = 1, argument_count do argv[index] = ARGV[argument + 1 + index] end
+    key, argument = key + key_count, argument + 2 + argument_count
+    calls[call] = {keys, argv}
+  end
+  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
+    return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
+  end
+  local replies = {}
+  for index, call in ipairs(calls) do replies[index] = run(call[1], call[2]) end
+  return replies
+end
+return run(KEYS, ARGV)

@@ -16,6 +16,7 @@
 -- max(block, level x recharge) when a consume starts a block; a consume that empties
 -- the bucket deletes the key.
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+-- BATCH (at the bottom) runs many calls in one script run, as Sluice sends them.
 
 -- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
 -- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
@@ -67,16 +68,22 @@ local function format_int(a)
   return string.format('%d%09d', a[1], a[2])
 end
 
--- now as a pair and the number of arguments before a trailing "NOW ns".
-local function read_now()
-  local count = #ARGV
-  if count >= 2 and string.upper(ARGV[count - 1]) == 'NOW' then
-    local now = parse_int(ARGV[count])
+-- Redis's TIME as a pair, read once per script run: the calls of a batch share it.
+local clock
+
+-- now as a pair and the number of arguments in argv before a trailing "NOW ns".
+local function read_now(argv)
+  local count = #argv
+  if count >= 2 and string.upper(argv[count - 1]) == 'NOW' then
+    local now = parse_int(argv[count])
     if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
     return now, count - 2
   end
-  local time = redis.call('TIME')
-  return {tonumber(time[1]), tonumber(time[2]) * 1000}, count
+  if not clock then
+    local time = redis.call('TIME')
+    clock = {tonumber(time[1]), tonumber(time[2]) * 1000}
+  end
+  return clock, count
 end
 
 -- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
@@ -198,27 +205,46 @@ local function fill(key, now, level, last_leak, amount, capacity, recharge, bloc
   return {0, level, until_next, block}
 end
 
-local function main()
-  local now, count = read_now()
+-- In a batch: limits already checked in this script run, by their text (a batch's
+-- calls often share them); nil for a single call, which has nothing to share.
+local checked_limits
+
+-- capacity, recharge and amount, and block (nil for none), from `capacity recharge_s
+-- amount block_s`, with in-memory mode's errors.
+local function limits(argv)
+  local text
+  if checked_limits then
+    text = argv[2] .. ' ' .. argv[3] .. ' ' .. argv[4] .. ' ' .. argv[5]
+    local known = checked_limits[text]
+    if known then return known[1], known[2], known[3], known[4] end
+  end
+  -- Parse errors first, then range errors, in argument order, as in-memory mode.
+  local capacity = parse_int(argv[2])
+  if not capacity then fail('ERR capacity must be a positive integer') end
+  if not tonumber(argv[3]) then fail('ERR recharge must be a positive number') end
+  local amount = parse_int(argv[4])
+  if not amount then fail('ERR amount must be an integer') end
+  if not tonumber(argv[5]) then fail('ERR block must be a non-negative number') end
+  if capacity[1] < 0 or (capacity[1] == 0 and capacity[2] == 0) then fail('ERR capacity must be a positive integer') end
+  if capacity[1] * B + capacity[2] > EXACT then fail('ERR capacity must be at most 9007199254740991 in backend mode') end
+  capacity = capacity[1] * B + capacity[2]
+  local recharge = seconds_argument(argv[3], 'recharge', false)
+  local block = seconds_argument(argv[5], 'block', true)
+  if block == 0 then block = nil end
+  -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
+  amount = amount[1] * B + amount[2]
+  if checked_limits then checked_limits[text] = {capacity, recharge, amount, block} end
+  return capacity, recharge, amount, block
+end
+
+-- KEYS and ARGV are this call's (a batch runs main once per call).
+local function main(KEYS, ARGV)
+  local now, count = read_now(ARGV)
   local mode = string.lower(ARGV[1] or '')
   if (mode ~= 'consume' and mode ~= 'peek') or count ~= 5 or #KEYS ~= 1 then
     fail('ERR usage: 1 key, then consume|peek capacity recharge_s amount block_s [NOW ns]')
   end
-  -- Parse errors first, then range errors, in argument order, as in-memory mode.
-  local capacity = parse_int(ARGV[2])
-  if not capacity then fail('ERR capacity must be a positive integer') end
-  if not (type(ARGV[3]) == 'string' and tonumber(ARGV[3])) then fail('ERR recharge must be a positive number') end
-  local amount = parse_int(ARGV[4])
-  if not amount then fail('ERR amount must be an integer') end
-  if not (type(ARGV[5]) == 'string' and tonumber(ARGV[5])) then fail('ERR block must be a non-negative number') end
-  if capacity[1] < 0 or (capacity[1] == 0 and capacity[2] == 0) then fail('ERR capacity must be a positive integer') end
-  if capacity[1] * B + capacity[2] > EXACT then fail('ERR capacity must be at most 9007199254740991 in backend mode') end
-  capacity = capacity[1] * B + capacity[2]
-  local recharge = seconds_argument(ARGV[3], 'recharge', false)
-  local block = seconds_argument(ARGV[5], 'block', true)
-  if block == 0 then block = nil end
-  -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
-  amount = amount[1] * B + amount[2]
+  local capacity, recharge, amount, block = limits(ARGV)
 
   local key = KEYS[1]
   local bucket = read_bucket(key, now)
@@ -237,7 +263,38 @@ local function main()
   return fill(key, now, level, last_leak, amount, capacity, recharge, block)
 end
 
-local ok, reply = pcall(main)
-if ok then return reply end
-if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
-error(reply, 0)
+-- One call's reply, or its error as an error reply.
+local function run(keys, argv)
+  local ok, reply = pcall(main, keys, argv)
+  if ok then return reply end
+  if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+  error(reply, 0)
+end
+
+-- A batch: several calls in one run, as Sluice sends runs of them (one EVALSHA instead
+-- of many; each call decides exactly as alone, in order, with TIME read once):
+--   EVALSHA <sha> <all keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
+-- The reply is the array of the calls' replies, errors as error elements.
+if ARGV[1] == 'BATCH' then
+  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
+  local calls, key, argument = {}, 1, 3
+  for call = 1, tonumber(ARGV[2]) or -1 do
+    local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
+    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
+      break
+    end
+    local keys, argv = {}, {}
+    for index = 1, key_count do keys[index] = KEYS[key + index - 1] end
+    for index = 1, argument_count do argv[index] = ARGV[argument + 1 + index] end
+    key, argument = key + key_count, argument + 2 + argument_count
+    calls[call] = {keys, argv}
+  end
+  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
+    return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
+  end
+  local replies = {}
+  checked_limits = {}
+  for index, call in ipairs(calls) do replies[index] = run(call[1], call[2]) end
+  return replies
+end
+return run(KEYS, ARGV)

@@ -63,16 +63,22 @@ local function format_int(a)
   return string.format('%d%09d', a[1], a[2])
 end
 
--- now as a pair and the number of arguments before a trailing "NOW ns".
-local function read_now()
-  local count = #ARGV
-  if count >= 2 and string.upper(ARGV[count - 1]) == 'NOW' then
-    local now = parse_int(ARGV[count])
+-- Redis's TIME as a pair, read once per script run: the calls of a batch share it.
+local clock
+
+-- now as a pair and the number of arguments in argv before a trailing "NOW ns".
+local function read_now(argv)
+  local count = #argv
+  if count >= 2 and string.upper(argv[count - 1]) == 'NOW' then
+    local now = parse_int(argv[count])
     if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
     return now, count - 2
   end
-  local time = redis.call('TIME')
-  return {tonumber(time[1]), tonumber(time[2]) * 1000}, count
+  if not clock then
+    local time = redis.call('TIME')
+    clock = {tonumber(time[1]), tonumber(time[2]) * 1000}
+  end
+  return clock, count
 end
 
 -- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
@@ -202,7 +208,7 @@ local function wait_ms(entries, rate, weight, now_ms)
 end
 
 local function main()
-  local now, count = read_now()
+  local now, count = read_now(ARGV)
   if #KEYS ~= 1 or count < 1 or count % 2 ~= 1 then
     fail('ERR usage: 1 key, then weight limit interval_ms [limit interval_ms ...] [NOW ns]')
   end

@@ -5,28 +5,40 @@ import Darwin
 #endif
 import CHiredis
 import RESP
+import Synchronization
 
-/// A command waiting for a connection's thread, and who to tell about its reply.
+/// Commands submitted together (e.g. one event-loop tick's requests for this
+/// connection), and who to tell about their replies.
 struct BackendRequest: Sendable {
-    var words: [[UInt8]]
+    var commands: [BackendCommand]
+    /// About how many bytes the commands take on the wire.
+    var bytes: Int
     /// When it was queued (monotonic nanoseconds): one that waited past the timeout fails unsent.
     var queuedAt: Int
-    var completion: @Sendable (Result<RESPValue, BackendError>) -> Void
+    /// Gets one result per command, in order, on the connection's thread.
+    var completion: @Sendable ([Result<RESPValue, BackendError>]) -> Void
 }
 
 /// One hiredis connection driven by its own thread.
 ///
 /// hiredis's calls block, so they never run on a NIO event loop: callers only queue a
-/// request under a lock. The thread takes everything queued, writes it all
-/// (`redisAppendCommandArgv`), then reads the replies in order (`redisGetReply`), so a
-/// burst from many clients costs one round trip. On an I/O error or timeout the
+/// request under a lock. The thread takes everything queued, writes it all with one
+/// append, then reads the replies in order (`redisGetReply`), so a burst from many
+/// clients costs one round trip and one wake-up. On an I/O error or timeout the
 /// context is dropped (hiredis cannot resume it) and the thread reconnects with backoff;
 /// while it is down, requests fail at once instead of waiting.
+///
+/// Scripts: each connection loads them (`SCRIPT LOAD`) when it connects and calls them
+/// with `EVALSHA`, consecutive calls of a script with a `BATCH` form as one run of it.
+/// Calls answered `NOSCRIPT` (Redis restarted or `SCRIPT FLUSH`) are re-sent as `EVAL`
+/// on the same connection before anything queued after them, so a client's scripts
+/// still run in the order it sent them.
 final class BackendConnection: @unchecked Sendable {
     // @unchecked: `queue` and `stopping` are guarded by `lock`; everything else below the
     // queue is touched only by the connection's own thread.
     private let configuration: RedisBackendConfiguration
     private let statistics: BackendStatistics
+    private let sharedHashes: ScriptHashes
     private let lock = ConditionLock()
     private var queue: [BackendRequest] = []
     private var stopping = false
@@ -36,13 +48,30 @@ final class BackendConnection: @unchecked Sendable {
     private var lastError = "not connected yet"
     private var nextAttempt = 0
     private var backoffMilliseconds: Int
+    /// SHA1 of each script this connection loaded; without one a call goes as `EVAL`.
+    private var hashes: [BackendScript: [UInt8]] = [:]
+    /// The commands of a round, kept to reuse its capacity.
+    private var output: [UInt8] = []
+    /// When the connection last wrote or read (monotonic nanoseconds).
+    private var lastActivity = 0
 
-    /// Most requests written before reading replies; bounds the latency of the first one.
-    private static let maximumBatch = 512
+    /// Most bytes of commands written before reading replies (a request is never split,
+    /// so a round may hold more). Redis reads up to 16 KiB at a time and runs all it read
+    /// before serving another client, so a round this small is taken whole: a `SCRIPT
+    /// FLUSH` from elsewhere lands before or after it, and its script calls meet
+    /// `NOSCRIPT` all or none, keeping their order when they are re-sent.
+    private static let maximumRoundBytes = 16 * 1024
+    /// Most script calls sent as one run of the script: bounds how long a run holds
+    /// Redis (a leaky-bucket call takes some 10-20 µs of Redis's time).
+    private static let maximumRun = 32
+    /// Idle this long, the socket is checked before use: Redis may have closed it
+    /// (restart, idle timeout), and a request sent into it would fail for nothing.
+    private static let idleCheckNanoseconds = 1_000_000
 
-    init(configuration: RedisBackendConfiguration, statistics: BackendStatistics) {
+    init(configuration: RedisBackendConfiguration, statistics: BackendStatistics, hashes: ScriptHashes) {
         self.configuration = configuration
         self.statistics = statistics
+        self.sharedHashes = hashes
         self.backoffMilliseconds = configuration.reconnectMinimumMilliseconds
     }
 
@@ -83,7 +112,7 @@ final class BackendConnection: @unchecked Sendable {
             lock.signal()
             return true
         }
-        if !accepted { request.completion(.failure(.unavailable("the backend client was shut down"))) }
+        if !accepted { complete(request, failing: .unavailable("the backend client was shut down")) }
     }
 
     // MARK: - The connection's thread
@@ -93,7 +122,7 @@ final class BackendConnection: @unchecked Sendable {
         while true {
             let (batch, stop) = nextBatch()
             if stop {
-                for request in batch { request.completion(.failure(.unavailable("the backend client was shut down"))) }
+                for request in batch { complete(request, failing: .unavailable("the backend client was shut down")) }
                 break
             }
             if !batch.isEmpty {
@@ -121,9 +150,18 @@ final class BackendConnection: @unchecked Sendable {
                 defer { queue.removeAll() }
                 return (queue, true)
             }
-            let count = min(queue.count, Self.maximumBatch)
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(count)
+            var taken = 0
+            var bytes = 0
+            while taken < queue.count && (taken == 0 || bytes + queue[taken].bytes <= Self.maximumRoundBytes) {
+                bytes += queue[taken].bytes
+                taken += 1
+            }
+            if taken == queue.count {
+                defer { queue.removeAll(keepingCapacity: true) }
+                return (queue, false)
+            }
+            let batch = Array(queue.prefix(taken))
+            queue.removeFirst(taken)
             return (batch, false)
         }
     }
@@ -136,52 +174,154 @@ final class BackendConnection: @unchecked Sendable {
         for request in batch {
             // Queued behind a slow batch for longer than the timeout: its caller gives up now.
             if now - request.queuedAt > timeout {
-                fail(request, .timeout)
+                complete(request, failing: .timeout)
             } else {
                 live.append(request)
             }
         }
-        if context == nil, now >= nextAttempt { connect() }
+        if let context, now - lastActivity >= Self.idleCheckNanoseconds, closedWhileIdle(context) {
+            // Nothing was sent on it yet, so reconnecting and sending now retries nothing.
+            disconnect(reason: "connection closed by Redis")
+        }
+        if context == nil, monotonicNanoseconds() >= nextAttempt { connect() }
         guard let context else {
-            for request in live { fail(request, .unavailable(lastError)) }
+            for request in live { complete(request, failing: .unavailable(lastError)) }
             return
         }
-        statistics.requests.add(live.count, ordering: .relaxed)
-        for request in live where !append(request.words, to: context) {
-            // Only a broken context refuses a command; whatever was written is lost with it.
-            let reason = errorText(context)
-            for request in live { fail(request, .unavailable(reason)) }
-            disconnect(reason: reason)
-            return
+        var commands: [BackendCommand] = []
+        if live.count == 1 {
+            commands = live[0].commands
+        } else {
+            commands.reserveCapacity(live.reduce(0) { $0 + $1.commands.count })
+            for request in live { commands.append(contentsOf: request.commands) }
         }
+        statistics.requests.add(commands.count, ordering: .relaxed)
         let started = monotonicNanoseconds()
-        for (index, request) in live.enumerated() {
+        var results = roundTrip(commands, on: context)
+        retryUnloadedScripts(commands, &results.values)
+        lastActivity = monotonicNanoseconds()
+        if self.context != nil { statistics.recordRoundTrip(nanoseconds: lastActivity - started) }
+        var first = 0
+        for request in live {
+            let end = first + request.commands.count
+            request.completion(live.count == 1 ? results.values : Array(results.values[first..<end]))
+            first = end
+        }
+    }
+
+    /// Writes `commands` and reads their replies (script calls as `EVALSHA`, or as `EVAL`
+    /// with the script's text when `sendingSource`). Consecutive calls of a script with a
+    /// `BATCH` form go as one run of it (up to `maximumRun` calls). On an I/O error or
+    /// timeout the context is dropped, and the commands without a reply get that failure.
+    private func roundTrip(
+        _ commands: [BackendCommand], on context: UnsafeMutablePointer<redisContext>, sendingSource: Bool = false
+    ) -> (values: [Result<RESPValue, BackendError>], failed: Bool) {
+        output.removeAll(keepingCapacity: true)
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < commands.count {
+            let script = commands[start].script
+            let hash = sendingSource ? nil : script.flatMap { hashes[$0] }
+            var end = start + 1
+            if let script, script.supportsBatches {
+                while end < commands.count && end - start < Self.maximumRun && commands[end].script == script { end += 1 }
+            }
+            if end - start == 1 {
+                commands[start].write(into: &output, hash: hash)
+            } else {
+                BackendCommand.writeBatch(commands[start..<end], into: &output, hash: hash)
+            }
+            runs.append(start..<end)
+            start = end
+        }
+        var values: [Result<RESPValue, BackendError>] = []
+        values.reserveCapacity(commands.count)
+        let appended = output.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) == REDIS_OK }
+        }
+        // Only a broken context refuses a command; whatever was written is lost with it.
+        var failure: BackendError? = appended ? nil : .unavailable(errorText(context))
+        for run in runs where failure == nil {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
                 let timedOut = errno == EAGAIN || errno == EWOULDBLOCK
-                let reason = errorText(context)
-                for request in live[index...] { fail(request, timedOut ? .timeout : .unavailable(reason)) }
-                disconnect(reason: timedOut ? "timed out" : reason)
-                return
+                failure = timedOut ? .timeout : .unavailable(errorText(context))
+                break
             }
-            let reply = raw.assumingMemoryBound(to: redisReply.self)
-            let value = respValue(reply)
+            let value = respValue(raw.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(raw)
-            if case .error(let text) = value {
-                request.completion(.failure(.replyError(text)))
-            } else {
-                request.completion(.success(value))
+            switch value {
+            case .array(let replies) where run.count > 1 && replies.count == run.count:
+                for reply in replies { values.append(Self.result(reply)) }
+            case .error where run.count > 1:
+                // The whole run failed (NOSCRIPT, a script bug): each call shares the error.
+                values.append(contentsOf: repeatElement(Self.result(value), count: run.count))
+            case _ where run.count > 1:
+                values.append(contentsOf: repeatElement(.failure(.replyError("ERR unexpected BATCH reply \(value)")), count: run.count))
+            default:
+                values.append(Self.result(value))
             }
         }
-        statistics.recordRoundTrip(nanoseconds: monotonicNanoseconds() - started)
+        guard let failure else { return (values, false) }
+        statistics.failures.add(commands.count - values.count, ordering: .relaxed)
+        values.append(contentsOf: repeatElement(.failure(failure), count: commands.count - values.count))
+        disconnect(reason: failure == .timeout ? "timed out" : failure.description)
+        return (values, true)
     }
 
-    private func fail(_ request: BackendRequest, _ error: BackendError) {
-        statistics.failures.add(1, ordering: .relaxed)
-        request.completion(.failure(error))
+    private static func result(_ reply: RESPValue) -> Result<RESPValue, BackendError> {
+        if case .error(let text) = reply { return .failure(.replyError(text)) }
+        return .success(reply)
     }
 
-    /// Connects, authenticates and selects the database; on failure schedules the next try.
+    /// Script calls answered `NOSCRIPT` (Redis lost its scripts since this connection
+    /// loaded them) did not run: re-sends them, in their order and before the connection
+    /// sends anything else, as `EVAL` with the script's text, which cannot meet
+    /// `NOSCRIPT` again (another `SCRIPT FLUSH` may come at any time) and caches the
+    /// script under the same hash for the calls after them.
+    private func retryUnloadedScripts(_ commands: [BackendCommand], _ values: inout [Result<RESPValue, BackendError>]) {
+        let unloaded = values.indices.filter { index in
+            guard commands[index].script != nil, case .failure(.replyError(let text)) = values[index] else { return false }
+            return text.hasPrefix("NOSCRIPT")
+        }
+        guard !unloaded.isEmpty else { return }
+        guard let context else {
+            // The round broke after these replies; they share its failure.
+            for index in unloaded { values[index] = .failure(.unavailable(lastError)) }
+            return
+        }
+        let retried = roundTrip(unloaded.map { commands[$0] }, on: context, sendingSource: true)
+        for (index, value) in zip(unloaded, retried.values) { values[index] = value }
+    }
+
+    private static func loadCommand(_ script: BackendScript) -> BackendCommand {
+        BackendCommand(words: [Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)])
+    }
+
+    /// Keeps a script's hash from a `SCRIPT LOAD` reply; a refused load leaves calls to `EVAL`.
+    private func record(_ script: BackendScript, loaded result: Result<RESPValue, BackendError>) {
+        guard case .success(.bulkString(let hash)) = result else {
+            hashes[script] = nil
+            return
+        }
+        hashes[script] = hash
+        sharedHashes.record(script, hash: String(decoding: hash, as: UTF8.self))
+    }
+
+    private func complete(_ request: BackendRequest, failing error: BackendError) {
+        statistics.failures.add(request.commands.count, ordering: .relaxed)
+        request.completion(Array(repeating: .failure(error), count: request.commands.count))
+    }
+
+    /// True when Redis closed this idle connection (or sent something nobody asked for):
+    /// an idle RESP2 connection has nothing to read.
+    private func closedWhileIdle(_ context: UnsafeMutablePointer<redisContext>) -> Bool {
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
+    }
+
+    /// Connects, authenticates, selects the database and loads the scripts; on failure
+    /// schedules the next try.
     private func connect() {
         let timeout = configuration.timeoutMilliseconds
         let interval = timeval(tv_sec: timeout / 1000, tv_usec: .init((timeout % 1000) * 1000))
@@ -210,6 +350,10 @@ final class BackendConnection: @unchecked Sendable {
         self.context = context
         backoffMilliseconds = configuration.reconnectMinimumMilliseconds
         statistics.connectedConnections.add(1, ordering: .relaxed)
+        let scripts = BackendScript.allCases
+        let loads = roundTrip(scripts.map(Self.loadCommand), on: context)
+        for (script, result) in zip(scripts, loads.values) { record(script, loaded: result) }
+        lastActivity = monotonicNanoseconds()
     }
 
     /// Runs a setup command (`AUTH`, `SELECT`) and returns why it failed, or nil.
@@ -240,6 +384,19 @@ final class BackendConnection: @unchecked Sendable {
         lastError = reason
         nextAttempt = monotonicNanoseconds()
         statistics.connectedConnections.subtract(1, ordering: .relaxed)
+    }
+}
+
+/// The hashes Redis reported for the scripts, for `RedisBackend.scriptHash`.
+final class ScriptHashes: Sendable {
+    private let hashes = Mutex<[BackendScript: String]>([:])
+
+    func record(_ script: BackendScript, hash: String) {
+        hashes.withLock { $0[script] = hash }
+    }
+
+    subscript(script: BackendScript) -> String? {
+        hashes.withLock { $0[script] }
     }
 }
 

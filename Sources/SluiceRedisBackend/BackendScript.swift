@@ -16,6 +16,12 @@ public enum BackendScript: String, CaseIterable, Sendable, Hashable {
     /// `ACQUIRE`: `key` + `weight limit interval_ms [limit interval_ms ...]`.
     case slidingWindow = "sliding_window"
 
+    /// True for scripts with a `BATCH` form (many calls in one run), which connections
+    /// use for consecutive calls.
+    public var supportsBatches: Bool {
+        self == .leakyBucket || self == .cellThrottle
+    }
+
     /// The file under lua/, e.g. `leaky_bucket.lua`.
     public var fileName: String { rawValue + ".lua" }
 

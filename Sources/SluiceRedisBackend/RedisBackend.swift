@@ -4,16 +4,17 @@ import Synchronization
 /// Backend mode's client: a pool of hiredis connections to one Redis, each on its own
 /// thread, with requests from any thread or task pipelined onto them.
 ///
-/// Create it once at start, call `loadScripts()` (optional: scripts also load on first
-/// use), and `shutdown()` before exit. Completions run on a connection's thread, so they
-/// must be quick (resume a continuation, complete a promise).
+/// Create it once at start, call `loadScripts()` (optional: each connection also loads
+/// the scripts when it connects), and `shutdown()` before exit. Completions run on a
+/// connection's thread, so they must be quick (resume a continuation, hand the results
+/// to an event loop).
 public final class RedisBackend: Sendable {
     public let configuration: RedisBackendConfiguration
     private let connections: [BackendConnection]
     private let statistics = BackendStatistics()
     private let nextConnection = Atomic<Int>(0)
     /// SHA1 of each script as Redis reported it from `SCRIPT LOAD`.
-    private let hashes = Mutex<[BackendScript: String]>([:])
+    private let hashes = ScriptHashes()
 
     /// Validates the configuration and starts the connections' threads, which connect
     /// right away (a Redis that is down is not an error here: requests fail until it is up).
@@ -21,8 +22,9 @@ public final class RedisBackend: Sendable {
         try configuration.validate()
         self.configuration = configuration
         let statistics = self.statistics
+        let hashes = self.hashes
         self.connections = (0..<configuration.poolSize).map { _ in
-            BackendConnection(configuration: configuration, statistics: statistics)
+            BackendConnection(configuration: configuration, statistics: statistics, hashes: hashes)
         }
         for connection in connections { connection.start() }
     }
@@ -40,18 +42,41 @@ public final class RedisBackend: Sendable {
 
     // MARK: - Commands
 
-    /// Sends one command; `completion` gets the reply, or `.replyError` for an error reply,
-    /// `.unavailable`/`.timeout` when Redis could not answer. Never blocks.
+    /// The pool connection that requests with this affinity use.
+    public func connectionIndex(affinity: Int) -> Int {
+        (affinity & Int.max) % connections.count
+    }
+
+    /// Sends commands on one connection, pipelined in order; `completion` gets one result
+    /// per command, in order, on the connection's thread: the reply, `.replyError` for an
+    /// error reply, `.unavailable`/`.timeout` when Redis could not answer. Never blocks.
+    /// Script calls that meet `NOSCRIPT` are loaded again and re-sent before anything
+    /// submitted after them on that connection.
+    public func submit(
+        _ commands: [BackendCommand], connection index: Int,
+        completion: @escaping @Sendable ([Result<RESPValue, BackendError>]) -> Void
+    ) {
+        let bytes = commands.reduce(0) { $0 + $1.wireSize }
+        connections[index].enqueue(BackendRequest(commands: commands, bytes: bytes, queuedAt: monotonicNanoseconds(), completion: completion))
+    }
+
+    /// Sends one command; `completion` gets its result as `submit(_:connection:completion:)` does.
     ///
     /// Requests with the same `affinity` (e.g. a client's id) go to the same connection,
     /// so Redis runs them in the order they were submitted; without one, requests are
     /// spread over the pool in turn.
     public func submit(
+        _ command: BackendCommand, affinity: Int? = nil, completion: @escaping @Sendable (Result<RESPValue, BackendError>) -> Void
+    ) {
+        let index = connectionIndex(affinity: affinity ?? nextConnection.add(1, ordering: .relaxed).newValue)
+        submit([command], connection: index) { results in completion(results[0]) }
+    }
+
+    /// Sends one command given as its words, e.g. `[Array("GET".utf8), key]`.
+    public func submit(
         _ words: [[UInt8]], affinity: Int? = nil, completion: @escaping @Sendable (Result<RESPValue, BackendError>) -> Void
     ) {
-        let index = affinity ?? nextConnection.add(1, ordering: .relaxed).newValue
-        let connection = connections[(index & Int.max) % connections.count]
-        connection.enqueue(BackendRequest(words: words, queuedAt: monotonicNanoseconds(), completion: completion))
+        submit(BackendCommand(words: words), affinity: affinity, completion: completion)
     }
 
     /// Sends one command, e.g. `[Array("GET".utf8), key]`, and returns its reply.
@@ -61,9 +86,8 @@ public final class RedisBackend: Sendable {
 
     // MARK: - Scripts
 
-    /// Runs a lua/ script with `EVALSHA`, loading it first if needed and once more on
-    /// `NOSCRIPT` (Redis restarted or `SCRIPT FLUSH`). A script's own errors (bad
-    /// arguments, `WRONGTYPE`) come back as `.replyError` with the script's text.
+    /// Runs a lua/ script with `EVALSHA` (loading it again on `NOSCRIPT`). A script's own
+    /// errors (bad arguments, `WRONGTYPE`) come back as `.replyError` with the script's text.
     public func evalScript(
         _ script: BackendScript,
         keys: [[UInt8]],
@@ -71,31 +95,10 @@ public final class RedisBackend: Sendable {
         affinity: Int? = nil,
         completion: @escaping @Sendable (Result<RESPValue, BackendError>) -> Void
     ) {
-        let run: @Sendable (String, Bool) -> Void = { [self] hash, mayReload in
-            submit(evalWords(hash, keys: keys, arguments: arguments), affinity: affinity) { result in
-                if mayReload, case .failure(.replyError(let text)) = result, text.hasPrefix("NOSCRIPT") {
-                    self.load(script, affinity: affinity) { loaded in
-                        switch loaded {
-                        case .success(let hash):
-                            self.submit(self.evalWords(hash, keys: keys, arguments: arguments), affinity: affinity, completion: completion)
-                        case .failure(let error): completion(.failure(error))
-                        }
-                    }
-                } else {
-                    completion(result)
-                }
-            }
-        }
-        if let hash = hashes.withLock({ $0[script] }) {
-            run(hash, true)
-        } else {
-            load(script, affinity: affinity) { loaded in
-                switch loaded {
-                case .success(let hash): run(hash, false)
-                case .failure(let error): completion(.failure(error))
-                }
-            }
-        }
+        var command = BackendCommand(script: script, keyCount: keys.count)
+        for key in keys { command.append(key) }
+        for argument in arguments { command.append(argument) }
+        submit(command, affinity: affinity, completion: completion)
     }
 
     /// `evalScript` for async callers.
@@ -103,43 +106,21 @@ public final class RedisBackend: Sendable {
         try await withCallback { completion in evalScript(script, keys: keys, arguments: arguments, completion: completion) }
     }
 
-    /// `SCRIPT LOAD`s every script; at start, so a misconfigured Redis shows up early.
+    /// `SCRIPT LOAD`s every script; at start, so a misconfigured Redis shows up early
+    /// (connections also load them whenever they connect).
     public func loadScripts() async throws(BackendError) {
         for script in BackendScript.allCases {
-            _ = try await withCallback { completion in
-                load(script) { completion($0.map { RESPValue.bulk($0) }) }
+            let reply = try await command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)])
+            guard case .bulkString(let hash) = reply else {
+                throw .replyError("ERR unexpected SCRIPT LOAD reply \(reply)")
             }
+            hashes.record(script, hash: String(decoding: hash, as: UTF8.self))
         }
     }
 
     /// The SHA1 Redis reported for a script, once loaded.
     public func scriptHash(_ script: BackendScript) -> String? {
-        hashes.withLock { $0[script] }
-    }
-
-    private func load(
-        _ script: BackendScript, affinity: Int? = nil, completion: @escaping @Sendable (Result<String, BackendError>) -> Void
-    ) {
-        submit([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)], affinity: affinity) { [self] result in
-            switch result {
-            case .success(.bulkString(let bytes)):
-                let hash = String(decoding: bytes, as: UTF8.self)
-                hashes.withLock { $0[script] = hash }
-                completion(.success(hash))
-            case .success(let other):
-                completion(.failure(.replyError("ERR unexpected SCRIPT LOAD reply \(other)")))
-            case .failure(let error):
-                completion(.failure(error))
-            }
-        }
-    }
-
-    private func evalWords(_ hash: String, keys: [[UInt8]], arguments: [[UInt8]]) -> [[UInt8]] {
-        var words: [[UInt8]] = [Array("EVALSHA".utf8), Array(hash.utf8), Array(String(keys.count).utf8)]
-        words.reserveCapacity(3 + keys.count + arguments.count)
-        words.append(contentsOf: keys)
-        words.append(contentsOf: arguments)
-        return words
+        hashes[script]
     }
 }
 

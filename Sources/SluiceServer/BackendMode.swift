@@ -1,3 +1,4 @@
+import NIOCore
 import RESP
 import SluiceCore
 import SluiceRedisBackend
@@ -16,32 +17,40 @@ import Synchronization
 // - commands without keys (PING, HELLO, AUTH, CLIENT, CONFIG, INFO, ...) run locally.
 //
 // A backend reply is late: the connection handler keeps a slot for it in its reply
-// queue (ReplyQueue.swift), so replies still leave in request order.
+// queue (ReplyQueue.swift), so replies still leave in request order. Requests go to
+// Redis through their event loop's pipeline (BackendPipeline.swift), which sends each
+// loop tick's requests in one batch on its backend connection and hands the replies
+// back in one task per batch.
 
-/// A reply that a backend round trip will produce.
+/// A command whose reply a backend round trip will produce.
 struct DeferredReply: Sendable {
     /// The protocol the client spoke when it sent the command.
     let version: RESPVersion
-    /// Starts the round trip; `deliver` runs once, on a backend connection's thread.
-    let start: @Sendable (_ deliver: @escaping @Sendable (RESPValue) -> Void) -> Void
-    /// The reply when the backend has not answered within the timeout (the failure policy's).
-    let timedOut: @Sendable () -> RESPValue
+    /// What is sent to Redis.
+    let command: BackendCommand
+    /// How Redis's answer becomes the client's reply.
+    let shape: BackendReplyShape
 }
 
-/// A rate-limit command checked and ready to run as a script.
-struct ScriptCall: Sendable {
-    let script: BackendScript
-    let keys: [[UInt8]]
-    var arguments: [String]
-    let version: RESPVersion
-    /// The in-memory reply for the "allowed" answer (fail-open).
-    let allowed: RESPValue
-    /// The script's reply as the in-memory reply; nil for a reply of the wrong shape.
-    let convert: @Sendable (RESPValue) -> RESPValue?
-    /// The command whose decisions `INFO` counts (nil for PEEK, which decides nothing).
-    var decision: RateLimitCommand?
-    /// The script reply's first integer when the answer is "allowed" (0 for CL.THROTTLE's `limited`).
-    var allowedWhen: Int64 = 1
+/// How a backend answer becomes the client's reply, and what it adds to the counters.
+enum BackendReplyShape: Sendable {
+    /// CONSUME (counted as a decision) or PEEK; the recharge is for the fail-open reply.
+    case leakyBucket(consume: Bool, rechargeNanoseconds: Int64)
+    /// ADD, bounded INCR/DECR, INCR_AND_SUM: 1 or 0 as is.
+    case counter(RateLimitCommand)
+    /// CL.THROTTLE; the limit and quantity are for the fail-open reply.
+    case throttle(limit: Int64, quantity: Int64)
+    /// ACQUIRE: `[allowed, ...]` as is.
+    case slidingWindow
+    /// Any other keyed command, relayed in the shape Redis 7 would send the client (BackendReplyShapes.swift).
+    case forwarded(ForwardedReply)
+}
+
+/// What late replies add to `INFO`'s counters, gathered over one delivery and
+/// recorded under one acquisition of the database lock.
+struct BackendTally {
+    fileprivate var errorPrefixes: [String] = []
+    fileprivate var decisions: [(RateLimitCommand, allowed: Bool)] = []
 }
 
 /// What the dispatcher does with a command in backend mode.
@@ -52,16 +61,6 @@ enum BackendRoute {
     case reply(RESPValue)
     /// Answered when Redis replies.
     case deferred(DeferredReply)
-}
-
-/// Set by the first answer to a backend request (Redis's, or the timeout's).
-final class AnsweredFlag: Sendable {
-    private let answered = Atomic<Bool>(false)
-
-    /// True for the first caller only.
-    func claim() -> Bool {
-        !answered.exchange(true, ordering: .relaxed)
-    }
 }
 
 /// The backend client, the failure policy and the counters `INFO` shows.
@@ -76,12 +75,28 @@ final class BackendMode: Sendable {
     let failOpenReplies = Atomic<Int>(0)
     /// Replies answered `TRYAGAIN` because the backend could not decide (fail-closed).
     let failClosedReplies = Atomic<Int>(0)
+    /// Each event loop's pipeline, made on first use.
+    private let pipelines = Mutex<[ObjectIdentifier: BackendPipeline]>([:])
 
     init(backend: RedisBackend, database: Database) {
         self.backend = backend
         self.database = database
         self.policy = backend.configuration.failurePolicy
         self.url = "redis://\(backend.configuration.address)/\(backend.configuration.database)"
+    }
+
+    /// The pipeline that gathers `eventLoop`'s requests; ask once per connection.
+    /// Event loop number i sends on pool connection i mod pool size: a client's requests
+    /// all come from its loop, so they share one backend connection and Redis runs them
+    /// in order, and one connection per loop makes the biggest batches.
+    func pipeline(for eventLoop: any EventLoop) -> BackendPipeline {
+        pipelines.withLock { pipelines in
+            if let pipeline = pipelines[ObjectIdentifier(eventLoop)] { return pipeline }
+            let connection = backend.connectionIndex(affinity: pipelines.count)
+            let pipeline = BackendPipeline(mode: self, eventLoop: eventLoop, connection: connection)
+            pipelines[ObjectIdentifier(eventLoop)] = pipeline
+            return pipeline
+        }
     }
 
     /// Commands refused in backend mode: their meaning spans the whole keyspace, needs
@@ -101,104 +116,101 @@ final class BackendMode: Sendable {
             return .reply(.error("ERR \(name.uppercased()) is not available in backend mode"))
         }
         let version = invocation.client.protocolVersion
-        // A client's requests share one backend connection, so Redis runs them in order.
-        let affinity = Int(truncatingIfNeeded: invocation.client.id)
         // With the clock pinned by DEBUG SET-CLOCK, scripts get that time (their NOW
         // argument) instead of Redis's TIME, so tests can replay exact instants.
         let pinnedNow = invocation.server.debugClock?.isPinned == true ? invocation.now : nil
+        let call: (command: BackendCommand, shape: BackendReplyShape)
         do throws(CommandError) {
             switch name {
-            case "consume", "peek": return .deferred(run(try leakyBucket(&invocation, command: name, version), at: pinnedNow, affinity: affinity))
-            case "add": return .deferred(run(try add(&invocation, version), at: pinnedNow, affinity: affinity))
+            case "consume", "peek": call = try leakyBucket(&invocation, command: name)
+            case "add": call = try add(&invocation)
             case "incr" where invocation.arguments.count != 2, "decr" where invocation.arguments.count != 2:
-                return .deferred(run(try bounded(&invocation, command: name, version), at: pinnedNow, affinity: affinity))
-            case "incr_and_sum": return .deferred(run(try incrAndSum(&invocation, version), at: pinnedNow, affinity: affinity))
-            case "cl.throttle": return .deferred(run(try throttle(&invocation, version), at: pinnedNow, affinity: affinity))
-            case "acquire": return .deferred(run(try acquire(&invocation, version), at: pinnedNow, affinity: affinity))
-            default: break
+                call = try bounded(&invocation, command: name)
+            case "incr_and_sum": call = try incrAndSum(&invocation)
+            case "cl.throttle": call = try throttle(&invocation)
+            case "acquire": call = try acquire(&invocation)
+            default:
+                guard spec.firstKey > 0 else { return .local }
+                return .deferred(DeferredReply(version: version, command: Self.forward(invocation.arguments),
+                                               shape: .forwarded(ForwardedReply(name, invocation.arguments, version))))
             }
         } catch {
             return .reply(error.reply)
         }
-        guard spec.firstKey > 0 else { return .local }
-        return .deferred(forward(invocation.arguments.words, version, affinity: affinity))
+        var command = call.command
+        if let pinnedNow {
+            command.append("NOW")
+            command.append(pinnedNow.nanoseconds)
+        }
+        return .deferred(DeferredReply(version: version, command: command, shape: call.shape))
     }
 
     // MARK: Native commands
 
-    private func leakyBucket(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
+    private func leakyBucket(_ invocation: inout Invocation, command: String) throws(CommandError) -> (BackendCommand, BackendReplyShape) {
         let parsed = try LeakyBucketCommands.parse(&invocation, command: command)
-        let arguments = [
-            command, String(parsed.capacity), Self.seconds(parsed.recharge),
-            String(parsed.amount ?? 1), Self.seconds(parsed.block ?? 0),
-        ]
-        let recharge = parsed.bucket.rechargeNanoseconds
-        let decision: RateLimitCommand? = command == "consume" ? .consume : nil
-        // Fail-open: the drops fit, as into an empty bucket.
-        let allowed = LeakyBucketDecision(success: true, level: 0, untilNextDropNanoseconds: recharge, blockedForNanoseconds: nil)
-        return script(.leakyBucket, keys: [invocation.arguments[parsed.key]], arguments, version,
-                      allowed: LeakyBucketCommands.reply(allowed, version), decision: decision) { reply in
-            LeakyBucketDecision(backendReply: reply).map { LeakyBucketCommands.reply($0, version) }
-        }
+        var call = BackendCommand(script: .leakyBucket, keyCount: 1)
+        invocation.arguments.withWord(parsed.key) { call.append($0) }
+        call.append(command)
+        call.append(parsed.capacity)
+        call.append(Self.seconds(parsed.recharge))
+        call.append(parsed.amount ?? 1)
+        call.append(Self.seconds(parsed.block ?? 0))
+        return (call, .leakyBucket(consume: command == "consume", rechargeNanoseconds: parsed.bucket.rechargeNanoseconds))
     }
 
-    private func add(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
+    private func add(_ invocation: inout Invocation) throws(CommandError) -> (BackendCommand, BackendReplyShape) {
         let key = try invocation.arguments.next()
         let value = try invocation.arguments.nextInteger(orElse: .notInteger("value"))
         let ttl = try CounterCommands.ttlArgument(&invocation)
-        return counter(keys: [key], ["add", String(value), String(ttl)], version, .add)
+        return counter(keys: [key], "add", [value, ttl], .add)
     }
 
     /// `INCR|DECR key amount bound ttl_ms`: exactly these arguments, as in memory mode.
-    private func bounded(_ invocation: inout Invocation, command: String, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
+    private func bounded(_ invocation: inout Invocation, command: String) throws(CommandError) -> (BackendCommand, BackendReplyShape) {
         guard invocation.arguments.count == 5 else { throw CommandError(.wrongArity(command: command)) }
         let key = try invocation.arguments.next()
         let (amount, bound, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: command == "incr" ? "maximum" : "minimum")
-        return counter(keys: [key], [command, String(amount), String(bound), String(ttl)], version, command == "incr" ? .incr : .decr)
+        return counter(keys: [key], command, [amount, bound, ttl], command == "incr" ? .incr : .decr)
     }
 
-    private func incrAndSum(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
+    private func incrAndSum(_ invocation: inout Invocation) throws(CommandError) -> (BackendCommand, BackendReplyShape) {
         let key = try invocation.arguments.next()
         let (amount, maximum, ttl) = try CounterCommands.amountLimitTTL(&invocation, limit: "maximum")
         let keys = [key] + invocation.arguments.rest()
-        return counter(keys: keys, ["incr_and_sum", String(amount), String(maximum), String(ttl)], version, .incrAndSum)
+        return counter(keys: keys, "incr_and_sum", [amount, maximum, ttl], .incrAndSum)
     }
 
-    private func counter(keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion, _ decision: RateLimitCommand) -> ScriptCall {
-        script(.boundedCounter, keys: keys, arguments, version, allowed: .integer(1), decision: decision) { reply in
-            if case .integer(let applied) = reply, applied == 0 || applied == 1 { return reply }
-            return nil
-        }
+    private func counter(keys: [[UInt8]], _ mode: String, _ numbers: [Int64], _ decision: RateLimitCommand) -> (BackendCommand, BackendReplyShape) {
+        var call = BackendCommand(script: .boundedCounter, keyCount: keys.count)
+        for key in keys { call.append(key) }
+        call.append(mode)
+        for number in numbers { call.append(number) }
+        return (call, .counter(decision))
     }
 
-    private func throttle(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
+    private func throttle(_ invocation: inout Invocation) throws(CommandError) -> (BackendCommand, BackendReplyShape) {
         let parsed = try ThrottleCommands.parse(&invocation)
-        let arguments = [String(parsed.maxBurst), String(parsed.countPerPeriod), Self.seconds(parsed.period), String(parsed.quantity)]
-        let limit = parsed.throttle.limit
-        // Fail-open: not limited; nothing is known of the remaining burst, so report it full.
-        let allowed = ThrottleResult(limited: false, limit: limit, remaining: max(0, limit - parsed.quantity),
-                                     retryAfterNanoseconds: -1, resetAfterNanoseconds: 0)
-        return script(.cellThrottle, keys: [invocation.arguments[parsed.key]], arguments, version,
-                      allowed: ThrottleCommands.reply(allowed), decision: .clThrottle, allowedWhen: 0) { reply in
-            ThrottleResult(backendReply: reply).map(ThrottleCommands.reply)
-        }
+        var call = BackendCommand(script: .cellThrottle, keyCount: 1)
+        invocation.arguments.withWord(parsed.key) { call.append($0) }
+        call.append(parsed.maxBurst)
+        call.append(parsed.countPerPeriod)
+        call.append(Self.seconds(parsed.period))
+        call.append(parsed.quantity)
+        return (call, .throttle(limit: parsed.throttle.limit, quantity: parsed.quantity))
     }
 
-    private func acquire(_ invocation: inout Invocation, _ version: RESPVersion) throws(CommandError) -> ScriptCall {
+    private func acquire(_ invocation: inout Invocation) throws(CommandError) -> (BackendCommand, BackendReplyShape) {
         let (key, weight, rates) = try SlidingWindowCommands.parse(&invocation)
         _ = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
-        var arguments = [String(weight)]
+        var call = BackendCommand(script: .slidingWindow, keyCount: 1)
+        invocation.arguments.withWord(key) { call.append($0) }
+        call.append(weight)
         for rate in rates {
-            arguments.append(String(rate.limit))
-            arguments.append(String(rate.intervalMilliseconds))
+            call.append(rate.limit)
+            call.append(Int64(rate.intervalMilliseconds))
         }
-        return script(.slidingWindow, keys: [invocation.arguments[key]], arguments, version,
-                      allowed: .array([.integer(1), .integer(0), .integer(-1)]), decision: .acquire) { reply in
-            guard case .array(let fields) = reply, fields.count == 3,
-                  fields.allSatisfy({ if case .integer = $0 { true } else { false } })
-            else { return nil }
-            return reply
-        }
+        return (call, .slidingWindow)
     }
 
     /// Seconds for a script argument: Swift's shortest text that reads back as the same
@@ -207,43 +219,78 @@ final class BackendMode: Sendable {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
-    private func script(
-        _ script: BackendScript, keys: [[UInt8]], _ arguments: [String], _ version: RESPVersion,
-        allowed: RESPValue, decision: RateLimitCommand?, allowedWhen: Int64 = 1,
-        convert: @escaping @Sendable (RESPValue) -> RESPValue?
-    ) -> ScriptCall {
-        ScriptCall(script: script, keys: keys, arguments: arguments, version: version, allowed: allowed, convert: convert,
-                   decision: decision, allowedWhen: allowedWhen)
+    /// The command's words as they came, copied from the read burst once.
+    private static func forward(_ arguments: Arguments) -> BackendCommand {
+        var command = BackendCommand(words: [])
+        for index in 0..<arguments.count {
+            arguments.withWord(index) { command.append($0) }
+        }
+        return command
     }
 
-    /// Runs the call's script (with `NOW` when the clock is pinned) and converts its
-    /// reply. Script errors are relayed; a backend failure gets the policy's reply.
-    private func run(_ call: ScriptCall, at pinnedNow: Instant?, affinity: Int) -> DeferredReply {
-        var arguments = call.arguments
-        if let pinnedNow { arguments += ["NOW", String(pinnedNow.nanoseconds)] }
-        let words = arguments.map { Array($0.utf8) }
-        let answered = AnsweredFlag()
-        return DeferredReply(version: call.version, start: { [self] deliver in
-            backend.evalScript(call.script, keys: call.keys, arguments: words, affinity: affinity) { result in
-                switch result {
-                case .success(let reply):
-                    guard let converted = call.convert(reply) else {
-                        deliver(self.counted(.error("ERR unexpected reply from \(call.script.fileName): \(reply)"), answered))
-                        return
-                    }
-                    let decided = call.decision.flatMap { decision in
-                        Self.firstInteger(reply).map { Counted.decision(decision, allowed: $0 == call.allowedWhen) }
-                    }
-                    deliver(self.counted(converted, answered, decided ?? .nothing))
-                case .failure(let error):
-                    let (reply, policy) = self.failureReply(error, allowed: call.allowed)
-                    deliver(self.counted(reply, answered, policy))
-                }
+    // MARK: Answers
+
+    /// The client's reply for Redis's answer to `deferred`, counted in `tally`. A
+    /// script's own errors are relayed; a backend failure gets the policy's reply for a
+    /// decision, `TRYAGAIN` for a plain command.
+    func reply(_ result: Result<RESPValue, BackendError>, for deferred: DeferredReply, tally: inout BackendTally) -> RESPValue {
+        let reply: RESPValue
+        switch result {
+        case .success(let value):
+            reply = converted(value, deferred, tally: &tally)
+        case .failure(let error):
+            reply = failureReply(error, deferred)
+        }
+        if case .error(let text) = reply { tally.errorPrefixes.append(Self.errorPrefix(text)) }
+        return reply
+    }
+
+    /// The reply when Redis has not answered within the timeout.
+    func timeoutReply(for deferred: DeferredReply, tally: inout BackendTally) -> RESPValue {
+        reply(.failure(.timeout), for: deferred, tally: &tally)
+    }
+
+    /// Adds a delivery's counts to the statistics.
+    func record(_ tally: BackendTally) {
+        guard !tally.errorPrefixes.isEmpty || !tally.decisions.isEmpty else { return }
+        database.state.withLock { state in
+            for prefix in tally.errorPrefixes { state.stats.recordError(prefix: prefix) }
+            for (command, allowed) in tally.decisions { state.stats.decisions.record(command, allowed: allowed) }
+        }
+    }
+
+    private func converted(_ value: RESPValue, _ deferred: DeferredReply, tally: inout BackendTally) -> RESPValue {
+        let version = deferred.version
+        let reply: RESPValue?
+        var decision: (RateLimitCommand, allowedWhen: Int64)?
+        switch deferred.shape {
+        case .leakyBucket(let consume, _):
+            reply = LeakyBucketDecision(backendReply: value).map { LeakyBucketCommands.reply($0, version) }
+            if consume { decision = (.consume, 1) }
+        case .counter(let command):
+            if case .integer(let applied) = value, applied == 0 || applied == 1 { reply = value } else { reply = nil }
+            decision = (command, 1)
+        case .throttle:
+            reply = ThrottleResult(backendReply: value).map(ThrottleCommands.reply)
+            decision = (.clThrottle, 0)
+        case .slidingWindow:
+            if case .array(let fields) = value, fields.count == 3,
+               fields.allSatisfy({ if case .integer = $0 { true } else { false } }) {
+                reply = value
+            } else {
+                reply = nil
             }
-        }, timedOut: { [self] in
-            let (reply, policy) = failureReply(.timeout, allowed: call.allowed)
-            return counted(reply, answered, policy)
-        })
+            decision = (.acquire, 1)
+        case .forwarded(let forwarded):
+            return forwarded.reshaped(value, version)
+        }
+        guard let reply else {
+            return .error("ERR unexpected reply from \(deferred.command.script?.fileName ?? "Redis"): \(value)")
+        }
+        if let (command, allowedWhen) = decision, let first = Self.firstInteger(value) {
+            tally.decisions.append((command, first == allowedWhen))
+        }
+        return reply
     }
 
     private static func firstInteger(_ reply: RESPValue) -> Int64? {
@@ -254,67 +301,37 @@ final class BackendMode: Sendable {
         }
     }
 
-    /// What a late reply adds to the counters, besides its error prefix.
-    enum Counted {
-        case nothing
-        case decision(RateLimitCommand, allowed: Bool)
-        case failOpen
-        case failClosed
-    }
-
-    /// Counts a late reply as in-memory commands count theirs (decisions, error replies,
-    /// and the failure policy's answers), then returns it. Only the first answer of a
-    /// request counts: the backend's own, or the connection's timeout, whichever came first.
-    private func counted(_ reply: RESPValue, _ answered: AnsweredFlag, _ what: Counted = .nothing) -> RESPValue {
-        guard answered.claim() else { return reply }
-        let errorPrefix: String? = if case .error(let text) = reply { Self.errorPrefix(text) } else { nil }
-        switch what {
-        case .failOpen: failOpenReplies.add(1, ordering: .relaxed)
-        case .failClosed: failClosedReplies.add(1, ordering: .relaxed)
-        case .nothing, .decision: break
-        }
-        var decided: (RateLimitCommand, Bool)?
-        if case .decision(let command, let allowed) = what { decided = (command, allowed) }
-        guard errorPrefix != nil || decided != nil else { return reply }
-        database.state.withLock { state in
-            if let errorPrefix { state.stats.recordError(prefix: errorPrefix) }
-            if let (command, allowed) = decided { state.stats.decisions.record(command, allowed: allowed) }
-        }
-        return reply
-    }
-
     /// An error reply's first word, as `INFO errorstats` counts it.
     static func errorPrefix(_ text: String) -> String {
         String(text.prefix { $0 != " " }.prefix(32))
     }
 
-    /// A script's own error is relayed; an unreachable or slow backend gets the policy's answer.
-    private func failureReply(_ error: BackendError, allowed: RESPValue) -> (RESPValue, Counted) {
-        guard error.isBackendFailure else { return (.error(error.description), .nothing) }
-        switch policy {
-        case .failOpen: return (allowed, .failOpen)
-        case .failClosed: return (.error("TRYAGAIN \(error.description)"), .failClosed)
+    /// A script's own error is relayed; an unreachable or slow backend gets the policy's
+    /// answer for a decision, `TRYAGAIN` for a plain command.
+    private func failureReply(_ error: BackendError, _ deferred: DeferredReply) -> RESPValue {
+        guard error.isBackendFailure else { return .error(error.description) }
+        let allowed: RESPValue
+        switch deferred.shape {
+        case .forwarded: return .error("TRYAGAIN \(error.description)")
+        case .leakyBucket(_, let recharge):
+            // Fail-open: the drops fit, as into an empty bucket.
+            let decision = LeakyBucketDecision(success: true, level: 0, untilNextDropNanoseconds: recharge, blockedForNanoseconds: nil)
+            allowed = LeakyBucketCommands.reply(decision, deferred.version)
+        case .counter: allowed = .integer(1)
+        case .throttle(let limit, let quantity):
+            // Fail-open: not limited; nothing is known of the remaining burst, so report it full.
+            allowed = ThrottleCommands.reply(ThrottleResult(limited: false, limit: limit, remaining: max(0, limit - quantity),
+                                                            retryAfterNanoseconds: -1, resetAfterNanoseconds: 0))
+        case .slidingWindow: allowed = .array([.integer(1), .integer(0), .integer(-1)])
         }
-    }
-
-    // MARK: Other commands
-
-    /// Sends the command's words as they came; the reply is relayed as Redis gave it.
-    /// The failure policy is for decisions: a plain command fails with `TRYAGAIN` either way.
-    private func forward(_ words: [[UInt8]], _ version: RESPVersion, affinity: Int) -> DeferredReply {
-        let answered = AnsweredFlag()
-        return DeferredReply(version: version, start: { [self] deliver in
-            backend.submit(words, affinity: affinity) { result in
-                switch result {
-                case .success(let reply): deliver(self.counted(reply, answered))
-                case .failure(let error): deliver(self.counted(Self.plainFailure(error), answered))
-                }
-            }
-        }, timedOut: { [self] in counted(Self.plainFailure(.timeout), answered) })
-    }
-
-    private static func plainFailure(_ error: BackendError) -> RESPValue {
-        error.isBackendFailure ? .error("TRYAGAIN \(error.description)") : .error(error.description)
+        switch policy {
+        case .failOpen:
+            failOpenReplies.add(1, ordering: .relaxed)
+            return allowed
+        case .failClosed:
+            failClosedReplies.add(1, ordering: .relaxed)
+            return .error("TRYAGAIN \(error.description)")
+        }
     }
 
     // MARK: INFO

@@ -1,5 +1,6 @@
 import NIOCore
 import RESP
+import SluiceRedisBackend
 
 /// One connection: decodes requests as bytes arrive, runs each complete command in
 /// order, and writes all replies of one read burst with a single flush.
@@ -32,6 +33,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Set when the server shuts down: the connection closes once it is done (`Drain`).
     private var draining = false
     private var drainCheck: Scheduled<Void>?
+    /// Backend mode: this event loop's way to Redis, set on the first backend command.
+    private var backendPipeline: BackendPipeline?
 
     /// Backend replies one connection may await; past it, its later commands wait (as a
     /// parked client's do) until half have arrived, so a pipelining client cannot queue
@@ -204,10 +207,9 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: Backend replies
 
-    /// Reserves the reply's slot and starts its round trip; the reply comes back on this
-    /// connection's event loop.
     /// What the dispatcher calls for a command whose reply comes from the backend:
-    /// reserves its place in the reply order; false asks it to stop for this burst.
+    /// reserves its place in the reply order and hands it to the event loop's pipeline;
+    /// false asks it to stop for this burst.
     private func deferredStarter(context: ChannelHandlerContext) -> (DeferredReply) -> Bool {
         { reply in
             self.startDeferred(reply, context: context)
@@ -220,41 +222,43 @@ final class ConnectionHandler: ChannelInboundHandler {
         let deadline = NIODeadline.now() + timeout
         let id = replyQueue.reserve(reply, deadline: deadline)
         if replyTimer == nil { scheduleReplyTimer(at: deadline, context: context) }
-        let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        reply.start { value in
-            handler.eventLoop.execute {
-                let (handler, context) = handler.value
-                handler.backendReplied(id, value, context: context)
-            }
-        }
+        let pipeline = backendPipeline ?? dispatcher.context.backend!.pipeline(for: context.eventLoop)
+        backendPipeline = pipeline
+        pipeline.stage(reply, slot: id, handler: self, context: context)
     }
 
-    private func backendReplied(_ id: UInt64, _ reply: RESPValue, context: ChannelHandlerContext) {
-        guard client != nil, replyQueue.fill(id, with: reply, allocator: context.channel.allocator) else { return }
-        writeReadyReplies(context: context)
+    /// Redis's answer for slot `id` (BackendPipeline), unless the timeout answered first.
+    func backendAnswered(
+        _ id: UInt64, _ result: Result<RESPValue, BackendError>, mode: BackendMode, tally: inout BackendTally,
+        context: ChannelHandlerContext
+    ) {
+        _ = replyQueue.fill(id, allocator: context.channel.allocator) { mode.reply(result, for: $0, tally: &tally) }
     }
 
-    /// No client waits past the backend timeout, whatever the backend does.
+    /// No client waits past the backend timeout, whatever the backend does. The timer
+    /// is left running when the queue empties: it then finds nothing to expire and
+    /// stops, which costs less than cancelling and scheduling it for every reply.
     private func scheduleReplyTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
         replyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             self.replyTimer = nil
-            guard self.client != nil else { return }
-            if let next = self.replyQueue.expire(now: .now(), allocator: context.channel.allocator) {
-                self.scheduleReplyTimer(at: next, context: context)
+            guard self.client != nil, let mode = self.dispatcher.context.backend else { return }
+            var tally = BackendTally()
+            let next = self.replyQueue.expire(now: .now(), allocator: context.channel.allocator) {
+                mode.timeoutReply(for: $0, tally: &tally)
             }
+            mode.record(tally)
+            if let next { self.scheduleReplyTimer(at: next, context: context) }
             self.writeReadyReplies(context: context)
         }
     }
 
-    private func writeReadyReplies(context: ChannelHandlerContext) {
+    /// Writes the backend replies that are ready, in order; goes on with a burst paused
+    /// for too many awaited replies once half have arrived.
+    func writeReadyReplies(context: ChannelHandlerContext) {
+        guard client != nil else { return }
         var out = outbound ?? context.channel.allocator.buffer(capacity: 0)
         replyQueue.drain(into: &out)
         outbound = out
-        if replyQueue.isEmpty {
-            replyTimer?.cancel()
-            replyTimer = nil
-        }
-        // A burst paused for too many awaited replies goes on once half have arrived.
         if parkedToken == ParkedBatch.backendPause, replyQueue.waiting <= Self.maxAwaitedReplies / 2, let client {
             parkedToken = nil
             let pending = inbound ?? context.channel.allocator.buffer(capacity: 0)

@@ -10,7 +10,7 @@ import RESP
 /// in memory mode, where the connection handler writes replies straight out.
 struct ReplyQueue {
     private enum Slot {
-        /// A backend reply not yet here; the timeout's answer and its deadline.
+        /// A backend reply not yet here: the command awaiting it and its deadline.
         case waiting(deadline: NIODeadline, deferred: DeferredReply)
         case ready(ByteBuffer)
     }
@@ -46,27 +46,28 @@ struct ReplyQueue {
         }
     }
 
-    /// Fills slot `id` with its reply; false when it was filled already (it timed out).
-    mutating func fill(_ id: UInt64, with reply: RESPValue, allocator: ByteBufferAllocator) -> Bool {
+    /// Fills slot `id` with the reply `answer` makes of its deferred command; false when
+    /// it was filled already (it timed out), and then `answer` is not called.
+    mutating func fill(_ id: UInt64, allocator: ByteBufferAllocator, answer: (DeferredReply) -> RESPValue) -> Bool {
         guard id >= headID, id - headID < UInt64(slots.count - head) else { return false }
         let index = head + Int(id - headID)
         guard case .waiting(_, let deferred) = slots[index] else { return false }
         var buffer = allocator.buffer(capacity: 64)
-        buffer.writeRESPValue(reply, version: deferred.version)
+        buffer.writeRESPValue(answer(deferred), version: deferred.version)
         slots[index] = .ready(buffer)
         waiting -= 1
         return true
     }
 
-    /// Answers every awaited reply whose deadline has passed with its timeout reply;
-    /// returns the next deadline still ahead, if any.
-    mutating func expire(now: NIODeadline, allocator: ByteBufferAllocator) -> NIODeadline? {
+    /// Answers every awaited reply whose deadline has passed with its timeout reply
+    /// (`answer`); returns the next deadline still ahead, if any.
+    mutating func expire(now: NIODeadline, allocator: ByteBufferAllocator, answer: (DeferredReply) -> RESPValue) -> NIODeadline? {
         for index in head..<slots.count {
             guard case .waiting(let deadline, let deferred) = slots[index] else { continue }
             // Deadlines grow with the slots: the first one ahead is the next to watch.
             if deadline > now { return deadline }
             var buffer = allocator.buffer(capacity: 64)
-            buffer.writeRESPValue(deferred.timedOut(), version: deferred.version)
+            buffer.writeRESPValue(answer(deferred), version: deferred.version)
             slots[index] = .ready(buffer)
             waiting -= 1
         }

@@ -23,6 +23,47 @@ struct RedisBackendPoolTests {
     }
 }
 
+@Suite("RedisBackend batches", .serialized)
+struct RedisBackendBatchTests {
+    /// A leaky-bucket call as the server builds it.
+    func consume(_ key: String, capacity: String = "2") -> BackendCommand {
+        var command = BackendCommand(script: .leakyBucket, keyCount: 1)
+        command.append(word(key))
+        for argument in ["consume", capacity, "10", "1", "0"] { command.append(argument) }
+        return command
+    }
+
+    @Test("consecutive script calls go as one BATCH run, and each gets the reply or error it would get alone, in order")
+    func runs() async throws {
+        let redis = try RedisServer()
+        let backend = try RedisBackend(configuration: redis.configuration)
+        defer { backend.shutdown() }
+        _ = try await backend.command([word("SET"), word("string"), word("x")])
+        _ = try redis.cli(["CONFIG", "RESETSTAT"])
+        let commands = [
+            consume("a"), consume("b", capacity: "0"), consume("string"), consume("a"), consume("a"),
+            BackendCommand(words: [word("HGET"), word("a"), word("level")]), consume("b"),
+        ]
+        let results = await withCheckedContinuation { continuation in
+            backend.submit(commands, connection: 0) { continuation.resume(returning: $0) }
+        }
+        func level(_ result: Result<RESPValue, BackendError>) -> RESPValue? {
+            guard case .success(.array(let fields)) = result else { return nil }
+            return fields[0] == .integer(1) ? fields[1] : .integer(-1)
+        }
+        #expect(level(results[0]) == .integer(1))
+        #expect(results[1] == .failure(.replyError("ERR capacity must be a positive integer")))
+        #expect(results[2] == .failure(.replyError("WRONGTYPE Operation against a key holding the wrong kind of value")))
+        #expect(level(results[3]) == .integer(2))
+        #expect(level(results[4]) == .integer(-1))  // the bucket is full
+        #expect(results[5] == .success(.bulkString(word("2"))))
+        #expect(level(results[6]) == .integer(1))
+        // Two script runs (five calls, then one) around the HGET.
+        let stats = try redis.cli(["INFO", "commandstats"])
+        #expect(stats.contains("cmdstat_evalsha:calls=2,"), "\(stats)")
+    }
+}
+
 @Suite("RedisBackend pool under load and failures", .serialized)
 struct RedisBackendFailureTests {
     @Test("many tasks' concurrent requests each get their own reply, in order per task")
@@ -212,5 +253,28 @@ struct RedisBackendFailureTests {
         let refused = try RedisBackend(configuration: wrong)
         defer { refused.shutdown() }
         await #expect(throws: BackendError.self) { try await refused.command([word("PING")]) }
+    }
+}
+
+@Suite("RedisBackend connections across Redis restarts", .serialized)
+struct RedisBackendRestartTests {
+    @Test("a connection left idle while Redis restarts reconnects before sending: the first request after the restart succeeds")
+    func idleAcrossRestart() async throws {
+        let redis = try RedisServer()
+        var configuration = redis.configuration
+        configuration.poolSize = 1
+        let backend = try RedisBackend(configuration: configuration)
+        defer { backend.shutdown() }
+        #expect(try await backend.command([word("SET"), word("k"), word("v")]) == .simpleString("OK"))
+        let arguments = ["consume", "10", "1", "1", "0"].map(word)
+        #expect(try await backend.evalScript(.leakyBucket, keys: [word("b")], arguments: arguments) != .null)
+        redis.kill()
+        try redis.start()
+        // A fresh Redis: no key, no script; neither request may fail.
+        #expect(try await backend.command([word("GET"), word("k")]) == .null)
+        let reply = try await backend.evalScript(.leakyBucket, keys: [word("b")], arguments: arguments)
+        guard case .array(let fields) = reply else { Issue.record("reply \(reply)"); return }
+        #expect(fields[1] == .integer(1))
+        #expect(backend.stats.failures == 0)
     }
 }

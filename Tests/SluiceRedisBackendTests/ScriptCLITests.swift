@@ -25,6 +25,32 @@ struct ScriptCLITests {
         #expect(ttl > 25_000 && ttl <= 30_000)
     }
 
+    @Test("BATCH runs several calls in order in one script run, each answered as alone, errors as elements")
+    func batch() throws {
+        let redis = try RedisServer()
+        _ = try redis.cli(["SET", "string", "x"])
+        let call = ["consume", "2", "10", "1", "0"]
+        let reply = try eval(redis, "leaky_bucket", ["a", "b", "string", "a"], ["BATCH", "4"]
+            + ["1", "5"] + call + ["1", "5", "consume", "0", "10", "1", "0"] + ["1", "5"] + call + ["1", "5"] + call)
+        #expect(reply == "1\n1\n10000000000\n\nERR capacity must be a positive integer\n\n"
+            + "WRONGTYPE Operation against a key holding the wrong kind of value\n\n1\n2\n10000000000\n\n")
+        #expect(try eval(redis, "cell_throttle", ["t", "t"], ["BATCH", "2", "1", "4", "1", "1", "60", "1", "1", "4", "1", "1", "60", "1"])
+            == "0\n2\n1\n-1\n60\n-1\n60000000000\n0\n2\n0\n-1\n120\n-1\n120000000000\n")
+    }
+
+    @Test("a BATCH whose framing does not match its keys and arguments is refused and changes nothing")
+    func badBatch() throws {
+        let redis = try RedisServer()
+        let usage = "ERR usage: BATCH calls, then each call's key count, argument count and arguments\n"
+        let call = ["consume", "2", "10", "1", "0"]
+        #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "2", "1", "5"] + call).hasPrefix(usage))
+        #expect(try eval(redis, "leaky_bucket", ["a", "b"], ["BATCH", "1", "1", "5"] + call).hasPrefix(usage))
+        #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "1", "1", "6"] + call).hasPrefix(usage))
+        #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "x", "1", "5"] + call).hasPrefix(usage))
+        #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "1", "-1", "5"] + call).hasPrefix(usage))
+        #expect(try redis.cli(["EXISTS", "a", "b"]) == "0\n")
+    }
+
     @Test("bounded_counter.lua, cell_throttle.lua and sliding_window.lua give their documented replies")
     func otherScripts() throws {
         let redis = try RedisServer()

@@ -359,6 +359,89 @@ struct BackendModeTests {
         }
     }
 
+    @Test("forwarded commands reply in the bytes Redis 7 sends, RESP2 and RESP3: maps, doubles, score pairs, null arrays")
+    func forwardedReplyShapes() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis) { server in
+            for version in ["2", "3"] {
+                let sluice = try server.connect()
+                let direct = try RawConnection(port: redis.port)
+                _ = try sluice.command("HELLO", version)
+                _ = try direct.command("HELLO", version)
+                // The same commands on keys of their own, so both see the same data.
+                for (name, prefix) in [("sluice", "s\(version):"), ("redis", "d\(version):")] {
+                    let connection = name == "sluice" ? sluice : direct
+                    _ = try connection.command("HSET", prefix + "h", "f1", "v1", "f2", "v2")
+                    _ = try connection.command("ZADD", prefix + "z", "1.5", "a", "2", "b", "inf", "c")
+                }
+                let commands: [[String]] = [
+                    ["HGETALL", "h"], ["HGETALL", "missing"],
+                    ["ZSCORE", "z", "a"], ["ZSCORE", "z", "c"], ["ZSCORE", "z", "missing"],
+                    ["ZINCRBY", "z", "0.25", "a"], ["ZADD", "z", "INCR", "1", "b"], ["ZADD", "z", "NX", "incr", "1", "b"],
+                    ["ZADD", "z", "3", "incr"],
+                    ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZRANGE", "z", "0", "-1"], ["ZREVRANGE", "z", "0", "1", "withscores"],
+                    ["ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES", "LIMIT", "0", "2"],
+                    ["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "WITHSCORES"],
+                    ["LPOP", "missing", "2"], ["RPOP", "missing", "2"], ["LPOP", "missing"], ["GET", "missing"],
+                    ["HINCRBYFLOAT", "h", "n", "1.5"], ["INCRBYFLOAT", "f", "2.5"],
+                ]
+                for command in commands {
+                    let key = command[1]
+                    let expected = try direct.command([command[0], "d\(version):" + key] + command.dropFirst(2))
+                    let reply = try sluice.command([command[0], "s\(version):" + key] + command.dropFirst(2))
+                    #expect(reply == expected, "RESP\(version) \(command.joined(separator: " "))")
+                }
+            }
+        }
+    }
+
+    @Test("after Redis restarts while the server is idle, the first CONSUME is answered by the new Redis, not TRYAGAIN")
+    func idleAcrossRestart() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis) { server in
+            let connection = try server.connect()
+            #expect(try connection.command("CONSUME", "restarted", "3", "1000").hasPrefix("*4\r\n:1\r\n:1\r\n"))
+            redis.kill()
+            try redis.start()
+            #expect(try connection.command("CONSUME", "restarted", "3", "1000").hasPrefix("*4\r\n:1\r\n:1\r\n"))
+            #expect(try connection.command("GET", "restarted-missing") == "$-1\r\n")
+        }
+    }
+
+    @Test("SCRIPT FLUSH again and again while two clients on two event loops pipeline CONSUMEs: every reply in request order, none NOSCRIPT")
+    func scriptFlushMidPipeline() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis, configure: { $0.threads = 2 }) { server in
+            let count = 2_000
+            let clients = try ["a", "b"].map { name in
+                let connection = try server.connect()
+                var buffer = ByteBuffer()
+                for _ in 0..<count { buffer.writeRESPCommand(["CONSUME", "flush-order-\(name)", "\(count)", "3600"].map { Array($0.utf8) }) }
+                return (connection, Array(buffer.readableBytesView))
+            }
+            for (connection, bytes) in clients { try connection.send(bytes) }
+            for _ in 0..<5 {
+                try await Task.sleep(for: .milliseconds(10))
+                _ = try redis.cli(["SCRIPT", "FLUSH"])
+            }
+            for (index, (connection, _)) in clients.enumerated() {
+                var levels: [RESPValue] = []
+                for _ in 0..<count {
+                    let reply = try connection.readValue()
+                    guard case .array(let fields) = reply, fields.count == 4 else {
+                        levels.append(reply)
+                        continue
+                    }
+                    levels.append(fields[1])
+                }
+                // Each CONSUME adds one drop: the n-th reply must say level n.
+                let expected = (1...count).map { RESPValue.integer(Int64($0)) }
+                let first = levels.indices.first { levels[$0] != expected[$0] }
+                #expect(first == nil, "client \(index): reply \(first ?? 0) is \(first.map { levels[$0] } ?? .null)")
+            }
+        }
+    }
+
     @Test("decisions and error replies answered by Redis are counted in INFO as in memory mode, once each")
     func counters() async throws {
         let redis = try RedisServer()
