@@ -134,9 +134,12 @@ final class Dispatcher: Sendable {
         return parked
     }
 
-    /// How many commands ahead of the running one a burst's keys are prefetched: far
-    /// enough for a bucket to arrive from memory, near enough not to evict it again.
-    static let prefetchDistance = 8
+    /// How many commands ahead of the running one a burst's keys are prefetched. A
+    /// typical pipelined burst (16 commands) is prefetched whole before its first command
+    /// runs, which gives the buckets of all but the first few time to arrive; a huge
+    /// burst is prefetched no further ahead than this, so early buckets are not evicted
+    /// before their commands run.
+    static let prefetchDistance = 32
 
     /// Prefetches the keyspace bucket of a command's first argument, where most
     /// commands name their key; a wrong guess costs only a wasted load.
@@ -150,7 +153,7 @@ final class Dispatcher: Sendable {
     /// Runs one command with the lock held; returns its table position, or nil when it
     /// was rejected before running (unknown name, wrong number of arguments).
     private func execute(
-        _ arguments: Arguments, client: Client, now: Instant, state: inout DatabaseState,
+        _ arguments: consuming Arguments, client: Client, now: Instant, state: inout DatabaseState,
         deferred: ((DeferredReply) -> Void)?, emit: (RESPValue) -> Void
     ) -> Int? {
         guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
@@ -186,7 +189,8 @@ final class Dispatcher: Sendable {
             emit(error.reply)
             return nil
         }
-        var invocation = Invocation(arguments: arguments, now: now, client: client, server: context)
+        // Moved, not copied: a copy would count references to the burst's storage again.
+        var invocation = Invocation(arguments: consume arguments, now: now, client: client, server: context)
         if client.transaction.isQueuing && !spec.runsWhileQueuing {
             do throws(CommandError) {
                 emit(try TransactionCommands.enqueue(spec, at: position, invocation))
