@@ -10,9 +10,21 @@ public struct RingDeque<Element: Sendable>: Sendable {
     /// Slots; nil where no element lives. The capacity is a power of two (or zero),
     /// so wrapping a position is a mask, not a division.
     private var slots: ContiguousArray<Element?>
+    // 32-bit positions keep a list value as small as a leaky bucket's state, so a list
+    // does not widen every keyspace entry; no list reaches 2^31 elements in memory.
+    private var storedHead: Int32 = 0
+    private var storedCount: Int32 = 0
+
     /// Slot of the first element.
-    private var head = 0
-    public private(set) var count = 0
+    private var head: Int {
+        get { Int(storedHead) }
+        set { storedHead = Int32(truncatingIfNeeded: newValue) }
+    }
+
+    public private(set) var count: Int {
+        get { Int(storedCount) }
+        set { storedCount = Int32(newValue) }
+    }
 
     static var minimumCapacity: Int { 8 }
 

@@ -14,6 +14,13 @@ private func expectConsistent(_ keyspace: Keyspace, sourceLocation: SourceLocati
 
 @Suite("Keyspace memory estimate")
 struct KeyspaceMemoryTests {
+    @Test("a table entry stays 80 bytes: no kind of value widens every key's bucket")
+    func entryStaysSmall() {
+        // Every key pays for two buckets; a value type a byte too big costs 16 per key.
+        #expect(MemoryLayout<Keyspace.Entry>.stride <= 80)
+        #expect(MemoryLayout<Value>.size <= 32)
+    }
+
     @Test("an empty keyspace uses nothing")
     func emptyIsZero() {
         let keyspace = Keyspace()
