@@ -44,32 +44,10 @@ extension ByteBuffer {
 
     /// `<type><decimal>\r\n`, digits written straight into the buffer without a String.
     mutating func writeRESPHeader(_ type: UInt8, _ value: Int64) {
-        // type, sign, 19 digits, CR, LF
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: 23) { out in
-            out[0] = type
-            var length = 1
-            if value < 0 {
-                out[length] = ASCII.minus
-                length += 1
-            }
-            var magnitude = value.magnitude
-            var digitCount = 1
-            var bound: UInt64 = 10
-            // Int64's magnitude has at most 19 digits, and 10^19 still fits UInt64.
-            while digitCount < 19 && magnitude >= bound {
-                digitCount += 1
-                bound &*= 10
-            }
-            var position = length + digitCount - 1
-            repeat {
-                out[position] = ASCII.zero &+ UInt8(truncatingIfNeeded: magnitude % 10)
-                magnitude /= 10
-                position -= 1
-            } while magnitude > 0
-            length += digitCount
-            out[length] = ASCII.cr
-            out[length + 1] = ASCII.lf
-            return length + 2
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: RESPRawWriter.maxHeader) { out in
+            var writer = RESPRawWriter(out)
+            writer.header(type, value)
+            return writer.count
         }
     }
 }

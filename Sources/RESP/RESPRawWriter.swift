@@ -186,7 +186,7 @@ struct RESPRawWriter {
     }
 
     /// `<type><decimal>\r\n`, digits written in place.
-    private mutating func header(_ type: UInt8, _ value: Int64) {
+    mutating func header(_ type: UInt8, _ value: Int64) {
         self.byte(type)
         if value < 0 { self.byte(ASCII.minus) }
         var magnitude = value.magnitude
