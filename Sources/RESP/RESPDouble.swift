@@ -37,20 +37,15 @@ extension RESPValue {
 }
 
 extension RESPValue {
-    /// The text of a value in [1e-3, 1e4) that is a whole number of billionths, as
-    /// rate-limit times (nanoseconds over 1e9) are; nil for any other value.
+    /// Runs `body` with the text of a value in [1e-3, 1e4) that is a whole number of
+    /// billionths, as rate-limit times (nanoseconds over 1e9) are, written into a buffer
+    /// on the stack; nil for any other value. Also exact for whole numbers below 1e7,
+    /// whose billionths still fit the integer arithmetic.
     ///
     /// It is the same text as the shortest round-trip form: below 1e4 doubles are
     /// closer together than 1e-9, so no other decimal of at most nine places reads
     /// back as this double, and one with more places has more digits. Integer
     /// arithmetic instead of the general shortest-digits search.
-    static func formatNanoDecimal(_ value: Double) -> String? {
-        self.withNanoDecimalText(value) { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// Runs `body` with `formatNanoDecimal`'s text, written into a buffer on the stack;
-    /// nil when `value` is not a whole number of billionths. Also exact for whole numbers
-    /// below 1e7, whose billionths still fit the integer arithmetic.
     static func withNanoDecimalText<R>(_ value: Double, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         let scaled = (value * 1e9).rounded()
         guard scaled / 1e9 == value else { return nil }
