@@ -83,22 +83,10 @@ struct ShutdownProcessTests {
         // 1.35 MB of requests: when send() returns, much of it still sits in the socket
         // buffers, unread by the server.
         let count = 50_000
-        var buffer = ByteBuffer()
-        for _ in 0..<count { buffer.writeRESPCommand([Array("INCR".utf8), Array("counter".utf8)]) }
-        try client.send(Array(buffer.readableBytesView))
+        try sendIncrements(client, key: "counter", count: count)
         process.signal(SIGTERM)
 
-        var inOrder = 0
-        do {
-            for expected in 1...count {
-                guard try client.readValue() == .integer(Int64(expected)) else { break }
-                inOrder = expected
-            }
-            #expect(try client.isClosedByPeer())
-        } catch {
-            Issue.record("after \(inOrder) replies: \(error)")
-        }
-        #expect(inOrder == count)
+        expectIncrementsThenClose(client, count: count)
         #expect(try process.waitForExit() == 0)
         #expect(try afterRestart(directory, "GET", "counter") == "$5\r\n50000\r\n")
     }
@@ -114,22 +102,10 @@ struct ShutdownProcessTests {
         // Forwarded to Redis: each reply comes back from it, more than the 1,024 one
         // connection may await at once.
         let count = 5_000
-        var buffer = ByteBuffer()
-        for _ in 0..<count { buffer.writeRESPCommand([Array("INCR".utf8), Array("shutdown:counter".utf8)]) }
-        try client.send(Array(buffer.readableBytesView))
+        try sendIncrements(client, key: "shutdown:counter", count: count)
         process.signal(SIGTERM)
 
-        var inOrder = 0
-        do {
-            for expected in 1...count {
-                guard try client.readValue() == .integer(Int64(expected)) else { break }
-                inOrder = expected
-            }
-            #expect(try client.isClosedByPeer())
-        } catch {
-            Issue.record("after \(inOrder) replies: \(error)")
-        }
-        #expect(inOrder == count)
+        expectIncrementsThenClose(client, count: count)
         #expect(try process.waitForExit() == 0)
         #expect(try redis.cli(["GET", "shutdown:counter"]) == "5000\n")
     }
@@ -285,4 +261,26 @@ private func monotonicMilliseconds() -> Int {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return spec.tv_sec * 1_000 + spec.tv_nsec / 1_000_000
+}
+
+/// Pipelines `count` `INCR key` in one send.
+private func sendIncrements(_ client: RawConnection, key: String, count: Int) throws {
+    var buffer = ByteBuffer()
+    for _ in 0..<count { buffer.writeRESPCommand([Array("INCR".utf8), Array(key.utf8)]) }
+    try client.send(Array(buffer.readableBytesView))
+}
+
+/// Expects the replies 1...count in order, then the server closing the connection.
+private func expectIncrementsThenClose(_ client: RawConnection, count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    var inOrder = 0
+    do {
+        for expected in 1...count {
+            guard try client.readValue() == .integer(Int64(expected)) else { break }
+            inOrder = expected
+        }
+        #expect(try client.isClosedByPeer(), sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("after \(inOrder) replies: \(error)", sourceLocation: sourceLocation)
+    }
+    #expect(inOrder == count, sourceLocation: sourceLocation)
 }
