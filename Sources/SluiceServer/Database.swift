@@ -1,4 +1,5 @@
 import Synchronization
+import CoreMetrics
 import SluiceCore
 
 /// Everything commands read and change, behind one lock.
@@ -40,8 +41,9 @@ struct CommandStats {
     var nanoseconds = 0
     var failedCalls = 0
     var rejectedCalls = 0
-    /// Charged times (the burst's share), for `sluice_command_duration_seconds`.
-    var latency = LatencyHistogram()
+    /// Charged times (the burst's share) for `sluice_command_duration_seconds`; made on
+    /// the first call while metrics are on.
+    var durations: CoreMetrics.Timer?
 }
 
 final class Database: Sendable {

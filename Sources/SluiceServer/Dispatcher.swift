@@ -34,13 +34,16 @@ final class ServerContext: Sendable {
     let backend: BackendMode?
     /// Wrong passwords, logged at most once per interval (AuthFailureLog.swift).
     let authFailures = AuthFailureLog()
+    /// The `/metrics` registry; nil without `--metrics-port`, and then no command feeds it.
+    let metrics: ServerMetrics?
 
     init(
         configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
         debugClock: SwitchableTimeSource? = nil, logger: Logger = Logger(label: "sluice"), persistence: Persistence? = nil,
-        backend: BackendMode? = nil
+        backend: BackendMode? = nil, metrics: ServerMetrics? = nil
     ) {
         self.backend = backend
+        self.metrics = metrics
         self.configuration = configuration
         self.persistence = persistence
         self.logger = logger
@@ -121,10 +124,11 @@ final class Dispatcher: Sendable {
                 }
                 guard executed > 0 else { return }
                 let share = (monotonicNanoseconds() - started) / executed
-                let bucket = LatencyHistogram.bucket(nanoseconds: share)
                 for (position, _) in positions[0..<executed] {
                     state.stats.commands[position].nanoseconds += share
-                    state.stats.commands[position].latency.record(bucket: bucket)
+                }
+                if let metrics = context.metrics {
+                    recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
                 }
                 recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
             }
@@ -132,6 +136,20 @@ final class Dispatcher: Sendable {
         }
         if !wakeups.isEmpty { deliver(wakeups) }
         return parked
+    }
+
+    /// Feeds each command's latency histogram its share of the burst. Each record takes
+    /// the histogram's own lock, so this runs only while metrics are on.
+    private func recordDurations(
+        _ positions: UnsafeMutableBufferPointer<(position: Int, index: Int)>.SubSequence, shareNanoseconds: Int,
+        metrics: ServerMetrics, state: inout DatabaseState
+    ) {
+        for (position, _) in positions {
+            if state.stats.commands[position].durations == nil {
+                state.stats.commands[position].durations = metrics.durationTimer(command: context.table.specs[position].name)
+            }
+            state.stats.commands[position].durations?.recordNanoseconds(Int64(shareNanoseconds))
+        }
     }
 
     /// How many commands ahead of the running one a burst's keys are prefetched. A

@@ -2,15 +2,14 @@ import RESP
 import SluiceRedisBackend
 
 /// The counters `/metrics` exports, copied under the database lock when a scrape
-/// arrives and formatted after it is released. Commands never call into a metrics
-/// library: they bump the plain counters `INFO` also reads (Database.swift,
-/// Statistics.swift), so both show the same numbers and the hot path stays additions.
+/// arrives and published to the metrics registry after it is released. Commands bump
+/// the plain counters `INFO` also reads (Database.swift, Statistics.swift), so both show
+/// the same numbers and counting stays an addition; only the latency histogram is fed
+/// per command (Dispatcher.execute), and only while metrics are on.
 struct MetricsSnapshot {
     struct Command {
         let name: String
         let calls: Int
-        let nanoseconds: Int
-        let latency: [Int]
     }
 
     var connectedClients = 0
@@ -41,8 +40,7 @@ struct MetricsSnapshot {
         for position in table.specs.indices {
             let stats = state.stats.commands[position]
             guard stats.calls > 0 else { continue }
-            commands.append(Command(name: table.specs[position].name, calls: stats.calls,
-                                    nanoseconds: stats.nanoseconds, latency: stats.latency.counts))
+            commands.append(Command(name: table.specs[position].name, calls: stats.calls))
         }
         errors = state.stats.errorReplies.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         for command in RateLimitCommand.allCases {
@@ -59,85 +57,41 @@ struct MetricsSnapshot {
         evictedKeys = state.keyspace.stats.evictedKeys
     }
 
-    /// The Prometheus text exposition format, version 0.0.4.
-    func exposition() -> String {
-        var out = ""
-        func family(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
-        func line(_ name: String, _ labels: String, _ value: String) {
-            out += labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(labels)} \(value)\n"
-        }
-        func sample(_ name: String, _ labels: String = "", value: Int) { line(name, labels, String(value)) }
-        /// A family with one unlabelled sample.
-        func single(_ name: String, _ type: String, _ help: String, value: Int) {
-            family(name, type, help)
-            sample(name, value: value)
-        }
-        single("sluice_connected_clients", "gauge", "Client connections open now.", value: connectedClients)
-        single("sluice_connections_received_total", "counter", "Client connections accepted since start.", value: connectionsReceived)
-        single("sluice_rejected_connections_total", "counter", "Connections refused because maxclients were connected.", value: rejectedConnections)
-        single("sluice_commands_processed_total", "counter", "Commands received, including rejected ones (INFO total_commands_processed).", value: commandsProcessed)
-
-        family("sluice_commands_total", "counter", "Calls per command that passed the checks (INFO commandstats calls).")
+    /// Sets every series to this snapshot's numbers. Counters are set, not added to: the
+    /// snapshot holds the running totals, which `CONFIG RESETSTAT` may zero, and the
+    /// exported counter follows them (Prometheus reads a drop as a counter reset).
+    func publish(to metrics: inout MetricsPublisher) {
+        metrics.gauge("sluice_connected_clients", connectedClients)
+        metrics.counter("sluice_connections_received_total", connectionsReceived)
+        metrics.counter("sluice_rejected_connections_total", rejectedConnections)
+        metrics.counter("sluice_commands_processed_total", commandsProcessed)
         for command in commands {
-            sample("sluice_commands_total", "command=\"\(Self.escape(command.name))\"", value: command.calls)
+            metrics.counter("sluice_commands_total", [("command", command.name)], command.calls)
         }
-        family("sluice_command_duration_seconds", "histogram",
-               "Time charged per command: its equal share of the read burst it arrived in.")
-        for command in commands where !command.latency.isEmpty {
-            let label = "command=\"\(Self.escape(command.name))\""
-            var cumulative = 0
-            for (index, bound) in LatencyHistogram.bounds.enumerated() {
-                cumulative += command.latency[index]
-                sample("sluice_command_duration_seconds_bucket", "\(label),le=\"\(Self.seconds(bound))\"", value: cumulative)
-            }
-            cumulative += command.latency[LatencyHistogram.bounds.count]
-            sample("sluice_command_duration_seconds_bucket", "\(label),le=\"+Inf\"", value: cumulative)
-            line("sluice_command_duration_seconds_sum", label, Self.seconds(command.nanoseconds))
-            sample("sluice_command_duration_seconds_count", label, value: cumulative)
-        }
-
-        family("sluice_errors_total", "counter", "Error replies by prefix (INFO errorstats).")
         for error in errors {
-            sample("sluice_errors_total", "kind=\"\(Self.escape(error.kind))\"", value: error.count)
+            metrics.counter("sluice_errors_total", [("kind", Self.escape(error.kind))], error.count)
         }
-        family("sluice_ratelimit_decisions_total", "counter", "Decisions of the native rate-limit commands.")
         for decision in decisions {
-            let command = "command=\"\(decision.command)\""
-            sample("sluice_ratelimit_decisions_total", "\(command),decision=\"allowed\"", value: decision.allowed)
-            sample("sluice_ratelimit_decisions_total", "\(command),decision=\"denied\"", value: decision.denied)
+            metrics.counter("sluice_ratelimit_decisions_total", [("command", decision.command), ("decision", "allowed")], decision.allowed)
+            metrics.counter("sluice_ratelimit_decisions_total", [("command", decision.command), ("decision", "denied")], decision.denied)
         }
-
-        single("sluice_keys", "gauge", "Keys in the keyspace, expired ones not yet removed included.", value: keys)
-        single("sluice_expiring_keys", "gauge", "Keys with a time to live.", value: expiringKeys)
-        single("sluice_expired_keys_total", "counter", "Keys removed because their time to live passed.", value: expiredKeys)
-        single("sluice_keyspace_hits_total", "counter", "Key look-ups that found the key.", value: keyspaceHits)
-        single("sluice_keyspace_misses_total", "counter", "Key look-ups that did not find the key.", value: keyspaceMisses)
-        single("sluice_resident_memory_bytes", "gauge", "Resident set size of the process (/proc/self/statm).", value: residentMemoryBytes)
-        single("sluice_used_memory_bytes", "gauge", "Estimated bytes of the keys and values, which maxmemory limits.", value: usedMemoryBytes)
-        single("sluice_maxmemory_bytes", "gauge", "The maxmemory setting; 0: no limit.", value: maxMemoryBytes)
-        single("sluice_evicted_keys_total", "counter", "Keys evicted to get under maxmemory.", value: evictedKeys)
+        metrics.gauge("sluice_keys", keys)
+        metrics.gauge("sluice_expiring_keys", expiringKeys)
+        metrics.counter("sluice_expired_keys_total", expiredKeys)
+        metrics.counter("sluice_keyspace_hits_total", keyspaceHits)
+        metrics.counter("sluice_keyspace_misses_total", keyspaceMisses)
+        metrics.gauge("sluice_resident_memory_bytes", residentMemoryBytes)
+        metrics.gauge("sluice_used_memory_bytes", usedMemoryBytes)
+        metrics.gauge("sluice_maxmemory_bytes", maxMemoryBytes)
+        metrics.counter("sluice_evicted_keys_total", evictedKeys)
         if let (stats, failOpen, failClosed) = backend {
-            single("sluice_backend_connected_connections", "gauge", "Backend mode: pooled connections to Redis open now.", value: stats.connectedConnections)
-            single("sluice_backend_requests_total", "counter", "Backend mode: requests sent to Redis, retries included.", value: stats.requests)
-            single("sluice_backend_failures_total", "counter", "Backend mode: requests Redis could not answer (down or too slow).", value: stats.failures)
-            family("sluice_backend_policy_replies_total", "counter", "Backend mode: replies given by the failure policy.")
-            sample("sluice_backend_policy_replies_total", "policy=\"fail-open\"", value: failOpen)
-            sample("sluice_backend_policy_replies_total", "policy=\"fail-closed\"", value: failClosed)
-            family("sluice_backend_round_trip_seconds_avg", "gauge", "Backend mode: mean time to write a batch and read its replies.")
-            line("sluice_backend_round_trip_seconds_avg", "", Self.seconds(stats.averageRoundTripMicroseconds * 1_000))
+            metrics.gauge("sluice_backend_connected_connections", stats.connectedConnections)
+            metrics.counter("sluice_backend_requests_total", stats.requests)
+            metrics.counter("sluice_backend_failures_total", stats.failures)
+            metrics.counter("sluice_backend_policy_replies_total", [("policy", "fail-open")], failOpen)
+            metrics.counter("sluice_backend_policy_replies_total", [("policy", "fail-closed")], failClosed)
+            metrics.gauge("sluice_backend_round_trip_seconds_avg", Double(stats.averageRoundTripMicroseconds) / 1_000_000)
         }
-        return out
-    }
-
-    /// Nanoseconds as seconds in decimal, without floating-point noise (`0.00025`).
-    static func seconds(_ nanoseconds: Int) -> String {
-        let whole = nanoseconds / 1_000_000_000
-        var fraction = String(nanoseconds % 1_000_000_000)
-        fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        return fraction.isEmpty ? "\(whole)" : "\(whole).\(fraction)"
     }
 
     /// Label values escape backslash, double quote and newline.
@@ -156,14 +110,16 @@ struct MetricsSnapshot {
 }
 
 extension Dispatcher {
-    /// The `/metrics` body: counters copied under the lock, memory read and text built outside it.
+    /// The `/metrics` body: counters copied under the lock, memory read and the registry
+    /// updated and written outside it. Empty when metrics are off.
     func metricsExposition() -> String {
+        guard let metrics = context.metrics else { return "" }
         var snapshot = database.state.withLock { MetricsSnapshot($0, table: context.table) }
         snapshot.residentMemoryBytes = ServerCommands.residentMemoryBytes()
         if let backend = context.backend {
             snapshot.backend = (backend.backend.stats, backend.failOpenReplies.load(ordering: .relaxed),
                                 backend.failClosedReplies.load(ordering: .relaxed))
         }
-        return snapshot.exposition()
+        return metrics.exposition(publishing: snapshot)
     }
 }

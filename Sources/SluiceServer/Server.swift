@@ -48,7 +48,8 @@ public final class SluiceServer: Sendable {
         }
         let context = ServerContext(
             configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),
-            debugClock: debugClock, logger: logger, persistence: persistence, backend: backend)
+            debugClock: debugClock, logger: logger, persistence: persistence, backend: backend,
+            metrics: configuration.metricsPort == nil ? nil : ServerMetrics())
         self.dispatcher = Dispatcher(
             context: context, database: database, timeSource: debugClock ?? timeSource)
     }

@@ -34,38 +34,6 @@ struct RateLimitDecisions {
     }
 }
 
-/// A per-command histogram of the time each command was charged: its share of the
-/// read burst's measured time (see `Dispatcher.execute`). Counts per bucket, not
-/// cumulative; the exposition adds them up.
-struct LatencyHistogram {
-    /// Upper bounds in nanoseconds; the last bucket (+Inf) is implicit.
-    static let bounds: [Int] = [
-        10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
-        10_000_000, 50_000_000, 100_000_000, 500_000_000, 1_000_000_000,
-    ]
-
-    /// `bounds.count + 1` counts once anything was recorded; empty until then, so idle
-    /// commands cost no memory.
-    private(set) var counts: [Int] = []
-
-    /// The bucket a duration falls in; computed once per burst, since every command of a
-    /// burst is charged the same share.
-    @inline(__always)
-    static func bucket(nanoseconds: Int) -> Int {
-        var index = 0
-        while index < bounds.count && nanoseconds > bounds[index] { index += 1 }
-        return index
-    }
-
-    @inline(__always)
-    mutating func record(bucket: Int) {
-        if counts.isEmpty { counts = [Int](repeating: 0, count: Self.bounds.count + 1) }
-        counts[bucket] += 1
-    }
-
-    var total: Int { counts.reduce(0, +) }
-}
-
 extension CommandError {
     /// The first word of the reply (`ERR`, `WRONGTYPE`, `NOAUTH`), which `INFO
     /// errorstats` and `sluice_errors_total` count by; built without the whole message.

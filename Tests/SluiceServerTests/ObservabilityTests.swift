@@ -16,10 +16,13 @@ struct HTTPReply {
     let headers: [String: String]
     let body: String
 
-    /// A sample's value by its exact name and labels as the exposition prints them.
+    /// A sample's value by its exact name and labels as the exposition prints them; a
+    /// whole number without its fraction, since gauges are written as doubles (`2.0`).
     func sample(_ series: String) -> String? {
         for line in body.split(separator: "\n") where line.hasPrefix(series + " ") {
-            return String(line.dropFirst(series.count + 1))
+            let value = String(line.dropFirst(series.count + 1))
+            if let number = Double(value), number == number.rounded(), abs(number) < 1e15 { return String(Int(number)) }
+            return value
         }
         return nil
     }
@@ -97,6 +100,8 @@ struct ObservabilityTests {
             #expect(reply.status == "HTTP/1.1 200 OK")
             #expect(reply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
             #expect(reply.body.contains("# TYPE sluice_commands_total counter\n"))
+            #expect(reply.body.contains("# HELP sluice_commands_total Calls per command that passed the checks (INFO commandstats calls).\n"))
+            #expect(reply.body.contains("# TYPE sluice_command_duration_seconds histogram\n"))
             #expect(reply.sample("sluice_commands_total{command=\"get\"}") == "3")
             #expect(reply.sample("sluice_commands_total{command=\"set\"}") == "1")
             #expect(reply.sample("sluice_connected_clients") == "1")
@@ -105,7 +110,7 @@ struct ObservabilityTests {
             #expect(reply.sample("sluice_command_duration_seconds_bucket{command=\"get\",le=\"+Inf\"}") == "3")
             let buckets = reply.body.split(separator: "\n").filter { $0.hasPrefix("sluice_command_duration_seconds_bucket{command=\"get\"") }
             #expect(buckets.map { $0.split(separator: "\"")[3] } == [
-                "0.00001", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "+Inf",
+                "0.00001", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.05", "0.1", "0.5", "1.0", "+Inf",
             ])
             #expect(Int(reply.sample("sluice_resident_memory_bytes") ?? "") ?? 0 > 0)
         }
@@ -177,6 +182,32 @@ struct ObservabilityTests {
             #expect(metrics.sample("sluice_errors_total{kind=\"WRONGTYPE\"}") == "1")
             #expect(info["cmdstat_set"]?.hasPrefix("calls=2,") == true)
             #expect(metrics.sample("sluice_commands_total{command=\"set\"}") == "2")
+        }
+    }
+
+    @Test("CONFIG RESETSTAT zeroes the command counters and latency histograms of /metrics too")
+    func resetstatRestartsMetrics() async throws {
+        try await withMetrics { server in
+            let c = try server.connect()
+            for _ in 0..<3 { #expect(try c.command("GET", "a") == "$-1\r\n") }
+            _ = try c.command("INCR", "a", "b")
+            #expect(try c.command("SET", "s", "1") == "+OK\r\n")
+            var metrics = try scrape(server)
+            #expect(metrics.sample("sluice_commands_total{command=\"get\"}") == "3")
+            #expect(metrics.sample("sluice_command_duration_seconds_count{command=\"get\"}") == "3")
+            #expect(metrics.sample("sluice_errors_total{kind=\"ERR\"}") == "1")
+            #expect(try c.command("CONFIG", "RESETSTAT") == "+OK\r\n")
+            #expect(try c.command("GET", "a") == "$-1\r\n")
+            metrics = try scrape(server)
+            let info = try infoFields(c, "commandstats")
+            #expect(info["cmdstat_get"]?.hasPrefix("calls=1,") == true)
+            #expect(metrics.sample("sluice_commands_total{command=\"get\"}") == "1")
+            #expect(metrics.sample("sluice_command_duration_seconds_count{command=\"get\"}") == "1")
+            #expect(metrics.sample("sluice_command_duration_seconds_bucket{command=\"get\",le=\"+Inf\"}") == "1")
+            #expect(metrics.sample("sluice_errors_total{kind=\"ERR\"}") == "0")
+            #expect(metrics.sample("sluice_commands_total{command=\"set\"}") == "0")
+            // CONFIG itself ran before the reset, so only the GET since is counted.
+            #expect(metrics.sample("sluice_commands_processed_total") == "1")
         }
     }
 

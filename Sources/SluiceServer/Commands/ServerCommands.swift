@@ -283,7 +283,11 @@ enum ServerCommands {
                 default:  // RESETSTAT
             state.stats.commandsProcessed = 0
             state.stats.connectionsReceived = 0
-            for position in state.stats.commands.indices { state.stats.commands[position] = CommandStats() }
+            for position in state.stats.commands.indices {
+                // The histogram leaves the registry too, so /metrics restarts it from zero.
+                state.stats.commands[position].durations?.destroy()
+                state.stats.commands[position] = CommandStats()
+            }
             state.stats.errorReplies = [:]
             state.stats.decisions = RateLimitDecisions()
             return .ok
