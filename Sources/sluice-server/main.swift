@@ -38,7 +38,7 @@ struct SluiceServerCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         if healthCheck {
-            if let problem = HealthCheck.run(configuration) {
+            if let problem = await HealthCheck.run(configuration) {
                 Self.printError("sluice-server: health check failed: \(problem)")
                 throw ExitCode.failure
             }

@@ -226,6 +226,42 @@ struct TLSTests {
         }
     }
 
+    @Test("--health-check uses the TLS port when the plain one is off: PONG passes, a wrong password, a missing client certificate and a closed port fail")
+    func healthCheckOverTLS() async throws {
+        let certs = try await TestCertificates.made()
+        var check = ServerConfiguration()
+        certs.configure(&check)
+        check.plainTextEnabled = false
+        try await withServer(configure: { certs.configure(&$0); $0.plainTextEnabled = false }) { server in
+            let tlsPort = try #require(server.server.tlsPort)
+            check.tlsPort = tlsPort
+            #expect(await HealthCheck.run(check) == nil)
+        }
+        // That server has stopped: nothing listens there now.
+        #expect(await HealthCheck.run(check)?.hasPrefix("TLS to 127.0.0.1:\(check.tlsPort!) failed: ") == true)
+        try await withServer(configure: {
+            certs.configure(&$0)
+            $0.plainTextEnabled = false
+            $0.requirePass = "hc-s3cret"
+            $0.tlsAuthClients = .yes
+            $0.tlsCACertificatePath = certs.caCertificate
+        }) { server in
+            let tlsPort = try #require(server.server.tlsPort)
+            check.tlsPort = tlsPort
+            check.requirePass = "hc-s3cret"
+            check.tlsAuthClients = .yes
+            check.tlsCACertificatePath = certs.caCertificate
+            // The server's own certificate, which has the clientAuth usage, is presented.
+            #expect(await HealthCheck.run(check) == nil)
+            check.requirePass = "wrong"
+            #expect(await HealthCheck.run(check)
+                == "unexpected reply: -WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH Authentication required.\r\n")
+            check.requirePass = "hc-s3cret"
+            check.tlsAuthClients = .no
+            #expect(await HealthCheck.run(check) != nil)
+        }
+    }
+
     /// Whether the server refused this client certificate (or none). With TLS 1.3 the
     /// client's own handshake ends before the server checks its certificate, so the
     /// refusal may arrive as the answer to the first command.

@@ -141,8 +141,15 @@ def test_tls_only_with_port_zero(certs):
         assert client.config_get("port") == {"port": "0"}
         assert client.config_get("tls-port") == {"tls-port": str(tls_port)}
         client.close()
+        # The container's health check, given the same settings, PINGs over TLS.
+        settings = ["--port", "0", "--tls-port", str(tls_port), "--tls-cert", str(certs / "server.crt"),
+                    "--tls-key", str(certs / "server.key")]
+        assert run("--health-check", *settings).returncode == 0
     finally:
         assert stop(process) == 0
+    stopped = run("--health-check", *settings)
+    assert stopped.returncode == 1
+    assert stopped.stderr.startswith(f"sluice-server: health check failed: TLS to 127.0.0.1:{tls_port} failed: ")
 
 
 def test_mutual_tls_with_redis_py(certs):
