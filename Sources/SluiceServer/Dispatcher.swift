@@ -97,7 +97,9 @@ final class Dispatcher: Sendable {
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
                 var executed = 0
-                for index in start..<min(start + Self.prefetchDistance, batch.count) {
+                // Not the first command's key: it is looked up at once, so a prefetch only
+                // costs a hash (a lone command at -P 1 paid it on every request).
+                for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
                     prefetchKey(of: index, in: batch, keyspace: state.keyspace)
                 }
                 for index in start..<batch.count {
