@@ -34,8 +34,14 @@ final class BackendStatistics: Sendable {
     let roundTrips = Atomic<Int>(0)
     let roundTripNanoseconds = Atomic<Int>(0)
     let lastRoundTripNanoseconds = Atomic<Int>(0)
+    private let roundTripObserver: (@Sendable (Int) -> Void)?
+
+    init(roundTripObserver: (@Sendable (Int) -> Void)? = nil) {
+        self.roundTripObserver = roundTripObserver
+    }
 
     func recordRoundTrip(nanoseconds: Int) {
+        roundTripObserver?(nanoseconds)
         roundTrips.add(1, ordering: .relaxed)
         roundTripNanoseconds.add(nanoseconds, ordering: .relaxed)
         lastRoundTripNanoseconds.store(nanoseconds, ordering: .relaxed)

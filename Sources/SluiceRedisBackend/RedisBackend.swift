@@ -11,17 +11,22 @@ import Synchronization
 public final class RedisBackend: Sendable {
     public let configuration: RedisBackendConfiguration
     private let connections: [BackendConnection]
-    private let statistics = BackendStatistics()
+    private let statistics: BackendStatistics
     private let nextConnection = Atomic<Int>(0)
     /// SHA1 of each script as Redis reported it from `SCRIPT LOAD`.
     private let hashes = ScriptHashes()
 
     /// Validates the configuration and starts the connections' threads, which connect
     /// right away (a Redis that is down is not an error here: requests fail until it is up).
-    public init(configuration: RedisBackendConfiguration) throws(BackendConfigurationError) {
+    /// `roundTripObserver` is told every batch's round trip in nanoseconds, on the
+    /// connection's thread (the server's latency histogram).
+    public init(
+        configuration: RedisBackendConfiguration, roundTripObserver: (@Sendable (_ nanoseconds: Int) -> Void)? = nil
+    ) throws(BackendConfigurationError) {
         try configuration.validate()
         self.configuration = configuration
-        let statistics = self.statistics
+        let statistics = BackendStatistics(roundTripObserver: roundTripObserver)
+        self.statistics = statistics
         let hashes = self.hashes
         self.connections = (0..<configuration.poolSize).map { _ in
             BackendConnection(configuration: configuration, statistics: statistics, hashes: hashes)

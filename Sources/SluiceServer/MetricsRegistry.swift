@@ -38,6 +38,7 @@ final class ServerMetrics: Sendable {
         "sluice_backend_failures_total": "Backend mode: requests Redis could not answer (down or too slow).",
         "sluice_backend_policy_replies_total": "Backend mode: replies given by the failure policy.",
         "sluice_backend_round_trip_seconds_avg": "Backend mode: mean time to write a batch and read its replies.",
+        "sluice_backend_round_trip_seconds": "Backend mode: time to write a batch to Redis and read its replies.",
     ]
 
     let registry = PrometheusCollectorRegistry()
@@ -55,6 +56,13 @@ final class ServerMetrics: Sendable {
     /// and keeps it in the command's statistics.
     func durationTimer(command: String) -> CoreMetrics.Timer {
         CoreMetrics.Timer(label: "sluice_command_duration_seconds", dimensions: [("command", command)], factory: factory)
+    }
+
+    /// Backend mode's round trips, fed by the connections' threads as each batch's
+    /// replies are read.
+    var backendRoundTripObserver: @Sendable (Int) -> Void {
+        let timer = CoreMetrics.Timer(label: "sluice_backend_round_trip_seconds", factory: factory)
+        return { timer.recordNanoseconds(Int64($0)) }
     }
 
     /// Publishes the snapshot and writes the registry in the text exposition format, both

@@ -42,14 +42,16 @@ public final class SluiceServer: Sendable {
         let database = Database(commandCount: table.specs.count)
         database.state.withLock { $0.memoryLimit = MemoryLimit(configuration) }
         // A backend setting that does not validate leaves this nil, and start() reports it.
+        let metrics = configuration.metricsPort == nil ? nil : ServerMetrics()
         var backend: BackendMode?
-        if let settings = (try? configuration.backendConfiguration()) ?? nil, let client = try? RedisBackend(configuration: settings) {
+        if let settings = (try? configuration.backendConfiguration()) ?? nil,
+           let client = try? RedisBackend(configuration: settings, roundTripObserver: metrics?.backendRoundTripObserver) {
             backend = BackendMode(backend: client, database: database)
         }
         let context = ServerContext(
             configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),
             debugClock: debugClock, logger: logger, persistence: persistence, backend: backend,
-            metrics: configuration.metricsPort == nil ? nil : ServerMetrics())
+            metrics: metrics)
         self.dispatcher = Dispatcher(
             context: context, database: database, timeSource: debugClock ?? timeSource)
     }

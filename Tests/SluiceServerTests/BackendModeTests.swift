@@ -471,6 +471,22 @@ struct BackendModeTests {
         }
     }
 
+    @Test("/metrics has a histogram of backend round trips whose count is INFO's backend_round_trips")
+    func roundTripHistogram() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis, configure: { $0.metricsPort = 0 }) { server in
+            let connection = try server.connect()
+            for _ in 0..<5 { _ = try connection.command("CONSUME", "timed", "10", "1000") }
+            let info = try infoFields(connection, "backend")
+            let trips = try #require(info["backend_round_trips"].flatMap { Int($0) })
+            #expect(trips >= 5)
+            let metrics = try scrape(server)
+            #expect(metrics.body.contains("# TYPE sluice_backend_round_trip_seconds histogram\n"))
+            #expect(metrics.sample("sluice_backend_round_trip_seconds_count") == "\(trips)")
+            #expect(metrics.sample("sluice_backend_round_trip_seconds_bucket{le=\"+Inf\"}") == "\(trips)")
+        }
+    }
+
     @Test("QUIT after a pipelined backend command answers both, then closes")
     func quitAfterDeferred() async throws {
         let redis = try RedisServer()
