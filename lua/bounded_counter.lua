@@ -13,15 +13,22 @@
 -- in Redis Cluster they must share a hash tag, e.g. {window}:1 {window}:2.
 -- Integers are exact over the whole 64-bit range (kept as two Lua numbers).
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+-- BATCH (serve, in the shared helpers) runs many calls in one script run, as Sluice sends them.
 
--- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
+-- ---- shared helpers: generated from lua/prelude/common.lua by scripts/generate-lua; edit that file, not this block ----
+-- The helpers every lua/ script shares. Their single source is lua/prelude/common.lua:
+-- scripts/generate-lua copies it into each script between the shared-helpers markers,
+-- since a script run by EVAL or redis-cli --eval cannot load another file.
+--
+-- A script defines main(KEYS, ARGV) for one call and ends with `return serve(main)`.
+
 -- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
 -- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
 local B = 1000000000
 local INT64_MIN = {-9223372037, 145224192}
 local INT64_MAX = {9223372036, 854775807}
 
--- Raised by argument and state checks; turned into an error reply at the bottom.
+-- Raised by argument and state checks; run (below) turns it into an error reply.
 local function fail(message) error({sluice = message}, 0) end
 
 -- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
@@ -88,6 +95,7 @@ local function call(...)
   if type(reply) == 'table' and reply.err then fail(reply.err) end
   return reply
 end
+
 -- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
 local EXACT = 9007199254740991
 
@@ -143,6 +151,49 @@ local function seconds_argument(text, name, allow_zero)
   if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
   return nanoseconds
 end
+
+-- One call's reply, or its error (raised by fail) as an error reply. Any other error
+-- (a bug, SCRIPT KILL) ends the whole script run, as it would a single call.
+local function run(main, keys, argv)
+  local ok, reply = pcall(main, keys, argv)
+  if ok then return reply end
+  if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+  error(reply, 0)
+end
+
+-- A table that lives for one BATCH (nil for a single call): a script may keep there the
+-- arguments it already checked, since a batch's calls often share them.
+local batch_memo
+
+-- The script run's reply: main's for a single call. A batch is several calls in one run,
+-- as Sluice sends runs of them (one EVALSHA instead of many; each call decides exactly
+-- as alone, in order, with TIME read once):
+--   EVALSHA <sha> <total keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
+-- Every key is in KEYS, as Redis Cluster requires. The reply is the array of the calls'
+-- replies, errors as error elements.
+local function serve(main)
+  if ARGV[1] ~= 'BATCH' then return run(main, KEYS, ARGV) end
+  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
+  local calls, key, argument = {}, 1, 3
+  for index = 1, tonumber(ARGV[2]) or -1 do
+    local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
+    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
+      break
+    end
+    local keys, argv = {}, {}
+    for offset = 1, key_count do keys[offset] = KEYS[key + offset - 1] end
+    for offset = 1, argument_count do argv[offset] = ARGV[argument + 1 + offset] end
+    key, argument = key + key_count, argument + 2 + argument_count
+    calls[index] = {keys, argv}
+  end
+  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
+    return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
+  end
+  local replies = {}
+  batch_memo = {}
+  for index, call in ipairs(calls) do replies[index] = run(main, call[1], call[2]) end
+  return replies
+end
 -- ---- end of shared helpers ----
 
 local ZERO = {0, 0}
@@ -157,24 +208,24 @@ local function read_counter(key)
   return number
 end
 
-local function integer_argument(index, name)
-  local number = parse_int(ARGV[index])
+local function integer_argument(text, name)
+  local number = parse_int(text)
   if not number then fail('ERR ' .. name .. ' must be an integer') end
   return number
 end
 
-local function ttl_argument(index)
-  local ttl = parse_int(ARGV[index])
+local function ttl_argument(text)
+  local ttl = parse_int(text)
   if not ttl or compare(ttl, ZERO) <= 0 then fail('ERR ttl must be a positive integer') end
   return ttl
 end
 
 -- SET value with the deadline now + ttl_ms rounded up to a whole millisecond, capped
 -- at the last millisecond an Int64 nanosecond instant reaches (as in-memory mode).
-local function store(now, value, ttl)
+local function store(key, now, value, ttl)
   local deadline = now[1] * 1000 + math.floor(now[2] / 1000000) + (now[2] % 1000000 > 0 and 1 or 0)
   deadline = math.min(deadline + ttl[1] * B + ttl[2], 9223372036855)
-  call('SET', KEYS[1], format_int(value), 'PXAT', string.format('%d', deadline))
+  call('SET', key, format_int(value), 'PXAT', string.format('%d', deadline))
 end
 
 local function checked(value)
@@ -184,31 +235,33 @@ local function checked(value)
   return value
 end
 
-local function main()
+-- KEYS and ARGV are this call's (a batch runs main once per call).
+local function main(KEYS, ARGV)
   local now, count = read_now(ARGV)
   local operation = string.lower(ARGV[1] or '')
+  if #KEYS < 1 then fail('ERR the counter key is KEYS[1]') end
+  local key = KEYS[1]
   if operation == 'add' then
     if count ~= 3 then fail('ERR usage: add value ttl_ms [NOW ns]') end
-    local value = integer_argument(2, 'value')
-    local ttl = ttl_argument(3)
-    if read_counter(KEYS[1]) then return 0 end
-    store(now, value, ttl)
+    local value = integer_argument(ARGV[2], 'value')
+    local ttl = ttl_argument(ARGV[3])
+    if read_counter(key) then return 0 end
+    store(key, now, value, ttl)
     return 1
   end
   local bound_name = ({incr = 'maximum', decr = 'minimum', incr_and_sum = 'maximum'})[operation]
   if not bound_name or count ~= 4 then
     fail('ERR usage: incr amount maximum ttl_ms | decr amount minimum ttl_ms | incr_and_sum amount maximum ttl_ms, then [NOW ns]; or add value ttl_ms [NOW ns]')
   end
-  if #KEYS < 1 then fail('ERR the counter key is KEYS[1]') end
-  local amount = integer_argument(2, 'amount')
-  local bound = integer_argument(3, bound_name)
-  local ttl = ttl_argument(4)
-  local current = read_counter(KEYS[1]) or ZERO
+  local amount = integer_argument(ARGV[2], 'amount')
+  local bound = integer_argument(ARGV[3], bound_name)
+  local ttl = ttl_argument(ARGV[4])
+  local current = read_counter(key) or ZERO
 
   if operation == 'decr' then
     local value = add(current, negate(amount))
     if compare(value, bound) < 0 then return 0 end
-    store(now, checked(value), ttl)
+    store(key, now, checked(value), ttl)
     return 1
   end
 
@@ -222,11 +275,8 @@ local function main()
   local total = amount
   for _, summand in ipairs(summed) do total = add(total, summand) end
   if compare(total, bound) > 0 then return 0 end
-  store(now, checked(value), ttl)
+  store(key, now, checked(value), ttl)
   return 1
 end
 
-local ok, reply = pcall(main)
-if ok then return reply end
-if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
-error(reply, 0)
+return serve(main)

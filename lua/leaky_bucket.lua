@@ -16,16 +16,22 @@
 -- max(block, level x recharge) when a consume starts a block; a consume that empties
 -- the bucket deletes the key.
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
--- BATCH (at the bottom) runs many calls in one script run, as Sluice sends them.
+-- BATCH (serve, in the shared helpers) runs many calls in one script run, as Sluice sends them.
 
--- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
+-- ---- shared helpers: generated from lua/prelude/common.lua by scripts/generate-lua; edit that file, not this block ----
+-- The helpers every lua/ script shares. Their single source is lua/prelude/common.lua:
+-- scripts/generate-lua copies it into each script between the shared-helpers markers,
+-- since a script run by EVAL or redis-cli --eval cannot load another file.
+--
+-- A script defines main(KEYS, ARGV) for one call and ends with `return serve(main)`.
+
 -- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
 -- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
 local B = 1000000000
 local INT64_MIN = {-9223372037, 145224192}
 local INT64_MAX = {9223372036, 854775807}
 
--- Raised by argument and state checks; turned into an error reply at the bottom.
+-- Raised by argument and state checks; run (below) turns it into an error reply.
 local function fail(message) error({sluice = message}, 0) end
 
 -- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
@@ -92,6 +98,7 @@ local function call(...)
   if type(reply) == 'table' and reply.err then fail(reply.err) end
   return reply
 end
+
 -- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
 local EXACT = 9007199254740991
 
@@ -146,6 +153,49 @@ local function seconds_argument(text, name, allow_zero)
   if scaled - nanoseconds >= 0.5 then nanoseconds = nanoseconds + 1 end
   if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
   return nanoseconds
+end
+
+-- One call's reply, or its error (raised by fail) as an error reply. Any other error
+-- (a bug, SCRIPT KILL) ends the whole script run, as it would a single call.
+local function run(main, keys, argv)
+  local ok, reply = pcall(main, keys, argv)
+  if ok then return reply end
+  if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+  error(reply, 0)
+end
+
+-- A table that lives for one BATCH (nil for a single call): a script may keep there the
+-- arguments it already checked, since a batch's calls often share them.
+local batch_memo
+
+-- The script run's reply: main's for a single call. A batch is several calls in one run,
+-- as Sluice sends runs of them (one EVALSHA instead of many; each call decides exactly
+-- as alone, in order, with TIME read once):
+--   EVALSHA <sha> <total keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
+-- Every key is in KEYS, as Redis Cluster requires. The reply is the array of the calls'
+-- replies, errors as error elements.
+local function serve(main)
+  if ARGV[1] ~= 'BATCH' then return run(main, KEYS, ARGV) end
+  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
+  local calls, key, argument = {}, 1, 3
+  for index = 1, tonumber(ARGV[2]) or -1 do
+    local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
+    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
+      break
+    end
+    local keys, argv = {}, {}
+    for offset = 1, key_count do keys[offset] = KEYS[key + offset - 1] end
+    for offset = 1, argument_count do argv[offset] = ARGV[argument + 1 + offset] end
+    key, argument = key + key_count, argument + 2 + argument_count
+    calls[index] = {keys, argv}
+  end
+  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
+    return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
+  end
+  local replies = {}
+  batch_memo = {}
+  for index, call in ipairs(calls) do replies[index] = run(main, call[1], call[2]) end
+  return replies
 end
 -- ---- end of shared helpers ----
 
@@ -205,17 +255,13 @@ local function fill(key, now, level, last_leak, amount, capacity, recharge, bloc
   return {0, level, until_next, block}
 end
 
--- In a batch: limits already checked in this script run, by their text (a batch's
--- calls often share them); nil for a single call, which has nothing to share.
-local checked_limits
-
 -- capacity, recharge and amount, and block (nil for none), from `capacity recharge_s
--- amount block_s`, with in-memory mode's errors.
+-- amount block_s`, with in-memory mode's errors; in a batch, remembered by their text.
 local function limits(argv)
   local text
-  if checked_limits then
+  if batch_memo then
     text = argv[2] .. ' ' .. argv[3] .. ' ' .. argv[4] .. ' ' .. argv[5]
-    local known = checked_limits[text]
+    local known = batch_memo[text]
     if known then return known[1], known[2], known[3], known[4] end
   end
   -- Parse errors first, then range errors, in argument order, as in-memory mode.
@@ -233,7 +279,7 @@ local function limits(argv)
   if block == 0 then block = nil end
   -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
   amount = amount[1] * B + amount[2]
-  if checked_limits then checked_limits[text] = {capacity, recharge, amount, block} end
+  if batch_memo then batch_memo[text] = {capacity, recharge, amount, block} end
   return capacity, recharge, amount, block
 end
 
@@ -263,38 +309,4 @@ local function main(KEYS, ARGV)
   return fill(key, now, level, last_leak, amount, capacity, recharge, block)
 end
 
--- One call's reply, or its error as an error reply.
-local function run(keys, argv)
-  local ok, reply = pcall(main, keys, argv)
-  if ok then return reply end
-  if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
-  error(reply, 0)
-end
-
--- A batch: several calls in one run, as Sluice sends runs of them (one EVALSHA instead
--- of many; each call decides exactly as alone, in order, with TIME read once):
---   EVALSHA <sha> <all keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
--- The reply is the array of the calls' replies, errors as error elements.
-if ARGV[1] == 'BATCH' then
-  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
-  local calls, key, argument = {}, 1, 3
-  for call = 1, tonumber(ARGV[2]) or -1 do
-    local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
-    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
-      break
-    end
-    local keys, argv = {}, {}
-    for index = 1, key_count do keys[index] = KEYS[key + index - 1] end
-    for index = 1, argument_count do argv[index] = ARGV[argument + 1 + index] end
-    key, argument = key + key_count, argument + 2 + argument_count
-    calls[call] = {keys, argv}
-  end
-  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
-    return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
-  end
-  local replies = {}
-  checked_limits = {}
-  for index, call in ipairs(calls) do replies[index] = run(call[1], call[2]) end
-  return replies
-end
-return run(KEYS, ARGV)
+return serve(main)

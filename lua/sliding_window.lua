@@ -12,15 +12,22 @@
 -- window. Deadline by PEXPIREAT: 1 ms past the newest entry's largest window.
 -- Limits and intervals must be below 2^53 in backend mode.
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
+-- BATCH (serve, in the shared helpers) runs many calls in one script run, as Sluice sends them.
 
--- ---- shared helpers (each script stands alone for redis-cli --eval, so they repeat) ----
+-- ---- shared helpers: generated from lua/prelude/common.lua by scripts/generate-lua; edit that file, not this block ----
+-- The helpers every lua/ script shares. Their single source is lua/prelude/common.lua:
+-- scripts/generate-lua copies it into each script between the shared-helpers markers,
+-- since a script run by EVAL or redis-cli --eval cannot load another file.
+--
+-- A script defines main(KEYS, ARGV) for one call and ends with `return serve(main)`.
+
 -- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
 -- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
 local B = 1000000000
 local INT64_MIN = {-9223372037, 145224192}
 local INT64_MAX = {9223372036, 854775807}
 
--- Raised by argument and state checks; turned into an error reply at the bottom.
+-- Raised by argument and state checks; run (below) turns it into an error reply.
 local function fail(message) error({sluice = message}, 0) end
 
 -- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
@@ -87,6 +94,7 @@ local function call(...)
   if type(reply) == 'table' and reply.err then fail(reply.err) end
   return reply
 end
+
 -- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
 local EXACT = 9007199254740991
 
@@ -142,19 +150,62 @@ local function seconds_argument(text, name, allow_zero)
   if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
   return nanoseconds
 end
+
+-- One call's reply, or its error (raised by fail) as an error reply. Any other error
+-- (a bug, SCRIPT KILL) ends the whole script run, as it would a single call.
+local function run(main, keys, argv)
+  local ok, reply = pcall(main, keys, argv)
+  if ok then return reply end
+  if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+  error(reply, 0)
+end
+
+-- A table that lives for one BATCH (nil for a single call): a script may keep there the
+-- arguments it already checked, since a batch's calls often share them.
+local batch_memo
+
+-- The script run's reply: main's for a single call. A batch is several calls in one run,
+-- as Sluice sends runs of them (one EVALSHA instead of many; each call decides exactly
+-- as alone, in order, with TIME read once):
+--   EVALSHA <sha> <total keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
+-- Every key is in KEYS, as Redis Cluster requires. The reply is the array of the calls'
+-- replies, errors as error elements.
+local function serve(main)
+  if ARGV[1] ~= 'BATCH' then return run(main, KEYS, ARGV) end
+  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
+  local calls, key, argument = {}, 1, 3
+  for index = 1, tonumber(ARGV[2]) or -1 do
+    local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
+    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
+      break
+    end
+    local keys, argv = {}, {}
+    for offset = 1, key_count do keys[offset] = KEYS[key + offset - 1] end
+    for offset = 1, argument_count do argv[offset] = ARGV[argument + 1 + offset] end
+    key, argument = key + key_count, argument + 2 + argument_count
+    calls[index] = {keys, argv}
+  end
+  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
+    return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
+  end
+  local replies = {}
+  batch_memo = {}
+  for index, call in ipairs(calls) do replies[index] = run(main, call[1], call[2]) end
+  return replies
+end
 -- ---- end of shared helpers ----
 
 local WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
 
 -- The rates, validated as pyrate's validate_rate_list (and in-memory mode) does, and
 -- the order to check them in: by ascending interval, stable.
-local function read_rates(count)
+local function read_rates(argv, count)
   local rates = {}
   for index = 2, count, 2 do
     local position = #rates
-    local limit = parse_int(ARGV[index])
+    local limit = parse_int(argv[index])
     if not limit then fail('ERR limit of rate ' .. position .. ' must be a positive integer') end
-    local interval = parse_int(ARGV[index + 1])
+    local interval = parse_int(argv[index + 1])
     if not interval then fail('ERR interval of rate ' .. position .. ' must be a positive integer') end
     rates[#rates + 1] = {limit = limit, interval = interval}
   end
@@ -207,14 +258,15 @@ local function wait_ms(entries, rate, weight, now_ms)
   return 0
 end
 
-local function main()
+-- KEYS and ARGV are this call's (a batch runs main once per call).
+local function main(KEYS, ARGV)
   local now, count = read_now(ARGV)
   if #KEYS ~= 1 or count < 1 or count % 2 ~= 1 then
     fail('ERR usage: 1 key, then weight limit interval_ms [limit interval_ms ...] [NOW ns]')
   end
   local weight = parse_int(ARGV[1])
   if not weight or weight[1] < 0 then fail('ERR weight must be a non-negative integer') end
-  local rates, order = read_rates(count)
+  local rates, order = read_rates(ARGV, count)
   if weight[1] == 0 and weight[2] == 0 then return {1, 0, -1} end
   -- Past 2^53 it exceeds every limit, which is all that matters then.
   weight = weight[1] * B + weight[2]
@@ -263,7 +315,4 @@ local function main()
   return {1, 0, -1}
 end
 
-local ok, reply = pcall(main)
-if ok then return reply end
-if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
-error(reply, 0)
+return serve(main)

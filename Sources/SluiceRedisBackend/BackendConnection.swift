@@ -29,7 +29,7 @@ struct BackendRequest: Sendable {
 /// while it is down, requests fail at once instead of waiting.
 ///
 /// Scripts: each connection loads them (`SCRIPT LOAD`) when it connects and calls them
-/// with `EVALSHA`, consecutive calls of a script with a `BATCH` form as one run of it.
+/// with `EVALSHA`, consecutive calls of one script as one run of its `BATCH` form.
 /// Calls answered `NOSCRIPT` (Redis restarted or `SCRIPT FLUSH`) are re-sent as `EVAL`
 /// on the same connection before anything queued after them, so a client's scripts
 /// still run in the order it sent them.
@@ -210,8 +210,8 @@ final class BackendConnection: @unchecked Sendable {
     }
 
     /// Writes `commands` and reads their replies (script calls as `EVALSHA`, or as `EVAL`
-    /// with the script's text when `sendingSource`). Consecutive calls of a script with a
-    /// `BATCH` form go as one run of it (up to `maximumRun` calls). On an I/O error or
+    /// with the script's text when `sendingSource`). Consecutive calls of one script go as
+    /// one run of its `BATCH` form (up to `maximumRun` calls). On an I/O error or
     /// timeout the context is dropped, and the commands without a reply get that failure.
     private func roundTrip(
         _ commands: [BackendCommand], on context: UnsafeMutablePointer<redisContext>, sendingSource: Bool = false
@@ -223,7 +223,7 @@ final class BackendConnection: @unchecked Sendable {
             let script = commands[start].script
             let hash = sendingSource ? nil : script.flatMap { hashes[$0] }
             var end = start + 1
-            if let script, script.supportsBatches {
+            if let script {
                 while end < commands.count && end - start < Self.maximumRun && commands[end].script == script { end += 1 }
             }
             if end - start == 1 {

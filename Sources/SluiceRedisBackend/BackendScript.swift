@@ -3,8 +3,10 @@ import SluiceLuaScripts
 /// One of the lua/ scripts: the single source of backend mode's rate-limit decisions.
 ///
 /// Every script takes an optional trailing `NOW <ns>` (nanoseconds since the epoch) that
-/// replaces Redis's `TIME`; the server never sends it, tests do. See each file's header
-/// for its arguments, reply and state encoding.
+/// replaces Redis's `TIME`; the server never sends it, tests do. Every script also has a
+/// `BATCH` form (many calls in one run, from lua/prelude/common.lua), which connections
+/// use for consecutive calls. See each file's header for its arguments, reply and state
+/// encoding.
 public enum BackendScript: String, CaseIterable, Sendable, Hashable {
     /// `CONSUME`/`PEEK`: `key` + `consume|peek capacity recharge_s amount block_s`.
     case leakyBucket = "leaky_bucket"
@@ -15,12 +17,6 @@ public enum BackendScript: String, CaseIterable, Sendable, Hashable {
     case cellThrottle = "cell_throttle"
     /// `ACQUIRE`: `key` + `weight limit interval_ms [limit interval_ms ...]`.
     case slidingWindow = "sliding_window"
-
-    /// True for scripts with a `BATCH` form (many calls in one run), which connections
-    /// use for consecutive calls.
-    public var supportsBatches: Bool {
-        self == .leakyBucket || self == .cellThrottle
-    }
 
     /// The file under lua/, e.g. `leaky_bucket.lua`.
     public var fileName: String { rawValue + ".lua" }

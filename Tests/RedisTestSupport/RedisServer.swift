@@ -53,16 +53,7 @@ public final class RedisServer: @unchecked Sendable {
     /// Runs `redis-cli -p port ...` and returns its standard output.
     @discardableResult
     public func cli(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-cli", "-p", String(port)] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try runCommand(["redis-cli", "-p", String(port)] + arguments).output
     }
 
     /// A port that was free a moment ago (bind to 0, read it, close).
@@ -82,6 +73,21 @@ public final class RedisServer: @unchecked Sendable {
         }
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+/// Runs a command found on the PATH (`arguments[0]`) and waits for it: its exit status
+/// and what it wrote to standard output and standard error.
+public func runCommand(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 public struct RedisServerError: Error, CustomStringConvertible {

@@ -62,6 +62,139 @@ struct RedisBackendBatchTests {
         let stats = try redis.cli(["INFO", "commandstats"])
         #expect(stats.contains("cmdstat_evalsha:calls=2,"), "\(stats)")
     }
+
+    /// A script call as keys and arguments, made into a command as the server builds one.
+    struct Call: Sendable {
+        let keys: [String]
+        let arguments: [String]
+
+        func command(_ script: BackendScript) -> BackendCommand {
+            var command = BackendCommand(script: script, keyCount: keys.count)
+            for key in keys { command.append(word(key)) }
+            for argument in arguments { command.append(argument) }
+            return command
+        }
+    }
+
+    /// Instants a day ahead (as ScriptParityTests), so Redis never expires the keys on its own.
+    static let base = SystemTimeSource().now().nanoseconds / 1_000_000_000 * 1_000_000_000 + 86_400_000_000_000
+
+    /// `arguments` then `NOW` at `milliseconds` after `base`.
+    static func at(_ milliseconds: Int64, _ arguments: [String]) -> [String] {
+        arguments + ["NOW", String(base + milliseconds * 1_000_000)]
+    }
+
+    /// Calls covering every operation of a script, argument and state errors among them,
+    /// and the reply each gets when sent alone.
+    static func cases(_ script: BackendScript) -> [(Call, Result<RESPValue, BackendError>)] {
+        let wrongType = Result<RESPValue, BackendError>.failure(.replyError("WRONGTYPE Operation against a key holding the wrong kind of value"))
+        func error(_ text: String) -> Result<RESPValue, BackendError> { .failure(.replyError(text)) }
+        func counter(_ keys: [String], _ arguments: [String], _ reply: Result<RESPValue, BackendError>) -> (Call, Result<RESPValue, BackendError>) {
+            (Call(keys: keys, arguments: at(0, arguments)), reply)
+        }
+        let done = Result<RESPValue, BackendError>.success(.integer(1))
+        let refused = Result<RESPValue, BackendError>.success(.integer(0))
+        let counterCalls = [
+            counter(["c"], ["add", "5", "60000"], done),
+            counter(["c"], ["add", "7", "60000"], refused),
+            counter(["c"], ["incr", "1", "10", "60000"], done),
+            counter(["c"], ["incr", "x", "10", "60000"], error("ERR amount must be an integer")),
+            counter(["c"], ["incr", "5", "10", "60000"], refused),
+            counter(["c"], ["decr", "3", "0", "60000"], done),
+            counter(["string"], ["incr", "1", "10", "60000"], error("ERR value is not an integer or out of range")),
+            counter(["list"], ["decr", "1", "0", "60000"], wrongType),
+            counter(["{w}:1"], ["add", "4", "60000"], done),
+            counter(["{w}:2", "{w}:1", "{w}:2"], ["incr_and_sum", "1", "5", "60000"], done),
+            counter(["{w}:2", "{w}:1", "list"], ["incr_and_sum", "1", "9", "60000"], wrongType),
+            counter(["{w}:2", "{w}:1", "{w}:2"], ["incr_and_sum", "1", "5", "60000"], refused),
+            counter(["c"], ["incr", "1", "10", "0"], error("ERR ttl must be a positive integer")),
+            counter(["c"], ["incr", "1", "10"], error("ERR usage: incr amount maximum ttl_ms | decr amount minimum ttl_ms | incr_and_sum amount maximum ttl_ms, then [NOW ns]; or add value ttl_ms [NOW ns]")),
+            counter([], ["add", "1", "60000"], error("ERR the counter key is KEYS[1]")),
+            (Call(keys: ["c"], arguments: ["incr", "1", "10", "60000", "NOW", "soon"]), error("ERR NOW must be an integer (nanoseconds since the epoch)")),
+            counter(["c"], ["decr", "9223372036854775807", "-9223372036854775808", "60000"], done),
+            counter(["c"], ["decr", "9223372036854775807", "-9223372036854775808", "60000"], refused),
+        ]
+        func window(_ milliseconds: Int64, _ key: String, _ arguments: [String], _ reply: [Int64]) -> (Call, Result<RESPValue, BackendError>) {
+            (Call(keys: [key], arguments: at(milliseconds, arguments)), .success(.array(reply.map(RESPValue.integer))))
+        }
+        func window(_ milliseconds: Int64, _ key: String, _ arguments: [String], _ failure: Result<RESPValue, BackendError>) -> (Call, Result<RESPValue, BackendError>) {
+            (Call(keys: [key], arguments: at(milliseconds, arguments)), failure)
+        }
+        let rates = ["5", "1000", "100", "60000"]
+        let windowCalls = [
+            window(0, "w", ["1"] + rates, [1, 0, -1]),
+            window(0, "w", ["3"] + rates, [1, 0, -1]),
+            window(1, "w", ["x"] + rates, error("ERR weight must be a non-negative integer")),
+            window(1, "w", ["2"] + rates, [0, 1_000, 0]),
+            window(1, "w", ["1", "5", "1000", "100", "1000"], error("ERR rates must have distinct intervals: rate 1 repeats the interval of rate 0")),
+            window(1, "string", ["1"] + rates, wrongType),
+            window(1, "w", ["0"] + rates, [1, 0, -1]),
+            window(2, "w", ["9"] + rates, [0, -1, 0]),
+            window(2, "w", ["1", "5"], error("ERR usage: 1 key, then weight limit interval_ms [limit interval_ms ...] [NOW ns]")),
+            window(1_000, "w", ["1"] + rates, [1, 0, -1]),
+            window(1_001, "w", ["4"] + rates, [1, 0, -1]),
+            window(1_001, "w", ["60"] + rates, [0, -1, 0]),
+            window(1_001, "w", ["1"] + rates, [0, 1_000, 0]),
+            window(2_000, "w2", ["1", "1", "1000"], [1, 0, -1]),
+        ]
+        return script == .boundedCounter ? counterCalls : windowCalls
+    }
+
+    /// The keys' values and deadlines, to compare two runs.
+    func snapshot(_ backend: RedisBackend, _ calls: [Call]) async throws -> [RESPValue] {
+        var values: [RESPValue] = []
+        for key in Set(calls.flatMap(\.keys)).sorted() {
+            values.append(try await backend.command([word("DUMP"), word(key)]))
+            values.append(try await backend.command([word("PEXPIRETIME"), word(key)]))
+        }
+        return values
+    }
+
+    @Test("runs of bounded_counter and sliding_window calls go as one BATCH run, and each call's reply, errors included, and the keys left are those of the calls sent one by one",
+          arguments: [BackendScript.boundedCounter, .slidingWindow])
+    func runsMatchSingleCalls(_ script: BackendScript) async throws {
+        let expected = Self.cases(script)
+        let calls = expected.map(\.0)
+        let redis = try RedisServer()
+        var configuration = redis.configuration
+        configuration.poolSize = 1
+        let backend = try RedisBackend(configuration: configuration)
+        defer { backend.shutdown() }
+        func reset() async throws {
+            _ = try await backend.command([word("FLUSHALL")])
+            _ = try await backend.command([word("SET"), word("string"), word("x")])
+            _ = try await backend.command([word("RPUSH"), word("list"), word("x")])
+        }
+
+        try await reset()
+        _ = try redis.cli(["CONFIG", "RESETSTAT"])
+        var alone: [Result<RESPValue, BackendError>] = []
+        for call in calls {
+            let results = await withCheckedContinuation { continuation in
+                backend.submit([call.command(script)], connection: 0) { continuation.resume(returning: $0) }
+            }
+            alone.append(contentsOf: results)
+        }
+        for (index, (call, reply)) in expected.enumerated() {
+            #expect(alone[index] == reply, "call \(index): \(call.keys) \(call.arguments)")
+        }
+        #expect(try redis.cli(["INFO", "commandstats"]).contains("cmdstat_evalsha:calls=\(calls.count),"))
+        let aloneKeys = try await snapshot(backend, calls)
+
+        try await reset()
+        _ = try redis.cli(["CONFIG", "RESETSTAT"])
+        let batched = await withCheckedContinuation { continuation in
+            backend.submit(calls.map { $0.command(script) }, connection: 0) { continuation.resume(returning: $0) }
+        }
+        #expect(batched.count == calls.count)
+        for index in calls.indices {
+            #expect(batched[index] == alone[index], "call \(index): \(calls[index].keys) \(calls[index].arguments)")
+        }
+        #expect(try await snapshot(backend, calls) == aloneKeys)
+        // One script run for all the calls.
+        let stats = try redis.cli(["INFO", "commandstats"])
+        #expect(stats.contains("cmdstat_evalsha:calls=1,"), "\(stats)")
+    }
 }
 
 @Suite("RedisBackend pool under load and failures", .serialized)

@@ -85,3 +85,54 @@ def test_argument_errors_match_memory_mode(instances, key):
         instances[0].execute_command("CONSUME", key, 0, 1)
     with pytest.raises(redis.ResponseError, match="^wrong number of arguments for 'incr' command$"):
         instances[0].execute_command("INCR", key, 1, 2)
+
+
+def _reply(result):
+    return f"error: {result}" if isinstance(result, redis.ResponseError) else result
+
+
+def _counter_and_acquire_commands(prefix):
+    counter, window, rates = f"{prefix}:c", f"{prefix}:w", ("RATE", 5, 1000, "RATE", 100, 60000)
+    return [
+        ("ADD", counter, 5, 60000),
+        ("ADD", counter, 7, 60000),
+        ("INCR", counter, 1, 10, 60000),
+        ("INCR", f"{prefix}:list", 1, 10, 60000),  # WRONGTYPE from the script, mid-run
+        ("INCR", counter, "x", 10, 60000),  # refused by Sluice before any round trip
+        ("INCR", f"{prefix}:text", 1, 10, 60000),  # not an integer, from the script
+        ("INCR", counter, 5, 10, 60000),
+        ("DECR", counter, 3, 0, 60000),
+        ("INCR_AND_SUM", f"{prefix}:d", 1, 4, 60000, counter),
+        ("INCR_AND_SUM", f"{prefix}:d", 1, 4, 60000, counter),
+        ("ACQUIRE", window, 2, *rates),
+        ("ACQUIRE", window, 3, *rates),
+        ("ACQUIRE", f"{prefix}:list", 1, *rates),
+        ("ACQUIRE", window, 9, *rates),
+        ("ACQUIRE", window, 0, *rates),
+        ("ACQUIRE", f"{prefix}:w2", 1, "RATE", 1, 1000),
+    ]
+
+
+def test_pipelined_counter_and_acquire_runs_answer_as_sent_one_by_one(instances, direct, key):
+    """Runs of counter commands and of ACQUIRE go to Redis as one BATCH run of their script
+    each: every reply, script errors included, is the one the command gets alone."""
+    for prefix in (f"{key}:alone", f"{key}:piped"):
+        direct.rpush(f"{prefix}:list", "x")
+        direct.set(f"{prefix}:text", "x")
+    alone = []
+    for command in _counter_and_acquire_commands(f"{key}:alone"):
+        try:
+            alone.append(instances[0].execute_command(*command))
+        except redis.ResponseError as error:
+            alone.append(_reply(error))
+    assert alone[:4] == [1, 0, 1, "error: WRONGTYPE Operation against a key holding the wrong kind of value"]
+    assert alone[10:] == [[1, 0, -1], [1, 0, -1], alone[3], [0, -1, 0], [1, 0, -1], [1, 0, -1]]
+
+    script_calls = len(alone) - 1  # the bad amount never reaches Redis
+    before = direct.info("commandstats")["cmdstat_evalsha"]["calls"]
+    pipe = instances[0].pipeline(transaction=False)
+    for command in _counter_and_acquire_commands(f"{key}:piped"):
+        pipe.execute_command(*command)
+    piped = [_reply(result) for result in pipe.execute(raise_on_error=False)]
+    assert piped == alone
+    assert direct.info("commandstats")["cmdstat_evalsha"]["calls"] - before < script_calls / 2

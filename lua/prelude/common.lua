@@ -1,0 +1,178 @@
+-- The helpers every lua/ script shares. Their single source is lua/prelude/common.lua:
+-- scripts/generate-lua copies it into each script between the shared-helpers markers,
+-- since a script run by EVAL or redis-cli --eval cannot load another file.
+--
+-- A script defines main(KEYS, ARGV) for one call and ends with `return serve(main)`.
+
+-- Lua numbers are doubles, exact only below 2^53; 64-bit integers and instants are
+-- kept as pairs {high, low} meaning high * 1e9 + low with 0 <= low < 1e9.
+local B = 1000000000
+local INT64_MIN = {-9223372037, 145224192}
+local INT64_MAX = {9223372036, 854775807}
+
+-- Raised by argument and state checks; run (below) turns it into an error reply.
+local function fail(message) error({sluice = message}, 0) end
+
+-- Redis's integer syntax (optional '-', no '+', no leading zeros) within 64 bits, as a pair.
+local function parse_int(s)
+  if type(s) ~= 'string' or not (s == '0' or s:find('^%-?[1-9]%d*$')) then return nil end
+  local negative = s:byte(1) == 45
+  local digits = negative and s:sub(2) or s
+  if #digits > 19 or (#digits == 19 and digits > (negative and '9223372036854775808' or '9223372036854775807')) then
+    return nil
+  end
+  local high = #digits > 9 and tonumber(digits:sub(1, -10)) or 0
+  local low = tonumber(digits:sub(-9))
+  if negative then
+    if low > 0 then return {-high - 1, B - low} end
+    return {-high, 0}
+  end
+  return {high, low}
+end
+
+local function add(a, b)
+  local high, low = a[1] + b[1], a[2] + b[2]
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+local function negate(a)
+  if a[2] > 0 then return {-a[1] - 1, B - a[2]} end
+  return {-a[1], 0}
+end
+
+local function compare(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] and -1 or 1 end
+  if a[2] ~= b[2] then return a[2] < b[2] and -1 or 1 end
+  return 0
+end
+
+local function format_int(a)
+  if a[1] < 0 then return '-' .. format_int(negate(a)) end
+  if a[1] == 0 then return string.format('%d', a[2]) end
+  return string.format('%d%09d', a[1], a[2])
+end
+
+-- Redis's TIME as a pair, read once per script run: the calls of a batch share it.
+local clock
+
+-- now as a pair and the number of arguments in argv before a trailing "NOW ns".
+local function read_now(argv)
+  local count = #argv
+  if count >= 2 and string.upper(argv[count - 1]) == 'NOW' then
+    local now = parse_int(argv[count])
+    if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
+    return now, count - 2
+  end
+  if not clock then
+    local time = redis.call('TIME')
+    clock = {tonumber(time[1]), tonumber(time[2]) * 1000}
+  end
+  return clock, count
+end
+
+-- redis.call, but a Redis error (WRONGTYPE) becomes this script's error reply as is.
+local function call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then fail(reply.err) end
+  return reply
+end
+
+-- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
+local EXACT = 9007199254740991
+
+-- A pair from an integral Lua number (exact below 2^53).
+local function from_number(x)
+  local high = math.floor(x / B)
+  local low = x - high * B
+  if low < 0 then return {high - 1, low + B} end
+  if low >= B then return {high + 1, low - B} end
+  return {high, low}
+end
+
+-- a - b in nanoseconds as a Lua number (exact while below 2^53, about 104 days).
+local function difference(a, b)
+  return (a[1] - b[1]) * B + (a[2] - b[2])
+end
+
+-- The instant `nanoseconds` after `now`, clamped to the Int64 range as in-memory mode does.
+local function later(now, nanoseconds)
+  local instant = add(now, from_number(nanoseconds))
+  if compare(instant, INT64_MAX) > 0 then return INT64_MAX end
+  if compare(instant, INT64_MIN) < 0 then return INT64_MIN end
+  return instant
+end
+
+-- Floor division of non-negative integral numbers below 2^53, corrected for rounding.
+local function divide(a, b)
+  local quotient = math.floor(a / b)
+  if quotient * b > a then return quotient - 1 end
+  if (quotient + 1) * b <= a then return quotient + 1 end
+  return quotient
+end
+
+-- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
+-- millisecond, as in-memory mode rounds deadlines.
+local function deadline(now, ttl)
+  local instant = later(now, math.max(1, ttl))
+  return string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+end
+
+-- A duration in seconds (decimal or exponent form, fractions allowed) as nanoseconds,
+-- with in-memory mode's checks and texts, plus backend mode's 2^53 ns ceiling.
+local function seconds_argument(text, name, allow_zero)
+  local seconds = type(text) == 'string' and text:find('^[%d%.eE+-]+$') and tonumber(text)
+  if not seconds or seconds ~= seconds or seconds == math.huge or (allow_zero and seconds < 0) or (not allow_zero and seconds <= 0) then
+    fail('ERR ' .. name .. (allow_zero and ' must be a non-negative number' or ' must be a positive number'))
+  end
+  if seconds > 1000000000 then fail('ERR ' .. name .. ' must be at most 1000000000 seconds') end
+  if seconds > 9007199 then fail('ERR ' .. name .. ' must be at most 9007199 seconds in backend mode') end
+  local scaled = seconds * 1e9
+  local nanoseconds = math.floor(scaled)
+  if scaled - nanoseconds >= 0.5 then nanoseconds = nanoseconds + 1 end
+  if seconds > 0 and nanoseconds < 1 then fail('ERR ' .. name .. ' must be at least one nanosecond') end
+  return nanoseconds
+end
+
+-- One call's reply, or its error (raised by fail) as an error reply. Any other error
+-- (a bug, SCRIPT KILL) ends the whole script run, as it would a single call.
+local function run(main, keys, argv)
+  local ok, reply = pcall(main, keys, argv)
+  if ok then return reply end
+  if type(reply) == 'table' and reply.sluice then return redis.error_reply(reply.sluice) end
+  error(reply, 0)
+end
+
+-- A table that lives for one BATCH (nil for a single call): a script may keep there the
+-- arguments it already checked, since a batch's calls often share them.
+local batch_memo
+
+-- The script run's reply: main's for a single call. A batch is several calls in one run,
+-- as Sluice sends runs of them (one EVALSHA instead of many; each call decides exactly
+-- as alone, in order, with TIME read once):
+--   EVALSHA <sha> <total keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
+-- Every key is in KEYS, as Redis Cluster requires. The reply is the array of the calls'
+-- replies, errors as error elements.
+local function serve(main)
+  if ARGV[1] ~= 'BATCH' then return run(main, KEYS, ARGV) end
+  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
+  local calls, key, argument = {}, 1, 3
+  for index = 1, tonumber(ARGV[2]) or -1 do
+    local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
+    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
+      break
+    end
+    local keys, argv = {}, {}
+    for offset = 1, key_count do keys[offset] = KEYS[key + offset - 1] end
+    for offset = 1, argument_count do argv[offset] = ARGV[argument + 1 + offset] end
+    key, argument = key + key_count, argument + 2 + argument_count
+    calls[index] = {keys, argv}
+  end
+  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
+    return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
+  end
+  local replies = {}
+  batch_memo = {}
+  for index, call in ipairs(calls) do replies[index] = run(main, call[1], call[2]) end
+  return replies
+end
