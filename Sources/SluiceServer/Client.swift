@@ -27,7 +27,12 @@ final class Client: @unchecked Sendable {
     /// answer at once, as if their timeout had passed (Redis's rule).
     var denyBlocking = false
     /// The command this client waits in (Blocking.swift); its later commands wait too.
-    var blockedRequest: BlockedRequest?
+    var blockedRequest: BlockedRequest? {
+        didSet { isBlocked = blockedRequest != nil }
+    }
+    /// `blockedRequest != nil`, read after every command of a burst without copying the
+    /// request (and retaining what it holds).
+    private(set) var isBlocked = false
     /// Hands a parked client's late reply to its connection, from any thread; set on
     /// connect, cleared on disconnect.
     var resume: (@Sendable (RESPValue) -> Void)?

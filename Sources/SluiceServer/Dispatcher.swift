@@ -91,7 +91,7 @@ final class Dispatcher: Sendable {
         let deferAndCheck: ((DeferredReply) -> Void)? = deferred.map { deferred in { if !deferred($0) { pause?.isSet = true } } }
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: RESPValue) {
-            if client.blockedRequest == nil { emit(reply) }
+            if !client.isBlocked { emit(reply) }
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()
@@ -114,7 +114,7 @@ final class Dispatcher: Sendable {
                         positions[executed] = (position, index)
                         executed += 1
                     }
-                    if let request = client.blockedRequest {
+                    if client.isBlocked, let request = client.blockedRequest {
                         parked = ParkedBatch(next: index + 1, token: request.token, timeout: request.timeout)
                         break
                     }
