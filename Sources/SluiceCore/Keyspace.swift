@@ -624,6 +624,62 @@ public struct Keyspace: Sendable {
         }
     }
 
+    // MARK: Checks for tests
+
+    /// Sizes of the two arrays, for tests of growth and compaction.
+    var layout: (indexSlots: Int, entries: Int, largeKeys: Int) { (index.count, entries.count, largeKeys.count) }
+
+    /// What is wrong with the table's bookkeeping, for tests: each live entry has exactly
+    /// one slot with its tag, the counts match, and the free list holds every hole.
+    func layoutProblems() -> [String] {
+        var problems: [String] = []
+        let mask = UInt32(truncatingIfNeeded: index.count - 1)
+        var pointedAt = [Int](repeating: 0, count: entries.count)
+        var slotTombstones = 0
+        for stored in index where stored != Self.emptySlot {
+            if stored == mask { slotTombstones += 1; continue }
+            let position = Int(stored & mask) - 1
+            guard position < entries.count, entries[position].keyLength != Self.hole else {
+                problems.append("slot points at no entry: \(position)")
+                continue
+            }
+            pointedAt[position] += 1
+            if stored & ~mask != Self.tag(hashOfKey(at: position), mask: mask) { problems.append("wrong tag for \(position)") }
+        }
+        var keys = 0, volatile = 0, holes = 0
+        for position in entries.indices {
+            if entries[position].keyLength == Self.hole {
+                holes += 1
+                continue
+            }
+            keys += 1
+            if entries[position].expiresAt != Self.noExpiry { volatile += 1 }
+            if pointedAt[position] != 1 { problems.append("entry \(position) has \(pointedAt[position]) slots") }
+            if let found = keyBytes(at: position).withUnsafeBytes({ find($0, hash: Self.hash($0)) }), found.entry != position {
+                problems.append("key of entry \(position) found at \(found.entry)")
+            }
+        }
+        var free = 0
+        var next = freeHead
+        while next != Self.noPosition && free <= entries.count {
+            guard Int(next) < entries.count, entries[Int(next)].keyLength == Self.hole else {
+                problems.append("free list reaches a live entry")
+                break
+            }
+            free += 1
+            next = entries[Int(next)].key0
+        }
+        if keys != count { problems.append("count \(count), entries \(keys)") }
+        if volatile != volatileCount { problems.append("volatileCount \(volatileCount), entries \(volatile)") }
+        if slotTombstones != tombstones { problems.append("tombstones \(tombstones), slots \(slotTombstones)") }
+        if free != holes { problems.append("free list \(free), holes \(holes)") }
+        if (count + tombstones) * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator
+            || entries.count * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator {
+            problems.append("index over its load limit")
+        }
+        return problems
+    }
+
     // MARK: Growth and compaction
 
     /// An array with room for `capacity` elements, the first ones written by `initialize`
@@ -651,8 +707,19 @@ public struct Keyspace: Sendable {
 
     /// Doubles the room of `entries` (appending would too, without the huge-page advice).
     private mutating func growEntries() {
-        let old = entries
-        entries = Self.table(capacity: Swift.max(Self.minimumCapacity, old.capacity * 2)) { $0.initialize(fromContentsOf: old) }
+        let freed = entries.capacity * MemoryLayout<Entry>.stride
+        entries = Self.table(capacity: Swift.max(Self.minimumCapacity, entries.capacity * 2)) { [entries] in
+            $0.initialize(fromContentsOf: entries)
+        }
+        Self.releaseFreedMemory(freed)
+    }
+
+    /// After a table of `bytes` was freed: a large one is handed back to the kernel, as
+    /// glibc keeps a freed block that it did not map on its own resident (a thread's
+    /// arena, where the server's allocations happen, never shrinks in the middle).
+    /// Rare (tables double), and it saves the size of every smaller table before it.
+    private static func releaseFreedMemory(_ bytes: Int) {
+        if bytes >= 1 << 20 { sluice_release_free_memory() }
     }
 
     /// Replaces the index with one of at least `capacity` slots (a power of two) where
@@ -663,6 +730,7 @@ public struct Keyspace: Sendable {
         while needed * Self.maximumLoadDenominator > capacity * Self.maximumLoadNumerator { capacity *= 2 }
         // Positions and tags share 32 bits; this bounds the keyspace at 3/4 of 2^31 keys.
         precondition(capacity <= 1 << 31, "keyspace index beyond 2^31 slots")
+        let freed = index.count * MemoryLayout<UInt32>.stride
         index = Self.table(capacity: capacity) { slots in
             slots.initialize(repeating: Self.emptySlot)
             return capacity
@@ -671,6 +739,7 @@ public struct Keyspace: Sendable {
         for position in entries.indices where entries[position].keyLength != Self.hole {
             placeInIndex(hash: hashOfKey(at: position), position: position)
         }
+        Self.releaseFreedMemory(freed)
     }
 
     /// Gives memory back once more than three quarters of the entries are holes: moves
@@ -687,6 +756,7 @@ public struct Keyspace: Sendable {
             }
             live.append(entry)
         }
+        let freed = entries.capacity * MemoryLayout<Entry>.stride
         entries = live
         largeKeys = keptLargeKeys
         freeLargeKeys = []
@@ -694,5 +764,6 @@ public struct Keyspace: Sendable {
         sweepPosition = 0
         generation &+= 1
         rebuildIndex(capacity: Self.minimumCapacity, needed: count)
+        Self.releaseFreedMemory(freed)
     }
 }

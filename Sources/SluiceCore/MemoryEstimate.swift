@@ -31,7 +31,7 @@ public enum MemoryEstimate {
 
     /// A key too long to sit in its entry: its array, and its place in the list of them.
     @inline(__always)
-    static func largeKey(_ count: Int) -> Int {
+    public static func largeKey(_ count: Int) -> Int {
         bytes(count) + MemoryLayout<[UInt8]>.stride
     }
 
