@@ -10,10 +10,10 @@ import Glibc
 /// open-addressing hash table (linear probing) of 32-bit slots, each the position of
 /// an entry plus, in the bits the position does not need, a tag of the key's seeded
 /// hash; a probe past another key rejects it by its tag without reading its entry. A
-/// look-up reads one index slot (the index is an eighth of the entries' size, so it
-/// mostly stays in cache) and one entry. Only the index is sized by load factor; the
-/// entries array grows by doubling its capacity, and the part not yet written costs no
-/// resident memory.
+/// look-up reads one index slot (about 8 bytes of index per key against 56 of entries,
+/// so the index mostly stays in cache) and one entry. Only the index is sized by load
+/// factor; the entries array grows by doubling its capacity, and the part not yet
+/// written costs no resident memory.
 ///
 /// Entries never move while the keyspace runs, except when a keyspace that lost most of
 /// its keys is compacted: `SCAN` walks `entries` with a position cursor, which table
@@ -32,9 +32,8 @@ import Glibc
 /// `usedMemory` estimates the bytes of the data (MemoryEstimate.swift); every path that
 /// adds, replaces or removes an entry adjusts it by the difference, in O(1).
 public struct Keyspace: Sendable {
-    /// One key. The fields are in this order so that the three narrow ones fill the bytes
-    /// after the value (whose last byte is its case): 56 bytes in all, a key of up to 22
-    /// bytes included.
+    /// One key. The fields are in this order so that the three narrow ones fill the 7
+    /// bytes after the 25-byte value: 56 bytes in all, a key of up to 22 bytes included.
     struct Entry: Sendable {
         /// An inline key's bytes 0..<8; a large key's position in `largeKeys`; a hole's
         /// next free position (`Keyspace.noPosition` for none).
@@ -56,8 +55,9 @@ public struct Keyspace: Sendable {
     static let noPosition = UInt64.max
     static let noExpiry = Int64.max
 
-    /// An empty index slot; a deleted key's slot is `tombstone(mask)`, its position bits
-    /// all ones, which no entry has (entries never fill more than 3/4 of the index).
+    /// An empty index slot. A deleted key's slot (a tombstone) holds the index's mask:
+    /// no tag and every position bit set, a position no entry has, as entries never
+    /// outnumber 3/4 of the slots.
     static let emptySlot: UInt32 = 0
 
     static let minimumCapacity = 16
