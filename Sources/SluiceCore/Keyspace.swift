@@ -110,7 +110,7 @@ public struct Keyspace: Sendable {
 
     /// `value(_:now:)` for a key read in place from a request.
     public mutating func value(_ key: UnsafeRawBufferPointer, now: Instant) -> Value? {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else {
+        guard let position = livePosition(key, hash: hash(key), now: now) else {
             stats.misses += 1
             return nil
         }
@@ -124,7 +124,7 @@ public struct Keyspace: Sendable {
     }
 
     public mutating func contains(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
-        livePosition(key, hash: Self.hash(key), now: now) != nil
+        livePosition(key, hash: hash(key), now: now) != nil
     }
 
     /// The deadline of `key` in Unix milliseconds: nil when the key is absent,
@@ -145,7 +145,7 @@ public struct Keyspace: Sendable {
 
     /// `set` for a key read in place from a request.
     public mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
-        let hash = Self.hash(key)
+        let hash = self.hash(key)
         if let position = livePosition(key, hash: hash, now: now) {
             touch(key)
             usedMemory += value.heapBytes - entries[position].value.heapBytes
@@ -182,7 +182,7 @@ public struct Keyspace: Sendable {
 
     /// `withEntry` for a key read in place from a request.
     public mutating func withEntry(_ key: UnsafeRawBufferPointer, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
-        let hash = Self.hash(key)
+        let hash = self.hash(key)
         guard let found = find(key, hash: hash) else {
             var value: Value?
             var deadline: Int64?
@@ -228,7 +228,7 @@ public struct Keyspace: Sendable {
 
     @discardableResult
     public mutating func remove(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
-        guard let found = find(key, hash: Self.hash(key)) else { return false }
+        guard let found = find(key, hash: hash(key)) else { return false }
         let live = entries[found.entry].expiresAt > now.milliseconds
         if !live { stats.expiredKeys += 1 }
         bury(found.entry, slot: found.slot)
@@ -359,6 +359,20 @@ public struct Keyspace: Sendable {
         return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
+    #if DEBUG
+    /// Replaces the hash of this keyspace's keys, so tests can make keys collide at will.
+    /// Debug builds only: release builds hash without looking here.
+    var hashForTests: (@Sendable (UnsafeRawBufferPointer) -> UInt64)?
+    #endif
+
+    @inline(__always)
+    func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        #if DEBUG
+        if let hashForTests { return hashForTests(key) }
+        #endif
+        return Self.hash(key)
+    }
+
     /// The tag bits of a slot for `hash` in an index whose positions take `mask`'s bits.
     @inline(__always)
     static func tag(_ hash: UInt64, mask: UInt32) -> UInt32 {
@@ -371,7 +385,7 @@ public struct Keyspace: Sendable {
     /// usually cached: the index is small) to learn which entry to load. Changes nothing.
     @inline(__always)
     public func prefetch(_ key: UnsafeRawBufferPointer) {
-        let hash = Self.hash(key)
+        let hash = self.hash(key)
         index.withUnsafeBufferPointer { slots in
             let mask = slots.count - 1
             let positionMask = UInt32(truncatingIfNeeded: mask)
@@ -434,7 +448,7 @@ public struct Keyspace: Sendable {
 
     @inline(__always)
     private mutating func livePosition(_ key: Key, now: Instant) -> Int? {
-        key.withUnsafeBytes { livePosition($0, hash: Self.hash($0), now: now) }
+        key.withUnsafeBytes { livePosition($0, hash: hash($0), now: now) }
     }
 
     /// The entry of a live `key`; an expired one is removed on the way.
@@ -577,9 +591,9 @@ public struct Keyspace: Sendable {
 
     private func hashOfKey(at position: Int) -> UInt64 {
         if entries[position].keyLength == Self.largeKey {
-            return largeKeys[Int(entries[position].key0)].withUnsafeBytes { Self.hash($0) }
+            return largeKeys[Int(entries[position].key0)].withUnsafeBytes { hash($0) }
         }
-        return inlineKey(at: position).withUnsafeBytes { Self.hash($0) }
+        return inlineKey(at: position).withUnsafeBytes { hash($0) }
     }
 
     /// What the entry at `position` adds to `usedMemory`: its share of the tables, its
@@ -619,7 +633,7 @@ public struct Keyspace: Sendable {
 
     /// Before a flush: every watched key that is in the table changes; absent ones do not.
     private mutating func touchWatchedKeysPresent() {
-        for key in watches.keys where key.withUnsafeBytes({ find($0, hash: Self.hash($0)) }) != nil {
+        for key in watches.keys where key.withUnsafeBytes({ find($0, hash: hash($0)) }) != nil {
             bumpVersion(key)
         }
     }
@@ -655,7 +669,7 @@ public struct Keyspace: Sendable {
             keys += 1
             if entries[position].expiresAt != Self.noExpiry { volatile += 1 }
             if pointedAt[position] != 1 { problems.append("entry \(position) has \(pointedAt[position]) slots") }
-            if let found = keyBytes(at: position).withUnsafeBytes({ find($0, hash: Self.hash($0)) }), found.entry != position {
+            if let found = keyBytes(at: position).withUnsafeBytes({ find($0, hash: hash($0)) }), found.entry != position {
                 problems.append("key of entry \(position) found at \(found.entry)")
             }
         }

@@ -74,6 +74,64 @@ struct KeyspaceLayoutTests {
         }
     }
 
+    #if DEBUG
+    @Test("keys that all have the same hash are still told apart: by length, trailing zero bytes, inline or large")
+    func everyKeyCollides() {
+        var keyspace = Keyspace()
+        keyspace.hashForTests = { _ in 0x1234_5678_9ABC_DEF0 }
+        let zeros: [Key] = (0...23).map { [UInt8](repeating: 0, count: $0) }
+        let names: [Key] = zeros + zeros.map { key("a") + $0 } + (0..<200).map { key("k\($0)") }
+            + [key(String(repeating: "x", count: 40)), key(String(repeating: "x", count: 41))]
+        for (number, name) in names.enumerated() { keyspace.set(name, .integer(Int64(number)), now: start) }
+        #expect(keyspace.count == names.count)
+        expectSound(keyspace)
+        for (number, name) in names.enumerated() where number % 2 == 0 { keyspace.remove(name, now: start) }
+        for (number, name) in names.enumerated() {
+            let stored = keyspace.value(name, now: start)
+            #expect(stored == (number % 2 == 0 ? nil : .integer(Int64(number))), "key \(name)")
+        }
+        expectSound(keyspace)
+        for (number, name) in names.enumerated() where number % 2 == 0 {
+            keyspace.set(name, .integer(Int64(-number)), expiresAt: later(10).milliseconds, now: start)
+        }
+        keyspace.expireCycle(now: later(10), maxChecks: names.count)
+        #expect(keyspace.count == names.count / 2)
+        for (number, name) in names.enumerated() {
+            let stored = keyspace.value(name, now: later(10))
+            #expect(stored == (number % 2 == 0 ? nil : .integer(Int64(number))), "key \(name)")
+        }
+        expectSound(keyspace)
+    }
+
+    @Test("random operations under a hash with four values agree with a dictionary")
+    func heavyCollisionsAgreeWithModel() {
+        var random = KeyspaceModelTests.SplitMix64(state: 11)
+        var keyspace = Keyspace()
+        keyspace.hashForTests = { bytes in UInt64(bytes.count % 4) &* 0x9E37_79B9_7F4A_7C15 }
+        var model: [Key: Value] = [:]
+        for step in 0..<20_000 {
+            let number = random.next() % 500
+            let name = key(number % 5 == 0 ? "\(String(repeating: "p", count: 25))\(number)" : "k\(number)")
+            switch random.next() % 6 {
+            case 0...1:
+                keyspace.set(name, .integer(Int64(step)), now: start)
+                model[name] = .integer(Int64(step))
+            case 2...3:
+                keyspace.remove(name, now: start)
+                model[name] = nil
+            case 4:
+                keyspace.expireCycle(now: start, maxChecks: 50)
+            default:
+                let stored = keyspace.value(name, now: start)
+                #expect(stored == model[name], "step \(step)")
+            }
+            if step % 2_000 == 0 { expectSound(keyspace) }
+        }
+        #expect(Set(keyspace.keys(now: start)) == Set(model.keys))
+        expectSound(keyspace)
+    }
+    #endif
+
     @Test("a scan across growth of both arrays returns each key present from its start exactly once")
     func scanAcrossGrowth() {
         var keyspace = Keyspace()
