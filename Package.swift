@@ -36,7 +36,7 @@ let package = Package(
         ),
         // Clock, keyspace with expiry and the rate-limit algorithms; no networking.
         .target(name: "SluiceCore", dependencies: ["CPrefetch"], swiftSettings: releaseSettings),
-        // A CPU prefetch hint, which Swift cannot spell.
+        // A CPU prefetch hint and glibc's malloc_trim, which Swift cannot spell.
         .target(name: "CPrefetch"),
         // Debian's Lua 5.1 with lua-cjson and Lua BitOp, for EVAL; only wraps the C libraries.
         .systemLibrary(

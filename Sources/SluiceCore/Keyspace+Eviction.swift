@@ -13,11 +13,12 @@ public enum EvictionPolicy: String, Sendable, CaseIterable {
 /// Eviction: removing keys until the memory estimate is under a limit.
 ///
 /// Like Redis, by sampling rather than keeping keys ordered by deadline, which would
-/// cost every write that sets a deadline (each rate-limit command) a heap update. A
-/// sample is the first `samples` keys with a deadline found walking the table from a
-/// random bucket; keys sit in buckets by hash, so consecutive ones are a random
-/// sample. With no more keys with a deadline than `samples`, the walk sees them all
-/// and `volatile-ttl` is exact.
+/// cost every write that sets a deadline (each rate-limit command) a heap update. Each
+/// of the `samples` keys of a sample is the first key with a deadline at or after a
+/// random position of the entries array; drawing each from a position of its own keeps
+/// the sample random although neighbouring entries were often written together. With
+/// no more keys with a deadline than `samples`, every one of them is compared and
+/// `volatile-ttl` is exact.
 extension Keyspace {
     /// Evicts keys chosen by `policy` until `usedMemory` is at most `limit`. Returns
     /// false when still over it because nothing is left to evict (`noeviction`, or no key
@@ -38,27 +39,26 @@ extension Keyspace {
         case .volatileTTL, .volatileRandom: if volatileCount == 0 { return false }
         case .allKeysRandom: if count == 0 { return false }
         }
-        let mask = entries.count - 1
-        var position = Int.random(in: 0..<entries.count)
+        // Few enough keys with a deadline to compare them all; else draw the sample.
+        let exact = policy == .volatileTTL && volatileCount <= samples
+        let draws = exact ? entries.count : (policy == .volatileTTL ? samples : 1)
         var chosen: Int?
-        var sampled = 0
-        for _ in 0..<entries.count {
-            defer { position = (position + 1) & mask }
-            guard entries[position].hash > Self.tombstone else { continue }
-            let deadline = entries[position].expiresAt
-            if deadline <= nowMs {
+        for draw in 0..<draws {
+            let position: Int
+            if exact {
+                guard entries[draw].keyLength != Self.hole && entries[draw].expiresAt != Self.noExpiry else { continue }
+                position = draw
+            } else {
+                let start = Int.random(in: 0..<entries.count)
+                guard let found = nextKey(from: start, withDeadline: policy != .allKeysRandom) else { break }
+                position = found
+            }
+            if entries[position].expiresAt <= nowMs {
                 bury(position)
                 stats.expiredKeys += 1
                 return true
             }
-            if policy == .allKeysRandom {
-                chosen = position
-                break
-            }
-            guard deadline != Self.noExpiry else { continue }
-            if chosen.map({ deadline < entries[$0].expiresAt }) ?? true { chosen = position }
-            sampled += 1
-            if policy == .volatileRandom || sampled >= samples { break }
+            if chosen.map({ entries[position].expiresAt < entries[$0].expiresAt }) ?? true { chosen = position }
         }
         guard let chosen else { return false }
         bury(chosen)
@@ -66,8 +66,21 @@ extension Keyspace {
         return true
     }
 
+    /// The first key at or after `start`, wrapping around, with a deadline when
+    /// `withDeadline`; nil when there is none.
+    private func nextKey(from start: Int, withDeadline: Bool) -> Int? {
+        var position = start
+        for _ in 0..<entries.count {
+            if entries[position].keyLength != Self.hole && (!withDeadline || entries[position].expiresAt != Self.noExpiry) {
+                return position
+            }
+            position = position + 1 == entries.count ? 0 : position + 1
+        }
+        return nil
+    }
+
     /// `usedMemory` computed afresh from every entry, for tests of the running total.
     func recountedMemory() -> Int {
-        entries.reduce(0) { $0 + ($1.hash > Self.tombstone ? Self.bytes(of: $1) : 0) }
+        entries.indices.reduce(0) { $0 + (entries[$1].keyLength != Self.hole ? bytes(at: $1) : 0) }
     }
 }

@@ -5,15 +5,19 @@ import Glibc
 
 /// The in-memory keyspace: keys, values and expiry deadlines.
 ///
-/// One open-addressing hash table (linear probing) holds each entry inline: its hash,
-/// key, value and deadline. A look-up touches the bucket, the key's bytes to confirm
-/// the match, and the value: no separate index or slot table to chase through. The
-/// seeded hash is kept in the bucket, so a probe past another key never reads that
-/// key's bytes.
+/// Two arrays. `entries` holds each key with its value and deadline, 56 bytes, densely:
+/// a new key goes into the hole a deleted one left, or at the end. `index` is an
+/// open-addressing hash table (linear probing) of 32-bit slots, each the position of
+/// an entry plus, in the bits the position does not need, a tag of the key's seeded
+/// hash; a probe past another key rejects it by its tag without reading its entry. A
+/// look-up reads one index slot (about 8 bytes of index per key against 56 of entries,
+/// so the index mostly stays in cache) and one entry. Only the index is sized by load
+/// factor; the entries array grows by doubling its capacity, and the part not yet
+/// written costs no resident memory.
 ///
-/// Deleting leaves a tombstone instead of moving entries, so positions are stable
-/// between rebuilds: `SCAN` walks the table with a position cursor, and active expiry
-/// sweeps it in bounded steps. A rebuild (growth, shrinking, too many tombstones)
+/// Entries never move while the keyspace runs, except when a keyspace that lost most of
+/// its keys is compacted: `SCAN` walks `entries` with a position cursor, which table
+/// growth does not disturb, and active expiry sweeps it in bounded steps. A compaction
 /// bumps a generation that SCAN cursors carry; a cursor from an older generation
 /// restarts, which may repeat keys (Redis allows that) but never skips one.
 ///
@@ -28,28 +32,50 @@ import Glibc
 /// `usedMemory` estimates the bytes of the data (MemoryEstimate.swift); every path that
 /// adds, replaces or removes an entry adjusts it by the difference, in O(1).
 public struct Keyspace: Sendable {
+    /// One key. The fields are in this order so that the three narrow ones fill the 7
+    /// bytes after the 25-byte value: 56 bytes in all, a key of up to 22 bytes included.
     struct Entry: Sendable {
-        /// `Keyspace.empty`, `Keyspace.tombstone`, or the key's hash (never below 2).
-        var hash: UInt64
-        var key: StoredKey
-        var value: Value
+        /// An inline key's bytes 0..<8; a large key's position in `largeKeys`; a hole's
+        /// next free position (`Keyspace.noPosition` for none).
+        var key0: UInt64
+        /// An inline key's bytes 8..<16.
+        var key1: UInt64
         /// Deadline in Unix milliseconds; `Keyspace.noExpiry` when the key persists.
         var expiresAt: Int64
+        var value: Value
+        /// An inline key's length (0...22), `Keyspace.largeKey`, or `Keyspace.hole`.
+        var keyLength: UInt8
+        /// An inline key's bytes 16..<18 and 18..<22.
+        var key2: UInt16
+        var key3: UInt32
     }
 
-    static let empty: UInt64 = 0
-    static let tombstone: UInt64 = 1
+    static let largeKey: UInt8 = 0xFE
+    static let hole: UInt8 = 0xFF
+    static let noPosition = UInt64.max
     static let noExpiry = Int64.max
-    static let vacant = Entry(hash: empty, key: .small(0, 0, 0), value: .string([]), expiresAt: noExpiry)
-    static let buried = Entry(hash: tombstone, key: .small(0, 0, 0), value: .string([]), expiresAt: noExpiry)
+
+    /// An empty index slot. A deleted key's slot (a tombstone) holds the index's mask:
+    /// no tag and every position bit set, a position no entry has, as entries never
+    /// outnumber 3/4 of the slots.
+    static let emptySlot: UInt32 = 0
 
     static let minimumCapacity = 16
-    /// Grow when live entries and tombstones fill more than 3/4 of the buckets.
+    /// The index grows when live keys and tombstones, or the entries array, fill more
+    /// than 3/4 of its slots.
     static let maximumLoadNumerator = 3
     static let maximumLoadDenominator = 4
 
-    /// The table; internal (not private) for eviction (Keyspace+Eviction.swift).
-    var entries: [Entry] = Array(repeating: vacant, count: minimumCapacity)
+    /// The keys, their values and deadlines; internal (not private) for eviction
+    /// (Keyspace+Eviction.swift).
+    var entries: ContiguousArray<Entry> = []
+    /// Slots: 0 when empty, else `tag | (position + 1)`; a power of two of them.
+    private var index = ContiguousArray<UInt32>(repeating: emptySlot, count: minimumCapacity)
+    /// Keys longer than `InlineKey.capacity`, at the position their entry's `key0` holds.
+    private var largeKeys: ContiguousArray<[UInt8]> = []
+    private var freeLargeKeys: [Int] = []
+    /// The most recently emptied entry, the head of a list through the holes' `key0`.
+    private var freeHead = noPosition
     private var tombstones = 0
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
@@ -84,7 +110,7 @@ public struct Keyspace: Sendable {
 
     /// `value(_:now:)` for a key read in place from a request.
     public mutating func value(_ key: UnsafeRawBufferPointer, now: Instant) -> Value? {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else {
+        guard let position = livePosition(key, hash: hash(key), now: now) else {
             stats.misses += 1
             return nil
         }
@@ -98,7 +124,7 @@ public struct Keyspace: Sendable {
     }
 
     public mutating func contains(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
-        livePosition(key, hash: Self.hash(key), now: now) != nil
+        livePosition(key, hash: hash(key), now: now) != nil
     }
 
     /// The deadline of `key` in Unix milliseconds: nil when the key is absent,
@@ -119,7 +145,7 @@ public struct Keyspace: Sendable {
 
     /// `set` for a key read in place from a request.
     public mutating func set(_ key: UnsafeRawBufferPointer, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
-        let hash = Self.hash(key)
+        let hash = self.hash(key)
         if let position = livePosition(key, hash: hash, now: now) {
             touch(key)
             usedMemory += value.heapBytes - entries[position].value.heapBytes
@@ -130,7 +156,7 @@ public struct Keyspace: Sendable {
             return
         }
         let deadline = keepExpiry ? Self.noExpiry : (expiresAt ?? Self.noExpiry)
-        insert(Entry(hash: hash, key: StoredKey(key), value: value, expiresAt: deadline))
+        insert(key, hash: hash, value: value, expiresAt: deadline)
     }
 
     /// Changes the value of an existing live key in place, keeping its deadline.
@@ -149,21 +175,22 @@ public struct Keyspace: Sendable {
     /// place: `value` is nil when the key is absent or expired; setting it to nil removes
     /// the key; `deadline` is a Unix-millisecond deadline, nil for none. Read-modify-write
     /// commands use this instead of a read then a write, which would hash and probe twice;
-    /// an expired entry's bucket is reused rather than buried and inserted again.
+    /// an expired entry is reused rather than deleted and inserted again.
     public mutating func withEntry(_ key: Key, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
         key.withUnsafeBytes { withEntry($0, now: now, body) }
     }
 
     /// `withEntry` for a key read in place from a request.
     public mutating func withEntry(_ key: UnsafeRawBufferPointer, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
-        let hash = Self.hash(key)
-        guard let position = find(key, hash: hash) else {
+        let hash = self.hash(key)
+        guard let found = find(key, hash: hash) else {
             var value: Value?
             var deadline: Int64?
             body(&value, &deadline)
-            if let value { insert(Entry(hash: hash, key: StoredKey(key), value: value, expiresAt: deadline ?? Self.noExpiry)) }
+            if let value { insert(key, hash: hash, value: value, expiresAt: deadline ?? Self.noExpiry) }
             return
         }
+        let position = found.entry
         var value: Value?
         var deadline: Int64?
         // The value's bytes leave the count now and come back with whatever is stored.
@@ -176,7 +203,7 @@ public struct Keyspace: Sendable {
             value = entries[position].value
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
-        // A placeholder with nothing to retain (copying `vacant` would retain its parts).
+        // A placeholder with nothing to retain.
         entries[position].value = .integer(0)
         // A watched key is compared before and after, so a decision that keeps the state
         // (a denied request) is not a change. The copy is made only then.
@@ -185,7 +212,7 @@ public struct Keyspace: Sendable {
         body(&value, &deadline)
         if let original, original.value != value || original.deadline != deadline { touch(key) }
         guard let value else {
-            bury(position)
+            bury(position, slot: found.slot)
             return
         }
         usedMemory += value.heapBytes
@@ -201,9 +228,11 @@ public struct Keyspace: Sendable {
 
     @discardableResult
     public mutating func remove(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
-        guard let position = livePosition(key, hash: Self.hash(key), now: now) else { return false }
-        bury(position)
-        return true
+        guard let found = find(key, hash: hash(key)) else { return false }
+        let live = entries[found.entry].expiresAt > now.milliseconds
+        if !live { stats.expiredKeys += 1 }
+        bury(found.entry, slot: found.slot)
+        return live
     }
 
     /// Sets the deadline of an existing key (nil removes it). A deadline at or before
@@ -224,7 +253,11 @@ public struct Keyspace: Sendable {
     /// Removes every key.
     public mutating func removeAll() {
         touchWatchedKeysPresent()
-        entries = Array(repeating: Self.vacant, count: Self.minimumCapacity)
+        entries = []
+        index = ContiguousArray(repeating: Self.emptySlot, count: Self.minimumCapacity)
+        largeKeys = []
+        freeLargeKeys = []
+        freeHead = Self.noPosition
         count = 0
         usedMemory = 0
         tombstones = 0
@@ -240,7 +273,7 @@ public struct Keyspace: Sendable {
         var result: [Key] = []
         let nowMs = now.milliseconds
         for position in entries.indices where isLive(position, nowMs: nowMs) {
-            let key = entries[position].key.bytes
+            let key = keyBytes(at: position)
             if include(key) { result.append(key) }
         }
         return result
@@ -249,17 +282,19 @@ public struct Keyspace: Sendable {
     /// Calls `body` with every stored key, its value and its deadline (Unix ms, nil for
     /// none), expired or not, in table order. Reads only: a snapshot walks a copy.
     public func forEachEntry(_ body: (Key, Value, Int64?) -> Void) {
-        for entry in entries where entry.hash > Self.tombstone {
-            body(entry.key.bytes, entry.value, entry.expiresAt == Self.noExpiry ? nil : entry.expiresAt)
+        for position in entries.indices where entries[position].keyLength != Self.hole {
+            let deadline = entries[position].expiresAt
+            body(keyBytes(at: position), entries[position].value, deadline == Self.noExpiry ? nil : deadline)
         }
     }
 
-    /// One step of an incremental scan. Visits about `count` buckets from `cursor` and
+    /// One step of an incremental scan. Visits about `count` entries from `cursor` and
     /// returns the live keys found there and the cursor to continue from (0 when done).
-    /// A key present for the whole scan is returned at least once.
+    /// A key present for the whole scan is returned at least once: entries do not move
+    /// when the table grows, and a compaction restarts older cursors.
     public mutating func scan(cursor: UInt64, count: Int, now: Instant) -> (cursor: UInt64, keys: [Key]) {
         var position = 0
-        // A cursor from before a rebuild restarts: duplicates are allowed, misses are not.
+        // A cursor from before a compaction restarts: duplicates are allowed, misses are not.
         if cursor != 0 && cursor >> 32 == generation & 0xFFFF_FFFF {
             position = Int(cursor & 0xFFFF_FFFF)
         }
@@ -267,7 +302,7 @@ public struct Keyspace: Sendable {
         var found: [Key] = []
         var visited = 0
         while position < entries.count && visited < max(count, 1) {
-            if isLive(position, nowMs: nowMs) { found.append(entries[position].key.bytes) }
+            if isLive(position, nowMs: nowMs) { found.append(keyBytes(at: position)) }
             position += 1
             visited += 1
         }
@@ -275,98 +310,157 @@ public struct Keyspace: Sendable {
         return ((generation & 0xFFFF_FFFF) << 32 | UInt64(position), found)
     }
 
-    /// A key chosen at random among live ones, or nil when empty.
+    /// A key chosen at random among live ones, or nil when there is none.
     public mutating func randomKey(now: Instant) -> Key? {
+        guard count > 0 else { return nil }
         let nowMs = now.milliseconds
-        // Bounded tries: the table is at least a quarter full unless it is small.
-        for _ in 0..<64 where count > 0 {
+        // Bounded tries: compaction keeps at least a quarter of the entries live.
+        for _ in 0..<64 {
             let position = Int.random(in: 0..<entries.count)
-            if isLive(position, nowMs: nowMs) { return entries[position].key.bytes }
+            if isLive(position, nowMs: nowMs) { return keyBytes(at: position) }
         }
-        return keys(now: now).randomElement()
+        var position = Int.random(in: 0..<entries.count)
+        for _ in 0..<entries.count {
+            if isLive(position, nowMs: nowMs) { return keyBytes(at: position) }
+            position = position + 1 == entries.count ? 0 : position + 1
+        }
+        return nil
     }
 
     // MARK: Active expiry
 
-    /// Reclaims expired keys, checking at most `maxChecks` buckets from where the last
+    /// Reclaims expired keys, checking at most `maxChecks` entries from where the last
     /// cycle stopped. Returns how many keys were removed. Callers run this repeatedly;
     /// the bounded step keeps each call short however many keys there are.
     @discardableResult
     public mutating func expireCycle(now: Instant, maxChecks: Int) -> Int {
         let nowMs = now.milliseconds
         var removed = 0
-        for _ in 0..<maxChecks {
+        for _ in 0..<maxChecks where !entries.isEmpty {
             if sweepPosition >= entries.count { sweepPosition = 0 }
-            if entries[sweepPosition].hash > Self.tombstone && entries[sweepPosition].expiresAt <= nowMs {
+            if entries[sweepPosition].keyLength != Self.hole && entries[sweepPosition].expiresAt <= nowMs {
                 bury(sweepPosition)
                 removed += 1
             }
             sweepPosition += 1
         }
         stats.expiredKeys += removed
-        shrinkIfSparse()
+        compactIfSparse()
         return removed
     }
 
     // MARK: Internals
 
-    /// The seeded hash of a key, moved clear of the two marker values.
+    /// The seeded hash of a key. Its low bits choose the home slot, its top bits the tag.
     @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var hasher = Hasher()
         hasher.combine(bytes: key)
-        let hash = UInt64(bitPattern: Int64(hasher.finalize()))
-        return hash > tombstone ? hash : hash &+ 2
+        return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
-    /// Starts loading the bucket where `key` would be, without waiting: a caller about to
-    /// look up several keys (a pipelined burst) asks for the next ones first, so their
-    /// cache misses overlap instead of coming one after another. Changes nothing.
+    #if DEBUG
+    /// Replaces the hash of this keyspace's keys, so tests can make keys collide at will.
+    /// Debug builds only: release builds hash without looking here.
+    var hashForTests: (@Sendable (UnsafeRawBufferPointer) -> UInt64)?
+    #endif
+
+    @inline(__always)
+    func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        #if DEBUG
+        if let hashForTests { return hashForTests(key) }
+        #endif
+        return Self.hash(key)
+    }
+
+    /// The tag bits of a slot for `hash` in an index whose positions take `mask`'s bits.
+    @inline(__always)
+    static func tag(_ hash: UInt64, mask: UInt32) -> UInt32 {
+        UInt32(truncatingIfNeeded: hash >> 32) & ~mask
+    }
+
+    /// Starts loading the entry of `key`, without waiting for it: a caller about to look
+    /// up several keys (a pipelined burst) asks for the next ones first, so their cache
+    /// misses overlap instead of coming one after another. The index slot is read (it is
+    /// usually cached: the index is small) to learn which entry to load. Changes nothing.
     @inline(__always)
     public func prefetch(_ key: UnsafeRawBufferPointer) {
-        let position = Int(truncatingIfNeeded: Self.hash(key)) & (entries.count - 1)
-        entries.withUnsafeBufferPointer { buckets in
-            // An entry may straddle two cache lines.
-            let start = UnsafeRawPointer(buckets.baseAddress! + position)
-            sluice_prefetch(start)
-            sluice_prefetch(start + MemoryLayout<Entry>.stride - 1)
+        let hash = self.hash(key)
+        index.withUnsafeBufferPointer { slots in
+            let mask = slots.count - 1
+            let positionMask = UInt32(truncatingIfNeeded: mask)
+            let tag = Self.tag(hash, mask: positionMask)
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let stored = slots[slot]
+                if stored == Self.emptySlot { return }
+                if stored & ~positionMask == tag && stored != positionMask { break }
+                slot = (slot + 1) & mask
+            }
+            let position = Int(slots[slot] & positionMask) - 1
+            entries.withUnsafeBufferPointer { buffer in
+                guard position < buffer.count else { return }
+                // An entry may straddle two cache lines.
+                let start = UnsafeRawPointer(buffer.baseAddress! + position)
+                sluice_prefetch(start)
+                sluice_prefetch(start + MemoryLayout<Entry>.stride - 1)
+            }
         }
     }
 
     @inline(__always)
     private func isLive(_ position: Int, nowMs: Int64) -> Bool {
-        entries[position].hash > Self.tombstone && entries[position].expiresAt > nowMs
+        entries[position].keyLength != Self.hole && entries[position].expiresAt > nowMs
     }
 
-    /// The bucket holding `key`, whether or not it has expired.
+    /// Whether the entry at `position` holds `probe`'s key.
     @inline(__always)
-    private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
+    private func matches(_ probe: ProbeKey, at position: Int) -> Bool {
+        if let inline = probe.inline {
+            return entries[position].key0 == inline.word0 && entries[position].key1 == inline.word1
+                && entries[position].keyLength == inline.length && entries[position].key2 == inline.word2
+                && entries[position].key3 == inline.word3
+        }
+        guard entries[position].keyLength == Self.largeKey else { return false }
+        return largeKeys[Int(entries[position].key0)].withUnsafeBytes { stored in
+            stored.count == probe.bytes.count && (stored.count == 0 || memcmp(stored.baseAddress!, probe.bytes.baseAddress!, stored.count) == 0)
+        }
+    }
+
+    /// The index slot and entry holding `key`, whether or not it has expired.
+    @inline(__always)
+    private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> (slot: Int, entry: Int)? {
         let probe = ProbeKey(key)
-        let mask = entries.count - 1
-        var position = Int(truncatingIfNeeded: hash) & mask
+        let mask = index.count - 1
+        let positionMask = UInt32(truncatingIfNeeded: mask)
+        let tag = Self.tag(hash, mask: positionMask)
+        var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
-            let stored = entries[position].hash
-            if stored == Self.empty { return nil }
-            if stored == hash && probe.matches(entries[position].key) { return position }
-            position = (position + 1) & mask
+            let stored = index[slot]
+            if stored == Self.emptySlot { return nil }
+            if stored & ~positionMask == tag && stored != positionMask {
+                let position = Int(stored & positionMask) - 1
+                if matches(probe, at: position) { return (slot, position) }
+            }
+            slot = (slot + 1) & mask
         }
     }
 
     @inline(__always)
     private mutating func livePosition(_ key: Key, now: Instant) -> Int? {
-        key.withUnsafeBytes { livePosition($0, hash: Self.hash($0), now: now) }
+        key.withUnsafeBytes { livePosition($0, hash: hash($0), now: now) }
     }
 
-    /// The bucket of a live `key`; an expired one is removed on the way.
+    /// The entry of a live `key`; an expired one is removed on the way.
     @inline(__always)
     private mutating func livePosition(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Instant) -> Int? {
-        guard let position = find(key, hash: hash) else { return nil }
-        if entries[position].expiresAt <= now.milliseconds {
-            bury(position)
+        guard let found = find(key, hash: hash) else { return nil }
+        if entries[found.entry].expiresAt <= now.milliseconds {
+            bury(found.entry, slot: found.slot)
             stats.expiredKeys += 1
             return nil
         }
-        return position
+        return found.entry
     }
 
     private mutating func changeExpiry(at position: Int, to deadline: Int64) {
@@ -376,52 +470,141 @@ public struct Keyspace: Sendable {
         entries[position].expiresAt = deadline
     }
 
-    /// Inserts a key known to be absent.
-    private mutating func insert(_ entry: Entry) {
-        if (count + tombstones + 1) * Self.maximumLoadDenominator > entries.count * Self.maximumLoadNumerator {
+    /// Inserts a key known to be absent: into the most recently emptied entry, or at the end.
+    private mutating func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: Value, expiresAt: Int64) {
+        let length = freeHead == Self.noPosition ? entries.count + 1 : entries.count
+        if Swift.max(count + tombstones + 1, length) * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator {
+            let needed = Swift.max(count + 1, length)
             // Mostly tombstones: rebuilding at the same size is enough.
-            rebuild(capacity: count * 2 >= entries.count / 2 ? entries.count * 2 : entries.count)
+            rebuildIndex(capacity: needed * 4 >= index.count ? index.count * 2 : index.count, needed: needed)
         }
-        let mask = entries.count - 1
-        var position = Int(truncatingIfNeeded: entry.hash) & mask
-        while entries[position].hash > Self.tombstone {
-            position = (position + 1) & mask
+        var entry = Entry(key0: 0, key1: 0, expiresAt: expiresAt, value: value, keyLength: Self.largeKey, key2: 0, key3: 0)
+        if let inline = InlineKey(key) {
+            entry.key0 = inline.word0
+            entry.key1 = inline.word1
+            entry.key2 = inline.word2
+            entry.key3 = inline.word3
+            entry.keyLength = inline.length
+        } else {
+            entry.key0 = UInt64(storeLargeKey(Array(key)))
         }
-        if entries[position].hash == Self.tombstone { tombstones -= 1 }
-        if entry.expiresAt != Self.noExpiry { volatileCount += 1 }
-        usedMemory += Self.bytes(of: entry)
-        entries[position] = entry
+        let position: Int
+        if freeHead != Self.noPosition {
+            position = Int(freeHead)
+            freeHead = entries[position].key0
+            entries[position] = entry
+        } else {
+            position = entries.count
+            if entries.count == entries.capacity { growEntries() }
+            entries.append(entry)
+        }
+        placeInIndex(hash: hash, position: position)
+        if expiresAt != Self.noExpiry { volatileCount += 1 }
+        usedMemory += bytes(at: position)
         count += 1
         touch(at: position)
     }
 
-    /// Removes the entry at `position`; internal for eviction (Keyspace+Eviction.swift).
+    /// Writes the slot of the entry at `position` into the first free slot of its probe
+    /// sequence (empty, or a tombstone that no look-up needs any more).
+    @inline(__always)
+    private mutating func placeInIndex(hash: UInt64, position: Int) {
+        let mask = index.count - 1
+        let positionMask = UInt32(truncatingIfNeeded: mask)
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while index[slot] != Self.emptySlot && index[slot] != positionMask {
+            slot = (slot + 1) & mask
+        }
+        if index[slot] == positionMask { tombstones -= 1 }
+        index[slot] = Self.tag(hash, mask: positionMask) | UInt32(position + 1)
+    }
+
+    private mutating func storeLargeKey(_ key: [UInt8]) -> Int {
+        if let free = freeLargeKeys.popLast() {
+            largeKeys[free] = key
+            return free
+        }
+        largeKeys.append(key)
+        return largeKeys.count - 1
+    }
+
+    /// Removes the entry at `position`, finding its index slot; internal for eviction
+    /// (Keyspace+Eviction.swift).
     mutating func bury(_ position: Int) {
+        bury(position, slot: slot(of: position))
+    }
+
+    /// Removes the entry at `position`, whose index slot is `slot`.
+    private mutating func bury(_ position: Int, slot: Int) {
         touch(at: position)
         if entries[position].expiresAt != Self.noExpiry { volatileCount -= 1 }
-        usedMemory -= Self.bytes(of: entries[position])
+        usedMemory -= bytes(at: position)
         count -= 1
-        let mask = entries.count - 1
-        if entries[(position + 1) & mask].hash == Self.empty {
-            // Nothing probes past an empty bucket, so this one and the tombstones right
-            // before it can be empty again; no live entry moves.
-            entries[position] = Self.vacant
-            var previous = (position - 1) & mask
-            while entries[previous].hash == Self.tombstone {
-                entries[previous] = Self.vacant
+        let mask = index.count - 1
+        let tombstone = UInt32(truncatingIfNeeded: mask)
+        if index[(slot + 1) & mask] == Self.emptySlot {
+            // Nothing probes past an empty slot, so this one and the tombstones right
+            // before it can be empty again.
+            index[slot] = Self.emptySlot
+            var previous = (slot - 1) & mask
+            while index[previous] == tombstone {
+                index[previous] = Self.emptySlot
                 tombstones -= 1
                 previous = (previous - 1) & mask
             }
         } else {
-            entries[position] = Self.buried
+            index[slot] = tombstone
             tombstones += 1
         }
+        if entries[position].keyLength == Self.largeKey {
+            let large = Int(entries[position].key0)
+            largeKeys[large] = []
+            freeLargeKeys.append(large)
+        }
+        entries[position] = Entry(key0: freeHead, key1: 0, expiresAt: Self.noExpiry, value: .integer(0), keyLength: Self.hole, key2: 0, key3: 0)
+        freeHead = UInt64(position)
     }
 
-    /// What an entry adds to `usedMemory`: its share of the table, its key and value.
+    /// The index slot that points at the entry at `position`.
+    private func slot(of position: Int) -> Int {
+        let hash = hashOfKey(at: position)
+        let mask = index.count - 1
+        let wanted = Self.tag(hash, mask: UInt32(truncatingIfNeeded: mask)) | UInt32(position + 1)
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while index[slot] != wanted { slot = (slot + 1) & mask }
+        return slot
+    }
+
+    /// The inline key of the entry at `position`, which must not be large or a hole.
     @inline(__always)
-    static func bytes(of entry: Entry) -> Int {
-        MemoryEstimate.entry + entry.key.heapBytes + entry.value.heapBytes
+    private func inlineKey(at position: Int) -> InlineKey {
+        InlineKey(
+            word0: entries[position].key0, word1: entries[position].key1,
+            word2: entries[position].key2, word3: entries[position].key3, length: entries[position].keyLength)
+    }
+
+    /// The key of the entry at `position` (allocates; iteration needs this).
+    private func keyBytes(at position: Int) -> Key {
+        if entries[position].keyLength == Self.largeKey { return largeKeys[Int(entries[position].key0)] }
+        return inlineKey(at: position).bytes
+    }
+
+    private func hashOfKey(at position: Int) -> UInt64 {
+        if entries[position].keyLength == Self.largeKey {
+            return largeKeys[Int(entries[position].key0)].withUnsafeBytes { hash($0) }
+        }
+        return inlineKey(at: position).withUnsafeBytes { hash($0) }
+    }
+
+    /// What the entry at `position` adds to `usedMemory`: its share of the tables, its
+    /// key when large, and its value.
+    @inline(__always)
+    func bytes(at position: Int) -> Int {
+        var total = MemoryEstimate.entry + entries[position].value.heapBytes
+        if entries[position].keyLength == Self.largeKey {
+            total += MemoryEstimate.largeKey(largeKeys[Int(entries[position].key0)].count)
+        }
+        return total
     }
 
     // MARK: Watched-key versions
@@ -437,10 +620,10 @@ public struct Keyspace: Sendable {
         if !watches.isEmpty { bumpVersion(Array(key)) }
     }
 
-    /// `touch` for the key in a bucket, whose bytes are built only when something is watched.
+    /// `touch` for the key of an entry, whose bytes are built only when something is watched.
     @inline(__always)
     private mutating func touch(at position: Int) {
-        if !watches.isEmpty { bumpVersion(entries[position].key.bytes) }
+        if !watches.isEmpty { bumpVersion(keyBytes(at: position)) }
     }
 
     @inline(never)
@@ -450,52 +633,151 @@ public struct Keyspace: Sendable {
 
     /// Before a flush: every watched key that is in the table changes; absent ones do not.
     private mutating func touchWatchedKeysPresent() {
-        for key in watches.keys where key.withUnsafeBytes({ find($0, hash: Self.hash($0)) }) != nil {
+        for key in watches.keys where key.withUnsafeBytes({ find($0, hash: hash($0)) }) != nil {
             bumpVersion(key)
         }
     }
 
-    /// Gives memory back once most buckets are unused.
-    private mutating func shrinkIfSparse() {
-        guard entries.count > Self.minimumCapacity, count * 8 < entries.count else { return }
-        rebuild(capacity: Swift.max(Self.minimumCapacity, entries.count / 4))
+    // MARK: Checks for tests
+
+    /// Sizes of the two arrays, for tests of growth and compaction.
+    var layout: (indexSlots: Int, entries: Int, largeKeys: Int) { (index.count, entries.count, largeKeys.count) }
+
+    /// What is wrong with the table's bookkeeping, for tests: each live entry has exactly
+    /// one slot with its tag, the counts match, and the free list holds every hole.
+    func layoutProblems() -> [String] {
+        var problems: [String] = []
+        let mask = UInt32(truncatingIfNeeded: index.count - 1)
+        var pointedAt = [Int](repeating: 0, count: entries.count)
+        var slotTombstones = 0
+        for stored in index where stored != Self.emptySlot {
+            if stored == mask { slotTombstones += 1; continue }
+            let position = Int(stored & mask) - 1
+            guard position < entries.count, entries[position].keyLength != Self.hole else {
+                problems.append("slot points at no entry: \(position)")
+                continue
+            }
+            pointedAt[position] += 1
+            if stored & ~mask != Self.tag(hashOfKey(at: position), mask: mask) { problems.append("wrong tag for \(position)") }
+        }
+        var keys = 0, volatile = 0, holes = 0
+        for position in entries.indices {
+            if entries[position].keyLength == Self.hole {
+                holes += 1
+                continue
+            }
+            keys += 1
+            if entries[position].expiresAt != Self.noExpiry { volatile += 1 }
+            if pointedAt[position] != 1 { problems.append("entry \(position) has \(pointedAt[position]) slots") }
+            if let found = keyBytes(at: position).withUnsafeBytes({ find($0, hash: hash($0)) }), found.entry != position {
+                problems.append("key of entry \(position) found at \(found.entry)")
+            }
+        }
+        var free = 0
+        var next = freeHead
+        while next != Self.noPosition && free <= entries.count {
+            guard Int(next) < entries.count, entries[Int(next)].keyLength == Self.hole else {
+                problems.append("free list reaches a live entry")
+                break
+            }
+            free += 1
+            next = entries[Int(next)].key0
+        }
+        if keys != count { problems.append("count \(count), entries \(keys)") }
+        if volatile != volatileCount { problems.append("volatileCount \(volatileCount), entries \(volatile)") }
+        if slotTombstones != tombstones { problems.append("tombstones \(tombstones), slots \(slotTombstones)") }
+        if free != holes { problems.append("free list \(free), holes \(holes)") }
+        if (count + tombstones) * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator
+            || entries.count * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator {
+            problems.append("index over its load limit")
+        }
+        return problems
     }
 
-    /// Re-inserts every live entry into a table of `capacity` buckets (a power of two).
-    /// A table of `capacity` vacant buckets. A large one asks the kernel for huge pages
-    /// before it is first written: look-ups land on random buckets, and with 4 KiB pages
-    /// most of them would also miss the TLB.
-    static func table(capacity: Int) -> [Entry] {
-        Array(unsafeUninitializedCapacity: capacity) { buckets, initialized in
-            let bytes = capacity * MemoryLayout<Entry>.stride
+    // MARK: Growth and compaction
+
+    /// An array with room for `capacity` elements, the first ones written by `initialize`
+    /// (which returns how many). A large one asks the kernel for huge pages before it is
+    /// first written: look-ups land on random slots and entries, and with 4 KiB pages
+    /// most of them would also miss the TLB. Room not yet written takes no resident memory.
+    static func table<Element>(
+        capacity: Int, _ initialize: (UnsafeMutableBufferPointer<Element>) -> Int
+    ) -> ContiguousArray<Element> {
+        ContiguousArray(unsafeUninitializedCapacity: capacity) { buffer, initialized in
             #if os(Linux)
+            let bytes = capacity * MemoryLayout<Element>.stride
             if bytes >= 4 * hugePageBytes {
                 // madvise needs an aligned start; the unaligned ends keep small pages.
-                let start = (Int(bitPattern: buckets.baseAddress!) + hugePageBytes - 1) & ~(hugePageBytes - 1)
-                let end = (Int(bitPattern: buckets.baseAddress!) + bytes) & ~(hugePageBytes - 1)
+                let start = (Int(bitPattern: buffer.baseAddress!) + hugePageBytes - 1) & ~(hugePageBytes - 1)
+                let end = (Int(bitPattern: buffer.baseAddress!) + bytes) & ~(hugePageBytes - 1)
                 if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
             }
             #endif
-            buckets.initialize(repeating: vacant)
-            initialized = capacity
+            initialized = initialize(buffer)
         }
     }
 
     private static let hugePageBytes = 2 << 20
 
-    private mutating func rebuild(capacity: Int) {
+    /// Doubles the room of `entries` (appending would too, without the huge-page advice).
+    private mutating func growEntries() {
+        let freed = entries.capacity * MemoryLayout<Entry>.stride
+        entries = Self.table(capacity: Swift.max(Self.minimumCapacity, entries.capacity * 2)) { [entries] in
+            $0.initialize(fromContentsOf: entries)
+        }
+        Self.releaseFreedMemory(freed)
+    }
+
+    /// After a table of `bytes` was freed: a large one is handed back to the kernel, as
+    /// glibc keeps a freed block that it did not map on its own resident (a thread's
+    /// arena, where the server's allocations happen, never shrinks in the middle).
+    /// Rare (tables double), and it saves the size of every smaller table before it.
+    private static func releaseFreedMemory(_ bytes: Int) {
+        if bytes >= 1 << 20 { sluice_release_free_memory() }
+    }
+
+    /// Replaces the index with one of at least `capacity` slots (a power of two) where
+    /// `needed` entries stay within the load limit, and fills it from `entries`, hashing
+    /// each key again. Entries do not move, so SCAN cursors stay valid.
+    private mutating func rebuildIndex(capacity: Int, needed: Int) {
         var capacity = Swift.max(capacity, Self.minimumCapacity)
-        while count * Self.maximumLoadDenominator >= capacity * Self.maximumLoadNumerator { capacity *= 2 }
-        let old = entries
-        entries = Self.table(capacity: capacity)
-        let mask = capacity - 1
-        for entry in old where entry.hash > Self.tombstone {
-            var position = Int(truncatingIfNeeded: entry.hash) & mask
-            while entries[position].hash != Self.empty { position = (position + 1) & mask }
-            entries[position] = entry
+        while needed * Self.maximumLoadDenominator > capacity * Self.maximumLoadNumerator { capacity *= 2 }
+        // Positions and tags share 32 bits; this bounds the keyspace at 3/4 of 2^31 keys.
+        precondition(capacity <= 1 << 31, "keyspace index beyond 2^31 slots")
+        let freed = index.count * MemoryLayout<UInt32>.stride
+        index = Self.table(capacity: capacity) { slots in
+            slots.initialize(repeating: Self.emptySlot)
+            return capacity
         }
         tombstones = 0
+        for position in entries.indices where entries[position].keyLength != Self.hole {
+            placeInIndex(hash: hashOfKey(at: position), position: position)
+        }
+        Self.releaseFreedMemory(freed)
+    }
+
+    /// Gives memory back once more than three quarters of the entries are holes: moves
+    /// the live ones together, which changes their positions, so SCAN cursors restart.
+    private mutating func compactIfSparse() {
+        guard entries.count > Self.minimumCapacity, count * 4 < entries.count else { return }
+        var live = Self.table(capacity: Swift.max(count, Self.minimumCapacity)) { (_: UnsafeMutableBufferPointer<Entry>) in 0 }
+        var keptLargeKeys: ContiguousArray<[UInt8]> = []
+        for position in entries.indices where entries[position].keyLength != Self.hole {
+            var entry = entries[position]
+            if entry.keyLength == Self.largeKey {
+                keptLargeKeys.append(largeKeys[Int(entry.key0)])
+                entry.key0 = UInt64(keptLargeKeys.count - 1)
+            }
+            live.append(entry)
+        }
+        let freed = entries.capacity * MemoryLayout<Entry>.stride
+        entries = live
+        largeKeys = keptLargeKeys
+        freeLargeKeys = []
+        freeHead = Self.noPosition
         sweepPosition = 0
         generation &+= 1
+        rebuildIndex(capacity: Self.minimumCapacity, needed: count)
+        Self.releaseFreedMemory(freed)
     }
 }

@@ -24,10 +24,16 @@ public enum MemoryEstimate {
         count == 0 ? 0 : allocation(arrayHeader + count)
     }
 
-    /// What one key costs in the table: its bucket, twice. The table is between 3/8 and
-    /// 3/4 full, so a key holds about two buckets on average; charging that per key
-    /// keeps the total smooth instead of doubling when the table grows.
-    public static let entry = 2 * MemoryLayout<Keyspace.Entry>.stride
+    /// What one key costs in the tables: its entry, and two index slots (the index is
+    /// between 3/8 and 3/4 full, so a key holds about two slots on average; charging
+    /// that per key keeps the total smooth instead of jumping when the index grows).
+    public static let entry = MemoryLayout<Keyspace.Entry>.stride + 2 * MemoryLayout<UInt32>.stride
+
+    /// A key too long to sit in its entry: its array, and its place in the list of them.
+    @inline(__always)
+    public static func largeKey(_ count: Int) -> Int {
+        bytes(count) + MemoryLayout<[UInt8]>.stride
+    }
 
     /// A list element's slot in the ring (an optional array reference).
     static let listSlot = MemoryLayout<[UInt8]?>.stride
@@ -42,8 +48,8 @@ public enum MemoryEstimate {
 }
 
 extension Value {
-    /// Heap bytes this value holds outside its bucket, in O(1). Integers and leaky
-    /// buckets live inside the bucket and cost nothing more.
+    /// Heap bytes this value holds outside its entry, in O(1). Integers and leaky
+    /// buckets live inside the entry and cost nothing more.
     @inline(__always)
     public var heapBytes: Int {
         switch self {
@@ -53,17 +59,6 @@ extension Value {
         case .list(let list): list.heapBytes
         case .hash(let hash): hash.heapBytes
         case .sortedSet(let set): set.heapBytes
-        }
-    }
-}
-
-extension StoredKey {
-    /// Heap bytes of the key: none when it sits inline in the bucket.
-    @inline(__always)
-    var heapBytes: Int {
-        switch self {
-        case .small: 0
-        case .large(let bytes): MemoryEstimate.bytes(bytes.count)
         }
     }
 }

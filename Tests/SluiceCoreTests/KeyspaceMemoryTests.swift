@@ -14,11 +14,13 @@ private func expectConsistent(_ keyspace: Keyspace, sourceLocation: SourceLocati
 
 @Suite("Keyspace memory estimate")
 struct KeyspaceMemoryTests {
-    @Test("a table entry stays 80 bytes: no kind of value widens every key's bucket")
+    @Test("a keyspace entry stays 56 bytes: no kind of value widens every key's entry")
     func entryStaysSmall() {
-        // Every key pays for two buckets; a value type a byte too big costs 16 per key.
-        #expect(MemoryLayout<Keyspace.Entry>.stride <= 80)
-        #expect(MemoryLayout<Value>.size <= 32)
+        // The key's last bytes fill the room after the value; a value a byte wider than
+        // 25 bytes (its widest case, a leaky bucket, and the case byte) costs 8 per key.
+        #expect(MemoryLayout<Value>.size <= 25)
+        #expect(MemoryLayout<Keyspace.Entry>.stride <= 56)
+        #expect(MemoryEstimate.entry == 64)
     }
 
     @Test("an empty keyspace uses nothing")
@@ -36,7 +38,7 @@ struct KeyspaceMemoryTests {
         #expect(keyspace.usedMemory == 2 * MemoryEstimate.entry + MemoryEstimate.bytes(100))
         let long = String(repeating: "k", count: 40)
         keyspace.set(key(long), .integer(1), now: start)
-        #expect(keyspace.usedMemory == 3 * MemoryEstimate.entry + MemoryEstimate.bytes(100) + MemoryEstimate.bytes(40))
+        #expect(keyspace.usedMemory == 3 * MemoryEstimate.entry + MemoryEstimate.bytes(100) + MemoryEstimate.largeKey(40))
         expectConsistent(keyspace)
     }
 

@@ -86,7 +86,8 @@ def test_volatile_ttl_evicts_rate_limit_buckets_and_keeps_keys_without_ttl():
         memory = client.info("memory")
         assert memory["used_memory"] <= 64 * 1024
         assert memory["maxmemory_human"] == "64.00K"
-        assert client.info("stats")["evicted_keys"] > 4_000
+        # A bucket's estimate is 64 bytes, so about 1,000 of them fit in 64 KiB.
+        assert client.info("stats")["evicted_keys"] > 3_900
         assert client.get("config") == "kept"
     finally:
         client.close()

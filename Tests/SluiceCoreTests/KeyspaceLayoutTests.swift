@@ -1,0 +1,274 @@
+import Testing
+@testable import SluiceCore
+
+private func key(_ text: String) -> Key { Array(text.utf8) }
+private func string(_ text: String) -> Value { .string(Array(text.utf8)) }
+private let start = Instant(milliseconds: 1_700_000_000_000)
+private func later(_ offsetMs: Int64) -> Instant { Instant(milliseconds: start.milliseconds + offsetMs) }
+
+private func expectSound(_ keyspace: Keyspace, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(keyspace.layoutProblems() == [], sourceLocation: sourceLocation)
+    #expect(keyspace.usedMemory == keyspace.recountedMemory(), sourceLocation: sourceLocation)
+}
+
+/// Two keys whose hashes give the same home slot and the same tag in a 16-slot index, so
+/// a look-up of one reaches the other's entry and must tell them apart by their bytes.
+/// Found by a birthday search over this process's seeded hash: 32 bits must agree, which
+/// takes about 100,000 candidates.
+private func collidingKeys(prefix: String) -> (Key, Key) {
+    let mask = UInt32(Keyspace.minimumCapacity - 1)
+    var seen: [UInt64: Key] = [:]
+    var candidate = 0
+    while true {
+        let name = key("\(prefix)\(candidate)")
+        let hash = name.withUnsafeBytes { Keyspace.hash($0) }
+        let signature = UInt64(Keyspace.tag(hash, mask: mask)) | (hash & UInt64(mask))
+        if let other = seen[signature] { return (other, name) }
+        seen[signature] = name
+        candidate += 1
+    }
+}
+
+@Suite("Keyspace layout")
+struct KeyspaceLayoutTests {
+    @Test("keys of 0, 22 and 23 bytes and keys differing only by trailing zero bytes are distinct keys")
+    func inlineBoundaries() {
+        var keyspace = Keyspace()
+        let names: [Key] = [[], [0], [0, 0], key("a"), key("a") + [0], key(String(repeating: "x", count: 22)),
+                            key(String(repeating: "x", count: 23)), key(String(repeating: "x", count: 22)) + [0],
+                            key(String(repeating: "y", count: 300))]
+        for (number, name) in names.enumerated() { keyspace.set(name, .integer(Int64(number)), now: start) }
+        for (number, name) in names.enumerated() {
+            let stored = keyspace.value(name, now: start)
+            #expect(stored == .integer(Int64(number)))
+        }
+        #expect(Set(keyspace.keys(now: start)) == Set(names))
+        #expect(keyspace.layout.largeKeys == 3)
+        expectSound(keyspace)
+        for name in names { keyspace.remove(name, now: start) }
+        #expect(keyspace.count == 0)
+        expectSound(keyspace)
+    }
+
+    @Test("two keys with the same home slot and tag are told apart by their bytes, short or long")
+    func forcedCollisions() {
+        for prefix in ["c", String(repeating: "long-key-", count: 3)] {
+            let (first, second) = collidingKeys(prefix: prefix)
+            var keyspace = Keyspace()
+            #expect(keyspace.layout.indexSlots == Keyspace.minimumCapacity)
+            keyspace.set(first, string("first"), now: start)
+            let secondBeforeInsert = keyspace.value(second, now: start)
+            #expect(secondBeforeInsert == nil)
+            keyspace.set(second, string("second"), now: start)
+            let both = [keyspace.value(first, now: start), keyspace.value(second, now: start)]
+            #expect(both == [string("first"), string("second")])
+            expectSound(keyspace)
+            // The first one's slot becomes a tombstone that the look-up of the second walks past.
+            keyspace.remove(first, now: start)
+            let afterRemove = [keyspace.value(first, now: start), keyspace.value(second, now: start)]
+            #expect(afterRemove == [nil, string("second")])
+            keyspace.set(first, string("again"), now: start)
+            let again = [keyspace.value(first, now: start), keyspace.value(second, now: start)]
+            #expect(again == [string("again"), string("second")])
+            expectSound(keyspace)
+        }
+    }
+
+    #if DEBUG
+    @Test("keys that all have the same hash are still told apart: by length, trailing zero bytes, inline or large")
+    func everyKeyCollides() {
+        var keyspace = Keyspace()
+        keyspace.hashForTests = { _ in 0x1234_5678_9ABC_DEF0 }
+        let zeros: [Key] = (0...23).map { [UInt8](repeating: 0, count: $0) }
+        let names: [Key] = zeros + zeros.map { key("a") + $0 } + (0..<200).map { key("k\($0)") }
+            + [key(String(repeating: "x", count: 40)), key(String(repeating: "x", count: 41))]
+        for (number, name) in names.enumerated() { keyspace.set(name, .integer(Int64(number)), now: start) }
+        #expect(keyspace.count == names.count)
+        expectSound(keyspace)
+        for (number, name) in names.enumerated() where number % 2 == 0 { keyspace.remove(name, now: start) }
+        for (number, name) in names.enumerated() {
+            let stored = keyspace.value(name, now: start)
+            #expect(stored == (number % 2 == 0 ? nil : .integer(Int64(number))), "key \(name)")
+        }
+        expectSound(keyspace)
+        for (number, name) in names.enumerated() where number % 2 == 0 {
+            keyspace.set(name, .integer(Int64(-number)), expiresAt: later(10).milliseconds, now: start)
+        }
+        keyspace.expireCycle(now: later(10), maxChecks: names.count)
+        #expect(keyspace.count == names.count / 2)
+        for (number, name) in names.enumerated() {
+            let stored = keyspace.value(name, now: later(10))
+            #expect(stored == (number % 2 == 0 ? nil : .integer(Int64(number))), "key \(name)")
+        }
+        expectSound(keyspace)
+    }
+
+    @Test("random operations under a hash with four values agree with a dictionary")
+    func heavyCollisionsAgreeWithModel() {
+        var random = KeyspaceModelTests.SplitMix64(state: 11)
+        var keyspace = Keyspace()
+        keyspace.hashForTests = { bytes in UInt64(bytes.count % 4) &* 0x9E37_79B9_7F4A_7C15 }
+        var model: [Key: Value] = [:]
+        for step in 0..<20_000 {
+            let number = random.next() % 500
+            let name = key(number % 5 == 0 ? "\(String(repeating: "p", count: 25))\(number)" : "k\(number)")
+            switch random.next() % 6 {
+            case 0...1:
+                keyspace.set(name, .integer(Int64(step)), now: start)
+                model[name] = .integer(Int64(step))
+            case 2...3:
+                keyspace.remove(name, now: start)
+                model[name] = nil
+            case 4:
+                keyspace.expireCycle(now: start, maxChecks: 50)
+            default:
+                let stored = keyspace.value(name, now: start)
+                #expect(stored == model[name], "step \(step)")
+            }
+            if step % 2_000 == 0 { expectSound(keyspace) }
+        }
+        #expect(Set(keyspace.keys(now: start)) == Set(model.keys))
+        expectSound(keyspace)
+    }
+    #endif
+
+    @Test("a scan across growth of both arrays returns each key present from its start exactly once")
+    func scanAcrossGrowth() {
+        var keyspace = Keyspace()
+        for i in 0..<1_000 { keyspace.set(key("old\(i)"), string("v"), now: start) }
+        let before = keyspace.layout
+        var seen: [Key: Int] = [:]
+        var cursor: UInt64 = 0
+        var round = 0
+        repeat {
+            let step = keyspace.scan(cursor: cursor, count: 50, now: start)
+            for found in step.keys { seen[found, default: 0] += 1 }
+            cursor = step.cursor
+            if round < 10 {
+                for i in 0..<4_000 { keyspace.set(key("new\(round)-\(i)"), string("v"), now: start) }
+            }
+            round += 1
+        } while cursor != 0 && round < 10_000
+        #expect(keyspace.layout.indexSlots >= 16 * before.indexSlots)
+        for i in 0..<1_000 { #expect(seen[key("old\(i)")] == 1) }
+        expectSound(keyspace)
+    }
+
+    @Test("a scan across deletions that leave holes, and their reuse, misses no key present throughout")
+    func scanAcrossHoles() {
+        var keyspace = Keyspace()
+        for i in 0..<4_000 { keyspace.set(key(i % 2 == 0 ? "stay\(i)" : "go\(i)"), string("v"), now: start) }
+        var seen: [Key: Int] = [:]
+        var cursor: UInt64 = 0
+        var round = 0
+        repeat {
+            let step = keyspace.scan(cursor: cursor, count: 100, now: start)
+            for found in step.keys { seen[found, default: 0] += 1 }
+            cursor = step.cursor
+            for i in stride(from: 1 + round * 200, to: min(4_000, 1 + (round + 1) * 200), by: 2) { keyspace.remove(key("go\(i)"), now: start) }
+            for i in 0..<50 { keyspace.set(key("fill\(round)-\(i)"), string("v"), now: start) }
+            round += 1
+        } while cursor != 0 && round < 10_000
+        for i in stride(from: 0, to: 4_000, by: 2) { #expect(seen[key("stay\(i)")] == 1) }
+        expectSound(keyspace)
+    }
+
+    @Test("inserting and deleting keys in turn keeps the index small: tombstones are cleared, not grown over")
+    func tombstoneChurn() {
+        var keyspace = Keyspace()
+        for i in 0..<8 { keyspace.set(key("stay\(i)"), .integer(Int64(i)), now: start) }
+        for round in 0..<50_000 {
+            keyspace.set(key("churn\(round)"), .integer(1), now: start)
+            if round % 3 == 0 { keyspace.set(key("churn\(round)b"), .integer(2), now: start) }
+            keyspace.remove(key("churn\(round)"), now: start)
+            if round % 3 == 0 { keyspace.remove(key("churn\(round)b"), now: start) }
+            if round % 10_000 == 0 { expectSound(keyspace) }
+        }
+        #expect(keyspace.layout.indexSlots <= 64)
+        #expect(keyspace.layout.entries <= 16)
+        for i in 0..<8 {
+            let stored = keyspace.value(key("stay\(i)"), now: start)
+            #expect(stored == .integer(Int64(i)))
+        }
+        expectSound(keyspace)
+    }
+
+    @Test("a keyspace that lost most keys is compacted by the expiry sweep: smaller arrays, same keys and total")
+    func compaction() {
+        var keyspace = Keyspace()
+        let long = String(repeating: "z", count: 40)
+        for i in 0..<10_000 { keyspace.set(key(i % 100 == 0 ? "\(long)\(i)" : "k\(i)"), .integer(Int64(i)), now: start) }
+        let full = keyspace.layout
+        for i in 0..<10_000 where i % 50 != 0 { keyspace.remove(key(i % 100 == 0 ? "\(long)\(i)" : "k\(i)"), now: start) }
+        let memory = keyspace.usedMemory
+        #expect(keyspace.layout == full)
+        keyspace.expireCycle(now: start, maxChecks: 1)
+        #expect(keyspace.layout.entries == 200 && keyspace.layout.indexSlots < full.indexSlots)
+        #expect(keyspace.layout.largeKeys == 100)
+        #expect(keyspace.usedMemory == memory)
+        for i in stride(from: 0, to: 10_000, by: 50) {
+            let stored = keyspace.value(key(i % 100 == 0 ? "\(long)\(i)" : "k\(i)"), now: start)
+            #expect(stored == .integer(Int64(i)))
+        }
+        expectSound(keyspace)
+    }
+
+    @Test("random keys come only from live keys, also when most entries are holes")
+    func randomKeyAmongHoles() {
+        var keyspace = Keyspace()
+        for i in 0..<1_000 { keyspace.set(key("k\(i)"), string("v"), now: start) }
+        for i in 0..<1_000 where i != 500 && i != 900 { keyspace.remove(key("k\(i)"), now: start) }
+        keyspace.set(key("k900"), string("v"), expiresAt: later(5).milliseconds, now: start)
+        var seen: Set<Key> = []
+        for _ in 0..<200 { if let found = keyspace.randomKey(now: later(10)) { seen.insert(found) } }
+        #expect(seen == [key("k500")])
+        keyspace.remove(key("k500"), now: start)
+        let none = keyspace.randomKey(now: later(10))
+        #expect(none == nil)
+    }
+
+    @Test("prefetching present, absent and long keys changes nothing")
+    func prefetchChangesNothing() {
+        var keyspace = Keyspace()
+        keyspace.prefetch(UnsafeRawBufferPointer(start: nil, count: 0))
+        for i in 0..<100 { keyspace.set(key("k\(i)"), .integer(Int64(i)), now: start) }
+        let probes = (0..<200).map { key("k\($0)") } + [key(String(repeating: "q", count: 50))]
+        for probe in probes { probe.withUnsafeBytes { keyspace.prefetch($0) } }
+        #expect(keyspace.count == 100 && keyspace.stats == Keyspace.Stats())
+        expectSound(keyspace)
+    }
+
+    @Test("random operations on short and long keys keep the index, free list and counts consistent",
+          arguments: [7, 8] as [UInt64])
+    func randomOperationsKeepLayoutSound(seed: UInt64) {
+        var random = KeyspaceModelTests.SplitMix64(state: seed)
+        var keyspace = Keyspace()
+        var model: [Key: Value] = [:]
+        let long = String(repeating: "L", count: 30)
+        for step in 0..<30_000 {
+            let number = random.next() % 2_000
+            let name = key(number % 7 == 0 ? "\(long)\(number)" : "k\(number)")
+            switch random.next() % 8 {
+            case 0...2:
+                keyspace.set(name, .integer(Int64(step)), now: start)
+                model[name] = .integer(Int64(step))
+            case 3...4:
+                keyspace.remove(name, now: start)
+                model[name] = nil
+            case 5:
+                keyspace.withEntry(name, now: start) { value, _ in
+                    value = value == nil ? .integer(-1) : nil
+                }
+                model[name] = model[name] == nil ? .integer(-1) : nil
+            case 6:
+                keyspace.expireCycle(now: start, maxChecks: 100)
+            default:
+                let stored = keyspace.value(name, now: start)
+                #expect(stored == model[name], "step \(step)")
+            }
+            if step % 1_000 == 0 { expectSound(keyspace) }
+        }
+        #expect(Set(keyspace.keys(now: start)) == Set(model.keys))
+        expectSound(keyspace)
+    }
+}
