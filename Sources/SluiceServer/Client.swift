@@ -33,6 +33,8 @@ final class Client: @unchecked Sendable {
     /// `blockedRequest != nil`, read after every command of a burst without copying the
     /// request (and retaining what it holds).
     private(set) var isBlocked = false
+    /// Set by `SHUTDOWN`: the connection closes with no reply, as Redis's does when it exits.
+    var closesSilently = false
     /// Hands a parked client's late reply to its connection, from any thread; set on
     /// connect, cleared on disconnect.
     var resume: (@Sendable (RESPValue) -> Void)?

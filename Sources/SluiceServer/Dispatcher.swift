@@ -36,6 +36,8 @@ final class ServerContext: Sendable {
     let authFailures = AuthFailureLog()
     /// The `/metrics` registry; nil without `--metrics-port`, and then no command feeds it.
     let metrics: ServerMetrics?
+    /// Set by `SHUTDOWN`; `SluiceServer.run()` waits for it.
+    let shutdownRequest = ShutdownRequest()
 
     init(
         configuration: ServerConfiguration, table: CommandTable, startedAt: Instant, processID: Int32,
@@ -91,7 +93,7 @@ final class Dispatcher: Sendable {
         let deferAndCheck: ((DeferredReply) -> Void)? = deferred.map { deferred in { if !deferred($0) { pause?.isSet = true } } }
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: RESPValue) {
-            if !client.isBlocked { emit(reply) }
+            if !client.isBlocked && !client.closesSilently { emit(reply) }
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()

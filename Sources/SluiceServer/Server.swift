@@ -17,7 +17,7 @@ public final class SluiceServer: Sendable {
 
     public let configuration: ServerConfiguration
     private let group: MultiThreadedEventLoopGroup
-    private let dispatcher: Dispatcher
+    let dispatcher: Dispatcher
     private let logger: Logger
     /// `draining` is set when shutdown begins: connections accepted after it are closed.
     private let channels = Mutex<(listeners: [Channel], connections: [ObjectIdentifier: Channel], draining: Bool)>(([], [:], false))
@@ -228,6 +228,10 @@ public final class SluiceServer: Sendable {
     /// Then the snapshot is written (if configured), the backend closed and the event
     /// loops stopped. With no grace period every connection is closed at once.
     public func shutdown(gracePeriod: Duration = .zero) async {
+        await shutdown(gracePeriod: gracePeriod, snapshot: .asConfigured)
+    }
+
+    func shutdown(gracePeriod: Duration, snapshot: ShutdownRequest.Snapshot) async {
         let (listeners, connections) = channels.withLock { channels in
             channels.draining = true
             return (channels.listeners, Array(channels.connections.values))
@@ -244,7 +248,7 @@ public final class SluiceServer: Sendable {
         }
         expiryTask.withLock { $0?.cancel(); $0 = nil }
         snapshotTask.withLock { $0?.cancel(); $0 = nil }
-        saveSnapshotAtShutdown()
+        if snapshot == .asConfigured { saveSnapshotAtShutdown() }
         await stopBackend()
         try? await group.shutdownGracefully()
     }

@@ -54,7 +54,8 @@ struct SluiceServerCommand: AsyncParsableCommand {
         // The group turns the first SIGTERM or SIGINT into a graceful shutdown with the
         // shutdown-timeout grace period (SluiceServer.run, shutdown(gracePeriod:)).
         let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            // SHUTDOWN ends the server's run() on its own; that ends the group, as a signal would.
+            services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // These handlers exist from before the ready line, while the group installs its
         // own only once it runs: a signal in between must not kill the process, and it is
         // handed to the group here. A second signal cancels the group, which ends the

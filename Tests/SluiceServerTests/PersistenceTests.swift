@@ -266,6 +266,26 @@ struct PersistenceTests {
         }
     }
 
+    @Test("SHUTDOWN's refusals: Redis's syntax errors, ABORT with none under way, SAVE without a snapshot, MULTI and scripts")
+    func shutdownRefusals() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            for arguments in [["FOO"], ["NOSAVE", "SAVE"], ["SAVE", "NOSAVE"], ["ABORT", "NOW"], ["ABORT", "NOSAVE"], ["NOW", "FOO"]] {
+                #expect(try c.command(["SHUTDOWN"] + arguments) == "-ERR syntax error\r\n", "\(arguments)")
+            }
+            #expect(try c.command("SHUTDOWN", "ABORT") == "-ERR No shutdown in progress.\r\n")
+            #expect(try c.command("SHUTDOWN", "SAVE") == "-ERR Errors trying to SHUTDOWN. Check logs.\r\n")
+            #expect(try c.command("MULTI") == "+OK\r\n")
+            #expect(try c.command("SHUTDOWN") == "-ERR Command not allowed inside a transaction\r\n")
+            #expect(try c.command("DISCARD") == "+OK\r\n")
+            #expect(try c.command("EVAL", "return redis.call('shutdown')", "0").hasPrefix("-ERR This Redis command is not allowed from script"))
+            #expect(try c.command("PING") == "+PONG\r\n")
+            // The one that is accepted closes the connection with no reply, as Redis does.
+            try c.send("*2\r\n$8\r\nSHUTDOWN\r\n$5\r\nforce\r\n")
+            #expect(c.closesWithoutReply())
+        }
+    }
+
     @Test("without a snapshot, SAVE and BGSAVE are errors, LASTSAVE is the start time and INFO says so")
     func notConfigured() async throws {
         let clock = ManualTimeSource()

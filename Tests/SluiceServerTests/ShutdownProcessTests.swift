@@ -187,6 +187,41 @@ struct ShutdownProcessTests {
         #expect(try afterRestart(directory, "GET", "written") == "$6\r\nbefore\r\n")
     }
 
+    @Test("SHUTDOWN: no reply, the connection closed, the snapshot written, exit 0; SHUTDOWN NOSAVE leaves the snapshot as it was")
+    func shutdownCommand() throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let (process, port) = try start(directory)
+        let client = try RawConnection(port: port)
+        #expect(try client.command("SET", "kept", "1") == "+OK\r\n")
+        try client.send("*1\r\n$8\r\nSHUTDOWN\r\n")
+        #expect(client.closesWithoutReply())
+        #expect(try process.waitForExit() == 0)
+        #expect(process.log.contains("SHUTDOWN received from 127.0.0.1:"))
+        #expect(process.log.contains("Snapshot saved to \(directory.snapshot) (1 keys)"))
+
+        let (second, secondPort) = try start(directory)
+        let changer = try RawConnection(port: secondPort)
+        #expect(try changer.command("SET", "kept", "2") == "+OK\r\n")
+        try changer.send("*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nnosave\r\n")
+        #expect(changer.closesWithoutReply())
+        #expect(try second.waitForExit() == 0)
+        #expect(try afterRestart(directory, "GET", "kept") == "$1\r\n1\r\n")
+    }
+
+    @Test("SHUTDOWN NOW closes a client that keeps sending at once instead of giving it shutdown-timeout")
+    func shutdownNow() throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        let (process, port) = try start(directory, ["--shutdown-timeout", "30"])
+        let busy = try BusyClient(port: port)
+        let started = monotonicMilliseconds()
+        try RawConnection(port: port).send("*2\r\n$8\r\nSHUTDOWN\r\n$3\r\nNOW\r\n")
+        #expect(try process.waitForExit() == 0)
+        #expect(monotonicMilliseconds() - started < 5_000)
+        #expect(busy.closedByServer())
+    }
+
     @Test("shutdown-timeout: default 10, CONFIG GET and CONFIG SET, Redis's error for a bad value")
     func option() async throws {
         try await withServer { server in

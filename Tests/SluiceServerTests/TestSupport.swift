@@ -167,6 +167,12 @@ final class RawConnection {
         }
     }
 
+    /// True when the server closes the connection without sending anything more.
+    func closesWithoutReply() -> Bool {
+        var byte: UInt8 = 0
+        return pending.readableBytes == 0 && recv(descriptor, &byte, 1, 0) == 0
+    }
+
     /// True once the server has closed the connection (after any unread bytes).
     func isClosedByPeer() throws -> Bool {
         while true {

@@ -1,5 +1,6 @@
 """redis-py against a sluice-server with a snapshot file: SAVE, BGSAVE, LASTSAVE,
-INFO persistence, and a SIGTERM restart that keeps keys and TTLs."""
+INFO persistence, a SIGTERM restart that keeps keys and TTLs, and redis-cli SHUTDOWN."""
+import subprocess
 import time
 
 import pytest
@@ -47,3 +48,25 @@ def test_save_without_a_snapshot_is_an_error(sluice):
     with pytest.raises(redis.exceptions.ResponseError, match="snapshot persistence is not configured"):
         client.save()
     client.close()
+
+
+def test_redis_cli_shutdown_stops_the_server_and_saves(tmp_path):
+    """redis-cli SHUTDOWN, as operators stop Redis: exit 0 on both sides, keys saved."""
+    path = str(tmp_path / "dump.sluice")
+    process, info = start_sluice("--snapshot", path, "--snapshot-interval", "0")
+    try:
+        client = redis.Redis(port=info["port"], decode_responses=True)
+        assert client.set("shutdown:k", "v") is True
+        client.close()
+        result = subprocess.run(["redis-cli", "-p", str(info["port"]), "SHUTDOWN"],
+                                capture_output=True, text=True, timeout=20)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    process, info = start_sluice("--snapshot", path)
+    try:
+        assert redis.Redis(port=info["port"], decode_responses=True).get("shutdown:k") == "v"
+    finally:
+        assert stop(process) == 0

@@ -8,6 +8,9 @@ enum PersistenceCommands {
                     summary: "Synchronously saves the database(s) to disk.", handler: save),
         CommandSpec("bgsave", arity: -1, flags: ["admin", "noscript", "no_async_loading"], group: "server",
                     summary: "Asynchronously saves the database(s) to disk.", handler: backgroundSave),
+        CommandSpec("shutdown", arity: -1, flags: ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"],
+                    group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+                    handler: shutdown),
         CommandSpec("lastsave", arity: 1, flags: ["loading", "stale", "fast"], group: "server",
                     summary: "Returns the Unix timestamp of the last successful save to disk.") { invocation, _ throws(CommandError) in
             // Without a snapshot, as Redis without saves: the start time.
@@ -41,6 +44,43 @@ enum PersistenceCommands {
             throw .err("Background save already in progress")
         }
         return .simpleString("Background saving started")
+    }
+
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] | SHUTDOWN ABORT: stops the server as SIGTERM
+    /// does (Server.swift's `shutdown`); `NOW` closes open connections at once. As in
+    /// Redis, the client gets no reply: its connection closes as the server stops.
+    private static func shutdown(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
+        var save: Bool?
+        var now = false
+        var force = false
+        var abort = false
+        while !invocation.arguments.isEmpty {
+            switch try invocation.arguments.nextKeyword() {
+            case "NOSAVE" where save != true: save = false
+            case "SAVE" where save != false: save = true
+            case "NOW": now = true
+            case "FORCE": force = true
+            case "ABORT": abort = true
+            default: throw .syntax
+            }
+        }
+        let server = invocation.server
+        if abort {
+            guard save == nil && !now && !force else { throw .syntax }
+            // A shutdown that has begun closes every connection and cannot be called back.
+            throw .err(server.shutdownRequest.isRequested ? "a shutdown in progress cannot be aborted" : "No shutdown in progress.")
+        }
+        if save == true && server.persistence == nil && !force {
+            server.logger.warning("SHUTDOWN SAVE refused: snapshot persistence is not configured (start the server with --snapshot PATH), and FORCE was not given")
+            throw .err("Errors trying to SHUTDOWN. Check logs.")
+        }
+        let options = ShutdownRequest.Options(snapshot: save == false ? .skip : .asConfigured, immediate: now)
+        if server.shutdownRequest.request(options) {
+            server.logger.info("SHUTDOWN received from \(invocation.client.address), shutting down")
+        }
+        invocation.client.closesSilently = true
+        invocation.client.closeAfterReply = true
+        return .ok
     }
 
     /// INFO's `persistence` section, with Redis's field names for what Sluice has.
