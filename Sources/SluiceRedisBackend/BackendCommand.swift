@@ -93,14 +93,19 @@ public struct BackendCommand: Sendable {
             return
         }
         appendArrayHeader(count + 2, to: &output)
+        Self.writeCall(of: script, hash: hash, into: &output)
+        output.append(contentsOf: bytes)
+    }
+
+    /// `EVALSHA <sha>`, or `EVAL <source>` when the hash is not known to be loaded.
+    private static func writeCall(of script: BackendScript, hash: [UInt8]?, into output: inout [UInt8]) {
         if let hash {
-            output.append(contentsOf: Self.evalsha)
+            output.append(contentsOf: evalsha)
             appendBulk(hash, to: &output)
         } else {
-            output.append(contentsOf: Self.eval)
+            output.append(contentsOf: eval)
             appendBulk(Array(script.source.utf8), to: &output)
         }
-        output.append(contentsOf: bytes)
     }
 
     /// Calls of one script as a single run of it, in the scripts' `BATCH` form:
@@ -110,13 +115,7 @@ public struct BackendCommand: Sendable {
         let keys = calls.reduce(0) { $0 + $1.keyCount }
         let arguments = calls.reduce(0) { $0 + 2 + $1.argumentCount }
         appendArrayHeader(2 + 1 + keys + 2 + arguments, to: &output)
-        if let hash {
-            output.append(contentsOf: Self.evalsha)
-            appendBulk(hash, to: &output)
-        } else {
-            output.append(contentsOf: Self.eval)
-            appendBulk(Array(script.source.utf8), to: &output)
-        }
+        writeCall(of: script, hash: hash, into: &output)
         appendBulk(Array(String(keys).utf8), to: &output)
         for call in calls { output.append(contentsOf: call.bytes[call.keysStart..<call.argumentsOffset]) }
         output.append(contentsOf: Self.batch)
