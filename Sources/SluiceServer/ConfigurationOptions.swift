@@ -57,10 +57,7 @@ public struct ConfigurationOption: Sendable {
         ConfigurationOption("tls-auth-clients", value: "no|yes|optional",
                             "Client certificates: no (not asked for), yes (required), optional.",
                             read: { $0.tlsAuthClients.rawValue }) { c, text throws(ConfigurationValueError) in
-            guard let mode = TLSClientAuthentication(rawValue: text.lowercased()) else {
-                throw ConfigurationValueError("argument(s) must be one of the following: no, yes, optional")
-            }
-            c.tlsAuthClients = mode
+            c.tlsAuthClients = try oneOf(text)
         },
         ConfigurationOption("io-threads", aliases: ["threads"], value: "N", "Event-loop threads serving connections.",
                             read: { String($0.threads) }) { c, text throws(ConfigurationValueError) in
@@ -118,10 +115,7 @@ public struct ConfigurationOption: Sendable {
         ConfigurationOption("enable-debug-command", value: "no|yes|local",
                             "Allow DEBUG (SET-CLOCK): no, yes, or local (loopback clients only).",
                             read: { $0.enableDebugCommand.rawValue }) { c, text throws(ConfigurationValueError) in
-            guard let access = DebugCommandAccess(rawValue: text.lowercased()) else {
-                throw ConfigurationValueError("argument(s) must be one of the following: no, yes, local")
-            }
-            c.enableDebugCommand = access
+            c.enableDebugCommand = try oneOf(text)
         },
         ConfigurationOption("lua-time-limit", value: "MILLISECONDS",
                             "How long a Lua script may run before it is stopped; 0: no limit.",
@@ -148,10 +142,7 @@ public struct ConfigurationOption: Sendable {
         ConfigurationOption("on-backend-failure", value: "fail-closed|fail-open",
                             "When the backend cannot decide: fail-closed (TRYAGAIN) or fail-open (allow).",
                             read: { $0.backendFailurePolicy.rawValue }) { c, text throws(ConfigurationValueError) in
-            guard let policy = BackendFailurePolicy(rawValue: text.lowercased()) else {
-                throw ConfigurationValueError("argument(s) must be one of the following: fail-closed, fail-open")
-            }
-            c.backendFailurePolicy = policy
+            c.backendFailurePolicy = try oneOf(text)
         },
         ConfigurationOption("snapshot", value: "PATH", "Snapshot file to load at start and write on saves; empty: none.",
                             read: { $0.snapshotPath ?? "" }) { c, text throws(ConfigurationValueError) in
@@ -168,18 +159,11 @@ public struct ConfigurationOption: Sendable {
         },
         ConfigurationOption("log-level", value: "LEVEL", "trace, debug, info, notice, warning, error or critical.",
                             read: { $0.logLevel.rawValue }) { c, text throws(ConfigurationValueError) in
-            guard let level = Logger.Level(rawValue: text.lowercased()) else {
-                throw ConfigurationValueError("argument(s) must be one of the following: "
-                    + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            c.logLevel = level
+            c.logLevel = try oneOf(text)
         },
         ConfigurationOption("log-format", value: "text|json", "Log lines as text, or one JSON object per line.",
                             read: { $0.logFormat.rawValue }) { c, text throws(ConfigurationValueError) in
-            guard let format = LogFormat(rawValue: text.lowercased()) else {
-                throw ConfigurationValueError("argument(s) must be one of the following: text, json")
-            }
-            c.logFormat = format
+            c.logFormat = try oneOf(text)
         },
         ConfigurationOption("metrics-port", value: "N", "Port serving Prometheus GET /metrics; 0: off.",
                             read: { String($0.metricsPort ?? 0) }) { c, text throws(ConfigurationValueError) in
@@ -244,16 +228,23 @@ public struct ConfigurationOption: Sendable {
         }
     }
 
+    /// One of an enumeration's names, in any letter case; Redis's error lists them all.
+    static func oneOf<Choice: RawRepresentable & CaseIterable>(_ text: String) throws(ConfigurationValueError) -> Choice
+    where Choice.RawValue == String {
+        if let choice = Choice(rawValue: text.lowercased()) { return choice }
+        throw ConfigurationValueError("argument(s) must be one of the following: "
+            + Choice.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+
     /// A `maxmemory-policy` name. Redis's LRU and LFU policies need an access time or
     /// counter updated on every read, which Sluice does not keep; they get a reason of their own.
     static func evictionPolicy(_ text: String) throws(ConfigurationValueError) -> EvictionPolicy {
         let lowered = text.lowercased()
-        if let policy = EvictionPolicy(rawValue: lowered) { return policy }
-        let supported = EvictionPolicy.allCases.map(\.rawValue).joined(separator: ", ")
         if ["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu"].contains(lowered) {
+            let supported = EvictionPolicy.allCases.map(\.rawValue).joined(separator: ", ")
             throw ConfigurationValueError("\(lowered) is not supported (Sluice keeps no access times); use one of: \(supported)")
         }
-        throw ConfigurationValueError("argument(s) must be one of the following: \(supported)")
+        return try oneOf(text)
     }
 
     /// Redis's memory values: a number with an optional unit, `k`/`m`/`g` (powers of
