@@ -27,12 +27,7 @@ final class Client: @unchecked Sendable {
     /// answer at once, as if their timeout had passed (Redis's rule).
     var denyBlocking = false
     /// The command this client waits in (Blocking.swift); its later commands wait too.
-    var blockedRequest: BlockedRequest? {
-        didSet { isBlocked = blockedRequest != nil }
-    }
-    /// `blockedRequest != nil`, read after every command of a burst without copying the
-    /// request (and retaining what it holds).
-    private(set) var isBlocked = false
+    var blockedRequest: BlockedRequest?
     /// Set by `SHUTDOWN`: the connection closes with no reply, as Redis's does when it exits.
     var closesSilently = false
     /// Hands a parked client's late reply to its connection, from any thread; set on

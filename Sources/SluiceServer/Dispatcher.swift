@@ -93,7 +93,7 @@ final class Dispatcher: Sendable {
         let deferAndCheck: ((DeferredReply) -> Void)? = deferred.map { deferred in { if !deferred($0) { pause?.isSet = true } } }
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: RESPValue) {
-            if !client.isBlocked && !client.closesSilently { emit(reply) }
+            if client.blockedRequest == nil && !client.closesSilently { emit(reply) }
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()
@@ -116,7 +116,7 @@ final class Dispatcher: Sendable {
                         positions[executed] = (position, index)
                         executed += 1
                     }
-                    if client.isBlocked, let request = client.blockedRequest {
+                    if let request = client.blockedRequest {
                         parked = ParkedBatch(next: index + 1, token: request.token, timeout: request.timeout)
                         break
                     }
