@@ -58,9 +58,9 @@ final class ServerMetrics: Sendable {
         CoreMetrics.Timer(label: "sluice_command_duration_seconds", dimensions: [("command", command)], factory: factory)
     }
 
-    /// Backend mode's round trips, fed by the connections' threads as each batch's
-    /// replies are read.
-    var backendRoundTripObserver: @Sendable (Int) -> Void {
+    /// Registers backend mode's round-trip histogram and returns what feeds it, which the
+    /// connections' threads call as each batch's replies are read.
+    func backendRoundTripObserver() -> @Sendable (Int) -> Void {
         let timer = CoreMetrics.Timer(label: "sluice_backend_round_trip_seconds", factory: factory)
         return { timer.recordNanoseconds(Int64($0)) }
     }

@@ -45,7 +45,7 @@ public final class SluiceServer: Sendable {
         let metrics = configuration.metricsPort == nil ? nil : ServerMetrics()
         var backend: BackendMode?
         if let settings = (try? configuration.backendConfiguration()) ?? nil,
-           let client = try? RedisBackend(configuration: settings, roundTripObserver: metrics?.backendRoundTripObserver) {
+           let client = try? RedisBackend(configuration: settings, roundTripObserver: metrics?.backendRoundTripObserver()) {
             backend = BackendMode(backend: client, database: database)
         }
         let context = ServerContext(
