@@ -5,12 +5,12 @@ import Glibc
 
 /// The in-memory keyspace: keys, values and expiry deadlines.
 ///
-/// Two arrays. `entries` holds each key with its value and deadline, 56 bytes, densely:
+/// Two arrays. `entries` holds each key with its value and deadline, 48 bytes, densely:
 /// a new key goes into the hole a deleted one left, or at the end. `index` is an
 /// open-addressing hash table (linear probing) of 32-bit slots, each the position of
 /// an entry plus, in the bits the position does not need, a tag of the key's seeded
 /// hash; a probe past another key rejects it by its tag without reading its entry. A
-/// look-up reads one index slot (about 8 bytes of index per key against 56 of entries,
+/// look-up reads one index slot (about 8 bytes of index per key against 48 of entries,
 /// so the index mostly stays in cache) and one entry. Only the index is sized by load
 /// factor; the entries array grows by doubling its capacity, and the part not yet
 /// written costs no resident memory.
@@ -33,7 +33,7 @@ import Glibc
 /// adds, replaces or removes an entry adjusts it by the difference, in O(1).
 public struct Keyspace: Sendable {
     /// One key. The fields are in this order so that the three narrow ones fill the 7
-    /// bytes after the 25-byte value: 56 bytes in all, a key of up to 22 bytes included.
+    /// bytes after the 17-byte value: 48 bytes in all, a key of up to 22 bytes included.
     struct Entry: Sendable {
         /// An inline key's bytes 0..<8; a large key's position in `largeKeys`; a hole's
         /// next free position (`Keyspace.noPosition` for none).

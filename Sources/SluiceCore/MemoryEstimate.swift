@@ -18,6 +18,12 @@ public enum MemoryEstimate {
         (size + 8 + 15) & ~15
     }
 
+    /// The heap object of a boxed (`indirect`) value case: a 16-byte object header and the payload.
+    @inline(__always)
+    static func box<Payload>(_ payload: Payload.Type) -> Int {
+        allocation(16 + MemoryLayout<Payload>.size)
+    }
+
     /// Heap bytes of an array of `count` bytes; an empty array allocates nothing.
     @inline(__always)
     public static func bytes(_ count: Int) -> Int {
@@ -48,17 +54,18 @@ public enum MemoryEstimate {
 }
 
 extension Value {
-    /// Heap bytes this value holds outside its entry, in O(1). Integers and leaky
-    /// buckets live inside the entry and cost nothing more.
+    /// Heap bytes this value holds outside its entry, in O(1). Integers and unblocked
+    /// leaky buckets live inside the entry and cost nothing more.
     @inline(__always)
     public var heapBytes: Int {
         switch self {
         case .integer, .leakyBucket: 0
+        case .blockedLeakyBucket: MemoryEstimate.box(LeakyBucketState.self)
         case .string(let bytes): MemoryEstimate.bytes(bytes.count)
         case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.count * MemoryLayout<SlidingWindowLog.Entry>.stride)
-        case .list(let list): list.heapBytes
-        case .hash(let hash): hash.heapBytes
-        case .sortedSet(let set): set.heapBytes
+        case .list(let list): MemoryEstimate.box(ListValue.self) + list.heapBytes
+        case .hash(let hash): MemoryEstimate.box(HashValue.self) + hash.heapBytes
+        case .sortedSet(let set): MemoryEstimate.box(SortedSet.self) + set.heapBytes
         }
     }
 }

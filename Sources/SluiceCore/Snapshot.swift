@@ -115,7 +115,8 @@ public enum Snapshot {
             case .integer(let number):
                 bytes.append(Kind.integer.rawValue)
                 fixed(number)
-            case .leakyBucket(let state):
+            case .leakyBucket, .blockedLeakyBucket:
+                let state = value.leakyBucketState!
                 bytes.append(Kind.leakyBucket.rawValue)
                 fixed(state.level)
                 fixed(state.lastLeak.nanoseconds)
@@ -280,7 +281,7 @@ public enum Snapshot {
                 let level = try fixed(Int64.self)
                 let lastLeak = Instant(nanoseconds: try fixed(Int64.self))
                 let blockedUntil = try deadline().map { Instant(nanoseconds: $0) }
-                value = .leakyBucket(LeakyBucketState(level: level, lastLeak: lastLeak, blockedUntil: blockedUntil))
+                value = Value(leakyBucket: LeakyBucketState(level: level, lastLeak: lastLeak, blockedUntil: blockedUntil))
             case .slidingWindow:
                 let count = try count(minimumSize: 16)
                 var runs: [SlidingWindowLog.Entry] = []

@@ -102,7 +102,7 @@ final class Persistence: Sendable {
         case .list(let list): list.isEmpty
         case .hash(let hash): hash.isEmpty
         case .sortedSet(let set): set.isEmpty
-        case .string, .integer, .leakyBucket, .slidingWindow: false
+        case .string, .integer, .leakyBucket, .blockedLeakyBucket, .slidingWindow: false
         }
     }
 

@@ -26,8 +26,8 @@ private func sampleEntries() -> [Snapshot.Entry] {
         Snapshot.Entry(key: Array(repeating: 7, count: 300), value: .string(Array(repeating: 0xAB, count: 1_000_000))),
         Snapshot.Entry(key: bytes("i"), value: .integer(-42), expiresAt: 1),
         Snapshot.Entry(key: bytes("imax"), value: .integer(.max)),
-        Snapshot.Entry(key: bytes("lb"), value: .leakyBucket(LeakyBucketState(level: 5, lastLeak: Instant(nanoseconds: 123_456_789)))),
-        Snapshot.Entry(key: bytes("lb2"), value: .leakyBucket(LeakyBucketState(
+        Snapshot.Entry(key: bytes("lb"), value: Value(leakyBucket: LeakyBucketState(level: 5, lastLeak: Instant(nanoseconds: 123_456_789)))),
+        Snapshot.Entry(key: bytes("lb2"), value: Value(leakyBucket: LeakyBucketState(
             level: 0, lastLeak: Instant(nanoseconds: -5), blockedUntil: Instant(nanoseconds: .max))), expiresAt: .max - 1),
         Snapshot.Entry(key: bytes("sw"), value: .slidingWindow(log), expiresAt: 1_700_000_001_001),
         Snapshot.Entry(key: bytes("swempty"), value: .slidingWindow(SlidingWindowLog())),

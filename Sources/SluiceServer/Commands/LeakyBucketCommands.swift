@@ -10,7 +10,7 @@ enum LeakyBucketCommands {
             let (key, bucket, amount) = try parse(&invocation, command: "consume").memory
             let now = invocation.now
             let decision = try invocation.arguments.withKey(key) { key throws(CommandError) in
-                try state.keyspace.decide(key, now: now, read: bucketState, wrap: { .leakyBucket($0) }) { current in
+                try state.keyspace.decide(key, now: now, read: bucketState, wrap: { Value(leakyBucket: $0) }) { current in
                     let outcome = bucket.consume(current, amount: amount ?? 1, now: now)
                     return (outcome.write, outcome.decision)
                 }
@@ -96,9 +96,7 @@ enum LeakyBucketCommands {
 
 /// A leaky bucket's state, nil when the key is absent; `WRONGTYPE` for any other value.
 private func bucketState(_ value: Value?) throws(CommandError) -> LeakyBucketState? {
-    switch value {
-    case nil: return nil
-    case .leakyBucket(let state)?: return state
-    default: throw .wrongType
-    }
+    guard let value else { return nil }
+    guard let state = value.leakyBucketState else { throw .wrongType }
+    return state
 }
