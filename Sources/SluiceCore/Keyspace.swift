@@ -379,13 +379,28 @@ public struct Keyspace: Sendable {
         UInt32(truncatingIfNeeded: hash >> 32) & ~mask
     }
 
-    /// Starts loading the entry of `key`, without waiting for it: a caller about to look
-    /// up several keys (a pipelined burst) asks for the next ones first, so their cache
-    /// misses overlap instead of coming one after another. The index slot is read (it is
-    /// usually cached: the index is small) to learn which entry to load. Changes nothing.
+    /// Prefetching, in two stages so that no cache miss is waited for: a caller about to
+    /// look up several keys (a pipelined burst) first asks for the index slots of the
+    /// next ones (`prefetchIndex`), and a few keys later, when those slots have arrived,
+    /// for the entries they point to (`prefetchEntry`). Reading a slot in the same step
+    /// as asking for it stalled on every slot the cache did not hold. Changes nothing.
+    ///
+    /// Stage one: starts loading the index slot where the search for `key` begins;
+    /// returns the key's hash, which stage two takes.
     @inline(__always)
-    public func prefetch(_ key: UnsafeRawBufferPointer) {
+    public func prefetchIndex(_ key: UnsafeRawBufferPointer) -> UInt64 {
         let hash = self.hash(key)
+        index.withUnsafeBufferPointer { slots in
+            sluice_prefetch(slots.baseAddress! + (Int(truncatingIfNeeded: hash) & (slots.count - 1)))
+        }
+        return hash
+    }
+
+    /// Stage two: finds the first slot whose tag matches `hash` and starts loading its
+    /// entry (an entry may straddle two cache lines). A tag match of another key only
+    /// wastes the load.
+    @inline(__always)
+    public func prefetchEntry(hash: UInt64) {
         index.withUnsafeBufferPointer { slots in
             let mask = slots.count - 1
             let positionMask = UInt32(truncatingIfNeeded: mask)
@@ -400,7 +415,6 @@ public struct Keyspace: Sendable {
             let position = Int(slots[slot] & positionMask) - 1
             entries.withUnsafeBufferPointer { buffer in
                 guard position < buffer.count else { return }
-                // An entry may straddle two cache lines.
                 let start = UnsafeRawPointer(buffer.baseAddress! + position)
                 sluice_prefetch(start)
                 sluice_prefetch(start + MemoryLayout<Entry>.stride - 1)
