@@ -98,40 +98,53 @@ final class Dispatcher: Sendable {
         let wakeups = database.state.withLock { state -> [Wakeup] in
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
-                withUnsafeTemporaryAllocation(of: UInt64?.self, capacity: KeyPrefetch.indexDistance) { hashes in
-                    var executed = 0
-                    let prefetch = KeyPrefetch(batch: batch, hashes: hashes)
-                    prefetch.start(before: start, in: state.keyspace)
-                    for index in start..<batch.count {
-                        prefetch.advance(running: index, in: state.keyspace)
-                        let arguments = Arguments(batch, command: index)
-                        let position = execute(arguments, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
-                        // Clients waiting on keys this command pushed to are served before the next command.
-                        if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
-                        if let position {
-                            positions[executed] = (position, index)
-                            executed += 1
-                        }
-                        if let request = client.blockedRequest {
-                            parked = ParkedBatch(next: index + 1, token: request.token, timeout: request.timeout)
-                            break
-                        }
-                        if client.closeAfterReply { break }
-                        if pause?.isSet == true {
-                            parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
-                            break
-                        }
-                    }
-                    guard executed > 0 else { return }
-                    let share = (monotonicNanoseconds() - started) / executed
-                    for (position, _) in positions[0..<executed] {
-                        state.stats.commands[position].nanoseconds += share
-                    }
-                    if let metrics = context.metrics {
-                        recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
-                    }
-                    recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
+                var executed = 0
+                // Keys are prefetched in the keyspace's two stages (`Keyspace.prefetchIndex`,
+                // `prefetchEntry`): a command's index slot `prefetchDistance` commands ahead,
+                // its entry `entryDistance` ahead, with the hash kept in between. Not the
+                // first command's key: it is looked up at once, so a prefetch only costs a
+                // hash (a lone command at -P 1 paid it on every request).
+                var hashes = InlineArray<32, UInt64>(repeating: 0)  // prefetchDistance of them
+                for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
+                    hashes[index % Self.prefetchDistance] = prefetchIndex(of: index, in: batch, keyspace: state.keyspace)
                 }
+                for index in min(start + 1, batch.count)..<min(start + Self.entryDistance, batch.count) {
+                    state.keyspace.prefetchEntry(hash: hashes[index % Self.prefetchDistance])
+                }
+                for index in start..<batch.count {
+                    if index + Self.prefetchDistance < batch.count {
+                        hashes[index % Self.prefetchDistance] = prefetchIndex(of: index + Self.prefetchDistance, in: batch, keyspace: state.keyspace)
+                    }
+                    if index + Self.entryDistance < batch.count {
+                        state.keyspace.prefetchEntry(hash: hashes[(index + Self.entryDistance) % Self.prefetchDistance])
+                    }
+                    let arguments = Arguments(batch, command: index)
+                    let position = execute(arguments, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
+                    // Clients waiting on keys this command pushed to are served before the next command.
+                    if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
+                    if let position {
+                        positions[executed] = (position, index)
+                        executed += 1
+                    }
+                    if let request = client.blockedRequest {
+                        parked = ParkedBatch(next: index + 1, token: request.token, timeout: request.timeout)
+                        break
+                    }
+                    if client.closeAfterReply { break }
+                    if pause?.isSet == true {
+                        parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
+                        break
+                    }
+                }
+                guard executed > 0 else { return }
+                let share = (monotonicNanoseconds() - started) / executed
+                for (position, _) in positions[0..<executed] {
+                    state.stats.commands[position].nanoseconds += share
+                }
+                if let metrics = context.metrics {
+                    recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
+                }
+                recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
             }
             return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
         }
@@ -151,6 +164,29 @@ final class Dispatcher: Sendable {
             }
             state.stats.commands[position].durations?.recordNanoseconds(Int64(shareNanoseconds))
         }
+    }
+
+    /// How many commands ahead of the running one a burst's index slots are prefetched.
+    /// A typical pipelined burst (16 commands) is prefetched whole before its first
+    /// command runs, which gives the entries of all but the first few time to arrive; a
+    /// huge burst is prefetched no further ahead than this, so early entries are not
+    /// evicted before their commands run.
+    static let prefetchDistance = 32
+
+    /// How many commands ahead entries are prefetched: half way, so that each slot has
+    /// arrived when its entry is asked for.
+    static let entryDistance = 16
+
+    /// Starts loading the index slot of a command's first argument, where most commands
+    /// name their key (a wrong guess costs only a wasted load), and returns its hash. A
+    /// command without arguments gives hash 0, whose entry prefetch is wasted as well.
+    /// Plain loops rather than a struct holding the burst and the hashes: with the struct
+    /// the optimizer copied the burst's arrays, 16 more retains and releases per command.
+    @inline(__always)
+    private func prefetchIndex(of index: Int, in batch: RESPCommands, keyspace: Keyspace) -> UInt64 {
+        let words = batch.words(of: index)
+        guard words.count > 1 else { return 0 }
+        return batch.withWord(words.lowerBound + 1) { keyspace.prefetchIndex($0) }
     }
 
     /// Runs one command with the lock held; returns its table position, or nil when it
@@ -293,51 +329,4 @@ func monotonicNanoseconds() -> Int {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return spec.tv_sec * 1_000_000_000 + spec.tv_nsec
-}
-
-/// Prefetches the keyspace entries of a burst's keys ahead of the commands that use
-/// them, in the keyspace's two stages (`Keyspace.prefetchIndex`, `prefetchEntry`): a
-/// command's index slot is asked for `indexDistance` commands ahead and its entry
-/// `entryDistance` ahead, so each stage finds the previous one's load arrived. A
-/// typical pipelined burst (16 commands) is prefetched whole before its first command
-/// runs; a huge burst no further ahead than this, so early entries are not evicted
-/// before their commands run. The key is guessed to be the first argument, where most
-/// commands name it; a wrong guess costs only a wasted load.
-private struct KeyPrefetch {
-    static let indexDistance = 32
-    static let entryDistance = 16
-
-    let batch: RESPCommands
-    /// Stage one's hashes, by command index modulo `indexDistance`; nil for a command without arguments.
-    let hashes: UnsafeMutableBufferPointer<UInt64?>
-
-    /// Before command `first` runs: both stages for the commands after it, up to the
-    /// distances. Not `first` itself: it is looked up at once, so a prefetch would only
-    /// cost a hash (a lone command at -P 1 paid it on every request).
-    @inline(__always)
-    func start(before first: Int, in keyspace: Keyspace) {
-        guard first + 1 < batch.count else { return }
-        for index in first + 1..<min(first + Self.indexDistance, batch.count) { prefetchIndex(index, keyspace) }
-        for index in first + 1..<min(first + Self.entryDistance, batch.count) { prefetchEntry(index, keyspace) }
-    }
-
-    /// As command `index` runs: each stage moves on by one command.
-    @inline(__always)
-    func advance(running index: Int, in keyspace: Keyspace) {
-        if index + Self.indexDistance < batch.count { prefetchIndex(index + Self.indexDistance, keyspace) }
-        if index + Self.entryDistance < batch.count { prefetchEntry(index + Self.entryDistance, keyspace) }
-    }
-
-    // The keyspace is passed in, never stored: a second reference to its arrays would
-    // make the running command's next write copy them.
-    @inline(__always)
-    private func prefetchIndex(_ index: Int, _ keyspace: Keyspace) {
-        let words = batch.words(of: index)
-        hashes[index % Self.indexDistance] = words.count > 1 ? batch.withWord(words.lowerBound + 1) { keyspace.prefetchIndex($0) } : nil
-    }
-
-    @inline(__always)
-    private func prefetchEntry(_ index: Int, _ keyspace: Keyspace) {
-        if let hash = hashes[index % Self.indexDistance] { keyspace.prefetchEntry(hash: hash) }
-    }
 }
