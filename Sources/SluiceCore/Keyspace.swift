@@ -127,6 +127,12 @@ public struct Keyspace: Sendable {
         livePosition(key, hash: hash(key), now: now) != nil
     }
 
+    /// What `key` adds to `usedMemory` (its share of the tables, its key when long, its
+    /// value's heap bytes), nil when absent; no hit or miss is counted.
+    public mutating func memoryUsage(_ key: UnsafeRawBufferPointer, now: Instant) -> Int? {
+        livePosition(key, hash: hash(key), now: now).map(bytes(at:))
+    }
+
     /// The deadline of `key` in Unix milliseconds: nil when the key is absent,
     /// `.some(nil)` when it exists without a deadline.
     public mutating func expiry(_ key: Key, now: Instant) -> Int64?? {

@@ -106,6 +106,8 @@ final class BackendMode: Sendable {
         "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "fcall", "fcall_ro",
         "keys", "scan", "randomkey", "dbsize", "flushall", "flushdb", "swapdb", "move",
         "save", "bgsave", "lastsave",
+        // Its numbers are the local keyspace's estimate, which holds no keys in this mode.
+        "memory",
     ]
 
     /// Decides how `spec` runs; parses (and so consumes) the arguments only for

@@ -90,7 +90,7 @@ final class CommandTable: Sendable {
             + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs + AuthCommands.specs
             + ListCommands.specs
             + ScriptingCommands.specs + SlowlogCommands.specs
-            + PersistenceCommands.specs
+            + PersistenceCommands.specs + MemoryCommands.specs
     )
 }
 

@@ -154,7 +154,7 @@ struct BackendModeTests {
             #expect(try redis.cli(["TYPE", "bucket"]) == "hash\n")
             for command in [["MULTI"], ["EXEC"], ["WATCH", "k"], ["EVAL", "return 1", "0"], ["SCRIPT", "FLUSH"],
                             ["BLPOP", "l", "0"], ["KEYS", "*"], ["SCAN", "0"], ["FLUSHALL"], ["DBSIZE"], ["SAVE"], ["BGSAVE"],
-                            ["LMPOP", "1", "l", "LEFT"]] {
+                            ["LMPOP", "1", "l", "LEFT"], ["MEMORY", "USAGE", "bucket"]] {
                 #expect(try connection.command(command) == "-ERR \(command[0]) is not available in backend mode\r\n")
             }
             #expect(try connection.command("PING") == "+PONG\r\n")

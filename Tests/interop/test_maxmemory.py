@@ -1,6 +1,7 @@
 """maxmemory through redis-py: the same scenario against redis-server (which proves
 the test right) and against a Sluice started for it, each with its limit set a little
 above the memory it uses now."""
+import subprocess
 import uuid
 
 import pytest
@@ -89,6 +90,28 @@ def test_volatile_ttl_evicts_rate_limit_buckets_and_keeps_keys_without_ttl():
         # A bucket's estimate is 56 bytes, so about 1,170 of them fit in 64 KiB.
         assert 3_800 < client.info("stats")["evicted_keys"] < 3_850
         assert client.get("config") == "kept"
+    finally:
+        client.close()
+        assert stop(process) == 0
+
+
+def test_memory_usage_and_redis_cli_memkeys_report_each_keys_estimate():
+    process, server = start_sluice()
+    client = redis.Redis(host=server["host"], port=server["port"], protocol=2, decode_responses=True)
+    try:
+        client.set("text", "x" * 100)
+        client.execute_command("CONSUME", "bucket", 5, 1)
+        text, bucket = client.memory_usage("text"), client.memory_usage("bucket", samples=5)
+        assert bucket == 56 and text == 56 + 144
+        assert client.memory_usage("absent") is None
+        assert text + bucket == client.info("memory")["used_memory"]
+        result = subprocess.run(
+            ["redis-cli", "-h", server["host"], "-p", str(server["port"]), "--memkeys"],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"1 strings with {text} bytes" in result.stdout
+        assert f"1 leakybuckets with {bucket} bytes" in result.stdout
     finally:
         client.close()
         assert stop(process) == 0

@@ -280,7 +280,7 @@ enum ServerCommands {
             return .map(matching.map { RESPPair(.bulk($0.0), .bulk($0.1)) })
         case "SET":
             return try configSet(&invocation, &state)
-                default:  // RESETSTAT
+        default:  // RESETSTAT
             state.stats.commandsProcessed = 0
             state.stats.connectionsReceived = 0
             for position in state.stats.commands.indices {
