@@ -407,24 +407,12 @@ public struct Keyspace: Sendable {
     /// wastes the load.
     @inline(__always)
     public func prefetchEntry(hash: UInt64) {
-        index.withUnsafeBufferPointer { slots in
-            let mask = slots.count - 1
-            let positionMask = UInt32(truncatingIfNeeded: mask)
-            let tag = Self.tag(hash, mask: positionMask)
-            var slot = Int(truncatingIfNeeded: hash) & mask
-            while true {
-                let stored = slots[slot]
-                if stored == Self.emptySlot { return }
-                if stored & ~positionMask == tag && stored != positionMask { break }
-                slot = (slot + 1) & mask
-            }
-            let position = Int(slots[slot] & positionMask) - 1
-            entries.withUnsafeBufferPointer { buffer in
-                guard position < buffer.count else { return }
-                let start = UnsafeRawPointer(buffer.baseAddress! + position)
-                sluice_prefetch(start)
-                sluice_prefetch(start + MemoryLayout<Entry>.stride - 1)
-            }
+        guard let position = firstTagMatch(hash, where: { _ in true })?.entry else { return }
+        entries.withUnsafeBufferPointer { buffer in
+            guard position < buffer.count else { return }
+            let start = UnsafeRawPointer(buffer.baseAddress! + position)
+            sluice_prefetch(start)
+            sluice_prefetch(start + MemoryLayout<Entry>.stride - 1)
         }
     }
 
@@ -451,6 +439,14 @@ public struct Keyspace: Sendable {
     @inline(__always)
     private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> (slot: Int, entry: Int)? {
         let probe = ProbeKey(key)
+        return firstTagMatch(hash) { matches(probe, at: $0) }
+    }
+
+    /// Walks `hash`'s probe sequence to the first slot whose tag matches and whose entry
+    /// `accept` takes; nil at an empty slot. Tombstones and other tags are passed by
+    /// without reading their entries.
+    @inline(__always)
+    private func firstTagMatch(_ hash: UInt64, where accept: (Int) -> Bool) -> (slot: Int, entry: Int)? {
         let mask = index.count - 1
         let positionMask = UInt32(truncatingIfNeeded: mask)
         let tag = Self.tag(hash, mask: positionMask)
@@ -460,7 +456,7 @@ public struct Keyspace: Sendable {
             if stored == Self.emptySlot { return nil }
             if stored & ~positionMask == tag && stored != positionMask {
                 let position = Int(stored & positionMask) - 1
-                if matches(probe, at: position) { return (slot, position) }
+                if accept(position) { return (slot, position) }
             }
             slot = (slot + 1) & mask
         }
