@@ -82,6 +82,10 @@ public struct Keyspace: Sendable {
     private var sweepPosition = 0
     /// The keys some connection `WATCH`es: how many watchers, and a version bumped on every change.
     var watches: [Key: WatchedKey] = [:]
+    /// The process's hash key, kept here so a look-up reads no global.
+    private let hasher = SipHash13.process
+    /// A key hashed ahead of its look-up (`expectKey`).
+    private var expected: (address: Int, count: Int, hash: UInt64) = (0, 0, 0)
 
     /// Number of keys, including ones past their deadline that were not reclaimed yet.
     public private(set) var count = 0
@@ -360,9 +364,7 @@ public struct Keyspace: Sendable {
     /// The seeded hash of a key. Its low bits choose the home slot, its top bits the tag.
     @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        var hasher = Hasher()
-        hasher.combine(bytes: key)
-        return UInt64(bitPattern: Int64(hasher.finalize()))
+        SipHash13.process.hash(key)
     }
 
     #if DEBUG
@@ -373,10 +375,27 @@ public struct Keyspace: Sendable {
 
     @inline(__always)
     func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        if expected.address != 0 && Int(bitPattern: key.baseAddress) == expected.address && key.count == expected.count {
+            return expected.hash
+        }
         #if DEBUG
         if let hashForTests { return hashForTests(key) }
         #endif
-        return Self.hash(key)
+        return hasher.hash(key)
+    }
+
+    /// Tells the keyspace the hash of the key about to be looked up, which `prefetchIndex`
+    /// computed for a pipelined command: until `forgetExpectedKey`, a look-up of the bytes
+    /// at that very address and length takes it instead of hashing them again. The caller
+    /// keeps those bytes unchanged in between; the address is only compared, never read.
+    @inline(__always)
+    public mutating func expectKey(_ key: UnsafeRawBufferPointer, hash: UInt64) {
+        expected = (Int(bitPattern: key.baseAddress), key.count, hash)
+    }
+
+    @inline(__always)
+    public mutating func forgetExpectedKey() {
+        expected.address = 0
     }
 
     /// The tag bits of a slot for `hash` in an index whose positions take `mask`'s bits.

@@ -112,14 +112,17 @@ final class Dispatcher: Sendable {
                     state.keyspace.prefetchEntry(hash: hashes[index % Self.prefetchDistance])
                 }
                 for index in start..<batch.count {
+                    let hash = hashes[index % Self.prefetchDistance]
                     if index + Self.prefetchDistance < batch.count {
                         hashes[index % Self.prefetchDistance] = prefetchIndex(of: index + Self.prefetchDistance, in: batch, keyspace: state.keyspace)
                     }
                     if index + Self.entryDistance < batch.count {
                         state.keyspace.prefetchEntry(hash: hashes[(index + Self.entryDistance) % Self.prefetchDistance])
                     }
+                    if index > start { expectKey(of: index, in: batch, hash: hash, keyspace: &state.keyspace) }
                     let arguments = Arguments(batch, command: index)
                     let position = execute(arguments, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
+                    state.keyspace.forgetExpectedKey()
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
                     if let position {
@@ -187,6 +190,15 @@ final class Dispatcher: Sendable {
         let words = batch.words(of: index)
         guard words.count > 1 else { return 0 }
         return batch.withWord(words.lowerBound + 1) { keyspace.prefetchIndex($0) }
+    }
+
+    /// Hands the keyspace the hash `prefetchIndex` computed for a command's first argument,
+    /// so its look-up does not hash the key again.
+    @inline(__always)
+    private func expectKey(of index: Int, in batch: RESPCommands, hash: UInt64, keyspace: inout Keyspace) {
+        let words = batch.words(of: index)
+        guard words.count > 1 else { return }
+        batch.withWord(words.lowerBound + 1) { keyspace.expectKey($0, hash: hash) }
     }
 
     /// Runs one command with the lock held; returns its table position, or nil when it

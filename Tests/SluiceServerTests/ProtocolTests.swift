@@ -38,6 +38,32 @@ struct ProtocolTests {
         }
     }
 
+    /// The keys of a pipelined burst are hashed ahead of their commands; each command must
+    /// still find its own key, whatever sits between them.
+    @Test("a pipeline of 300 commands on distinct keys, mixed with keyless ones, answers each from its own key")
+    func pipelinedDistinctKeys() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            var sets = ""
+            for i in 0..<100 { sets += "*3\r\n$3\r\nSET\r\n$\(String(i).count + 4)\r\nkey:\(i)\r\n$\(String(i).count)\r\n\(i)\r\n" }
+            try connection.send(sets)
+            for _ in 0..<100 { #expect(try connection.readRaw() == "+OK\r\n") }
+            var batch = ""
+            for i in 0..<100 {
+                let key = "key:\(i)"
+                batch += "*2\r\n$3\r\nGET\r\n$\(key.utf8.count)\r\n\(key)\r\n"
+                batch += i % 3 == 0 ? "PING\r\n" : "*2\r\n$4\r\nINCR\r\n$\(key.utf8.count)\r\n\(key)\r\n"
+                batch += "*2\r\n$6\r\nEXISTS\r\n$\(key.utf8.count + 1)\r\n\(key)x\r\n"
+            }
+            try connection.send(batch)
+            for i in 0..<100 {
+                #expect(try connection.readRaw() == "$\(String(i).count)\r\n\(i)\r\n")
+                #expect(try connection.readRaw() == (i % 3 == 0 ? "+PONG\r\n" : ":\(i + 1)\r\n"))
+                #expect(try connection.readRaw() == ":0\r\n")
+            }
+        }
+    }
+
     @Test("a malformed frame gets a protocol error and closes only its own connection", arguments: [
         ("*3000000000\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
         ("*1\r\n$blabla\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
