@@ -62,7 +62,7 @@ extension Value {
         case .integer, .leakyBucket: 0
         case .blockedLeakyBucket: MemoryEstimate.box(LeakyBucketState.self)
         case .string(let bytes): MemoryEstimate.bytes(bytes.count)
-        case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.count * MemoryLayout<SlidingWindowLog.Entry>.stride)
+        case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.capacity * MemoryLayout<SlidingWindowLog.Entry>.stride)
         case .list(let list): MemoryEstimate.box(ListValue.self) + list.heapBytes
         case .hash(let hash): MemoryEstimate.box(HashValue.self) + hash.heapBytes
         case .sortedSet(let set): MemoryEstimate.box(SortedSet.self) + set.heapBytes

@@ -14,6 +14,14 @@ private func validationMessage(_ pairs: [(Int64, Int64)]) -> String? {
     }
 }
 
+extension SlidingWindow {
+    /// An acquire on a copy, for checks that look at the outcome only.
+    func acquire(_ log: SlidingWindowLog?, weight: Int64 = 1, now: Instant) throws(RateLimitError) -> SlidingWindowOutcome {
+        var copy = log
+        return try acquire(&copy, weight: weight, now: now)
+    }
+}
+
 /// One key acquired through time.
 private struct Client {
     var key = RateLimitTestKey<SlidingWindowLog>()
@@ -21,7 +29,8 @@ private struct Client {
 
     mutating func acquire(_ weight: Int64, atMs ms: Int64) throws -> SlidingWindowOutcome {
         let now = atMilliseconds(ms)
-        let outcome = try window.acquire(key.read(at: now), weight: weight, now: now)
+        var log = key.read(at: now)
+        let outcome = try window.acquire(&log, weight: weight, now: now)
         key.apply(outcome.write, at: now)
         return outcome
     }
@@ -141,6 +150,23 @@ struct RateLimitSlidingWindowTests {
         let window = try SlidingWindow(rates: rates([(1, 1000)]))
         let full = SlidingWindowLog(entries: [.init(timestampMilliseconds: atMilliseconds(0).milliseconds, weight: 1)])
         #expect(try window.acquire(full, now: atMilliseconds(1)).write == .keep)
+    }
+
+    @Test("an acquire changes the log in place, dropping old entries without a new array; a refusal leaves it as it was")
+    func inPlace() throws {
+        let window = try SlidingWindow(rates: rates([(3, 100)]))
+        var log: SlidingWindowLog?
+        for ms: Int64 in [0, 10, 20] { _ = try window.acquire(&log, now: atMilliseconds(ms)) }
+        let storage = log?.entries.withUnsafeBufferPointer { $0.baseAddress }
+        let refused = try window.acquire(&log, now: atMilliseconds(30))
+        #expect(refused.acquired == false && refused.write == .keep)
+        #expect(log?.entries.map(\.timestampMilliseconds) == [0, 10, 20].map { atMilliseconds($0).milliseconds })
+        // At 105 the entry at 0 has left the 100 ms window: dropped, and 105 recorded in the same array.
+        let taken = try window.acquire(&log, now: atMilliseconds(105))
+        #expect(taken.acquired)
+        #expect(log?.entries.map(\.timestampMilliseconds) == [10, 20, 105].map { atMilliseconds($0).milliseconds })
+        #expect(log?.entries.withUnsafeBufferPointer { $0.baseAddress } == storage)
+        #expect(taken.write == .store(try #require(log), ttlNanoseconds: 101 * 1_000_000))
     }
 
     @Test("a clock that does not move admits up to the limit and then waits a whole window")

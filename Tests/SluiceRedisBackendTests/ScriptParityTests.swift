@@ -228,7 +228,8 @@ struct ScriptParityTests {
             for (offset, weight) in steps {
                 let now = Instant(nanoseconds: Self.base + Int64(offset * 1_000_000))
                 try await Self.expire(backend, keys: [key], now: now, model: &model)
-                let outcome = try window.acquire(model.state(key, now: now), weight: weight, now: now)
+                var log = model.state(key, now: now)
+                let outcome = try window.acquire(&log, weight: weight, now: now)
                 model.apply(outcome.write, key, now: now)
                 let arguments = [String(weight)] + rates.flatMap { [String($0.limit), String($0.intervalMilliseconds)] }
                 let reply = try await Self.run(backend, .slidingWindow, keys: [key], arguments, now: now, model: &model)

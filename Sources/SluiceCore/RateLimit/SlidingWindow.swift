@@ -71,20 +71,40 @@ public struct SlidingWindow: Sendable, Hashable {
     /// Weight 0 always succeeds and records nothing. A weight above the first failing
     /// rate's limit can never pass: it fails with `waitMilliseconds` -1.
     ///
+    /// On success `log` is changed in place (entries older than the largest interval
+    /// dropped, the weight recorded), so a caller that holds the only reference to it
+    /// allocates nothing; the outcome's `.store` carries the same log. On refusal `log`
+    /// is left as it was.
+    ///
     /// TTL rule: the stored log's TTL runs until 1 ms past its newest entry's window under
     /// the largest interval (`newest + maximumInterval + 1` ms); from then on it counts for
     /// nothing, exactly like an absent key.
-    public func acquire(_ log: SlidingWindowLog?, weight: Int64 = 1, now: Instant) throws(RateLimitError) -> SlidingWindowOutcome {
+    public func acquire(_ log: inout SlidingWindowLog?, weight: Int64 = 1, now: Instant) throws(RateLimitError) -> SlidingWindowOutcome {
         guard weight >= 0 else { throw .notNonNegativeInteger("weight") }
         guard weight > 0 else {
             return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .keep)
         }
         let nowMs = Self.floorMilliseconds(now)
-        // A slice of the stored log, not a copy: a refused request allocates nothing.
-        let all = log?.entries ?? []
-        let oldestKept = nowMs.clampedSubtracting(maximumIntervalMilliseconds)
-        let entries = all[(all.firstIndex { $0.timestampMilliseconds >= oldestKept } ?? all.count)...]
+        let firstKept: Int
+        do {
+            // Read through a slice in this scope only, so the log is not shared when it changes below.
+            let all = log?.entries ?? []
+            let oldestKept = nowMs.clampedSubtracting(maximumIntervalMilliseconds)
+            firstKept = all.firstIndex { $0.timestampMilliseconds >= oldestKept } ?? all.count
+            if let refusal = refusal(all[firstKept...], weight: weight, nowMs: nowMs) { return refusal }
+        }
+        if log == nil { log = SlidingWindowLog() }
+        log!.removeFirst(firstKept)
+        log!.record(weight: weight, atMilliseconds: nowMs)
+        let newest = log!.entries[log!.entries.count - 1].timestampMilliseconds
+        let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000)
+        let ttl = clampedTTL(expiresAtNs.clampedSubtracting(now.nanoseconds), now: now)
+        return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .store(log!, ttlNanoseconds: ttl))
+    }
 
+    /// The outcome when some rate has no room for `weight` among the live `entries`; nil
+    /// when every rate has.
+    private func refusal(_ entries: ArraySlice<SlidingWindowLog.Entry>, weight: Int64, nowMs: Int64) -> SlidingWindowOutcome? {
         // One backward pass: windows nest because the rates are checked by ascending interval.
         var counted = entries.endIndex
         var count: Int64 = 0
@@ -101,16 +121,7 @@ public struct SlidingWindow: Sendable, Hashable {
                 return SlidingWindowOutcome(acquired: false, waitMilliseconds: wait, failingRateIndex: rateIndex, write: .keep)
             }
         }
-
-        var kept: [SlidingWindowLog.Entry] = []
-        kept.reserveCapacity(entries.count + 1)
-        kept.append(contentsOf: entries)
-        var stored = SlidingWindowLog(sortedEntries: kept)
-        stored.record(weight: weight, atMilliseconds: nowMs)
-        let newest = stored.entries[stored.entries.count - 1].timestampMilliseconds
-        let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000)
-        let ttl = clampedTTL(expiresAtNs.clampedSubtracting(now.nanoseconds), now: now)
-        return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .store(stored, ttlNanoseconds: ttl))
+        return nil
     }
 
     /// Whole milliseconds since the epoch, rounded down, for every Int64 instant
@@ -160,8 +171,9 @@ public struct SlidingWindowLog: Sendable, Hashable {
         }
     }
 
-    fileprivate init(sortedEntries: [Entry]) {
-        self.entries = sortedEntries
+    /// Drops the `count` oldest entries, in place.
+    fileprivate mutating func removeFirst(_ count: Int) {
+        if count > 0 { entries.removeFirst(count) }
     }
 
     /// Units in the log, in and out of any window.

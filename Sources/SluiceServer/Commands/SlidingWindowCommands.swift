@@ -12,10 +12,7 @@ enum SlidingWindowCommands {
             let window = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
             let now = invocation.now
             let outcome = try invocation.arguments.withKey(key) { key throws(CommandError) in
-                try state.keyspace.decide(key, now: now, read: windowLog, wrap: { .slidingWindow($0) }) { log throws(CommandError) in
-                    let outcome = try rateLimited { () throws(RateLimitError) in try window.acquire(log, weight: weight, now: now) }
-                    return (outcome.write, outcome)
-                }
+                try acquire(window, weight: weight, key: key, now: now, keyspace: &state.keyspace)
             }
             state.stats.decisions.record(.acquire, allowed: outcome.acquired)
             return .array([
@@ -45,6 +42,28 @@ enum SlidingWindowCommands {
         }
         return (key, weight, rates)
     }
+}
+
+/// Runs the acquire on the stored log in place: the entry lets go of the log while the
+/// algorithm changes it, so its array is not shared and is not copied, and gets it back,
+/// changed or not.
+private func acquire(
+    _ window: SlidingWindow, weight: Int64, key: UnsafeRawBufferPointer, now: Instant, keyspace: inout Keyspace
+) throws(CommandError) -> SlidingWindowOutcome {
+    var result: Result<SlidingWindowOutcome, CommandError> = .failure(.syntax)
+    keyspace.withEntry(key, now: now) { value, deadline in
+        do throws(CommandError) {
+            var log = try windowLog(value)
+            if log != nil { value = nil }
+            defer { if let log { value = .slidingWindow(log) } }
+            let outcome = try rateLimited { () throws(RateLimitError) in try window.acquire(&log, weight: weight, now: now) }
+            if case .store(_, let ttl) = outcome.write { deadline = Keyspace.deadline(now: now, ttlNanoseconds: ttl) }
+            result = .success(outcome)
+        } catch {
+            result = .failure(error)
+        }
+    }
+    return try result.get()
 }
 
 /// A sliding-window log, nil when the key is absent; `WRONGTYPE` for any other value.
