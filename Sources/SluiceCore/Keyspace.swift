@@ -435,6 +435,26 @@ public struct Keyspace: Sendable {
         }
     }
 
+    /// Stage three, when the entry has arrived: starts loading the heap storage the
+    /// entry's value points to (a string's bytes, a log's entries, a collection's box),
+    /// which a look-up would otherwise wait for. The pointer is read from the value's
+    /// bytes rather than through the case, which would retain the storage: a retain
+    /// waits for the very cache line this asks for. A wrong guess only wastes the load.
+    @inline(__always)
+    public func prefetchValue(hash: UInt64) {
+        guard let position = firstTagMatch(hash, where: { _ in true })?.entry else { return }
+        entries.withUnsafeBufferPointer { buffer in
+            guard position < buffer.count, buffer[position].value.pointsToStorage else { return }
+            let value = UnsafeRawPointer(buffer.baseAddress! + position) + Self.valueOffset
+            let storage = value.load(as: UnsafeRawPointer.self)
+            sluice_prefetch(storage)
+            sluice_prefetch(storage + 64)
+        }
+    }
+
+    /// Where an entry's value lies in it; a value's storage pointer is its first word.
+    static let valueOffset = MemoryLayout<Entry>.offset(of: \.value)!
+
     @inline(__always)
     private func isLive(_ position: Int, nowMs: Int64) -> Bool {
         entries[position].keyLength != Self.hole && entries[position].expiresAt > nowMs

@@ -46,6 +46,16 @@ public enum Value: Sendable, Equatable {
 }
 
 extension Value {
+    /// Whether the payload is a reference to heap storage (an array's or a box's), the
+    /// value's first word (`Keyspace.prefetchValue`).
+    @inline(__always)
+    var pointsToStorage: Bool {
+        switch self {
+        case .integer, .leakyBucket: false
+        case .string, .slidingWindow, .blockedLeakyBucket, .list, .hash, .sortedSet: true
+        }
+    }
+
     /// A leaky bucket's value: inline unless it is blocked.
     public init(leakyBucket state: LeakyBucketState) {
         if state.blockedUntil == nil {

@@ -119,6 +119,9 @@ final class Dispatcher: Sendable {
                     if index + Self.entryDistance < batch.count {
                         state.keyspace.prefetchEntry(hash: hashes[(index + Self.entryDistance) % Self.prefetchDistance])
                     }
+                    if index + Self.valueDistance < batch.count {
+                        state.keyspace.prefetchValue(hash: hashes[(index + Self.valueDistance) % Self.prefetchDistance])
+                    }
                     if index > start { expectKey(of: index, in: batch, hash: hash, keyspace: &state.keyspace) }
                     let arguments = Arguments(batch, command: index)
                     let position = execute(arguments, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
@@ -179,6 +182,10 @@ final class Dispatcher: Sendable {
     /// How many commands ahead entries are prefetched: half way, so that each slot has
     /// arrived when its entry is asked for.
     static let entryDistance = 16
+
+    /// How many commands ahead the heap storage of values (string bytes, logs) is
+    /// prefetched: a few, as by then the entry, asked for long before, has arrived.
+    static let valueDistance = 4
 
     /// Starts loading the index slot of a command's first argument, where most commands
     /// name their key (a wrong guess costs only a wasted load), and returns its hash. A

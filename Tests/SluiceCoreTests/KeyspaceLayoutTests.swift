@@ -227,21 +227,46 @@ struct KeyspaceLayoutTests {
         #expect(none == nil)
     }
 
-    @Test("prefetching present, absent and long keys changes nothing, also when the tables change between the two stages")
+    @Test("prefetching present, absent and long keys changes nothing, also when the tables change between the stages")
     func prefetchChangesNothing() {
         var keyspace = Keyspace()
-        keyspace.prefetchEntry(hash: keyspace.prefetchIndex(UnsafeRawBufferPointer(start: nil, count: 0)))
-        for i in 0..<100 { keyspace.set(key("k\(i)"), .integer(Int64(i)), now: start) }
+        let empty = keyspace.prefetchIndex(UnsafeRawBufferPointer(start: nil, count: 0))
+        keyspace.prefetchEntry(hash: empty)
+        keyspace.prefetchValue(hash: empty)
+        let values: [Value] = [.integer(1), string("text"), .leakyBucket(level: 1, lastLeak: start), .list(ListValue([[1]])),
+                               .slidingWindow(SlidingWindowLog(entries: [.init(timestampMilliseconds: 1, weight: 1)]))]
+        for i in 0..<100 { keyspace.set(key("k\(i)"), values[i % values.count], now: start) }
         let probes = (0..<200).map { key("k\($0)") } + [key(String(repeating: "q", count: 50))]
         let hashes = probes.map { probe in probe.withUnsafeBytes { keyspace.prefetchIndex($0) } }
         for hash in hashes { keyspace.prefetchEntry(hash: hash) }
+        for hash in hashes { keyspace.prefetchValue(hash: hash) }
         #expect(keyspace.count == 100 && keyspace.stats == Keyspace.Stats())
         // A hash taken before the index grew, or before its entry was removed, only wastes a load.
         for i in 100..<1_000 { keyspace.set(key("k\(i)"), .integer(Int64(i)), now: start) }
         for i in 0..<50 { keyspace.remove(key("k\(i)"), now: start) }
         for hash in hashes { keyspace.prefetchEntry(hash: hash) }
+        for hash in hashes { keyspace.prefetchValue(hash: hash) }
         #expect(keyspace.count == 950 && keyspace.stats == Keyspace.Stats())
+        for i in 50..<100 { #expect(keyspace.value(key("k\(i)"), now: start) == values[i % values.count]) }
         expectSound(keyspace)
+    }
+
+    /// `prefetchValue` reads a value's storage pointer from its first word; if a compiler
+    /// laid values out otherwise, the prefetch would only miss, and this would fail.
+    @Test("a string's and a log's value begins with the address of their array's storage")
+    func valueStorageIsFirstWord() {
+        let bytes: [UInt8] = Array("some value".utf8)
+        let log = SlidingWindowLog(entries: [.init(timestampMilliseconds: 5, weight: 2)])
+        // An array's elements follow a 32-byte header: the object header, count and capacity.
+        let cases: [(Value, UnsafeRawPointer)] = [
+            (.string(bytes), bytes.withUnsafeBytes { $0.baseAddress! } - 32),
+            (.slidingWindow(log), log.entries.withUnsafeBytes { $0.baseAddress! } - 32),
+        ]
+        for (value, storage) in cases {
+            #expect(value.pointsToStorage)
+            #expect(withUnsafeBytes(of: value) { $0.load(as: UnsafeRawPointer.self) } == storage)
+        }
+        #expect(!Value.integer(7).pointsToStorage && !Value.leakyBucket(level: 1, lastLeak: start).pointsToStorage)
     }
 
     @Test("random operations on short and long keys keep the index, free list and counts consistent",
