@@ -257,6 +257,57 @@ def test_same_replies_as_the_reference_server(case, protocol, target, redis_serv
     assert not differences, f"{len(differences)} of {len(commands)} replies differ:\n" + "\n".join(differences)
 
 
+def run_case_pipelined(commands, host, port):
+    """The case's commands written in one go on one connection, then every reply read:
+    the server gets them as one read burst, where it hashes and prefetches the keys of
+    the commands ahead of the one running."""
+    prefix = f"df:{uuid.uuid4().hex[:12]}:"
+    connection = RESPConnection(host, port, 2)
+    expanded = [expand(command, prefix) for command in commands]
+    replacements = [(prefix.encode(), b"{p}")] + [
+        (hashlib.sha1(word).hexdigest().encode(), b"{sha:" + word.replace(prefix.encode(), b"{p}") + b"}")
+        for _, words in expanded for word in words
+    ]
+    try:
+        parts = []
+        for _, words in expanded:
+            parts.append(b"*%d\r\n" % len(words))
+            parts.extend(b"$%d\r\n%s\r\n" % (len(word), word) for word in words)
+        connection.sock.sendall(b"".join(parts))
+        replies = []
+        for markers, _ in expanded:
+            reply = connection.read()
+            if "@unordered" in markers:
+                reply = unordered(reply)
+            if "@pairs" in markers:
+                reply = as_pairs(reply)
+            replies.append(normalize(reply, replacements))
+        return replies
+    finally:
+        connection.close()
+        delete_keys(host, port, prefix)
+
+
+# Cases whose commands all go on one connection, none blocking.
+PIPELINED = [
+    name for name, commands in CASES.items()
+    if not any(expand(command, "")[0] & {"@2", "@3", "@send", "@read"} for command in commands)
+]
+
+
+@pytest.mark.parametrize("case", PIPELINED)
+def test_same_replies_when_pipelined(case, target, redis_server):
+    commands = CASES[case]
+    expected = run_case_pipelined(commands, redis_server["host"], redis_server["port"])
+    actual = run_case_pipelined(commands, target.host, target.port)
+    differences = [
+        f"  {command}\n    redis:  {want}\n    {target.name}: {got}"
+        for command, want, got in zip(commands, expected, actual)
+        if not same(want, got, ALLOWED_DIFFERENCES.get((case, command)) or score_format(command))
+    ]
+    assert not differences, f"{len(differences)} of {len(commands)} replies differ:\n" + "\n".join(differences)
+
+
 def test_allowed_differences_name_real_commands():
     for case, command in ALLOWED_DIFFERENCES:
         assert command in CASES[case], (case, command)
