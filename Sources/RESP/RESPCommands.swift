@@ -76,7 +76,7 @@ public struct RESPCommands: Sendable {
         self.wordEnds.append(self.bytes.count)
     }
 
-    mutating func append(_ word: UnsafeRawBufferPointer) {
+    public mutating func append(_ word: UnsafeRawBufferPointer) {
         self.bytes.append(contentsOf: word)
         self.wordEnds.append(self.bytes.count)
     }
@@ -101,6 +101,13 @@ public struct RESPCommands: Sendable {
         for index in self.wordEnds.indices {
             self.wordEnds[index] -= byteStart
         }
+    }
+
+    /// Forgets every word, keeping the memory for the next ones.
+    public mutating func removeAll() {
+        self.bytes.removeAll(keepingCapacity: true)
+        self.wordEnds.removeAll(keepingCapacity: true)
+        self.commandEnds.removeAll(keepingCapacity: true)
     }
 
     /// Drops the words of an incomplete command (after a protocol error).

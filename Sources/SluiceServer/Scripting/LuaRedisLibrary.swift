@@ -23,6 +23,9 @@ final class ScriptRun {
     /// `denyoom` are refused until the script has called a write command. Redis's rule:
     /// a script that already wrote may finish, rather than stop half done.
     var refusesOverMemoryLimit = false
+    /// The words of the running `redis.call`, copied straight from Lua's strings; kept
+    /// between calls so that a call reuses its memory instead of allocating per word.
+    private var words = RESPCommands()
 
     init(database: UnsafeMutablePointer<DatabaseState>, invocation: Invocation, scriptClient: Client, readOnly: Bool) {
         self.database = database
@@ -42,21 +45,26 @@ final class ScriptRun {
     func call(_ lua: OpaquePointer, raising: Bool) -> Int32 {
         let count = lua_gettop(lua)
         guard count > 0 else { return fail(lua, "ERR Please specify at least one argument for this redis lib call", raising) }
-        var words: [[UInt8]] = []
-        words.reserveCapacity(Int(count))
+        words.removeAll()
         for index in 1...count {
             switch lua_type(lua, index) {
-            case LUA_TSTRING: words.append(luaBytes(lua, at: index) ?? [])
-            case LUA_TNUMBER: words.append(numberArgument(lua_tonumber(lua, index)))
-            default: return fail(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
+            case LUA_TSTRING:
+                var length = 0
+                let bytes = lua_tolstring(lua, index, &length)
+                words.append(UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length))
+            case LUA_TNUMBER:
+                numberArgument(lua_tonumber(lua, index)).withUnsafeBytes { words.append($0) }
+            default:
+                return fail(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
             }
         }
+        words.endCommand()
         let table = invocation.server.table
-        guard let position = table.lookup(words[0]) else {
+        guard let position = words.withWord(0, { table.lookup($0) }) else {
             return fail(lua, "ERR Unknown Redis command called from script", raising)
         }
         let spec = table.specs[position]
-        guard spec.acceptsArgumentCount(words.count) else {
+        guard spec.acceptsArgumentCount(Int(count)) else {
             return fail(lua, "ERR Wrong number of args calling Redis command from script", raising)
         }
         // A blocking command would wait with the database lock held; Redis flags those noscript too.
@@ -71,7 +79,7 @@ final class ScriptRun {
             if spec.flags.contains("write") { refusesOverMemoryLimit = false }
         }
 
-        var inner = Invocation(arguments: Arguments(words), now: invocation.now, client: scriptClient, server: invocation.server)
+        var inner = Invocation(arguments: Arguments(words, command: 0), now: invocation.now, client: scriptClient, server: invocation.server)
         database.pointee.stats.commandsProcessed += 1
         database.pointee.stats.commands[position].calls += 1
         let reply: RESPValue
