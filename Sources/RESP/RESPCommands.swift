@@ -89,12 +89,11 @@ public struct RESPCommands: Sendable {
     /// Forgets every complete command, keeping the words of one still arriving.
     public mutating func removeCompleted() {
         guard let lastEnd = self.commandEnds.last else { return }
-        self.commandEnds.removeAll(keepingCapacity: true)
         if lastEnd == self.wordEnds.count {
-            self.bytes.removeAll(keepingCapacity: true)
-            self.wordEnds.removeAll(keepingCapacity: true)
+            self.removeAll()
             return
         }
+        self.commandEnds.removeAll(keepingCapacity: true)
         let byteStart = lastEnd == 0 ? 0 : self.wordEnds[lastEnd - 1]
         self.bytes.removeSubrange(0..<byteStart)
         self.wordEnds.removeSubrange(0..<lastEnd)

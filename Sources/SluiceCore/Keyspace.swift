@@ -404,11 +404,12 @@ public struct Keyspace: Sendable {
         UInt32(truncatingIfNeeded: hash >> 32) & ~mask
     }
 
-    /// Prefetching, in two stages so that no cache miss is waited for: a caller about to
+    /// Prefetching, in stages so that no cache miss is waited for: a caller about to
     /// look up several keys (a pipelined burst) first asks for the index slots of the
-    /// next ones (`prefetchIndex`), and a few keys later, when those slots have arrived,
-    /// for the entries they point to (`prefetchEntry`). Reading a slot in the same step
-    /// as asking for it stalled on every slot the cache did not hold. Changes nothing.
+    /// next ones (`prefetchIndex`), a few keys later, when those slots have arrived,
+    /// for the entries they point to (`prefetchEntry`), and later still for the storage
+    /// their values point to (`prefetchValue`). Reading a slot in the same step as
+    /// asking for it stalled on every slot the cache did not hold. Changes nothing.
     ///
     /// Stage one: starts loading the index slot where the search for `key` begins;
     /// returns the key's hash, which stage two takes.

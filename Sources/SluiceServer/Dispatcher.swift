@@ -99,11 +99,11 @@ final class Dispatcher: Sendable {
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
                 var executed = 0
-                // Keys are prefetched in the keyspace's two stages (`Keyspace.prefetchIndex`,
-                // `prefetchEntry`): a command's index slot `prefetchDistance` commands ahead,
-                // its entry `entryDistance` ahead, with the hash kept in between. Not the
-                // first command's key: it is looked up at once, so a prefetch only costs a
-                // hash (a lone command at -P 1 paid it on every request).
+                // Keys are prefetched in the keyspace's three stages (`Keyspace.prefetchIndex`,
+                // `prefetchEntry`, `prefetchValue`): a command's index slot `prefetchDistance`
+                // commands ahead, its entry `entryDistance` ahead, its value's storage
+                // `valueDistance` ahead, with the hash kept in between and handed to the
+                // command's own look-up. Not the first command's key: it is looked up at once.
                 var hashes = InlineArray<32, UInt64>(repeating: 0)  // prefetchDistance of them
                 for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
                     hashes[index % Self.prefetchDistance] = prefetchIndex(of: index, in: batch, keyspace: state.keyspace)
@@ -194,18 +194,23 @@ final class Dispatcher: Sendable {
     /// the optimizer copied the burst's arrays, 16 more retains and releases per command.
     @inline(__always)
     private func prefetchIndex(of index: Int, in batch: RESPCommands, keyspace: Keyspace) -> UInt64 {
-        let words = batch.words(of: index)
-        guard words.count > 1 else { return 0 }
-        return batch.withWord(words.lowerBound + 1) { keyspace.prefetchIndex($0) }
+        withFirstArgument(of: index, in: batch) { keyspace.prefetchIndex($0) } ?? 0
     }
 
     /// Hands the keyspace the hash `prefetchIndex` computed for a command's first argument,
     /// so its look-up does not hash the key again.
     @inline(__always)
     private func expectKey(of index: Int, in batch: RESPCommands, hash: UInt64, keyspace: inout Keyspace) {
+        withFirstArgument(of: index, in: batch) { keyspace.expectKey($0, hash: hash) }
+    }
+
+    /// Reads a command's first argument in place; nil for a command without arguments.
+    @inline(__always)
+    @discardableResult
+    private func withFirstArgument<R>(of index: Int, in batch: RESPCommands, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         let words = batch.words(of: index)
-        guard words.count > 1 else { return }
-        batch.withWord(words.lowerBound + 1) { keyspace.expectKey($0, hash: hash) }
+        guard words.count > 1 else { return nil }
+        return batch.withWord(words.lowerBound + 1, body)
     }
 
     /// Runs one command with the lock held; returns its table position, or nil when it
