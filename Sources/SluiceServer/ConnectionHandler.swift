@@ -3,7 +3,8 @@ import RESP
 import SluiceRedisBackend
 
 /// One connection: decodes requests as bytes arrive, runs each complete command in
-/// order, and writes all replies of one read burst with a single flush.
+/// order, and writes the replies of one event-loop tick with a single flush at the
+/// tick's end (`TickFlush`).
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -15,7 +16,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var client: Client?
     /// Bytes received but not yet decoded.
     private var inbound: ByteBuffer?
-    /// Replies waiting for the flush at the end of the read burst.
+    /// Replies waiting for the flush at the end of the tick.
     private var outbound: ByteBuffer?
     private var closing = false
     /// Set while the client waits in a blocking command: input is kept but not run.
@@ -35,6 +36,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var drainCheck: Scheduled<Void>?
     /// Backend mode: this event loop's way to Redis, set on the first backend command.
     private var backendPipeline: BackendPipeline?
+    /// This event loop's end-of-tick flush, and whether this connection is in it.
+    private var tickFlush: TickFlush?
+    private var flushQueued = false
 
     /// Backend replies one connection may await; past it, its later commands wait (as a
     /// parked client's do) until half have arrived, so a pipelining client cannot queue
@@ -185,6 +189,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if !flushQueued {
+            flushQueued = true
+            let tickFlush = self.tickFlush ?? dispatcher.tickFlushes.flush(for: context.eventLoop)
+            self.tickFlush = tickFlush
+            tickFlush.add(self, context: context)
+        }
+    }
+
+    /// The end of the event loop's tick (`TickFlush`): writes this tick's replies.
+    func tickEnded(context: ChannelHandlerContext) {
+        flushQueued = false
         flush(context: context)
         if draining { scheduleDrainCheck(context: context) }
     }

@@ -63,6 +63,7 @@ final class Dispatcher: Sendable {
     let context: ServerContext
     let database: Database
     let timeSource: any TimeSource
+    let tickFlushes = TickFlushes()
 
     init(context: ServerContext, database: Database, timeSource: any TimeSource) {
         self.context = context
