@@ -105,7 +105,7 @@ struct KeyspaceLayoutTests {
 
     @Test("random operations under a hash with four values agree with a dictionary")
     func heavyCollisionsAgreeWithModel() {
-        var random = KeyspaceModelTests.SplitMix64(state: 11)
+        var random = SplitMix64(seed: 11)
         var keyspace = Keyspace()
         keyspace.hashForTests = { bytes in UInt64(bytes.count % 4) &* 0x9E37_79B9_7F4A_7C15 }
         var model: [Key: Value] = [:]
@@ -272,7 +272,7 @@ struct KeyspaceLayoutTests {
     @Test("random operations on short and long keys keep the index, free list and counts consistent",
           arguments: [7, 8] as [UInt64])
     func randomOperationsKeepLayoutSound(seed: UInt64) {
-        var random = KeyspaceModelTests.SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         var keyspace = Keyspace()
         var model: [Key: Value] = [:]
         let long = String(repeating: "L", count: 30)

@@ -219,21 +219,9 @@ struct KeyspaceWithEntryTests {
 
 @Suite("Keyspace against a model")
 struct KeyspaceModelTests {
-    /// A small deterministic generator so failures replay.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("random sets, removals, expiries and sweeps agree with a dictionary", arguments: [1, 2, 3, 4] as [UInt64])
     func agreesWithModel(seed: UInt64) {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         var keyspace = Keyspace()
         var model: [Key: (value: Value, expiresAt: Int64?)] = [:]
         var nowMs = start.milliseconds

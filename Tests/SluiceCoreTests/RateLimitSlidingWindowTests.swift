@@ -41,6 +41,34 @@ private struct Client {
     }
 }
 
+/// pyrate's answers worked out the plain way: every unit kept, each window summed afresh.
+/// Like the log, it forgets units older than the largest window when an acquire passes,
+/// which only shows when the clock goes backwards.
+private struct NaiveWindow {
+    var units: [(milliseconds: Int64, weight: Int64)] = []
+
+    mutating func acquire(_ rates: [SlidingWindowRate], weight: Int64, atMs now: Int64) -> [Int64] {
+        guard weight > 0 else { return [1, 0, -1] }
+        let order = rates.indices.sorted { (rates[$0].intervalMilliseconds, $0) < (rates[$1].intervalMilliseconds, $1) }
+        for index in order {
+            let rate = rates[index]
+            let window = units.filter { $0.milliseconds >= now - rate.intervalMilliseconds }.sorted { $0.milliseconds < $1.milliseconds }
+            guard rate.limit - window.reduce(0, { $0 + $1.weight }) < weight else { continue }
+            guard weight <= rate.limit else { return [0, -1, Int64(index)] }
+            var newer: Int64 = 0
+            for unit in window.reversed() {
+                newer += unit.weight
+                if newer > rate.limit - weight { return [0, unit.milliseconds + rate.intervalMilliseconds - now + 1, Int64(index)] }
+            }
+            return [0, 0, Int64(index)]
+        }
+        let largest = rates.map(\.intervalMilliseconds).max()!
+        units.removeAll { $0.milliseconds < now - largest }
+        units.append((now, weight))
+        return [1, 0, -1]
+    }
+}
+
 @Suite("Sliding window log (pyrate-limiter semantics)")
 struct RateLimitSlidingWindowTests {
     @Test("rate lists are validated with pyrate's ordering rules and say why")
@@ -190,6 +218,55 @@ struct RateLimitSlidingWindowTests {
         let stored = client.key.read(at: atMilliseconds(400))
         let log = try #require(stored)
         #expect(log.entries.map(\.timestampMilliseconds) == [500, 1000].map { atMilliseconds($0).milliseconds })
+    }
+
+    @Test("random rates, weights and clocks give the answers of a log summed afresh every time", arguments: [1, 2, 3] as [UInt64])
+    func agreesWithNaiveWindow(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        for _ in 0..<40 {
+            // Up to three valid rates: longer intervals, larger limits, no denser; given in any order.
+            var pairs: [(Int64, Int64)] = [(Int64.random(in: 1...8, using: &random), Int64.random(in: 5...40, using: &random))]
+            for _ in 0..<Int.random(in: 0...2, using: &random) {
+                let (limit, interval) = pairs[pairs.count - 1]
+                let stretch = Int64.random(in: 2...6, using: &random)
+                pairs.append((Int64.random(in: (limit + 1)...(limit * stretch), using: &random), interval * stretch))
+            }
+            pairs.shuffle(using: &random)
+            let window = try SlidingWindow(rates: rates(pairs))
+            var log: SlidingWindowLog?
+            var naive = NaiveWindow()
+            var now: Int64 = 1_000
+            let largestLimit = pairs.map(\.0).max()!
+            for _ in 0..<300 {
+                now += Bool.random(using: &random) && Int.random(in: 0..<20, using: &random) == 0
+                    ? -Int64.random(in: 0...5, using: &random)
+                    : Int64.random(in: 0...(pairs.map(\.1).max()! / 8), using: &random)
+                let weight = Int64.random(in: 0...(largestLimit + 1), using: &random) / (Bool.random(using: &random) ? 1 : 3)
+                let outcome = try window.acquire(&log, weight: weight, now: atMilliseconds(now))
+                let answer = [outcome.acquired ? 1 : 0, outcome.waitMilliseconds, Int64(outcome.failingRateIndex)]
+                #expect(answer == naive.acquire(rates(pairs), weight: weight, atMs: now), "rates \(pairs), weight \(weight) at \(now)")
+                #expect(log.map { $0.totalWeight == $0.entries.reduce(0) { $0 + $1.weight } } ?? true)
+            }
+        }
+    }
+
+    @Test("a log whose weights add up past Int64.max is counted entry by entry until the excess leaves")
+    func saturatedTotal() throws {
+        let window = try SlidingWindow(rates: rates([(.max, 1_000)]))
+        let epochMs = atMilliseconds(0).nanoseconds / 1_000_000
+        var log: SlidingWindowLog? = SlidingWindowLog(entries: [
+            .init(timestampMilliseconds: epochMs, weight: .max - 1),
+            .init(timestampMilliseconds: epochMs + 950, weight: 5),
+        ])
+        #expect(log?.totalWeight == .max)
+        // The window holds both entries: full, and the oldest must leave first.
+        let refused = try window.acquire(&log, weight: 1, now: atMilliseconds(990))
+        #expect([refused.acquired ? 1 : 0, refused.waitMilliseconds, Int64(refused.failingRateIndex)] == [0, 11, 0])
+        // Past its window the big entry is dropped and the total is exact again.
+        let passed = try window.acquire(&log, weight: 1, now: atMilliseconds(1_001))
+        #expect(passed.acquired)
+        #expect(log?.entries.map(\.weight) == [5, 1])
+        #expect(log?.totalWeight == 6)
     }
 
     @Test("a stored log is normalised: sorted, merged and without empty entries")

@@ -175,7 +175,7 @@ struct SnapshotTests {
 
     @Test("seeded random keyspaces round-trip")
     func randomRoundTrip() throws {
-        var generator = SeededGenerator(seed: 0x5EED)
+        var generator = SplitMix64(seed: 0x5EED)
         for _ in 0..<50 {
             var entries: [Snapshot.Entry] = []
             for index in 0..<Int.random(in: 0..<20, using: &generator) {
@@ -190,18 +190,5 @@ struct SnapshotTests {
             }
             #expect(try Snapshot.decode(Snapshot.encode(entries, savedAt: savedAt)).entries == entries)
         }
-    }
-}
-
-/// SplitMix64: a reproducible sequence for seeded tests.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

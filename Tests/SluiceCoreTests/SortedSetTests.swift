@@ -4,18 +4,6 @@ import Testing
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 private func members(_ elements: [SortedSet.Element]) -> [String] { elements.map { String(decoding: $0.member, as: UTF8.self) } }
 
-/// A deterministic generator, so a failing random sequence can be replayed.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("SortedSet")
 struct SortedSetTests {
     @Test("members are ordered by score, then by member bytes")
@@ -124,7 +112,7 @@ struct SortedSetTests {
 
     @Test("random operations agree with a sorted array model")
     func randomAgainstModel() {
-        var random = SplitMix64(state: 42)
+        var random = SplitMix64(seed: 42)
         var set = SortedSet()
         var model: [String: Double] = [:]
         for step in 0..<20_000 {

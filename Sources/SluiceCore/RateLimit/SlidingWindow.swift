@@ -91,7 +91,14 @@ public struct SlidingWindow: Sendable, Hashable {
             let all = log?.entries ?? []
             let oldestKept = nowMs.clampedSubtracting(maximumIntervalMilliseconds)
             firstKept = all.firstIndex { $0.timestampMilliseconds >= oldestKept } ?? all.count
-            if let refusal = refusal(all[firstKept...], weight: weight, nowMs: nowMs) { return refusal }
+            // The largest window holds exactly the kept entries: their weight is the log's
+            // total less the few dropped, so that window is not summed entry by entry.
+            var keptWeight: Int64?
+            let total = log?.totalWeight ?? 0
+            if total < Int64.max {
+                keptWeight = all[..<firstKept].reduce(total) { $0 - $1.weight }
+            }
+            if let refusal = refusal(all[firstKept...], keptWeight: keptWeight, weight: weight, nowMs: nowMs) { return refusal }
         }
         if log == nil { log = SlidingWindowLog() }
         log!.removeFirst(firstKept)
@@ -103,21 +110,28 @@ public struct SlidingWindow: Sendable, Hashable {
     }
 
     /// The outcome when some rate has no room for `weight` among the live `entries`; nil
-    /// when every rate has.
-    private func refusal(_ entries: ArraySlice<SlidingWindowLog.Entry>, weight: Int64, nowMs: Int64) -> SlidingWindowOutcome? {
+    /// when every rate has. `keptWeight` is the sum of `entries`' weights when known.
+    private func refusal(
+        _ entries: ArraySlice<SlidingWindowLog.Entry>, keptWeight: Int64?, weight: Int64, nowMs: Int64
+    ) -> SlidingWindowOutcome? {
         // One backward pass: windows nest because the rates are checked by ascending interval.
         var counted = entries.endIndex
         var count: Int64 = 0
         for position in rates.indices {
             let rateIndex = checkOrder.isEmpty ? position : checkOrder[position]
             let rate = rates[rateIndex]
-            let windowStart = nowMs.clampedSubtracting(rate.intervalMilliseconds)
-            while counted > entries.startIndex, entries[counted - 1].timestampMilliseconds >= windowStart {
-                counted -= 1
-                count = count.clampedAdding(entries[counted].weight)
+            let whole = rate.intervalMilliseconds == maximumIntervalMilliseconds ? keptWeight : nil
+            if let whole {
+                count = whole
+            } else {
+                let windowStart = nowMs.clampedSubtracting(rate.intervalMilliseconds)
+                while counted > entries.startIndex, entries[counted - 1].timestampMilliseconds >= windowStart {
+                    counted -= 1
+                    count = count.clampedAdding(entries[counted].weight)
+                }
             }
             if rate.limit - count < weight {
-                let wait = weight > rate.limit ? -1 : waitMilliseconds(entries, rate: rate, weight: weight, nowMs: nowMs)
+                let wait = weight > rate.limit ? -1 : waitMilliseconds(entries, rate: rate, weight: weight, nowMs: nowMs, wholeWeight: whole)
                 return SlidingWindowOutcome(acquired: false, waitMilliseconds: wait, failingRateIndex: rateIndex, write: .keep)
             }
         }
@@ -133,14 +147,33 @@ public struct SlidingWindow: Sendable, Hashable {
 
     /// pyrate's wait: the unit `limit - weight` places from the newest must leave the window,
     /// which happens 1 ms after `its stamp + interval` (the window's start is inclusive).
-    private func waitMilliseconds(_ entries: ArraySlice<SlidingWindowLog.Entry>, rate: SlidingWindowRate, weight: Int64, nowMs: Int64) -> Int64 {
+    /// `wholeWeight`, the sum of all `entries` when the rate's window holds them all, lets
+    /// the search start from the oldest: a full window is refused when its oldest units
+    /// must leave, so that end is the short one.
+    private func waitMilliseconds(
+        _ entries: ArraySlice<SlidingWindowLog.Entry>, rate: SlidingWindowRate, weight: Int64, nowMs: Int64, wholeWeight: Int64?
+    ) -> Int64 {
         let offset = rate.limit - weight
+        func wait(_ entry: SlidingWindowLog.Entry) -> Int64 {
+            entry.timestampMilliseconds.clampedAdding(rate.intervalMilliseconds).clampedSubtracting(nowMs).clampedAdding(1)
+        }
+        if let wholeWeight {
+            // The entry sought is the newest with more than `offset` units from it to the
+            // newest: the first, from the oldest, at which the units up to and including
+            // it reach `wholeWeight - offset`.
+            let older = wholeWeight - offset
+            guard older > 0 else { return 0 }
+            var seen: Int64 = 0
+            for entry in entries {
+                seen += entry.weight
+                if seen >= older { return wait(entry) }
+            }
+            return 0
+        }
         var newer: Int64 = 0
         for entry in entries.reversed() {
             newer = newer.clampedAdding(entry.weight)
-            if newer > offset {
-                return entry.timestampMilliseconds.clampedAdding(rate.intervalMilliseconds).clampedSubtracting(nowMs).clampedAdding(1)
-            }
+            if newer > offset { return wait(entry) }
         }
         return 0
     }
@@ -159,8 +192,14 @@ public struct SlidingWindowLog: Sendable, Hashable {
         }
     }
 
-    /// Ascending, distinct timestamps, positive weights.
+    /// Ascending, distinct timestamps, positive weights. First, as `Keyspace.prefetchValue`
+    /// reads the storage's address from a value's first word.
     public private(set) var entries: [Entry]
+
+    /// Units in the log, in and out of any window: the entries' weights summed, or
+    /// `Int64.max` if that sum does not fit. Kept as entries come and go, so an acquire
+    /// reads the largest window's count without reading every entry.
+    public private(set) var totalWeight: Int64 = 0
 
     /// Builds a log from entries in any order: sorts them, merges equal timestamps and
     /// drops non-positive weights (for decoding a stored log).
@@ -173,16 +212,20 @@ public struct SlidingWindowLog: Sendable, Hashable {
 
     /// Drops the `count` oldest entries, in place.
     fileprivate mutating func removeFirst(_ count: Int) {
-        if count > 0 { entries.removeFirst(count) }
-    }
-
-    /// Units in the log, in and out of any window.
-    public var totalWeight: Int64 {
-        entries.reduce(0) { $0.clampedAdding($1.weight) }
+        guard count > 0 else { return }
+        if totalWeight < Int64.max {
+            totalWeight = entries[..<count].reduce(totalWeight) { $0 - $1.weight }
+            entries.removeFirst(count)
+        } else {
+            // A saturated sum says nothing about what is left: add it up again.
+            entries.removeFirst(count)
+            totalWeight = entries.reduce(0) { $0.clampedAdding($1.weight) }
+        }
     }
 
     /// Adds a run, keeping the order; a clock that went backwards inserts in place.
     fileprivate mutating func record(weight: Int64, atMilliseconds timestamp: Int64) {
+        totalWeight = totalWeight.clampedAdding(weight)
         if let last = entries.last, last.timestampMilliseconds < timestamp {
             entries.append(Entry(timestampMilliseconds: timestamp, weight: weight))
             return
