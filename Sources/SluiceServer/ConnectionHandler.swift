@@ -18,6 +18,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var inbound: ByteBuffer?
     /// Replies waiting for the flush at the end of the tick.
     private var outbound: ByteBuffer?
+    /// The last flushed buffer, reused for the next replies once the channel has written
+    /// it (until then, clearing it gives new storage): a buffer per read cost two
+    /// allocations per request at `-P 1`.
+    private var spare: ByteBuffer?
     private var closing = false
     /// Set while the client waits in a blocking command: input is kept but not run.
     private var parkedToken: UInt64?
@@ -119,7 +123,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// command held back), keeping the replies for the next flush.
     private func run(_ pending: ByteBuffer, context: ChannelHandlerContext, client: Client) {
         var pending = pending
-        var out = outbound ?? context.channel.allocator.buffer(capacity: 256)
+        var out = outbound ?? reusedBuffer(context: context)
         outbound = nil
         var decoder = self.decoder
         self.decoder = RESPRequestDecoder(limits: decoder.limits)
@@ -204,6 +208,18 @@ final class ConnectionHandler: ChannelInboundHandler {
         if draining { scheduleDrainCheck(context: context) }
     }
 
+    /// The spare buffer emptied, or a new one.
+    private func reusedBuffer(context: ChannelHandlerContext) -> ByteBuffer {
+        guard var buffer = spare else { return context.channel.allocator.buffer(capacity: 256) }
+        spare = nil
+        buffer.clear()
+        return buffer
+    }
+
+    /// Largest flushed buffer kept as `spare`: a connection that once got a huge reply
+    /// does not hold on to its memory.
+    static let spareCapacity = 64 * 1024
+
     /// Writes the replies kept since the last flush with one syscall, closing afterwards
     /// if asked (once no backend reply is awaited).
     private func flush(context: ChannelHandlerContext) {
@@ -215,6 +231,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return
             }
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            if out.capacity <= Self.spareCapacity { spare = out }
         } else if closing && replyQueue.isEmpty {
             context.close(promise: nil)
         }

@@ -31,19 +31,20 @@ struct TickFlushTests {
         #expect(try second.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "+OK\r\n")
     }
 
-    @Test("several reads of one connection in a tick go out in one write")
+    @Test("several reads of one connection in a tick go out in one write, and the next tick's in another")
     func oneWritePerTick() throws {
         let (loop, first, _) = try connections()
         try first.writeInbound(ByteBuffer(string: "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"))
         try first.writeInbound(ByteBuffer(string: "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n*1\r\n$4\r\nPI"))
         try first.writeInbound(ByteBuffer(string: "NG\r\n"))
         loop.run()
-        #expect(try first.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == ":1\r\n:2\r\n+PONG\r\n")
-        #expect(try first.readOutbound(as: ByteBuffer.self) == nil)
-        // The next tick writes again.
+        // The next tick writes again, into a buffer of its own while the channel still
+        // holds the first one (the handler reuses a flushed buffer only once it is free).
         try first.writeInbound(ByteBuffer(string: "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"))
         loop.run()
+        #expect(try first.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == ":1\r\n:2\r\n+PONG\r\n")
         #expect(try first.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == ":3\r\n")
+        #expect(try first.readOutbound(as: ByteBuffer.self) == nil)
     }
 
     @Test("a connection closed before its tick ends takes its replies along and spares the others'")
