@@ -10,9 +10,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let dispatcher: Dispatcher
-    private var decoder: RESPRequestDecoder
-    /// Decoded words: each read burst's complete commands, then any command still arriving.
-    private var commands = RESPCommands()
+    /// Optional only so that `run` can take it out and put it back without copying it
+    /// (a copy of a struct holding arrays retains each of them, twice per read).
+    private var decoder: RESPRequestDecoder?
+    /// Decoded words: each read burst's complete commands, then any command still
+    /// arriving. Optional for the same reason as `decoder`.
+    private var commands: RESPCommands? = RESPCommands()
     private var client: Client?
     /// Bytes received but not yet decoded.
     private var inbound: ByteBuffer?
@@ -109,7 +112,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         inbound = nil
         // A parked client's input waits, as Redis leaves it in the query buffer.
         if parkedToken != nil {
-            guard !dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: commands) else {
+            guard !dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: commands ?? RESPCommands()) else {
                 context.close(promise: nil)
                 return
             }
@@ -123,12 +126,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// command held back), keeping the replies for the next flush.
     private func run(_ pending: ByteBuffer, context: ChannelHandlerContext, client: Client) {
         var pending = pending
-        var out = outbound ?? reusedBuffer(context: context)
-        outbound = nil
-        var decoder = self.decoder
-        self.decoder = RESPRequestDecoder(limits: decoder.limits)
-        var batch = self.commands
-        self.commands = RESPCommands()
+        var out = outbound.take() ?? reusedBuffer(context: context)
+        var decoder = self.decoder.take()!
+        var batch = self.commands.take()!
         // Decode every complete command first, then run them all under one lock.
         var protocolError = parkedProtocolError
         parkedProtocolError = nil
@@ -182,8 +182,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             closing = true
         }
         if parked == nil && dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: batch) { closing = true }
-        self.commands = batch
-        self.decoder = decoder
+        self.commands = consume batch
+        self.decoder = consume decoder
         self.closing = closing
         outbound = out
         if pending.readableBytes > 0 {
@@ -364,7 +364,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func closeIfDone(context: ChannelHandlerContext) {
         guard client != nil, !closing else { return }
         let parkedInBlockingCommand = parkedToken != nil && parkedToken != ParkedBatch.backendPause
-        guard replyQueue.isEmpty, parkedInBlockingCommand || (parkedToken == nil && inbound == nil && commands.heldBytes == 0) else {
+        guard replyQueue.isEmpty, parkedInBlockingCommand || (parkedToken == nil && inbound == nil && (commands?.heldBytes ?? 0) == 0) else {
             scheduleDrainCheck(context: context)
             return
         }
