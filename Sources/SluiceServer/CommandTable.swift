@@ -156,13 +156,27 @@ struct CommandNameIndex: Sendable {
         }
     }
 
-    /// FNV-1a over the lower-cased bytes.
+    /// Mixes the length with the first and the last 8 bytes (overlapping when shorter
+    /// than 16; zero-padded when shorter than 8), each byte with bit 5 set. Setting it
+    /// folds ASCII capitals to lower case, so a name hashes alike in any case; it also
+    /// merges a few other bytes (`_` with DEL, `@` with a backquote), which only costs a
+    /// comparison. Two word loads instead of a multiply per byte: a pipelined burst
+    /// looks up every command's name.
     @inline(__always)
     private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash = (hash ^ UInt64(folded(byte))) &* 0x100_0000_01b3
+        let count = bytes.count
+        var head: UInt64 = 0
+        var tail: UInt64 = 0
+        if count >= 8 {
+            head = bytes.loadUnaligned(as: UInt64.self)
+            tail = bytes.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        } else {
+            for index in 0..<count { head |= UInt64(bytes[index]) << (8 * index) }
         }
+        let fold: UInt64 = 0x2020_2020_2020_2020
+        var hash = (head | fold) &* 0x9E37_79B9_7F4A_7C15
+        hash ^= (tail | fold) &* 0xC2B2_AE3D_27D4_EB4F
+        hash ^= UInt64(count) &* 0x1656_67B1_9E37_79F9
         return Int(truncatingIfNeeded: hash ^ (hash >> 29))
     }
 
