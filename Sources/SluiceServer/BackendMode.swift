@@ -76,7 +76,7 @@ final class BackendMode: Sendable {
     /// Replies answered `TRYAGAIN` because the backend could not decide (fail-closed).
     let failClosedReplies = Atomic<Int>(0)
     /// Each event loop's pipeline, made on first use.
-    private let pipelines = Mutex<[ObjectIdentifier: BackendPipeline]>([:])
+    private let pipelines = PerEventLoop<BackendPipeline>()
 
     init(backend: RedisBackend, database: Database) {
         self.backend = backend
@@ -90,12 +90,8 @@ final class BackendMode: Sendable {
     /// all come from its loop, so they share one backend connection and Redis runs them
     /// in order, and one connection per loop makes the biggest batches.
     func pipeline(for eventLoop: any EventLoop) -> BackendPipeline {
-        pipelines.withLock { pipelines in
-            if let pipeline = pipelines[ObjectIdentifier(eventLoop)] { return pipeline }
-            let connection = backend.connectionIndex(affinity: pipelines.count)
-            let pipeline = BackendPipeline(mode: self, eventLoop: eventLoop, connection: connection)
-            pipelines[ObjectIdentifier(eventLoop)] = pipeline
-            return pipeline
+        pipelines.value(for: eventLoop) { eventLoop, loopsBefore in
+            BackendPipeline(mode: self, eventLoop: eventLoop, connection: backend.connectionIndex(affinity: loopsBefore))
         }
     }
 

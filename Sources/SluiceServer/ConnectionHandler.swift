@@ -195,7 +195,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         if !flushQueued {
             flushQueued = true
-            let tickFlush = self.tickFlush ?? dispatcher.tickFlushes.flush(for: context.eventLoop)
+            let tickFlush = self.tickFlush ?? dispatcher.tickFlushes.value(for: context.eventLoop) { loop, _ in TickFlush(eventLoop: loop) }
             self.tickFlush = tickFlush
             tickFlush.add(self, context: context)
         }

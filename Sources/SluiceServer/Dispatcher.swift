@@ -63,7 +63,8 @@ final class Dispatcher: Sendable {
     let context: ServerContext
     let database: Database
     let timeSource: any TimeSource
-    let tickFlushes = TickFlushes()
+    /// Each event loop's end-of-tick flush (`TickFlush`).
+    let tickFlushes = PerEventLoop<TickFlush>()
 
     init(context: ServerContext, database: Database, timeSource: any TimeSource) {
         self.context = context

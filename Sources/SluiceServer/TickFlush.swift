@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// One event loop's connections whose replies wait for the end of the loop's tick.
 ///
@@ -31,20 +30,5 @@ final class TickFlush: @unchecked Sendable {
         swap(&waiting, &spare)
         for entry in spare { entry.handler.tickEnded(context: entry.context) }
         spare.removeAll(keepingCapacity: true)
-    }
-}
-
-/// Each event loop's `TickFlush`, made on first use.
-final class TickFlushes: Sendable {
-    private let flushes = Mutex<[ObjectIdentifier: TickFlush]>([:])
-
-    /// Ask once per connection.
-    func flush(for eventLoop: any EventLoop) -> TickFlush {
-        flushes.withLock { flushes in
-            if let flush = flushes[ObjectIdentifier(eventLoop)] { return flush }
-            let flush = TickFlush(eventLoop: eventLoop)
-            flushes[ObjectIdentifier(eventLoop)] = flush
-            return flush
-        }
     }
 }
