@@ -209,11 +209,13 @@ public struct Keyspace: Sendable {
             stats.expiredKeys += 1
             touch(key)
         } else {
-            // Moved out, not copied, so a value holding an array is changed without a copy.
-            value = entries[position].value
+            // Moved out, not copied, so a value holding an array is changed without a copy;
+            // swapped with a placeholder that has nothing to retain, so not retained either.
+            var moved = Value.integer(0)
+            swap(&moved, &entries[position].value)
+            value = consume moved
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
-        // A placeholder with nothing to retain.
         entries[position].value = .integer(0)
         // A watched key is compared before and after, so a decision that keeps the state
         // (a denied request) is not a change. The copy is made only then.
@@ -221,12 +223,12 @@ public struct Keyspace: Sendable {
         if !watches.isEmpty && watches[Array(key)] != nil { original = (value, deadline) }
         body(&value, &deadline)
         if let original, original.value != value || original.deadline != deadline { touch(key) }
-        guard let value else {
+        guard let value = value.take() else {
             bury(position, slot: found.slot)
             return
         }
         usedMemory += value.heapBytes
-        entries[position].value = value
+        entries[position].value = consume value
         changeExpiry(at: position, to: deadline ?? Self.noExpiry)
     }
 
