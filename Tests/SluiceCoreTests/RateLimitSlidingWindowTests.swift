@@ -197,6 +197,18 @@ struct RateLimitSlidingWindowTests {
         #expect(taken.write == .store(try #require(log), ttlNanoseconds: 101 * 1_000_000))
     }
 
+    @Test("a new log has room for its first entries: they are recorded without the array growing")
+    func newLogCapacity() throws {
+        let window = try SlidingWindow(rates: rates([(100, 60000)]))
+        var log: SlidingWindowLog?
+        _ = try window.acquire(&log, now: atMilliseconds(0))
+        let storage = log?.entries.withUnsafeBufferPointer { $0.baseAddress }
+        #expect((log?.entries.capacity ?? 0) >= SlidingWindow.newLogCapacity)
+        for ms in 1..<Int64(SlidingWindow.newLogCapacity) { _ = try window.acquire(&log, now: atMilliseconds(ms)) }
+        #expect(log?.entries.count == SlidingWindow.newLogCapacity)
+        #expect(log?.entries.withUnsafeBufferPointer { $0.baseAddress } == storage)
+    }
+
     @Test("a clock that does not move admits up to the limit and then waits a whole window")
     func clockNotMoving() throws {
         var client = Client(window: try SlidingWindow(rates: rates([(5, 1000)])))
