@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// The words of many commands in shared storage: every word's bytes in one array,
@@ -64,6 +69,40 @@ public struct RESPCommands: Sendable {
     @inline(__always)
     private func byteRange(of word: Int) -> Range<Int> {
         (word == 0 ? 0 : self.wordEnds[word - 1])..<self.wordEnds[word]
+    }
+
+    /// Words `range` as one array: each word's length in one byte, then all their bytes.
+    /// Nil if a word is longer than 255 bytes. For `wordsEqual`.
+    public func packed(_ range: Range<Int>) -> [UInt8]? {
+        var packed: [UInt8] = []
+        for word in range {
+            let length = self.wordLength(word)
+            guard length <= Int(UInt8.max) else { return nil }
+            packed.append(UInt8(length))
+        }
+        if let first = range.first {
+            packed.append(contentsOf: self.bytes[self.byteRange(of: first).lowerBound..<self.wordEnds[range.upperBound - 1]])
+        }
+        return packed
+    }
+
+    /// Whether words `range` are the words `packed(_:)` packed into `packed`: the lengths
+    /// compared one by one, then the bytes, which lie back to back, all at once.
+    public func wordsEqual(_ range: Range<Int>, packed: [UInt8]) -> Bool {
+        guard let first = range.first else { return packed.isEmpty }
+        let start = self.byteRange(of: first).lowerBound
+        let byteCount = self.wordEnds[range.upperBound - 1] - start
+        guard packed.count == range.count + byteCount else { return false }
+        return packed.withUnsafeBytes { stored in
+            var wordStart = start
+            for (offset, word) in range.enumerated() {
+                guard Int(stored[offset]) == self.wordEnds[word] - wordStart else { return false }
+                wordStart = self.wordEnds[word]
+            }
+            return byteCount == 0 || self.bytes.withUnsafeBytes { raw in
+                memcmp(raw.baseAddress! + start, stored.baseAddress! + range.count, byteCount) == 0
+            }
+        }
     }
 
     /// Words after the last complete command: a command not yet whole.

@@ -114,6 +114,17 @@ struct Arguments {
         return (position..<count).map { self[$0] }
     }
 
+    /// The words from the cursor to the end packed into one array, for `restEquals`; nil if
+    /// a word is longer than 255 bytes.
+    func packedRest() -> [UInt8]? {
+        commands.packed(base + position..<base + count)
+    }
+
+    /// Whether the words from the cursor to the end are those `packedRest` packed.
+    func restEquals(_ packed: [UInt8]) -> Bool {
+        commands.wordsEqual(base + position..<base + count, packed: packed)
+    }
+
     /// Rejects leftover arguments.
     func finish() throws(CommandError) {
         if position < count { throw .syntax }

@@ -200,11 +200,10 @@ final class BackendMode: Sendable {
 
     private func acquire(_ invocation: inout Invocation) throws(CommandError) -> (BackendCommand, BackendReplyShape) {
         let (key, weight, rates) = try SlidingWindowCommands.parse(&invocation)
-        _ = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
         var call = BackendCommand(script: .slidingWindow, keyCount: 1)
         invocation.arguments.withWord(key) { call.append($0) }
         call.append(weight)
-        for rate in rates {
+        for rate in rates.window.rates {
             call.append(rate.limit)
             call.append(Int64(rate.intervalMilliseconds))
         }

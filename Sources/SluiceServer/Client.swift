@@ -33,6 +33,8 @@ final class Client: @unchecked Sendable {
     /// Hands a parked client's late reply to its connection, from any thread; set on
     /// connect, cleared on disconnect.
     var resume: (@Sendable (RESPValue) -> Void)?
+    /// The rates of this connection's last `ACQUIRE`, reused while they repeat.
+    var lastAcquireRates: AcquireRates?
 
     init(id: Int64, address: String, localAddress: String, createdAt: Instant) {
         self.id = id

@@ -233,3 +233,32 @@ func protocolErrorDropsPartialWords() throws {
     commands.endCommand()
     #expect(commands.words(of: 0).map { commands.word($0) } == [Array("ECHO".utf8)])
 }
+
+@Test("Packed words equal only the same words: the same bytes split differently, fewer or more words, a byte off, differ")
+func packedWordsCompare() throws {
+    func words(_ list: [String]) -> RESPCommands {
+        RESPCommands([["ACQUIRE", "k", "1"] + list].map { $0.map { Array($0.utf8) } })
+    }
+    let rest = { (commands: RESPCommands) in 3..<commands.words(of: 0).upperBound }
+    let rates = words(["RATE", "5", "1100", "RATE", "50", "60000"])
+    let packed = try #require(rates.packed(rest(rates)))
+    #expect(rates.wordsEqual(rest(rates), packed: packed))
+    for other in [
+        ["RATE", "51", "100", "RATE", "50", "60000"],
+        ["RATE", "5", "1100", "RATE", "50", "6000"],
+        ["RATE", "5", "1100", "RATE", "50", "60000", "RATE"],
+        ["RATE", "5", "1100", "RATE", "50", "60001"],
+        ["rate", "5", "1100", "RATE", "50", "60000"],
+        ["RATE", "5", "1100", "RATE", "5", "060000"],
+        [],
+    ] {
+        let commands = words(other)
+        #expect(!commands.wordsEqual(rest(commands), packed: packed), "\(other)")
+        #expect(commands.packed(rest(commands)) != packed, "\(other)")
+    }
+    let empty = words([])
+    #expect(empty.packed(rest(empty)) == [])
+    #expect(empty.wordsEqual(rest(empty), packed: []))
+    let long = words([String(repeating: "x", count: 256)])
+    #expect(long.packed(rest(long)) == nil)
+}

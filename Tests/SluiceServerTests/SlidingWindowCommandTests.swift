@@ -74,4 +74,28 @@ struct SlidingWindowCommandTests {
             #expect(try c.command("DBSIZE") == ":0\r\n")
         }
     }
+
+    @Test("A connection's remembered rates answer only for the same words: rates that differ in any word, even with the same bytes split otherwise, are read afresh")
+    func rememberedRates() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            // 5 per 1,100 ms against 51 per 100 ms: the same bytes after RATE, split differently.
+            for _ in 0..<5 { #expect(try c.command("ACQUIRE", "a", "1", "RATE", "5", "1100") == "*3\r\n:1\r\n:0\r\n:-1\r\n") }
+            #expect(try c.command("ACQUIRE", "a", "1", "RATE", "5", "1100") == "*3\r\n:0\r\n:1101\r\n:0\r\n")
+            for _ in 0..<51 { #expect(try c.command("ACQUIRE", "b", "1", "RATE", "51", "100") == "*3\r\n:1\r\n:0\r\n:-1\r\n") }
+            #expect(try c.command("ACQUIRE", "b", "1", "RATE", "51", "100") == "*3\r\n:0\r\n:101\r\n:0\r\n")
+            // Back to the first rates, then a second rate added, then a bad list after a good one.
+            #expect(try c.command("ACQUIRE", "a", "1", "RATE", "5", "1100") == "*3\r\n:0\r\n:1101\r\n:0\r\n")
+            #expect(try c.command("ACQUIRE", "a", "1", "RATE", "5", "1100", "RATE", "6", "60000") == "*3\r\n:0\r\n:1101\r\n:0\r\n")
+            #expect(try c.command("ACQUIRE", "c", "1", "RATE", "5", "1100", "RATE", "5", "60000")
+                == "-ERR a rate with a longer interval must have a larger limit: rate 1 does not exceed rate 0\r\n")
+            #expect(try c.command("ACQUIRE", "c", "1", "RATE", "5", "1100", "RATE") == "-ERR RATE needs a limit and an interval in milliseconds\r\n")
+            #expect(try c.command("ACQUIRE", "c", "1", "rate", "1", "1100") == "*3\r\n:1\r\n:0\r\n:-1\r\n")
+            #expect(try c.command("ACQUIRE", "c", "1", "RATE", "1", "1100") == "*3\r\n:0\r\n:1101\r\n:0\r\n")
+            // Each connection remembers its own.
+            let d = try server.connect()
+            #expect(try d.command("ACQUIRE", "b", "1", "RATE", "51", "100") == "*3\r\n:0\r\n:101\r\n:0\r\n")
+            #expect(try c.command("ACQUIRE", "b", "1", "RATE", "52", "100") == "*3\r\n:1\r\n:0\r\n:-1\r\n")
+        }
+    }
 }

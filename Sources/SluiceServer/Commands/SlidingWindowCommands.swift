@@ -9,10 +9,9 @@ enum SlidingWindowCommands {
                     summary: "Takes a weight under every rate of a sliding-window log, or nothing.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
             let (key, weight, rates) = try parse(&invocation)
-            let window = try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: rates) }
             let now = invocation.now
             let outcome = try invocation.arguments.withKey(key) { key throws(CommandError) in
-                try acquire(window, weight: weight, key: key, now: now, keyspace: &state.keyspace)
+                try acquire(rates.window, weight: weight, key: key, now: now, keyspace: &state.keyspace)
             }
             state.stats.decisions.record(.acquire, allowed: outcome.acquired)
             return .array([
@@ -24,23 +23,48 @@ enum SlidingWindowCommands {
     ]
 
     /// `key weight RATE limit interval_ms [RATE ...]`: the key's argument index, the
-    /// weight and the rates (the algorithm checks the rates themselves).
-    static func parse(_ invocation: inout Invocation) throws(CommandError) -> (Int, Int64, [SlidingWindowRate]) {
+    /// weight and the checked rates. A connection's clients send the same rates on every
+    /// call, so rates whose words match the connection's last ones are taken as they were
+    /// then, neither parsed nor checked again.
+    static func parse(_ invocation: inout Invocation) throws(CommandError) -> (Int, Int64, AcquireRates) {
         let key = try invocation.arguments.nextIndex()
         let weight = try invocation.arguments.nextInteger(orElse: .notNonNegativeInteger("weight"))
         guard weight >= 0 else { throw CommandError(.notNonNegativeInteger("weight")) }
+        if let last = invocation.client.lastAcquireRates, invocation.arguments.restEquals(last.words) {
+            return (key, weight, last)
+        }
+        let words = invocation.arguments.packedRest()
+        let list = try parseRates(&invocation.arguments)
+        let rates = AcquireRates(window: try rateLimited { () throws(RateLimitError) in try SlidingWindow(rates: list) }, words: words ?? [])
+        if words != nil { invocation.client.lastAcquireRates = rates }
+        return (key, weight, rates)
+    }
+
+    private static func parseRates(_ arguments: inout Arguments) throws(CommandError) -> [SlidingWindowRate] {
         var rates: [SlidingWindowRate] = []
-        rates.reserveCapacity(invocation.arguments.remaining / 3)
-        while !invocation.arguments.isEmpty {
-            let word = try invocation.arguments.nextKeyword()
+        rates.reserveCapacity(arguments.remaining / 3)
+        while !arguments.isEmpty {
+            let word = try arguments.nextKeyword()
             guard word == "RATE" else { throw .unknownOption(word, command: "acquire", expected: "RATE") }
-            guard invocation.arguments.remaining >= 2 else { throw .err("RATE needs a limit and an interval in milliseconds") }
+            guard arguments.remaining >= 2 else { throw .err("RATE needs a limit and an interval in milliseconds") }
             let index = rates.count
-            let limit = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("limit of rate \(index)"))
-            let interval = try invocation.arguments.nextInteger(orElse: .notPositiveInteger("interval of rate \(index)"))
+            let limit = try arguments.nextInteger(orElse: .notPositiveInteger("limit of rate \(index)"))
+            let interval = try arguments.nextInteger(orElse: .notPositiveInteger("interval of rate \(index)"))
             rates.append(SlidingWindowRate(limit: limit, intervalMilliseconds: interval))
         }
-        return (key, weight, rates)
+        return rates
+    }
+}
+
+/// Checked rates and the words they were parsed from (`Arguments.packedRest`). A class,
+/// so that a connection's remembered rates are used without copying their arrays.
+final class AcquireRates: Sendable {
+    let window: SlidingWindow
+    let words: [UInt8]
+
+    init(window: SlidingWindow, words: [UInt8]) {
+        self.window = window
+        self.words = words
     }
 }
 
@@ -53,8 +77,7 @@ private func acquire(
     var result: Result<SlidingWindowOutcome, CommandError> = .failure(.syntax)
     keyspace.withEntry(key, now: now) { value, deadline in
         do throws(CommandError) {
-            var log = try windowLog(value)
-            if log != nil { value = nil }
+            var log = try windowLog(&value)
             defer { if let log { value = .slidingWindow(log) } }
             let outcome = try rateLimited { () throws(RateLimitError) in try window.acquire(&log, weight: weight, now: now) }
             if case .store(_, let ttl) = outcome.write { deadline = Keyspace.deadline(now: now, ttlNanoseconds: ttl) }
@@ -66,11 +89,14 @@ private func acquire(
     return try result.get()
 }
 
-/// A sliding-window log, nil when the key is absent; `WRONGTYPE` for any other value.
-private func windowLog(_ value: Value?) throws(CommandError) -> SlidingWindowLog? {
+/// The key's sliding-window log, moved out of `value`; nil when the key is absent;
+/// `WRONGTYPE`, leaving `value` alone, for any other value.
+private func windowLog(_ value: inout Value?) throws(CommandError) -> SlidingWindowLog? {
     switch value {
     case nil: return nil
-    case .slidingWindow(let log)?: return log
+    case .slidingWindow?:
+        guard case .slidingWindow(let log)? = value.take() else { return nil }
+        return log
     default: throw .wrongType
     }
 }
