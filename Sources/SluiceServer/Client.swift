@@ -16,7 +16,9 @@ final class Client: @unchecked Sendable {
     var name: [UInt8]?
     var libraryName: String?
     var libraryVersion: String?
-    var lastCommand = "NULL"
+    /// Not retained, as the command table keeps its specs while the server runs: setting
+    /// it on every command then costs no reference counting.
+    unowned(unsafe) var lastCommand: CommandSpec?
     var lastInteraction: Instant
     /// Set by `QUIT`: reply, flush, then close.
     var closeAfterReply = false
@@ -49,6 +51,6 @@ final class Client: @unchecked Sendable {
         let age = (now.nanoseconds - createdAt.nanoseconds) / 1_000_000_000
         let idle = (now.nanoseconds - lastInteraction.nanoseconds) / 1_000_000_000
         let nameText = name.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=-1 name=\(nameText) age=\(max(age, 0)) idle=\(max(idle, 0)) flags=\(transaction.isQueuing ? "x" : blockedRequest != nil ? "b" : "N") db=0 sub=0 psub=0 ssub=0 multi=\(transaction.queuedCount) watch=\(transaction.watchedCount) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(lastCommand) user=default redir=-1 resp=\(protocolVersion.rawValue) lib-name=\(libraryName ?? "") lib-ver=\(libraryVersion ?? "")"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=-1 name=\(nameText) age=\(max(age, 0)) idle=\(max(idle, 0)) flags=\(transaction.isQueuing ? "x" : blockedRequest != nil ? "b" : "N") db=0 sub=0 psub=0 ssub=0 multi=\(transaction.queuedCount) watch=\(transaction.watchedCount) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(lastCommand?.name ?? "NULL") user=default redir=-1 resp=\(protocolVersion.rawValue) lib-name=\(libraryName ?? "") lib-ver=\(libraryVersion ?? "")"
     }
 }

@@ -228,8 +228,9 @@ final class Dispatcher: Sendable {
             emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
             return nil
         }
-        let spec = context.table.specs[position]
-        client.lastCommand = spec.name
+        // Not retained: the table keeps its specs for as long as the server runs.
+        unowned(unsafe) let spec = context.table.specs[position]
+        client.lastCommand = spec
         client.lastInteraction = now
         state.stats.commandsProcessed += 1
         guard spec.acceptsArgumentCount(arguments.count) else {

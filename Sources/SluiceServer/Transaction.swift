@@ -23,15 +23,15 @@ struct Transaction {
         case executing
     }
 
-    private var state = State.idle
+    private var state = State.idle {
+        didSet { isQueuing = if case .queuing = state { true } else { false } }
+    }
     /// Watched keys and the version each had when watched.
     private var watched: [Key: UInt64] = [:]
 
-    /// Between `MULTI` and `EXEC`/`DISCARD`: commands are queued, not run.
-    var isQueuing: Bool {
-        if case .queuing = state { return true }
-        return false
-    }
+    /// Between `MULTI` and `EXEC`/`DISCARD`: commands are queued, not run. Stored, as every
+    /// command asks: matching the state's case copied the queue, a retain and a release.
+    private(set) var isQueuing = false
 
     /// While `EXEC` runs the queue. Commands that would block must answer at once then,
     /// as Redis does for a client inside a transaction.
