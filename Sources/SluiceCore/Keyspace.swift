@@ -445,13 +445,34 @@ public struct Keyspace: Sendable {
     /// waits for the very cache line this asks for. A wrong guess only wastes the load.
     @inline(__always)
     public func prefetchValue(hash: UInt64) {
-        guard let position = firstTagMatch(hash, where: { _ in true })?.entry else { return }
-        entries.withUnsafeBufferPointer { buffer in
-            guard position < buffer.count, buffer[position].value.pointsToStorage else { return }
-            let value = UnsafeRawPointer(buffer.baseAddress! + position) + Self.valueOffset
-            let storage = value.load(as: UnsafeRawPointer.self)
-            sluice_prefetch(storage)
-            sluice_prefetch(storage + 64)
+        guard let storage = valueStorage(hash: hash, logsOnly: false) else { return }
+        sluice_prefetch(storage)
+        sluice_prefetch(storage + 64)
+    }
+
+    /// Stage four, for sliding-window logs only: the log's newest entries, which the
+    /// algorithm reads first and which lie at the far end of a long log, beyond the two
+    /// lines `prefetchValue` asked for. Its array's count is read from the storage's
+    /// header, so this is asked for after `prefetchValue` has had time to bring that in.
+    public func prefetchLogEnd(hash: UInt64) {
+        guard let storage = valueStorage(hash: hash, logsOnly: true) else { return }
+        // An array's header: object header (16 bytes), count, capacity; then the elements.
+        let count = storage.load(fromByteOffset: 16, as: Int.self)
+        let end = 32 + count * MemoryLayout<SlidingWindowLog.Entry>.stride
+        if end > 128 { sluice_prefetch(storage + end - 16) }
+    }
+
+    /// The heap storage of the value of `hash`'s first candidate entry, read from the
+    /// value's first word; nil when there is no candidate or its value has no storage (or
+    /// is not a log, with `logsOnly`).
+    @inline(__always)
+    private func valueStorage(hash: UInt64, logsOnly: Bool) -> UnsafeRawPointer? {
+        guard let position = firstTagMatch(hash, where: { _ in true })?.entry else { return nil }
+        return entries.withUnsafeBufferPointer { buffer in
+            guard position < buffer.count,
+                  logsOnly ? buffer[position].value.isSlidingWindow : buffer[position].value.pointsToStorage
+            else { return nil }
+            return (UnsafeRawPointer(buffer.baseAddress! + position) + Self.valueOffset).load(as: UnsafeRawPointer.self)
         }
     }
 

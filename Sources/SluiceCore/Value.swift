@@ -56,6 +56,11 @@ extension Value {
         }
     }
 
+    @inline(__always)
+    var isSlidingWindow: Bool {
+        if case .slidingWindow = self { true } else { false }
+    }
+
     /// A leaky bucket's value: inline unless it is blocked.
     public init(leakyBucket state: LeakyBucketState) {
         if state.blockedUntil == nil {

@@ -101,10 +101,11 @@ final class Dispatcher: Sendable {
             let started = monotonicNanoseconds()
             withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
                 var executed = 0
-                // Keys are prefetched in the keyspace's three stages (`Keyspace.prefetchIndex`,
-                // `prefetchEntry`, `prefetchValue`): a command's index slot `prefetchDistance`
-                // commands ahead, its entry `entryDistance` ahead, its value's storage
-                // `valueDistance` ahead, with the hash kept in between and handed to the
+                // Keys are prefetched in the keyspace's stages (`Keyspace.prefetchIndex`,
+                // `prefetchEntry`, `prefetchValue`, `prefetchLogEnd`): a command's index slot
+                // `prefetchDistance` commands ahead, its entry `entryDistance` ahead, its
+                // value's storage `valueDistance` ahead, a log's newest entries
+                // `logEndDistance` ahead, with the hash kept in between and handed to the
                 // command's own look-up. Not the first command's key: it is looked up at once.
                 var hashes = InlineArray<32, UInt64>(repeating: 0)  // prefetchDistance of them
                 for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
@@ -123,6 +124,9 @@ final class Dispatcher: Sendable {
                     }
                     if index + Self.valueDistance < batch.count {
                         state.keyspace.prefetchValue(hash: hashes[(index + Self.valueDistance) % Self.prefetchDistance])
+                    }
+                    if index + Self.logEndDistance < batch.count {
+                        state.keyspace.prefetchLogEnd(hash: hashes[(index + Self.logEndDistance) % Self.prefetchDistance])
                     }
                     if index > start { expectKey(of: index, in: batch, hash: hash, keyspace: &state.keyspace) }
                     let arguments = Arguments(batch, command: index)
@@ -188,6 +192,10 @@ final class Dispatcher: Sendable {
     /// How many commands ahead the heap storage of values (string bytes, logs) is
     /// prefetched: a few, as by then the entry, asked for long before, has arrived.
     static let valueDistance = 4
+
+    /// How many commands ahead a sliding-window log's newest entries are prefetched: after
+    /// its storage's header, asked for two commands earlier, has arrived.
+    static let logEndDistance = 2
 
     /// Starts loading the index slot of a command's first argument, where most commands
     /// name their key (a wrong guess costs only a wasted load), and returns its hash. A

@@ -233,19 +233,23 @@ struct KeyspaceLayoutTests {
         let empty = keyspace.prefetchIndex(UnsafeRawBufferPointer(start: nil, count: 0))
         keyspace.prefetchEntry(hash: empty)
         keyspace.prefetchValue(hash: empty)
+        let longLog = SlidingWindowLog(entries: (0..<500).map { .init(timestampMilliseconds: $0, weight: 1) })
         let values: [Value] = [.integer(1), string("text"), .leakyBucket(level: 1, lastLeak: start), .list(ListValue([[1]])),
-                               .slidingWindow(SlidingWindowLog(entries: [.init(timestampMilliseconds: 1, weight: 1)]))]
+                               .slidingWindow(SlidingWindowLog(entries: [.init(timestampMilliseconds: 1, weight: 1)])),
+                               .slidingWindow(longLog), .slidingWindow(SlidingWindowLog())]
         for i in 0..<100 { keyspace.set(key("k\(i)"), values[i % values.count], now: start) }
         let probes = (0..<200).map { key("k\($0)") } + [key(String(repeating: "q", count: 50))]
         let hashes = probes.map { probe in probe.withUnsafeBytes { keyspace.prefetchIndex($0) } }
         for hash in hashes { keyspace.prefetchEntry(hash: hash) }
         for hash in hashes { keyspace.prefetchValue(hash: hash) }
+        for hash in hashes { keyspace.prefetchLogEnd(hash: hash) }
         #expect(keyspace.count == 100 && keyspace.stats == Keyspace.Stats())
         // A hash taken before the index grew, or before its entry was removed, only wastes a load.
         for i in 100..<1_000 { keyspace.set(key("k\(i)"), .integer(Int64(i)), now: start) }
         for i in 0..<50 { keyspace.remove(key("k\(i)"), now: start) }
         for hash in hashes { keyspace.prefetchEntry(hash: hash) }
         for hash in hashes { keyspace.prefetchValue(hash: hash) }
+        for hash in hashes { keyspace.prefetchLogEnd(hash: hash) }
         #expect(keyspace.count == 950 && keyspace.stats == Keyspace.Stats())
         for i in 50..<100 { #expect(keyspace.value(key("k\(i)"), now: start) == values[i % values.count]) }
         expectSound(keyspace)
@@ -267,6 +271,21 @@ struct KeyspaceLayoutTests {
             #expect(withUnsafeBytes(of: value) { $0.load(as: UnsafeRawPointer.self) } == storage)
         }
         #expect(!Value.integer(7).pointsToStorage && !Value.leakyBucket(level: 1, lastLeak: start).pointsToStorage)
+    }
+
+    /// `prefetchLogEnd` reads a log's entry count from its array's header and finds the
+    /// newest entry from it; if the header were laid out otherwise, it would only miss.
+    @Test("a log's array storage holds its count at byte 16 and its newest entry at 32 + (count - 1) × 16")
+    func logStorageHeader() {
+        for count in [1, 5, 300] {
+            let log = SlidingWindowLog(entries: (0..<count).map { .init(timestampMilliseconds: Int64($0), weight: 1) })
+            let value = Value.slidingWindow(log)
+            #expect(value.isSlidingWindow && !string("x").isSlidingWindow)
+            let storage = withUnsafeBytes(of: value) { $0.load(as: UnsafeRawPointer.self) }
+            #expect(storage.load(fromByteOffset: 16, as: Int.self) == count)
+            let newest = storage + 32 + (count - 1) * MemoryLayout<SlidingWindowLog.Entry>.stride
+            #expect(newest.load(as: SlidingWindowLog.Entry.self) == log.entries.last)
+        }
     }
 
     @Test("random operations on short and long keys keep the index, free list and counts consistent",
