@@ -216,6 +216,7 @@ public struct Keyspace: Sendable {
             value = consume moved
             deadline = entries[position].expiresAt == Self.noExpiry ? nil : entries[position].expiresAt
         }
+        // Releases an expired value; a live one was swapped out above.
         entries[position].value = .integer(0)
         // A watched key is compared before and after, so a decision that keeps the state
         // (a denied request) is not a change. The copy is made only then.
