@@ -9,15 +9,24 @@ import SluiceCore
 struct Arguments {
     private let commands: RESPCommands
     /// The index in `commands` of the command's name.
-    private let base: Int
+    private var base: Int
     /// All words of the command, its name included.
-    let count: Int
+    private(set) var count: Int
     private(set) var position: Int
 
     /// Command `index` of a decoded burst.
     init(_ commands: RESPCommands, command index: Int) {
         let words = commands.words(of: index)
         self.commands = commands
+        self.base = words.lowerBound
+        self.count = words.count
+        self.position = 1
+    }
+
+    /// Moves to command `index` of the same burst, its cursor after the name: one
+    /// `Arguments` serves a whole burst without counting references to its storage again.
+    mutating func select(command index: Int) {
+        let words = commands.words(of: index)
         self.base = words.lowerBound
         self.count = words.count
         self.position = 1

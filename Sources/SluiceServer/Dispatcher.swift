@@ -88,6 +88,7 @@ final class Dispatcher: Sendable {
         _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant,
         deferred: ((DeferredReply) -> Bool)? = nil, emit: (RESPValue) -> Void
     ) -> ParkedBatch? {
+        guard start < batch.count else { return nil }
         var parked: ParkedBatch?
         // A `var` captured by this escaping closure would be boxed on every burst, in
         // memory mode too; the flag object exists only in backend mode.
@@ -114,6 +115,8 @@ final class Dispatcher: Sendable {
                 for index in min(start + 1, batch.count)..<min(start + Self.entryDistance, batch.count) {
                     state.keyspace.prefetchEntry(hash: hashes[index % Self.prefetchDistance])
                 }
+                // One invocation for the burst, moved from command to command.
+                var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
                 for index in start..<batch.count {
                     let hash = hashes[index % Self.prefetchDistance]
                     if index + Self.prefetchDistance < batch.count {
@@ -129,8 +132,8 @@ final class Dispatcher: Sendable {
                         state.keyspace.prefetchLogEnd(hash: hashes[(index + Self.logEndDistance) % Self.prefetchDistance])
                     }
                     if index > start { expectKey(of: index, in: batch, hash: hash, keyspace: &state.keyspace) }
-                    let arguments = Arguments(batch, command: index)
-                    let position = execute(arguments, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
+                    invocation.arguments.select(command: index)
+                    let position = execute(&invocation, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
                     state.keyspace.forgetExpectedKey()
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
@@ -226,10 +229,11 @@ final class Dispatcher: Sendable {
     /// Runs one command with the lock held; returns its table position, or nil when it
     /// was rejected before running (unknown name, wrong number of arguments).
     private func execute(
-        _ arguments: consuming Arguments, client: Client, now: Instant, state: inout DatabaseState,
+        _ invocation: inout Invocation, client: Client, now: Instant, state: inout DatabaseState,
         deferred: ((DeferredReply) -> Void)?, emit: (RESPValue) -> Void
     ) -> Int? {
-        guard let position = arguments.withWord(0, { context.table.lookup($0) }) else {
+        guard let position = invocation.arguments.withWord(0, { context.table.lookup($0) }) else {
+            let arguments = invocation.arguments
             let name = String(decoding: arguments[0], as: UTF8.self)
             client.transaction.commandRejected()
             state.stats.recordError(prefix: "ERR")
@@ -241,7 +245,7 @@ final class Dispatcher: Sendable {
         client.lastCommand = spec
         client.lastInteraction = now
         state.stats.commandsProcessed += 1
-        guard spec.acceptsArgumentCount(arguments.count) else {
+        guard spec.acceptsArgumentCount(invocation.arguments.count) else {
             state.stats.commands[position].rejectedCalls += 1
             let error = TransactionCommands.rejected(CommandError(.wrongArity(command: spec.name)), spec: spec, client: client, state: &state)
             state.stats.recordError(error)
@@ -263,8 +267,6 @@ final class Dispatcher: Sendable {
             emit(error.reply)
             return nil
         }
-        // Moved, not copied: a copy would count references to the burst's storage again.
-        var invocation = Invocation(arguments: consume arguments, now: now, client: client, server: context)
         if client.transaction.isQueuing && !spec.runsWhileQueuing {
             do throws(CommandError) {
                 emit(try TransactionCommands.enqueue(spec, at: position, invocation))
