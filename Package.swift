@@ -91,8 +91,10 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "RESPTests", dependencies: ["RESP"]),
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        // The seeded generator the randomized tests share, so a failing sequence replays.
+        .target(name: "SeededRandom", path: "Tests/SeededRandom"),
+        .testTarget(name: "RESPTests", dependencies: ["RESP", "SeededRandom"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SeededRandom"]),
         // A throwaway redis-server for the test targets that need one.
         .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
         .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "SluiceCore", "RESP", "RedisTestSupport"]),
@@ -101,6 +103,7 @@ let package = Package(
             dependencies: [
                 "SluiceServer",
                 "RedisTestSupport",
+                "SeededRandom",
                 "RESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import NIOCore
 import RESP
 import Testing
+import SeededRandom
 
 @Test("Each RESP3 value encodes natively for a RESP3 peer", arguments: resp3Frames)
 func encodesResp3Frame(frame: Frame) {

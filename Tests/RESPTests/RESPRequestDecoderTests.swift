@@ -1,6 +1,7 @@
 import NIOCore
 import RESP
 import Testing
+import SeededRandom
 
 @Test("A multibulk request decodes into its arguments")
 func decodesMultibulkRequest() throws {

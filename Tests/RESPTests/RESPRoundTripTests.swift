@@ -1,6 +1,7 @@
 import NIOCore
 import RESP
 import Testing
+import SeededRandom
 
 /// Random values of every type, nested up to `maxDepth`, from a seeded generator.
 struct ValueGenerator {

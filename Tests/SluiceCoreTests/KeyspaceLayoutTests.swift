@@ -1,5 +1,6 @@
 import Testing
 @testable import SluiceCore
+import SeededRandom
 
 private func key(_ text: String) -> Key { Array(text.utf8) }
 private func string(_ text: String) -> Value { .string(Array(text.utf8)) }

@@ -1,5 +1,6 @@
 import Testing
 @testable import SluiceCore
+import SeededRandom
 
 private func key(_ text: String) -> Key { Array(text.utf8) }
 private func bytes(_ count: Int) -> [UInt8] { [UInt8](repeating: 120, count: count) }

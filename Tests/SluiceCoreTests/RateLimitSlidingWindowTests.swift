@@ -1,5 +1,6 @@
 import Testing
 @testable import SluiceCore
+import SeededRandom
 
 private func rates(_ pairs: [(Int64, Int64)]) -> [SlidingWindowRate] {
     pairs.map { SlidingWindowRate(limit: $0.0, intervalMilliseconds: $0.1) }

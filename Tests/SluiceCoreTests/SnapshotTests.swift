@@ -1,5 +1,6 @@
 import Testing
 @testable import SluiceCore
+import SeededRandom
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 private let savedAt = Instant(milliseconds: 1_700_000_000_000)

@@ -1,5 +1,6 @@
 import Testing
 @testable import SluiceCore
+import SeededRandom
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 private func members(_ elements: [SortedSet.Element]) -> [String] { elements.map { String(decoding: $0.member, as: UTF8.self) } }

@@ -4,6 +4,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import SeededRandom
 #endif
 
 /// The built `sluice-server` binary run as a child process, its output in a log file.
@@ -129,7 +130,7 @@ struct PersistenceProcessTests {
         let directory = try ScratchDirectory()
         defer { directory.remove() }
         let arguments = ["--port", "0", "--snapshot", directory.snapshot, "--snapshot-interval", "1"]
-        var generator = SplitMix(seed: 20_261_123)
+        var generator = SplitMix64(seed: 20_261_123)
         var previous = 0
         for iteration in 0..<3 {
             // Whatever is on disk after a kill is a whole snapshot, never a torn one.
@@ -183,17 +184,4 @@ private func monotonicMicroseconds() -> Int {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return spec.tv_sec * 1_000_000 + spec.tv_nsec / 1_000
-}
-
-/// SplitMix64, for a reproducible kill schedule.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
