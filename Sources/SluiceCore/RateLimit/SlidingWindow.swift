@@ -86,6 +86,7 @@ public struct SlidingWindow: Sendable, Hashable {
         }
         let nowMs = Self.floorMilliseconds(now)
         let firstKept: Int
+        var keptWeight: Int64?
         do {
             // Read through a slice in this scope only, so the log is not shared when it changes below.
             let all = log?.entries ?? []
@@ -93,7 +94,6 @@ public struct SlidingWindow: Sendable, Hashable {
             firstKept = all.firstIndex { $0.timestampMilliseconds >= oldestKept } ?? all.count
             // The largest window holds exactly the kept entries: their weight is the log's
             // total less the few dropped, so that window is not summed entry by entry.
-            var keptWeight: Int64?
             let total = log?.totalWeight ?? 0
             if total < Int64.max {
                 keptWeight = all[..<firstKept].reduce(total) { $0 - $1.weight }
@@ -101,7 +101,7 @@ public struct SlidingWindow: Sendable, Hashable {
             if let refusal = refusal(all[firstKept...], keptWeight: keptWeight, weight: weight, nowMs: nowMs) { return refusal }
         }
         if log == nil { log = SlidingWindowLog(capacity: Self.newLogCapacity) }
-        log!.removeFirst(firstKept)
+        log!.removeFirst(firstKept, keptWeight: keptWeight)
         log!.record(weight: weight, atMilliseconds: nowMs)
         let newest = log!.entries[log!.entries.count - 1].timestampMilliseconds
         let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000)
@@ -221,17 +221,13 @@ public struct SlidingWindowLog: Sendable, Hashable {
         self.entries.reserveCapacity(capacity)
     }
 
-    /// Drops the `count` oldest entries, in place.
-    fileprivate mutating func removeFirst(_ count: Int) {
+    /// Drops the `count` oldest entries, in place. `keptWeight` is what the rest weigh, as
+    /// the acquire that drops them has already worked out; nil when the sum was saturated,
+    /// which says nothing about what is left, so the rest are added up again.
+    fileprivate mutating func removeFirst(_ count: Int, keptWeight: Int64?) {
         guard count > 0 else { return }
-        if totalWeight < Int64.max {
-            totalWeight = entries[..<count].reduce(totalWeight) { $0 - $1.weight }
-            entries.removeFirst(count)
-        } else {
-            // A saturated sum says nothing about what is left: add it up again.
-            entries.removeFirst(count)
-            totalWeight = entries.reduce(0) { $0.clampedAdding($1.weight) }
-        }
+        entries.removeFirst(count)
+        totalWeight = keptWeight ?? entries.reduce(0) { $0.clampedAdding($1.weight) }
     }
 
     /// Adds a run, keeping the order; a clock that went backwards inserts in place.
