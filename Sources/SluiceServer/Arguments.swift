@@ -16,11 +16,9 @@ struct Arguments {
 
     /// Command `index` of a decoded burst.
     init(_ commands: RESPCommands, command index: Int) {
-        let words = commands.words(of: index)
         self.commands = commands
-        self.base = words.lowerBound
-        self.count = words.count
-        self.position = 1
+        (base, count, position) = (0, 0, 1)
+        select(command: index)
     }
 
     /// Moves to command `index` of the same burst, its cursor after the name: one
