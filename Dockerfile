@@ -22,7 +22,8 @@ COPY Sources ./Sources
 COPY lua ./lua
 COPY Tests ./Tests
 # The Swift runtime is linked in, so the runtime image needs no toolchain.
-RUN swift build -c release --static-swift-stdlib --product sluice-server \
+# -enforce-exclusivity=unchecked: as scripts/build-release, for SwiftNIO's checks too.
+RUN swift build -c release --static-swift-stdlib --product sluice-server -Xswiftc -enforce-exclusivity=unchecked \
     && install -D "$(swift build -c release --show-bin-path)/sluice-server" /out/sluice-server
 
 FROM ${RUNTIME_IMAGE}
