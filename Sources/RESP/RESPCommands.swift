@@ -13,8 +13,11 @@ import NIOCore
 /// across reads) sit after the last complete command until `RESPRequestDecoder`
 /// completes them; `removeCompleted()` keeps them.
 public struct RESPCommands: Sendable {
-    /// All words' bytes, back to back.
+    /// All words' bytes, back to back, in `bytes[0..<byteCount]`. The elements after
+    /// them are room for the next words: appending a word is then one copy, where
+    /// `Array.append(contentsOf:)` went through its generic sequence path per word.
     private var bytes: [UInt8] = []
+    private var byteCount = 0
     /// The end offset in `bytes` of each word.
     private var wordEnds: [Int] = []
     /// The end index in `wordEnds` of each complete command.
@@ -34,7 +37,7 @@ public struct RESPCommands: Sendable {
 
     /// Memory held for words, complete commands' and a partial command's alike: their
     /// bytes and each word's end offset (so a flood of empty words counts too).
-    public var heldBytes: Int { self.bytes.count + self.wordEnds.count * MemoryLayout<Int>.size }
+    public var heldBytes: Int { self.byteCount + self.wordEnds.count * MemoryLayout<Int>.size }
 
     /// The number of complete commands.
     public var count: Int { self.commandEnds.count }
@@ -111,13 +114,24 @@ public struct RESPCommands: Sendable {
     }
 
     public mutating func append(_ word: [UInt8]) {
-        self.bytes.append(contentsOf: word)
-        self.wordEnds.append(self.bytes.count)
+        word.withUnsafeBytes { self.append($0) }
     }
 
     public mutating func append(_ word: UnsafeRawBufferPointer) {
-        self.bytes.append(contentsOf: word)
-        self.wordEnds.append(self.bytes.count)
+        let start = self.byteCount
+        let end = start + word.count
+        if end > self.bytes.count { self.makeRoom(for: end) }
+        if let source = word.baseAddress, word.count > 0 {
+            self.bytes.withUnsafeMutableBytes { ($0.baseAddress! + start).copyMemory(from: source, byteCount: word.count) }
+        }
+        self.byteCount = end
+        self.wordEnds.append(end)
+    }
+
+    /// Grows `bytes` to hold `count` bytes, at least doubling it so that appends stay cheap.
+    private mutating func makeRoom(for count: Int) {
+        let target = max(count, self.bytes.count * 2, 64)
+        self.bytes.append(contentsOf: repeatElement(0, count: target - self.bytes.count))
     }
 
     /// Ends a command made of the words appended since the previous one.
@@ -134,7 +148,13 @@ public struct RESPCommands: Sendable {
         }
         self.commandEnds.removeAll(keepingCapacity: true)
         let byteStart = lastEnd == 0 ? 0 : self.wordEnds[lastEnd - 1]
-        self.bytes.removeSubrange(0..<byteStart)
+        let kept = self.byteCount - byteStart
+        if kept > 0 && byteStart > 0 {
+            self.bytes.withUnsafeMutableBytes { raw in
+                raw.baseAddress!.copyMemory(from: raw.baseAddress! + byteStart, byteCount: kept)
+            }
+        }
+        self.byteCount = kept
         self.wordEnds.removeSubrange(0..<lastEnd)
         for index in self.wordEnds.indices {
             self.wordEnds[index] -= byteStart
@@ -143,7 +163,7 @@ public struct RESPCommands: Sendable {
 
     /// Forgets every word, keeping the memory for the next ones.
     public mutating func removeAll() {
-        self.bytes.removeAll(keepingCapacity: true)
+        self.byteCount = 0
         self.wordEnds.removeAll(keepingCapacity: true)
         self.commandEnds.removeAll(keepingCapacity: true)
     }
@@ -152,7 +172,7 @@ public struct RESPCommands: Sendable {
     mutating func removePartial() {
         let keep = self.commandEnds.last ?? 0
         let byteEnd = keep == 0 ? 0 : self.wordEnds[keep - 1]
-        self.bytes.removeSubrange(byteEnd...)
+        self.byteCount = byteEnd
         self.wordEnds.removeSubrange(keep...)
     }
 }
