@@ -164,5 +164,12 @@ private func appendDigits(_ value: Int, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10))
         rest /= 10
     }
-    output[start...].reverse()
+    // Swapped in place: reversing `output[start...]` copied the whole array.
+    var low = start
+    var high = output.count - 1
+    while low < high {
+        output.swapAt(low, high)
+        low += 1
+        high -= 1
+    }
 }

@@ -43,6 +43,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var drainCheck: Scheduled<Void>?
     /// Backend mode: this event loop's way to Redis, set on the first backend command.
     private var backendPipeline: BackendPipeline?
+    /// Backend mode: `deferredStarter`'s closure, once made.
+    private var deferredStart: ((DeferredReply) -> Bool)?
     /// This event loop's end-of-tick flush, and whether this connection is in it.
     private var tickFlush: TickFlush?
     private var flushQueued = false
@@ -83,6 +85,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        deferredStart = nil
         parkTimeout?.cancel()
         parkTimeout = nil
         idleCheck?.cancel()
@@ -146,7 +149,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         var outputOverflow = false
         if batch.count > start {
             let outputLimit = dispatcher.outputBurstLimit
-            // Made only in backend mode: its context is a heap allocation per read burst.
             let deferred = dispatcher.context.backend == nil ? nil : deferredStarter(context: context)
             parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply in
                 // Once a reply is awaited, later replies queue behind it.
@@ -241,12 +243,16 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// What the dispatcher calls for a command whose reply comes from the backend:
     /// reserves its place in the reply order and hands it to the event loop's pipeline;
-    /// false asks it to stop for this burst.
+    /// false asks it to stop for this burst. Made once per connection (a closure is a
+    /// heap allocation); the cycle it makes with the handler ends in `channelInactive`.
     private func deferredStarter(context: ChannelHandlerContext) -> (DeferredReply) -> Bool {
-        { reply in
+        if let deferredStart { return deferredStart }
+        let start: (DeferredReply) -> Bool = { reply in
             self.startDeferred(reply, context: context)
             return self.replyQueue.waiting < Self.maxAwaitedReplies
         }
+        deferredStart = start
+        return start
     }
 
     private func startDeferred(_ reply: DeferredReply, context: ChannelHandlerContext) {
@@ -288,7 +294,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// for too many awaited replies once half have arrived.
     func writeReadyReplies(context: ChannelHandlerContext) {
         guard client != nil else { return }
-        var out = outbound ?? context.channel.allocator.buffer(capacity: 0)
+        var out = outbound.take() ?? reusedBuffer(context: context)
         replyQueue.drain(into: &out)
         outbound = out
         if parkedToken == ParkedBatch.backendPause, replyQueue.waiting <= Self.maxAwaitedReplies / 2, let client {
@@ -321,7 +327,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         parkedToken = nil
         parkTimeout?.cancel()
         parkTimeout = nil
-        var out = outbound ?? context.channel.allocator.buffer(capacity: 256)
+        var out = outbound.take() ?? reusedBuffer(context: context)
         out.writeRESPValue(reply, version: client.protocolVersion)
         outbound = out
         let pending = inbound ?? context.channel.allocator.buffer(capacity: 0)

@@ -90,10 +90,8 @@ final class Dispatcher: Sendable {
     ) -> ParkedBatch? {
         guard start < batch.count else { return nil }
         var parked: ParkedBatch?
-        // A `var` captured by this escaping closure would be boxed on every burst, in
-        // memory mode too; the flag object exists only in backend mode.
-        let pause: PauseFlag? = deferred == nil ? nil : PauseFlag()
-        let deferAndCheck: ((DeferredReply) -> Void)? = deferred.map { deferred in { if !deferred($0) { pause?.isSet = true } } }
+        // Set when `deferred` asks the burst to pause.
+        var paused = false
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: RESPValue) {
             if client.blockedRequest == nil && !client.closesSilently { emit(reply) }
@@ -133,7 +131,8 @@ final class Dispatcher: Sendable {
                     }
                     if index > start { expectKey(of: index, in: batch, hash: hash, keyspace: &state.keyspace) }
                     invocation.arguments.select(command: index)
-                    let position = execute(&invocation, client: client, now: now, state: &state, deferred: deferAndCheck, emit: emitUnlessParked)
+                    let position = execute(
+                        &invocation, client: client, now: now, state: &state, deferred: deferred, paused: &paused, emit: emitUnlessParked)
                     state.keyspace.forgetExpectedKey()
                     // Clients waiting on keys this command pushed to are served before the next command.
                     if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
@@ -146,7 +145,7 @@ final class Dispatcher: Sendable {
                         break
                     }
                     if client.closeAfterReply { break }
-                    if pause?.isSet == true {
+                    if paused {
                         parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
                         break
                     }
@@ -227,10 +226,11 @@ final class Dispatcher: Sendable {
     }
 
     /// Runs one command with the lock held; returns its table position, or nil when it
-    /// was rejected before running (unknown name, wrong number of arguments).
+    /// was rejected before running (unknown name, wrong number of arguments). Sets
+    /// `paused` when `deferred` takes the command's reply and asks for a pause.
     private func execute(
         _ invocation: inout Invocation, client: Client, now: Instant, state: inout DatabaseState,
-        deferred: ((DeferredReply) -> Void)?, emit: (RESPValue) -> Void
+        deferred: ((DeferredReply) -> Bool)?, paused: inout Bool, emit: (RESPValue) -> Void
     ) -> Int? {
         guard let position = invocation.arguments.withWord(0, { context.table.lookup($0) }) else {
             let arguments = invocation.arguments
@@ -289,7 +289,7 @@ final class Dispatcher: Sendable {
                 return position
             case .deferred(let reply):
                 state.stats.commands[position].calls += 1
-                deferred(reply)
+                if !deferred(reply) { paused = true }
                 return position
             }
         }
@@ -353,11 +353,6 @@ final class Dispatcher: Sendable {
             if removed * 4 <= step || monotonicNanoseconds() - started >= budget { return }
         }
     }
-}
-
-/// Set when the backend has too many replies outstanding for one connection.
-private final class PauseFlag {
-    var isSet = false
 }
 
 /// A cheap monotonic reading for measuring how long commands take.
