@@ -82,6 +82,43 @@ enum RESPInlineSplitter {
         }
     }
 
+    /// Splits `line` and appends its arguments to `commands` as words of one command, and
+    /// returns how many; nil, having appended nothing, where `split` gives nil.
+    static func append(_ line: UnsafeRawBufferPointer, to commands: inout RESPCommands) -> Int? {
+        if let count = self.appendPlain(line, to: &commands) { return count }
+        guard let arguments = self.split(line) else { return nil }
+        for argument in arguments { commands.append(argument) }
+        return arguments.count
+    }
+
+    /// The common line, without quotes, NUL, VT or FF: its arguments are the runs of bytes
+    /// between spaces, tabs, CRs and LFs, appended straight from the line rather than
+    /// built byte by byte as arrays. Nil, having appended nothing, for any other line.
+    private static func appendPlain(_ line: UnsafeRawBufferPointer, to commands: inout RESPCommands) -> Int? {
+        var count = 0
+        var start = -1
+        for position in 0..<line.count {
+            switch line[position] {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                if start >= 0 {
+                    commands.append(UnsafeRawBufferPointer(rebasing: line[start..<position]))
+                    count += 1
+                    start = -1
+                }
+            case UInt8(ascii: "\""), UInt8(ascii: "'"), 0, 0x0B, 0x0C:
+                if count > 0 { commands.removePartial() }
+                return nil
+            default:
+                if start < 0 { start = position }
+            }
+        }
+        if start >= 0 {
+            commands.append(UnsafeRawBufferPointer(rebasing: line[start...]))
+            count += 1
+        }
+        return count
+    }
+
     /// C's `isspace`: space, tab, LF, VT, FF, CR.
     private static func isSpace(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: " ") || (byte >= 0x09 && byte <= 0x0D)

@@ -71,14 +71,11 @@ public struct RESPRequestDecoder: Sendable {
                     }
                     self.remaining = count
                 } else {
-                    guard let arguments = try self.readInlineCommand(&buffer) else {
+                    guard let count = try self.readInlineCommand(&buffer, into: &commands) else {
                         return false
                     }
-                    if arguments.isEmpty {
+                    if count == 0 {
                         continue
-                    }
-                    for argument in arguments {
-                        commands.append(argument)
                     }
                     commands.endCommand()
                     return true
@@ -188,8 +185,10 @@ public struct RESPRequestDecoder: Sendable {
         return true
     }
 
-    /// A line up to LF (a CR before it is dropped), split into arguments like `redis-cli` input.
-    private mutating func readInlineCommand(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [[UInt8]]? {
+    /// A line up to LF (a CR before it is dropped), split into arguments like `redis-cli`
+    /// input, which are appended to `commands`; returns how many, or nil until the line
+    /// has arrived.
+    private mutating func readInlineCommand(_ buffer: inout ByteBuffer, into commands: inout RESPCommands) throws(RESPProtocolError) -> Int? {
         guard let lf = try self.findLineEnd(ASCII.lf, in: buffer, tooLong: .tooBigInlineRequest) else {
             return nil
         }
@@ -197,12 +196,12 @@ public struct RESPRequestDecoder: Sendable {
         if end > buffer.readerIndex && buffer.getInteger(at: end - 1, as: UInt8.self) == ASCII.cr {
             end -= 1
         }
-        let arguments = buffer.respWithBytes(from: buffer.readerIndex, to: end, RESPInlineSplitter.split)
-        guard let arguments else {
+        let count = buffer.respWithBytes(from: buffer.readerIndex, to: end) { RESPInlineSplitter.append($0, to: &commands) }
+        guard let count else {
             throw .unbalancedQuotes
         }
         self.consume(&buffer, to: lf + 1)
-        return arguments
+        return count
     }
 
     /// Absolute index of the first `byte` from the reader index, searching each byte once

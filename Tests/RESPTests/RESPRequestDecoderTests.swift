@@ -1,5 +1,5 @@
 import NIOCore
-import RESP
+@testable import RESP
 import Testing
 import SeededRandom
 
@@ -136,6 +136,32 @@ func skipsEmptyMultibulk() throws {
 @Test("An inline command splits on whitespace")
 func decodesInlineCommand() throws {
     #expect(try decodeCommands("SET  key\tvalue\r\nPING\n") == [["SET", "key", "value"], ["PING"]])
+}
+
+@Test("Random inline lines decode to the words the quote rules give; lines without quotes take the plain path alike")
+func inlineLinesFollowTheSplitRules() throws {
+    // The bytes the rules treat apart (VT and FF are skipped between words but belong to
+    // a word), and a few that they do not.
+    let special: [UInt8] = [UInt8(ascii: "\""), UInt8(ascii: "'"), 0, 0x0B, 0x0C]
+    let alphabet = Array(" \t\r\\xa4F".utf8) + special
+    var generator = SplitMix64(seed: 23)
+    var plainLines = 0
+    for round in 0..<20_000 {
+        var line = (0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+        if round % 2 == 0 { line.removeAll { special.contains($0) } }
+        if !line.contains(where: special.contains) { plainLines += 1 }
+        // The decoder drops one CR before the LF, so the rules see the line without it.
+        let withoutCR = line.last == ASCII.cr ? Array(line.dropLast()) : line
+        let expected = withoutCR.withUnsafeBytes { RESPInlineSplitter.split($0) }
+        var buffer = ByteBuffer(bytes: line + [ASCII.lf])
+        var decoder = RESPRequestDecoder()
+        if let expected {
+            #expect(try decoder.decode(&buffer) == (expected.isEmpty ? nil : expected), "line \(line)")
+        } else {
+            #expect(throws: RESPProtocolError.self, "line \(line)") { try decoder.decode(&buffer) }
+        }
+    }
+    #expect(plainLines > 10_000)
 }
 
 @Test("Empty and blank inline lines are skipped")
