@@ -223,6 +223,38 @@ struct BackendModeTests {
         }
     }
 
+    @Test("while Redis is busy, a connection stops running commands once 1,024 replies are awaited, and goes on when they come")
+    func awaitedReplyLimitPauses() async throws {
+        let redis = try RedisServer()
+        try await withBackendServer(redis, configure: { $0.backendTimeoutMilliseconds = 20_000 }) { server in
+            // A script that keeps Redis busy for about a second, sent straight to it first.
+            let direct = try RawConnection(port: redis.port)
+            try direct.send("*3\r\n$4\r\nEVAL\r\n$57\r\nlocal i = 0 while i < 100000000 do i = i + 1 end return 1\r\n$1\r\n0\r\n")
+            try await Task.sleep(for: .milliseconds(50))
+            let connection = try server.connect()
+            try connection.send(Array(repeating: "*4\r\n$7\r\nCONSUME\r\n$6\r\npaused\r\n$7\r\n1000000\r\n$4\r\n1000\r\n", count: 3_000).joined())
+            let observer = try server.connect()
+            func consumeCalls() throws -> Int {
+                let info = try observer.command("INFO", "commandstats")
+                guard let line = info.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_consume:calls=") }) else { return 0 }
+                return Int(line.dropFirst("cmdstat_consume:calls=".count).prefix { $0.isNumber }) ?? -1
+            }
+            var calls = 0
+            for _ in 0..<100 where calls < 1_024 {
+                try await Task.sleep(for: .milliseconds(10))
+                calls = try consumeCalls()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            // Redis is still running the script: nothing came back, so nothing more ran.
+            #expect(calls == 1_024)
+            #expect(try consumeCalls() == 1_024)
+            #expect(try direct.readRaw() == ":1\r\n")
+            let replies = try (0..<3_000).map { _ in try connection.readRaw() }
+            #expect(replies.enumerated().allSatisfy { $0.element.hasPrefix("*4\r\n:1\r\n:\($0.offset + 1)\r\n") })
+            #expect(try consumeCalls() == 3_000)
+        }
+    }
+
     @Test("two and three instances in front of one Redis admit exactly a bucket's capacity, a throttle's burst and a window's limit",
           arguments: [2, 3])
     func noOverAdmission(instances: Int) async throws {
