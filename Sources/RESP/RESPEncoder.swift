@@ -19,6 +19,26 @@ extension ByteBuffer {
         }
     }
 
+    /// Writes a reply whose shape the caller knows, element by element through `body`,
+    /// without building a `RESPValue`: one reservation of `bound` bytes, which must be at
+    /// least what `body` writes (`RESPDirectWriter.headerBound` per header or integer,
+    /// `scalarBound` per other scalar).
+    public mutating func writeRESP(version: RESPVersion, bound: Int, _ body: (inout RESPDirectWriter) -> Void) {
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+            var writer = RESPDirectWriter(RESPRawWriter(UnsafeMutableRawBufferPointer(rebasing: out[..<bound])), version: version)
+            body(&writer)
+            return writer.count
+        }
+    }
+
+    /// An array of `count` integers, which `body` writes (`RESPDirectWriter.integer`).
+    public mutating func writeRESPIntegerArray(count: Int, version: RESPVersion, _ body: (inout RESPDirectWriter) -> Void) {
+        self.writeRESP(version: version, bound: (count + 1) * RESPDirectWriter.headerBound) { out in
+            out.arrayHeader(count)
+            body(&out)
+        }
+    }
+
     /// Encodes a request the way clients send it: an array of bulk strings.
     public mutating func writeRESPCommand(_ arguments: [[UInt8]]) {
         self.writeRESPHeader(RESPType.array, Int64(arguments.count))
@@ -48,6 +68,42 @@ extension ByteBuffer {
             var writer = RESPRawWriter(out)
             writer.header(type, value)
             return writer.count
+        }
+    }
+}
+
+/// Writes the parts of a reply in the bytes `writeRESPValue` gives for the same values.
+public struct RESPDirectWriter {
+    private var raw: RESPRawWriter
+    public let version: RESPVersion
+
+    /// The most bytes an array header or an integer takes.
+    public static let headerBound = RESPRawWriter.maxHeader
+    /// The most bytes any scalar takes (an integer, double, boolean or null).
+    public static let scalarBound = RESPRawWriter.maxHeader + RESPRawWriter.maxDoubleText + 2
+
+    init(_ raw: RESPRawWriter, version: RESPVersion) {
+        self.raw = raw
+        self.version = version
+    }
+
+    var count: Int { self.raw.count }
+
+    /// `*<count>`: the elements follow.
+    public mutating func arrayHeader(_ count: Int) {
+        self.raw.header(RESPType.array, Int64(count))
+    }
+
+    public mutating func integer(_ value: Int64) {
+        self.raw.header(RESPType.integer, value)
+    }
+
+    /// A scalar, encoded as `writeRESPValue` encodes it; not for strings or aggregates,
+    /// whose size the bounds do not cover.
+    public mutating func scalar(_ value: RESPValue) {
+        switch value {
+        case .integer, .double, .boolean, .null, .nullArray: self.raw.write(value, self.version)
+        default: preconditionFailure("RESPDirectWriter.scalar takes only scalars")
         }
     }
 }

@@ -14,6 +14,10 @@ struct Invocation {
 
 typealias CommandHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> RESPValue
 
+/// A rate-limit command's handler: its decision, which the dispatcher writes straight
+/// into the connection's output (`DecisionReply`).
+typealias DecisionHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> DecisionReply
+
 /// A command as data: `COMMAND`, `COMMAND DOCS` and the dispatcher's arity check
 /// all come from these. A class so that dispatch holds one reference, not a copy of
 /// every field.
@@ -33,13 +37,36 @@ final class CommandSpec: Sendable {
     /// Documented for `COMMAND`; dispatch to them happens inside the parent's handler.
     let subcommands: [SubcommandSpec]
     let handler: CommandHandler
+    /// Set for the rate-limit decisions; `handler` then builds the decision's reply value
+    /// (for `EXEC` and scripts).
+    let decision: DecisionHandler?
     /// Flagged `denyoom`: may add data, so refused over `maxmemory` (MemoryLimit.swift).
     let deniedOverMemoryLimit: Bool
 
-    init(
+    convenience init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
         group: String, summary: String, since: String = "1.0.0", subcommands: [SubcommandSpec] = [],
         handler: @escaping CommandHandler
+    ) {
+        self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
+                  subcommands: subcommands, handler: handler, decision: nil)
+    }
+
+    /// A rate-limit command, given by its decision.
+    convenience init(
+        _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
+        group: String, summary: String, since: String = "1.0.0", decision: @escaping DecisionHandler
+    ) {
+        self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
+                  subcommands: [], handler: { invocation, state throws(CommandError) in
+                      try decision(&invocation, &state).value(invocation.client.protocolVersion)
+                  }, decision: decision)
+    }
+
+    private init(
+        _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int),
+        group: String, summary: String, since: String, subcommands: [SubcommandSpec],
+        handler: @escaping CommandHandler, decision: DecisionHandler?
     ) {
         self.name = name
         self.arity = arity
@@ -52,6 +79,7 @@ final class CommandSpec: Sendable {
         self.since = since
         self.subcommands = subcommands
         self.handler = handler
+        self.decision = decision
         self.deniedOverMemoryLimit = flags.contains("denyoom")
     }
 

@@ -153,7 +153,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply in
                 // Once a reply is awaited, later replies queue behind it.
                 if !self.replyQueue.isEmpty {
-                    self.replyQueue.append(reply, version: client.protocolVersion, allocator: context.channel.allocator)
+                    self.replyQueue.append(reply.value(client.protocolVersion), version: client.protocolVersion, allocator: context.channel.allocator)
                     return
                 }
                 guard out.readableBytes < outputLimit else {
@@ -161,7 +161,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                     return
                 }
                 // Read per reply: HELLO switches the protocol, and its own reply uses the new one.
-                out.writeRESPValue(reply, version: client.protocolVersion)
+                reply.write(into: &out, client.protocolVersion)
             }
         }
         if let parked {

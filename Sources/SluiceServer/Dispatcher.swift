@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import RESP
 import SluiceCore
 import Synchronization
@@ -57,6 +58,27 @@ final class ServerContext: Sendable {
     }
 }
 
+/// What the dispatcher hands a connection for each command.
+enum Reply {
+    case value(RESPValue)
+    /// A rate-limit decision, written as bytes without a value (`DecisionReply`).
+    case decision(DecisionReply)
+
+    func value(_ version: RESPVersion) -> RESPValue {
+        switch self {
+        case .value(let value): value
+        case .decision(let decision): decision.value(version)
+        }
+    }
+
+    func write(into buffer: inout ByteBuffer, _ version: RESPVersion) {
+        switch self {
+        case .value(let value): buffer.writeRESPValue(value, version: version)
+        case .decision(let decision): decision.write(into: &buffer, version)
+        }
+    }
+}
+
 /// Runs commands: look-up, arity check, the clock read, the lock, statistics, and
 /// turning errors into replies. The only place a `CommandError` becomes RESP.
 final class Dispatcher: Sendable {
@@ -86,14 +108,14 @@ final class Dispatcher: Sendable {
     @discardableResult
     func execute(
         _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant,
-        deferred: ((DeferredReply) -> Bool)? = nil, emit: (RESPValue) -> Void
+        deferred: ((DeferredReply) -> Bool)? = nil, emit: (Reply) -> Void
     ) -> ParkedBatch? {
         guard start < batch.count else { return nil }
         var parked: ParkedBatch?
         // Set when `deferred` asks the burst to pause.
         var paused = false
         // A command that parked the client answers later (Blocking.swift).
-        func emitUnlessParked(_ reply: RESPValue) {
+        func emitUnlessParked(_ reply: Reply) {
             if client.blockedRequest == nil && !client.closesSilently { emit(reply) }
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
@@ -230,14 +252,14 @@ final class Dispatcher: Sendable {
     /// `paused` when `deferred` takes the command's reply and asks for a pause.
     private func execute(
         _ invocation: inout Invocation, client: Client, now: Instant, state: inout DatabaseState,
-        deferred: ((DeferredReply) -> Bool)?, paused: inout Bool, emit: (RESPValue) -> Void
+        deferred: ((DeferredReply) -> Bool)?, paused: inout Bool, emit: (Reply) -> Void
     ) -> Int? {
         guard let position = invocation.arguments.withWord(0, { context.table.lookup($0) }) else {
             let arguments = invocation.arguments
             let name = String(decoding: arguments[0], as: UTF8.self)
             client.transaction.commandRejected()
             state.stats.recordError(prefix: "ERR")
-            emit(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply)
+            emit(.value(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply))
             return nil
         }
         // Not retained: the table keeps its specs for as long as the server runs.
@@ -249,14 +271,14 @@ final class Dispatcher: Sendable {
             state.stats.commands[position].rejectedCalls += 1
             let error = TransactionCommands.rejected(CommandError(.wrongArity(command: spec.name)), spec: spec, client: client, state: &state)
             state.stats.recordError(error)
-            emit(error.reply)
+            emit(.value(error.reply))
             return nil
         }
         if !client.authenticated, let error = AuthCommands.refusal(spec, context: context) {
             state.stats.commands[position].rejectedCalls += 1
             let error = TransactionCommands.rejected(error, spec: spec, client: client, state: &state)
             state.stats.recordError(error)
-            emit(error.reply)
+            emit(.value(error.reply))
             return nil
         }
         // Over `maxmemory` (never when it is 0): evict, or refuse what may add data (MemoryLimit.swift).
@@ -264,15 +286,15 @@ final class Dispatcher: Sendable {
             state.stats.commands[position].rejectedCalls += 1
             let error = TransactionCommands.rejected(error, spec: spec, client: client, state: &state)
             state.stats.recordError(error)
-            emit(error.reply)
+            emit(.value(error.reply))
             return nil
         }
         if client.transaction.isQueuing && !spec.runsWhileQueuing {
             do throws(CommandError) {
-                emit(try TransactionCommands.enqueue(spec, at: position, invocation))
+                emit(.value(try TransactionCommands.enqueue(spec, at: position, invocation)))
             } catch {
                 state.stats.recordError(error)
-                emit(error.reply)
+                emit(.value(error.reply))
             }
             return nil
         }
@@ -285,7 +307,7 @@ final class Dispatcher: Sendable {
                     state.stats.commands[position].failedCalls += 1
                     state.stats.recordError(prefix: BackendMode.errorPrefix(text))
                 }
-                emit(reply)
+                emit(.value(reply))
                 return position
             case .deferred(let reply):
                 state.stats.commands[position].calls += 1
@@ -293,7 +315,16 @@ final class Dispatcher: Sendable {
                 return position
             }
         }
-        emit(Self.call(spec, at: position, &invocation, &state))
+        if let decision = spec.decision {
+            state.stats.commands[position].calls += 1
+            do throws(CommandError) {
+                emit(.decision(try decision(&invocation, &state)))
+            } catch {
+                emit(.value(Self.failed(error, at: position, &state)))
+            }
+            return position
+        }
+        emit(.value(Self.call(spec, at: position, &invocation, &state)))
         return position
     }
 
@@ -304,10 +335,15 @@ final class Dispatcher: Sendable {
         do throws(CommandError) {
             return try spec.handler(&invocation, &state)
         } catch {
-            state.stats.commands[position].failedCalls += 1
-            state.stats.recordError(error)
-            return error.reply
+            return failed(error, at: position, &state)
         }
+    }
+
+    /// Counts a command's error and gives its reply.
+    private static func failed(_ error: CommandError, at position: Int, _ state: inout DatabaseState) -> RESPValue {
+        state.stats.commands[position].failedCalls += 1
+        state.stats.recordError(error)
+        return error.reply
     }
 
     /// Registers a new connection and returns its client record; nil when `maxclients` are

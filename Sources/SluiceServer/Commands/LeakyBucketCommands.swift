@@ -1,3 +1,4 @@
+import NIOCore
 import RESP
 import SluiceCore
 
@@ -6,7 +7,7 @@ enum LeakyBucketCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("consume", arity: -4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Adds drops to a leaky bucket if they fit; a failure may block the bucket.",
-                    since: "0.1.0") { invocation, state throws(CommandError) in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
             let (key, bucket, amount) = try parse(&invocation, command: "consume").memory
             let now = invocation.now
             let decision = try invocation.arguments.withKey(key) { key throws(CommandError) in
@@ -16,17 +17,17 @@ enum LeakyBucketCommands {
                 }
             }
             state.stats.decisions.record(.consume, allowed: decision.success)
-            return reply(decision, invocation.client.protocolVersion)
+            return .leakyBucket(decision)
         },
         CommandSpec("peek", arity: -4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Reports a leaky bucket's level without changing it.",
-                    since: "0.1.0") { invocation, state throws(CommandError) in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
             let (key, bucket, _) = try parse(&invocation, command: "peek").memory
             let now = invocation.now
             let current = try invocation.arguments.withKey(key) { key throws(CommandError) in
                 try bucketState(state.keyspace.value(key, now: now))
             }
-            return reply(bucket.peek(current, now: invocation.now), invocation.client.protocolVersion)
+            return .leakyBucket(bucket.peek(current, now: invocation.now))
         },
     ]
 
@@ -69,6 +70,18 @@ enum LeakyBucketCommands {
             try LeakyBucket(capacity: capacity, recharge: recharge, block: block)
         }
         return Parsed(key: key, bucket: bucket, capacity: capacity, recharge: recharge, amount: amount, block: block)
+    }
+
+    /// `reply`'s bytes, written without building it (RESP3's map is built).
+    static func write(_ decision: LeakyBucketDecision, _ version: RESPVersion, into buffer: inout ByteBuffer) {
+        guard version == .resp2 else { return buffer.writeRESPValue(reply(decision, version), version: version) }
+        buffer.writeRESP(version: version, bound: 3 * RESPDirectWriter.headerBound + 2 * RESPDirectWriter.scalarBound) { out in
+            out.arrayHeader(4)
+            out.integer(decision.success ? 1 : 0)
+            out.integer(decision.level)
+            out.scalar(.double(decision.untilNextDrop))
+            out.scalar(decision.blockedFor.map(RESPValue.double) ?? .null)
+        }
     }
 
     /// RESP2: `[success 1|0, level, until_next_drop, blocked_for|nil]`, seconds as

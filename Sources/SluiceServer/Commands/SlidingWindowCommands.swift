@@ -1,3 +1,4 @@
+import NIOCore
 import RESP
 import SluiceCore
 
@@ -7,20 +8,31 @@ enum SlidingWindowCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("acquire", arity: -6, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Takes a weight under every rate of a sliding-window log, or nothing.",
-                    since: "0.1.0") { invocation, state throws(CommandError) in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
             let (key, weight, rates) = try parse(&invocation)
             let now = invocation.now
             let outcome = try invocation.arguments.withKey(key) { key throws(CommandError) in
                 try acquire(rates.window, weight: weight, key: key, now: now, keyspace: &state.keyspace)
             }
             state.stats.decisions.record(.acquire, allowed: outcome.acquired)
-            return .array([
-                .integer(outcome.acquired ? 1 : 0),
-                .integer(outcome.waitMilliseconds),
-                .integer(Int64(outcome.failingRateIndex)),
-            ])
+            return .acquire(AcquireReply(acquired: outcome.acquired, waitMilliseconds: outcome.waitMilliseconds,
+                                         failingRateIndex: Int64(outcome.failingRateIndex)))
         },
     ]
+
+    /// `[acquired 1|0, wait_ms, failing_rate_index]`.
+    static func reply(_ reply: AcquireReply) -> RESPValue {
+        .array([.integer(reply.acquired ? 1 : 0), .integer(reply.waitMilliseconds), .integer(reply.failingRateIndex)])
+    }
+
+    /// `reply`'s bytes, written without building it.
+    static func write(_ reply: AcquireReply, _ version: RESPVersion, into buffer: inout ByteBuffer) {
+        buffer.writeRESPIntegerArray(count: 3, version: version) { out in
+            out.integer(reply.acquired ? 1 : 0)
+            out.integer(reply.waitMilliseconds)
+            out.integer(reply.failingRateIndex)
+        }
+    }
 
     /// `key weight RATE limit interval_ms [RATE ...]`: the key's argument index, the
     /// weight and the checked rates. A connection's clients send the same rates on every
@@ -54,6 +66,13 @@ enum SlidingWindowCommands {
         }
         return rates
     }
+}
+
+/// What an `ACQUIRE` answers.
+struct AcquireReply {
+    let acquired: Bool
+    let waitMilliseconds: Int64
+    let failingRateIndex: Int64
 }
 
 /// Checked rates and the words they were parsed from (`Arguments.packedRest`). A class,

@@ -1,3 +1,4 @@
+import NIOCore
 import RESP
 import SluiceCore
 
@@ -8,7 +9,7 @@ enum ThrottleCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("cl.throttle", arity: -5, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Applies GCRA rate limiting to a key, as redis-cell does.",
-                    since: "0.1.0") { invocation, state throws(CommandError) in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
             let (key, throttle, quantity) = try parse(&invocation).memory
             let now = invocation.now
             let result = try invocation.arguments.withKey(key) { key throws(CommandError) in
@@ -20,7 +21,7 @@ enum ThrottleCommands {
                 }
             }
             state.stats.decisions.record(.clThrottle, allowed: !result.limited)
-            return reply(result)
+            return .throttle(result)
         },
     ]
 
@@ -53,6 +54,17 @@ enum ThrottleCommands {
             try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: period)
         }
         return Parsed(key: key, throttle: throttle, maxBurst: maxBurst, countPerPeriod: count, period: period, quantity: quantity)
+    }
+
+    /// `reply`'s bytes, written without building it.
+    static func write(_ result: ThrottleResult, _ version: RESPVersion, into buffer: inout ByteBuffer) {
+        buffer.writeRESPIntegerArray(count: 5, version: version) { out in
+            out.integer(result.limited ? 1 : 0)
+            out.integer(result.limit)
+            out.integer(result.remaining)
+            out.integer(result.retryAfter)
+            out.integer(result.resetAfter)
+        }
     }
 
     /// redis-cell's five integers.
