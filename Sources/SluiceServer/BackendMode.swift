@@ -319,7 +319,8 @@ final class BackendMode: Sendable {
             // Fail-open: not limited; nothing is known of the remaining burst, so report it full.
             allowed = ThrottleCommands.reply(ThrottleResult(limited: false, limit: limit, remaining: max(0, limit - quantity),
                                                             retryAfterNanoseconds: -1, resetAfterNanoseconds: 0))
-        case .slidingWindow: allowed = .array([.integer(1), .integer(0), .integer(-1)])
+        case .slidingWindow:
+            allowed = SlidingWindowCommands.reply(AcquireReply(acquired: true, waitMilliseconds: 0, failingRateIndex: -1))
         }
         switch policy {
         case .failOpen:
