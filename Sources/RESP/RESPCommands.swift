@@ -18,8 +18,10 @@ public struct RESPCommands: Sendable {
     /// `Array.append(contentsOf:)` went through its generic sequence path per word.
     private var bytes: [UInt8] = []
     private var byteCount = 0
-    /// The end offset in `bytes` of each word.
+    /// The end offset in `bytes` of each word, in `wordEnds[0..<wordCount]`, with room
+    /// after them as `bytes` has.
     private var wordEnds: [Int] = []
+    private var wordCount = 0
     /// The end index in `wordEnds` of each complete command.
     private var commandEnds: [Int] = []
 
@@ -37,7 +39,7 @@ public struct RESPCommands: Sendable {
 
     /// Memory held for words, complete commands' and a partial command's alike: their
     /// bytes and each word's end offset (so a flood of empty words counts too).
-    public var heldBytes: Int { self.byteCount + self.wordEnds.count * MemoryLayout<Int>.size }
+    public var heldBytes: Int { self.byteCount + self.wordCount * MemoryLayout<Int>.size }
 
     /// The number of complete commands.
     public var count: Int { self.commandEnds.count }
@@ -110,7 +112,7 @@ public struct RESPCommands: Sendable {
 
     /// Words after the last complete command: a command not yet whole.
     var partialWordCount: Int {
-        self.wordEnds.count - (self.commandEnds.last ?? 0)
+        self.wordCount - (self.commandEnds.last ?? 0)
     }
 
     public mutating func append(_ word: [UInt8]) {
@@ -118,14 +120,57 @@ public struct RESPCommands: Sendable {
     }
 
     public mutating func append(_ word: UnsafeRawBufferPointer) {
-        let start = self.byteCount
-        let end = start + word.count
-        if end > self.bytes.count { self.makeRoom(for: end) }
-        if let source = word.baseAddress, word.count > 0 {
-            self.bytes.withUnsafeMutableBytes { ($0.baseAddress! + start).copyMemory(from: source, byteCount: word.count) }
+        self.appendWords(maxWords: 1, maxBytes: word.count) { writer in
+            writer.append(word)
+            return true
         }
-        self.byteCount = end
-        self.wordEnds.append(end)
+    }
+
+    /// Appends the words `body` gives its writer, which has room for `maxWords` words of
+    /// `maxBytes` bytes in all; they are kept only if `body` returns true. One check of
+    /// room and ownership for them all, where appending word by word made two per word.
+    @inline(__always)
+    @discardableResult
+    public mutating func appendWords(maxWords: Int, maxBytes: Int, _ body: (inout WordWriter) -> Bool) -> Bool {
+        if self.byteCount + maxBytes > self.bytes.count { self.makeRoom(for: self.byteCount + maxBytes) }
+        if self.wordCount + maxWords > self.wordEnds.count { self.makeWordRoom(for: self.wordCount + maxWords) }
+        let byteStart = self.byteCount
+        let wordStart = self.wordCount
+        let (kept, byteCount, wordCount) = self.bytes.withUnsafeMutableBytes { bytes in
+            self.wordEnds.withUnsafeMutableBufferPointer { ends in
+                var writer = WordWriter(
+                    bytes: bytes.baseAddress!, byteLimit: byteStart + maxBytes, ends: ends.baseAddress!,
+                    wordLimit: wordStart + maxWords, byteCount: byteStart, wordCount: wordStart)
+                return (body(&writer), writer.byteCount, writer.wordCount)
+            }
+        }
+        if kept {
+            self.byteCount = byteCount
+            self.wordCount = wordCount
+        }
+        return kept
+    }
+
+    /// Writes words into the room `appendWords` made.
+    public struct WordWriter {
+        fileprivate let bytes: UnsafeMutableRawPointer
+        fileprivate let byteLimit: Int
+        fileprivate let ends: UnsafeMutablePointer<Int>
+        fileprivate let wordLimit: Int
+        fileprivate var byteCount: Int
+        fileprivate var wordCount: Int
+
+        @inline(__always)
+        public mutating func append(_ word: UnsafeRawBufferPointer) {
+            let end = self.byteCount + word.count
+            precondition(end <= self.byteLimit && self.wordCount < self.wordLimit, "more words than appendWords made room for")
+            if let source = word.baseAddress, word.count > 0 {
+                (self.bytes + self.byteCount).copyMemory(from: source, byteCount: word.count)
+            }
+            self.byteCount = end
+            self.ends[self.wordCount] = end
+            self.wordCount += 1
+        }
     }
 
     /// Grows `bytes` to hold `count` bytes, at least doubling it so that appends stay cheap.
@@ -134,15 +179,21 @@ public struct RESPCommands: Sendable {
         self.bytes.append(contentsOf: repeatElement(0, count: target - self.bytes.count))
     }
 
+    /// Grows `wordEnds` to hold `count` words, as `makeRoom` grows `bytes`.
+    private mutating func makeWordRoom(for count: Int) {
+        let target = max(count, self.wordEnds.count * 2, 16)
+        self.wordEnds.append(contentsOf: repeatElement(0, count: target - self.wordEnds.count))
+    }
+
     /// Ends a command made of the words appended since the previous one.
     public mutating func endCommand() {
-        self.commandEnds.append(self.wordEnds.count)
+        self.commandEnds.append(self.wordCount)
     }
 
     /// Forgets every complete command, keeping the words of one still arriving.
     public mutating func removeCompleted() {
         guard let lastEnd = self.commandEnds.last else { return }
-        if lastEnd == self.wordEnds.count {
+        if lastEnd == self.wordCount {
             self.removeAll()
             return
         }
@@ -155,16 +206,17 @@ public struct RESPCommands: Sendable {
             }
         }
         self.byteCount = kept
-        self.wordEnds.removeSubrange(0..<lastEnd)
-        for index in self.wordEnds.indices {
-            self.wordEnds[index] -= byteStart
+        let keptWords = self.wordCount - lastEnd
+        for index in 0..<keptWords {
+            self.wordEnds[index] = self.wordEnds[lastEnd + index] - byteStart
         }
+        self.wordCount = keptWords
     }
 
     /// Forgets every word, keeping the memory for the next ones.
     public mutating func removeAll() {
         self.byteCount = 0
-        self.wordEnds.removeAll(keepingCapacity: true)
+        self.wordCount = 0
         self.commandEnds.removeAll(keepingCapacity: true)
     }
 
@@ -173,7 +225,7 @@ public struct RESPCommands: Sendable {
         let keep = self.commandEnds.last ?? 0
         let byteEnd = keep == 0 ? 0 : self.wordEnds[keep - 1]
         self.byteCount = byteEnd
-        self.wordEnds.removeSubrange(keep...)
+        self.wordCount = keep
     }
 }
 

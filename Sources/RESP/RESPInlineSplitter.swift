@@ -96,27 +96,30 @@ enum RESPInlineSplitter {
     /// built byte by byte as arrays. Nil, having appended nothing, for any other line.
     private static func appendPlain(_ line: UnsafeRawBufferPointer, to commands: inout RESPCommands) -> Int? {
         var count = 0
-        var start = -1
-        for position in 0..<line.count {
-            switch line[position] {
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
-                if start >= 0 {
-                    commands.append(UnsafeRawBufferPointer(rebasing: line[start..<position]))
-                    count += 1
-                    start = -1
+        // A word and the separator after it take at least 2 bytes.
+        let plain = commands.appendWords(maxWords: (line.count + 1) / 2, maxBytes: line.count) { words in
+            var start = -1
+            for position in 0..<line.count {
+                switch line[position] {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                    if start >= 0 {
+                        words.append(UnsafeRawBufferPointer(rebasing: line[start..<position]))
+                        count += 1
+                        start = -1
+                    }
+                case UInt8(ascii: "\""), UInt8(ascii: "'"), 0, 0x0B, 0x0C:
+                    return false
+                default:
+                    if start < 0 { start = position }
                 }
-            case UInt8(ascii: "\""), UInt8(ascii: "'"), 0, 0x0B, 0x0C:
-                if count > 0 { commands.removePartial() }
-                return nil
-            default:
-                if start < 0 { start = position }
             }
+            if start >= 0 {
+                words.append(UnsafeRawBufferPointer(rebasing: line[start...]))
+                count += 1
+            }
+            return true
         }
-        if start >= 0 {
-            commands.append(UnsafeRawBufferPointer(rebasing: line[start...]))
-            count += 1
-        }
-        return count
+        return plain ? count : nil
     }
 
     /// C's `isspace`: space, tab, LF, VT, FF, CR.

@@ -94,7 +94,7 @@ public struct RESPRequestDecoder: Sendable {
 
     /// The common case in one pass over the raw bytes: a whole multibulk request with
     /// plain decimal counts and lengths, all of it already received. Returns how many
-    /// bytes it took, or nil, having appended nothing, for anything else (incomplete,
+    /// bytes it took, or nil, having kept nothing, for anything else (incomplete,
     /// inline, empty, malformed, over a limit), which the general path then decodes
     /// with its exact errors. Accepts only what that path accepts, with the same words.
     private func wholeCommand(_ buffer: ByteBuffer, into commands: inout RESPCommands) -> Int? {
@@ -119,19 +119,23 @@ public struct RESPRequestDecoder: Sendable {
             guard end >= 4, raw[0] == RESPType.array,
                 let (count, afterHeader) = number(at: 1, limit: self.limits.maxArrayCount), count > 0
             else { return nil }
+            // Each word takes at least 6 bytes (`$0\r\n\r\n`), so a count the bytes cannot
+            // hold is incomplete, and no room is made for it.
+            guard count <= (end - afterHeader) / 6 else { return nil }
             var index = afterHeader
-            for word in 0..<count {
-                guard index < end, raw[index] == RESPType.bulkString,
-                    let (length, dataStart) = number(at: index + 1, limit: self.limits.maxBulkLength),
-                    dataStart + length + 2 <= end,
-                    raw[dataStart + length] == ASCII.cr, raw[dataStart + length + 1] == ASCII.lf
-                else {
-                    if word > 0 { commands.removePartial() }
-                    return nil
+            let whole = commands.appendWords(maxWords: count, maxBytes: end - afterHeader) { words in
+                for _ in 0..<count {
+                    guard index < end, raw[index] == RESPType.bulkString,
+                        let (length, dataStart) = number(at: index + 1, limit: self.limits.maxBulkLength),
+                        dataStart + length + 2 <= end,
+                        raw[dataStart + length] == ASCII.cr, raw[dataStart + length + 1] == ASCII.lf
+                    else { return false }
+                    words.append(UnsafeRawBufferPointer(rebasing: raw[dataStart..<dataStart + length]))
+                    index = dataStart + length + 2
                 }
-                commands.append(UnsafeRawBufferPointer(rebasing: raw[dataStart..<dataStart + length]))
-                index = dataStart + length + 2
+                return true
             }
+            guard whole else { return nil }
             commands.endCommand()
             return index
         }
