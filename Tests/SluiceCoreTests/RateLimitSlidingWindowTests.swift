@@ -18,8 +18,17 @@ private func validationMessage(_ pairs: [(Int64, Int64)]) -> String? {
 extension SlidingWindow {
     /// An acquire on a copy, for checks that look at the outcome only.
     func acquire(_ log: SlidingWindowLog?, weight: Int64 = 1, now: Instant) throws(RateLimitError) -> SlidingWindowOutcome {
+        try acquireCopy(log, weight: weight, now: now).outcome
+    }
+
+    /// An acquire on a copy, with what to store: the changed copy and its TTL, or nothing.
+    func acquireCopy(
+        _ log: SlidingWindowLog?, weight: Int64 = 1, now: Instant
+    ) throws(RateLimitError) -> (outcome: SlidingWindowOutcome, write: RateLimitWrite<SlidingWindowLog>) {
         var copy = log
-        return try acquire(&copy, weight: weight, now: now)
+        let outcome = try acquire(&copy, weight: weight, now: now)
+        guard let ttl = outcome.ttlNanoseconds, let copy else { return (outcome, .keep) }
+        return (outcome, .store(copy, ttlNanoseconds: ttl))
     }
 }
 
@@ -32,7 +41,9 @@ private struct Client {
         let now = atMilliseconds(ms)
         var log = key.read(at: now)
         let outcome = try window.acquire(&log, weight: weight, now: now)
-        key.apply(outcome.write, at: now)
+        if let ttl = outcome.ttlNanoseconds, let log {
+            key.apply(.store(log, ttlNanoseconds: ttl), at: now)
+        }
         return outcome
     }
 
@@ -154,8 +165,7 @@ struct RateLimitSlidingWindowTests {
     func ttlRule() throws {
         let window = try SlidingWindow(rates: rates([(2, 10), (3, 700)]))
         let now = Instant(nanoseconds: atMilliseconds(100).nanoseconds + 250_000)
-        let outcome = try window.acquire(nil, weight: 2, now: now)
-        guard case .store(let log, let ttl) = outcome.write else {
+        guard case .store(let log, let ttl) = try window.acquireCopy(nil, weight: 2, now: now).write else {
             Issue.record("expected a store")
             return
         }
@@ -171,14 +181,14 @@ struct RateLimitSlidingWindowTests {
         let window = try SlidingWindow(rates: rates([(1, 1000)]))
         let full = SlidingWindowLog(entries: [.init(timestampMilliseconds: atMilliseconds(0).milliseconds, weight: 1)])
         let outcome = try window.acquire(full, weight: 0, now: atMilliseconds(1))
-        #expect(outcome == SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .keep))
+        #expect(outcome == SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, ttlNanoseconds: nil))
     }
 
     @Test("a refused acquire stores nothing")
     func refusalKeeps() throws {
         let window = try SlidingWindow(rates: rates([(1, 1000)]))
         let full = SlidingWindowLog(entries: [.init(timestampMilliseconds: atMilliseconds(0).milliseconds, weight: 1)])
-        #expect(try window.acquire(full, now: atMilliseconds(1)).write == .keep)
+        #expect(try window.acquireCopy(full, now: atMilliseconds(1)).write == .keep)
     }
 
     @Test("an acquire changes the log in place, dropping old entries without a new array; a refusal leaves it as it was")
@@ -188,14 +198,14 @@ struct RateLimitSlidingWindowTests {
         for ms: Int64 in [0, 10, 20] { _ = try window.acquire(&log, now: atMilliseconds(ms)) }
         let storage = log?.entries.withUnsafeBufferPointer { $0.baseAddress }
         let refused = try window.acquire(&log, now: atMilliseconds(30))
-        #expect(refused.acquired == false && refused.write == .keep)
+        #expect(refused.acquired == false && refused.ttlNanoseconds == nil)
         #expect(log?.entries.map(\.timestampMilliseconds) == [0, 10, 20].map { atMilliseconds($0).milliseconds })
         // At 105 the entry at 0 has left the 100 ms window: dropped, and 105 recorded in the same array.
         let taken = try window.acquire(&log, now: atMilliseconds(105))
         #expect(taken.acquired)
         #expect(log?.entries.map(\.timestampMilliseconds) == [10, 20, 105].map { atMilliseconds($0).milliseconds })
         #expect(log?.entries.withUnsafeBufferPointer { $0.baseAddress } == storage)
-        #expect(taken.write == .store(try #require(log), ttlNanoseconds: 101 * 1_000_000))
+        #expect(taken.ttlNanoseconds == Int64(101 * 1_000_000))
     }
 
     @Test("a new log has room for its first entries: they are recorded without the array growing")
@@ -304,9 +314,9 @@ struct RateLimitSlidingWindowTests {
         ])
         for now in nows {
             for weight: Int64 in [0, 1, .max - 1, .max] {
-                let outcome = try window.acquire(log, weight: weight, now: now)
+                let (outcome, write) = try window.acquireCopy(log, weight: weight, now: now)
                 #expect(outcome.waitMilliseconds >= -1)
-                if case .store(let stored, let ttl) = outcome.write {
+                if case .store(let stored, let ttl) = write {
                     #expect(ttl > 0 || now.nanoseconds == .max)
                     #expect(now.nanoseconds.addingReportingOverflow(ttl).overflow == false)
                     log = stored

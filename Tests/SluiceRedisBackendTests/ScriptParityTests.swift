@@ -230,7 +230,9 @@ struct ScriptParityTests {
                 try await Self.expire(backend, keys: [key], now: now, model: &model)
                 var log = model.state(key, now: now)
                 let outcome = try window.acquire(&log, weight: weight, now: now)
-                model.apply(outcome.write, key, now: now)
+                if let ttl = outcome.ttlNanoseconds, let log {
+                    model.apply(.store(log, ttlNanoseconds: ttl), key, now: now)
+                }
                 let arguments = [String(weight)] + rates.flatMap { [String($0.limit), String($0.intervalMilliseconds)] }
                 let reply = try await Self.run(backend, .slidingWindow, keys: [key], arguments, now: now, model: &model)
                 let expected = RESPValue.array([

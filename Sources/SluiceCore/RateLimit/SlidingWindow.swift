@@ -73,8 +73,9 @@ public struct SlidingWindow: Sendable, Hashable {
     ///
     /// On success `log` is changed in place (entries older than the largest interval
     /// dropped, the weight recorded), so a caller that holds the only reference to it
-    /// allocates nothing; the outcome's `.store` carries the same log. On refusal `log`
-    /// is left as it was.
+    /// allocates nothing, and the outcome gives the TTL to store it with. On refusal
+    /// `log` is left as it was. The outcome does not carry the log: a second reference
+    /// cost a retain and a release per acquire.
     ///
     /// TTL rule: the stored log's TTL runs until 1 ms past its newest entry's window under
     /// the largest interval (`newest + maximumInterval + 1` ms); from then on it counts for
@@ -82,14 +83,14 @@ public struct SlidingWindow: Sendable, Hashable {
     public func acquire(_ log: inout SlidingWindowLog?, weight: Int64 = 1, now: Instant) throws(RateLimitError) -> SlidingWindowOutcome {
         guard weight >= 0 else { throw .notNonNegativeInteger("weight") }
         guard weight > 0 else {
-            return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .keep)
+            return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, ttlNanoseconds: nil)
         }
         let nowMs = Self.floorMilliseconds(now)
-        let firstKept: Int
+        var firstKept = 0
         var keptWeight: Int64?
-        do {
-            // Read through a slice in this scope only, so the log is not shared when it changes below.
-            let all = log?.entries ?? []
+        // Read in place, in this scope only: a copy of the array would be a retain, and
+        // would share the log when it changes below.
+        let refused = Self.withEntries(of: log) { all -> SlidingWindowOutcome? in
             let oldestKept = nowMs.clampedSubtracting(maximumIntervalMilliseconds)
             firstKept = all.firstIndex { $0.timestampMilliseconds >= oldestKept } ?? all.count
             // The largest window holds exactly the kept entries: their weight is the log's
@@ -98,21 +99,29 @@ public struct SlidingWindow: Sendable, Hashable {
             if total < Int64.max {
                 keptWeight = all[..<firstKept].reduce(total) { $0 - $1.weight }
             }
-            if let refusal = refusal(all[firstKept...], keptWeight: keptWeight, weight: weight, nowMs: nowMs) { return refusal }
+            return refusal(all[firstKept...], keptWeight: keptWeight, weight: weight, nowMs: nowMs)
         }
+        if let refused { return refused }
         if log == nil { log = SlidingWindowLog(capacity: Self.newLogCapacity) }
         log!.removeFirst(firstKept, keptWeight: keptWeight)
         log!.record(weight: weight, atMilliseconds: nowMs)
         let newest = log!.entries[log!.entries.count - 1].timestampMilliseconds
         let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000)
         let ttl = clampedTTL(expiresAtNs.clampedSubtracting(now.nanoseconds), now: now)
-        return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, write: .store(log!, ttlNanoseconds: ttl))
+        return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, ttlNanoseconds: ttl)
+    }
+
+    /// `body` over the log's entries in place; over none when there is no log.
+    @inline(__always)
+    private static func withEntries<R>(of log: SlidingWindowLog?, _ body: (UnsafeBufferPointer<SlidingWindowLog.Entry>) -> R) -> R {
+        guard let log else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+        return log.entries.withUnsafeBufferPointer(body)
     }
 
     /// The outcome when some rate has no room for `weight` among the live `entries`; nil
     /// when every rate has. `keptWeight` is the sum of `entries`' weights when known.
     private func refusal(
-        _ entries: ArraySlice<SlidingWindowLog.Entry>, keptWeight: Int64?, weight: Int64, nowMs: Int64
+        _ entries: Slice<UnsafeBufferPointer<SlidingWindowLog.Entry>>, keptWeight: Int64?, weight: Int64, nowMs: Int64
     ) -> SlidingWindowOutcome? {
         // One backward pass: windows nest because the rates are checked by ascending interval.
         var counted = entries.endIndex
@@ -132,7 +141,7 @@ public struct SlidingWindow: Sendable, Hashable {
             }
             if rate.limit - count < weight {
                 let wait = weight > rate.limit ? -1 : waitMilliseconds(entries, rate: rate, weight: weight, nowMs: nowMs, wholeWeight: whole)
-                return SlidingWindowOutcome(acquired: false, waitMilliseconds: wait, failingRateIndex: rateIndex, write: .keep)
+                return SlidingWindowOutcome(acquired: false, waitMilliseconds: wait, failingRateIndex: rateIndex, ttlNanoseconds: nil)
             }
         }
         return nil
@@ -156,7 +165,7 @@ public struct SlidingWindow: Sendable, Hashable {
     /// the search start from the oldest: a full window is refused when its oldest units
     /// must leave, so that end is the short one.
     private func waitMilliseconds(
-        _ entries: ArraySlice<SlidingWindowLog.Entry>, rate: SlidingWindowRate, weight: Int64, nowMs: Int64, wholeWeight: Int64?
+        _ entries: Slice<UnsafeBufferPointer<SlidingWindowLog.Entry>>, rate: SlidingWindowRate, weight: Int64, nowMs: Int64, wholeWeight: Int64?
     ) -> Int64 {
         let offset = rate.limit - weight
         func wait(_ entry: SlidingWindowLog.Entry) -> Int64 {
@@ -256,13 +265,14 @@ public struct SlidingWindowOutcome: Sendable, Hashable {
     /// Index in the caller's rate list of the first rate (by ascending interval) without
     /// room; -1 when acquired.
     public var failingRateIndex: Int
-    /// `.store(log, ttl)` after taking weight > 0, otherwise `.keep`.
-    public var write: RateLimitWrite<SlidingWindowLog>
+    /// After taking weight > 0, the TTL to store the log with, changed in place by
+    /// `SlidingWindow.acquire`; otherwise nil, and the log is as it was.
+    public var ttlNanoseconds: Int64?
 
-    public init(acquired: Bool, waitMilliseconds: Int64, failingRateIndex: Int, write: RateLimitWrite<SlidingWindowLog>) {
+    public init(acquired: Bool, waitMilliseconds: Int64, failingRateIndex: Int, ttlNanoseconds: Int64?) {
         self.acquired = acquired
         self.waitMilliseconds = waitMilliseconds
         self.failingRateIndex = failingRateIndex
-        self.write = write
+        self.ttlNanoseconds = ttlNanoseconds
     }
 }

@@ -99,7 +99,7 @@ private func acquire(
             var log = try windowLog(&value)
             defer { if let log { value = .slidingWindow(log) } }
             let outcome = try rateLimited { () throws(RateLimitError) in try window.acquire(&log, weight: weight, now: now) }
-            if case .store(_, let ttl) = outcome.write { deadline = Keyspace.deadline(now: now, ttlNanoseconds: ttl) }
+            if let ttl = outcome.ttlNanoseconds { deadline = Keyspace.deadline(now: now, ttlNanoseconds: ttl) }
             result = .success(outcome)
         } catch {
             result = .failure(error)
