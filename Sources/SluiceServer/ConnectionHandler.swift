@@ -270,7 +270,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         _ id: UInt64, _ result: Result<RESPValue, BackendError>, mode: BackendMode, tally: inout BackendTally,
         context: ChannelHandlerContext
     ) {
-        _ = replyQueue.fill(id, allocator: context.channel.allocator) { mode.reply(result, for: $0, tally: &tally) }
+        var out = outbound.take() ?? reusedBuffer(context: context)
+        _ = replyQueue.fill(id, into: &out, allocator: context.channel.allocator) { mode.reply(result, for: $0, tally: &tally) }
+        outbound = out
     }
 
     /// No client waits past the backend timeout, whatever the backend does. The timer

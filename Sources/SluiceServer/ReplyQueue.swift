@@ -59,6 +59,20 @@ struct ReplyQueue {
         return true
     }
 
+    /// `fill`, but the reply for the front slot, the one awaited longest, is written
+    /// straight into `out`, behind the replies already drained into it, rather than into
+    /// a buffer of its own that `drain` would then copy and free.
+    mutating func fill(_ id: UInt64, into out: inout ByteBuffer, allocator: ByteBufferAllocator, answer: (DeferredReply) -> RESPValue) -> Bool {
+        guard id == headID, head < slots.count, case .waiting(_, let deferred) = slots[head] else {
+            return fill(id, allocator: allocator, answer: answer)
+        }
+        out.writeRESPValue(answer(deferred), version: deferred.version)
+        waiting -= 1
+        slots[head] = .ready(ByteBuffer())
+        advanceHead()
+        return true
+    }
+
     /// Answers every awaited reply whose deadline has passed with its timeout reply
     /// (`answer`); returns the next deadline still ahead, if any.
     mutating func expire(now: NIODeadline, allocator: ByteBufferAllocator, answer: (DeferredReply) -> RESPValue) -> NIODeadline? {
@@ -79,9 +93,14 @@ struct ReplyQueue {
         while head < slots.count, case .ready(var buffer) = slots[head] {
             out.writeBuffer(&buffer)
             slots[head] = .ready(ByteBuffer())
-            head += 1
-            headID += 1
+            advanceHead()
         }
+    }
+
+    /// Moves past the front slot, emptied by the caller, and compacts the drained ones.
+    private mutating func advanceHead() {
+        head += 1
+        headID += 1
         if head == slots.count {
             slots.removeAll(keepingCapacity: slots.count <= 1024)
             head = 0
