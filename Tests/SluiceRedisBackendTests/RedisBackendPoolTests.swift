@@ -324,14 +324,16 @@ struct RedisBackendFailureTests {
         let backend = try RedisBackend(configuration: configuration)
         defer { backend.shutdown() }
         #expect(try await backend.command([word("PING")]) == .simpleString("PONG"))
-        try redis.cli(["CLIENT", "PAUSE", "1000", "ALL"])
+        // Paused well past the bound below, so that meeting it shows the timeout fired;
+        // the bound leaves room for a loaded machine (it took 0.35 s alone, 0.7 s in CI).
+        try redis.cli(["CLIENT", "PAUSE", "2500", "ALL"])
         let clock = ContinuousClock()
         let started = clock.now
         await #expect(throws: BackendError.timeout) {
             try await backend.command([word("GET"), word("k")])
         }
-        #expect(clock.now - started < .milliseconds(600))
-        try await Task.sleep(for: .milliseconds(1_000))
+        #expect(clock.now - started < .milliseconds(1_500))
+        try await Task.sleep(until: started + .milliseconds(2_600), clock: clock)
         #expect(try await backend.command([word("PING")]) == .simpleString("PONG"))
     }
 

@@ -374,8 +374,9 @@ struct BackendModeTests {
             #expect(replies[0] == "-TRYAGAIN backend unavailable: timed out\r\n")
             #expect(replies[1] == "+PONG\r\n")
             #expect(replies[2] == "-TRYAGAIN backend unavailable: timed out\r\n")
-            // The timeout plus scheduling slack on a loaded machine.
-            #expect(elapsed < 0.8, "waited \(elapsed) s")
+            // The timeout plus scheduling slack on a loaded machine; Redis stays paused, so
+            // any answer at all came from the timeout.
+            #expect(elapsed < 2.0, "waited \(elapsed) s")
         }
     }
 
