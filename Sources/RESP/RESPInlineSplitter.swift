@@ -95,31 +95,38 @@ enum RESPInlineSplitter {
     /// between spaces, tabs, CRs and LFs, appended straight from the line rather than
     /// built byte by byte as arrays. Nil, having appended nothing, for any other line.
     private static func appendPlain(_ line: UnsafeRawBufferPointer, to commands: inout RESPCommands) -> Int? {
+        // First whether the line is plain and how many words it has, so that room is made
+        // for exactly those: a connection keeps the room it once needed.
         var count = 0
-        // A word and the separator after it take at least 2 bytes.
-        let plain = commands.appendWords(maxWords: (line.count + 1) / 2, maxBytes: line.count) { words in
+        var inWord = false
+        for byte in line {
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                inWord = false
+            case UInt8(ascii: "\""), UInt8(ascii: "'"), 0, 0x0B, 0x0C:
+                return nil
+            default:
+                if !inWord { count += 1 }
+                inWord = true
+            }
+        }
+        commands.appendWords(maxWords: count, maxBytes: line.count) { words in
             var start = -1
             for position in 0..<line.count {
                 switch line[position] {
                 case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
                     if start >= 0 {
                         words.append(UnsafeRawBufferPointer(rebasing: line[start..<position]))
-                        count += 1
                         start = -1
                     }
-                case UInt8(ascii: "\""), UInt8(ascii: "'"), 0, 0x0B, 0x0C:
-                    return false
                 default:
                     if start < 0 { start = position }
                 }
             }
-            if start >= 0 {
-                words.append(UnsafeRawBufferPointer(rebasing: line[start...]))
-                count += 1
-            }
+            if start >= 0 { words.append(UnsafeRawBufferPointer(rebasing: line[start...])) }
             return true
         }
-        return plain ? count : nil
+        return count
     }
 
     /// C's `isspace`: space, tab, LF, VT, FF, CR.
