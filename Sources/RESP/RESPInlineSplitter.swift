@@ -101,32 +101,36 @@ enum RESPInlineSplitter {
         var inWord = false
         for byte in line {
             switch byte {
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
-                inWord = false
             case UInt8(ascii: "\""), UInt8(ascii: "'"), 0, 0x0B, 0x0C:
                 return nil
             default:
-                if !inWord { count += 1 }
-                inWord = true
+                let separator = separatesPlainWords(byte)
+                if !separator && !inWord { count += 1 }
+                inWord = !separator
             }
         }
         commands.appendWords(maxWords: count, maxBytes: line.count) { words in
             var start = -1
             for position in 0..<line.count {
-                switch line[position] {
-                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                if separatesPlainWords(line[position]) {
                     if start >= 0 {
                         words.append(UnsafeRawBufferPointer(rebasing: line[start..<position]))
                         start = -1
                     }
-                default:
-                    if start < 0 { start = position }
+                } else if start < 0 {
+                    start = position
                 }
             }
             if start >= 0 { words.append(UnsafeRawBufferPointer(rebasing: line[start...])) }
             return true
         }
         return count
+    }
+
+    /// What separates the words of a plain line: space, tab, LF, CR.
+    @inline(__always)
+    private static func separatesPlainWords(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
     }
 
     /// C's `isspace`: space, tab, LF, VT, FF, CR.
