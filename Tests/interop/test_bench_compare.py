@@ -1,0 +1,122 @@
+"""bench/compare end to end, in its quick mode, with the sluice-server under test: every
+group runs, its table is complete, and its ratios follow from the numbers beside them.
+The numbers themselves are not judged (a debug build is slow); what is checked is
+that the benchmark still runs and reports what README.md says it does."""
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+COMPARE = REPO / "bench" / "compare"
+SLUICE_BIN = Path(os.environ.get("SLUICE_BIN", REPO / ".build" / "debug" / "sluice-server")).resolve()
+
+# Each group's rows (test, server) in the Markdown table, at -P 1.
+EXPECTED_ROWS = {
+    "core": ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"],
+    "ratelimit": [("GET", "Redis"), ("EVALSHA", "Redis"), ("CONSUME", "Sluice"), ("CL.THROTTLE", "Sluice"),
+                  ("ACQUIRE", "Sluice"), ("INCR bounded", "Sluice")],
+    "scripting": ["EVALSHA"],
+    "backend": [("EVALSHA", "Redis"), ("CONSUME", "Sluice backend")],
+}
+
+
+def run_compare(*arguments, timeout=600):
+    return subprocess.run(
+        [str(COMPARE), "--no-build", "--sluice-bin", str(SLUICE_BIN), *arguments],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def number(cell):
+    return float(cell.replace(",", "").rstrip("x"))
+
+
+def tables(markdown):
+    """{section: [row cells by column name]} from the Markdown report."""
+    sections = {}
+    for section, body in re.findall(r"^## (\w+)\n\n(.*?)(?=^## |\Z)", markdown, re.M | re.S):
+        lines = [line for line in body.splitlines() if line.startswith("|")]
+        header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+        sections[section] = [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[2:]]
+    return sections
+
+
+def assert_ratio(ratio, numerator, denominator):
+    # Both sides are rounded to two decimals in the table.
+    assert ratio.endswith("x")
+    assert number(ratio) == pytest.approx(number(numerator) / number(denominator), rel=0.03, abs=0.011)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench") / "report.md"
+    result = run_compare("--quick", "--group", "all", "--pipelines", "1", "--output", str(output))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tables(output.read_text())
+
+
+def test_every_group_reports_its_rows(report):
+    assert sorted(report) == sorted(EXPECTED_ROWS)
+    for group, expected in EXPECTED_ROWS.items():
+        rows = report[group]
+        if isinstance(expected[0], tuple):
+            assert [(row["test"], row["server"]) for row in rows] == expected
+        else:
+            assert [row["test"] for row in rows] == expected
+        for row in rows:
+            assert row["P"] == "1"
+            assert number(row.get("rps") or row["Sluice rps"]) > 0
+
+
+def test_sluice_against_redis_ratios_follow_from_the_numbers(report):
+    for group in ("core", "scripting"):
+        for row in report[group]:
+            assert_ratio(row["rps S/R"], row["Sluice rps"], row["Redis rps"])
+            assert_ratio(row["CPU S/R"], row["Sluice CPU µs/req"], row["Redis CPU µs/req"])
+
+
+def test_rate_limit_rows_are_compared_with_both_redis_baselines(report):
+    rows = {row["test"]: row for row in report["ratelimit"]}
+    get, evalsha = rows["GET"], rows["EVALSHA"]
+    for name in ("CONSUME", "CL.THROTTLE", "ACQUIRE", "INCR bounded"):
+        row = rows[name]
+        assert_ratio(row["rps / GET"], row["rps"], get["rps"])
+        assert_ratio(row["rps / EVALSHA"], row["rps"], evalsha["rps"])
+        assert_ratio(row["CPU / GET"], row["CPU µs/req"], get["CPU µs/req"])
+        assert_ratio(row["CPU / EVALSHA"], row["CPU µs/req"], evalsha["CPU µs/req"])
+
+
+def test_backend_row_counts_the_redis_cpu_its_scripts_used(report):
+    direct, backend = report["backend"]
+    assert_ratio(backend["rps / EVALSHA"], backend["rps"], direct["rps"])
+    assert number(backend["Redis CPU µs/req"]) > 0
+    assert_ratio(backend["Redis CPU / EVALSHA"], backend["Redis CPU µs/req"], direct["CPU µs/req"])
+    together = number(backend["CPU µs/req"]) + number(backend["Redis CPU µs/req"])
+    assert number(backend["Sluice + Redis CPU / EVALSHA"]) == pytest.approx(together / number(direct["CPU µs/req"]), rel=0.03)
+
+
+def test_memory_mode_loads_the_same_buckets_into_both_servers():
+    result = run_compare("--memory", "2000")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = dict(re.findall(r"^(Redis|Sluice)\s+(2,000)\s", result.stdout, re.M))
+    assert rows == {"Redis": "2,000", "Sluice": "2,000"}
+    assert re.search(r"Sluice/Redis resident memory after loading: \d+\.\d\dx\.", result.stdout)
+
+
+def test_a_command_answered_with_an_error_fails_the_comparison(tmp_path):
+    # A Sluice that refuses every write once it holds anything: SET's run gets -OOM.
+    wrapper = tmp_path / "sluice-full"
+    wrapper.write_text(f'#!/bin/sh\nexec "{SLUICE_BIN}" "$@" --maxmemory 1\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    output = tmp_path / "report.md"
+    result = subprocess.run(
+        [str(COMPARE), "--no-build", "--sluice-bin", str(wrapper), "--quick", "--pipelines", "1", "--output", str(output)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1
+    assert "OOM command not allowed" in result.stderr
+    assert not output.exists()
