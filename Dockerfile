@@ -22,8 +22,9 @@ COPY Sources ./Sources
 COPY lua ./lua
 COPY Tests ./Tests
 # The Swift runtime is linked in, so the runtime image needs no toolchain.
-# -enforce-exclusivity=unchecked: as scripts/build-release, for SwiftNIO's checks too.
-RUN swift build -c release --static-swift-stdlib --product sluice-server -Xswiftc -enforce-exclusivity=unchecked \
+# The flags as in scripts/build-release: -enforce-exclusivity=unchecked for SwiftNIO's
+# checks too, -cross-module-optimization to inline across modules.
+RUN swift build -c release --static-swift-stdlib --product sluice-server -Xswiftc -enforce-exclusivity=unchecked -Xswiftc -cross-module-optimization \
     && install -D "$(swift build -c release --show-bin-path)/sluice-server" /out/sluice-server
 
 FROM ${RUNTIME_IMAGE}
