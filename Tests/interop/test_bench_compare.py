@@ -24,10 +24,10 @@ EXPECTED_ROWS = {
 }
 
 
-def run_compare(*arguments, timeout=600):
+def run_compare(*arguments, binary=SLUICE_BIN):
     return subprocess.run(
-        [str(COMPARE), "--no-build", "--sluice-bin", str(SLUICE_BIN), *arguments],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        [str(COMPARE), "--no-build", "--sluice-bin", str(binary), *arguments],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
     )
 
 
@@ -113,10 +113,7 @@ def test_a_command_answered_with_an_error_fails_the_comparison(tmp_path):
     wrapper.write_text(f'#!/bin/sh\nexec "{SLUICE_BIN}" "$@" --maxmemory 1\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     output = tmp_path / "report.md"
-    result = subprocess.run(
-        [str(COMPARE), "--no-build", "--sluice-bin", str(wrapper), "--quick", "--pipelines", "1", "--output", str(output)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )
+    result = run_compare("--quick", "--pipelines", "1", "--output", str(output), binary=wrapper)
     assert result.returncode == 1
     assert "OOM command not allowed" in result.stderr
     assert not output.exists()
