@@ -80,7 +80,7 @@ local clock
 -- now as a pair and the number of arguments in argv before a trailing "NOW ns".
 local function read_now(argv)
   local count = #argv
-  if count >= 2 and string.upper(argv[count - 1]) == 'NOW' then
+  if count >= 2 and #argv[count - 1] == 3 and string.upper(argv[count - 1]) == 'NOW' then
     local now = parse_int(argv[count])
     if not now then fail('ERR NOW must be an integer (nanoseconds since the epoch)') end
     return now, count - 2
@@ -165,27 +165,35 @@ local function run(main, keys, argv)
 end
 
 -- A table that lives for one BATCH (nil for a single call): a script may keep there the
--- arguments it already checked, since a batch's calls often share them.
+-- arguments it already checked, since a batch's calls often share them (a call that
+-- repeats the previous one's arguments gets the same argv table).
 local batch_memo
 
 -- The script run's reply: main's for a single call. A batch is several calls in one run,
 -- as Sluice sends runs of them (one EVALSHA instead of many; each call decides exactly
 -- as alone, in order, with TIME read once):
 --   EVALSHA <sha> <total keys> <each call's keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...
--- Every key is in KEYS, as Redis Cluster requires. The reply is the array of the calls'
--- replies, errors as error elements.
+-- An argument count of '=' (and no arguments) repeats the previous call's arguments:
+-- rate limits are mostly the same limits on many keys, and Redis then has fewer
+-- arguments to read. Every key is in KEYS, as Redis Cluster requires. The reply is the
+-- array of the calls' replies, errors as error elements.
 local function serve(main)
   if ARGV[1] ~= 'BATCH' then return run(main, KEYS, ARGV) end
   -- Checks the whole framing before any call runs, so a bad batch changes nothing.
   local calls, key, argument = {}, 1, 3
   for index = 1, tonumber(ARGV[2]) or -1 do
     local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
+    local argv
+    if ARGV[argument + 1] == '=' and index > 1 then argv, argument_count = calls[index - 1][2], 0 end
     if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
       break
     end
-    local keys, argv = {}, {}
+    local keys = {}
     for offset = 1, key_count do keys[offset] = KEYS[key + offset - 1] end
-    for offset = 1, argument_count do argv[offset] = ARGV[argument + 1 + offset] end
+    if not argv then
+      argv = {}
+      for offset = 1, argument_count do argv[offset] = ARGV[argument + 1 + offset] end
+    end
     key, argument = key + key_count, argument + 2 + argument_count
     calls[index] = {keys, argv}
   end
@@ -260,9 +268,16 @@ end
 local function limits(argv)
   local text
   if batch_memo then
-    text = argv[2] .. ' ' .. argv[3] .. ' ' .. argv[4] .. ' ' .. argv[5]
-    local known = batch_memo[text]
-    if known then return known[1], known[2], known[3], known[4] end
+    -- By the argv table first (a repeated call's), then by the arguments' text.
+    local known = batch_memo[argv]
+    if not known then
+      text = argv[2] .. ' ' .. argv[3] .. ' ' .. argv[4] .. ' ' .. argv[5]
+      known = batch_memo[text]
+    end
+    if known then
+      batch_memo[argv] = known
+      return known[1], known[2], known[3], known[4]
+    end
   end
   -- Parse errors first, then range errors, in argument order, as in-memory mode.
   local capacity = parse_int(argv[2])
@@ -279,7 +294,10 @@ local function limits(argv)
   if block == 0 then block = nil end
   -- Exact whenever the result fits; beyond 2^53 only the sign matters (it cannot fit).
   amount = amount[1] * B + amount[2]
-  if batch_memo then batch_memo[text] = {capacity, recharge, amount, block} end
+  if batch_memo then
+    batch_memo[text] = {capacity, recharge, amount, block}
+    batch_memo[argv] = batch_memo[text]
+  end
   return capacity, recharge, amount, block
 end
 

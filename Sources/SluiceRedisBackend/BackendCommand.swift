@@ -109,28 +109,46 @@ public struct BackendCommand: Sendable {
     }
 
     /// Calls of one script as a single run of it, in the scripts' `BATCH` form:
-    /// `EVALSHA <sha> <all keys> <keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...`.
+    /// `EVALSHA <sha> <all keys> <keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...`,
+    /// where a call with the same arguments as the one before it sends `=` as its
+    /// argument count and no arguments.
     static func writeBatch(_ calls: ArraySlice<BackendCommand>, into output: inout [UInt8], hash: [UInt8]?) {
         let script = calls.first!.script!
         let keys = calls.reduce(0) { $0 + $1.keyCount }
-        let arguments = calls.reduce(0) { $0 + 2 + $1.argumentCount }
+        var arguments = 0
+        for index in calls.indices {
+            arguments += 2 + (repeatsPrevious(calls, index) ? 0 : calls[index].argumentCount)
+        }
         appendArrayHeader(2 + 1 + keys + 2 + arguments, to: &output)
         writeCall(of: script, hash: hash, into: &output)
         appendBulk(Array(String(keys).utf8), to: &output)
         for call in calls { output.append(contentsOf: call.bytes[call.keysStart..<call.argumentsOffset]) }
         output.append(contentsOf: Self.batch)
         appendBulk(Array(String(calls.count).utf8), to: &output)
-        for call in calls {
+        for index in calls.indices {
+            let call = calls[index]
             appendBulk(Array(String(call.keyCount).utf8), to: &output)
-            appendBulk(Array(String(call.argumentCount).utf8), to: &output)
-            output.append(contentsOf: call.bytes[call.argumentsOffset...])
+            if repeatsPrevious(calls, index) {
+                output.append(contentsOf: Self.same)
+            } else {
+                appendBulk(Array(String(call.argumentCount).utf8), to: &output)
+                output.append(contentsOf: call.arguments)
+            }
         }
+    }
+
+    /// Whether the call at `index` has the same arguments, byte for byte, as the one before it.
+    private static func repeatsPrevious(_ calls: ArraySlice<BackendCommand>, _ index: Int) -> Bool {
+        index > calls.startIndex && calls[index].arguments == calls[index - 1].arguments
     }
 
     private var argumentsOffset: Int { argumentsStart >= 0 ? argumentsStart : bytes.count }
     private var argumentCount: Int { count - 1 - keyCount }
+    /// The arguments' words as they go on the wire.
+    private var arguments: ArraySlice<UInt8> { bytes[argumentsOffset...] }
 
     private static let batch = Array("$5\r\nBATCH\r\n".utf8)
+    private static let same = Array("$1\r\n=\r\n".utf8)
     private static let evalsha = Array("$7\r\nEVALSHA\r\n".utf8)
     private static let eval = Array("$4\r\nEVAL\r\n".utf8)
 }

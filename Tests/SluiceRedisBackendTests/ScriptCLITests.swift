@@ -49,6 +49,19 @@ struct ScriptCLITests {
         #expect(try redis.cli(["ZCARD", "w"]) == "1\n")
     }
 
+    @Test("in a BATCH, an argument count of = repeats the previous call's arguments")
+    func repeatedArguments() throws {
+        let redis = try RedisServer()
+        let call = ["consume", "2", "10", "1", "0"]
+        #expect(try eval(redis, "leaky_bucket", ["a", "b", "a", "a"], ["BATCH", "4", "1", "5"] + call + ["1", "=", "1", "=", "1", "="])
+            == "1\n1\n10000000000\n\n1\n1\n10000000000\n\n1\n2\n10000000000\n\n0\n2\n10000000000\n\n")
+        #expect(try eval(redis, "bounded_counter", ["c", "c", "c", "c"], ["BATCH", "4", "1", "4", "incr", "3", "10", "60000", "1", "=", "1", "=", "1", "="])
+            == "1\n1\n1\n0\n")
+        #expect(try redis.cli(["GET", "c"]) == "9\n")
+        #expect(try eval(redis, "cell_throttle", ["t", "t"], ["BATCH", "2", "1", "4", "1", "1", "60", "1", "1", "="])
+            == "0\n2\n1\n-1\n60\n-1\n60000000000\n0\n2\n0\n-1\n120\n-1\n120000000000\n")
+    }
+
     @Test("a BATCH whose framing does not match its keys and arguments is refused and changes nothing")
     func badBatch() throws {
         let redis = try RedisServer()
@@ -59,6 +72,9 @@ struct ScriptCLITests {
         #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "1", "1", "6"] + call).hasPrefix(usage))
         #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "x", "1", "5"] + call).hasPrefix(usage))
         #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "1", "-1", "5"] + call).hasPrefix(usage))
+        // = repeats the previous call's arguments: the first call has none to repeat.
+        #expect(try eval(redis, "leaky_bucket", ["a"], ["BATCH", "1", "1", "="]).hasPrefix(usage))
+        #expect(try eval(redis, "leaky_bucket", ["a", "b"], ["BATCH", "2", "1", "=", "1", "5"] + call).hasPrefix(usage))
         #expect(try redis.cli(["EXISTS", "a", "b"]) == "0\n")
     }
 
