@@ -12,8 +12,9 @@ import Glibc
 /// hash; a probe past another key rejects it by its tag without reading its entry. A
 /// look-up reads one index slot (about 8 bytes of index per key against 48 of entries,
 /// so the index mostly stays in cache) and one entry. Only the index is sized by load
-/// factor; the entries array grows by doubling its capacity, and the part not yet
-/// written costs no resident memory.
+/// factor; the entries grow a chunk at a time (EntryTable.swift), and room not yet
+/// written costs no resident memory. A larger index is filled from the old one a few
+/// slots per insert, so neither growth pauses clients for long.
 ///
 /// Entries never move while the keyspace runs, except when a keyspace that lost most of
 /// its keys is compacted: `SCAN` walks `entries` with a position cursor, which table
@@ -68,7 +69,7 @@ public struct Keyspace: Sendable {
 
     /// The keys, their values and deadlines; internal (not private) for eviction
     /// (Keyspace+Eviction.swift).
-    var entries: ContiguousArray<Entry> = []
+    var entries = EntryTable<Entry>()
     /// Slots: 0 when empty, else `tag | (position + 1)`; a power of two of them.
     private var index = ContiguousArray<UInt32>(repeating: emptySlot, count: minimumCapacity)
     /// Keys longer than `InlineKey.capacity`, at the position their entry's `key0` holds.
@@ -77,6 +78,13 @@ public struct Keyspace: Sendable {
     /// The most recently emptied entry, the head of a list through the holes' `key0`.
     private var freeHead = noPosition
     private var tombstones = 0
+    /// While the index grows: the index before, whose slots move into `index` a few at a
+    /// time (`migrateIndex`) rather than all at once, which paused every client for as
+    /// long as it took (240 ms at 3,145,728 keys); empty otherwise. A key is in exactly
+    /// one of the two; a moved slot is left a tombstone, so look-ups there pass it by.
+    private var oldIndex = ContiguousArray<UInt32>()
+    /// Slots of `oldIndex` below this one have moved.
+    private var migrated = 0
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
     private var sweepPosition = 0
@@ -266,8 +274,10 @@ public struct Keyspace: Sendable {
     /// Removes every key.
     public mutating func removeAll() {
         touchWatchedKeysPresent()
-        entries = []
+        entries = EntryTable()
         index = ContiguousArray(repeating: Self.emptySlot, count: Self.minimumCapacity)
+        oldIndex = []
+        migrated = 0
         largeKeys = []
         freeLargeKeys = []
         freeHead = Self.noPosition
@@ -358,6 +368,9 @@ public struct Keyspace: Sendable {
             sweepPosition += 1
         }
         stats.expiredKeys += removed
+        // A growing index finishes moving even when no keys are added: about a
+        // millisecond's worth per cycle.
+        if !oldIndex.isEmpty { migrateIndex(slots: maxChecks * 16) }
         compactIfSparse()
         return removed
     }
@@ -431,9 +444,8 @@ public struct Keyspace: Sendable {
     @inline(__always)
     public func prefetchEntry(hash: UInt64) {
         guard let position = firstTagMatch(hash, where: { _ in true })?.entry else { return }
-        entries.withUnsafeBufferPointer { buffer in
-            guard position < buffer.count else { return }
-            let start = UnsafeRawPointer(buffer.baseAddress! + position)
+        entries.withAddress(of: position) { start in
+            guard let start else { return }
             sluice_prefetch(start)
             sluice_prefetch(start + MemoryLayout<Entry>.stride - 1)
         }
@@ -469,11 +481,11 @@ public struct Keyspace: Sendable {
     @inline(__always)
     private func valueStorage(hash: UInt64, logsOnly: Bool) -> UnsafeRawPointer? {
         guard let position = firstTagMatch(hash, where: { _ in true })?.entry else { return nil }
-        return entries.withUnsafeBufferPointer { buffer in
-            guard position < buffer.count,
-                  logsOnly ? buffer[position].value.isSlidingWindow : buffer[position].value.pointsToStorage
-            else { return nil }
-            return (UnsafeRawPointer(buffer.baseAddress! + position) + Self.valueOffset).load(as: UnsafeRawPointer.self)
+        return entries.withAddress(of: position) { start in
+            guard let start else { return nil }
+            let entry = start.assumingMemoryBound(to: Entry.self)
+            guard logsOnly ? entry.pointee.value.isSlidingWindow : entry.pointee.value.pointsToStorage else { return nil }
+            return (start + Self.valueOffset).load(as: UnsafeRawPointer.self)
         }
     }
 
@@ -506,11 +518,22 @@ public struct Keyspace: Sendable {
         return firstTagMatch(hash) { matches(probe, at: $0) }
     }
 
+    /// The first slot for `hash` whose entry `accept` takes, in `index`, then (while the
+    /// index grows) in `oldIndex`, where a slot found is returned as its complement.
+    @inline(__always)
+    private func firstTagMatch(_ hash: UInt64, where accept: (Int) -> Bool) -> (slot: Int, entry: Int)? {
+        if let found = Self.firstTagMatch(in: index, hash, where: accept) { return found }
+        if oldIndex.isEmpty { return nil }
+        return Self.firstTagMatch(in: oldIndex, hash, where: accept).map { (~$0.slot, $0.entry) }
+    }
+
     /// Walks `hash`'s probe sequence to the first slot whose tag matches and whose entry
     /// `accept` takes; nil at an empty slot. Tombstones and other tags are passed by
     /// without reading their entries.
     @inline(__always)
-    private func firstTagMatch(_ hash: UInt64, where accept: (Int) -> Bool) -> (slot: Int, entry: Int)? {
+    private static func firstTagMatch(
+        in index: ContiguousArray<UInt32>, _ hash: UInt64, where accept: (Int) -> Bool
+    ) -> (slot: Int, entry: Int)? {
         let mask = index.count - 1
         let positionMask = UInt32(truncatingIfNeeded: mask)
         let tag = Self.tag(hash, mask: positionMask)
@@ -553,10 +576,11 @@ public struct Keyspace: Sendable {
     /// Inserts a key known to be absent: into the most recently emptied entry, or at the end.
     private mutating func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: Value, expiresAt: Int64) {
         let length = freeHead == Self.noPosition ? entries.count + 1 : entries.count
+        if !oldIndex.isEmpty { migrateIndex(slots: Self.migrationStep) }
         if Swift.max(count + tombstones + 1, length) * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator {
             let needed = Swift.max(count + 1, length)
             // Mostly tombstones: rebuilding at the same size is enough.
-            rebuildIndex(capacity: needed * 4 >= index.count ? index.count * 2 : index.count, needed: needed)
+            growIndex(capacity: needed * 4 >= index.count ? index.count * 2 : index.count, needed: needed)
         }
         var entry = Entry(key0: 0, key1: 0, expiresAt: expiresAt, value: value, keyLength: Self.largeKey, key2: 0, key3: 0)
         if let inline = InlineKey(key) {
@@ -575,8 +599,7 @@ public struct Keyspace: Sendable {
             entries[position] = entry
         } else {
             position = entries.count
-            if entries.count == entries.capacity { growEntries() }
-            entries.append(entry)
+            entries.append(entry, allocate: Self.entryChunk)
         }
         placeInIndex(hash: hash, position: position)
         if expiresAt != Self.noExpiry { volatileCount += 1 }
@@ -614,12 +637,30 @@ public struct Keyspace: Sendable {
         bury(position, slot: slot(of: position))
     }
 
-    /// Removes the entry at `position`, whose index slot is `slot`.
+    /// Removes the entry at `position`, whose index slot is `slot` (its complement when
+    /// in `oldIndex`).
     private mutating func bury(_ position: Int, slot: Int) {
         touch(at: position)
         if entries[position].expiresAt != Self.noExpiry { volatileCount -= 1 }
         usedMemory -= bytes(at: position)
         count -= 1
+        if slot < 0 {
+            oldIndex[~slot] = UInt32(truncatingIfNeeded: oldIndex.count - 1)
+        } else {
+            freeSlot(slot)
+        }
+        if entries[position].keyLength == Self.largeKey {
+            let large = Int(entries[position].key0)
+            largeKeys[large] = []
+            freeLargeKeys.append(large)
+        }
+        entries[position] = Entry(key0: freeHead, key1: 0, expiresAt: Self.noExpiry, value: .integer(0), keyLength: Self.hole, key2: 0, key3: 0)
+        freeHead = UInt64(position)
+    }
+
+    /// Empties `index`'s slot `slot`, or makes it a tombstone when a probe may pass it.
+    @inline(__always)
+    private mutating func freeSlot(_ slot: Int) {
         let mask = index.count - 1
         let tombstone = UInt32(truncatingIfNeeded: mask)
         if index[(slot + 1) & mask] == Self.emptySlot {
@@ -636,22 +677,27 @@ public struct Keyspace: Sendable {
             index[slot] = tombstone
             tombstones += 1
         }
-        if entries[position].keyLength == Self.largeKey {
-            let large = Int(entries[position].key0)
-            largeKeys[large] = []
-            freeLargeKeys.append(large)
-        }
-        entries[position] = Entry(key0: freeHead, key1: 0, expiresAt: Self.noExpiry, value: .integer(0), keyLength: Self.hole, key2: 0, key3: 0)
-        freeHead = UInt64(position)
     }
 
-    /// The index slot that points at the entry at `position`.
+    /// The index slot that points at the entry at `position` (its complement when in `oldIndex`).
     private func slot(of position: Int) -> Int {
         let hash = hashOfKey(at: position)
+        if let slot = Self.slot(in: index, hash: hash, position: position) { return slot }
+        guard let slot = Self.slot(in: oldIndex, hash: hash, position: position) else {
+            preconditionFailure("keyspace entry \(position) has no index slot")
+        }
+        return ~slot
+    }
+
+    private static func slot(in index: ContiguousArray<UInt32>, hash: UInt64, position: Int) -> Int? {
+        guard !index.isEmpty else { return nil }
         let mask = index.count - 1
-        let wanted = Self.tag(hash, mask: UInt32(truncatingIfNeeded: mask)) | UInt32(position + 1)
+        let wanted = tag(hash, mask: UInt32(truncatingIfNeeded: mask)) | UInt32(position + 1)
         var slot = Int(truncatingIfNeeded: hash) & mask
-        while index[slot] != wanted { slot = (slot + 1) & mask }
+        while index[slot] != wanted {
+            if index[slot] == emptySlot { return nil }
+            slot = (slot + 1) & mask
+        }
         return slot
     }
 
@@ -723,6 +769,9 @@ public struct Keyspace: Sendable {
     /// Sizes of the two arrays, for tests of growth and compaction.
     var layout: (indexSlots: Int, entries: Int, largeKeys: Int) { (index.count, entries.count, largeKeys.count) }
 
+    /// Slots of a growing index's old one still to move (0 when not growing), for tests.
+    var slotsToMigrate: Int { oldIndex.isEmpty ? 0 : oldIndex.count - migrated }
+
     /// What is wrong with the table's bookkeeping, for tests: each live entry has exactly
     /// one slot with its tag, the counts match, and the free list holds every hole.
     func layoutProblems() -> [String] {
@@ -739,6 +788,17 @@ public struct Keyspace: Sendable {
             }
             pointedAt[position] += 1
             if stored & ~mask != Self.tag(hashOfKey(at: position), mask: mask) { problems.append("wrong tag for \(position)") }
+        }
+        // A growing index's old slots: those not moved yet point at entries as above.
+        let oldMask = UInt32(truncatingIfNeeded: oldIndex.count - 1)
+        for (slot, stored) in oldIndex.enumerated() where stored != Self.emptySlot && stored != oldMask {
+            let position = Int(stored & oldMask) - 1
+            guard slot >= migrated, position < entries.count, entries[position].keyLength != Self.hole else {
+                problems.append("old slot \(slot) points at \(position) after its move or at no entry")
+                continue
+            }
+            pointedAt[position] += 1
+            if stored & ~oldMask != Self.tag(hashOfKey(at: position), mask: oldMask) { problems.append("wrong old tag for \(position)") }
         }
         var keys = 0, volatile = 0, holes = 0
         for position in entries.indices {
@@ -799,13 +859,9 @@ public struct Keyspace: Sendable {
 
     private static let hugePageBytes = 2 << 20
 
-    /// Doubles the room of `entries` (appending would too, without the huge-page advice).
-    private mutating func growEntries() {
-        let freed = entries.capacity * MemoryLayout<Entry>.stride
-        entries = Self.table(capacity: Swift.max(Self.minimumCapacity, entries.capacity * 2)) { [entries] in
-            $0.initialize(fromContentsOf: entries)
-        }
-        Self.releaseFreedMemory(freed)
+    /// An empty chunk of `entries` with room for `capacity` (with the huge-page advice).
+    private static func entryChunk(capacity: Int) -> ContiguousArray<Entry> {
+        table(capacity: capacity) { _ in 0 }
     }
 
     /// After a table of `bytes` was freed: a large one is handed back to the kernel, as
@@ -816,19 +872,27 @@ public struct Keyspace: Sendable {
         if bytes >= 1 << 20 { sluice_release_free_memory() }
     }
 
-    /// Replaces the index with one of at least `capacity` slots (a power of two) where
-    /// `needed` entries stay within the load limit, and fills it from `entries`, hashing
-    /// each key again. Entries do not move, so SCAN cursors stay valid.
-    private mutating func rebuildIndex(capacity: Int, needed: Int) {
-        var capacity = Swift.max(capacity, Self.minimumCapacity)
-        while needed * Self.maximumLoadDenominator > capacity * Self.maximumLoadNumerator { capacity *= 2 }
+    /// An empty index of at least `capacity` slots (a power of two) where `needed`
+    /// entries stay within the load limit.
+    private static func emptyIndex(capacity: Int, needed: Int) -> ContiguousArray<UInt32> {
+        var capacity = Swift.max(capacity, minimumCapacity)
+        while needed * maximumLoadDenominator > capacity * maximumLoadNumerator { capacity *= 2 }
         // Positions and tags share 32 bits; this bounds the keyspace at 3/4 of 2^31 keys.
         precondition(capacity <= 1 << 31, "keyspace index beyond 2^31 slots")
-        let freed = index.count * MemoryLayout<UInt32>.stride
-        index = Self.table(capacity: capacity) { slots in
-            slots.initialize(repeating: Self.emptySlot)
+        return table(capacity: capacity) { slots in
+            slots.initialize(repeating: emptySlot)
             return capacity
         }
+    }
+
+    /// Replaces the index with an empty one (see `emptyIndex`) and fills it from
+    /// `entries` at once, hashing each key again. Entries do not move, so SCAN cursors
+    /// stay valid.
+    private mutating func rebuildIndex(capacity: Int, needed: Int) {
+        let freed = (index.count + oldIndex.count) * MemoryLayout<UInt32>.stride
+        index = Self.emptyIndex(capacity: capacity, needed: needed)
+        oldIndex = []
+        migrated = 0
         tombstones = 0
         for position in entries.indices where entries[position].keyLength != Self.hole {
             placeInIndex(hash: hashOfKey(at: position), position: position)
@@ -836,11 +900,61 @@ public struct Keyspace: Sendable {
         Self.releaseFreedMemory(freed)
     }
 
+    /// Old slots moved per insert while the index grows. The new index is at least as
+    /// large and at most 3/4 full when it is made, so it reaches its own limit only after
+    /// a quarter of its slots' worth of inserts; at 8 slots per insert every old slot has
+    /// moved long before. Active expiry moves more when inserts are few.
+    static let migrationStep = 8
+
+    /// Starts moving the index into an empty one (see `emptyIndex`), slot by slot; an
+    /// earlier move still under way is finished first.
+    private mutating func growIndex(capacity: Int, needed: Int) {
+        if !oldIndex.isEmpty { migrateIndex(slots: oldIndex.count) }
+        oldIndex = index
+        migrated = 0
+        index = Self.emptyIndex(capacity: capacity, needed: needed)
+        tombstones = 0
+    }
+
+    /// Moves up to `slots` slots of `oldIndex` into `index`, hashing their keys again;
+    /// the last one frees `oldIndex`. The entries of a group of slots are asked for
+    /// before any is read, as they lie at random places (one cache miss each).
+    mutating func migrateIndex(slots: Int) {
+        let oldMask = UInt32(truncatingIfNeeded: oldIndex.count - 1)
+        let end = Swift.min(oldIndex.count, migrated + slots)
+        while migrated < end {
+            let group = Swift.min(end, migrated + 8)
+            for slot in migrated..<group {
+                let stored = oldIndex[slot]
+                if stored != Self.emptySlot && stored != oldMask {
+                    entries.withAddress(of: Int(stored & oldMask) - 1) { start in
+                        if let start { sluice_prefetch(start) }
+                    }
+                }
+            }
+            while migrated < group {
+                let stored = oldIndex[migrated]
+                if stored != Self.emptySlot && stored != oldMask {
+                    let position = Int(stored & oldMask) - 1
+                    placeInIndex(hash: hashOfKey(at: position), position: position)
+                    oldIndex[migrated] = oldMask
+                }
+                migrated += 1
+            }
+        }
+        if migrated == oldIndex.count {
+            let freed = oldIndex.count * MemoryLayout<UInt32>.stride
+            oldIndex = []
+            migrated = 0
+            Self.releaseFreedMemory(freed)
+        }
+    }
+
     /// Gives memory back once more than three quarters of the entries are holes: moves
     /// the live ones together, which changes their positions, so SCAN cursors restart.
     private mutating func compactIfSparse() {
         guard entries.count > Self.minimumCapacity, count * 4 < entries.count else { return }
-        var live = Self.table(capacity: Swift.max(count, Self.minimumCapacity)) { (_: UnsafeMutableBufferPointer<Entry>) in 0 }
+        var live = EntryTable<Entry>()
         var keptLargeKeys: ContiguousArray<[UInt8]> = []
         for position in entries.indices where entries[position].keyLength != Self.hole {
             var entry = entries[position]
@@ -848,7 +962,7 @@ public struct Keyspace: Sendable {
                 keptLargeKeys.append(largeKeys[Int(entry.key0)])
                 entry.key0 = UInt64(keptLargeKeys.count - 1)
             }
-            live.append(entry)
+            live.append(entry, allocate: Self.entryChunk)
         }
         let freed = entries.capacity * MemoryLayout<Entry>.stride
         entries = live

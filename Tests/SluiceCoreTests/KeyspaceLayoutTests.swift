@@ -289,6 +289,93 @@ struct KeyspaceLayoutTests {
         }
     }
 
+    @Test("while the index grows a few slots per insert, keys in the old and the new index are read, changed, expired and removed")
+    func growingIndex() {
+        var random = SplitMix64(seed: 21)
+        var keyspace = Keyspace()
+        var model: [Key: Value] = [:]
+        var number = 0
+        func insert() {
+            let name = key(number % 5 == 0 ? "\(String(repeating: "g", count: 30))\(number)" : "g\(number)")
+            // Every third key has a deadline at 100 ms.
+            keyspace.set(name, .integer(Int64(number)), expiresAt: number % 3 == 0 ? later(100).milliseconds : nil, now: start)
+            model[name] = .integer(Int64(number))
+            number += 1
+        }
+        // Past the small tables, whose moves take an insert or two.
+        while number < 300 || keyspace.slotsToMigrate > 0 { insert() }
+        for _ in 0..<3 {
+            while keyspace.slotsToMigrate == 0 { insert() }
+            let slots = keyspace.layout.indexSlots
+            var steps = 0
+            while keyspace.slotsToMigrate > 0 {
+                let name = Array(model.keys)[Int(random.next() % UInt64(model.count))]
+                switch random.next() % 5 {
+                case 0:
+                    keyspace.remove(name, now: start)
+                    model[name] = nil
+                case 1:
+                    keyspace.withEntry(name, now: start) { value, _ in value = .integer(-1) }
+                    model[name] = .integer(-1)
+                case 2:
+                    let stored = keyspace.value(name, now: start)
+                    #expect(stored == model[name])
+                    #expect(keyspace.value(key("absent\(steps)"), now: start) == nil)
+                default:
+                    insert()
+                }
+                if steps % 8 == 0 { expectSound(keyspace) }
+                steps += 1
+            }
+            expectSound(keyspace)
+            #expect(steps > 10 && keyspace.layout.indexSlots == slots)
+        }
+        #expect(Set(keyspace.keys(now: start)) == Set(model.keys))
+        // Past their deadline, keys in either index are reclaimed by the sweep.
+        while keyspace.slotsToMigrate == 0 { insert() }
+        let expiring = model.keys.filter { name in keyspace.expiry(name, now: start) != .some(nil) }
+        keyspace.expireCycle(now: later(100), maxChecks: keyspace.layout.entries)
+        expectSound(keyspace)
+        for name in expiring { model[name] = nil }
+        #expect(!expiring.isEmpty && Set(keyspace.keys(now: later(100))) == Set(model.keys))
+    }
+
+    @Test("the expiry sweep finishes moving a growing index when no keys are added")
+    func sweepFinishesGrowth() {
+        var keyspace = Keyspace()
+        var number = 0
+        while keyspace.slotsToMigrate == 0 {
+            keyspace.set(key("s\(number)"), .integer(1), now: start)
+            number += 1
+        }
+        let slots = keyspace.slotsToMigrate
+        keyspace.expireCycle(now: start, maxChecks: 1)
+        #expect(keyspace.slotsToMigrate == max(0, slots - 16))
+        while keyspace.slotsToMigrate > 0 { keyspace.expireCycle(now: start, maxChecks: 100) }
+        expectSound(keyspace)
+        for i in 0..<number { #expect(keyspace.value(key("s\(i)"), now: start) == .integer(1)) }
+    }
+
+    @Test("past the first chunk of entries, keys keep their places; a copy taken before changes is not changed by them")
+    func entryChunks() {
+        var keyspace = Keyspace()
+        let total = EntryTable<Keyspace.Entry>.chunkSize * 2 + 100
+        for i in 0..<total { keyspace.set(key("e\(i)"), .integer(Int64(i)), now: start) }
+        let copy = keyspace
+        for i in stride(from: 0, to: total, by: 1_000) { keyspace.set(key("e\(i)"), .integer(-1), now: start) }
+        keyspace.remove(key("e\(total - 1)"), now: start)
+        keyspace.set(key("extra"), .integer(0), now: start)
+        var original = copy
+        for i in 0..<total {
+            #expect(original.value(key("e\(i)"), now: start) == .integer(Int64(i)))
+            let changed = keyspace.value(key("e\(i)"), now: start)
+            #expect(changed == (i == total - 1 ? nil : .integer(i % 1_000 == 0 ? -1 : Int64(i))))
+        }
+        #expect(original.value(key("extra"), now: start) == nil)
+        expectSound(keyspace)
+        expectSound(original)
+    }
+
     @Test("random operations on short and long keys keep the index, free list and counts consistent",
           arguments: [7, 8] as [UInt64])
     func randomOperationsKeepLayoutSound(seed: UInt64) {
