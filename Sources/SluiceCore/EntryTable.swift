@@ -35,19 +35,23 @@ struct EntryTable<Entry>: Sendable where Entry: Sendable {
     }
 
     /// Adds an entry at position `count`, making room as described above.
-    /// `allocate` makes an empty array with room for the given number of entries.
     @inline(__always)
-    mutating func append(_ entry: Entry, allocate: (Int) -> ContiguousArray<Entry>) {
+    mutating func append(_ entry: Entry) {
         let chunk = count &>> Self.chunkShift
         if chunk == chunks.count {
-            chunks.append(allocate(chunk == 0 ? 16 : Self.chunkSize))
+            chunks.append(Self.emptyChunk(capacity: chunk == 0 ? 16 : Self.chunkSize))
         } else if chunk == 0 && count == chunks[0].capacity {
-            var grown = allocate(Swift.min(Self.chunkSize, Swift.max(16, count * 2)))
+            var grown = Self.emptyChunk(capacity: Swift.min(Self.chunkSize, Swift.max(16, count * 2)))
             grown.append(contentsOf: chunks[0])
             chunks[0] = grown
         }
         chunks[chunk].append(entry)
         count += 1
+    }
+
+    /// An empty chunk with room for `capacity` entries, with the keyspace's huge-page advice.
+    private static func emptyChunk(capacity: Int) -> ContiguousArray<Entry> {
+        Keyspace.table(capacity: capacity) { _ in 0 }
     }
 
     /// Calls `body` with the address of the entry at `position` (valid only inside it),

@@ -599,7 +599,7 @@ public struct Keyspace: Sendable {
             entries[position] = entry
         } else {
             position = entries.count
-            entries.append(entry, allocate: Self.entryChunk)
+            entries.append(entry)
         }
         placeInIndex(hash: hash, position: position)
         if expiresAt != Self.noExpiry { volatileCount += 1 }
@@ -859,11 +859,6 @@ public struct Keyspace: Sendable {
 
     private static let hugePageBytes = 2 << 20
 
-    /// An empty chunk of `entries` with room for `capacity` (with the huge-page advice).
-    private static func entryChunk(capacity: Int) -> ContiguousArray<Entry> {
-        table(capacity: capacity) { _ in 0 }
-    }
-
     /// After a table of `bytes` was freed: a large one is handed back to the kernel, as
     /// glibc keeps a freed block that it did not map on its own resident (a thread's
     /// arena, where the server's allocations happen, never shrinks in the middle).
@@ -962,7 +957,7 @@ public struct Keyspace: Sendable {
                 keptLargeKeys.append(largeKeys[Int(entry.key0)])
                 entry.key0 = UInt64(keptLargeKeys.count - 1)
             }
-            live.append(entry, allocate: Self.entryChunk)
+            live.append(entry)
         }
         let freed = entries.capacity * MemoryLayout<Entry>.stride
         entries = live
