@@ -85,6 +85,12 @@ public struct Keyspace: Sendable {
     private var oldIndex = ContiguousArray<UInt32>()
     /// Slots of `oldIndex` below this one have moved.
     private var migrated = 0
+    /// The index the next growth will need (twice the size), cleared a few slots per
+    /// insert from 5/8 full on, so that making it does not pause clients either
+    /// (clearing 16 MiB at once took about 20 ms); empty until then.
+    private var nextIndex = ContiguousArray<UInt32>()
+    /// The slots `nextIndex` is being cleared for.
+    private var nextIndexSize = 0
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
     private var sweepPosition = 0
@@ -278,6 +284,8 @@ public struct Keyspace: Sendable {
         index = ContiguousArray(repeating: Self.emptySlot, count: Self.minimumCapacity)
         oldIndex = []
         migrated = 0
+        nextIndex = []
+        nextIndexSize = 0
         largeKeys = []
         freeLargeKeys = []
         freeHead = Self.noPosition
@@ -577,6 +585,7 @@ public struct Keyspace: Sendable {
     private mutating func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: Value, expiresAt: Int64) {
         let length = freeHead == Self.noPosition ? entries.count + 1 : entries.count
         if !oldIndex.isEmpty { migrateIndex(slots: Self.migrationStep) }
+        if Swift.max(count + tombstones + 1, length) * 8 > index.count * 5 { prepareNextIndex(slots: Self.preparationStep) }
         if Swift.max(count + tombstones + 1, length) * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator {
             let needed = Swift.max(count + 1, length)
             // Mostly tombstones: rebuilding at the same size is enough.
@@ -772,6 +781,9 @@ public struct Keyspace: Sendable {
     /// Slots of a growing index's old one still to move (0 when not growing), for tests.
     var slotsToMigrate: Int { oldIndex.isEmpty ? 0 : oldIndex.count - migrated }
 
+    /// Slots of the next index cleared so far, for tests.
+    var preparedSlots: Int { nextIndex.count }
+
     /// What is wrong with the table's bookkeeping, for tests: each live entry has exactly
     /// one slot with its tag, the counts match, and the free list holds every hole.
     func layoutProblems() -> [String] {
@@ -827,6 +839,9 @@ public struct Keyspace: Sendable {
         if volatile != volatileCount { problems.append("volatileCount \(volatileCount), entries \(volatile)") }
         if slotTombstones != tombstones { problems.append("tombstones \(tombstones), slots \(slotTombstones)") }
         if free != holes { problems.append("free list \(free), holes \(holes)") }
+        if nextIndex.count > nextIndexSize || nextIndex.contains(where: { $0 != Self.emptySlot }) {
+            problems.append("next index not clear: \(nextIndex.count) of \(nextIndexSize) slots")
+        }
         if (count + tombstones) * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator
             || entries.count * Self.maximumLoadDenominator > index.count * Self.maximumLoadNumerator {
             problems.append("index over its load limit")
@@ -867,16 +882,21 @@ public struct Keyspace: Sendable {
         if bytes >= 1 << 20 { sluice_release_free_memory() }
     }
 
-    /// An empty index of at least `capacity` slots (a power of two) where `needed`
+    /// The slots of an index of at least `capacity` (a power of two) where `needed`
     /// entries stay within the load limit.
-    private static func emptyIndex(capacity: Int, needed: Int) -> ContiguousArray<UInt32> {
+    private static func indexSize(capacity: Int, needed: Int) -> Int {
         var capacity = Swift.max(capacity, minimumCapacity)
         while needed * maximumLoadDenominator > capacity * maximumLoadNumerator { capacity *= 2 }
         // Positions and tags share 32 bits; this bounds the keyspace at 3/4 of 2^31 keys.
         precondition(capacity <= 1 << 31, "keyspace index beyond 2^31 slots")
-        return table(capacity: capacity) { slots in
+        return capacity
+    }
+
+    /// An index of `size` empty slots.
+    private static func emptyIndex(size: Int) -> ContiguousArray<UInt32> {
+        table(capacity: size) { slots in
             slots.initialize(repeating: emptySlot)
-            return capacity
+            return size
         }
     }
 
@@ -885,9 +905,11 @@ public struct Keyspace: Sendable {
     /// stay valid.
     private mutating func rebuildIndex(capacity: Int, needed: Int) {
         let freed = (index.count + oldIndex.count) * MemoryLayout<UInt32>.stride
-        index = Self.emptyIndex(capacity: capacity, needed: needed)
+        index = Self.emptyIndex(size: Self.indexSize(capacity: capacity, needed: needed))
         oldIndex = []
         migrated = 0
+        nextIndex = []
+        nextIndexSize = 0
         tombstones = 0
         for position in entries.indices where entries[position].keyLength != Self.hole {
             placeInIndex(hash: hashOfKey(at: position), position: position)
@@ -901,13 +923,37 @@ public struct Keyspace: Sendable {
     /// moved long before. Active expiry moves more when inserts are few.
     static let migrationStep = 8
 
-    /// Starts moving the index into an empty one (see `emptyIndex`), slot by slot; an
-    /// earlier move still under way is finished first.
+    /// Slots of the next index cleared per insert between 5/8 and 3/4 full: that span
+    /// is an eighth of the index's slots in inserts, and the next index has twice its
+    /// slots, so 16 clear it in time.
+    static let preparationStep = 16
+
+    /// Clears up to `slots` more slots of `nextIndex`, making it first if need be.
+    private mutating func prepareNextIndex(slots: Int) {
+        if nextIndexSize != index.count * 2 {
+            nextIndexSize = index.count * 2
+            nextIndex = Self.table(capacity: nextIndexSize) { _ in 0 }
+        }
+        let more = Swift.min(slots, nextIndexSize - nextIndex.count)
+        if more > 0 { nextIndex.append(contentsOf: repeatElement(Self.emptySlot, count: more)) }
+    }
+
+    /// Starts moving the index into an empty one of `indexSize` slots (the prepared
+    /// one when it has that size, cleared the rest of the way), slot by slot; an earlier
+    /// move still under way is finished first.
     private mutating func growIndex(capacity: Int, needed: Int) {
         if !oldIndex.isEmpty { migrateIndex(slots: oldIndex.count) }
+        let size = Self.indexSize(capacity: capacity, needed: needed)
         oldIndex = index
         migrated = 0
-        index = Self.emptyIndex(capacity: capacity, needed: needed)
+        if size == nextIndexSize {
+            nextIndex.append(contentsOf: repeatElement(Self.emptySlot, count: size - nextIndex.count))
+            index = nextIndex
+            nextIndex = []
+            nextIndexSize = 0
+        } else {
+            index = Self.emptyIndex(size: size)
+        }
         tombstones = 0
     }
 

@@ -340,6 +340,30 @@ struct KeyspaceLayoutTests {
         #expect(!expiring.isEmpty && Set(keyspace.keys(now: later(100))) == Set(model.keys))
     }
 
+    @Test("the next index is cleared a few slots per insert ahead of the growth that needs it")
+    func preparedIndex() {
+        var keyspace = Keyspace()
+        var slots = keyspace.layout.indexSlots
+        var prepared = 0
+        var growths = 0
+        for i in 0..<100_000 {
+            keyspace.set(key("p\(i)"), .integer(1), now: start)
+            if keyspace.layout.indexSlots != slots {
+                // Ready before the insert that needed it.
+                #expect(prepared == 2 * slots, "growth from \(slots) slots")
+                #expect(keyspace.preparedSlots == 0)
+                slots = keyspace.layout.indexSlots
+                growths += 1
+            } else if keyspace.layout.entries * 8 <= slots * 5 {
+                #expect(keyspace.preparedSlots == 0)
+            }
+            prepared = keyspace.preparedSlots
+            if i % 9_999 == 0 { expectSound(keyspace) }
+        }
+        #expect(growths >= 12)
+        expectSound(keyspace)
+    }
+
     @Test("the expiry sweep finishes moving a growing index when no keys are added")
     func sweepFinishesGrowth() {
         var keyspace = Keyspace()
