@@ -960,7 +960,7 @@ public struct Keyspace: Sendable {
     /// Moves up to `slots` slots of `oldIndex` into `index`, hashing their keys again;
     /// the last one frees `oldIndex`. The entries of a group of slots are asked for
     /// before any is read, as they lie at random places (one cache miss each).
-    mutating func migrateIndex(slots: Int) {
+    private mutating func migrateIndex(slots: Int) {
         let oldMask = UInt32(truncatingIfNeeded: oldIndex.count - 1)
         let end = Swift.min(oldIndex.count, migrated + slots)
         while migrated < end {
