@@ -398,6 +398,14 @@ struct KeyspaceLayoutTests {
         #expect(original.value(key("extra"), now: start) == nil)
         expectSound(keyspace)
         expectSound(original)
+        // Compacted across chunks: the live keys move together into fewer chunks.
+        for i in 0..<total where i % 8 != 0 { keyspace.remove(key("e\(i)"), now: start) }
+        keyspace.expireCycle(now: start, maxChecks: 1)
+        #expect(keyspace.layout.entries < EntryTable<Keyspace.Entry>.chunkSize)
+        for i in stride(from: 0, to: total, by: 8) {
+            #expect(keyspace.value(key("e\(i)"), now: start) == .integer(i % 1_000 == 0 ? -1 : Int64(i)))
+        }
+        expectSound(keyspace)
     }
 
     @Test("random operations on short and long keys keep the index, free list and counts consistent",
