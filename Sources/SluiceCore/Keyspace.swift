@@ -917,10 +917,11 @@ public struct Keyspace: Sendable {
         Self.releaseFreedMemory(freed)
     }
 
-    /// Old slots moved per insert while the index grows. The new index is at least as
-    /// large and at most 3/4 full when it is made, so it reaches its own limit only after
-    /// a quarter of its slots' worth of inserts; at 8 slots per insert every old slot has
-    /// moved long before. Active expiry moves more when inserts are few.
+    /// Old slots moved per insert while the index grows. A new index is made at most
+    /// half full (twice the slots for 3/4 of the old, or as many when mostly tombstones
+    /// were cleared), so a quarter of its slots' worth of inserts come before it must
+    /// grow again; at 8 per insert, the old slots (no more than the new) have all moved
+    /// after an eighth. Active expiry moves more when inserts are few.
     static let migrationStep = 8
 
     /// Slots of the next index cleared per insert between 5/8 and 3/4 full: that span
