@@ -98,6 +98,8 @@ public struct Keyspace: Sendable {
     var watches: [Key: WatchedKey] = [:]
     /// The process's hash key, kept here so a look-up reads no global.
     private let hasher = SipHash13.process
+    /// A background snapshot under way (Keyspace+Capture.swift).
+    var capture = CaptureState()
     /// A key hashed ahead of its look-up (`expectKey`).
     private var expected: (address: Int, count: Int, hash: UInt64) = (0, 0, 0)
 
@@ -172,6 +174,7 @@ public struct Keyspace: Sendable {
         let hash = self.hash(key)
         if let position = livePosition(key, hash: hash, now: now) {
             touch(key)
+            willChange(position)
             usedMemory += value.heapBytes - entries[position].value.heapBytes
             entries[position].value = value
             if !keepExpiry {
@@ -187,6 +190,7 @@ public struct Keyspace: Sendable {
     /// Returns what `body` returns, or nil (without calling it) when the key is absent.
     public mutating func update<R, E: Error>(_ key: Key, now: Instant, _ body: (inout Value) throws(E) -> R) throws(E) -> R? {
         guard let position = livePosition(key, now: now) else { return nil }
+        willChange(position)
         // Adjusted before `body` may throw: a change it made before throwing stays.
         usedMemory -= entries[position].value.heapBytes
         defer { usedMemory += entries[position].value.heapBytes }
@@ -215,6 +219,7 @@ public struct Keyspace: Sendable {
             return
         }
         let position = found.entry
+        willChange(position)
         var value: Value?
         var deadline: Int64?
         // The value's bytes leave the count now and come back with whatever is stored.
@@ -273,6 +278,7 @@ public struct Keyspace: Sendable {
             return true
         }
         touch(key)
+        willChange(position)
         changeExpiry(at: position, to: deadline ?? Self.noExpiry)
         return true
     }
@@ -280,6 +286,7 @@ public struct Keyspace: Sendable {
     /// Removes every key.
     public mutating func removeAll() {
         touchWatchedKeysPresent()
+        saveRemainingImages()
         entries = EntryTable()
         index = ContiguousArray(repeating: Self.emptySlot, count: Self.minimumCapacity)
         oldIndex = []
@@ -574,6 +581,7 @@ public struct Keyspace: Sendable {
         return found.entry
     }
 
+    /// Callers have called `willChange(position)`.
     private mutating func changeExpiry(at position: Int, to deadline: Int64) {
         let wasVolatile = entries[position].expiresAt != Self.noExpiry
         let isVolatile = deadline != Self.noExpiry
@@ -604,6 +612,7 @@ public struct Keyspace: Sendable {
         let position: Int
         if freeHead != Self.noPosition {
             position = Int(freeHead)
+            willChange(position)
             freeHead = entries[position].key0
             entries[position] = entry
         } else {
@@ -649,6 +658,7 @@ public struct Keyspace: Sendable {
     /// Removes the entry at `position`, whose index slot is `slot` (its complement when
     /// in `oldIndex`).
     private mutating func bury(_ position: Int, slot: Int) {
+        willChange(position)
         touch(at: position)
         if entries[position].expiresAt != Self.noExpiry { volatileCount -= 1 }
         usedMemory -= bytes(at: position)
@@ -719,7 +729,7 @@ public struct Keyspace: Sendable {
     }
 
     /// The key of the entry at `position` (allocates; iteration needs this).
-    private func keyBytes(at position: Int) -> Key {
+    func keyBytes(at position: Int) -> Key {
         if entries[position].keyLength == Self.largeKey { return largeKeys[Int(entries[position].key0)] }
         return inlineKey(at: position).bytes
     }
@@ -995,7 +1005,8 @@ public struct Keyspace: Sendable {
     /// Gives memory back once more than three quarters of the entries are holes: moves
     /// the live ones together, which changes their positions, so SCAN cursors restart.
     private mutating func compactIfSparse() {
-        guard entries.count > Self.minimumCapacity, count * 4 < entries.count else { return }
+        // Entries stay where a background snapshot expects them until it is done.
+        guard entries.count > Self.minimumCapacity, count * 4 < entries.count, !isCapturing else { return }
         var live = EntryTable<Entry>()
         var keptLargeKeys: ContiguousArray<[UInt8]> = []
         for position in entries.indices where entries[position].keyLength != Self.hole {

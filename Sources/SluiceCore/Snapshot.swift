@@ -58,14 +58,29 @@ public enum Snapshot {
 
     /// The file for `entries`, taken at `savedAt`.
     public static func encode<S: Sequence>(_ entries: S, savedAt: Instant) -> [UInt8] where S.Element == Entry {
-        var writer = Writer()
-        writer.header(savedAt: savedAt)
-        var count: UInt64 = 0
-        for entry in entries {
+        var encoder = Encoder(savedAt: savedAt)
+        for entry in entries { encoder.append(entry) }
+        return encoder.finish()
+    }
+
+    /// A file written an entry at a time, for a keyspace collected in steps.
+    public struct Encoder {
+        private var writer = Writer()
+        private var count: UInt64 = 0
+
+        public init(savedAt: Instant) {
+            writer.header(savedAt: savedAt)
+        }
+
+        public mutating func append(_ entry: Entry) {
             writer.entry(entry.key, entry.value, expiresAt: entry.expiresAt)
             count += 1
         }
-        return writer.finish(count: count)
+
+        /// The whole file: the count and checksum filled in.
+        public consuming func finish() -> [UInt8] {
+            writer.finish(count: count)
+        }
     }
 
     /// The file for every key of `keyspace` that is live at `now`.

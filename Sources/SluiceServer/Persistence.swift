@@ -10,10 +10,11 @@ import Glibc
 /// Snapshot persistence: loading the file at start, and writing it on `SAVE`, `BGSAVE`,
 /// a timer and shutdown.
 ///
-/// Every write starts from a copy of the keyspace taken under the database lock. The
-/// copy costs a reference count (the keyspace is a copy-on-write value); encoding and
-/// file I/O then run on a queue of their own, off the lock and the event loops, except
-/// for `SAVE`, which blocks the server until the file is written, as Redis's does.
+/// `BGSAVE` and the timer collect the keyspace as it was when they started, a thousand
+/// entries at a time under the database lock (Keyspace+Capture.swift), so
+/// clients wait at most one step; encoding and file I/O run on a queue of their own, off
+/// the lock and the event loops. `SAVE` and shutdown write a copy of the keyspace taken
+/// under the lock; `SAVE` blocks the server until the file is written, as Redis's does.
 /// One write at a time: a write that finds another under way is skipped or refused.
 final class Persistence: Sendable {
     struct Status {
@@ -37,11 +38,17 @@ final class Persistence: Sendable {
     let clock: any TimeSource
     private let status = Mutex(Status())
     private let queue = DispatchQueue(label: "sluice.snapshot")
+    /// Where background writes collect the keyspace from.
+    private let database: Database
+    /// Entries a background write collects per hold of the database lock: about 0.2 ms
+    /// of work (2,600,000 keys took 2,534 steps and 0.5 s under the lock in all).
+    static let captureStep = 1024
 
-    init(path: String, clock: any TimeSource, logger: Logger) {
+    init(path: String, clock: any TimeSource, logger: Logger, database: Database) {
         self.path = path
         self.clock = clock
         self.logger = logger
+        self.database = database
     }
 
     var currentStatus: Status { status.withLock { $0 } }
@@ -158,21 +165,53 @@ final class Persistence: Sendable {
         }
     }
 
-    /// `BGSAVE` and the timer: writes `keyspace` on the snapshot queue. False when a
-    /// write is already under way.
+    /// `BGSAVE` and the timer, holding the database lock (`keyspace` is the database's):
+    /// starts collecting the keyspace as it is `now`, then collects and writes it on the
+    /// snapshot queue. False when a write is already under way.
     @discardableResult
-    func saveInBackground(_ keyspace: Keyspace, now: Instant) -> Bool {
+    func saveInBackground(_ keyspace: inout Keyspace, now: Instant) -> Bool {
         guard begin(now: now) else { return false }
+        let capture = keyspace.beginCapture(now: now)
         queue.async {
             do throws(PersistenceError) {
-                try self.write(keyspace, now: now)
+                try self.writeCaptured(capture, now: now)
                 self.end(ok: true, now: self.clock.now(), background: true)
             } catch {
+                self.database.state.withLock { $0.keyspace.endCapture(capture) }
                 self.logger.error("Background snapshot failed: \(error)")
                 self.end(ok: false, now: self.clock.now(), background: true)
             }
         }
         return true
+    }
+
+    private func writeCaptured(_ capture: UInt64, now: Instant) throws(PersistenceError) {
+        let started = monotonicNanoseconds()
+        var encoder = Snapshot.Encoder(savedAt: now)
+        var collected: [Snapshot.Entry] = []
+        collected.reserveCapacity(Self.captureStep)
+        var progress = Keyspace.CaptureProgress.more
+        var steps = 0
+        var longestStep = 0
+        var locked = 0
+        while progress == .more {
+            progress = database.state.withLock {
+                let stepStarted = monotonicNanoseconds()
+                defer {
+                    let held = monotonicNanoseconds() - stepStarted
+                    longestStep = max(longestStep, held)
+                    locked += held
+                }
+                return $0.keyspace.captureStep(capture, slots: Self.captureStep, into: &collected)
+            }
+            steps += 1
+            // Encoded off the lock: the values are copy-on-write, so later changes leave these as they were.
+            for entry in collected { encoder.append(entry) }
+            collected.removeAll(keepingCapacity: true)
+        }
+        guard progress == .done else { throw PersistenceError("the keyspace changed under the snapshot") }
+        logger.debug("Snapshot collected in \(steps) steps holding the keyspace for \(locked / 1_000_000) ms in all, \(longestStep / 1000) µs at most")
+        try write(encoder.finish(), started: started)
     }
 
     /// Shutdown: waits for any write under way (a timer tick may start one while the
@@ -189,7 +228,10 @@ final class Persistence: Sendable {
 
     private func write(_ keyspace: Keyspace, now: Instant) throws(PersistenceError) {
         let started = monotonicNanoseconds()
-        let bytes = Snapshot.encode(keyspace, now: now)
+        try write(Snapshot.encode(keyspace, now: now), started: started)
+    }
+
+    private func write(_ bytes: [UInt8], started: Int) throws(PersistenceError) {
         if let problem = SnapshotFile.writeAtomically(bytes, to: path) {
             throw PersistenceError("cannot write snapshot \(path): \(problem)")
         }

@@ -38,8 +38,10 @@ public final class SluiceServer: Sendable {
         let table = CommandTable.all
         // Only a server that allows DEBUG pays for a clock that DEBUG SET-CLOCK can pin.
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
-        let persistence = configuration.snapshotPath.map { Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger) }
         let database = Database(commandCount: table.specs.count)
+        let persistence = configuration.snapshotPath.map {
+            Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger, database: database)
+        }
         database.state.withLock { $0.memoryLimit = MemoryLimit(configuration) }
         // A backend setting that does not validate leaves this nil, and start() reports it.
         let metrics = configuration.metricsPort == nil ? nil : ServerMetrics()
@@ -199,9 +201,10 @@ public final class SluiceServer: Sendable {
         let dispatcher = self.dispatcher
         let interval = TimeAmount.seconds(Int64(configuration.snapshotIntervalSeconds))
         let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            // Only the copy happens under the lock; encoding and I/O run on the snapshot queue.
-            let keyspace = dispatcher.database.state.withLock { $0.keyspace }
-            persistence.saveInBackground(keyspace, now: dispatcher.timeSource.now())
+            let now = dispatcher.timeSource.now()
+            dispatcher.database.state.withLock { state in
+                _ = persistence.saveInBackground(&state.keyspace, now: now)
+            }
         }
         snapshotTask.withLock { $0 = task }
     }

@@ -48,6 +48,17 @@ func writeFileBytes(_ path: String, _ bytes: [UInt8]) {
 
 @Suite("Snapshot persistence")
 struct PersistenceTests {
+    /// `INFO persistence` once no background write is under way (waiting up to 5 s).
+    func persistenceInfoAfterBackgroundSave(_ c: RawConnection) throws -> String {
+        var info = ""
+        for _ in 0..<500 {
+            info = try c.command("INFO", "persistence")
+            if info.contains("rdb_bgsave_in_progress:0\r\n") { break }
+            usleep(10_000)
+        }
+        return info
+    }
+
     /// Keys of every kind, some with deadlines, one with a binary name.
     func populate(_ c: RawConnection) throws {
         #expect(try c.command("SET", "s", "text", "PX", "60000") == "+OK\r\n")
@@ -170,12 +181,7 @@ struct PersistenceTests {
             let c = try server.connect()
             #expect(try c.command("SET", "k", "v") == "+OK\r\n")
             #expect(try c.command("BGSAVE") == "+Background saving started\r\n")
-            var info = ""
-            for _ in 0..<200 {
-                info = try c.command("INFO", "persistence")
-                if info.contains("rdb_bgsave_in_progress:0\r\n") { break }
-                usleep(10_000)
-            }
+            let info = try persistenceInfoAfterBackgroundSave(c)
             #expect(info.contains("rdb_bgsave_in_progress:0\r\n"))
             #expect(info.contains("rdb_last_bgsave_status:ok\r\n"))
             #expect(info.contains("rdb_saves:1\r\n"))
@@ -185,6 +191,53 @@ struct PersistenceTests {
             #expect(try c.command("BGSAVE", "NOW") == "-ERR syntax error\r\n")
             #expect(try c.command("SAVE", "x") == "-ERR wrong number of arguments for 'save' command\r\n")
             #expect(try c.command("LASTSAVE", "x") == "-ERR wrong number of arguments for 'lastsave' command\r\n")
+        }
+    }
+
+    @Test("BGSAVE writes the keys as they were when it started, though the commands after it change them all")
+    func backgroundSaveIsPointInTime() async throws {
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try await withServer(configure: { $0.snapshotPath = directory.snapshot; $0.snapshotIntervalSeconds = 0 }) { server in
+            let c = try server.connect()
+            let count = 20_000
+            var setup: [[String]] = []
+            for i in 0..<count {
+                switch i % 4 {
+                case 0: setup.append(["SET", "k\(i)", "old\(i)"])
+                case 1: setup.append(["SET", "k\(i)", "old\(i)", "PX", "600000"])
+                case 2: setup.append(["RPUSH", "k\(i)", "a", "b"])
+                default: setup.append(["CONSUME", "k\(i)", "5", "10"])
+                }
+            }
+            _ = try pipelined(c, setup)
+            // What a foreground SAVE writes now, to compare the background one with.
+            #expect(try c.command("SAVE") == "+OK\r\n")
+            let before = try Snapshot.decode(readFileBytes(directory.snapshot) ?? []).entries
+            // Sent in one write: the commands after BGSAVE run before it collects much, if anything.
+            var after: [[String]] = [["BGSAVE"]]
+            for i in 0..<count {
+                switch i % 5 {
+                case 0: after.append(["SET", "k\(i)", "new"])
+                case 1: after.append(["DEL", "k\(i)"])
+                case 2: after.append(["PERSIST", "k\(i)"])
+                case 3: after.append(["SET", "added\(i)", "x"])
+                default: after.append(["CONSUME", "k\(i)", "5", "10"])
+                }
+            }
+            after.append(["FLUSHALL"])
+            after.append(["SET", "last", "x"])
+            let replies = try pipelined(c, after)
+            #expect(replies.first == "+Background saving started\r\n")
+            let info = try persistenceInfoAfterBackgroundSave(c)
+            #expect(info.contains("rdb_last_bgsave_status:ok\r\n"))
+            #expect(info.contains("rdb_saves:2\r\n"))
+            let saved = try Snapshot.decode(readFileBytes(directory.snapshot) ?? []).entries
+            #expect(before.count == count)
+            // Compared key by key, so a failure names how many differ rather than printing them all.
+            let expected = Dictionary(uniqueKeysWithValues: before.map { ($0.key, $0) })
+            let differing = saved.filter { expected[$0.key] != $0 }.count
+            #expect(saved.count == count && differing == 0, "\(saved.count) keys saved, \(differing) not as they were")
         }
     }
 
@@ -201,12 +254,7 @@ struct PersistenceTests {
             mkdir(directory.snapshot, 0o755)
             #expect(try c.command("SAVE") == "-ERR cannot write snapshot \(directory.snapshot): rename \(directory.snapshot).tmp to \(directory.snapshot): Is a directory\r\n")
             #expect(try c.command("BGSAVE") == "+Background saving started\r\n")
-            var info = ""
-            for _ in 0..<200 {
-                info = try c.command("INFO", "persistence")
-                if info.contains("rdb_bgsave_in_progress:0\r\n") { break }
-                usleep(10_000)
-            }
+            let info = try persistenceInfoAfterBackgroundSave(c)
             #expect(info.contains("rdb_last_bgsave_status:err\r\n"))
             #expect(info.contains("rdb_saves:0\r\n"))
             #expect(readFileBytes(directory.snapshot + ".tmp") == nil)

@@ -32,7 +32,7 @@ enum PersistenceCommands {
         return .ok
     }
 
-    /// BGSAVE [SCHEDULE]: copies the keyspace and writes it off the lock. SCHEDULE is
+    /// BGSAVE [SCHEDULE]: collects the keyspace in steps and writes it off the lock. SCHEDULE is
     /// accepted for compatibility; as in Redis, a save under way is still an error.
     private static func backgroundSave(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         if !invocation.arguments.isEmpty {
@@ -40,7 +40,7 @@ enum PersistenceCommands {
             try invocation.arguments.finish()
         }
         guard let persistence = invocation.server.persistence else { throw notConfigured }
-        guard persistence.saveInBackground(state.keyspace, now: invocation.now) else {
+        guard persistence.saveInBackground(&state.keyspace, now: invocation.now) else {
             throw .err("Background save already in progress")
         }
         return .simpleString("Background saving started")
