@@ -121,17 +121,17 @@ public struct BackendCommand: Sendable {
         }
         appendArrayHeader(2 + 1 + keys + 2 + arguments, to: &output)
         writeCall(of: script, hash: hash, into: &output)
-        appendBulk(Array(String(keys).utf8), to: &output)
+        appendBulkDecimal(keys, to: &output)
         for call in calls { output.append(contentsOf: call.bytes[call.keysStart..<call.argumentsOffset]) }
         output.append(contentsOf: Self.batch)
-        appendBulk(Array(String(calls.count).utf8), to: &output)
+        appendBulkDecimal(calls.count, to: &output)
         for index in calls.indices {
             let call = calls[index]
-            appendBulk(Array(String(call.keyCount).utf8), to: &output)
+            appendBulkDecimal(call.keyCount, to: &output)
             if repeatsPrevious(calls, index) {
                 output.append(contentsOf: Self.same)
             } else {
-                appendBulk(Array(String(call.argumentCount).utf8), to: &output)
+                appendBulkDecimal(call.argumentCount, to: &output)
                 output.append(contentsOf: call.arguments)
             }
         }
@@ -166,6 +166,24 @@ func appendBulk(_ word: [UInt8], to output: inout [UInt8]) {
     output.append(13)
     output.append(10)
     output.append(contentsOf: word)
+    output.append(13)
+    output.append(10)
+}
+
+/// A non-negative count as a bulk string, written in place: building its text as a
+/// word first cost two allocations per count, two counts per call of a batch.
+func appendBulkDecimal(_ value: Int, to output: inout [UInt8]) {
+    var length = 1
+    var rest = value
+    while rest >= 10 {
+        length += 1
+        rest /= 10
+    }
+    output.append(UInt8(ascii: "$"))
+    appendDigits(length, to: &output)
+    output.append(13)
+    output.append(10)
+    appendDigits(value, to: &output)
     output.append(13)
     output.append(10)
 }

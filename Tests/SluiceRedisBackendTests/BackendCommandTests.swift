@@ -3,22 +3,27 @@ import Testing
 
 @Suite("BackendCommand wire form")
 struct BackendCommandTests {
-    /// The words of one RESP array of bulk strings.
-    func words(_ bytes: [UInt8]) -> [String] {
+    /// The words of one RESP array of bulk strings; nil when the bytes are not one
+    /// (a length that does not match its word, say).
+    func words(_ bytes: [UInt8]) -> [String]? {
         var index = 0
-        func line() -> String {
+        func line() -> String? {
             let start = index
-            while bytes[index] != 13 { index += 1 }
+            while index < bytes.count && bytes[index] != 13 { index += 1 }
+            guard index + 1 < bytes.count, bytes[index + 1] == 10 else { return nil }
             defer { index += 2 }
             return String(decoding: bytes[start..<index], as: UTF8.self)
         }
-        let header = line()
-        #expect(header.first == "*")
-        return (0..<Int(header.dropFirst())!).map { _ in
-            let length = Int(line().dropFirst())!
-            defer { index += length + 2 }
-            return String(decoding: bytes[index..<index + length], as: UTF8.self)
+        guard let header = line(), header.first == "*", let count = Int(header.dropFirst()) else { return nil }
+        var result: [String] = []
+        for _ in 0..<count {
+            guard let prefix = line(), prefix.first == "$", let length = Int(prefix.dropFirst()),
+                  index + length + 2 <= bytes.count, bytes[index + length] == 13, bytes[index + length + 1] == 10
+            else { return nil }
+            result.append(String(decoding: bytes[index..<index + length], as: UTF8.self))
+            index += length + 2
         }
+        return index == bytes.count ? result : nil
     }
 
     func consume(_ key: String, _ arguments: [String]) -> BackendCommand {
@@ -37,5 +42,16 @@ struct BackendCommandTests {
         BackendCommand.writeBatch(calls[...], into: &output, hash: Array("abc".utf8))
         #expect(words(output) == ["EVALSHA", "abc", "5", "a", "b", "c", "d", "e", "BATCH", "5"]
             + ["1", "5"] + first + ["1", "="] + ["1", "5"] + second + ["1", "="] + ["1", "5"] + first)
+    }
+
+    @Test("a batch's counts of two and more digits are bulk strings of their exact length")
+    func multiDigitCounts() {
+        // Twelve calls with eleven arguments each, none repeating the one before.
+        let calls = (0..<12).map { call in consume("k\(call)", (0..<11).map { "\(call * 100 + $0)" }) }
+        var output: [UInt8] = []
+        BackendCommand.writeBatch(calls[...], into: &output, hash: Array("abc".utf8))
+        let expected = ["EVALSHA", "abc", "12"] + (0..<12).map { "k\($0)" } + ["BATCH", "12"]
+            + (0..<12).flatMap { call in ["1", "11"] + (0..<11).map { "\(call * 100 + $0)" } }
+        #expect(words(output) == expected)
     }
 }
