@@ -24,6 +24,9 @@ extension Keyspace {
         var end = 0
         /// The start's clock: keys past their deadline then are left out.
         var nowMs: Int64 = 0
+        /// Keys there were at the start, and keys collected so far (`captureProgress`).
+        var total = 0
+        var collected = 0
         /// What entries in `next..<end` held at the start, saved at their first change;
         /// nil for a hole or a key already expired. One table per block of positions:
         /// a single table of them all grew by rehashing everything at once, which held
@@ -49,7 +52,7 @@ extension Keyspace {
         let id = capture.id &+ 1 == 0 ? 1 : capture.id &+ 1
         let blocks = (entries.count + CaptureState.blockSize - 1) / CaptureState.blockSize
         capture = CaptureState(id: id, active: true, next: 0, end: entries.count, nowMs: now.milliseconds,
-                               saved: Array(repeating: [:], count: blocks))
+                               total: count, saved: Array(repeating: [:], count: blocks))
         return id
     }
 
@@ -61,7 +64,10 @@ extension Keyspace {
         for position in capture.next..<stop {
             let block = position / CaptureState.blockSize
             let image = capture.saved[block].removeValue(forKey: position) ?? snapshotEntry(at: position)
-            if let image { collected.append(image) }
+            if let image {
+                collected.append(image)
+                capture.collected += 1
+            }
         }
         // Blocks passed whole are done with: their emptied tables' storage goes too.
         for block in (capture.next / CaptureState.blockSize)..<(stop / CaptureState.blockSize) { capture.saved[block] = [:] }
@@ -79,6 +85,12 @@ extension Keyspace {
 
     /// Whether a capture is under way.
     var isCapturing: Bool { capture.active }
+
+    /// The capture under way's keys collected so far, and the keys there were at its
+    /// start (expired ones included, which it leaves out); nil when none runs.
+    public var captureProgress: (collected: Int, total: Int)? {
+        capture.active ? (capture.collected, capture.total) : nil
+    }
 
     /// Called before the entry at `position` changes: saves what it held at the capture's
     /// start if the capture has not collected it yet.

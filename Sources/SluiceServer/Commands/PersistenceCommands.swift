@@ -84,7 +84,8 @@ enum PersistenceCommands {
     }
 
     /// INFO's `persistence` section, with Redis's field names for what Sluice has.
-    static func info(_ server: ServerContext, now: Instant) -> [String] {
+    /// `progress` is the background write's (`Keyspace.captureProgress`).
+    static func info(_ server: ServerContext, now: Instant, progress: (collected: Int, total: Int)?) -> [String] {
         let status = server.persistence?.currentStatus
         let lastSave = status?.lastSave ?? server.startedAt.milliseconds / 1000
         let inProgress = status?.inProgress ?? false
@@ -96,6 +97,8 @@ enum PersistenceCommands {
             "rdb_last_bgsave_status:\(status?.lastBackgroundSaveOK ?? true ? "ok" : "err")",
             "rdb_last_bgsave_time_sec:\(status?.lastDurationSeconds ?? -1)",
             "rdb_current_bgsave_time_sec:\(inProgress ? max(0, now.milliseconds / 1000 - status!.startedAt) : -1)",
+            "current_save_keys_processed:\(progress?.collected ?? 0)",
+            "current_save_keys_total:\(progress?.total ?? 0)",
             "rdb_saves:\(status?.saves ?? 0)",
             "rdb_last_load_keys_expired:\(status?.expiredOnLoad ?? 0)",
             "rdb_last_load_keys_loaded:\(status?.loadedKeys ?? 0)",
