@@ -84,7 +84,8 @@ enum PersistenceCommands {
     }
 
     /// INFO's `persistence` section, with Redis's field names for what Sluice has.
-    /// `progress` is the background write's (`Keyspace.captureProgress`).
+    /// `progress` is the background write's collection (`Keyspace.captureProgress`),
+    /// nil before and after it.
     static func info(_ server: ServerContext, now: Instant, progress: (collected: Int, total: Int)?) -> [String] {
         let status = server.persistence?.currentStatus
         let lastSave = status?.lastSave ?? server.startedAt.milliseconds / 1000
