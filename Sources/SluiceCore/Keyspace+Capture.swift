@@ -24,7 +24,7 @@ extension Keyspace {
         var end = 0
         /// The start's clock: keys past their deadline then are left out.
         var nowMs: Int64 = 0
-        /// Keys there were at the start, and keys collected so far (`captureProgress`).
+        /// Keys there were at the start, and keys collected so far (`captureCounts`).
         var total = 0
         var collected = 0
         /// What entries in `next..<end` held at the start, saved at their first change;
@@ -88,7 +88,7 @@ extension Keyspace {
 
     /// The capture under way's keys collected so far, and the keys there were at its
     /// start (expired ones included, which it leaves out); nil when none runs.
-    public var captureProgress: (collected: Int, total: Int)? {
+    public var captureCounts: (collected: Int, total: Int)? {
         capture.active ? (capture.collected, capture.total) : nil
     }
 

@@ -130,19 +130,19 @@ struct KeyspaceCaptureTests {
     func progress() {
         var (keyspace, names) = populated(1_000)
         let total = keyspace.count
-        #expect(keyspace.captureProgress == nil)
+        #expect(keyspace.captureCounts == nil)
         let id = keyspace.beginCapture(now: later(50))
-        #expect(keyspace.captureProgress?.collected == 0 && keyspace.captureProgress?.total == total)
+        #expect(keyspace.captureCounts?.collected == 0 && keyspace.captureCounts?.total == total)
         var entries: [Snapshot.Entry] = []
         #expect(keyspace.captureStep(id, slots: 300, into: &entries) == .more)
         for name in names { keyspace.remove(name, now: later(60)) }
-        #expect(keyspace.captureProgress?.collected == entries.count && keyspace.captureProgress?.total == total)
+        #expect(keyspace.captureCounts?.collected == entries.count && keyspace.captureCounts?.total == total)
         while keyspace.captureStep(id, slots: 300, into: &entries) == .more {
-            #expect(keyspace.captureProgress?.collected == entries.count)
+            #expect(keyspace.captureCounts?.collected == entries.count)
         }
         // Keys already expired at the start are counted in the total but not collected.
         #expect(entries.count < total)
-        #expect(keyspace.captureProgress == nil)
+        #expect(keyspace.captureCounts == nil)
     }
 
     @Test("an ended or superseded capture is lost; an empty keyspace's capture is done at once")

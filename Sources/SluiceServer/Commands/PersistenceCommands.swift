@@ -84,7 +84,7 @@ enum PersistenceCommands {
     }
 
     /// INFO's `persistence` section, with Redis's field names for what Sluice has.
-    /// `progress` is the background write's collection (`Keyspace.captureProgress`),
+    /// `progress` is the background write's collection (`Keyspace.captureCounts`),
     /// nil before and after it.
     static func info(_ server: ServerContext, now: Instant, progress: (collected: Int, total: Int)?) -> [String] {
         let status = server.persistence?.currentStatus

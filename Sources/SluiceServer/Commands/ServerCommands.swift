@@ -182,7 +182,7 @@ enum ServerCommands {
                 "maxmemory_policy:\(limit.policy.rawValue)",
             ]
         case "persistence":
-            return PersistenceCommands.info(server, now: now, progress: state.keyspace.captureProgress)
+            return PersistenceCommands.info(server, now: now, progress: state.keyspace.captureCounts)
         case "backend":
             // Only in backend mode (BackendMode.swift).
             return server.backend?.info()
