@@ -55,21 +55,7 @@ public struct BackendCommand: Sendable {
 
     /// An integer as its decimal text.
     public mutating func append(_ value: Int64) {
-        // 20 bytes hold "-9223372036854775808".
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var magnitude = value.magnitude
-            var start = digits.count
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 {
-                start -= 1
-                digits[start] = UInt8(ascii: "-")
-            }
-            append(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...])))
-        }
+        withDecimalText(value) { append($0) }
     }
 
     private mutating func appendHeader(_ length: Int) {
@@ -161,6 +147,10 @@ func appendArrayHeader(_ count: Int, to output: inout [UInt8]) {
 }
 
 func appendBulk(_ word: [UInt8], to output: inout [UInt8]) {
+    word.withUnsafeBytes { appendBulk($0, to: &output) }
+}
+
+func appendBulk(_ word: UnsafeRawBufferPointer, to output: inout [UInt8]) {
     output.append(UInt8(ascii: "$"))
     appendDigits(word.count, to: &output)
     output.append(13)
@@ -170,22 +160,29 @@ func appendBulk(_ word: [UInt8], to output: inout [UInt8]) {
     output.append(10)
 }
 
-/// A non-negative count as a bulk string, written in place: building its text as a
-/// word first cost two allocations per count, two counts per call of a batch.
+/// A count as a bulk string, its text made on the stack: building it as a `String`
+/// and an `Array` cost two allocations per count, two counts per call of a batch.
 func appendBulkDecimal(_ value: Int, to output: inout [UInt8]) {
-    var length = 1
-    var rest = value
-    while rest >= 10 {
-        length += 1
-        rest /= 10
+    withDecimalText(Int64(value)) { appendBulk($0, to: &output) }
+}
+
+/// Calls `body` with `value`'s decimal text, valid only inside it.
+private func withDecimalText<R>(_ value: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    // 20 bytes hold "-9223372036854775808".
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+        var magnitude = value.magnitude
+        var start = digits.count
+        repeat {
+            start -= 1
+            digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        if value < 0 {
+            start -= 1
+            digits[start] = UInt8(ascii: "-")
+        }
+        return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...])))
     }
-    output.append(UInt8(ascii: "$"))
-    appendDigits(length, to: &output)
-    output.append(13)
-    output.append(10)
-    appendDigits(value, to: &output)
-    output.append(13)
-    output.append(10)
 }
 
 /// The decimal digits of a non-negative count.
