@@ -85,16 +85,13 @@ public enum Snapshot {
 
     /// The file for every key of `keyspace` that is live at `now`.
     public static func encode(_ keyspace: Keyspace, now: Instant) -> [UInt8] {
-        var writer = Writer()
-        writer.header(savedAt: now)
-        var count: UInt64 = 0
+        var encoder = Encoder(savedAt: now)
         let nowMs = now.milliseconds
         keyspace.forEachEntry { key, value, expiresAt in
             if let expiresAt, expiresAt <= nowMs { return }
-            writer.entry(key, value, expiresAt: expiresAt)
-            count += 1
+            encoder.append(Entry(key: key, value: value, expiresAt: expiresAt))
         }
-        return writer.finish(count: count)
+        return encoder.finish()
     }
 
     struct Writer {
