@@ -280,9 +280,11 @@ local function main(KEYS, ARGV)
   end
   local value = add(current, amount)
   if compare(value, bound) > 0 then return 0 end
-  local total = amount
-  for _, summand in ipairs(summed) do total = add(total, summand) end
-  if compare(total, bound) > 0 then return 0 end
+  if operation == 'incr_and_sum' then
+    local total = amount
+    for _, summand in ipairs(summed) do total = add(total, summand) end
+    if compare(total, bound) > 0 then return 0 end
+  end
   store(key, now, checked(value), ttl)
   return 1
 end

@@ -127,6 +127,10 @@ struct ScriptParityTests {
             (3_200, "add", ["{c}d"], [min, "1"]), (3_200.1, "decr", ["{c}d"], ["1", min, "5"]),
             (3_200.2, "incr", ["{c}d"], ["-1", max, "5"]), (3_200.3, "incr", ["{c}d"], [max, max, "5"]),
             (3_200.4, "incr", ["{c}e"], [max, max, max]), (3_200.5, "incr", ["{c}e"], ["1", max, "5"]),
+            // An amount above the maximum fits when the counter is below zero.
+            (3_300, "add", ["{c}f"], ["-100", "10000"]), (3_300.1, "incr", ["{c}f"], ["10", "1", "10000"]),
+            (3_300.2, "add", ["{c}g"], ["-1", "10000"]), (3_300.3, "incr", ["{c}g"], ["1", "0", "10000"]),
+            (3_300.4, "incr", ["{c}g"], ["1", "0", "10000"]),
         ]
         var model = Model<Int64>()
         for (offset, operation, keys, arguments) in steps {
