@@ -275,7 +275,6 @@ local function main(KEYS, ARGV)
   local weight = parse_int(ARGV[1])
   if not weight or weight[1] < 0 then fail('ERR weight must be a non-negative integer') end
   local rates, order = read_rates(ARGV, count)
-  if weight[1] == 0 and weight[2] == 0 then return {1, 0, -1} end
   -- Past 2^53 it exceeds every limit, which is all that matters then.
   weight = weight[1] * B + weight[2]
 
@@ -289,6 +288,8 @@ local function main(KEYS, ARGV)
     if not ms then fail(WRONGTYPE) end
     entries[#entries + 1] = {ms = tonumber(ms), weight = tonumber(units), member = member}
   end
+  -- Weight 0 is always allowed and records nothing, once the key is known to be a window.
+  if weight == 0 then return {1, 0, -1} end
 
   -- One backward pass: windows nest because the rates are checked by ascending interval.
   local counted = #entries + 1

@@ -289,7 +289,12 @@ struct ScriptParityTests {
             }
         }
         _ = try await backend.command([word("SET"), word("string"), word("v")])
-        for (script, arguments) in [(BackendScript.leakyBucket, ["consume", "3", "1", "1", "0"]), (.slidingWindow, ["1", "5", "1000"])] {
+        let onString: [(BackendScript, [String])] = [
+            (.leakyBucket, ["consume", "3", "1", "1", "0"]), (.slidingWindow, ["1", "5", "1000"]),
+            // Weight 0 records nothing, but the key must still be a window.
+            (.slidingWindow, ["0", "5", "1000"]),
+        ]
+        for (script, arguments) in onString {
             await #expect(throws: BackendError.replyError("WRONGTYPE Operation against a key holding the wrong kind of value")) {
                 try await backend.evalScript(script, keys: [word("string")], arguments: arguments.map(word))
             }
