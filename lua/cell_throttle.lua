@@ -237,7 +237,11 @@ local function main(KEYS, ARGV)
   if emission == 0 then fail('ERR Zero rates are not supported') end
   local limit = max_burst + 1
   local tolerance = emission * limit
-  if limit > EXACT or tolerance > EXACT then fail('ERR max_burst is out of range for this rate') end
+  if limit > EXACT or tolerance > EXACT then
+    -- Past 64 bits in-memory mode refuses the rate as well, in these words.
+    if limit >= 2^63 or tolerance >= 2^63 then fail('ERR max_burst is out of range for this rate') end
+    fail('ERR max_burst is out of range for this rate in backend mode')
+  end
 
   local key = KEYS[1]
   local stored = call('GET', key)

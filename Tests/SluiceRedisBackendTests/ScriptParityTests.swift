@@ -270,6 +270,9 @@ struct ScriptParityTests {
             (.cellThrottle, ["1", "1", "0", "1"], "ERR Zero rates are not supported"),
             (.cellThrottle, ["1", "10", "1e-9", "1"], "ERR Zero rates are not supported"),
             (.cellThrottle, ["1", "1", "1", "-1"], "ERR quantity must be a non-negative integer"),
+            // A burst window of 2^53 ns or more: refused only in backend mode, and said so.
+            (.cellThrottle, ["60000", "5", "86400", "1"], "ERR max_burst is out of range for this rate in backend mode"),
+            (.cellThrottle, ["9223372036854775806", "1", "1", "1"], "ERR max_burst is out of range for this rate"),
             (.slidingWindow, ["-1", "5", "1000"], "ERR weight must be a non-negative integer"),
             (.slidingWindow, ["1", "5", "1000", "5", "2000"], "ERR a rate with a longer interval must have a larger limit: rate 1 does not exceed rate 0"),
             (.slidingWindow, ["1", "5", "1000", "10", "1000"], "ERR rates must have distinct intervals: rate 1 repeats the interval of rate 0"),
