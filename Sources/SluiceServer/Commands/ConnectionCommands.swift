@@ -44,6 +44,8 @@ enum ConnectionCommands {
             }
             version = chosen
             while !invocation.arguments.isEmpty {
+                // The error quotes the option as sent, as Redis does.
+                let sent = invocation.arguments[invocation.arguments.position]
                 let option = try invocation.arguments.nextKeyword()
                 switch option {
                 case "AUTH" where invocation.arguments.remaining >= 2:
@@ -53,7 +55,7 @@ enum ConnectionCommands {
                     try validateClientName(name)
                     newName = name
                 default:
-                    throw .err("Syntax error in HELLO option '\(option.lowercased())'")
+                    throw .err("Syntax error in HELLO option '\(String(decoding: sent, as: UTF8.self))'")
                 }
             }
         }
