@@ -24,10 +24,10 @@ EXPECTED_ROWS = {
 }
 
 
-def run_compare(*arguments, binary=SLUICE_BIN):
+def run_compare(*arguments, binary=SLUICE_BIN, env=None):
     return subprocess.run(
         [str(COMPARE), "--no-build", "--sluice-bin", str(binary), *arguments],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, capture_output=True, text=True, timeout=600, env=env,
     )
 
 
@@ -117,3 +117,58 @@ def test_a_command_answered_with_an_error_fails_the_comparison(tmp_path):
     assert result.returncode == 1
     assert "OOM command not allowed" in result.stderr
     assert not output.exists()
+
+
+# Stand-ins for valgrind and callgrind_control, so the --instructions plumbing runs in
+# CI: the fake valgrind notes where each server's counts go (by PID, which exec keeps)
+# and runs the server itself; the fake callgrind_control logs each command and, on -d,
+# writes the next numbered dump with a fixed count per server.
+FAKE_VALGRIND = """#!/bin/sh
+[ "$1" = --version ] && { echo valgrind-fake; exit 0; }
+for arg; do case "$arg" in --callgrind-out-file=*) out="${arg#*=}";; esac; done
+while [ "${1#--}" != "$1" ]; do shift; done
+echo "$$ $out $1" >> "$FAKE_CALLGRIND/processes"
+exec "$@"
+"""
+FAKE_CONTROL = """#!/bin/sh
+echo "$1 $2" >> "$FAKE_CALLGRIND/commands"
+[ "$1" = -d ] || exit 0
+set -- $(awk -v pid="$2" '$1 == pid {print $2, $3}' "$FAKE_CALLGRIND/processes")
+n=1; while [ -e "$1.$n" ]; do n=$((n + 1)); done
+case "$2" in */redis-server|redis-server) count=100000000;; *) count=250000000;; esac
+printf 'events: Ir\nsummary: %s\n' "$count" > "$1.$n"
+"""
+
+
+def test_instructions_mode_reports_each_run_between_a_zero_and_a_dump(tmp_path):
+    for name, text in (("valgrind", FAKE_VALGRIND), ("callgrind_control", FAKE_CONTROL)):
+        tool = tmp_path / name
+        tool.write_text(text)
+        tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}", FAKE_CALLGRIND=str(tmp_path))
+    output = tmp_path / "report.md"
+    result = run_compare("--instructions", "--pipelines", "16", "-n", "2000", "--output", str(output), env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    rows = tables("## core\n\n" + output.read_text().split("\n\n", 1)[1])["core"]
+    assert [row["test"] for row in rows] == EXPECTED_ROWS["core"]
+    for row in rows:
+        # 100,000,000 and 250,000,000 instructions over 2,000 requests.
+        assert (row["P"], row["Redis instructions/req"], row["Sluice instructions/req"], row["S/R"]) == \
+            ("16", "50,000", "125,000", "2.50x")
+
+    processes = [line.split() for line in (tmp_path / "processes").read_text().splitlines()]
+    programs = sorted(Path(program).name for _, _, program in processes)
+    assert programs == ["redis-server", "sluice-server"]
+    # Sluice runs from a copy without debug information, not from the binary given.
+    [sluice] = [program for _, _, program in processes if not program.endswith("redis-server")]
+    assert sluice != str(SLUICE_BIN)
+    commands = (tmp_path / "commands").read_text().split()
+    assert commands[0::2] == ["-z", "-d"] * len(EXPECTED_ROWS["core"]) * 2
+
+
+def test_instructions_mode_refuses_what_it_cannot_measure():
+    for arguments in (("--group", "backend"), ("--memory", "1000")):
+        result = run_compare("--instructions", *arguments)
+        assert result.returncode == 2
+        assert "--instructions measures" in result.stderr
