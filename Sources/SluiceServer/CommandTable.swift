@@ -152,18 +152,31 @@ struct SubcommandSpec: Sendable {
 /// Command names to table positions, looked up straight from the request's bytes in
 /// any letter case: no copy, no lower-cased duplicate, no `Hasher`.
 struct CommandNameIndex: Sendable {
+    /// A name lower-cased, as its first and last 8 bytes (overlapping when shorter than
+    /// 16; zero-padded when shorter than 8) and its length. For a name of at most 16
+    /// bytes, which every command has, that is the whole name, so a look-up compares
+    /// two words and a length instead of byte by byte.
+    private struct Words: Equatable {
+        var head: UInt64
+        var tail: UInt64
+        var count: Int
+    }
+
     /// Open addressing, linear probing; -1 marks an empty slot.
     private let slots: [Int]
+    private let words: [Words]
+    /// The lower-cased names, compared byte by byte only past their 16th byte.
     private let names: [[UInt8]]
     private let mask: Int
 
     init(_ names: [String]) {
         self.names = names.map { Array($0.lowercased().utf8) }
+        self.words = self.names.map { name in name.withUnsafeBytes { Self.words($0) } }
         var capacity = 16
         while capacity < names.count * 4 { capacity *= 2 }
         var slots = [Int](repeating: -1, count: capacity)
         for (position, name) in self.names.enumerated() {
-            var slot = name.withUnsafeBytes { Self.hash($0) } & (capacity - 1)
+            var slot = Self.hash(self.words[position]) & (capacity - 1)
             while slots[slot] >= 0 {
                 precondition(self.names[slots[slot]] != name, "command \(names[position]) registered twice")
                 slot = (slot + 1) & (capacity - 1)
@@ -175,23 +188,20 @@ struct CommandNameIndex: Sendable {
     }
 
     func lookup(_ name: UnsafeRawBufferPointer) -> Int? {
-        var slot = Self.hash(name) & mask
+        let key = Self.words(name)
+        var slot = Self.hash(key) & mask
         while true {
             let position = slots[slot]
             if position < 0 { return nil }
-            if Self.equalFolded(names[position], name) { return position }
+            if words[position] == key && (key.count <= 16 || Self.equalFolded(names[position], name)) {
+                return position
+            }
             slot = (slot + 1) & mask
         }
     }
 
-    /// Mixes the length with the first and the last 8 bytes (overlapping when shorter
-    /// than 16; zero-padded when shorter than 8), each byte with bit 5 set. Setting it
-    /// folds ASCII capitals to lower case, so a name hashes alike in any case; it also
-    /// merges a few other bytes (`_` with DEL, `@` with a backquote), which only costs a
-    /// comparison. Two word loads instead of a multiply per byte: a pipelined burst
-    /// looks up every command's name.
     @inline(__always)
-    private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+    private static func words(_ bytes: UnsafeRawBufferPointer) -> Words {
         let count = bytes.count
         var head: UInt64 = 0
         var tail: UInt64 = 0
@@ -201,10 +211,29 @@ struct CommandNameIndex: Sendable {
         } else {
             for index in 0..<count { head |= UInt64(bytes[index]) << (8 * index) }
         }
-        let fold: UInt64 = 0x2020_2020_2020_2020
-        var hash = (head | fold) &* 0x9E37_79B9_7F4A_7C15
-        hash ^= (tail | fold) &* 0xC2B2_AE3D_27D4_EB4F
-        hash ^= UInt64(count) &* 0x1656_67B1_9E37_79F9
+        return Words(head: lowercased(head), tail: lowercased(tail), count: count)
+    }
+
+    /// ASCII capitals to lower case in all 8 bytes at once; every other byte, those
+    /// with the high bit set included, is left as it is.
+    @inline(__always)
+    private static func lowercased(_ word: UInt64) -> UInt64 {
+        let low = word & 0x7F7F_7F7F_7F7F_7F7F
+        // Bit 7 of each byte: set where the byte (high bit cleared) is at least 'A',
+        // and where it is past 'Z'; no byte carries into the next.
+        let atLeastA = low &+ 0x3F3F_3F3F_3F3F_3F3F
+        let pastZ = low &+ 0x2525_2525_2525_2525
+        let capitals = atLeastA & ~pastZ & ~word & 0x8080_8080_8080_8080
+        return word | (capitals >> 2)
+    }
+
+    /// Mixes the length with the lower-cased first and last 8 bytes: two multiplies
+    /// instead of one per byte, as a pipelined burst looks up every command's name.
+    @inline(__always)
+    private static func hash(_ words: Words) -> Int {
+        var hash = words.head &* 0x9E37_79B9_7F4A_7C15
+        hash ^= words.tail &* 0xC2B2_AE3D_27D4_EB4F
+        hash ^= UInt64(words.count) &* 0x1656_67B1_9E37_79F9
         return Int(truncatingIfNeeded: hash ^ (hash >> 29))
     }
 

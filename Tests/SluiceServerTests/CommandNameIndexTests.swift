@@ -33,6 +33,10 @@ struct CommandNameIndexTests {
                 changed = name
                 changed[index] ^= 0x20
                 if !(name[index] >= 97 && name[index] <= 122) { misses.append(changed) }
+                // A capital with the high bit set is not a capital: 0xC1 is not 'a'.
+                changed = name
+                changed[index] = (name[index] & ~0x20) | 0x80
+                misses.append(changed)
             }
             for miss in misses {
                 let text = String(decoding: miss, as: UTF8.self)
@@ -44,5 +48,26 @@ struct CommandNameIndexTests {
         #expect(position("") == nil)
         #expect(position("cl_throttle") == nil)
         #expect(position("CL.THROTTLE\u{7F}") == nil)
+    }
+
+    @Test("a name longer than 16 bytes is compared in the middle too, in any case")
+    func longNames() {
+        let index = CommandNameIndex(["first.command.with.a.long.name", "short"])
+        let raw: (String) -> Int? = { name in Array(name.utf8).withUnsafeBytes { index.lookup($0) } }
+        #expect(raw("first.command.with.a.long.name") == 0)
+        #expect(raw("FIRST.Command.WITH.a.LONG.name") == 0)
+        #expect(raw("SHORT") == 1)
+        // The same first and last 8 bytes and length, another middle.
+        #expect(raw("first.comXand.with.a.long.name") == nil)
+        #expect(raw("first.command.with_a.long.name") == nil)
+    }
+
+    @Test("bytes with the high bit set are not letters: no case folding for them")
+    func highBytes() {
+        let index = CommandNameIndex(["caf\u{E9}"])  // UTF-8 63 61 66 C3 A9
+        let bytes: ([UInt8]) -> Int? = { name in name.withUnsafeBytes { index.lookup($0) } }
+        #expect(bytes([0x43, 0x41, 0x46, 0xC3, 0xA9]) == 0)
+        // 0xC3 and 0xE3 differ as 'C' and 'c' do, in bit 5.
+        #expect(bytes([0x63, 0x61, 0x66, 0xE3, 0xA9]) == nil)
     }
 }
