@@ -128,6 +128,26 @@ func decodesRandomlySplitCommands() throws {
     #expect(commands == expected)
 }
 
+@Test("Words of every length from 0 to 40 bytes decode intact, in one read and split")
+func decodesEveryWordLength() throws {
+    var generator = SplitMix64(seed: 7)
+    let arguments = (0...40).map { length in (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+    var wire = ByteBuffer()
+    wire.writeRESPCommand(arguments)
+    var decoder = RESPRequestDecoder()
+    var whole = wire
+    #expect(try decoder.decode(&whole) == arguments)
+    // Every word but the first arrives apart, through the general path.
+    var buffer = ByteBuffer()
+    var decoded: [[UInt8]]?
+    while wire.readableBytes > 0 {
+        var chunk = wire.readSlice(length: min(7, wire.readableBytes))!
+        buffer.writeBuffer(&chunk)
+        if let arguments = try decoder.decode(&buffer) { decoded = arguments }
+    }
+    #expect(decoded == arguments)
+}
+
 @Test("Multibulk headers with a zero or negative count are skipped")
 func skipsEmptyMultibulk() throws {
     #expect(try decodeCommands("*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n") == [["PING"]])
