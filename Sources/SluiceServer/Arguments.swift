@@ -188,8 +188,8 @@ func parseInteger(_ bytes: UnsafeRawBufferPointer) -> Int64? {
     return Int64(magnitude)
 }
 
-/// A double as Redis accepts it: decimal or exponent form, `inf`/`-inf`, no spaces,
-/// never NaN.
+/// A double as Redis accepts it: decimal or exponent form, `inf`/`-inf`, no spaces, no
+/// NUL byte (Swift's parser reads a C string, which would end there), never NaN.
 func parseDouble(_ bytes: [UInt8]) -> Double? {
     bytes.withUnsafeBytes(parseDouble)
 }
@@ -198,7 +198,9 @@ func parseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
     guard !bytes.isEmpty, bytes.count <= 256 else { return nil }
     // Whole numbers ("1", "60") are the common case and need no text conversion.
     if let integer = parseInteger(bytes), integer.magnitude < 1 << 53 { return Double(integer) }
-    guard let first = bytes.first, first != UInt8(ascii: " "), bytes.last != UInt8(ascii: " ") else { return nil }
+    guard let first = bytes.first, first != UInt8(ascii: " "), bytes.last != UInt8(ascii: " "), !bytes.contains(0) else {
+        return nil
+    }
     let text = String(decoding: bytes, as: UTF8.self)
     switch text.lowercased() {
     case "inf", "+inf", "infinity", "+infinity": return .infinity

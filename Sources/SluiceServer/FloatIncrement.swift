@@ -14,9 +14,12 @@ typealias LongDouble = Double
 #endif
 
 /// Redis's `string2ld`: the whole text is a number `strtold` accepts (decimal, exponent,
-/// hex, `inf`), without leading space, not NaN and not out of `long double`'s range.
+/// hex, `inf`), without leading space, not NaN and not out of `long double`'s range. A NUL
+/// byte would end the C string early and hide what follows it, so it is refused.
 func parseLongDouble(_ bytes: [UInt8]) -> LongDouble? {
-    guard !bytes.isEmpty, bytes.count < 5 * 1024, bytes[0] != UInt8(ascii: " "), !(9...13).contains(bytes[0]) else {
+    guard !bytes.isEmpty, bytes.count < 5 * 1024, bytes[0] != UInt8(ascii: " "), !(9...13).contains(bytes[0]),
+        !bytes.contains(0)
+    else {
         return nil
     }
     return (bytes + [0]).withUnsafeBufferPointer { buffer -> LongDouble? in

@@ -168,6 +168,25 @@ struct StringCommandTests {
         }
     }
 
+    @Test("a NUL byte makes a float invalid, in an argument or a stored value, as in Redis")
+    func floatsWithNul() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "f", "1")
+            #expect(try c.command("INCRBYFLOAT", "f", "1\u{0}abc") == "-ERR value is not a valid float\r\n")
+            #expect(try c.command("INCRBYFLOAT", "f", "\u{0}") == "-ERR value is not a valid float\r\n")
+            _ = try c.command("SET", "g", "1\u{0}abc")
+            #expect(try c.command("INCRBYFLOAT", "g", "1") == "-ERR value is not a valid float\r\n")
+            _ = try c.command("HSET", "h", "f", "2\u{0}")
+            #expect(try c.command("HINCRBYFLOAT", "h", "f", "1") == "-ERR hash value is not a float\r\n")
+            #expect(try c.command("HINCRBYFLOAT", "h", "g", "1\u{0}") == "-ERR value is not a valid float\r\n")
+            _ = try c.command("RPUSH", "l", "a")
+            #expect(try c.command("BLPOP", "l", "1\u{0}x") == "-ERR timeout is not a float or out of range\r\n")
+            #expect(try c.command("GET", "f") == "$1\r\n1\r\n")
+            #expect(try c.command("LLEN", "l") == ":1\r\n")
+        }
+    }
+
     @Test("INCRBYFLOAT keeps the deadline and rejects non-floats, spaces and infinities")
     func incrementByFloatErrors() async throws {
         try await withServer { server in
