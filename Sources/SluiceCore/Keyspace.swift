@@ -56,6 +56,13 @@ public struct Keyspace: Sendable {
     static let noPosition = UInt64.max
     static let noExpiry = Int64.max
 
+    /// A deadline given by a client as it is kept: the last millisecond, which stands
+    /// for "none" here, becomes the one before it, so the key still has a deadline.
+    @inline(__always)
+    static func kept(_ deadline: Int64?) -> Int64 {
+        deadline.map { min($0, noExpiry - 1) } ?? noExpiry
+    }
+
     /// An empty index slot. A deleted key's slot (a tombstone) holds the index's mask:
     /// no tag and every position bit set, a position no entry has, as entries never
     /// outnumber 3/4 of the slots.
@@ -178,11 +185,11 @@ public struct Keyspace: Sendable {
             usedMemory += value.heapBytes - entries[position].value.heapBytes
             entries[position].value = value
             if !keepExpiry {
-                changeExpiry(at: position, to: expiresAt ?? Self.noExpiry)
+                changeExpiry(at: position, to: Self.kept(expiresAt))
             }
             return
         }
-        let deadline = keepExpiry ? Self.noExpiry : (expiresAt ?? Self.noExpiry)
+        let deadline = keepExpiry ? Self.noExpiry : Self.kept(expiresAt)
         insert(key, hash: hash, value: value, expiresAt: deadline)
     }
 
@@ -279,7 +286,7 @@ public struct Keyspace: Sendable {
         }
         touch(key)
         willChange(position)
-        changeExpiry(at: position, to: deadline ?? Self.noExpiry)
+        changeExpiry(at: position, to: Self.kept(deadline))
         return true
     }
 

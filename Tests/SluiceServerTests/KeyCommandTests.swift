@@ -80,6 +80,29 @@ struct KeyCommandTests {
         }
     }
 
+    @Test("a deadline at the last millisecond of Int64 is still a deadline, whichever command sets it")
+    func lastMillisecond() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let last = String(Int64.max)
+            #expect(try c.command("SET", "set", "v", "PXAT", last) == "+OK\r\n")
+            _ = try c.command("SET", "expire", "v")
+            #expect(try c.command("PEXPIREAT", "expire", last) == ":1\r\n")
+            _ = try c.command("SET", "getex", "v")
+            #expect(try c.command("GETEX", "getex", "PXAT", last) == "$1\r\nv\r\n")
+            for key in ["set", "expire", "getex"] {
+                let ttl = try c.command("PTTL", key)
+                #expect(ttl.hasPrefix(":9223") && ttl.utf8.count == 22, "\(key): \(ttl)")
+            }
+            // KEEPTTL keeps it; XX sees it; PERSIST removes it.
+            _ = try c.command("SET", "set", "w", "KEEPTTL")
+            #expect(try c.command("PTTL", "set").hasPrefix(":9223"))
+            #expect(try c.command("PEXPIREAT", "expire", "100000000000000", "XX") == ":1\r\n")
+            #expect(try c.command("PERSIST", "getex") == ":1\r\n")
+            #expect(try c.command("TTL", "getex") == ":-1\r\n")
+        }
+    }
+
     @Test("TYPE names the kind of value or none")
     func type() async throws {
         try await withServer { server in
