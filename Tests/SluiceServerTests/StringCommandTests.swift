@@ -83,6 +83,17 @@ struct StringCommandTests {
             #expect(try c.command("SET", "k", "v", "EX", "5", "PX", "5") == "-ERR syntax error\r\n")
             #expect(try c.command("SET", "k", "v", "EX", "5", "KEEPTTL") == "-ERR syntax error\r\n")
             #expect(try c.command("SET", "k", "v", "BOGUS") == "-ERR syntax error\r\n")
+            // Every option is read before the time, as in Redis: a time may repeat (the
+            // last wins), and a syntax error anywhere comes before a bad number.
+            #expect(try c.command("SET", "r", "v", "PX", "100000", "PX", "200000") == "+OK\r\n")
+            #expect(try c.command("PTTL", "r") == ":200000\r\n")
+            #expect(try c.command("SET", "r", "v", "EX", "1.5", "EX", "10") == "+OK\r\n")
+            #expect(try c.command("TTL", "r") == ":10\r\n")
+            #expect(try c.command("SET", "k", "v", "NX", "EX", "0", "XX") == "-ERR syntax error\r\n")
+            #expect(try c.command("SET", "k", "v", "PX", "abc", "KEEPTTL") == "-ERR syntax error\r\n")
+            _ = try c.command("RPUSH", "list", "a")
+            #expect(try c.command("SET", "list", "v", "EX", "100", "GET", "EX", "1000")
+                == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
             #expect(try c.command("SET", "k") == "-ERR wrong number of arguments for 'set' command\r\n")
             #expect(try c.command("EXISTS", "k") == ":0\r\n")
         }

@@ -204,13 +204,17 @@ enum StringCommands {
         }
     }
 
-    /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
+    /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]. As in Redis, every
+    /// option is read before the time is: an option may repeat (a repeated time, the last
+    /// wins), and a syntax error comes before a bad number.
     static func set(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.nextIndex()
         let value = try invocation.arguments.next()
         var condition: String?
         var returnOld = false
-        var expiry: ExpiryOption?
+        var keep = false
+        var unit: String?
+        var amount: [UInt8] = []
         while !invocation.arguments.isEmpty {
             let option = try invocation.arguments.nextKeyword()
             switch option {
@@ -220,18 +224,23 @@ enum StringCommands {
             case "GET":
                 returnOld = true
             case "KEEPTTL":
-                guard expiry == nil || expiry == .keep else { throw .syntax }
-                expiry = .keep
+                guard unit == nil else { throw .syntax }
+                keep = true
             case "EX", "PX", "EXAT", "PXAT":
-                guard expiry == nil, !invocation.arguments.isEmpty else { throw .syntax }
-                let amount = try invocation.arguments.nextInteger()
-                guard let deadline = deadline(option, amount, now: invocation.now) else {
-                    throw CommandError(.invalidExpireTime(command: "set"))
-                }
-                expiry = .at(deadline)
+                guard !keep, unit == nil || unit == option, !invocation.arguments.isEmpty else { throw .syntax }
+                unit = option
+                amount = try invocation.arguments.next()
             default:
                 throw .syntax
             }
+        }
+        var expiry: ExpiryOption? = keep ? .keep : nil
+        if let unit {
+            guard let number = parseInteger(amount) else { throw .notInteger }
+            guard let deadline = deadline(unit, number, now: invocation.now) else {
+                throw CommandError(.invalidExpireTime(command: "set"))
+            }
+            expiry = .at(deadline)
         }
         let now = invocation.now
         return try invocation.arguments.withKey(key) { key throws(CommandError) in
