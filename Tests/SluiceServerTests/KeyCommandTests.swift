@@ -64,6 +64,11 @@ struct KeyCommandTests {
             #expect(try c.command("EXPIRE", "k", "50", "NX", "XX") == "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n")
             #expect(try c.command("EXPIRE", "k", "50", "GT", "LT") == "-ERR GT and LT options at the same time are not compatible\r\n")
             #expect(try c.command("EXPIRE", "k", "50", "YY") == "-ERR Unsupported option YY\r\n")
+            // The options are checked before the time; an unknown one is quoted as sent.
+            #expect(try c.command("EXPIRE", "k", "50", "foo") == "-ERR Unsupported option foo\r\n")
+            #expect(try c.command("EXPIRE", "k", "abc", "NX", "XX") == "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n")
+            #expect(try c.command("EXPIRE", "k", "abc", "foo") == "-ERR Unsupported option foo\r\n")
+            #expect(try c.command("EXPIRE", "k", "abc", "NX") == "-ERR value is not an integer or out of range\r\n")
         }
     }
 

@@ -90,20 +90,23 @@ enum KeyCommands {
         CommandSpec(name, arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Sets the expiration time of a key.", since: since) { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            let amount = try invocation.arguments.nextInteger()
+            // As in Redis, the options are checked before the time, and an unknown one is
+            // quoted as sent.
+            let time = try invocation.arguments.next()
             var nx = false, xx = false, gt = false, lt = false
             while !invocation.arguments.isEmpty {
-                let option = try invocation.arguments.nextKeyword()
-                switch option {
+                let sent = invocation.arguments[invocation.arguments.position]
+                switch try invocation.arguments.nextKeyword() {
                 case "NX": nx = true
                 case "XX": xx = true
                 case "GT": gt = true
                 case "LT": lt = true
-                default: throw .err("Unsupported option \(option)")
+                default: throw .err("Unsupported option \(String(decoding: sent, as: UTF8.self))")
                 }
             }
             if nx && (xx || gt || lt) { throw .err("NX and XX, GT or LT options at the same time are not compatible") }
             if gt && lt { throw .err("GT and LT options at the same time are not compatible") }
+            guard let amount = parseInteger(time) else { throw .notInteger }
 
             var deadline = amount
             var overflow = false
