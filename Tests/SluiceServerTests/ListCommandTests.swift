@@ -112,6 +112,10 @@ struct ListCommandTests {
             #expect(try c.command("LINDEX", "l", "-4") == "$-1\r\n")
             #expect(try c.command("LINDEX", "nokey", "0") == "$-1\r\n")
             #expect(try c.command("LINDEX", "l", "x") == "-ERR value is not an integer or out of range\r\n")
+            // The key is looked at before the index, as in Redis.
+            #expect(try c.command("LINDEX", "nokey", "x") == "$-1\r\n")
+            _ = try c.command("SET", "s", "v")
+            #expect(try c.command("LINDEX", "s", "x") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
         }
     }
 
@@ -210,6 +214,11 @@ struct ListCommandTests {
             #expect(try c.command("LRANGE", "l", "0", "-1") == "*3\r\n$1\r\na\r\n$1\r\nB\r\n$1\r\nC\r\n")
             #expect(try c.command("LSET", "l", "3", "x") == "-ERR index out of range\r\n")
             #expect(try c.command("LSET", "l", "x", "x") == "-ERR value is not an integer or out of range\r\n")
+            // The key is looked at before the index, as in Redis.
+            #expect(try c.command("LSET", "nokey", "x", "v") == "-ERR no such key\r\n")
+            _ = try c.command("SET", "s", "v")
+            #expect(try c.command("LSET", "s", "x", "v") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+            #expect(try c.command("EXISTS", "nokey") == ":0\r\n")
         }
     }
 

@@ -48,18 +48,22 @@ enum ListCommands {
         CommandSpec("lindex", arity: 3, flags: ["readonly"], keys: (1, 1, 1), group: "list",
                     summary: "Returns an element from a list by its index.") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            let index = try invocation.arguments.nextInteger()
-            guard let list = try state.keyspace.list(key, now: invocation.now),
-                  let position = position(index, count: list.count) else { return .null }
+            // As in Redis, the key's type is checked before the index.
+            let word = try invocation.arguments.next()
+            guard let list = try state.keyspace.list(key, now: invocation.now) else { return .null }
+            guard let index = parseInteger(word) else { throw .notInteger }
+            guard let position = position(index, count: list.count) else { return .null }
             return .bulkString(list[position])
         },
         CommandSpec("lset", arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "list",
                     summary: "Sets the value of an element in a list by its index.") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            let index = try invocation.arguments.nextInteger()
+            let word = try invocation.arguments.next()
             let element = try invocation.arguments.next()
             try state.keyspace.withList(key, now: invocation.now) { list throws(CommandError) in
+                // As in Redis, the key is checked before the index.
                 guard !list.isEmpty else { throw .err("no such key") }
+                guard let index = parseInteger(word) else { throw .notInteger }
                 guard let position = position(index, count: list.count) else { throw .err("index out of range") }
                 list[position] = element
             }
