@@ -34,6 +34,19 @@ extension Keyspace {
         return watches[key]?.version != version
     }
 
+    /// Counts a write to `key` for its watchers even when it left the value as it was:
+    /// Redis's HSET, HINCRBY, INCRBY, LSET, LTRIM and LMOVE signal their key whatever
+    /// they wrote, where other writes that change nothing do not.
+    public mutating func noteWrite(_ key: Key) {
+        if !watches.isEmpty { watches[key]?.version &+= 1 }
+    }
+
+    /// `noteWrite` for a key read in place from a request: its bytes are copied only
+    /// while some key is watched.
+    public mutating func noteWrite(_ key: UnsafeRawBufferPointer) {
+        if !watches.isEmpty { watches[Array(key)]?.version &+= 1 }
+    }
+
     /// How many distinct keys are watched.
     public var watchedKeyCount: Int { watches.count }
 }

@@ -368,6 +368,39 @@ struct TransactionTests {
         }
     }
 
+    @Test("writes Redis counts even when they leave the value as it was make EXEC fail", arguments: [
+        (["HSET", "w", "f", "1"], "hash"), (["HMSET", "w", "f", "1"], "hash"), (["HINCRBY", "w", "f", "0"], "hash"),
+        (["HINCRBYFLOAT", "w", "f", "0"], "hash"), (["LSET", "w", "0", "a"], "list"), (["LTRIM", "w", "0", "-1"], "list"),
+        (["LMOVE", "w", "w", "LEFT", "LEFT"], "list"), (["RPOPLPUSH", "w", "w"], "one-element list"),
+    ])
+    func sameValueWritesInvalidate(_ command: [String], _ kind: String) async throws {
+        try await withServer { server in
+            let setup = try server.connect()
+            switch kind {
+            case "hash": _ = try setup.command("HSET", "w", "f", "1")
+            case "list": _ = try setup.command("RPUSH", "w", "a", "a")
+            default: _ = try setup.command("RPUSH", "w", "a")
+            }
+            let reply = try execAfterWatch(server) { _, other in _ = try other.command(command) }
+            #expect(reply == "*-1\r\n", "\(command)")
+        }
+    }
+
+    @Test("GETEX PERSIST on a key without a deadline and LTRIM of a missing key are no change")
+    func redisNoOps() async throws {
+        try await withServer { server in
+            #expect(try server.connect().command("SET", "w", "5") == "+OK\r\n")
+            var reply = try execAfterWatch(server) { _, other in _ = try other.command("GETEX", "w", "PERSIST") }
+            #expect(reply == "*1\r\n+PONG\r\n")
+            reply = try execAfterWatch(server, key: "missing") { _, other in _ = try other.command("LTRIM", "missing", "0", "-1") }
+            #expect(reply == "*1\r\n+PONG\r\n")
+            // With a deadline, GETEX PERSIST removes it: a change.
+            _ = try server.connect().command("EXPIRE", "w", "100")
+            reply = try execAfterWatch(server) { _, other in _ = try other.command("GETEX", "w", "PERSIST") }
+            #expect(reply == "*-1\r\n")
+        }
+    }
+
     @Test("deleting or flushing a watched key that does not exist is no change")
     func absentKeyDeletes() async throws {
         try await withServer { server in

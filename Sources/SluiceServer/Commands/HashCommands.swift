@@ -96,6 +96,7 @@ enum HashCommands {
                 hash.set(field, integerBytes(sum))
                 return sum
             }
+            state.keyspace.noteWrite(key)
             return .integer(result!)
         },
         CommandSpec("hincrbyfloat", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
@@ -117,6 +118,7 @@ enum HashCommands {
                 hash.set(field, text)
                 return text
             }
+            state.keyspace.noteWrite(key)
             return .bulkString(result!)
         },
     ]
@@ -135,6 +137,8 @@ enum HashCommands {
             }
             return added
         }
+        // A field set to the value it had still counts as a write for WATCH, as in Redis.
+        state.keyspace.noteWrite(key)
         return added ?? 0
     }
 

@@ -67,6 +67,8 @@ enum ListCommands {
                 guard let position = position(index, count: list.count) else { throw .err("index out of range") }
                 list[position] = element
             }
+            // The same element again still counts as a write for WATCH, as in Redis.
+            state.keyspace.noteWrite(key)
             return .ok
         },
         CommandSpec("linsert", arity: 5, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "list",
@@ -107,14 +109,18 @@ enum ListCommands {
             let key = try invocation.arguments.next()
             let start = try invocation.arguments.nextInteger()
             let stop = try invocation.arguments.nextInteger()
-            try state.keyspace.withList(key, now: invocation.now) { list in
+            let existed = try state.keyspace.withList(key, now: invocation.now) { list -> Bool in
+                let existed = !list.isEmpty
                 guard let range = clampedRange(start, stop, count: list.count) else {
                     list.removeFirst(list.count)
-                    return
+                    return existed
                 }
                 list.removeLast(list.count - range.upperBound)
                 list.removeFirst(range.lowerBound)
+                return existed
             }
+            // Trimming nothing off a list still counts as a write for WATCH, as in Redis.
+            if existed { state.keyspace.noteWrite(key) }
             return .ok
         },
         CommandSpec("rpoplpush", arity: 3, flags: ["write", "denyoom"], keys: (1, 2, 1), group: "list",
@@ -391,7 +397,11 @@ extension DatabaseState {
                 pushEnd == .left ? list.prepend(element) : list.append(element)
                 return element
             }
-            if element != nil { blocking.signal(destination) }
+            if element != nil {
+                // A rotation that leaves the list as it was still counts for WATCH, as in Redis.
+                keyspace.noteWrite(source)
+                blocking.signal(destination)
+            }
             return element
         }
         guard try keyspace.list(source, now: now) != nil else { return nil }

@@ -156,7 +156,8 @@ enum StringCommands {
             }
             // A deadline already past deletes the key (setExpiry does), after the read.
             state.keyspace.setExpiry(key, at: deadline, now: invocation.now)
-        } else if persist {
+        } else if persist, case .some(.some) = state.keyspace.expiry(key, now: invocation.now) {
+            // Only a deadline removed is a change (for WATCH), as in Redis.
             state.keyspace.setExpiry(key, at: nil, now: invocation.now)
         }
         return .bulkString(value)
@@ -200,7 +201,10 @@ enum StringCommands {
                     result = .failure(error)
                 }
             }
-            return .integer(try result.get())
+            let sum = try result.get()
+            // INCRBY 0 still counts as a write for WATCH, as in Redis.
+            state.keyspace.noteWrite(key)
+            return .integer(sum)
         }
     }
 
