@@ -115,6 +115,9 @@ struct BlockingListTests {
             #expect(try pusher.command("LRANGE", "q", "0", "-1") == "*1\r\n$1\r\na\r\n")
             #expect(try waiter.command("BLMPOP", "0.05", "1", "none", "LEFT") == "*-1\r\n")
             #expect(try waiter.command("BLMPOP", "-1", "1", "none", "LEFT") == "-ERR timeout is negative\r\n")
+            // The timeout is checked last, as in Redis.
+            #expect(try waiter.command("BLMPOP", "-1", "1", "none", "LEFT", "COUNT", "0") == "-ERR count should be greater than 0\r\n")
+            #expect(try waiter.command("BLMPOP", "abc", "1", "none", "UP") == "-ERR syntax error\r\n")
         }
     }
 

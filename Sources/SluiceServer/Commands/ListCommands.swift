@@ -160,8 +160,10 @@ enum ListCommands {
         CommandSpec("blmpop", arity: -5, flags: ["write", "blocking", "movablekeys"], group: "list",
                     summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
                     since: "7.0.0") { invocation, state throws(CommandError) in
-            let timeout = try blockingTimeout(try invocation.arguments.next(), now: invocation.now)
+            // As in Redis, the timeout is checked after the keys, the end and COUNT.
+            let timeoutWord = try invocation.arguments.next()
             let operation = try multiPopOperation(&invocation)
+            let timeout = try blockingTimeout(timeoutWord, now: invocation.now)
             if let reply = try operation.attempt(&state, now: invocation.now) { return reply }
             return state.block(invocation, operation, timeout: timeout)
         },
