@@ -1,5 +1,5 @@
 import Testing
-import SluiceServer
+@testable import SluiceServer
 
 @Suite("Key commands")
 struct KeyCommandTests {
@@ -152,6 +152,17 @@ struct KeyCommandTests {
             #expect(cursor == "0")
             #expect(seen.count == 250)
             #expect(try c.command("SCAN", "abc") == "-ERR invalid cursor\r\n")
+            // Read as Redis 7.0 reads it, with strtoul.
+            // (-1 is the largest cursor, of no scan: it starts over, as any stale cursor does.)
+            #expect(try c.command("SCAN", "-1").hasPrefix("*2\r\n$"))
+            #expect(try c.command("SCAN", "-1", "COUNT", "abc") == "-ERR value is not an integer or out of range\r\n")
+            #expect(try c.command("SCAN", " 1") == "-ERR invalid cursor\r\n")
+            #expect(try c.command("SCAN", "1x") == "-ERR invalid cursor\r\n")
+            #expect(try c.command("SCAN", "18446744073709551616") == "-ERR invalid cursor\r\n")
+            #expect(KeyCommands.scanCursor(Array("1\u{0}x".utf8)) == 1)
+            #expect(KeyCommands.scanCursor([]) == 0)
+            #expect(KeyCommands.scanCursor(Array("+7".utf8)) == 7)
+            #expect(KeyCommands.scanCursor(Array("-".utf8)) == nil)
             #expect(try c.command("SCAN", "0", "COUNT", "0") == "-ERR syntax error\r\n")
             #expect(try c.command("SCAN", "0", "COUNT", "1000", "TYPE", "list") == "*2\r\n$1\r\n0\r\n*0\r\n")
         }

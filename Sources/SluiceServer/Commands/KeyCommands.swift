@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RESP
 import SluiceCore
 
@@ -125,11 +130,25 @@ enum KeyCommands {
         }
     }
 
+    /// A cursor as Redis 7.0 reads it, with C's `strtoul`: a sign is allowed (`-1` wraps
+    /// to the largest cursor), the text ends at a NUL byte, and an empty one is 0; a
+    /// leading space, anything after the digits or a value past 64 bits is refused.
+    static func scanCursor(_ bytes: [UInt8]) -> UInt64? {
+        guard bytes.first.map({ !(9...13).contains($0) && $0 != UInt8(ascii: " ") }) ?? true else { return nil }
+        return (bytes + [0]).withUnsafeBufferPointer { buffer -> UInt64? in
+            buffer.withMemoryRebound(to: CChar.self) { text in
+                var end: UnsafeMutablePointer<CChar>?
+                errno = 0
+                let value = strtoul(text.baseAddress!, &end, 10)
+                guard let end, end.pointee == 0, errno != ERANGE else { return nil }
+                return UInt64(value)
+            }
+        }
+    }
+
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
     private static func scan(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        guard let cursor = UInt64(String(decoding: try invocation.arguments.next(), as: UTF8.self)) else {
-            throw .err("invalid cursor")
-        }
+        guard let cursor = scanCursor(try invocation.arguments.next()) else { throw .err("invalid cursor") }
         var pattern: GlobPattern?
         var count = 10
         var type: String?
