@@ -255,6 +255,7 @@ struct ListCommandTests {
             #expect(try c.command("LPOS", "nokey", "b", "COUNT", "2") == "*0\r\n")
             try c.expectErrors(["LPOS", "l", "b"], [
                 (["RANK", "0"], "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"),
+                (["RANK", "-9223372036854775808"], "value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
                 (["COUNT", "-1"], "COUNT can't be negative"),
                 (["COUNT", "x"], "COUNT can't be negative"),
                 (["MAXLEN", "-1"], "MAXLEN can't be negative"),

@@ -286,6 +286,11 @@ enum ListCommands {
             switch option {
             case "RANK":
                 rank = try invocation.arguments.nextInteger()
+                // Its magnitude is no rank (Redis 7.0 negates it into an overflow; later
+                // versions refuse it with this text).
+                guard rank != .min else {
+                    throw .err("value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+                }
                 guard rank != 0 else {
                     throw .err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
                 }
