@@ -36,6 +36,7 @@ struct ConnectionAndServerCommandTests {
             let c = try server.connect()
             #expect(try c.command("SELECT", "0") == "+OK\r\n")
             #expect(try c.command("SELECT", "1") == "-ERR DB index is out of range\r\n")
+            #expect(try c.command("SELECT", "9999999999") == "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n")
             #expect(try c.command("SELECT", "x") == "-ERR value is not an integer or out of range\r\n")
         }
     }

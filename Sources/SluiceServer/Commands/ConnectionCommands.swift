@@ -22,6 +22,10 @@ enum ConnectionCommands {
         CommandSpec("select", arity: 2, flags: ["fast"], group: "connection",
                     summary: "Changes the selected database; Sluice has only database 0.") { invocation, _ throws(CommandError) in
             let index = try invocation.arguments.nextInteger()
+            // Redis reads the index as a C int first.
+            guard Int32(exactly: index) != nil else {
+                throw .err("value is out of range, value must between -2147483648 and 2147483647")
+            }
             guard index == 0 else { throw .err("DB index is out of range") }
             return .ok
         },
