@@ -103,6 +103,17 @@ public struct RESPRequestDecoder: Sendable {
             // A positive decimal without a sign or leading zero, then CR; LF is assumed
             // after it, as the general path does. Returns the value and the index after LF.
             func number(at start: Int, limit: Int) -> (Int, Int)? {
+                // One or two digits, as most counts and lengths are, without the loop.
+                if start + 2 < end, case let first = raw[start] &- ASCII.zero, first <= 9 {
+                    if raw[start + 1] == ASCII.cr {
+                        return Int(first) <= limit ? (Int(first), start + 3) : nil
+                    }
+                    let second = raw[start + 1] &- ASCII.zero
+                    if second <= 9, first != 0, start + 3 < end, raw[start + 2] == ASCII.cr {
+                        let value = Int(first) &* 10 &+ Int(second)
+                        return value <= limit ? (value, start + 4) : nil
+                    }
+                }
                 var index = start
                 var value = 0
                 while index < end, index - start < 11 {

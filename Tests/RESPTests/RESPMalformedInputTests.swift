@@ -75,6 +75,24 @@ func rejectsBulkOverConfiguredLimit() {
     }
 }
 
+@Test("Limits hold for whole commands, whose one- and two-digit lengths are read without the loop")
+func limitsHoldForWholeCommands() throws {
+    #expect(throws: RESPProtocolError("invalid bulk length")) {
+        try decodeCommands("*1\r\n$11\r\n01234567890\r\n", limits: RESPLimits(maxBulkLength: 10))
+    }
+    #expect(throws: RESPProtocolError("invalid bulk length")) {
+        try decodeCommands("*1\r\n$7\r\n0123456\r\n", limits: RESPLimits(maxBulkLength: 6))
+    }
+    #expect(throws: RESPProtocolError("invalid multibulk length")) {
+        try decodeCommands("*9\r\n" + String(repeating: "$1\r\nx\r\n", count: 9), limits: RESPLimits(maxArrayCount: 8))
+    }
+    #expect(throws: RESPProtocolError("invalid multibulk length")) {
+        try decodeCommands("*10\r\n" + String(repeating: "$1\r\nx\r\n", count: 10), limits: RESPLimits(maxArrayCount: 9))
+    }
+    #expect(try decodeCommands("*1\r\n$10\r\n0123456789\r\n", limits: RESPLimits(maxBulkLength: 10)) == [["0123456789"]])
+    #expect(try decodeCommands("*2\r\n$0\r\n\r\n$99\r\n\(String(repeating: "y", count: 99))\r\n") == [["", String(repeating: "y", count: 99)]])
+}
+
 @Test("An inline line with a newline may exceed the inline limit when it arrives whole, as in Redis")
 func acceptsLongInlineLineWithNewline() throws {
     let argument = String(repeating: "a", count: 100)
