@@ -187,6 +187,22 @@ struct RESPRawWriter {
 
     /// `<type><decimal>\r\n`, digits written in place.
     mutating func header(_ type: UInt8, _ value: Int64) {
+        // 0 to 9 and -1, most of what rate-limit replies hold: stored as one word.
+        if value >= 0 && value <= 9 {
+            assert(self.count + 4 <= self.out.count, "RESP reply longer than its size bound")
+            let text = UInt32(type) | UInt32(ASCII.zero &+ UInt8(truncatingIfNeeded: value)) << 8 | 0x0A0D << 16
+            self.out.storeBytes(of: text.littleEndian, toByteOffset: self.count, as: UInt32.self)
+            self.count += 4
+            return
+        }
+        if value == -1 {
+            assert(self.count + 5 <= self.out.count, "RESP reply longer than its size bound")
+            let text = UInt32(type) | UInt32(ASCII.minus) << 8 | UInt32(ASCII.zero + 1) << 16 | UInt32(ASCII.cr) << 24
+            self.out.storeBytes(of: text.littleEndian, toByteOffset: self.count, as: UInt32.self)
+            self.out[self.count + 4] = ASCII.lf
+            self.count += 5
+            return
+        }
         self.byte(type)
         if value < 0 { self.byte(ASCII.minus) }
         var magnitude = value.magnitude

@@ -98,6 +98,18 @@ func encodesIntegerDigits() {
     #expect(wires == expected)
 }
 
+@Test("Small integers, array counts and bulk lengths, written as one word, encode as the rest do")
+func encodesSmallHeaders() {
+    for value in Int64(-12)...12 {
+        #expect(encoded(.integer(value), .resp2) == ":\(value)\r\n")
+    }
+    for count in 0...11 {
+        let elements = (0..<count).map { RESPValue.bulkString(Array(repeating: UInt8(ascii: "a"), count: $0)) }
+        let text = "*\(count)\r\n" + (0..<count).map { "$\($0)\r\n\(String(repeating: "a", count: $0))\r\n" }.joined()
+        #expect(encoded(.array(elements), .resp2) == text)
+    }
+}
+
 @Test("A command of text arguments encodes as an array of bulk strings")
 func encodesTextCommand() {
     var buffer = ByteBuffer()
