@@ -38,13 +38,13 @@ extension Keyspace {
     /// Redis's HSET, HINCRBY, INCRBY, LSET, LTRIM and LMOVE signal their key whatever
     /// they wrote, where other writes that change nothing do not.
     public mutating func noteWrite(_ key: Key) {
-        if !watches.isEmpty { watches[key]?.version &+= 1 }
+        touch(key)
     }
 
     /// `noteWrite` for a key read in place from a request: its bytes are copied only
     /// while some key is watched.
     public mutating func noteWrite(_ key: UnsafeRawBufferPointer) {
-        if !watches.isEmpty { watches[Array(key)]?.version &+= 1 }
+        touch(key)
     }
 
     /// How many distinct keys are watched.

@@ -763,12 +763,12 @@ public struct Keyspace: Sendable {
 
     /// Records a change to `key` for its watchers; one branch when nothing is watched.
     @inline(__always)
-    private mutating func touch(_ key: Key) {
+    mutating func touch(_ key: Key) {
         if !watches.isEmpty { bumpVersion(key) }
     }
 
     @inline(__always)
-    private mutating func touch(_ key: UnsafeRawBufferPointer) {
+    mutating func touch(_ key: UnsafeRawBufferPointer) {
         if !watches.isEmpty { bumpVersion(Array(key)) }
     }
 

@@ -150,10 +150,7 @@ enum StringCommands {
         }
         guard let value = try state.keyspace.string(key, now: invocation.now) else { return .null }
         if let unit {
-            guard let number = parseInteger(amount) else { throw .notInteger }
-            guard let deadline = deadline(unit, number, now: invocation.now) else {
-                throw CommandError(.invalidExpireTime(command: "getex"))
-            }
+            let deadline = try deadline(unit, amount, command: "getex", now: invocation.now)
             // A deadline already past deletes the key (setExpiry does), after the read.
             state.keyspace.setExpiry(key, at: deadline, now: invocation.now)
         } else if persist, case .some(.some) = state.keyspace.expiry(key, now: invocation.now) {
@@ -240,11 +237,7 @@ enum StringCommands {
         }
         var expiry: ExpiryOption? = keep ? .keep : nil
         if let unit {
-            guard let number = parseInteger(amount) else { throw .notInteger }
-            guard let deadline = deadline(unit, number, now: invocation.now) else {
-                throw CommandError(.invalidExpireTime(command: "set"))
-            }
-            expiry = .at(deadline)
+            expiry = .at(try deadline(unit, amount, command: "set", now: invocation.now))
         }
         let now = invocation.now
         return try invocation.arguments.withKey(key) { key throws(CommandError) in
@@ -276,6 +269,14 @@ enum StringCommands {
     enum ExpiryOption: Equatable {
         case keep
         case at(Int64)
+    }
+
+    /// The Unix-millisecond deadline for an expiry option's time as sent, with Redis's
+    /// errors: not an integer, or not positive or past what fits.
+    static func deadline(_ unit: String, _ text: [UInt8], command: String, now: Instant) throws(CommandError) -> Int64 {
+        guard let amount = parseInteger(text) else { throw .notInteger }
+        guard let deadline = deadline(unit, amount, now: now) else { throw CommandError(.invalidExpireTime(command: command)) }
+        return deadline
     }
 
     /// The Unix-millisecond deadline for an expiry option, or nil when it is not
