@@ -283,10 +283,13 @@ local function main(KEYS, ARGV)
   local largest = rates[order[#order]].interval
   local oldest_kept = now_ms - largest
   local entries = {}
-  for _, member in ipairs(call('ZRANGEBYSCORE', key, string.format('%d', oldest_kept), '+inf')) do
+  -- Every member is checked, the ones about to be trimmed too: a sorted set that is not
+  -- a window is refused whole rather than trimmed. A window's are few past its interval.
+  for _, member in ipairs(call('ZRANGE', key, 0, -1)) do
     local ms, units = member:match('^(%-?%d+):(%d+)$')
     if not ms then fail(WRONGTYPE) end
-    entries[#entries + 1] = {ms = tonumber(ms), weight = tonumber(units), member = member}
+    ms = tonumber(ms)
+    if ms >= oldest_kept then entries[#entries + 1] = {ms = ms, weight = tonumber(units), member = member} end
   end
   -- Weight 0 is always allowed and records nothing, once the key is known to be a window.
   if weight == 0 then return {1, 0, -1} end

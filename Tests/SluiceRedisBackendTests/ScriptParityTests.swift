@@ -297,6 +297,17 @@ struct ScriptParityTests {
             // Weight 0 records nothing, but the key must still be a window.
             (.slidingWindow, ["0", "5", "1000"]),
         ]
+        // A sorted set that is not a window, even one whose members are all older than the
+        // window, is refused and left whole, not trimmed.
+        _ = try await backend.command(["ZADD", "zset", "1", "m", "2", "n"].map(word))
+        for weight in ["1", "0"] {
+            await #expect(throws: BackendError.replyError("WRONGTYPE Operation against a key holding the wrong kind of value")) {
+                try await backend.evalScript(.slidingWindow, keys: [word("zset")], arguments: [weight, "5", "1000"].map(word))
+            }
+        }
+        #expect(try await backend.command(["ZCARD", "zset"].map(word)) == .integer(2))
+        #expect(try await backend.command(["PTTL", "zset"].map(word)) == .integer(-1))
+        _ = try await backend.command(["DEL", "zset"].map(word))
         for (script, arguments) in onString {
             await #expect(throws: BackendError.replyError("WRONGTYPE Operation against a key holding the wrong kind of value")) {
                 try await backend.evalScript(script, keys: [word("string")], arguments: arguments.map(word))
