@@ -42,14 +42,18 @@ final class CommandSpec: Sendable {
     let decision: DecisionHandler?
     /// Flagged `denyoom`: may add data, so refused over `maxmemory` (MemoryLimit.swift).
     let deniedOverMemoryLimit: Bool
+    /// When not empty, the only word counts accepted, for a command that is two in one
+    /// (`INCR key` and the bounded `INCR key amount maximum ttl`): checked as arity is,
+    /// so a count that fits neither is refused while queuing in `MULTI`, as in Redis.
+    let wordCounts: [Int]
 
     convenience init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
         group: String, summary: String, since: String = "1.0.0", subcommands: [SubcommandSpec] = [],
-        handler: @escaping CommandHandler
+        wordCounts: [Int] = [], handler: @escaping CommandHandler
     ) {
         self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
-                  subcommands: subcommands, handler: handler, decision: nil)
+                  subcommands: subcommands, wordCounts: wordCounts, handler: handler, decision: nil)
     }
 
     /// A rate-limit command, given by its decision.
@@ -58,14 +62,14 @@ final class CommandSpec: Sendable {
         group: String, summary: String, since: String = "1.0.0", decision: @escaping DecisionHandler
     ) {
         self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
-                  subcommands: [], handler: { invocation, state throws(CommandError) in
+                  subcommands: [], wordCounts: [], handler: { invocation, state throws(CommandError) in
                       try decision(&invocation, &state).value(invocation.client.protocolVersion)
                   }, decision: decision)
     }
 
     private init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int),
-        group: String, summary: String, since: String, subcommands: [SubcommandSpec],
+        group: String, summary: String, since: String, subcommands: [SubcommandSpec], wordCounts: [Int],
         handler: @escaping CommandHandler, decision: DecisionHandler?
     ) {
         self.name = name
@@ -81,10 +85,12 @@ final class CommandSpec: Sendable {
         self.handler = handler
         self.decision = decision
         self.deniedOverMemoryLimit = flags.contains("denyoom")
+        self.wordCounts = wordCounts
     }
 
     func acceptsArgumentCount(_ count: Int) -> Bool {
-        arity >= 0 ? count == arity : count >= -arity
+        if !wordCounts.isEmpty { return wordCounts.contains(count) }
+        return arity >= 0 ? count == arity : count >= -arity
     }
 }
 

@@ -101,6 +101,24 @@ struct TransactionTests {
                 (["EXEC"], execAborted),
                 (["EXISTS", "a"], ":0\r\n"),
             ])
+            // INCR and DECR take 1 or 4 arguments (plain or bounded): any other count is
+            // refused while queuing, as Redis refuses INCR with more than one.
+            for command in [["INCR", "a", "5"], ["DECR", "a", "5", "0"], ["INCR", "a", "1", "2", "3", "4"]] {
+                try expectReplies(c, [
+                    (["MULTI"], "+OK\r\n"),
+                    (["SET", "a", "1"], "+QUEUED\r\n"),
+                    (command, "-ERR wrong number of arguments for '\(command[0].lowercased())' command\r\n"),
+                    (["EXEC"], execAborted),
+                    (["EXISTS", "a"], ":0\r\n"),
+                ])
+            }
+            try expectReplies(c, [
+                (["MULTI"], "+OK\r\n"),
+                (["INCR", "a"], "+QUEUED\r\n"),
+                (["INCR", "a", "5", "10", "1000"], "+QUEUED\r\n"),
+                (["EXEC"], "*2\r\n:1\r\n:1\r\n"),
+                (["INCR", "a", "5"], "-ERR wrong number of arguments for 'incr' command\r\n"),
+            ])
         }
     }
 

@@ -46,12 +46,14 @@ enum StringCommands {
         // `INCR key` is Redis's; `INCR key amount maximum ttl_ms` is dramatiq's bounded
         // counter (CounterCommands). Same for DECR.
         CommandSpec("incr", arity: -2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
-                    summary: "Increments the integer value of a key by one, or by an amount up to a maximum.") { invocation, state throws(CommandError) in
+                    summary: "Increments the integer value of a key by one, or by an amount up to a maximum.",
+                    wordCounts: [2, 5]) { invocation, state throws(CommandError) in
             if invocation.arguments.count == 2 { return try incrementBy(&invocation, &state, 1) }
             return try CounterCommands.boundedIncr(&invocation, &state)
         },
         CommandSpec("decr", arity: -2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
-                    summary: "Decrements the integer value of a key by one, or by an amount down to a minimum.") { invocation, state throws(CommandError) in
+                    summary: "Decrements the integer value of a key by one, or by an amount down to a minimum.",
+                    wordCounts: [2, 5]) { invocation, state throws(CommandError) in
             if invocation.arguments.count == 2 { return try incrementBy(&invocation, &state, -1) }
             return try CounterCommands.boundedDecr(&invocation, &state)
         },
