@@ -238,6 +238,47 @@ struct ScriptingCommandTests {
         }
     }
 
+    @Test("A global that exists cannot be assigned either, so no script can change what another one sees")
+    func existingGlobals() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            for script in ["redis = {call = function() return 'pwned' end}", "redis = nil", "KEYS = {}", "tostring = nil", "_G.cjson = 1", "_G._G = 1"] {
+                #expect(try c.command("EVAL", script, "0").hasPrefix("-ERR user_script:1: Attempt to modify a readonly table script: "), "\(script)")
+            }
+            let other = try server.connect()
+            #expect(try other.command("EVAL", "return {redis.call('PING'), tostring(1), KEYS[1], type(cjson)}", "1", "k")
+                == "*4\r\n+PONG\r\n$1\r\n1\r\n$1\r\nk\r\n$5\r\ntable\r\n")
+        }
+    }
+
+    @Test("Edges of script text, arguments and replies, as Redis 7 has them")
+    func scriptEdges() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            // A body starting with ESC would be loaded as unverified bytecode.
+            #expect(try c.command("EVAL", "\u{1B}Lua", "0") == "-ERR Error compiling script (new function): user_script:1: unexpected symbol near 'char(27)'\r\n")
+            #expect(try c.command("EVAL", "return load(function() return '\\27Lua' end)", "0") == "$-1\r\n")
+            // A shebang line is split on any whitespace, CR and tab included.
+            #expect(try c.command("EVAL", "#!lua\r\nreturn 1", "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "#!lua\tflags=no-writes\r\nreturn 2", "0") == ":2\r\n")
+            // -0 is sent as Redis's %.17g writes it.
+            #expect(try c.command("EVAL", "redis.call('SET', 'k', -0) return redis.call('GET', 'k')", "0") == "$2\r\n-0\r\n")
+            // Status and error texts end at a NUL; an error's line ends at either end go.
+            #expect(try c.command("EVAL", "return {ok = 'a\\0b'}", "0") == "+a\r\n")
+            #expect(try c.command("EVAL", "return {err = 'a\\0b'}", "0") == "-a\r\n")
+            #expect(try c.command("EVAL", "return {err = 'x\\n'}", "0") == "-x\r\n")
+            #expect(try c.command("EVAL", "return redis.error_reply('x\\r\\n').err", "0") == "$5\r\nERR x\r\n")
+            // A command's error table is marked as counted, as Redis marks it.
+            #expect(try c.command("EVAL", "return redis.pcall('GET').ignore_error_stats_update", "0") == ":1\r\n")
+            // redis.set_repl checks its argument, though Sluice does not replicate.
+            #expect(try c.command("EVAL", "redis.set_repl(99) return 1", "0").hasPrefix("-ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."))
+            #expect(try c.command("EVAL", "redis.set_repl() return 1", "0").hasPrefix("-ERR redis.set_repl() requires two arguments."))
+            #expect(try c.command("EVAL", "redis.set_repl(redis.REPL_ALL) return 1", "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "local f = load(1) return 1", "0").hasPrefix("-ERR user_script:1: bad argument #1 to 'load' (function expected, got number)"))
+            #expect(try c.command("EVAL", "local ok, e = pcall(loadstring, nil) return e", "0") == "$58\r\nbad argument #1 to 'loadstring' (string expected, got nil)\r\n")
+        }
+    }
+
     @Test("string, math, table, cjson and bit are available; bytecode cannot be loaded")
     func libraries() async throws {
         try await withServer { server in

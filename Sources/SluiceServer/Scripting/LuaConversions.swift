@@ -46,6 +46,22 @@ private func setField(_ lua: OpaquePointer, _ name: String, _ push: () -> Void) 
     lua_rawset(lua, -3)
 }
 
+/// A script's status text as Redis sends it: up to a NUL byte, as Redis formats it as
+/// a C string.
+func cString(_ text: String) -> String {
+    guard let nul = text.utf8.firstIndex(of: 0) else { return text }
+    return String(text[..<nul])
+}
+
+/// A script's error text as Redis sends it: up to a NUL byte, without line ends at
+/// either end (ones in the middle go out as spaces, as in any error).
+func replyErrorText(_ text: String) -> String {
+    var scalars = Substring(cString(text)).unicodeScalars
+    while let first = scalars.first, first == "\r" || first == "\n" { scalars.removeFirst() }
+    while let last = scalars.last, last == "\r" || last == "\n" { scalars.removeLast() }
+    return String(scalars)
+}
+
 /// `{err = text}`, how Lua sees an error reply.
 func pushErrorTable(_ text: String, in lua: OpaquePointer) {
     lua_createtable(lua, 0, 1)
@@ -183,9 +199,9 @@ private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, dept
     let base = lua_gettop(lua)
     defer { lua_settop(lua, base) }
     rawField(lua, index, "err")
-    if lua_type(lua, -1) == LUA_TSTRING { return .error(luaString(lua, at: -1) ?? "") }
+    if lua_type(lua, -1) == LUA_TSTRING { return .error(replyErrorText(luaString(lua, at: -1) ?? "")) }
     rawField(lua, index, "ok")
-    if lua_type(lua, -1) == LUA_TSTRING { return .simpleString(luaString(lua, at: -1) ?? "") }
+    if lua_type(lua, -1) == LUA_TSTRING { return .simpleString(cString(luaString(lua, at: -1) ?? "")) }
     rawField(lua, index, "double")
     if lua_type(lua, -1) == LUA_TNUMBER { return .double(lua_tonumber(lua, -1)) }
     rawField(lua, index, "big_number")

@@ -4,8 +4,8 @@
 let luaPrelude = #"""
 local redis_version, redis_version_number = ...
 local getinfo, registry = debug.getinfo, debug.getregistry()
-local type, tostring, error, rawget, setmetatable, ipairs = type, tostring, error, rawget, setmetatable, ipairs
-local raw_pcall, raw_rawset, raw_loadstring, concat = pcall, rawset, loadstring, table.concat
+local type, tostring, error, rawget, setmetatable, ipairs, pairs, select = type, tostring, error, rawget, setmetatable, ipairs, pairs, select
+local raw_pcall, raw_rawset, raw_loadstring, concat, floor = pcall, rawset, loadstring, table.concat, math.floor
 
 -- Every script runs with this as its error handler. Any error becomes a table
 -- {err = text, source = chunk, line = number}; the host turns it into the reply
@@ -52,16 +52,22 @@ xpcall = function(f, handler)
 end
 
 -- Lua 5.1 does not verify bytecode, so loading a binary chunk could crash the server.
+-- Arguments are checked here, so a bad one is reported as the script's call, not ours.
+local binary = "loading binary chunks is not allowed"
 loadstring = function(text, name)
-  if type(text) == "string" and text:byte(1) == 27 then return nil, "loading binary chunks is not allowed" end
+  if type(text) ~= "string" then error("bad argument #1 to 'loadstring' (string expected, got " .. type(text) .. ")", 2) end
+  if text:byte(1) == 27 then return nil, binary end
   return raw_loadstring(text, name)
 end
 load = function(reader, name)
+  if type(reader) ~= "function" then error("bad argument #1 to 'load' (function expected, got " .. type(reader) .. ")", 2) end
   local pieces = {}
   while true do
     local piece = reader()
     if piece == nil or piece == "" then break end
     if type(piece) ~= "string" then return nil, "reader function must return a string" end
+    -- Refused at once: a reader that repeats a binary header forever would fill memory.
+    if #pieces == 0 and piece:byte(1) == 27 then return nil, binary end
     pieces[#pieces + 1] = piece
   end
   return loadstring(concat(pieces), name or "=(load)")
@@ -89,8 +95,15 @@ checked("gsub")
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = redis_version, redis_version_number
--- Sluice has no replication and no script debugger; these keep scripts written for Redis working.
-redis.set_repl = function() end
+-- Sluice has no replication and no script debugger; these keep scripts written for Redis
+-- working, with Redis's checks of their arguments.
+redis.set_repl = function(...)
+  if select("#", ...) ~= 1 then error("redis.set_repl() requires two arguments.", 0) end
+  local flags = ...
+  if type(flags) ~= "number" or flags ~= floor(flags) or flags < 0 or flags > 3 then
+    error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 0)
+  end
+end
 redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
@@ -114,12 +127,20 @@ rawset = function(t, k, v)
   if readonly[t] then error("Attempt to modify a readonly table", 0) end
   return raw_rawset(t, k, v)
 end
-readonly[_G] = true
-setmetatable(_G, {
+-- The globals move to a table scripts cannot reach, and _G stays empty and reads
+-- through to it: assigning any global, an existing one included, reaches __newindex
+-- and is refused, so no script can change what the next one sees. The host sets
+-- KEYS and ARGV in that table (registry.sluice_globals).
+local G, globals = _G, {}
+for name, value in pairs(G) do globals[name] = value end
+for name in pairs(globals) do raw_rawset(G, name, nil) end
+registry.sluice_globals = globals
+setmetatable(globals, {
   __index = function(_, name)
     error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
-  __newindex = refuse,
   __metatable = false,
 })
+readonly[G] = true
+setmetatable(G, {__index = globals, __newindex = refuse, __metatable = false})
 """#

@@ -44,7 +44,7 @@ final class ScriptRun {
     /// function's result count (-1 raises the error table on top).
     func call(_ lua: OpaquePointer, raising: Bool) -> Int32 {
         let count = lua_gettop(lua)
-        guard count > 0 else { return fail(lua, "ERR Please specify at least one argument for this redis lib call", raising) }
+        guard count > 0 else { return commandFailed(lua, "ERR Please specify at least one argument for this redis lib call", raising) }
         words.removeAll()
         for index in 1...count {
             switch lua_type(lua, index) {
@@ -55,27 +55,27 @@ final class ScriptRun {
             case LUA_TNUMBER:
                 numberArgument(lua_tonumber(lua, index)).withUnsafeBytes { words.append($0) }
             default:
-                return fail(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
+                return commandFailed(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
             }
         }
         words.endCommand()
         let table = invocation.server.table
         guard let position = words.withWord(0, { table.lookup($0) }) else {
-            return fail(lua, "ERR Unknown Redis command called from script", raising)
+            return commandFailed(lua, "ERR Unknown Redis command called from script", raising)
         }
         let spec = table.specs[position]
         guard spec.acceptsArgumentCount(Int(count)) else {
-            return fail(lua, "ERR Wrong number of args calling Redis command from script", raising)
+            return commandFailed(lua, "ERR Wrong number of args calling Redis command from script", raising)
         }
         // A blocking command would wait with the database lock held; Redis flags those noscript too.
         if spec.flags.contains("noscript") || spec.flags.contains("blocking") {
-            return fail(lua, "ERR This Redis command is not allowed from script", raising)
+            return commandFailed(lua, "ERR This Redis command is not allowed from script", raising)
         }
         if readOnly && spec.flags.contains("write") {
-            return fail(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
+            return commandFailed(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
         }
         if refusesOverMemoryLimit {
-            if spec.deniedOverMemoryLimit { return fail(lua, CommandError.outOfMemory.message, raising) }
+            if spec.deniedOverMemoryLimit { return commandFailed(lua, CommandError.outOfMemory.message, raising) }
             if spec.flags.contains("write") { refusesOverMemoryLimit = false }
         }
 
@@ -87,9 +87,9 @@ final class ScriptRun {
             reply = try spec.handler(&inner, &database.pointee)
         } catch {
             database.pointee.stats.commands[position].failedCalls += 1
-            return fail(lua, error.message, raising)
+            return commandFailed(lua, error.message, raising)
         }
-        if case .error(let text) = reply { return fail(lua, text, raising) }
+        if case .error(let text) = reply { return commandFailed(lua, text, raising) }
         pushReply(reply, resp3: resp3, in: lua)
         return 1
     }
@@ -97,7 +97,9 @@ final class ScriptRun {
 
 /// A Lua number as a command argument, as Redis formats it (`%.17g`).
 private func numberArgument(_ number: Double) -> [UInt8] {
-    if number == number.rounded(.towardZero), abs(number) < 1e15 { return integerBytes(Int64(number)) }
+    if number == number.rounded(.towardZero), abs(number) < 1e15, number != 0 || number.sign == .plus {
+        return integerBytes(Int64(number))
+    }
     var buffer = [CChar](repeating: 0, count: 64)
     let length = withVaList([number]) { vsnprintf(&buffer, buffer.count, "%.17g", $0) }
     return buffer.prefix(Int(max(0, min(length, 63)))).map { UInt8(bitPattern: $0) }
@@ -109,11 +111,22 @@ private func fail(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int3
     return raising ? -1 : 1
 }
 
+/// `fail` for the error of a command a script called: Redis marks its table
+/// `ignore_error_stats_update`, as the command already counted the error.
+private func commandFailed(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int32 {
+    pushErrorTable(text, in: lua)
+    lua_pushstring(lua, "ignore_error_stats_update")
+    lua_pushboolean(lua, 1)
+    lua_rawset(lua, -3)
+    return raising ? -1 : 1
+}
+
 /// Redis's shaping of an error text given to `redis.error_reply`: "-CODE message"
 /// keeps its code, a text with no code gets "ERR", and line ends are trimmed.
 private func errorReplyText(_ text: String) -> String {
     var text = text.hasPrefix("-") ? text : "-" + text
-    while let last = text.last, last == "\r" || last == "\n" { text.removeLast() }
+    // By scalars: "\r\n" is one Character.
+    while let last = text.unicodeScalars.last, last == "\r" || last == "\n" { text.unicodeScalars.removeLast() }
     let body = text.dropFirst()
     guard let space = body.firstIndex(of: " ") else { return "ERR " + body }
     return String(body[..<space]) + " " + body[body.index(after: space)...]

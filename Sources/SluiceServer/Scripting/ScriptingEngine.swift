@@ -137,6 +137,11 @@ final class ScriptingEngine: @unchecked Sendable {
     /// out of the code but counted in line numbers; stored as `f_<sha>` in the registry.
     private func compile(_ body: [UInt8], sha: String, in lua: OpaquePointer) throws(CommandError) {
         let (flags, codeStart) = try ScriptFlags.parse(body)
+        // Lua 5.1 would load a body starting with ESC as bytecode, which it does not
+        // verify: refused with the error Redis's Lua gives, which reads only source.
+        if codeStart < body.count && body[codeStart] == 27 {
+            throw .err("Error compiling script (new function): user_script:1: unexpected symbol near 'char(27)'")
+        }
         let status = body.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) {
                 luaL_loadbuffer(lua, $0.baseAddress.map { $0 + codeStart }, $0.count - codeStart, "@user_script")
@@ -151,9 +156,10 @@ final class ScriptingEngine: @unchecked Sendable {
         scripts[sha] = flags
     }
 
-    /// KEYS or ARGV for the next script, set past the read-only globals.
+    /// KEYS or ARGV for the next script, set past the read-only globals (in the table
+    /// the prelude keeps them in).
     private func setGlobalArray(_ name: String, _ values: ArraySlice<[UInt8]>, in lua: OpaquePointer) {
-        sluice_lua_pushglobaltable(lua)
+        sluice_lua_getregistry(lua, "sluice_globals")
         lua_pushstring(lua, name)
         lua_createtable(lua, Int32(values.count), 0)
         for (index, value) in values.enumerated() {
@@ -174,7 +180,7 @@ final class ScriptingEngine: @unchecked Sendable {
         var text = "ERR unknown error"
         rawField(lua, -1, "err")
         if lua_type(lua, -1) == LUA_TSTRING || lua_type(lua, -1) == LUA_TNUMBER, let message = luaString(lua, at: -1) {
-            text = message
+            text = replyErrorText(message)
         }
         rawField(lua, -2, "source")
         rawField(lua, -3, "line")
@@ -202,7 +208,9 @@ struct ScriptFlags {
     static func parse(_ body: [UInt8]) throws(CommandError) -> (ScriptFlags, Int) {
         guard body.starts(with: "#!".utf8) else { return (ScriptFlags(), 0) }
         guard let lineEnd = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .err("Invalid script shebang") }
-        let words = body[..<lineEnd].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+        // Split on any whitespace, CR and tab included, as Redis's sdssplitargs does.
+        let words = body[..<lineEnd].split(whereSeparator: { $0 == 32 || (9...13).contains($0) })
+            .map { String(decoding: $0, as: UTF8.self) }
         guard let engine = words.first, engine == "#!lua" else {
             throw .err("Unexpected engine in script shebang: \(words.first ?? "")")
         }
