@@ -245,6 +245,16 @@ struct ScriptingCommandTests {
             for script in ["redis = {call = function() return 'pwned' end}", "redis = nil", "KEYS = {}", "tostring = nil", "_G.cjson = 1", "_G._G = 1"] {
                 #expect(try c.command("EVAL", script, "0").hasPrefix("-ERR user_script:1: Attempt to modify a readonly table script: "), "\(script)")
             }
+            // Nor through the functions that write into a table raw.
+            for script in ["table.insert(math, 1) return 1", "table.insert(_G, 'x') return 1", "table.sort(redis) return 1", "table.remove(string) return 1", "rawset(_G, 'redis', 1) return 1"] {
+                #expect(try c.command("EVAL", script, "0").hasPrefix("-ERR Attempt to modify a readonly table script: "), "\(script)")
+            }
+            #expect(try c.command("EVAL", "return {math[1], rawget(_G, 1)}", "0") == "*0\r\n")
+            // Looking through _G and the libraries raw still finds what they hold.
+            #expect(try c.command("EVAL", "local n = 0 for k in pairs(_G) do n = n + 1 end return {n > 20, type(rawget(_G, 'redis')), type(next(_G)), rawget(_G, 'nope')}", "0")
+                == "*3\r\n:1\r\n$5\r\ntable\r\n$6\r\nstring\r\n")
+            #expect(try c.command("EVAL", "local n = 0 for k in pairs(redis) do n = n + 1 end local t = {3, 1, 2} table.sort(t) table.insert(t, 4) return {n > 10, t[1], t[4]}", "0")
+                == "*3\r\n:1\r\n:1\r\n:4\r\n")
             let other = try server.connect()
             #expect(try other.command("EVAL", "return {redis.call('PING'), tostring(1), KEYS[1], type(cjson)}", "1", "k")
                 == "*4\r\n+PONG\r\n$1\r\n1\r\n$1\r\nk\r\n$5\r\ntable\r\n")
@@ -267,6 +277,9 @@ struct ScriptingCommandTests {
             #expect(try c.command("EVAL", "return {ok = 'a\\0b'}", "0") == "+a\r\n")
             #expect(try c.command("EVAL", "return {err = 'a\\0b'}", "0") == "-a\r\n")
             #expect(try c.command("EVAL", "return {err = 'x\\n'}", "0") == "-x\r\n")
+            #expect(try c.command("EVAL", "return {err = '\\r\\nx'}", "0") == "-  x\r\n")
+            #expect(try c.command("EVAL", "error('x\\n')", "0").hasPrefix("-ERR user_script:1: x  script: "))
+            #expect(try c.command("EVAL", "return redis.error_reply('\\nx\\n')", "0") == "-ERR x\r\n")
             #expect(try c.command("EVAL", "return redis.error_reply('x\\r\\n').err", "0") == "$5\r\nERR x\r\n")
             // A command's error table is marked as counted, as Redis marks it.
             #expect(try c.command("EVAL", "return redis.pcall('GET').ignore_error_stats_update", "0") == ":1\r\n")
@@ -274,6 +287,13 @@ struct ScriptingCommandTests {
             #expect(try c.command("EVAL", "redis.set_repl(99) return 1", "0").hasPrefix("-ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."))
             #expect(try c.command("EVAL", "redis.set_repl() return 1", "0").hasPrefix("-ERR redis.set_repl() requires two arguments."))
             #expect(try c.command("EVAL", "redis.set_repl(redis.REPL_ALL) return 1", "0") == ":1\r\n")
+            // Read as Redis reads it: numeric text, truncated, anything else 0.
+            #expect(try c.command("EVAL", "redis.set_repl('3') redis.set_repl(3.9) redis.set_repl('x') return 1", "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "return {pcall(redis.set_repl, 9)}", "0") == "*2\r\n$-1\r\n$81\r\nERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.\r\n")
+            // A script with a shebang but without no-writes may write: refused by EVAL_RO.
+            #expect(try c.command("EVAL_RO", "#!lua\nreturn 1", "0") == "-ERR Can not execute a script with write flag using *_ro command.\r\n")
+            #expect(try c.command("EVAL_RO", "#!lua flags=no-writes\nreturn 1", "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "#!lua flags=no-writes,\nreturn 1", "0") == "-ERR Unexpected flag in script shebang: \r\n")
             #expect(try c.command("EVAL", "local f = load(1) return 1", "0").hasPrefix("-ERR user_script:1: bad argument #1 to 'load' (function expected, got number)"))
             #expect(try c.command("EVAL", "local ok, e = pcall(loadstring, nil) return e", "0") == "$58\r\nbad argument #1 to 'loadstring' (string expected, got nil)\r\n")
         }

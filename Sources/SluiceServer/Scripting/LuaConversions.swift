@@ -53,11 +53,11 @@ func cString(_ text: String) -> String {
     return String(text[..<nul])
 }
 
-/// A script's error text as Redis sends it: up to a NUL byte, without line ends at
-/// either end (ones in the middle go out as spaces, as in any error).
+/// The error text of a script's `{err = ...}` reply as Redis sends it: up to a NUL
+/// byte and without line ends at its end (ones elsewhere go out as spaces, as in any
+/// error; Redis trims the text with its leading "-", so nothing at the start).
 func replyErrorText(_ text: String) -> String {
     var scalars = Substring(cString(text)).unicodeScalars
-    while let first = scalars.first, first == "\r" || first == "\n" { scalars.removeFirst() }
     while let last = scalars.last, last == "\r" || last == "\n" { scalars.removeLast() }
     return String(scalars)
 }

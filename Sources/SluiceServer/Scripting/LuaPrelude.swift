@@ -4,7 +4,7 @@
 let luaPrelude = #"""
 local redis_version, redis_version_number = ...
 local getinfo, registry = debug.getinfo, debug.getregistry()
-local type, tostring, error, rawget, setmetatable, ipairs, pairs, select = type, tostring, error, rawget, setmetatable, ipairs, pairs, select
+local type, tostring, tonumber, error, rawget, setmetatable, ipairs, pairs, select = type, tostring, tonumber, error, rawget, setmetatable, ipairs, pairs, select
 local raw_pcall, raw_rawset, raw_loadstring, concat, floor = pcall, rawset, loadstring, table.concat, math.floor
 
 -- Every script runs with this as its error handler. Any error becomes a table
@@ -98,10 +98,12 @@ redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = redis_version, redis_version_numb
 -- Sluice has no replication and no script debugger; these keep scripts written for Redis
 -- working, with Redis's checks of their arguments.
 redis.set_repl = function(...)
-  if select("#", ...) ~= 1 then error("redis.set_repl() requires two arguments.", 0) end
-  local flags = ...
-  if type(flags) ~= "number" or flags ~= floor(flags) or flags < 0 or flags > 3 then
-    error("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", 0)
+  if select("#", ...) ~= 1 then error({err = "ERR redis.set_repl() requires two arguments."}) end
+  -- Read as Redis reads it: a number or numeric text, truncated; anything else is 0.
+  local flags = tonumber((...)) or 0
+  flags = flags < 0 and -floor(-flags) or floor(flags)
+  if flags < 0 or flags > 3 then
+    error({err = "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."})
   end
 end
 redis.replicate_commands = function() return true end
@@ -113,27 +115,48 @@ for _, name in ipairs({"dofile", "loadfile", "print", "setfenv", "getfenv", "new
   raw_rawset(_G, name, nil)
 end
 
--- Read-only globals and libraries, as in Redis 7. Libraries are replaced by empty
--- proxies that read through to them, so a script cannot change them for the next one.
-local readonly = setmetatable({}, {__mode = "k"})
+-- Read-only globals and libraries, as in Redis 7. Each library is replaced by an empty
+-- proxy that reads through to it, and the globals move to a table scripts cannot reach,
+-- which an empty _G reads through to: any assignment, to an existing name as much as a
+-- new one, reaches __newindex and is refused, so no script changes what the next one
+-- sees. What writes into or looks through a table raw (rawset, rawget, next, pairs,
+-- table.insert, table.remove, table.sort) is wrapped to treat a proxy as what it
+-- stands for: refused for writes, read through for looks.
+local backing = setmetatable({}, {__mode = "k"})
 local function refuse() error("Attempt to modify a readonly table", 2) end
+local function proxy(original)
+  local table = setmetatable({}, {__index = original, __newindex = refuse, __metatable = false})
+  backing[table] = original
+  return table
+end
 for _, name in ipairs({"string", "math", "table", "coroutine", "cjson", "bit", "redis"}) do
-  local proxy = setmetatable({}, {__index = rawget(_G, name), __newindex = refuse, __metatable = false})
-  readonly[proxy] = true
-  raw_rawset(_G, name, proxy)
+  raw_rawset(_G, name, proxy(rawget(_G, name)))
 end
 getmetatable("").__metatable = false
-rawset = function(t, k, v)
-  if readonly[t] then error("Attempt to modify a readonly table", 0) end
-  return raw_rawset(t, k, v)
+
+local raw_next, raw_pairs, raw_rawget = next, pairs, rawget
+local library = backing[rawget(_G, "table")]
+local raw_insert, raw_remove, raw_sort = library.insert, library.remove, library.sort
+local function writable(t)
+  if backing[t] then error("Attempt to modify a readonly table", 0) end
 end
--- The globals move to a table scripts cannot reach, and _G stays empty and reads
--- through to it: assigning any global, an existing one included, reaches __newindex
--- and is refused, so no script can change what the next one sees. The host sets
--- KEYS and ARGV in that table (registry.sluice_globals).
+rawset = function(t, k, v) writable(t) return raw_rawset(t, k, v) end
+library.insert = function(t, ...) writable(t) return raw_insert(t, ...) end
+library.remove = function(t, ...) writable(t) return raw_remove(t, ...) end
+library.sort = function(t, ...) writable(t) return raw_sort(t, ...) end
+-- Set through _G: rawget and pairs are also locals of this chunk.
+local function wrapped_next(t, k) return raw_next(backing[t] or t, k) end
+_G.next = wrapped_next
+_G.rawget = function(t, k) return raw_rawget(backing[t] or t, k) end
+_G.pairs = function(t)
+  if backing[t] then return wrapped_next, t, nil end
+  return raw_pairs(t)
+end
+
+-- The host sets KEYS and ARGV in the globals' table (registry.sluice_globals).
 local G, globals = _G, {}
-for name, value in pairs(G) do globals[name] = value end
-for name in pairs(globals) do raw_rawset(G, name, nil) end
+for name, value in raw_pairs(G) do globals[name] = value end
+for name in raw_pairs(globals) do raw_rawset(G, name, nil) end
 registry.sluice_globals = globals
 setmetatable(globals, {
   __index = function(_, name)
@@ -141,6 +164,6 @@ setmetatable(globals, {
   end,
   __metatable = false,
 })
-readonly[G] = true
+backing[G] = globals
 setmetatable(G, {__index = globals, __newindex = refuse, __metatable = false})
 """#

@@ -122,14 +122,16 @@ private func commandFailed(_ lua: OpaquePointer, _ text: String, _ raising: Bool
 }
 
 /// Redis's shaping of an error text given to `redis.error_reply`: "-CODE message"
-/// keeps its code, a text with no code gets "ERR", and line ends are trimmed.
+/// keeps its code, a text with no code gets "ERR", and line ends are trimmed from
+/// both ends of what follows the "-".
 private func errorReplyText(_ text: String) -> String {
-    var text = text.hasPrefix("-") ? text : "-" + text
     // By scalars: "\r\n" is one Character.
-    while let last = text.unicodeScalars.last, last == "\r" || last == "\n" { text.unicodeScalars.removeLast() }
-    let body = text.dropFirst()
-    guard let space = body.firstIndex(of: " ") else { return "ERR " + body }
-    return String(body[..<space]) + " " + body[body.index(after: space)...]
+    var body = Substring(text.hasPrefix("-") ? String(text.dropFirst()) : text).unicodeScalars
+    while let first = body.first, first == "\r" || first == "\n" { body.removeFirst() }
+    while let last = body.last, last == "\r" || last == "\n" { body.removeLast() }
+    let trimmed = Substring(body)
+    guard let space = trimmed.firstIndex(of: " ") else { return "ERR " + trimmed }
+    return String(trimmed[..<space]) + " " + trimmed[trimmed.index(after: space)...]
 }
 
 private let redisCall: sluice_lua_host_function = { lua in

@@ -65,6 +65,10 @@ final class ScriptingEngine: @unchecked Sendable {
             try compile(body, sha: sha, in: lua)
         }
         let flags = scripts[sha] ?? ScriptFlags()
+        // A script that declares its flags without no-writes says it may write.
+        if readOnly && flags.declared && !flags.noWrites {
+            throw .err("Can not execute a script with write flag using *_ro command.")
+        }
         // Over maxmemory, Redis 7 refuses a script that declares flags unless they say it
         // writes nothing or may run anyway; a script without a shebang is checked per call.
         let overMemoryLimit = database.pointee.isOverMemoryLimit && !flags.allowOOM
@@ -180,7 +184,8 @@ final class ScriptingEngine: @unchecked Sendable {
         var text = "ERR unknown error"
         rawField(lua, -1, "err")
         if lua_type(lua, -1) == LUA_TSTRING || lua_type(lua, -1) == LUA_TNUMBER, let message = luaString(lua, at: -1) {
-            text = replyErrorText(message)
+            // Redis formats the text as a C string inside its own line: up to a NUL.
+            text = cString(message)
         }
         rawField(lua, -2, "source")
         rawField(lua, -3, "line")
@@ -208,8 +213,8 @@ struct ScriptFlags {
     static func parse(_ body: [UInt8]) throws(CommandError) -> (ScriptFlags, Int) {
         guard body.starts(with: "#!".utf8) else { return (ScriptFlags(), 0) }
         guard let lineEnd = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .err("Invalid script shebang") }
-        // Split on any whitespace, CR and tab included, as Redis's sdssplitargs does.
-        let words = body[..<lineEnd].split(whereSeparator: { $0 == 32 || (9...13).contains($0) })
+        // Split on spaces, tabs, CR and LF, where Redis's sdssplitargs ends a word.
+        let words = body[..<lineEnd].split(whereSeparator: { $0 == 32 || $0 == 9 || $0 == 13 || $0 == 10 })
             .map { String(decoding: $0, as: UTF8.self) }
         guard let engine = words.first, engine == "#!lua" else {
             throw .err("Unexpected engine in script shebang: \(words.first ?? "")")
@@ -218,7 +223,9 @@ struct ScriptFlags {
         flags.declared = true
         for word in words.dropFirst() {
             guard word.hasPrefix("flags=") else { throw .err("Unknown lua shebang option: \(word)") }
-            for flag in word.dropFirst("flags=".count).split(separator: ",").map(String.init) {
+            // An empty flag (a trailing comma) is unknown, as in Redis; "flags=" alone is none.
+            let list = word.dropFirst("flags=".count)
+            for flag in list.isEmpty ? [] : list.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
                 guard known.contains(flag) else { throw .err("Unexpected flag in script shebang: \(flag)") }
                 if flag == "no-writes" { flags.noWrites = true }
                 if flag == "allow-oom" { flags.allowOOM = true }
