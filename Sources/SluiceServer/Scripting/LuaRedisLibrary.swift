@@ -114,11 +114,11 @@ private func fail(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int3
 /// `fail` for the error of a command a script called: Redis marks its table
 /// `ignore_error_stats_update`, as the command already counted the error.
 private func commandFailed(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int32 {
-    pushErrorTable(text, in: lua)
+    let result = fail(lua, text, raising)
     lua_pushstring(lua, "ignore_error_stats_update")
     lua_pushboolean(lua, 1)
     lua_rawset(lua, -3)
-    return raising ? -1 : 1
+    return result
 }
 
 /// Redis's shaping of an error text given to `redis.error_reply`: "-CODE message"
