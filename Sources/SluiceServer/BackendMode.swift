@@ -238,7 +238,7 @@ final class BackendMode: Sendable {
         case .failure(let error):
             reply = failureReply(error, deferred)
         }
-        if case .error(let text) = reply { tally.errorPrefixes.append(Self.errorPrefix(text)) }
+        if case .error(let text) = reply { tally.errorPrefixes.append(ServerStats.errorPrefix(text)) }
         return reply
     }
 
@@ -296,11 +296,6 @@ final class BackendMode: Sendable {
         case .array(let fields): if case .integer(let value)? = fields.first { value } else { nil }
         default: nil
         }
-    }
-
-    /// An error reply's first word, as `INFO errorstats` counts it.
-    static func errorPrefix(_ text: String) -> String {
-        String(text.prefix { $0 != " " }.prefix(32))
     }
 
     /// A script's own error is relayed; an unreachable or slow backend gets the policy's

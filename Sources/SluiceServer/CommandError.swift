@@ -19,9 +19,13 @@ public struct CommandError: Error, Hashable, Sendable {
     }
 
     let kind: Kind
+    /// Set for an error already counted in `INFO errorstats` where it arose (a command a
+    /// script called), so that relaying it as the reply does not count it again.
+    let alreadyCounted: Bool
 
-    init(_ kind: Kind) {
+    init(_ kind: Kind, alreadyCounted: Bool = false) {
         self.kind = kind
+        self.alreadyCounted = alreadyCounted
     }
 
     static let wrongType = CommandError(.wrongType)

@@ -305,7 +305,7 @@ final class Dispatcher: Sendable {
                 state.stats.commands[position].calls += 1
                 if case .error(let text) = reply {
                     state.stats.commands[position].failedCalls += 1
-                    state.stats.recordError(prefix: BackendMode.errorPrefix(text))
+                    state.stats.recordError(text: text)
                 }
                 emit(.value(reply))
                 return position

@@ -40,7 +40,7 @@ extension CommandError {
     var prefix: String {
         switch kind {
         case .wrongType: return "WRONGTYPE"
-        case .message(let text): return String(text.prefix { $0 != " " }.prefix(32))
+        case .message(let text): return ServerStats.errorPrefix(text)
         default: return "ERR"
         }
     }
@@ -49,7 +49,17 @@ extension CommandError {
 extension ServerStats {
     /// Counts an error reply by its prefix, as Redis's `errorstat_*` lines do.
     mutating func recordError(_ error: CommandError) {
-        recordError(prefix: error.prefix)
+        if !error.alreadyCounted { recordError(prefix: error.prefix) }
+    }
+
+    /// Counts an error reply given as its text (`ERR ...`, `WRONGTYPE ...`).
+    mutating func recordError(text: String) {
+        recordError(prefix: Self.errorPrefix(text))
+    }
+
+    /// An error text's prefix, its first word, as `errorstat_<prefix>` names it.
+    static func errorPrefix(_ text: String) -> String {
+        String(text.prefix { $0 != " " }.prefix(32))
     }
 
     mutating func recordError(prefix: String) {

@@ -299,6 +299,31 @@ struct ScriptingCommandTests {
         }
     }
 
+    @Test("Each error a script makes counts once in INFO errorstats, where Redis counts it")
+    func scriptErrorStats() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "s", "abc")
+            let cases: [(String, String)] = [
+                // A called command's error counts where it fails, and not again as the reply.
+                ("redis.pcall('NOPE') return 1", "ERR"), ("return redis.pcall('NOPE')", "ERR"),
+                ("return redis.pcall('INCR', 's')", "ERR"), ("return redis.call('INCR', 's')", "ERR"),
+                ("redis.pcall('GET') return 1", "ERR"),
+                // The script's own errors count as replies, nested ones too.
+                ("return {err = 'MY x'}", "MY"), ("error('x')", "ERR"), ("return {1, {err = 'NE y'}}", "NE"),
+            ]
+            for (script, prefix) in cases {
+                _ = try c.command("CONFIG", "RESETSTAT")
+                _ = try c.command("EVAL", script, "0")
+                let errors = try c.command("INFO", "errorstats")
+                let stats = try c.command("INFO", "stats")
+                #expect(errors.contains("errorstat_\(prefix):count=1\r\n"), "\(script): \(errors)")
+                #expect(errors.components(separatedBy: "errorstat_").count == 2, "\(script): \(errors)")
+                #expect(stats.contains("total_error_replies:1\r\n"), "\(script)")
+            }
+        }
+    }
+
     @Test("string, math, table, cjson and bit are available; bytecode cannot be loaded")
     func libraries() async throws {
         try await withServer { server in

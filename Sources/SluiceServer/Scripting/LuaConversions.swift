@@ -176,7 +176,7 @@ private func setUnlessNilKey(_ lua: OpaquePointer) {
 /// tables -> array up to the first nil; Redis 7's {double=}, {map=}, {set=},
 /// {big_number=} and {verbatim_string=} tables too. With `redis.setresp(3)` booleans
 /// stay booleans.
-func luaReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, depth: Int = 0) -> RESPValue {
+func luaReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, depth: Int = 0, countError: (String) -> Void = { _ in }) -> RESPValue {
     let index = index < 0 ? lua_gettop(lua) + index + 1 : index
     switch lua_type(lua, index) {
     case LUA_TNUMBER:
@@ -189,17 +189,23 @@ func luaReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, depth: Int = 0
         return flag ? .integer(1) : .null
     case LUA_TTABLE:
         guard depth < maxReplyDepth, lua_checkstack(lua, 4) != 0 else { return .error("ERR reached lua stack limit") }
-        return tableReply(lua, at: index, resp3: resp3, depth: depth)
+        return tableReply(lua, at: index, resp3: resp3, depth: depth, countError: countError)
     default:
         return .null
     }
 }
 
-private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, depth: Int) -> RESPValue {
+private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, depth: Int, countError: (String) -> Void) -> RESPValue {
     let base = lua_gettop(lua)
     defer { lua_settop(lua, base) }
     rawField(lua, index, "err")
-    if lua_type(lua, -1) == LUA_TSTRING { return .error(replyErrorText(luaString(lua, at: -1) ?? "")) }
+    if lua_type(lua, -1) == LUA_TSTRING {
+        let text = replyErrorText(luaString(lua, at: -1) ?? "")
+        // A called command's error was counted where it arose (see ScriptRun.failed).
+        rawField(lua, index, "ignore_error_stats_update")
+        if lua_toboolean(lua, -1) == 0 { countError(text) }
+        return .error(text)
+    }
     rawField(lua, index, "ok")
     if lua_type(lua, -1) == LUA_TSTRING { return .simpleString(cString(luaString(lua, at: -1) ?? "")) }
     rawField(lua, index, "double")
@@ -210,7 +216,8 @@ private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, dept
     if lua_type(lua, -1) == LUA_TTABLE {
         var pairs: [RESPPair] = []
         forEachEntry(lua, table: lua_gettop(lua)) { key, value in
-            pairs.append(RESPPair(luaReply(lua, at: key, resp3: resp3, depth: depth + 1), luaReply(lua, at: value, resp3: resp3, depth: depth + 1)))
+            pairs.append(RESPPair(luaReply(lua, at: key, resp3: resp3, depth: depth + 1, countError: countError),
+                                  luaReply(lua, at: value, resp3: resp3, depth: depth + 1, countError: countError)))
         }
         return .map(pairs)
     }
@@ -218,7 +225,7 @@ private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, dept
     if lua_type(lua, -1) == LUA_TTABLE {
         var elements: [RESPValue] = []
         forEachEntry(lua, table: lua_gettop(lua)) { key, _ in
-            elements.append(luaReply(lua, at: key, resp3: resp3, depth: depth + 1))
+            elements.append(luaReply(lua, at: key, resp3: resp3, depth: depth + 1, countError: countError))
         }
         return .set(elements)
     }
@@ -237,7 +244,7 @@ private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, dept
     while true {
         lua_rawgeti(lua, index, position)
         if lua_type(lua, -1) == LUA_TNIL { break }
-        elements.append(luaReply(lua, at: -1, resp3: resp3, depth: depth + 1))
+        elements.append(luaReply(lua, at: -1, resp3: resp3, depth: depth + 1, countError: countError))
         lua_settop(lua, base)
         position += 1
     }

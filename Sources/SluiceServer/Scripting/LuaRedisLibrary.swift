@@ -42,9 +42,16 @@ final class ScriptRun {
     /// redis.call / redis.pcall: runs a command from the table against the locked
     /// database, with Redis's checks and errors for scripts. Returns the host
     /// function's result count (-1 raises the error table on top).
+    /// A called command's error: counted in `INFO errorstats` here, where it arose, as
+    /// Redis counts it, and marked so that the script's reply does not count it again.
+    private func failed(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int32 {
+        database.pointee.stats.recordError(text: text)
+        return commandFailed(lua, text, raising)
+    }
+
     func call(_ lua: OpaquePointer, raising: Bool) -> Int32 {
         let count = lua_gettop(lua)
-        guard count > 0 else { return commandFailed(lua, "ERR Please specify at least one argument for this redis lib call", raising) }
+        guard count > 0 else { return failed(lua, "ERR Please specify at least one argument for this redis lib call", raising) }
         words.removeAll()
         for index in 1...count {
             switch lua_type(lua, index) {
@@ -55,27 +62,27 @@ final class ScriptRun {
             case LUA_TNUMBER:
                 numberArgument(lua_tonumber(lua, index)).withUnsafeBytes { words.append($0) }
             default:
-                return commandFailed(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
+                return failed(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
             }
         }
         words.endCommand()
         let table = invocation.server.table
         guard let position = words.withWord(0, { table.lookup($0) }) else {
-            return commandFailed(lua, "ERR Unknown Redis command called from script", raising)
+            return failed(lua, "ERR Unknown Redis command called from script", raising)
         }
         let spec = table.specs[position]
         guard spec.acceptsArgumentCount(Int(count)) else {
-            return commandFailed(lua, "ERR Wrong number of args calling Redis command from script", raising)
+            return failed(lua, "ERR Wrong number of args calling Redis command from script", raising)
         }
         // A blocking command would wait with the database lock held; Redis flags those noscript too.
         if spec.flags.contains("noscript") || spec.flags.contains("blocking") {
-            return commandFailed(lua, "ERR This Redis command is not allowed from script", raising)
+            return failed(lua, "ERR This Redis command is not allowed from script", raising)
         }
         if readOnly && spec.flags.contains("write") {
-            return commandFailed(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
+            return failed(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
         }
         if refusesOverMemoryLimit {
-            if spec.deniedOverMemoryLimit { return commandFailed(lua, CommandError.outOfMemory.message, raising) }
+            if spec.deniedOverMemoryLimit { return failed(lua, CommandError.outOfMemory.message, raising) }
             if spec.flags.contains("write") { refusesOverMemoryLimit = false }
         }
 
@@ -87,9 +94,9 @@ final class ScriptRun {
             reply = try spec.handler(&inner, &database.pointee)
         } catch {
             database.pointee.stats.commands[position].failedCalls += 1
-            return commandFailed(lua, error.message, raising)
+            return failed(lua, error.message, raising)
         }
-        if case .error(let text) = reply { return commandFailed(lua, text, raising) }
+        if case .error(let text) = reply { return failed(lua, text, raising) }
         pushReply(reply, resp3: resp3, in: lua)
         return 1
     }

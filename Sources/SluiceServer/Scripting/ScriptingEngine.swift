@@ -105,8 +105,18 @@ final class ScriptingEngine: @unchecked Sendable {
             let limit = invocation.server.configuration.luaTimeLimitMilliseconds
             throw .err("Script killed after running longer than the time limit (\(limit) ms) script: \(sha)")
         }
-        guard status == 0 else { throw CommandError(.message(errorText(in: lua, sha: sha))) }
-        return luaReply(lua, at: -1, resp3: run.resp3)
+        guard status == 0 else {
+            // A called command's error raised by redis.call was counted where it arose.
+            var counted = false
+            if lua_type(lua, -1) == LUA_TTABLE {
+                rawField(lua, -1, "ignore_error_stats_update")
+                counted = lua_toboolean(lua, -1) != 0
+                sluice_lua_pop(lua, 1)
+            }
+            throw CommandError(.message(errorText(in: lua, sha: sha)), alreadyCounted: counted)
+        }
+        // Error tables the script returns count as error replies, as in Redis.
+        return luaReply(lua, at: -1, resp3: run.resp3) { database.pointee.stats.recordError(text: $0) }
     }
 
     /// The state, created with its libraries on first use.
