@@ -246,9 +246,15 @@ struct ScriptingCommandTests {
                 #expect(try c.command("EVAL", script, "0").hasPrefix("-ERR user_script:1: Attempt to modify a readonly table script: "), "\(script)")
             }
             // Nor through the functions that write into a table raw.
-            for script in ["table.insert(math, 1) return 1", "table.insert(_G, 'x') return 1", "table.sort(redis) return 1", "table.remove(string) return 1", "rawset(_G, 'redis', 1) return 1"] {
+            for script in ["table.insert(math, 1) return 1", "table.insert(_G, 'x') return 1", "table.insert(redis, 1, 'x') return 1", "rawset(_G, 'redis', 1) return 1"] {
                 #expect(try c.command("EVAL", script, "0").hasPrefix("-ERR Attempt to modify a readonly table script: "), "\(script)")
             }
+            // What would write nothing there writes nothing, as in Redis: a library holds no array.
+            #expect(try c.command("EVAL", "table.sort(redis) return {table.remove(_G), table.remove(string, 1)}", "0") == "*0\r\n")
+            // Argument errors come first, at the script's line.
+            #expect(try c.command("EVAL", "table.insert(_G) return 1", "0").hasPrefix("-ERR user_script:1: wrong number of arguments to 'insert' script: "))
+            #expect(try c.command("EVAL", "local x = pairs('x') return 1", "0").hasPrefix("-ERR user_script:1: bad argument #1 to 'pairs' (table expected, got string) script: "))
+            #expect(try c.command("EVAL", "local x = rawget({}) return 1", "0").hasPrefix("-ERR user_script:1: bad argument #2 to 'rawget' (value expected) script: "))
             #expect(try c.command("EVAL", "return {math[1], rawget(_G, 1)}", "0") == "*0\r\n")
             // Looking through _G and the libraries raw still finds what they hold.
             #expect(try c.command("EVAL", "local n = 0 for k in pairs(_G) do n = n + 1 end return {n > 20, type(rawget(_G, 'redis')), type(next(_G)), rawget(_G, 'nope')}", "0")
@@ -289,6 +295,10 @@ struct ScriptingCommandTests {
             #expect(try c.command("EVAL", "redis.set_repl(redis.REPL_ALL) return 1", "0") == ":1\r\n")
             // Read as Redis reads it: numeric text, truncated, anything else 0.
             #expect(try c.command("EVAL", "redis.set_repl('3') redis.set_repl(3.9) redis.set_repl('x') return 1", "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "redis.set_repl(0/0) return 1", "0").hasPrefix("-ERR Invalid replication flags."))
+            // Whitespace before a shebang word is skipped; VT inside a word stays.
+            #expect(try c.command("EVAL", "#!lua \u{0B} flags=no-writes\nreturn 1", "0") == ":1\r\n")
+            #expect(try c.command("EVAL", "#!lua\u{0B}flags=no-writes\nreturn 1", "0") == "-ERR Unexpected engine in script shebang: #!lua\u{0B}flags=no-writes\r\n")
             #expect(try c.command("EVAL", "return {pcall(redis.set_repl, 9)}", "0") == "*2\r\n$-1\r\n$81\r\nERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.\r\n")
             // A script with a shebang but without no-writes may write: refused by EVAL_RO.
             #expect(try c.command("EVAL_RO", "#!lua\nreturn 1", "0") == "-ERR Can not execute a script with write flag using *_ro command.\r\n")

@@ -102,7 +102,7 @@ redis.set_repl = function(...)
   -- Read as Redis reads it: a number or numeric text, truncated; anything else is 0.
   local flags = tonumber((...)) or 0
   flags = flags < 0 and -floor(-flags) or floor(flags)
-  if flags < 0 or flags > 3 then
+  if flags ~= flags or flags < 0 or flags > 3 then
     error({err = "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."})
   end
 end
@@ -136,19 +136,42 @@ getmetatable("").__metatable = false
 
 local raw_next, raw_pairs, raw_rawget = next, pairs, rawget
 local library = backing[rawget(_G, "table")]
-local raw_insert, raw_remove, raw_sort = library.insert, library.remove, library.sort
+local raw_insert = library.insert
 local function writable(t)
   if backing[t] then error("Attempt to modify a readonly table", 0) end
 end
+-- Lua's own argument errors, raised here at the script's call as the C functions would.
+local function table_argument(t, count, name)
+  if type(t) ~= "table" then
+    error("bad argument #1 to '" .. name .. "' (table expected, got " .. (count == 0 and "no value" or type(t)) .. ")", 3)
+  end
+end
 rawset = function(t, k, v) writable(t) return raw_rawset(t, k, v) end
-library.insert = function(t, ...) writable(t) return raw_insert(t, ...) end
-library.remove = function(t, ...) writable(t) return raw_remove(t, ...) end
-library.sort = function(t, ...) writable(t) return raw_sort(t, ...) end
+-- A proxy holds nothing itself, so table.remove and table.sort find nothing to change
+-- there, as in Redis; table.insert is refused where it would write.
+library.insert = function(t, ...)
+  local count = select("#", ...)
+  table_argument(t, 1, "insert")
+  if count ~= 1 and count ~= 2 then error("wrong number of arguments to 'insert'", 2) end
+  if backing[t] and (count == 1 or tonumber((...)) ~= nil) then writable(t) end
+  return raw_insert(t, ...)
+end
 -- Set through _G: rawget and pairs are also locals of this chunk.
-local function wrapped_next(t, k) return raw_next(backing[t] or t, k) end
+local function wrapped_next(...)
+  local t, k = ...
+  table_argument(t, select("#", ...), "next")
+  return raw_next(backing[t] or t, k)
+end
 _G.next = wrapped_next
-_G.rawget = function(t, k) return raw_rawget(backing[t] or t, k) end
-_G.pairs = function(t)
+_G.rawget = function(...)
+  local t, k = ...
+  table_argument(t, select("#", ...), "rawget")
+  if select("#", ...) < 2 then error("bad argument #2 to 'rawget' (value expected)", 2) end
+  return raw_rawget(backing[t] or t, k)
+end
+_G.pairs = function(...)
+  local t = ...
+  table_argument(t, select("#", ...), "pairs")
   if backing[t] then return wrapped_next, t, nil end
   return raw_pairs(t)
 end
