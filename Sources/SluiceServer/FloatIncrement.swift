@@ -22,18 +22,29 @@ func parseLongDouble(_ bytes: [UInt8]) -> LongDouble? {
     else {
         return nil
     }
-    return (bytes + [0]).withUnsafeBufferPointer { buffer -> LongDouble? in
+    #if arch(x86_64) || arch(i386)
+    let parsed = parseCString(bytes) { strtold($0, $1) }
+    #else
+    let parsed = parseCString(bytes) { strtod($0, $1) }
+    #endif
+    guard let (value, outOfRange) = parsed, !value.isNaN else { return nil }
+    if outOfRange && (value.isInfinite || value == 0) { return nil }
+    return value
+}
+
+/// Runs one of C's `strto*` parsers on `bytes` as Redis runs it on its strings, which
+/// end at a NUL: the value and whether it was out of range (`ERANGE`), or nil unless
+/// the parser read all of the C string.
+func parseCString<T>(
+    _ bytes: [UInt8], _ parse: (UnsafePointer<CChar>, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> T
+) -> (value: T, outOfRange: Bool)? {
+    (bytes + [0]).withUnsafeBufferPointer { buffer in
         buffer.withMemoryRebound(to: CChar.self) { text in
             var end: UnsafeMutablePointer<CChar>?
             errno = 0
-            #if arch(x86_64) || arch(i386)
-            let value = strtold(text.baseAddress!, &end)
-            #else
-            let value = strtod(text.baseAddress!, &end)
-            #endif
-            guard let end, end.pointee == 0, !value.isNaN else { return nil }
-            if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
-            return value
+            let value = parse(text.baseAddress!, &end)
+            guard let end, end.pointee == 0 else { return nil }
+            return (value, errno == ERANGE)
         }
     }
 }

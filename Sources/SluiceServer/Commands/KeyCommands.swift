@@ -135,15 +135,8 @@ enum KeyCommands {
     /// leading space, anything after the digits or a value past 64 bits is refused.
     static func scanCursor(_ bytes: [UInt8]) -> UInt64? {
         guard bytes.first.map({ !(9...13).contains($0) && $0 != UInt8(ascii: " ") }) ?? true else { return nil }
-        return (bytes + [0]).withUnsafeBufferPointer { buffer -> UInt64? in
-            buffer.withMemoryRebound(to: CChar.self) { text in
-                var end: UnsafeMutablePointer<CChar>?
-                errno = 0
-                let value = strtoul(text.baseAddress!, &end, 10)
-                guard let end, end.pointee == 0, errno != ERANGE else { return nil }
-                return UInt64(value)
-            }
-        }
+        guard let (value, outOfRange) = parseCString(bytes, { strtoul($0, $1, 10) }), !outOfRange else { return nil }
+        return UInt64(value)
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]

@@ -313,15 +313,8 @@ enum SortedSetCommands {
     static func scoreBound(_ bytes: [UInt8]) -> SortedSet.ScoreBound? {
         let exclusive = bytes.first == UInt8(ascii: "(")
         let number = exclusive ? Array(bytes.dropFirst()) : bytes
-        let value = (number + [0]).withUnsafeBufferPointer { buffer -> Double? in
-            buffer.withMemoryRebound(to: CChar.self) { text in
-                var end: UnsafeMutablePointer<CChar>?
-                let value = strtod(text.baseAddress!, &end)
-                guard let end, end.pointee == 0, !value.isNaN else { return nil }
-                return value
-            }
-        }
-        return value.map { SortedSet.ScoreBound($0, exclusive: exclusive) }
+        guard let (value, _) = parseCString(number, { strtod($0, $1) }), !value.isNaN else { return nil }
+        return SortedSet.ScoreBound(value, exclusive: exclusive)
     }
 
     /// A score as ZADD and ZINCRBY take it, by Redis's rule: all of the text is a number
@@ -332,16 +325,9 @@ enum SortedSetCommands {
             return nil
         }
         if let integer = parseInteger(bytes), integer.magnitude < 1 << 53 { return Double(integer) }
-        return (bytes + [0]).withUnsafeBufferPointer { buffer -> Double? in
-            buffer.withMemoryRebound(to: CChar.self) { text in
-                var end: UnsafeMutablePointer<CChar>?
-                errno = 0
-                let value = strtod(text.baseAddress!, &end)
-                guard let end, end.pointee == 0, !value.isNaN else { return nil }
-                if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
-                return value
-            }
-        }
+        guard let (value, outOfRange) = parseCString(bytes, { strtod($0, $1) }), !value.isNaN else { return nil }
+        if outOfRange && (value.isInfinite || value == 0) { return nil }
+        return value
     }
 
     /// `-`, `+`, `[member` (inclusive) or `(member` (exclusive).
