@@ -2,10 +2,10 @@
 /// arguments are separated by whitespace; `"double quotes"` take the escapes `\n \r \t \b
 /// \a \\ \"` and `\xHH`; `'single quotes'` take `\'`; quotes may start inside an argument
 /// (`a"b"` is `ab`), but a closing quote must be followed by whitespace or the line's end.
-enum RESPInlineSplitter {
+public enum RESPInlineSplitter {
     /// The arguments, or nil for an unterminated quote or a closing quote followed by a non-space.
     /// A NUL byte ends the line, as it ends the C string Redis splits.
-    static func split(_ line: UnsafeRawBufferPointer) -> [[UInt8]]? {
+    public static func split(_ line: UnsafeRawBufferPointer) -> [[UInt8]]? {
         let end = line.firstIndex(of: 0) ?? line.count
         /// The byte at `index`, or 0 past the end (Redis reads the C string's terminator).
         func byte(_ index: Int) -> UInt8 {

@@ -218,28 +218,14 @@ struct ScriptFlags {
 
     static let known: Set<String> = ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]
 
-    /// The words of a shebang line as Redis's sdssplitargs finds them: any whitespace
-    /// before a word is skipped, and a word ends at a space, tab, CR or LF (so VT and FF
-    /// inside one stay).
-    static func shebangWords(_ line: ArraySlice<UInt8>) -> [String] {
-        var words: [String] = []
-        var index = line.startIndex
-        while index < line.endIndex {
-            while index < line.endIndex && (line[index] == 32 || (9...13).contains(line[index])) { index += 1 }
-            guard index < line.endIndex else { break }
-            let start = index
-            while index < line.endIndex && ![32, 9, 13, 10].contains(line[index]) { index += 1 }
-            words.append(String(decoding: line[start..<index], as: UTF8.self))
-        }
-        return words
-    }
-
     /// The flags, and where the code starts (at the shebang's line end, so line numbers
     /// stay right). Redis's errors for a malformed shebang.
     static func parse(_ body: [UInt8]) throws(CommandError) -> (ScriptFlags, Int) {
         guard body.starts(with: "#!".utf8) else { return (ScriptFlags(), 0) }
         guard let lineEnd = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .err("Invalid script shebang") }
-        let words = shebangWords(body[..<lineEnd])
+        // Split as Redis splits it, with sdssplitargs (RESPInlineSplitter's rules).
+        guard let words = body[..<lineEnd].withUnsafeBytes(RESPInlineSplitter.split)?.map({ String(decoding: $0, as: UTF8.self) })
+        else { throw .err("Invalid script shebang") }
         guard let engine = words.first, engine == "#!lua" else {
             throw .err("Unexpected engine in script shebang: \(words.first ?? "")")
         }
