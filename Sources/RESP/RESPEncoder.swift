@@ -55,6 +55,43 @@ extension ByteBuffer {
         }
     }
 
+    /// `*<count>\r\n`: the header of a request's array of words.
+    public mutating func writeRESPArrayHeader(_ count: Int) {
+        self.writeRESPHeader(RESPType.array, Int64(count))
+    }
+
+    /// One word of a request, `$<length>\r\n<bytes>\r\n`, in one reservation.
+    public mutating func writeRESPBulkString(_ bytes: UnsafeRawBufferPointer) {
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: RESPRawWriter.maxHeader + bytes.count + 2) { out in
+            var writer = RESPRawWriter(out)
+            writer.bulkString(bytes)
+            return writer.count
+        }
+    }
+
+    /// `value`'s decimal text as one word of a request, made in place without a String.
+    public mutating func writeRESPBulkString(decimal value: Int64) {
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: 2 * RESPRawWriter.maxHeader) { out in
+            var writer = RESPRawWriter(out)
+            writer.bulkDecimal(value)
+            return writer.count
+        }
+    }
+
+    /// Several words of a request in one reservation of `bound` bytes, which must be at
+    /// least what `body` writes (`RESPWordWriter`'s bounds); returns how many it wrote.
+    @discardableResult
+    public mutating func writeRESPWords(bound: Int, _ body: (inout RESPWordWriter) -> Void) -> Int {
+        var words = 0
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+            var writer = RESPWordWriter(RESPRawWriter(UnsafeMutableRawBufferPointer(rebasing: out[..<bound])))
+            body(&writer)
+            words = writer.words
+            return writer.count
+        }
+        return words
+    }
+
     /// `<type><length>\r\n<bytes>\r\n`.
     private mutating func writeRESPBulk<Bytes: Collection<UInt8>>(_ type: UInt8, _ bytes: Bytes) {
         self.writeRESPHeader(type, Int64(bytes.count))
@@ -105,6 +142,38 @@ public struct RESPDirectWriter {
         case .integer, .double, .boolean, .null, .nullArray: self.raw.write(value, self.version)
         default: preconditionFailure("RESPDirectWriter.scalar takes only scalars")
         }
+    }
+}
+
+/// Writes words of a request (bulk strings) into memory `ByteBuffer.writeRESPWords` reserved.
+public struct RESPWordWriter {
+    private var raw: RESPRawWriter
+    /// Words written so far.
+    public private(set) var words = 0
+
+    /// The most bytes `bulkDecimal` takes: `$20\r\n`, a sign and 19 digits, CR and LF.
+    public static let decimalBound = 27
+
+    /// The most bytes `bulkString` takes for `count` bytes.
+    public static func bulkBound(_ count: Int) -> Int {
+        RESPRawWriter.maxHeader + count + 2
+    }
+
+    init(_ raw: RESPRawWriter) {
+        self.raw = raw
+    }
+
+    var count: Int { self.raw.count }
+
+    public mutating func bulkString(_ bytes: UnsafeRawBufferPointer) {
+        self.raw.bulkString(bytes)
+        self.words += 1
+    }
+
+    /// `value`'s decimal text as a word.
+    public mutating func bulkDecimal(_ value: Int64) {
+        self.raw.bulkDecimal(value)
+        self.words += 1
     }
 }
 

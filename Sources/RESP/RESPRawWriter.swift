@@ -185,6 +185,52 @@ struct RESPRawWriter {
         self.crlf()
     }
 
+    /// `$<length>\r\n<bytes>\r\n`.
+    mutating func bulkString(_ bytes: UnsafeRawBufferPointer) {
+        self.bulk(RESPType.bulkString, bytes)
+    }
+
+    /// `value`'s decimal text as a bulk string: `$<digit count>\r\n<digits>\r\n`.
+    mutating func bulkDecimal(_ value: Int64) {
+        let length = Self.decimalLength(value)
+        self.header(RESPType.bulkString, Int64(length))
+        if value < 0 { self.byte(ASCII.minus) }
+        self.digits(value.magnitude, count: value < 0 ? length - 1 : length)
+        self.crlf()
+    }
+
+    /// Characters in `value`'s decimal text, sign included.
+    @inline(__always)
+    static func decimalLength(_ value: Int64) -> Int {
+        digitCount(value.magnitude) + (value < 0 ? 1 : 0)
+    }
+
+    @inline(__always)
+    private static func digitCount(_ magnitude: UInt64) -> Int {
+        var count = 1
+        var bound: UInt64 = 10
+        // Int64's magnitude has at most 19 digits, and 10^19 still fits UInt64.
+        while count < 19 && magnitude >= bound {
+            count += 1
+            bound &*= 10
+        }
+        return count
+    }
+
+    /// The `count` decimal digits of `magnitude`, written in place from the last.
+    @inline(__always)
+    private mutating func digits(_ magnitude: UInt64, count: Int) {
+        assert(self.count + count <= self.out.count, "RESP reply longer than its size bound")
+        var magnitude = magnitude
+        var position = self.count + count - 1
+        repeat {
+            self.out[position] = ASCII.zero &+ UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+            position -= 1
+        } while magnitude > 0
+        self.count += count
+    }
+
     /// `<type><decimal>\r\n`, digits written in place.
     mutating func header(_ type: UInt8, _ value: Int64) {
         // 0 to 9 and -1, most of what rate-limit replies hold: stored as one word.
@@ -205,22 +251,7 @@ struct RESPRawWriter {
         }
         self.byte(type)
         if value < 0 { self.byte(ASCII.minus) }
-        var magnitude = value.magnitude
-        var digitCount = 1
-        var bound: UInt64 = 10
-        // Int64's magnitude has at most 19 digits, and 10^19 still fits UInt64.
-        while digitCount < 19 && magnitude >= bound {
-            digitCount += 1
-            bound &*= 10
-        }
-        assert(self.count + digitCount + 2 <= self.out.count, "RESP reply longer than its size bound")
-        var position = self.count + digitCount - 1
-        repeat {
-            self.out[position] = ASCII.zero &+ UInt8(truncatingIfNeeded: magnitude % 10)
-            magnitude /= 10
-            position -= 1
-        } while magnitude > 0
-        self.count += digitCount
+        self.digits(value.magnitude, count: Self.digitCount(value.magnitude))
         self.crlf()
     }
 }

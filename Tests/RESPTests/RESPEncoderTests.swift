@@ -186,3 +186,17 @@ func formattedDoublesRoundTrip() {
     }
     #expect(mismatches == [])
 }
+
+@Test("A request's words written one by one are the bulk strings writeRESPCommand gives, integers as their decimal text",
+      arguments: [Int64(0), 7, 9, 10, -1, -9, -10, 99, 100, 123_456_789, 1_000_000_000_000_000_000, .max, .min])
+func requestWordsWrittenOneByOne(number: Int64) {
+    var expected = ByteBuffer()
+    expected.writeRESPCommand([Array("EVALSHA".utf8), [], Array(String(number).utf8), Array(repeating: 120, count: 300)])
+    var written = ByteBuffer()
+    written.writeRESPArrayHeader(4)
+    "EVALSHA".utf8.withContiguousStorageIfAvailable { written.writeRESPBulkString(UnsafeRawBufferPointer($0)) }
+    written.writeRESPBulkString(UnsafeRawBufferPointer(start: nil, count: 0))
+    written.writeRESPBulkString(decimal: number)
+    Array(repeating: UInt8(120), count: 300).withUnsafeBytes { written.writeRESPBulkString($0) }
+    #expect(String(buffer: written) == String(buffer: expected))
+}
