@@ -77,7 +77,7 @@ let package = Package(
         // Backend mode's client: a pool of pipelined hiredis connections on their own threads.
         .target(
             name: "SluiceRedisBackend",
-            dependencies: ["CHiredis", "SluiceLuaScripts", "RESP", "SluiceCore"],
+            dependencies: ["CHiredis", "SluiceLuaScripts", "RESP", "SluiceCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: releaseSettings
         ),
         .executableTarget(
@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SeededRandom"]),
         // A throwaway redis-server for the test targets that need one.
         .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
-        .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "SluiceCore", "RESP", "RedisTestSupport"]),
+        .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "SluiceCore", "RESP", "RedisTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
 import RESP
 
 /// One command for Redis with its words already in RESP form: built on the caller's
@@ -8,8 +14,10 @@ import RESP
 public struct BackendCommand: Sendable {
     /// The script to run, or nil for a plain command.
     public let script: BackendScript?
-    /// The words as RESP bulk strings, without the array header.
-    private(set) var bytes: [UInt8]
+    /// The words as RESP bulk strings, without the array header. A ByteBuffer, which
+    /// lets each word be written in place in one step: appending to an array byte by
+    /// byte paid its uniqueness and capacity checks for every byte.
+    private(set) var bytes: ByteBuffer
     /// Number of words in `bytes`.
     private(set) var count = 0
     /// For a script call: its number of keys, where they start in `bytes` (after the
@@ -22,26 +30,22 @@ public struct BackendCommand: Sendable {
     public init(words: [[UInt8]]) {
         self.script = nil
         self.keyCount = 0
-        self.bytes = []
-        bytes.reserveCapacity(words.reduce(0) { $0 + $1.count + 16 })
+        self.bytes = ByteBufferAllocator().buffer(capacity: words.reduce(0) { $0 + $1.count + 16 })
         for word in words { append(word) }
     }
 
     /// A call of `script`; append its `keyCount` keys, then its arguments.
-    public init(script: BackendScript, keyCount: Int, capacity: Int = 128) {
+    public init(script: BackendScript, keyCount: Int, capacity: Int = 256) {
         self.script = script
         self.keyCount = keyCount
-        self.bytes = []
-        bytes.reserveCapacity(capacity)
+        self.bytes = ByteBufferAllocator().buffer(capacity: capacity)
         append(Int64(keyCount))
-        keysStart = bytes.count
+        keysStart = bytes.writerIndex
     }
 
     public mutating func append(_ word: UnsafeRawBufferPointer) {
-        appendHeader(word.count)
-        bytes.append(contentsOf: word)
-        bytes.append(13)
-        bytes.append(10)
+        countWord()
+        bytes.writeRESPBulkString(word)
     }
 
     public mutating func append(_ word: [UInt8]) {
@@ -55,42 +59,49 @@ public struct BackendCommand: Sendable {
 
     /// An integer as its decimal text.
     public mutating func append(_ value: Int64) {
-        withDecimalText(value) { append($0) }
+        countWord()
+        bytes.writeRESPBulkString(decimal: value)
     }
 
-    private mutating func appendHeader(_ length: Int) {
-        if script != nil && count == 1 + keyCount { argumentsStart = bytes.count }
+    /// A script call's arguments, all in one reservation of `bound` bytes (at least what
+    /// `body` writes, by `RESPWordWriter`'s bounds), once its keys are in: each word
+    /// written on its own costs a reservation.
+    public mutating func appendArguments(bound: Int, _ body: (inout RESPWordWriter) -> Void) {
+        precondition(script != nil && count >= 1 + keyCount, "appendArguments comes after a script call's keys")
+        if count == 1 + keyCount { argumentsStart = bytes.writerIndex }
+        count += bytes.writeRESPWords(bound: bound, body)
+    }
+
+    private mutating func countWord() {
+        if script != nil && count == 1 + keyCount { argumentsStart = bytes.writerIndex }
         count += 1
-        bytes.append(UInt8(ascii: "$"))
-        appendDigits(length, to: &bytes)
-        bytes.append(13)
-        bytes.append(10)
     }
 
     /// About how many bytes `write` adds (with a script's hash, not its text).
-    var wireSize: Int { bytes.count + (script == nil ? 8 : 64) }
+    var wireSize: Int { bytes.readableBytes + (script == nil ? 8 : 64) }
 
     /// The whole command for the wire: `*N`, then `EVALSHA <sha>` (or `EVAL <source>`)
     /// for a script, then the words.
-    func write(into output: inout [UInt8], hash: [UInt8]?) {
+    func write(into output: inout ByteBuffer, hash: [UInt8]?) {
         guard let script else {
-            appendArrayHeader(count, to: &output)
-            output.append(contentsOf: bytes)
+            output.writeRESPArrayHeader(count)
+            output.writeImmutableBuffer(bytes)
             return
         }
-        appendArrayHeader(count + 2, to: &output)
+        output.writeRESPArrayHeader(count + 2)
         Self.writeCall(of: script, hash: hash, into: &output)
-        output.append(contentsOf: bytes)
+        output.writeImmutableBuffer(bytes)
     }
 
     /// `EVALSHA <sha>`, or `EVAL <source>` when the hash is not known to be loaded.
-    private static func writeCall(of script: BackendScript, hash: [UInt8]?, into output: inout [UInt8]) {
+    private static func writeCall(of script: BackendScript, hash: [UInt8]?, into output: inout ByteBuffer) {
         if let hash {
-            output.append(contentsOf: evalsha)
-            appendBulk(hash, to: &output)
+            output.writeBytes(evalsha)
+            hash.withUnsafeBytes { output.writeRESPBulkString($0) }
         } else {
-            output.append(contentsOf: eval)
-            appendBulk(Array(script.source.utf8), to: &output)
+            output.writeBytes(eval)
+            var source = script.source
+            source.withUTF8 { output.writeRESPBulkString(UnsafeRawBufferPointer($0)) }
         }
     }
 
@@ -98,111 +109,53 @@ public struct BackendCommand: Sendable {
     /// `EVALSHA <sha> <all keys> <keys...> BATCH <calls> [<key count> <argument count> <arguments...>]...`,
     /// where a call with the same arguments as the one before it sends `=` as its
     /// argument count and no arguments.
-    static func writeBatch(_ calls: ArraySlice<BackendCommand>, into output: inout [UInt8], hash: [UInt8]?) {
+    static func writeBatch(_ calls: ArraySlice<BackendCommand>, into output: inout ByteBuffer, hash: [UInt8]?) {
         let script = calls.first!.script!
         let keys = calls.reduce(0) { $0 + $1.keyCount }
         var arguments = 0
         for index in calls.indices {
             arguments += 2 + (repeatsPrevious(calls, index) ? 0 : calls[index].argumentCount)
         }
-        appendArrayHeader(2 + 1 + keys + 2 + arguments, to: &output)
+        output.writeRESPArrayHeader(2 + 1 + keys + 2 + arguments)
         writeCall(of: script, hash: hash, into: &output)
-        appendBulkDecimal(keys, to: &output)
-        for call in calls { output.append(contentsOf: call.bytes[call.keysStart..<call.argumentsOffset]) }
-        output.append(contentsOf: Self.batch)
-        appendBulkDecimal(calls.count, to: &output)
+        output.writeRESPBulkString(decimal: Int64(keys))
+        for call in calls { call.withBytes(call.keysStart..<call.argumentsOffset) { output.writeBytes($0) } }
+        output.writeBytes(Self.batch)
+        output.writeRESPBulkString(decimal: Int64(calls.count))
         for index in calls.indices {
             let call = calls[index]
-            appendBulkDecimal(call.keyCount, to: &output)
+            output.writeRESPBulkString(decimal: Int64(call.keyCount))
             if repeatsPrevious(calls, index) {
-                output.append(contentsOf: Self.same)
+                output.writeBytes(Self.same)
             } else {
-                appendBulkDecimal(call.argumentCount, to: &output)
-                output.append(contentsOf: call.arguments)
+                output.writeRESPBulkString(decimal: Int64(call.argumentCount))
+                call.withBytes(call.argumentsOffset..<call.bytes.writerIndex) { output.writeBytes($0) }
             }
         }
     }
 
     /// Whether the call at `index` has the same arguments, byte for byte, as the one before it.
     private static func repeatsPrevious(_ calls: ArraySlice<BackendCommand>, _ index: Int) -> Bool {
-        index > calls.startIndex && calls[index].arguments == calls[index - 1].arguments
+        guard index > calls.startIndex else { return false }
+        let call = calls[index]
+        let previous = calls[index - 1]
+        return call.withBytes(call.argumentsOffset..<call.bytes.writerIndex) { mine in
+            previous.withBytes(previous.argumentsOffset..<previous.bytes.writerIndex) { theirs in
+                mine.count == theirs.count && (mine.isEmpty || memcmp(mine.baseAddress!, theirs.baseAddress!, mine.count) == 0)
+            }
+        }
     }
 
-    private var argumentsOffset: Int { argumentsStart >= 0 ? argumentsStart : bytes.count }
+    /// `body` over the bytes at `range` of `bytes`, in place.
+    private func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        bytes.withUnsafeReadableBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    private var argumentsOffset: Int { argumentsStart >= 0 ? argumentsStart : bytes.writerIndex }
     private var argumentCount: Int { count - 1 - keyCount }
-    /// The arguments' words as they go on the wire.
-    private var arguments: ArraySlice<UInt8> { bytes[argumentsOffset...] }
 
     private static let batch = Array("$5\r\nBATCH\r\n".utf8)
     private static let same = Array("$1\r\n=\r\n".utf8)
     private static let evalsha = Array("$7\r\nEVALSHA\r\n".utf8)
     private static let eval = Array("$4\r\nEVAL\r\n".utf8)
-}
-
-func appendArrayHeader(_ count: Int, to output: inout [UInt8]) {
-    output.append(UInt8(ascii: "*"))
-    appendDigits(count, to: &output)
-    output.append(13)
-    output.append(10)
-}
-
-func appendBulk(_ word: [UInt8], to output: inout [UInt8]) {
-    word.withUnsafeBytes { appendBulk($0, to: &output) }
-}
-
-func appendBulk(_ word: UnsafeRawBufferPointer, to output: inout [UInt8]) {
-    output.append(UInt8(ascii: "$"))
-    appendDigits(word.count, to: &output)
-    output.append(13)
-    output.append(10)
-    output.append(contentsOf: word)
-    output.append(13)
-    output.append(10)
-}
-
-/// A count as a bulk string, its text made on the stack: building it as a `String`
-/// and an `Array` cost two allocations per count, two counts per call of a batch.
-func appendBulkDecimal(_ value: Int, to output: inout [UInt8]) {
-    withDecimalText(Int64(value)) { appendBulk($0, to: &output) }
-}
-
-/// Calls `body` with `value`'s decimal text, valid only inside it.
-private func withDecimalText<R>(_ value: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    // 20 bytes hold "-9223372036854775808".
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-        var magnitude = value.magnitude
-        var start = digits.count
-        repeat {
-            start -= 1
-            digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
-        if value < 0 {
-            start -= 1
-            digits[start] = UInt8(ascii: "-")
-        }
-        return body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...])))
-    }
-}
-
-/// The decimal digits of a non-negative count.
-private func appendDigits(_ value: Int, to output: inout [UInt8]) {
-    if value < 10 {
-        output.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
-        return
-    }
-    let start = output.count
-    var rest = value
-    while rest > 0 {
-        output.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10))
-        rest /= 10
-    }
-    // Swapped in place: reversing `output[start...]` copied the whole array.
-    var low = start
-    var high = output.count - 1
-    while low < high {
-        output.swapAt(low, high)
-        low += 1
-        high -= 1
-    }
 }

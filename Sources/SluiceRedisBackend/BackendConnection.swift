@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CHiredis
+import NIOCore
 import RESP
 import Synchronization
 
@@ -51,7 +52,7 @@ final class BackendConnection: @unchecked Sendable {
     /// SHA1 of each script this connection loaded; without one a call goes as `EVAL`.
     private var hashes: [BackendScript: [UInt8]] = [:]
     /// The commands of a round, kept to reuse its capacity.
-    private var output: [UInt8] = []
+    private var output = ByteBufferAllocator().buffer(capacity: 16 * 1024)
     /// When the connection last wrote or read (monotonic nanoseconds).
     private var lastActivity = 0
 
@@ -216,7 +217,7 @@ final class BackendConnection: @unchecked Sendable {
     private func roundTrip(
         _ commands: [BackendCommand], on context: UnsafeMutablePointer<redisContext>, sendingSource: Bool = false
     ) -> (values: [Result<RESPValue, BackendError>], failed: Bool) {
-        output.removeAll(keepingCapacity: true)
+        output.clear()
         var runs: [Range<Int>] = []
         var start = 0
         while start < commands.count {
@@ -236,8 +237,8 @@ final class BackendConnection: @unchecked Sendable {
         }
         var values: [Result<RESPValue, BackendError>] = []
         values.reserveCapacity(commands.count)
-        let appended = output.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) == REDIS_OK }
+        let appended = output.withUnsafeReadableBytes { bytes in
+            redisAppendFormattedCommand(context, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count) == REDIS_OK
         }
         // Only a broken context refuses a command; whatever was written is lost with it.
         var failure: BackendError? = appended ? nil : .unavailable(errorText(context))

@@ -78,9 +78,14 @@ final class BackendMode: Sendable {
     /// Each event loop's pipeline, made on first use.
     private let pipelines = PerEventLoop<BackendPipeline>()
 
-    init(backend: RedisBackend, database: Database) {
+    /// How each command of the table runs, by table position: worked out once, as
+    /// matching names and flags as strings cost hundreds of instructions per command.
+    private let routes: [RouteKind]
+
+    init(backend: RedisBackend, database: Database, table: CommandTable) {
         self.backend = backend
         self.database = database
+        self.routes = table.specs.map(Self.routeKind)
         self.policy = backend.configuration.failurePolicy
         self.url = "redis://\(backend.configuration.address)/\(backend.configuration.database)"
     }
@@ -106,12 +111,37 @@ final class BackendMode: Sendable {
         "memory",
     ]
 
-    /// Decides how `spec` runs; parses (and so consumes) the arguments only for
-    /// rate-limit commands, which are checked here as in memory mode.
-    func route(_ spec: CommandSpec, _ invocation: inout Invocation) -> BackendRoute {
+    /// How a command runs in backend mode, before its arguments are looked at.
+    private enum RouteKind {
+        case refused, local, forwarded
+        case leakyBucket, add, incrOrDecr, incrAndSum, throttle, acquire
+    }
+
+    private static func routeKind(_ spec: CommandSpec) -> RouteKind {
+        if refused.contains(spec.name) || spec.flags.contains("blocking") || spec.flags.contains("movablekeys") {
+            return .refused
+        }
+        switch spec.name {
+        case "consume", "peek": return .leakyBucket
+        case "add": return .add
+        case "incr", "decr": return .incrOrDecr
+        case "incr_and_sum": return .incrAndSum
+        case "cl.throttle": return .throttle
+        case "acquire": return .acquire
+        default: return spec.firstKey > 0 ? .forwarded : .local
+        }
+    }
+
+    /// Decides how `spec`, at `position` in the command table, runs; parses (and so
+    /// consumes) the arguments only for rate-limit commands, which are checked here as
+    /// in memory mode.
+    func route(_ spec: CommandSpec, at position: Int, _ invocation: inout Invocation) -> BackendRoute {
+        let kind = routes[position]
         let name = spec.name
-        if Self.refused.contains(name) || spec.flags.contains("blocking") || spec.flags.contains("movablekeys") {
-            return .reply(.error("ERR \(name.uppercased()) is not available in backend mode"))
+        switch kind {
+        case .refused: return .reply(.error("ERR \(name.uppercased()) is not available in backend mode"))
+        case .local: return .local
+        default: break
         }
         let version = invocation.client.protocolVersion
         // With the clock pinned by DEBUG SET-CLOCK, scripts get that time (their NOW
@@ -119,16 +149,14 @@ final class BackendMode: Sendable {
         let pinnedNow = invocation.server.debugClock?.isPinned == true ? invocation.now : nil
         let call: (command: BackendCommand, shape: BackendReplyShape)
         do throws(CommandError) {
-            switch name {
-            case "consume", "peek": call = try leakyBucket(&invocation, command: name)
-            case "add": call = try add(&invocation)
-            case "incr" where invocation.arguments.count != 2, "decr" where invocation.arguments.count != 2:
-                call = try bounded(&invocation, command: name)
-            case "incr_and_sum": call = try incrAndSum(&invocation)
-            case "cl.throttle": call = try throttle(&invocation)
-            case "acquire": call = try acquire(&invocation)
+            switch kind {
+            case .leakyBucket: call = try leakyBucket(&invocation, command: name)
+            case .add: call = try add(&invocation)
+            case .incrOrDecr where invocation.arguments.count != 2: call = try bounded(&invocation, command: name)
+            case .incrAndSum: call = try incrAndSum(&invocation)
+            case .throttle: call = try throttle(&invocation)
+            case .acquire: call = try acquire(&invocation)
             default:
-                guard spec.firstKey > 0 else { return .local }
                 return .deferred(DeferredReply(version: version, command: Self.forward(invocation.arguments),
                                                shape: .forwarded(ForwardedReply(name, invocation.arguments, version))))
             }
@@ -149,11 +177,13 @@ final class BackendMode: Sendable {
         let parsed = try LeakyBucketCommands.parse(&invocation, command: command)
         var call = BackendCommand(script: .leakyBucket, keyCount: 1)
         invocation.arguments.withWord(parsed.key) { call.append($0) }
-        call.append(command)
-        call.append(parsed.capacity)
-        call.append(Self.seconds(parsed.recharge))
-        call.append(parsed.amount ?? 1)
-        call.append(Self.seconds(parsed.block ?? 0))
+        call.appendArguments(bound: RESPWordWriter.bulkBound(command.utf8.count) + 2 * RESPWordWriter.decimalBound + 2 * Self.secondsBound) { words in
+            Self.write(command, &words)
+            words.bulkDecimal(parsed.capacity)
+            Self.writeSeconds(parsed.recharge, &words)
+            words.bulkDecimal(parsed.amount ?? 1)
+            Self.writeSeconds(parsed.block ?? 0, &words)
+        }
         return (call, .leakyBucket(consume: command == "consume", rechargeNanoseconds: parsed.bucket.rechargeNanoseconds))
     }
 
@@ -182,8 +212,10 @@ final class BackendMode: Sendable {
     private func counter(keys: [[UInt8]], _ mode: String, _ numbers: [Int64], _ decision: RateLimitCommand) -> (BackendCommand, BackendReplyShape) {
         var call = BackendCommand(script: .boundedCounter, keyCount: keys.count)
         for key in keys { call.append(key) }
-        call.append(mode)
-        for number in numbers { call.append(number) }
+        call.appendArguments(bound: RESPWordWriter.bulkBound(mode.utf8.count) + numbers.count * RESPWordWriter.decimalBound) { words in
+            Self.write(mode, &words)
+            for number in numbers { words.bulkDecimal(number) }
+        }
         return (call, .counter(decision))
     }
 
@@ -191,10 +223,12 @@ final class BackendMode: Sendable {
         let parsed = try ThrottleCommands.parse(&invocation)
         var call = BackendCommand(script: .cellThrottle, keyCount: 1)
         invocation.arguments.withWord(parsed.key) { call.append($0) }
-        call.append(parsed.maxBurst)
-        call.append(parsed.countPerPeriod)
-        call.append(Self.seconds(parsed.period))
-        call.append(parsed.quantity)
+        call.appendArguments(bound: 3 * RESPWordWriter.decimalBound + Self.secondsBound) { words in
+            words.bulkDecimal(parsed.maxBurst)
+            words.bulkDecimal(parsed.countPerPeriod)
+            Self.writeSeconds(parsed.period, &words)
+            words.bulkDecimal(parsed.quantity)
+        }
         return (call, .throttle(limit: parsed.throttle.limit, quantity: parsed.quantity))
     }
 
@@ -202,18 +236,32 @@ final class BackendMode: Sendable {
         let (key, weight, rates) = try SlidingWindowCommands.parse(&invocation)
         var call = BackendCommand(script: .slidingWindow, keyCount: 1)
         invocation.arguments.withWord(key) { call.append($0) }
-        call.append(weight)
-        for rate in rates.window.rates {
-            call.append(rate.limit)
-            call.append(Int64(rate.intervalMilliseconds))
+        call.appendArguments(bound: (1 + 2 * rates.window.rates.count) * RESPWordWriter.decimalBound) { words in
+            words.bulkDecimal(weight)
+            for rate in rates.window.rates {
+                words.bulkDecimal(rate.limit)
+                words.bulkDecimal(rate.intervalMilliseconds)
+            }
         }
         return (call, .slidingWindow)
     }
 
     /// Seconds for a script argument: Swift's shortest text that reads back as the same
     /// double, so the script derives the same nanoseconds as the in-memory algorithm.
-    private static func seconds(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    private static func writeSeconds(_ value: Double, _ words: inout RESPWordWriter) {
+        if value == value.rounded() && abs(value) < 1e15 {
+            words.bulkDecimal(Int64(value))
+        } else {
+            write("\(value)", &words)
+        }
+    }
+
+    /// Room for `writeSeconds`: Swift's longest text of a double has 24 characters.
+    private static let secondsBound = RESPWordWriter.bulkBound(24)
+
+    private static func write(_ text: String, _ words: inout RESPWordWriter) {
+        var text = text
+        text.withUTF8 { words.bulkString(UnsafeRawBufferPointer($0)) }
     }
 
     /// The command's words as they came, copied from the read burst once.

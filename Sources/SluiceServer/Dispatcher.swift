@@ -299,7 +299,7 @@ final class Dispatcher: Sendable {
             return nil
         }
         if let backend = context.backend, let deferred {
-            switch backend.route(spec, &invocation) {
+            switch backend.route(spec, at: position, &invocation) {
             case .local: break
             case .reply(let reply):
                 state.stats.commands[position].calls += 1

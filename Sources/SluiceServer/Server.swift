@@ -48,7 +48,7 @@ public final class SluiceServer: Sendable {
         var backend: BackendMode?
         if let settings = (try? configuration.backendConfiguration()) ?? nil,
            let client = try? RedisBackend(configuration: settings, roundTripObserver: metrics?.backendRoundTripObserver()) {
-            backend = BackendMode(backend: client, database: database)
+            backend = BackendMode(backend: client, database: database, table: table)
         }
         let context = ServerContext(
             configuration: configuration, table: table, startedAt: timeSource.now(), processID: getpid(),

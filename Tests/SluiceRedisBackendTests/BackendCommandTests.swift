@@ -1,3 +1,4 @@
+import NIOCore
 @testable import SluiceRedisBackend
 import Testing
 
@@ -38,9 +39,9 @@ struct BackendCommandTests {
         let first = ["consume", "10", "1", "1", "0"]
         let second = ["consume", "10", "1", "2", "0"]
         let calls = [consume("a", first), consume("b", first), consume("c", second), consume("d", second), consume("e", first)]
-        var output: [UInt8] = []
+        var output = ByteBuffer()
         BackendCommand.writeBatch(calls[...], into: &output, hash: Array("abc".utf8))
-        #expect(words(output) == ["EVALSHA", "abc", "5", "a", "b", "c", "d", "e", "BATCH", "5"]
+        #expect(words(Array(output.readableBytesView)) == ["EVALSHA", "abc", "5", "a", "b", "c", "d", "e", "BATCH", "5"]
             + ["1", "5"] + first + ["1", "="] + ["1", "5"] + second + ["1", "="] + ["1", "5"] + first)
     }
 
@@ -48,10 +49,10 @@ struct BackendCommandTests {
     func multiDigitCounts() {
         // Twelve calls with eleven arguments each, none repeating the one before.
         let calls = (0..<12).map { call in consume("k\(call)", (0..<11).map { "\(call * 100 + $0)" }) }
-        var output: [UInt8] = []
+        var output = ByteBuffer()
         BackendCommand.writeBatch(calls[...], into: &output, hash: Array("abc".utf8))
         let expected = ["EVALSHA", "abc", "12"] + (0..<12).map { "k\($0)" } + ["BATCH", "12"]
             + (0..<12).flatMap { call in ["1", "11"] + (0..<11).map { "\(call * 100 + $0)" } }
-        #expect(words(output) == expected)
+        #expect(words(Array(output.readableBytesView)) == expected)
     }
 }

@@ -30,6 +30,10 @@ private let paritySequences: [(String, [Step])] = [
         .advance(milliseconds: 1_250),
         c("CONSUME", "b", "3", "2", "BLOCK", "10"), c("CONSUME", "b2", "5", "0.25", "AMOUNT", "-1"),
         c("CONSUME", "b3", "2", "1e-3"), c("CONSUME", "b3", "2", "1e-3", "AMOUNT", "2"),
+        // Seconds whose shortest text is as long as a double's gets (24 characters).
+        c("CONSUME", "b4", "2", "1.2345678901234567e-300", "BLOCK", "0.30000000000000004"),
+        c("CONSUME", "b4", "2", "1.2345678901234567e-300", "BLOCK", "0.30000000000000004"),
+        c("CONSUME", "b4", "2", "1.2345678901234567e-300", "BLOCK", "0.30000000000000004"),
     ]),
     ("leaky bucket argument errors", [
         c("CONSUME", "b", "0", "1"), c("CONSUME", "b", "x", "1"), c("CONSUME", "b", "3", "-1"),
@@ -56,6 +60,7 @@ private let paritySequences: [(String, [Step])] = [
         .advance(milliseconds: 7_000),
         c("CL.THROTTLE", "t", "2", "10", "60"), c("CL.THROTTLE", "t", "2", "10", "60", "0"),
         c("CL.THROTTLE", "t", "2", "10", "60", "9"), c("CL.THROTTLE", "t2", "0", "1", "0.5"),
+        c("CL.THROTTLE", "t3", "3", "7", "123456.78901234567"), c("CL.THROTTLE", "t3", "3", "7", "123456.78901234567"),
         c("CL.THROTTLE", "t", "-1", "10", "60"), c("CL.THROTTLE", "t", "2", "0", "60"),
         c("CL.THROTTLE", "t", "2", "10", "x"), c("CL.THROTTLE", "t", "2", "10", "60", "-1"),
         c("CL.THROTTLE", "t", "2", "10", "60", "1", "1"),
