@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SeededRandom"]),
         // A throwaway redis-server for the test targets that need one.
         .target(name: "RedisTestSupport", path: "Tests/RedisTestSupport"),
-        .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "SluiceCore", "RESP", "RedisTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "SluiceRedisBackendTests", dependencies: ["SluiceRedisBackend", "CHiredis", "SluiceCore", "RESP", "RedisTestSupport", "SeededRandom", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [

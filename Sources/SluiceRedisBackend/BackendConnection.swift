@@ -53,6 +53,8 @@ final class BackendConnection: @unchecked Sendable {
     private var hashes: [BackendScript: [UInt8]] = [:]
     /// The commands of a round, kept to reuse its capacity.
     private var output = ByteBufferAllocator().buffer(capacity: 16 * 1024)
+    /// What hiredis reads, kept flat (`FlatReplies`).
+    private let replies = FlatReplies()
     /// When the connection last wrote or read (monotonic nanoseconds).
     private var lastActivity = 0
 
@@ -243,14 +245,11 @@ final class BackendConnection: @unchecked Sendable {
         // Only a broken context refuses a command; whatever was written is lost with it.
         var failure: BackendError? = appended ? nil : .unavailable(errorText(context))
         for run in runs where failure == nil {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+            guard let value = nextReply(context) else {
                 let timedOut = errno == EAGAIN || errno == EWOULDBLOCK
                 failure = timedOut ? .timeout : .unavailable(errorText(context))
                 break
             }
-            let value = respValue(raw.assumingMemoryBound(to: redisReply.self))
-            freeReplyObject(raw)
             switch value {
             case .array(let replies) where run.count > 1 && replies.count == run.count:
                 for reply in replies { values.append(Self.result(reply)) }
@@ -336,6 +335,7 @@ final class BackendConnection: @unchecked Sendable {
         }
         redisSetTimeout(context, interval)
         redisEnableKeepAlive(context)
+        replies.install(in: context)
         var setup: [[[UInt8]]] = []
         if let password = configuration.password {
             setup.append([Array("AUTH".utf8)] + (configuration.username.map { [Array($0.utf8)] } ?? []) + [Array(password.utf8)])
@@ -360,13 +360,19 @@ final class BackendConnection: @unchecked Sendable {
     /// Runs a setup command (`AUTH`, `SELECT`) and returns why it failed, or nil.
     private func setupError(_ words: [[UInt8]], on context: UnsafeMutablePointer<redisContext>) -> String? {
         guard append(words, to: context) else { return errorText(context) }
-        var raw: UnsafeMutableRawPointer?
-        guard redisGetReply(context, &raw) == REDIS_OK, let raw else { return errorText(context) }
-        defer { freeReplyObject(raw) }
-        if case .error(let text) = respValue(raw.assumingMemoryBound(to: redisReply.self)) {
+        guard let reply = nextReply(context) else { return errorText(context) }
+        if case .error(let text) = reply {
             return "\(String(decoding: words[0], as: UTF8.self)) failed: \(text)"
         }
         return nil
+    }
+
+    /// The next reply (sending what is queued first), or nil when the connection failed.
+    private func nextReply(_ context: UnsafeMutablePointer<redisContext>) -> RESPValue? {
+        replies.clear()
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReply(context, &raw) == REDIS_OK, raw != nil else { return nil }
+        return replies.value()
     }
 
     private func connectFailed(_ reason: String) {
@@ -428,24 +434,113 @@ private func append(_ words: [[UInt8]], to context: UnsafeMutablePointer<redisCo
     }
 }
 
-/// hiredis 0.14 replies (RESP2 only) as RESP values.
-private func respValue(_ reply: UnsafeMutablePointer<redisReply>) -> RESPValue {
-    let reply = reply.pointee
-    switch reply.type {
-    case REDIS_REPLY_STRING:
-        return .bulkString(Array(UnsafeRawBufferPointer(start: reply.str, count: reply.len)))
-    case REDIS_REPLY_STATUS:
-        return .simpleString(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: reply.len), as: UTF8.self))
-    case REDIS_REPLY_ERROR:
-        return .error(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: reply.len), as: UTF8.self))
-    case REDIS_REPLY_INTEGER:
-        return .integer(Int64(reply.integer))
-    case REDIS_REPLY_ARRAY:
-        return .array((0..<reply.elements).map { respValue(reply.element[$0]!) })
-    default:
-        return .null
+/// Replies as hiredis's reader parses them, kept flat in the order read: its own reply
+/// objects cost an allocation and a free for every element, and a batch's reply has
+/// several per call. hiredis calls these functions for each element, parents first,
+/// with this object as the reader's private data; each returns that pointer, since
+/// hiredis wants something that is not null and the elements need no objects of their own.
+final class FlatReplies {
+    private struct Element {
+        /// A `REDIS_REPLY_*` type.
+        var type: Int32
+        /// An integer's value, or an array's element count.
+        var number: Int64 = 0
+        /// A string's place in `bytes`.
+        var start = 0
+        var count = 0
+    }
+
+    private var elements: [Element] = []
+    private var bytes: [UInt8] = []
+
+    /// Makes `context`'s reader build replies here; for the context's whole life.
+    func install(in context: UnsafeMutablePointer<redisContext>) {
+        install(in: context.pointee.reader)
+    }
+
+    /// Makes `reader` build replies here, for as long as it lives.
+    func install(in reader: UnsafeMutablePointer<redisReader>) {
+        reader.pointee.fn = flatReplyFunctions
+        reader.pointee.privdata = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    func clear() {
+        elements.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// The reply read since `clear`, as a RESP value.
+    func value() -> RESPValue {
+        var index = 0
+        return elements.isEmpty ? .null : value(at: &index)
+    }
+
+    private func value(at index: inout Int) -> RESPValue {
+        let element = elements[index]
+        index += 1
+        switch element.type {
+        case REDIS_REPLY_STRING:
+            return .bulkString(Array(bytes[element.start..<element.start + element.count]))
+        case REDIS_REPLY_STATUS:
+            return .simpleString(String(decoding: bytes[element.start..<element.start + element.count], as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes[element.start..<element.start + element.count], as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(element.number)
+        case REDIS_REPLY_ARRAY:
+            var values: [RESPValue] = []
+            values.reserveCapacity(Int(element.number))
+            for _ in 0..<element.number { values.append(value(at: &index)) }
+            return .array(values)
+        default:
+            return .null
+        }
+    }
+
+    fileprivate static func from(_ task: UnsafePointer<redisReadTask>?) -> (FlatReplies, UnsafeMutableRawPointer) {
+        let privdata = task!.pointee.privdata!
+        return (Unmanaged<FlatReplies>.fromOpaque(privdata).takeUnretainedValue(), privdata)
+    }
+
+    fileprivate func appendString(type: Int32, _ text: UnsafePointer<CChar>?, _ count: Int) {
+        elements.append(Element(type: type, start: bytes.count, count: count))
+        if count > 0 { bytes.append(contentsOf: UnsafeRawBufferPointer(start: text, count: count)) }
+    }
+
+    fileprivate func append(type: Int32, number: Int64) {
+        elements.append(Element(type: type, number: number))
     }
 }
+
+/// `FlatReplies`'s functions for hiredis's reader, shared by every connection; written
+/// once, before any use, and only read after.
+nonisolated(unsafe) private let flatReplyFunctions: UnsafeMutablePointer<redisReplyObjectFunctions> = {
+    let functions = UnsafeMutablePointer<redisReplyObjectFunctions>.allocate(capacity: 1)
+    functions.initialize(to: redisReplyObjectFunctions(
+        createString: { task, text, count in
+            let (replies, handle) = FlatReplies.from(task)
+            replies.appendString(type: task!.pointee.type, text, count)
+            return handle
+        },
+        createArray: { task, count in
+            let (replies, handle) = FlatReplies.from(task)
+            replies.append(type: REDIS_REPLY_ARRAY, number: Int64(count))
+            return handle
+        },
+        createInteger: { task, value in
+            let (replies, handle) = FlatReplies.from(task)
+            replies.append(type: REDIS_REPLY_INTEGER, number: Int64(value))
+            return handle
+        },
+        createNil: { task in
+            let (replies, handle) = FlatReplies.from(task)
+            replies.append(type: REDIS_REPLY_NIL, number: 0)
+            return handle
+        },
+        // Nothing was allocated per element; `clear` drops a reply read halfway.
+        freeObject: { _ in }))
+    return functions
+}()
 
 private func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
     let text = withUnsafeBytes(of: context.pointee.errstr) { bytes in
