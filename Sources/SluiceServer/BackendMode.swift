@@ -278,20 +278,20 @@ final class BackendMode: Sendable {
     /// The client's reply for Redis's answer to `deferred`, counted in `tally`. A
     /// script's own errors are relayed; a backend failure gets the policy's reply for a
     /// decision, `TRYAGAIN` for a plain command.
-    func reply(_ result: Result<RESPValue, BackendError>, for deferred: DeferredReply, tally: inout BackendTally) -> RESPValue {
-        let reply: RESPValue
+    func reply(_ result: Result<RESPValue, BackendError>, for deferred: DeferredReply, tally: inout BackendTally) -> Reply {
+        let reply: Reply
         switch result {
         case .success(let value):
             reply = converted(value, deferred, tally: &tally)
         case .failure(let error):
-            reply = failureReply(error, deferred)
+            reply = .value(failureReply(error, deferred))
         }
-        if case .error(let text) = reply { tally.errorPrefixes.append(ServerStats.errorPrefix(text)) }
+        if case .value(.error(let text)) = reply { tally.errorPrefixes.append(ServerStats.errorPrefix(text)) }
         return reply
     }
 
     /// The reply when Redis has not answered within the timeout.
-    func timeoutReply(for deferred: DeferredReply, tally: inout BackendTally) -> RESPValue {
+    func timeoutReply(for deferred: DeferredReply, tally: inout BackendTally) -> Reply {
         reply(.failure(.timeout), for: deferred, tally: &tally)
     }
 
@@ -304,33 +304,34 @@ final class BackendMode: Sendable {
         }
     }
 
-    private func converted(_ value: RESPValue, _ deferred: DeferredReply, tally: inout BackendTally) -> RESPValue {
+    /// Decisions become the same `DecisionReply` as in memory mode, written without a value.
+    private func converted(_ value: RESPValue, _ deferred: DeferredReply, tally: inout BackendTally) -> Reply {
         let version = deferred.version
-        let reply: RESPValue?
+        let reply: Reply?
         var decision: (RateLimitCommand, allowedWhen: Int64)?
         switch deferred.shape {
         case .leakyBucket(let consume, _):
-            reply = LeakyBucketDecision(backendReply: value).map { LeakyBucketCommands.reply($0, version) }
+            reply = LeakyBucketDecision(backendReply: value).map { .decision(.leakyBucket($0)) }
             if consume { decision = (.consume, 1) }
         case .counter(let command):
-            if case .integer(let applied) = value, applied == 0 || applied == 1 { reply = value } else { reply = nil }
+            if case .integer(let applied) = value, applied == 0 || applied == 1 { reply = .value(value) } else { reply = nil }
             decision = (command, 1)
         case .throttle:
-            reply = ThrottleResult(backendReply: value).map(ThrottleCommands.reply)
+            reply = ThrottleResult(backendReply: value).map { .decision(.throttle($0)) }
             decision = (.clThrottle, 0)
         case .slidingWindow:
             if case .array(let fields) = value, fields.count == 3,
                fields.allSatisfy({ if case .integer = $0 { true } else { false } }) {
-                reply = value
+                reply = .value(value)
             } else {
                 reply = nil
             }
             decision = (.acquire, 1)
         case .forwarded(let forwarded):
-            return forwarded.reshaped(value, version)
+            return .value(forwarded.reshaped(value, version))
         }
         guard let reply else {
-            return .error("ERR unexpected reply from \(deferred.command.script?.fileName ?? "Redis"): \(value)")
+            return .value(.error("ERR unexpected reply from \(deferred.command.script?.fileName ?? "Redis"): \(value)"))
         }
         if let (command, allowedWhen) = decision, let first = Self.firstInteger(value) {
             tally.decisions.append((command, first == allowedWhen))

@@ -48,12 +48,12 @@ struct ReplyQueue {
 
     /// Fills slot `id` with the reply `answer` makes of its deferred command; false when
     /// it was filled already (it timed out), and then `answer` is not called.
-    mutating func fill(_ id: UInt64, allocator: ByteBufferAllocator, answer: (DeferredReply) -> RESPValue) -> Bool {
+    mutating func fill(_ id: UInt64, allocator: ByteBufferAllocator, answer: (DeferredReply) -> Reply) -> Bool {
         guard id >= headID, id - headID < UInt64(slots.count - head) else { return false }
         let index = head + Int(id - headID)
         guard case .waiting(_, let deferred) = slots[index] else { return false }
         var buffer = allocator.buffer(capacity: 64)
-        buffer.writeRESPValue(answer(deferred), version: deferred.version)
+        answer(deferred).write(into: &buffer, deferred.version)
         slots[index] = .ready(buffer)
         waiting -= 1
         return true
@@ -62,11 +62,11 @@ struct ReplyQueue {
     /// `fill`, but the reply for the front slot, the one awaited longest, is written
     /// straight into `out`, behind the replies already drained into it, rather than into
     /// a buffer of its own that `drain` would then copy and free.
-    mutating func fill(_ id: UInt64, into out: inout ByteBuffer, allocator: ByteBufferAllocator, answer: (DeferredReply) -> RESPValue) -> Bool {
+    mutating func fill(_ id: UInt64, into out: inout ByteBuffer, allocator: ByteBufferAllocator, answer: (DeferredReply) -> Reply) -> Bool {
         guard id == headID, head < slots.count, case .waiting(_, let deferred) = slots[head] else {
             return fill(id, allocator: allocator, answer: answer)
         }
-        out.writeRESPValue(answer(deferred), version: deferred.version)
+        answer(deferred).write(into: &out, deferred.version)
         waiting -= 1
         slots[head] = .ready(ByteBuffer())
         advanceHead()
@@ -75,13 +75,13 @@ struct ReplyQueue {
 
     /// Answers every awaited reply whose deadline has passed with its timeout reply
     /// (`answer`); returns the next deadline still ahead, if any.
-    mutating func expire(now: NIODeadline, allocator: ByteBufferAllocator, answer: (DeferredReply) -> RESPValue) -> NIODeadline? {
+    mutating func expire(now: NIODeadline, allocator: ByteBufferAllocator, answer: (DeferredReply) -> Reply) -> NIODeadline? {
         for index in head..<slots.count {
             guard case .waiting(let deadline, let deferred) = slots[index] else { continue }
             // Deadlines grow with the slots: the first one ahead is the next to watch.
             if deadline > now { return deadline }
             var buffer = allocator.buffer(capacity: 64)
-            buffer.writeRESPValue(answer(deferred), version: deferred.version)
+            answer(deferred).write(into: &buffer, deferred.version)
             slots[index] = .ready(buffer)
             waiting -= 1
         }
