@@ -251,7 +251,8 @@ extension DatabaseState {
 /// A blocking command's timeout argument, in seconds with a fraction, as Redis reads
 /// it: nil means wait forever (0). Rounded up to whole milliseconds.
 func blockingTimeout(_ bytes: [UInt8], now: Instant) throws(CommandError) -> TimeAmount? {
-    guard let seconds = parseDouble(bytes) else { throw .err("timeout is not a float or out of range") }
+    // Redis reads it as a long double, from up to 5,119 characters.
+    guard let seconds = parseLongDouble(bytes).map(Double.init) else { throw .err("timeout is not a float or out of range") }
     let milliseconds = (seconds * 1000).rounded(.up)
     // Redis 7.2's checks: too large for a millisecond deadline, then negative.
     guard milliseconds < 9.2e18, milliseconds < Double(Int64.max - now.milliseconds) else {
@@ -281,18 +282,20 @@ enum BlockingCommands {
     /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: answers a parked client now, with its timeout
     /// reply or an `UNBLOCKED` error; 1 if it was parked, else 0.
     static func clientUnblock(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let id = try invocation.arguments.nextInteger()
+        // Redis's order: the word count, then the reason, then the id.
+        guard invocation.arguments.remaining == 1 || invocation.arguments.remaining == 2 else {
+            let subcommand = String(decoding: invocation.arguments[1], as: UTF8.self)
+            throw .err("unknown subcommand or wrong number of arguments for '\(subcommand.prefix(128))'. Try CLIENT HELP.")
+        }
         var withError = false
-        if !invocation.arguments.isEmpty {
-            switch try invocation.arguments.nextKeyword() {
+        if invocation.arguments.remaining == 2 {
+            switch String(decoding: invocation.arguments[3], as: UTF8.self).uppercased() {
             case "TIMEOUT": withError = false
             case "ERROR": withError = true
             default: throw .err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
             }
         }
-        guard invocation.arguments.isEmpty else {
-            throw .err("unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.")
-        }
+        let id = try invocation.arguments.nextInteger()
         guard let client = state.clients[id], state.blocking.unpark(client) != nil else { return .integer(0) }
         let reply: RESPValue = withError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : .nullArray
         state.blocking.addWakeup(client, reply)

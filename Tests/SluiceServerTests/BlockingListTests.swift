@@ -227,7 +227,11 @@ struct BlockingListTests {
                 ([""], "timeout is not a float or out of range"),
                 (["1e20"], "timeout is out of range"),
                 (["inf"], "timeout is out of range"),
+                ([String(repeating: "0", count: 5_120)], "timeout is not a float or out of range"),
             ])
+            // Read as Redis reads a long double: up to 5,119 characters (256 were refused).
+            _ = try c.command("RPUSH", "l", "x")
+            #expect(try c.command("BLPOP", "l", String(repeating: "0", count: 5_117) + "1") == "*2\r\n$1\r\nl\r\n$1\r\nx\r\n")
             try c.expectErrors(["BRPOPLPUSH", "s", "d"], [(["-1"], "timeout is negative")])
             try c.expectErrors(["BLMOVE", "s", "d", "LEFT", "RIGHT"], [(["x"], "timeout is not a float or out of range")])
             #expect(try c.command("BLMOVE", "s", "d", "LEFT", "UP", "0") == "-ERR syntax error\r\n")
@@ -321,6 +325,10 @@ struct BlockingListTests {
             #expect(try other.command("CLIENT", "UNBLOCK", "999") == ":0\r\n")
             #expect(try other.command("CLIENT", "UNBLOCK", "x") == "-ERR value is not an integer or out of range\r\n")
             #expect(try other.command("CLIENT", "UNBLOCK", String(id), "FOO") == "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n")
+            // Redis's order: the word count, then the reason, then the id.
+            #expect(try other.command("CLIENT", "UNBLOCK", "x", "FOO") == "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n")
+            #expect(try other.command("CLIENT", "unBlock", "1", "TIMEOUT", "x")
+                == "-ERR unknown subcommand or wrong number of arguments for 'unBlock'. Try CLIENT HELP.\r\n")
             #expect(try waiter.command("PING") == "+PONG\r\n")
             #expect(try other.command("CLIENT", "LIST", "ID", String(id)).contains(" flags=N "))
         }

@@ -63,6 +63,20 @@ struct ConnectionAndServerCommandTests {
             guard case .bulkString(let list) = try c.call("CLIENT", "LIST") else { throw TestFailure("no list") }
             #expect(String(decoding: list, as: UTF8.self).split(separator: "\n").count == 2)
             #expect(try c.command("CLIENT", "NOPE") == "-ERR unknown subcommand 'NOPE'. Try CLIENT HELP.\r\n")
+            // Redis 7.0's CLIENT LIST options: TYPE, and ID lists in the order given, unknown ids skipped.
+            func listedIDs(_ arguments: String...) throws -> [String] {
+                guard case .bulkString(let text) = try c.call(["CLIENT", "LIST"] + arguments) else { throw TestFailure("no list") }
+                return String(decoding: text, as: UTF8.self).split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+            }
+            guard case .integer(let me) = try c.call("CLIENT", "ID") else { throw TestFailure("no id") }
+            guard case .integer(let them) = try other.call("CLIENT", "ID") else { throw TestFailure("no id") }
+            #expect(try listedIDs("TYPE", "normal") == ["id=\(me)", "id=\(them)"])
+            #expect(try listedIDs("type", "PUBSUB") == [])
+            #expect(try c.command("CLIENT", "LIST", "TYPE", "foo") == "-ERR Unknown client type 'foo'\r\n")
+            #expect(try listedIDs("ID", "\(them)", "0", "-1", "\(me)", "\(them)") == ["id=\(them)", "id=\(me)", "id=\(them)"])
+            #expect(try c.command("CLIENT", "LIST", "ID", "x") == "-ERR Invalid client ID\r\n")
+            #expect(try c.command("CLIENT", "LIST", "ID") == "-ERR syntax error\r\n")
+            #expect(try c.command("CLIENT", "LIST", "TYPE", "normal", "x") == "-ERR syntax error\r\n")
             #expect(try c.command("CLIENT", "SETNAME") == "-ERR wrong number of arguments for 'client|setname' command\r\n")
         }
     }
@@ -79,6 +93,15 @@ struct ConnectionAndServerCommandTests {
             let docs = try c.command("COMMAND", "DOCS", "set")
             #expect(docs.hasPrefix("*2\r\n$3\r\nset\r\n*6\r\n$7\r\nsummary\r\n"))
             #expect(try c.command("COMMAND", "BOGUS") == "-ERR unknown subcommand 'BOGUS'. Try COMMAND HELP.\r\n")
+            // COMMAND LIST names subcommands too, and filters as Redis 7.0 does.
+            guard case .array(let names) = try c.call("COMMAND", "LIST") else { throw TestFailure("no list") }
+            #expect(names.contains(.bulk("config|get")) && names.contains(.bulk("zadd")))
+            #expect(try c.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "ZAD*") == .array([.bulk("zadd")]))
+            #expect(try c.call("COMMAND", "LIST", "FILTERBY", "MODULE", "x") == .array([]))
+            guard case .array(let transactions) = try c.call("COMMAND", "LIST", "filterby", "aclcat", "transaction") else { throw TestFailure("no list") }
+            #expect(Set(transactions) == Set(["multi", "exec", "discard", "watch", "unwatch"].map(RESPValue.bulk)))
+            #expect(try c.command("COMMAND", "LIST", "x") == "-ERR syntax error\r\n")
+            #expect(try c.command("COMMAND", "LIST", "FILTERBY", "NAME", "x") == "-ERR syntax error\r\n")
         }
     }
 

@@ -31,6 +31,23 @@ struct KeyCommandTests {
         }
     }
 
+    @Test("EXPIRETIME and PEXPIRETIME answer the deadline as a Unix time, -2 for missing keys and -1 for persistent ones")
+    func expireTimeReplies() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("PEXPIRETIME", "nope") == ":-2\r\n")
+            #expect(try c.command("EXPIRETIME", "nope") == ":-2\r\n")
+            _ = try c.command("SET", "k", "v")
+            #expect(try c.command("EXPIRETIME", "k") == ":-1\r\n")
+            #expect(try c.command("PEXPIREAT", "k", "1700000001499") == ":1\r\n")
+            #expect(try c.command("PEXPIRETIME", "k") == ":1700000001499\r\n")
+            #expect(try c.command("EXPIRETIME", "k") == ":1700000001\r\n")
+            #expect(try c.command("PEXPIREAT", "k", "1700000001500") == ":1\r\n")
+            #expect(try c.command("EXPIRETIME", "k") == ":1700000002\r\n")
+            #expect(try c.command("EXPIRETIME", "k", "x") == "-ERR wrong number of arguments for 'expiretime' command\r\n")
+        }
+    }
+
     @Test("EXPIRE family sets relative and absolute deadlines; past deadlines delete")
     func expireFamily() async throws {
         try await withServer { server in

@@ -45,6 +45,10 @@ struct MemoryCommandTests {
             #expect(try c.command("MEMORY", "USAGE", "k", "SAMPLES", "-1") == "-ERR syntax error\r\n")
             #expect(try c.command("MEMORY", "USAGE", "k", "FOO") == "-ERR syntax error\r\n")
             #expect(try c.command("MEMORY", "USAGE", "k", "SAMPLES") == "-ERR syntax error\r\n")
+            // Options read left to right, as Redis reads them: SAMPLES may repeat.
+            #expect(try c.command("MEMORY", "USAGE", "k", "SAMPLES", "5", "SAMPLES", "0").hasPrefix(":"))
+            #expect(try c.command("MEMORY", "USAGE", "k", "SAMPLES", "x", "y") == "-ERR value is not an integer or out of range\r\n")
+            #expect(try c.command("MEMORY", "USAGE", "k", "SAMPLES", "5", "y") == "-ERR syntax error\r\n")
             #expect(try c.command("MEMORY", "USAGE") == "-ERR wrong number of arguments for 'memory|usage' command\r\n")
             #expect(try c.command("MEMORY", "BOGUS") == "-ERR unknown subcommand 'BOGUS'. Try MEMORY HELP.\r\n")
             #expect(try c.command("MEMORY") == "-ERR wrong number of arguments for 'memory' command\r\n")

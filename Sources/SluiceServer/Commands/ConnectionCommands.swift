@@ -108,20 +108,29 @@ enum ConnectionCommands {
         case "UNBLOCK":
             return try BlockingCommands.clientUnblock(&invocation, &state)
         case "LIST":
-            var filter: Set<Int64>?
-            if !invocation.arguments.isEmpty {
-                guard try invocation.arguments.nextKeyword() == "ID", !invocation.arguments.isEmpty else { throw .syntax }
-                var ids = Set<Int64>()
-                for raw in invocation.arguments.rest() {
-                    guard let id = parseInteger(raw), id > 0 else { throw .err("Invalid client ID") }
-                    ids.insert(id)
+            // As Redis: `TYPE t` (every client here is a normal one), or `ID id...` listed
+            // in the order given, an unknown id skipped.
+            var listed = state.clients.values.sorted { $0.id < $1.id }
+            let remaining = invocation.arguments.remaining
+            let option = invocation.arguments.peekKeyword()
+            if remaining == 2, option == "TYPE" {
+                _ = try invocation.arguments.next()
+                let type = try invocation.arguments.next()
+                switch String(decoding: type, as: UTF8.self).lowercased() {
+                case "normal": break
+                case "master", "slave", "replica", "pubsub": listed = []
+                default: throw .err("Unknown client type '\(String(decoding: type, as: UTF8.self))'")
                 }
-                filter = ids
+            } else if remaining > 1, option == "ID" {
+                listed = []
+                for raw in invocation.arguments.rest().dropFirst() {
+                    guard let id = parseInteger(raw) else { throw .err("Invalid client ID") }
+                    if let found = state.clients[id] { listed.append(found) }
+                }
+            } else if remaining != 0 {
+                throw .syntax
             }
-            let lines = state.clients.values
-                .filter { filter?.contains($0.id) ?? true }
-                .sorted { $0.id < $1.id }
-                .map { $0.infoLine(now: invocation.now) + "\n" }
+            let lines = listed.map { $0.infoLine(now: invocation.now) + "\n" }
             return .verbatimString(format: "txt", text: Array(lines.joined().utf8))
         default:  // SETINFO
             let attribute = try invocation.arguments.nextKeyword()

@@ -34,6 +34,15 @@ enum KeyCommands {
                     summary: "Returns the expiration time in milliseconds of a key.", since: "2.6.0") { invocation, state throws(CommandError) in
             .integer(try remainingMilliseconds(&invocation, &state))
         },
+        CommandSpec("expiretime", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
+                    summary: "Returns the expiration time of a key as a Unix timestamp.", since: "7.0.0") { invocation, state throws(CommandError) in
+            let deadline = try deadlineMilliseconds(&invocation, &state)
+            return .integer(deadline < 0 ? deadline : (deadline + 500) / 1000)
+        },
+        CommandSpec("pexpiretime", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
+                    summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0") { invocation, state throws(CommandError) in
+            .integer(try deadlineMilliseconds(&invocation, &state))
+        },
         CommandSpec("persist", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Removes the expiration time of a key.", since: "2.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
@@ -82,6 +91,16 @@ enum KeyCommands {
         case nil: return -2
         case .some(nil): return -1
         case .some(.some(let deadline)): return max(deadline - invocation.now.milliseconds, 0)
+        }
+    }
+
+    /// The key's deadline in Unix milliseconds; -2 when it is missing, -1 without one.
+    private static func deadlineMilliseconds(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> Int64 {
+        let key = try invocation.arguments.next()
+        switch state.keyspace.expiry(key, now: invocation.now) {
+        case nil: return -2
+        case .some(nil): return -1
+        case .some(.some(let deadline)): return deadline
         }
     }
 

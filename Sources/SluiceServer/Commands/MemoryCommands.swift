@@ -30,8 +30,9 @@ enum MemoryCommands {
             let key = try invocation.arguments.nextIndex()
             // `SAMPLES count`: Redis estimates big collections from a sample; the
             // estimate here is exact, so the count is only checked.
-            if !invocation.arguments.isEmpty {
-                guard invocation.arguments.remaining == 2, try invocation.arguments.nextKeyword() == "SAMPLES" else { throw .syntax }
+            // Read as Redis reads options: repeats allowed, left to right.
+            while !invocation.arguments.isEmpty {
+                guard invocation.arguments.remaining >= 2, try invocation.arguments.nextKeyword() == "SAMPLES" else { throw .syntax }
                 guard try invocation.arguments.nextInteger() >= 0 else { throw .syntax }
             }
             let now = invocation.now

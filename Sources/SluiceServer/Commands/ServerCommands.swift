@@ -57,7 +57,29 @@ enum ServerCommands {
         case "COUNT":
             return .integer(Int64(table.specs.count))
         case "LIST":
-            return .array(table.specs.map { .bulk($0.name) })
+            // Every command and subcommand (`config|get`), as Redis lists them, or those
+            // `FILTERBY MODULE name | ACLCAT category | PATTERN glob` keeps.
+            var names = table.specs.flatMap { spec in [spec.name] + spec.subcommands.map { "\(spec.name)|\($0.name)" } }
+            if !invocation.arguments.isEmpty {
+                guard invocation.arguments.remaining == 3, try invocation.arguments.nextKeyword() == "FILTERBY" else { throw .syntax }
+                let filter = try invocation.arguments.nextKeyword()
+                let argument = try invocation.arguments.next()
+                switch filter {
+                case "MODULE":
+                    names = []
+                case "ACLCAT":
+                    let category = String(decoding: argument, as: UTF8.self).lowercased()
+                    names = table.specs.filter { aclCategories($0).contains(category) }.flatMap { spec in
+                        [spec.name] + spec.subcommands.map { "\(spec.name)|\($0.name)" }
+                    }
+                case "PATTERN":
+                    let pattern = GlobPattern(argument, caseInsensitive: true)
+                    names = names.filter { pattern.matches(Array($0.utf8)) }
+                default:
+                    throw .syntax
+                }
+            }
+            return .array(names.map { .bulk($0) })
         case "INFO":
             if invocation.arguments.isEmpty { return .array(table.specs.map(describe)) }
             return .array(invocation.arguments.rest().map { name in
@@ -69,6 +91,18 @@ enum ServerCommands {
                 : invocation.arguments.rest().compactMap { table.spec(named: String(decoding: $0, as: UTF8.self)) }
             return .map(specs.map { RESPPair(.bulk($0.name), documentation($0)) })
         }
+    }
+
+    /// The ACL categories `COMMAND LIST FILTERBY ACLCAT` knows a command by: its group and
+    /// what its flags say of it.
+    private static func aclCategories(_ spec: CommandSpec) -> [String] {
+        let names = ["generic": "keyspace", "sorted_set": "sortedset", "transactions": "transaction"]
+        var categories = [names[spec.group] ?? spec.group]
+        if spec.flags.contains("write") { categories.append("write") }
+        if spec.flags.contains("readonly") { categories.append("read") }
+        categories.append(spec.flags.contains("fast") ? "fast" : "slow")
+        if spec.flags.contains("blocking") { categories.append("blocking") }
+        return categories
     }
 
     /// Redis 7's ten-field `COMMAND INFO` entry.
