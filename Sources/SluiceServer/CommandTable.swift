@@ -140,6 +140,20 @@ struct SubcommandSpec: Sendable {
         self.summary = summary
     }
 
+    /// `HELP`, for a command whose help lists its subcommands (`helpReply`).
+    static let help = SubcommandSpec("help", arity: 2, "Returns helpful text about the different subcommands.")
+
+    /// The lines `<COMMAND> HELP` answers, as Redis's: a heading, then each subcommand and
+    /// what it does.
+    static func helpReply(parent: String, _ subcommands: [SubcommandSpec]) -> RESPValue {
+        var lines = ["\(parent.uppercased()) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
+        for subcommand in subcommands where subcommand.name != "help" {
+            lines += [subcommand.name.uppercased(), "    " + subcommand.summary]
+        }
+        lines += ["HELP", "    Print this help."]
+        return .array(lines.map { .simpleString($0) })
+    }
+
     /// Reads the subcommand word, checks it is known and that the argument count fits.
     /// Returns the subcommand's upper-case name for the handler to switch on.
     static func resolve(_ invocation: inout Invocation, parent: String, in subcommands: [SubcommandSpec]) throws(CommandError) -> String {

@@ -21,6 +21,33 @@ struct AuthTests {
         }
     }
 
+    @Test("RESET leaves MULTI, forgets watched keys, the name and RESP3, and signs the client out when a password is required")
+    func reset() async throws {
+        try await withServer(configure: { $0.requirePass = "s3cret" }) { server in
+            let c = try server.connect()
+            #expect(try c.command("RESET") == "+RESET\r\n")
+            #expect(try c.command("AUTH", "s3cret") == "+OK\r\n")
+            _ = try c.command("HELLO", "3", "SETNAME", "worker")
+            #expect(try c.command("WATCH", "w") == "+OK\r\n")
+            #expect(try c.command("MULTI") == "+OK\r\n")
+            #expect(try c.command("SET", "q", "1") == "+QUEUED\r\n")
+            #expect(try c.command("RESET") == "+RESET\r\n")
+            #expect(try c.command("PING") == Self.noAuth)
+            #expect(try c.command("AUTH", "s3cret") == "+OK\r\n")
+            #expect(try c.command("CLIENT", "GETNAME") == "$-1\r\n")
+            #expect(try c.command("EXEC") == "-ERR EXEC without MULTI\r\n")
+            #expect(try c.command("GET", "q") == "$-1\r\n")
+            // Nothing watched any more: a change to w does not fail the next transaction.
+            let other = try server.connect()
+            _ = try other.command("AUTH", "s3cret")
+            _ = try other.command("SET", "w", "changed")
+            _ = try c.command("MULTI")
+            _ = try c.command("SET", "q", "2")
+            #expect(try c.command("EXEC") == "*1\r\n+OK\r\n")
+            #expect(try c.command("RESET", "x") == "-ERR wrong number of arguments for 'reset' command\r\n")
+        }
+    }
+
     @Test("with requirepass, every command but AUTH, HELLO and QUIT gets NOAUTH until AUTH succeeds")
     func noAuthUntilAuthenticated() async throws {
         try await withServer(configure: { $0.requirePass = "s3cret" }) { server in

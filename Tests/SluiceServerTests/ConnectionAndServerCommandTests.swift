@@ -101,6 +101,14 @@ struct ConnectionAndServerCommandTests {
             guard case .array(let transactions) = try c.call("COMMAND", "LIST", "filterby", "aclcat", "transaction") else { throw TestFailure("no list") }
             #expect(Set(transactions) == Set(["multi", "exec", "discard", "watch", "unwatch"].map(RESPValue.bulk)))
             #expect(try c.command("COMMAND", "LIST", "x") == "-ERR syntax error\r\n")
+            // The HELP the unknown-subcommand errors point to.
+            for command in ["CLIENT", "CONFIG", "COMMAND"] {
+                guard case .array(let lines) = try c.call(command, "HELP") else { throw TestFailure("no help") }
+                #expect(lines.first == .simpleString("\(command) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))
+                #expect(lines.suffix(2) == [.simpleString("HELP"), .simpleString("    Print this help.")])
+            }
+            guard case .array(let clientHelp) = try c.call("client", "help") else { throw TestFailure("no help") }
+            #expect(clientHelp.contains(.simpleString("UNBLOCK")) && clientHelp.contains(.simpleString("LIST")))
             #expect(try c.command("COMMAND", "LIST", "FILTERBY", "NAME", "x") == "-ERR syntax error\r\n")
         }
     }

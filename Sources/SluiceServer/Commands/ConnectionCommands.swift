@@ -19,6 +19,21 @@ enum ConnectionCommands {
             invocation.client.closeAfterReply = true
             return .ok
         },
+        CommandSpec("reset", arity: 1, flags: ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], group: "connection",
+                    summary: "Resets the connection.", since: "6.2.0") { invocation, state throws(CommandError) in
+            // Redis's clearClientConnectionState, for the state a connection has here:
+            // out of MULTI, nothing watched, RESP2, no name, and signed out when a
+            // password is required.
+            let client = invocation.client
+            if case .discarded(let watched) = client.transaction.discard() {
+                TransactionCommands.release(watched, from: &state.keyspace)
+            }
+            TransactionCommands.release(client.transaction.takeWatched(), from: &state.keyspace)
+            client.protocolVersion = .resp2
+            client.name = nil
+            client.authenticated = !invocation.server.settings.passwordRequired
+            return .simpleString("RESET")
+        },
         CommandSpec("select", arity: 2, flags: ["fast"], group: "connection",
                     summary: "Changes the selected database; Sluice has only database 0.") { invocation, _ throws(CommandError) in
             let index = try invocation.arguments.nextInteger()
@@ -88,6 +103,7 @@ enum ConnectionCommands {
         SubcommandSpec("list", arity: -2, "Lists open connections."),
         SubcommandSpec("setinfo", arity: 4, "Sets information specific to the client or connection."),
         SubcommandSpec("unblock", arity: -3, "Unblocks a client blocked by a blocking command from a different connection."),
+        SubcommandSpec.help,
     ]
 
     static func client(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
@@ -96,6 +112,8 @@ enum ConnectionCommands {
         switch sub {
         case "ID":
             return .integer(client.id)
+        case "HELP":
+            return SubcommandSpec.helpReply(parent: "client", clientSubcommands)
         case "GETNAME":
             return client.name.map { .bulkString($0) } ?? .null
         case "SETNAME":

@@ -48,6 +48,7 @@ enum ServerCommands {
         SubcommandSpec("docs", arity: -2, "Returns documentary information about one, multiple or all commands."),
         SubcommandSpec("info", arity: -2, "Returns information about one, multiple or all commands."),
         SubcommandSpec("list", arity: -2, "Returns a list of command names."),
+        SubcommandSpec.help,
     ]
 
     private static func command(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
@@ -56,6 +57,8 @@ enum ServerCommands {
         switch try SubcommandSpec.resolve(&invocation, parent: "command", in: commandSubcommands) {
         case "COUNT":
             return .integer(Int64(table.specs.count))
+        case "HELP":
+            return SubcommandSpec.helpReply(parent: "command", commandSubcommands)
         case "LIST":
             // Every command and subcommand (`config|get`), as Redis lists them, or those
             // `FILTERBY MODULE name | ACLCAT category | PATTERN glob` keeps.
@@ -288,6 +291,7 @@ enum ServerCommands {
         SubcommandSpec("get", arity: -3, "Returns the effective values of configuration parameters."),
         SubcommandSpec("set", arity: -4, "Sets configuration parameters in-flight."),
         SubcommandSpec("resetstat", arity: 2, "Resets the server's statistics."),
+        SubcommandSpec.help,
     ]
 
     /// Parameters Sluice reports for clients that ask but has no setting for.
@@ -314,6 +318,8 @@ enum ServerCommands {
             return .map(matching.map { RESPPair(.bulk($0.0), .bulk($0.1)) })
         case "SET":
             return try configSet(&invocation, &state)
+        case "HELP":
+            return SubcommandSpec.helpReply(parent: "config", configSubcommands)
         default:  // RESETSTAT
             state.stats.commandsProcessed = 0
             state.stats.connectionsReceived = 0
