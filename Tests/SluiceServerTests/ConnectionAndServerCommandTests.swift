@@ -90,6 +90,8 @@ struct ConnectionAndServerCommandTests {
             #expect(all.count == Int(count))
             #expect(try c.command("COMMAND", "INFO", "get").hasPrefix("*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"))
             #expect(try c.command("COMMAND", "INFO", "nosuch") == "*1\r\n*-1\r\n")
+            #expect(try c.command("COMMAND", "INFO", "CONFIG|Get", "config|nosuch").hasPrefix("*2\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n"))
+            #expect(try c.command("COMMAND", "INFO", "config|nosuch") == "*1\r\n*-1\r\n")
             let docs = try c.command("COMMAND", "DOCS", "set")
             #expect(docs.hasPrefix("*2\r\n$3\r\nset\r\n*6\r\n$7\r\nsummary\r\n"))
             #expect(try c.command("COMMAND", "BOGUS") == "-ERR unknown subcommand 'BOGUS'. Try COMMAND HELP.\r\n")

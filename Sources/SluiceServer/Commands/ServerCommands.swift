@@ -86,7 +86,13 @@ enum ServerCommands {
         case "INFO":
             if invocation.arguments.isEmpty { return .array(table.specs.map(describe)) }
             return .array(invocation.arguments.rest().map { name in
-                table.spec(named: String(decoding: name, as: UTF8.self)).map(describe) ?? .nullArray
+                let name = String(decoding: name, as: UTF8.self)
+                // `parent|subcommand` names a subcommand, as in Redis 7.
+                if let bar = name.firstIndex(of: "|"), let spec = table.spec(named: String(name[..<bar])),
+                   let sub = spec.subcommands.first(where: { $0.name == name[name.index(after: bar)...].lowercased() }) {
+                    return describe(sub, of: spec)
+                }
+                return table.spec(named: name).map(describe) ?? .nullArray
             })
         default:  // DOCS
             let specs = invocation.arguments.isEmpty
@@ -120,13 +126,15 @@ enum ServerCommands {
             .set([.simpleString("@" + spec.group)]),
             .set([]),
             .array([]),
-            .array(spec.subcommands.map { sub in
-                .array([
-                    .bulk("\(spec.name)|\(sub.name)"), .integer(Int64(sub.arity)), .set([]),
-                    .integer(0), .integer(0), .integer(0), .set([.simpleString("@" + spec.group)]),
-                    .set([]), .array([]), .array([]),
-                ])
-            }),
+            .array(spec.subcommands.map { describe($0, of: spec) }),
+        ])
+    }
+
+    private static func describe(_ sub: SubcommandSpec, of spec: CommandSpec) -> RESPValue {
+        .array([
+            .bulk("\(spec.name)|\(sub.name)"), .integer(Int64(sub.arity)), .set([]),
+            .integer(0), .integer(0), .integer(0), .set([.simpleString("@" + spec.group)]),
+            .set([]), .array([]), .array([]),
         ])
     }
 
