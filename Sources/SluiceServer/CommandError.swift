@@ -11,7 +11,7 @@ public struct CommandError: Error, Hashable, Sendable {
         case overflow
         case syntax
         case wrongArity(command: String)
-        case unknownCommand(name: String, arguments: [[UInt8]])
+        case unknownCommand(name: [UInt8], arguments: [[UInt8]])
         case unknownSubcommand(command: String, subcommand: String)
         case invalidExpireTime(command: String)
         /// Any other message; carries its own prefix (`ERR ...`, `NOPROTO ...`).
@@ -60,14 +60,17 @@ public struct CommandError: Error, Hashable, Sendable {
         case .wrongArity(let command):
             return "ERR wrong number of arguments for '\(command)' command"
         case .unknownCommand(let name, let arguments):
-            // Redis quotes up to 128 characters of the arguments.
-            var list = ""
+            // As Redis's `'%.128s'` and `'%.*s' `: each word up to a NUL, the name up to 128
+            // bytes, the quoted arguments until 128 bytes are shown.
+            var list: [UInt8] = []
             for argument in arguments where list.count < 128 {
-                list += "'\(String(decoding: argument.prefix(128 - list.count), as: UTF8.self))' "
+                list += [UInt8(ascii: "'")] + argument.prefix { $0 != 0 }.prefix(128 - list.count) + Array("' ".utf8)
             }
-            return "ERR unknown command '\(name.prefix(128))', with args beginning with: \(list)"
+            let shown = String(decoding: name.prefix { $0 != 0 }.prefix(128), as: UTF8.self)
+            return "ERR unknown command '\(shown)', with args beginning with: \(String(decoding: list, as: UTF8.self))"
         case .unknownSubcommand(let command, let subcommand):
-            return "ERR unknown subcommand '\(subcommand.prefix(128))'. Try \(command.uppercased()) HELP."
+            let shown = String(decoding: subcommand.utf8.prefix { $0 != 0 }.prefix(128), as: UTF8.self)
+            return "ERR unknown subcommand '\(shown)'. Try \(command.uppercased()) HELP."
         case .invalidExpireTime(let command):
             return "ERR invalid expire time in '\(command)' command"
         case .message(let text):

@@ -256,10 +256,9 @@ final class Dispatcher: Sendable {
     ) -> Int? {
         guard let position = invocation.arguments.withWord(0, { context.table.lookup($0) }) else {
             let arguments = invocation.arguments
-            let name = String(decoding: arguments[0], as: UTF8.self)
             client.transaction.commandRejected()
             state.stats.recordError(prefix: "ERR")
-            emit(.value(CommandError(.unknownCommand(name: name, arguments: Array(arguments.words.dropFirst()))).reply))
+            emit(.value(CommandError(.unknownCommand(name: arguments[0], arguments: Array(arguments.words.dropFirst()))).reply))
             return nil
         }
         // Not retained: the table keeps its specs for as long as the server runs.

@@ -26,6 +26,12 @@ struct ConnectionAndServerCommandTests {
             let c = try server.connect()
             #expect(try c.command("FOO", "a", "b") == "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n")
             #expect(try c.command("NOPE") == "-ERR unknown command 'NOPE', with args beginning with: \r\n")
+            // Words end at a NUL and the arguments shown stop after 128 bytes, as Redis's "%.*s".
+            #expect(try c.command("FO\0O", "a\0b", "c") == "-ERR unknown command 'FO', with args beginning with: 'a' 'c' \r\n")
+            let long = String(repeating: "é", count: 100)
+            let shown = String(repeating: "é", count: 64)  // 128 bytes, not 128 characters
+            #expect(try c.command("FOO", long, "x") == "-ERR unknown command 'FOO', with args beginning with: '\(shown)' \r\n")
+            #expect(try c.command("CLIENT", "NO\0PE") == "-ERR unknown subcommand 'NO'. Try CLIENT HELP.\r\n")
             #expect(try c.command("PING") == "+PONG\r\n")
         }
     }

@@ -125,7 +125,8 @@ enum KeyCommands {
                 case "XX": xx = true
                 case "GT": gt = true
                 case "LT": lt = true
-                default: throw .err("Unsupported option \(String(decoding: sent, as: UTF8.self))")
+                // Up to a NUL, as Redis's "%s".
+                default: throw .err("Unsupported option \(String(decoding: sent.prefix { $0 != 0 }, as: UTF8.self))")
                 }
             }
             if nx && (xx || gt || lt) { throw .err("NX and XX, GT or LT options at the same time are not compatible") }
