@@ -90,10 +90,15 @@ public struct RingDeque<Element: Sendable>: Sendable {
         return element
     }
 
-    /// Inserts `element` before the one at `position` (`count` appends). O(n): elements
-    /// after it move up one place.
+    /// Inserts `element` before the one at `position` (`count` appends). O(n): the
+    /// elements on the shorter side of `position` move one place.
     public mutating func insert(_ element: Element, at position: Int) {
         precondition(position >= 0 && position <= count, "RingDeque index out of range")
+        if position < count - position {
+            prepend(element)
+            for index in 0..<position { slots.swapAt(slot(index), slot(index + 1)) }
+            return
+        }
         append(element)
         var index = count - 1
         while index > position {
@@ -126,21 +131,29 @@ public struct RingDeque<Element: Sendable>: Sendable {
     /// Returns how many were removed; the others keep their order.
     @discardableResult
     public mutating func removeAll(limit: Int = .max, fromBack: Bool = false, where shouldRemove: (Element) -> Bool) -> Int {
-        var kept = ContiguousArray<Element>()
-        kept.reserveCapacity(count)
+        // In place, in one pass: each kept element moves over the gap the removed ones
+        // left; nothing moves before the first match, and a list without one is only read.
+        // (Copying every element into a new deque made LREM of one element of a million
+        // take 60 ms.)
         var removed = 0
-        let order = fromBack ? Array((0..<count).reversed()) : Array(0..<count)
-        for position in order {
-            let element = self[position]
-            if removed < limit && shouldRemove(element) {
+        var kept = 0
+        for step in 0..<count {
+            let read = fromBack ? count - 1 - step : step
+            if removed < limit, shouldRemove(slots[slot(read)]!) {
+                slots[slot(read)] = nil
                 removed += 1
-            } else {
-                kept.append(element)
+                continue
             }
+            let write = fromBack ? count - 1 - kept : kept
+            // The slots between are empty: removed, or already moved from.
+            if write != read { slots.swapAt(slot(write), slot(read)) }
+            kept += 1
         }
         guard removed > 0 else { return 0 }
-        if fromBack { kept.reverse() }
-        self = RingDeque(kept)
+        if fromBack { head = kept == 0 ? 0 : slot(count - kept) }
+        count = kept
+        if count == 0 { head = 0 }
+        shrinkIfSparse()
         return removed
     }
 

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 @testable import SluiceCore
 
@@ -81,6 +82,40 @@ struct RingDequeTests {
         #expect(deque.removeAll { $0 == 9 } == 0)
         #expect(deque.removeAll { _ in true } == 3)
         #expect(deque.isEmpty)
+    }
+
+    @Test("removeAll and insert match an array doing the same, for random contents, wrap points, limits and ends")
+    func randomRemovalsAndInserts() {
+        var generator = SplitMix64(seed: 11)
+        for _ in 0..<2_000 {
+            var deque = RingDeque<Int>()
+            var model: [Int] = []
+            // Pops from the front first, so the contents start anywhere in the ring.
+            for _ in 0..<Int.random(in: 0...20, using: &generator) { deque.append(0); deque.popFirst() }
+            for _ in 0..<Int.random(in: 0...40, using: &generator) {
+                let value = Int.random(in: 0...3, using: &generator)
+                if Bool.random(using: &generator) { deque.append(value); model.append(value) } else { deque.prepend(value); model.insert(value, at: 0) }
+            }
+            let position = Int.random(in: 0...model.count, using: &generator)
+            deque.insert(9, at: position)
+            model.insert(9, at: position)
+            #expect(Array(deque) == model)
+            let target = Int.random(in: 0...3, using: &generator)
+            let limit = Int.random(in: 0...5, using: &generator)
+            let fromBack = Bool.random(using: &generator)
+            var expected = model
+            var removals = 0
+            for index in (fromBack ? Array(model.indices.reversed()) : Array(model.indices)) where removals < limit && model[index] == target {
+                expected.remove(at: index - (fromBack ? 0 : removals))
+                removals += 1
+            }
+            #expect(deque.removeAll(limit: limit, fromBack: fromBack) { $0 == target } == removals)
+            #expect(Array(deque) == expected, "removing \(target) up to \(limit) from the \(fromBack ? "back" : "front") of \(model)")
+            #expect(deque.count == expected.count)
+            deque.append(7)
+            deque.prepend(8)
+            #expect(Array(deque) == [8] + expected + [7])
+        }
     }
 
     @Test("a copy is independent of the original (copy on write)")
