@@ -41,6 +41,17 @@ public struct RESPCommands: Sendable {
     /// bytes and each word's end offset (so a flood of empty words counts too).
     public var heldBytes: Int { self.byteCount + self.wordCount * MemoryLayout<Int>.size }
 
+    /// Memory reserved for words, in use or not.
+    public var reservedBytes: Int {
+        self.bytes.capacity + (self.wordEnds.capacity + self.commandEnds.capacity) * MemoryLayout<Int>.size
+    }
+
+    /// Room kept for the next words once the words in it are gone; beyond this the
+    /// storage is let go, so a connection that once sent a 100 MiB argument (or a
+    /// million words) does not hold that memory for as long as it stays open. Four
+    /// times a 64 KiB read's worth, so ordinary pipelines never give it up and regrow it.
+    public static let keptReserve = 256 * 1024
+
     /// The number of complete commands.
     public var count: Int { self.commandEnds.count }
     public var isEmpty: Bool { self.commandEnds.isEmpty }
@@ -211,13 +222,27 @@ public struct RESPCommands: Sendable {
             self.wordEnds[index] = self.wordEnds[lastEnd + index] - byteStart
         }
         self.wordCount = keptWords
+        self.releaseExcess()
     }
 
-    /// Forgets every word, keeping the memory for the next ones.
+    /// Forgets every word, keeping up to `keptReserve` bytes of room for the next ones.
     public mutating func removeAll() {
         self.byteCount = 0
         self.wordCount = 0
-        self.commandEnds.removeAll(keepingCapacity: true)
+        self.commandEnds.removeAll(keepingCapacity: self.commandEnds.capacity * MemoryLayout<Int>.size <= Self.keptReserve)
+        self.releaseExcess()
+    }
+
+    /// Gives back storage far beyond what the words left in it need.
+    private mutating func releaseExcess() {
+        let byteRoom = max(2 * self.byteCount, Self.keptReserve)
+        if self.bytes.count > byteRoom {
+            self.bytes = Array(self.bytes[0..<byteRoom])
+        }
+        let wordRoom = max(2 * self.wordCount, Self.keptReserve / MemoryLayout<Int>.size)
+        if self.wordEnds.count > wordRoom {
+            self.wordEnds = Array(self.wordEnds[0..<wordRoom])
+        }
     }
 
     /// Drops the words of an incomplete command (after a protocol error).

@@ -309,3 +309,28 @@ func packedWordsCompare() throws {
     let long = words([String(repeating: "x", count: 256)])
     #expect(long.packed(rest(long)) == nil)
 }
+
+@Test("Room for words beyond keptReserve is given back once the words are gone, and ordinary room is kept")
+func roomIsGivenBack() throws {
+    var decoder = RESPRequestDecoder()
+    var commands = RESPCommands()
+    var buffer = ByteBuffer()
+    buffer.writeRESPCommand([Array("SET".utf8), Array("k".utf8), Array(repeating: 120, count: 8 << 20)])
+    #expect(try decoder.decode(&buffer, into: &commands))
+    #expect(commands.reservedBytes > 8 << 20)
+    commands.removeCompleted()
+    // The room for bytes and for word offsets, each up to keptReserve.
+    #expect(commands.reservedBytes <= 3 * RESPCommands.keptReserve)
+    // 200,000 words, then gone: the word offsets are given back too.
+    buffer.writeRESPCommand(Array(repeating: [UInt8](), count: 200_000))
+    #expect(try decoder.decode(&buffer, into: &commands))
+    #expect(commands.reservedBytes > 200_000 * 8)
+    commands.removeAll()
+    #expect(commands.reservedBytes <= 3 * RESPCommands.keptReserve)
+    // A burst of ordinary commands keeps its room for the next.
+    for _ in 0..<1_000 { buffer.writeRESPCommand([Array("GET".utf8), Array("key".utf8)]) }
+    while try decoder.decode(&buffer, into: &commands) {}
+    let room = commands.reservedBytes
+    commands.removeCompleted()
+    #expect(commands.reservedBytes == room)
+}
