@@ -12,8 +12,9 @@ import Darwin
 /// as Python's `sortedcontainers` does): finding a position is a binary search over the
 /// blocks' last elements then inside one block, and inserting or removing shifts at most
 /// one block. Rate limiters add at the end (timestamps grow) and trim the front, which
-/// touch only the last or first block. A rank sums the sizes of the blocks before it,
-/// a loop over `count / 512` integers, cheap next to the search for thousands of members.
+/// touch only the last or first block. The blocks' sizes are also kept in a Fenwick
+/// tree, so the rank of a block's first element, and the block holding a rank, take
+/// O(log blocks) steps; a block split, emptied or merged rebuilds the tree.
 public struct SortedSet: Sendable {
     public struct Element: Sendable, Equatable {
         public var score: Double
@@ -59,6 +60,9 @@ public struct SortedSet: Sendable {
     private var scores: [HashedBytes: Double] = [:]
     /// Sorted, non-empty blocks whose concatenation is the whole order.
     private var blocks: [[Element]] = []
+    /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
+    /// i - (i & -i) ..< i, so a prefix sum or a search for a rank visits O(log n) entries.
+    private var sizes: [Int] = []
     /// Heap bytes of the members and their places in the index and the blocks, kept up
     /// to date so the keyspace's memory estimate reads it in O(1).
     public private(set) var heapBytes = 0
@@ -126,6 +130,7 @@ public struct SortedSet: Sendable {
         for position in stride(from: Swift.min(block, blocks.count - 1), through: Swift.max(0, block - 2), by: -1) {
             mergeIfSmall(position)
         }
+        rebuildSizes()
         return ranks.count
     }
 
@@ -219,9 +224,7 @@ public struct SortedSet: Sendable {
     private func firstRank(where isAtOrAfter: (Element) -> Bool) -> Int {
         let block = firstBlock(where: isAtOrAfter)
         guard block < blocks.count else { return count }
-        var rank = 0
-        for earlier in blocks[..<block] { rank += earlier.count }
-        return rank + Self.firstIndex(in: blocks[block], where: isAtOrAfter)
+        return sizeBefore(block) + Self.firstIndex(in: blocks[block], where: isAtOrAfter)
     }
 
     /// The first block whose last element satisfies `isAtOrAfter`.
@@ -247,21 +250,61 @@ public struct SortedSet: Sendable {
 
     /// The block and index of a valid rank.
     private func location(ofRank rank: Int) -> (block: Int, index: Int) {
+        precondition(rank >= 0 && rank < count, "rank \(rank) out of range")
+        // Down the tree: the most blocks whose sizes add up to at most `rank`.
+        var block = 0
         var rest = rank
-        if rank >= count - (blocks.last?.count ?? 0) {
-            // The tail is the common case (newest timestamps); skip the walk.
-            return (blocks.count - 1, rank - (count - blocks[blocks.count - 1].count))
+        var step = 1
+        while step * 2 <= sizes.count { step *= 2 }
+        while step > 0 {
+            if block + step <= sizes.count && sizes[block + step - 1] <= rest {
+                block += step
+                rest -= sizes[block - 1]
+            }
+            step /= 2
         }
-        for (position, block) in blocks.enumerated() {
-            if rest < block.count { return (position, rest) }
-            rest -= block.count
+        return (block, rest)
+    }
+
+    /// The number of elements in the blocks before `block`.
+    private func sizeBefore(_ block: Int) -> Int {
+        var total = 0
+        var entry = block
+        while entry > 0 {
+            total += sizes[entry - 1]
+            entry -= entry & -entry
         }
-        preconditionFailure("rank \(rank) out of range")
+        return total
+    }
+
+    /// Adds `delta` to the size of `block` in the tree.
+    private mutating func addSize(_ delta: Int, toBlock block: Int) {
+        var entry = block + 1
+        while entry <= sizes.count {
+            sizes[entry - 1] += delta
+            entry += entry & -entry
+        }
+    }
+
+    /// Builds the tree from the blocks, after blocks were added, removed or merged.
+    private mutating func rebuildSizes() {
+        sizes = blocks.map(\.count)
+        for entry in 1...Swift.max(1, sizes.count) where entry <= sizes.count {
+            let parent = entry + (entry & -entry)
+            if parent <= sizes.count { sizes[parent - 1] += sizes[entry - 1] }
+        }
+    }
+
+    /// Whether the tree holds the blocks' sizes (for tests).
+    var sizesAreConsistent: Bool {
+        blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
+            && sizeBefore(blocks.count) == count
     }
 
     private mutating func insertInOrder(_ element: Element) {
         guard !blocks.isEmpty else {
             blocks.append([element])
+            rebuildSizes()
             return
         }
         var block = firstBlock { element.precedes($0) }
@@ -277,6 +320,9 @@ public struct SortedSet: Sendable {
             let upper = Array(blocks[block][half...])
             blocks[block].removeSubrange(half...)
             blocks.insert(upper, at: block + 1)
+            rebuildSizes()
+        } else {
+            addSize(1, toBlock: block)
         }
     }
 
@@ -286,11 +332,13 @@ public struct SortedSet: Sendable {
         let index = Self.firstIndex(in: blocks[block]) { !$0.precedes(element) }
         precondition(index < blocks[block].count && blocks[block][index] == element, "sorted set order lost a member")
         blocks[block].remove(at: index)
+        let blockCount = blocks.count
         if blocks[block].isEmpty {
             blocks.remove(at: block)
         } else {
             mergeIfSmall(block)
         }
+        if blocks.count == blockCount { addSize(-1, toBlock: block) } else { rebuildSizes() }
     }
 
     /// Merges block `position` into its successor (or predecessor) when it is small and

@@ -136,6 +136,7 @@ struct SortedSetTests {
                 set.removeRanks(range)
                 model = model.filter { !($0.value >= low && $0.value < low + 3) }
             }
+            #expect(set.sizesAreConsistent, "step \(step)")
             if step % 1_000 == 999 {
                 let sorted = model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
                 #expect(members(set.elements) == sorted.map(\.key))
@@ -146,6 +147,26 @@ struct SortedSetTests {
                 }
             }
         }
+    }
+
+    @Test("ranks stay right across hundreds of blocks as members come and go anywhere")
+    func ranksAcrossManyBlocks() {
+        var random = SplitMix64(seed: 7)
+        var set = SortedSet()
+        var scores = Array(0..<60_000).shuffled(using: &random)
+        for score in scores { set.set(bytes("m\(score)"), score: Double(score)) }
+        // Remove a random third, so blocks shrink, empty and merge all along the order.
+        scores.shuffle(using: &random)
+        for score in scores.prefix(20_000) { set.remove(bytes("m\(score)")) }
+        let kept = scores.dropFirst(20_000).sorted()
+        #expect(set.count == kept.count)
+        #expect(set.sizesAreConsistent)
+        for _ in 0..<2_000 {
+            let rank = Int.random(in: 0..<kept.count, using: &random)
+            #expect(set.rank(of: bytes("m\(kept[rank])")) == rank)
+            #expect(set.element(atRank: rank).score == Double(kept[rank]))
+        }
+        #expect(set.elements(ranks: 29_990..<30_010).map(\.score) == kept[29_990..<30_010].map(Double.init))
     }
 
     @Test("equality compares members and scores, not the block layout")
