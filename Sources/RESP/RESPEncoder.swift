@@ -62,20 +62,12 @@ extension ByteBuffer {
 
     /// One word of a request, `$<length>\r\n<bytes>\r\n`, in one reservation.
     public mutating func writeRESPBulkString(_ bytes: UnsafeRawBufferPointer) {
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: RESPRawWriter.maxHeader + bytes.count + 2) { out in
-            var writer = RESPRawWriter(out)
-            writer.bulkString(bytes)
-            return writer.count
-        }
+        self.writeRESPWords(bound: RESPWordWriter.bulkBound(bytes.count)) { $0.bulkString(bytes) }
     }
 
     /// `value`'s decimal text as one word of a request, made in place without a String.
     public mutating func writeRESPBulkString(decimal value: Int64) {
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: 2 * RESPRawWriter.maxHeader) { out in
-            var writer = RESPRawWriter(out)
-            writer.bulkDecimal(value)
-            return writer.count
-        }
+        self.writeRESPWords(bound: RESPWordWriter.decimalBound) { $0.bulkDecimal(value) }
     }
 
     /// Several words of a request in one reservation of `bound` bytes, which must be at
