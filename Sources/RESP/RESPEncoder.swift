@@ -162,6 +162,12 @@ public struct RESPWordWriter {
         self.words += 1
     }
 
+    /// `text`'s UTF-8 bytes as a word.
+    public mutating func bulkString(_ text: String) {
+        var text = text
+        text.withUTF8 { self.bulkString(UnsafeRawBufferPointer($0)) }
+    }
+
     /// `value`'s decimal text as a word.
     public mutating func bulkDecimal(_ value: Int64) {
         self.raw.bulkDecimal(value)

@@ -178,7 +178,7 @@ final class BackendMode: Sendable {
         var call = BackendCommand(script: .leakyBucket, keyCount: 1)
         invocation.arguments.withWord(parsed.key) { call.append($0) }
         call.appendArguments(bound: RESPWordWriter.bulkBound(command.utf8.count) + 2 * RESPWordWriter.decimalBound + 2 * Self.secondsBound) { words in
-            Self.write(command, &words)
+            words.bulkString(command)
             words.bulkDecimal(parsed.capacity)
             Self.writeSeconds(parsed.recharge, &words)
             words.bulkDecimal(parsed.amount ?? 1)
@@ -213,7 +213,7 @@ final class BackendMode: Sendable {
         var call = BackendCommand(script: .boundedCounter, keyCount: keys.count)
         for key in keys { call.append(key) }
         call.appendArguments(bound: RESPWordWriter.bulkBound(mode.utf8.count) + numbers.count * RESPWordWriter.decimalBound) { words in
-            Self.write(mode, &words)
+            words.bulkString(mode)
             for number in numbers { words.bulkDecimal(number) }
         }
         return (call, .counter(decision))
@@ -252,17 +252,13 @@ final class BackendMode: Sendable {
         if value == value.rounded() && abs(value) < 1e15 {
             words.bulkDecimal(Int64(value))
         } else {
-            write("\(value)", &words)
+            words.bulkString("\(value)")
         }
     }
 
     /// Room for `writeSeconds`: Swift's longest text of a double has 24 characters.
     private static let secondsBound = RESPWordWriter.bulkBound(24)
 
-    private static func write(_ text: String, _ words: inout RESPWordWriter) {
-        var text = text
-        text.withUTF8 { words.bulkString(UnsafeRawBufferPointer($0)) }
-    }
 
     /// The command's words as they came, copied from the read burst once.
     private static func forward(_ arguments: Arguments) -> BackendCommand {

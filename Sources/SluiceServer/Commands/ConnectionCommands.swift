@@ -128,27 +128,29 @@ enum ConnectionCommands {
         case "LIST":
             // As Redis: `TYPE t` (every client here is a normal one), or `ID id...` listed
             // in the order given, an unknown id skipped.
-            var listed = state.clients.values.sorted { $0.id < $1.id }
+            // Nil lists every client; sorted only then, after the options are read.
+            var listed: [Client]?
             let remaining = invocation.arguments.remaining
             let option = invocation.arguments.peekKeyword()
             if remaining == 2, option == "TYPE" {
                 _ = try invocation.arguments.next()
                 let type = try invocation.arguments.next()
                 switch String(decoding: type, as: UTF8.self).lowercased() {
-                case "normal": break
+                case "normal": listed = nil
                 case "master", "slave", "replica", "pubsub": listed = []
                 default: throw .err("Unknown client type '\(String(decoding: type, as: UTF8.self))'")
                 }
             } else if remaining > 1, option == "ID" {
-                listed = []
+                var found: [Client] = []
                 for raw in invocation.arguments.rest().dropFirst() {
                     guard let id = parseInteger(raw) else { throw .err("Invalid client ID") }
-                    if let found = state.clients[id] { listed.append(found) }
+                    if let match = state.clients[id] { found.append(match) }
                 }
+                listed = found
             } else if remaining != 0 {
                 throw .syntax
             }
-            let lines = listed.map { $0.infoLine(now: invocation.now) + "\n" }
+            let lines = (listed ?? state.clients.values.sorted { $0.id < $1.id }).map { $0.infoLine(now: invocation.now) + "\n" }
             return .verbatimString(format: "txt", text: Array(lines.joined().utf8))
         default:  // SETINFO
             let attribute = try invocation.arguments.nextKeyword()
