@@ -63,6 +63,9 @@ public struct SortedSet: Sendable {
     /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
     /// i - (i & -i) ..< i, so a prefix sum or a search for a rank visits O(log n) entries.
     private var sizes: [Int] = []
+    /// Each block's size, in block order: what the tree is rebuilt from, since reading
+    /// every block's own count would touch every block's storage (a cache miss each).
+    private var counts: [Int] = []
     /// Heap bytes of the members and their places in the index and the blocks, kept up
     /// to date so the keyspace's memory estimate reads it in O(1).
     public private(set) var heapBytes = 0
@@ -111,6 +114,7 @@ public struct SortedSet: Sendable {
         guard !ranks.isEmpty else { return 0 }
         var (block, index) = location(ofRank: ranks.lowerBound)
         var left = ranks.count
+        var changed = false
         while left > 0 {
             let end = Swift.min(blocks[block].count, index + left)
             for element in blocks[block][index..<end] {
@@ -121,16 +125,23 @@ public struct SortedSet: Sendable {
             left -= end - index
             if blocks[block].isEmpty {
                 blocks.remove(at: block)
+                counts.remove(at: block)
+                changed = true
             } else {
+                // Cut within one block (a limiter trimming its oldest entries): the
+                // tree takes the change in O(log blocks), unless a merge follows.
+                let removed = counts[block] - blocks[block].count
+                counts[block] -= removed
+                if !changed { updateTree(-removed, atBlock: block) }
                 block += 1
             }
             index = 0
         }
         // The blocks either side of the cut may now be small.
         for position in stride(from: Swift.min(block, blocks.count - 1), through: Swift.max(0, block - 2), by: -1) {
-            mergeIfSmall(position)
+            if mergeIfSmall(position) { changed = true }
         }
-        rebuildSizes()
+        if changed { rebuildSizes() }
         return ranks.count
     }
 
@@ -277,8 +288,14 @@ public struct SortedSet: Sendable {
         return total
     }
 
-    /// Adds `delta` to the size of `block` in the tree.
+    /// Adds `delta` to the size of `block`.
     private mutating func addSize(_ delta: Int, toBlock block: Int) {
+        counts[block] += delta
+        updateTree(delta, atBlock: block)
+    }
+
+    /// Adds `delta` to the size of `block` in the tree only.
+    private mutating func updateTree(_ delta: Int, atBlock block: Int) {
         var entry = block + 1
         while entry <= sizes.count {
             sizes[entry - 1] += delta
@@ -286,9 +303,9 @@ public struct SortedSet: Sendable {
         }
     }
 
-    /// Builds the tree from the blocks, after blocks were added, removed or merged.
+    /// Builds the tree from `counts`, after blocks were added, removed or merged.
     private mutating func rebuildSizes() {
-        sizes = blocks.map(\.count)
+        sizes = counts
         for entry in 1...Swift.max(1, sizes.count) where entry <= sizes.count {
             let parent = entry + (entry & -entry)
             if parent <= sizes.count { sizes[parent - 1] += sizes[entry - 1] }
@@ -298,12 +315,13 @@ public struct SortedSet: Sendable {
     /// Whether the tree holds the blocks' sizes (for tests).
     var sizesAreConsistent: Bool {
         blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
-            && sizeBefore(blocks.count) == count
+            && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
     }
 
     private mutating func insertInOrder(_ element: Element) {
         guard !blocks.isEmpty else {
             blocks.append([element])
+            counts = [1]
             rebuildSizes()
             return
         }
@@ -320,6 +338,8 @@ public struct SortedSet: Sendable {
             let upper = Array(blocks[block][half...])
             blocks[block].removeSubrange(half...)
             blocks.insert(upper, at: block + 1)
+            counts[block] = half
+            counts.insert(upper.count, at: block + 1)
             rebuildSizes()
         } else {
             addSize(1, toBlock: block)
@@ -332,26 +352,36 @@ public struct SortedSet: Sendable {
         let index = Self.firstIndex(in: blocks[block]) { !$0.precedes(element) }
         precondition(index < blocks[block].count && blocks[block][index] == element, "sorted set order lost a member")
         blocks[block].remove(at: index)
-        let blockCount = blocks.count
         if blocks[block].isEmpty {
             blocks.remove(at: block)
+            counts.remove(at: block)
+            rebuildSizes()
+        } else if mergeIfSmall(block) {
+            rebuildSizes()
         } else {
-            mergeIfSmall(block)
+            addSize(-1, toBlock: block)
         }
-        if blocks.count == blockCount { addSize(-1, toBlock: block) } else { rebuildSizes() }
     }
 
     /// Merges block `position` into its successor (or predecessor) when it is small and
-    /// the two fit in one block.
-    private mutating func mergeIfSmall(_ position: Int) {
-        guard position < blocks.count, blocks[position].count < Self.minimumBlockSize else { return }
+    /// the two fit in one block; returns whether it did. `counts` follows the blocks, the
+    /// tree is left to the caller.
+    private mutating func mergeIfSmall(_ position: Int) -> Bool {
+        guard position < blocks.count, blocks[position].count < Self.minimumBlockSize else { return false }
         if position + 1 < blocks.count, blocks[position].count + blocks[position + 1].count <= Self.maximumBlockSize {
             let next = blocks.remove(at: position + 1)
             blocks[position].append(contentsOf: next)
+            counts.remove(at: position + 1)
+            counts[position] = blocks[position].count
+            return true
         } else if position > 0, blocks[position - 1].count + blocks[position].count <= Self.maximumBlockSize {
             let current = blocks.remove(at: position)
             blocks[position - 1].append(contentsOf: current)
+            counts.remove(at: position)
+            counts[position - 1] = blocks[position - 1].count
+            return true
         }
+        return false
     }
 }
 

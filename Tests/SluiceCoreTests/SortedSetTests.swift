@@ -111,6 +111,20 @@ struct SortedSetTests {
         #expect(set.rank(of: bytes("req-4999")) == 699)
     }
 
+    @Test("a window spanning many blocks, trimmed within its oldest block, keeps every block size right")
+    func slidingWindowAcrossBlocks() {
+        var set = SortedSet()
+        for now in 0..<12_000 {
+            set.set(bytes("req-\(now)"), score: Double(now))
+            set.removeRanks(set.ranks(from: .init(-.infinity), to: .init(Double(now - 5_000), exclusive: false)))
+            if now % 250 == 0 { #expect(set.sizesAreConsistent, "step \(now)") }
+        }
+        #expect(set.count == 5_000)
+        #expect(set.sizesAreConsistent)
+        #expect(set.rank(of: bytes("req-9000")) == 2_000)
+        #expect(set.element(atRank: 4_321).score == 11_321)
+    }
+
     @Test("random operations agree with a sorted array model")
     func randomAgainstModel() {
         var random = SplitMix64(seed: 42)
