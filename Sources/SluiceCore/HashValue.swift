@@ -1,17 +1,19 @@
 /// A Redis hash: fields and values as raw bytes, read back in insertion order as Redis
 /// does for small hashes (its listpack encoding), so `HGETALL` matches it there.
 ///
-/// Entries sit in an array in insertion order with an index from field to position.
-/// Deleting leaves a hole instead of shifting the array; once holes outnumber entries
-/// the array is compacted, so every operation is O(1) amortized.
+/// Entries sit in insertion order with an index from field to position. Deleting leaves
+/// a hole instead of shifting the entries; once holes outnumber entries they are
+/// compacted, so every operation is O(1) amortized. Neither the entries (in chunks) nor
+/// the index (`SplitDictionary`) grow all at once, so a huge hash grows without pausing
+/// other clients.
 public struct HashValue: Sendable {
     public struct Entry: Sendable, Equatable {
         public var field: [UInt8]
         public var value: [UInt8]
     }
 
-    private var index: [HashedBytes: Int] = [:]
-    private var slots: [Entry?] = []
+    private var index = SplitDictionary<Int>()
+    private var slots = EntryTable<Entry?>()
     /// Heap bytes of the fields and values and their places in the index and slots,
     /// kept up to date so the keyspace's memory estimate reads it in O(1).
     public private(set) var heapBytes = 0
@@ -31,11 +33,11 @@ public struct HashValue: Sendable {
     public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
         let key = HashedBytes(field)
         if let position = index[key] {
-            heapBytes += MemoryEstimate.bytes(value.count) - MemoryEstimate.bytes(slots[position]?.value.count ?? 0)
-            slots[position]?.value = value
+            let replaced = Self.replaceValue(of: &slots[position], with: value)
+            heapBytes += MemoryEstimate.bytes(value.count) - MemoryEstimate.bytes(replaced)
             return false
         }
-        index[key] = slots.count
+        index.updateValue(slots.count, forKey: key)
         slots.append(Entry(field: field, value: value))
         heapBytes += Self.bytes(field: field, value: value)
         return true
@@ -48,7 +50,7 @@ public struct HashValue: Sendable {
         if let entry = slots[position] { heapBytes -= Self.bytes(field: entry.field, value: entry.value) }
         slots[position] = nil
         if index.isEmpty {
-            slots.removeAll()
+            slots = EntryTable()
         } else if slots.count > 2 * index.count + 8 {
             compact()
         }
@@ -56,16 +58,25 @@ public struct HashValue: Sendable {
     }
 
     /// Every field and value, in insertion order.
-    public var entries: [Entry] { slots.compactMap { $0 } }
+    public var entries: [Entry] { slots.indices.compactMap { slots[$0] } }
+
+    /// Sets the entry's value in one access to it; returns the old value's length.
+    private static func replaceValue(of entry: inout Entry?, with value: [UInt8]) -> Int {
+        let replaced = entry?.value.count ?? 0
+        entry?.value = value
+        return replaced
+    }
 
     private static func bytes(field: [UInt8], value: [UInt8]) -> Int {
         MemoryEstimate.hashEntry + MemoryEstimate.bytes(field.count) + MemoryEstimate.bytes(value.count)
     }
 
     private mutating func compact() {
-        let live = entries
-        for (position, entry) in live.enumerated() {
-            index[HashedBytes(entry.field)] = position
+        var live = EntryTable<Entry?>()
+        for position in slots.indices {
+            guard let entry = slots[position] else { continue }
+            index.updateValue(live.count, forKey: HashedBytes(entry.field))
+            live.append(entry)
         }
         slots = live
     }
@@ -75,6 +86,6 @@ extension HashValue: Equatable {
     /// Same fields with the same values, whatever the order.
     public static func == (lhs: HashValue, rhs: HashValue) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        return lhs.index.keys.allSatisfy { lhs[$0.bytes] == rhs[$0.bytes] }
+        return lhs.index.allSatisfy { field, _ in lhs[field.bytes] == rhs[field.bytes] }
     }
 }

@@ -23,6 +23,11 @@ public struct HashedBytes: Hashable, Sendable {
         self.hash = hasher.finalize()
     }
 
+    /// The seeded hash of `bytes`, for tables that split by its bits.
+    var storedHash: Int {
+        @inline(__always) get { hash }
+    }
+
     @inline(__always)
     public func hash(into hasher: inout Hasher) {
         hasher.combine(hash)

@@ -57,7 +57,7 @@ public struct SortedSet: Sendable {
     /// many tiny blocks behind.
     static let minimumBlockSize = 128
 
-    private var scores: [HashedBytes: Double] = [:]
+    private var scores = SplitDictionary<Double>()
     /// Sorted, non-empty blocks whose concatenation is the whole order.
     private var blocks: [[Element]] = []
     /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks

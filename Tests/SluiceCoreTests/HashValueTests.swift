@@ -37,6 +37,20 @@ struct HashValueTests {
         #expect(hash.entries.isEmpty)
     }
 
+    @Test("a hash of 50,000 fields, over many index buckets and entry chunks, reads back after removals")
+    func largeHash() {
+        var hash = HashValue()
+        for index in 0..<50_000 { hash.set(bytes("f\(index)"), bytes("\(index)")) }
+        for index in stride(from: 0, to: 50_000, by: 3) { hash.remove(bytes("f\(index)")) }
+        hash.set(bytes("f1"), bytes("one"))
+        let expected = (0..<50_000).filter { $0 % 3 != 0 }
+        #expect(hash.count == expected.count)
+        #expect(hash.entries.map(\.field) == expected.map { bytes("f\($0)") })
+        #expect(hash[bytes("f1")] == bytes("one"))
+        #expect(hash[bytes("f49999")] == bytes("49999"))
+        #expect(hash[bytes("f3")] == nil)
+    }
+
     @Test("equality ignores field order")
     func equality() {
         var one = HashValue()
