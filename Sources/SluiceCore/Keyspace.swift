@@ -449,10 +449,16 @@ public struct Keyspace: Sendable {
     /// their values point to (`prefetchValue`). Reading a slot in the same step as
     /// asking for it stalled on every slot the cache did not hold. Changes nothing.
     ///
+    /// The stages are `mutating` though they change nothing, so that a caller passes the
+    /// keyspace by address: the server calls them on a keyspace it holds through a
+    /// closure's capture, where a non-mutating call first copied the whole keyspace
+    /// struct (a memcpy, and a retain and release of each of its arrays), four times per
+    /// command in bursts of more than 32 commands.
+    ///
     /// Stage one: starts loading the index slot where the search for `key` begins;
     /// returns the key's hash, which stage two takes.
     @inline(__always)
-    public func prefetchIndex(_ key: UnsafeRawBufferPointer) -> UInt64 {
+    public mutating func prefetchIndex(_ key: UnsafeRawBufferPointer) -> UInt64 {
         let hash = self.hash(key)
         index.withUnsafeBufferPointer { slots in
             sluice_prefetch(slots.baseAddress! + (Int(truncatingIfNeeded: hash) & (slots.count - 1)))
@@ -464,7 +470,7 @@ public struct Keyspace: Sendable {
     /// entry (an entry may straddle two cache lines). A tag match of another key only
     /// wastes the load.
     @inline(__always)
-    public func prefetchEntry(hash: UInt64) {
+    public mutating func prefetchEntry(hash: UInt64) {
         guard let position = firstTagMatch(hash, where: { _ in true })?.entry else { return }
         entries.withAddress(of: position) { start in
             guard let start else { return }
@@ -479,7 +485,7 @@ public struct Keyspace: Sendable {
     /// bytes rather than through the case, which would retain the storage: a retain
     /// waits for the very cache line this asks for. A wrong guess only wastes the load.
     @inline(__always)
-    public func prefetchValue(hash: UInt64) {
+    public mutating func prefetchValue(hash: UInt64) {
         guard let storage = valueStorage(hash: hash, logsOnly: false) else { return }
         sluice_prefetch(storage)
         sluice_prefetch(storage + 64)
@@ -489,7 +495,7 @@ public struct Keyspace: Sendable {
     /// algorithm reads first and which lie at the far end of a long log, beyond the two
     /// lines `prefetchValue` asked for. Its array's count is read from the storage's
     /// header, so this is asked for after `prefetchValue` has had time to bring that in.
-    public func prefetchLogEnd(hash: UInt64) {
+    public mutating func prefetchLogEnd(hash: UInt64) {
         guard let storage = valueStorage(hash: hash, logsOnly: true) else { return }
         // An array's header: object header (16 bytes), count, capacity; then the elements.
         let count = storage.load(fromByteOffset: 16, as: Int.self)

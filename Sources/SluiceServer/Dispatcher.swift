@@ -130,7 +130,7 @@ final class Dispatcher: Sendable {
                 // command's own look-up. Not the first command's key: it is looked up at once.
                 var hashes = InlineArray<32, UInt64>(repeating: 0)  // prefetchDistance of them
                 for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
-                    hashes[index % Self.prefetchDistance] = prefetchIndex(of: index, in: batch, keyspace: state.keyspace)
+                    hashes[index % Self.prefetchDistance] = prefetchIndex(of: index, in: batch, keyspace: &state.keyspace)
                 }
                 for index in min(start + 1, batch.count)..<min(start + Self.entryDistance, batch.count) {
                     state.keyspace.prefetchEntry(hash: hashes[index % Self.prefetchDistance])
@@ -140,7 +140,7 @@ final class Dispatcher: Sendable {
                 for index in start..<batch.count {
                     let hash = hashes[index % Self.prefetchDistance]
                     if index + Self.prefetchDistance < batch.count {
-                        hashes[index % Self.prefetchDistance] = prefetchIndex(of: index + Self.prefetchDistance, in: batch, keyspace: state.keyspace)
+                        hashes[index % Self.prefetchDistance] = prefetchIndex(of: index + Self.prefetchDistance, in: batch, keyspace: &state.keyspace)
                     }
                     if index + Self.entryDistance < batch.count {
                         state.keyspace.prefetchEntry(hash: hashes[(index + Self.entryDistance) % Self.prefetchDistance])
@@ -227,7 +227,7 @@ final class Dispatcher: Sendable {
     /// Plain loops rather than a struct holding the burst and the hashes: with the struct
     /// the optimizer copied the burst's arrays, 16 more retains and releases per command.
     @inline(__always)
-    private func prefetchIndex(of index: Int, in batch: RESPCommands, keyspace: Keyspace) -> UInt64 {
+    private func prefetchIndex(of index: Int, in batch: RESPCommands, keyspace: inout Keyspace) -> UInt64 {
         withFirstArgument(of: index, in: batch) { keyspace.prefetchIndex($0) } ?? 0
     }
 
