@@ -1,0 +1,88 @@
+"""One hash of 80,000 fields and one sorted set of 30,000 members, changed at random
+the same way on redis-server and on Sluice through redis-py: past these sizes a hash's
+entries span two chunks and both member dictionaries have split into many buckets
+(SplitDictionary), and every read must still agree with Redis's."""
+import random
+
+import pytest
+import redis
+
+
+@pytest.fixture
+def pair(sluice, redis_server):
+    clients = [redis.Redis(host=server["host"], port=server["port"], decode_responses=True)
+               for server in (redis_server, sluice)]
+    for client in clients:
+        client.delete("large:hash", "large:zset")
+    yield clients
+    for client in clients:
+        client.delete("large:hash", "large:zset")
+        client.close()
+
+
+def run(clients, commands):
+    """Runs the same commands, pipelined, on both servers; returns both reply lists."""
+    replies = []
+    for client in clients:
+        pipeline = client.pipeline(transaction=False)
+        for name, *arguments in commands:
+            pipeline.execute_command(name, *arguments)
+        replies.append(pipeline.execute(raise_on_error=False))
+    return replies
+
+
+def test_a_huge_hash_reads_back_as_redis_through_fills_and_deletions(pair):
+    rng = random.Random(5)
+    commands = []
+    for start in range(0, 80_000, 500):
+        words = []
+        for number in range(start, start + 500):
+            words += [f"f{number}", f"v{number}"]
+        commands.append(("HSET", "large:hash", *words))
+    for _ in range(30_000):
+        number = rng.randrange(100_000)
+        action = rng.randrange(4)
+        if action == 0:
+            commands.append(("HDEL", "large:hash", f"f{number}"))
+        elif action == 1:
+            commands.append(("HSET", "large:hash", f"f{number}", f"w{number}"))
+        else:
+            commands.append(("HGET", "large:hash", f"f{number}"))
+    commands.append(("HLEN", "large:hash"))
+    redis_replies, sluice_replies = run(pair, commands)
+    assert sluice_replies == redis_replies
+    redis_client, sluice_client = pair
+    assert sluice_client.hgetall("large:hash") == redis_client.hgetall("large:hash")
+
+
+def test_a_large_sorted_set_ranks_and_trims_as_redis(pair):
+    rng = random.Random(9)
+    commands = []
+    for start in range(0, 30_000, 500):
+        words = []
+        for number in range(start, start + 500):
+            words += [str(rng.randrange(1_000_000)), f"m{number}"]
+        commands.append(("ZADD", "large:zset", *words))
+    for step in range(20_000):
+        member = f"m{rng.randrange(40_000)}"
+        action = rng.randrange(6)
+        if action == 0:
+            commands.append(("ZREM", "large:zset", member))
+        elif action == 1:
+            commands.append(("ZADD", "large:zset", str(rng.randrange(1_000_000)), member))
+        elif action == 2:
+            commands.append(("ZRANK", "large:zset", member))
+        elif action == 3:
+            low = rng.randrange(1_000_000)
+            commands.append(("ZCOUNT", "large:zset", str(low), f"({low + 5_000}"))
+        elif action == 4 and step % 50 == 0:
+            low = rng.randrange(1_000_000)
+            commands.append(("ZREMRANGEBYSCORE", "large:zset", str(low), str(low + 2_000)))
+        else:
+            commands.append(("ZSCORE", "large:zset", member))
+    commands.append(("ZCARD", "large:zset"))
+    redis_replies, sluice_replies = run(pair, commands)
+    assert sluice_replies == redis_replies
+    redis_client, sluice_client = pair
+    assert (sluice_client.zrange("large:zset", 0, -1, withscores=True)
+            == redis_client.zrange("large:zset", 0, -1, withscores=True))
