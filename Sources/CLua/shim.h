@@ -157,6 +157,9 @@ static inline const char *sluice_lua_tostring(lua_State *L, int index) { return 
 static inline int sluice_lua_isnil(lua_State *L, int index) { return lua_isnil(L, index); }
 static inline void sluice_lua_getregistry(lua_State *L, const char *key) { lua_getfield(L, LUA_REGISTRYINDEX, key); }
 static inline void sluice_lua_setregistry(lua_State *L, const char *key) { lua_setfield(L, LUA_REGISTRYINDEX, key); }
+/* The value on top into the registry under a new integer reference (popped), and back. */
+static inline int sluice_lua_ref(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX); }
+static inline void sluice_lua_getref(lua_State *L, int ref) { lua_rawgeti(L, LUA_REGISTRYINDEX, ref); }
 static inline void sluice_lua_pushglobaltable(lua_State *L) { lua_pushvalue(L, LUA_GLOBALSINDEX); }
 
 #endif

@@ -42,6 +42,10 @@ final class CommandSpec: Sendable {
     let decision: DecisionHandler?
     /// Flagged `denyoom`: may add data, so refused over `maxmemory` (MemoryLimit.swift).
     let deniedOverMemoryLimit: Bool
+    /// Flagged `write`; and flagged `noscript` or `blocking`, refused to scripts. Read
+    /// for every `redis.call`, so kept as flags rather than searched for by name.
+    let isWrite: Bool
+    let refusedInScripts: Bool
     /// When not empty, the only word counts accepted, for a command that is two in one
     /// (`INCR key` and the bounded `INCR key amount maximum ttl`): checked as arity is,
     /// so a count that fits neither is refused while queuing in `MULTI`, as in Redis.
@@ -85,6 +89,9 @@ final class CommandSpec: Sendable {
         self.handler = handler
         self.decision = decision
         self.deniedOverMemoryLimit = flags.contains("denyoom")
+        self.isWrite = flags.contains("write")
+        // A blocking command would wait with the database lock held; Redis flags those noscript too.
+        self.refusedInScripts = flags.contains("noscript") || flags.contains("blocking")
         self.wordCounts = wordCounts
     }
 

@@ -36,9 +36,9 @@ enum ScriptingCommands {
         let numberOfKeys = try invocation.arguments.nextInteger()
         guard numberOfKeys <= invocation.arguments.remaining else { throw .err("Number of keys can't be greater than number of args") }
         guard numberOfKeys >= 0 else { throw .err("Number of keys can't be negative") }
-        let rest = invocation.arguments.rest()
-        let keys = rest.prefix(Int(numberOfKeys))
-        let arguments = rest.dropFirst(Int(numberOfKeys))
+        // KEYS and ARGV are read from the command's words in place, not copied out first.
+        let keys = invocation.arguments.position..<invocation.arguments.position + Int(numberOfKeys)
+        let arguments = keys.upperBound..<invocation.arguments.count
         let sha = bySha ? String(decoding: asciiLowercased(script), as: UTF8.self) : sha1Hex(script)
         let engine = state.scripting
         let context = invocation

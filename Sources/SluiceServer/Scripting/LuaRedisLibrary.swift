@@ -23,11 +23,16 @@ final class ScriptRun {
     /// `denyoom` are refused until the script has called a write command. Redis's rule:
     /// a script that already wrote may finish, rather than stop half done.
     var refusesOverMemoryLimit = false
-    /// The words of the running `redis.call`, copied straight from Lua's strings; kept
-    /// between calls so that a call reuses its memory instead of allocating per word.
-    private var words = RESPCommands()
+    /// The words of the running `redis.call`, copied straight from Lua's strings; the
+    /// engine hands the same storage from run to run, so a call reuses its memory instead
+    /// of allocating.
+    var words: RESPCommands
 
-    init(database: UnsafeMutablePointer<DatabaseState>, invocation: Invocation, scriptClient: Client, readOnly: Bool) {
+    init(
+        database: UnsafeMutablePointer<DatabaseState>, invocation: Invocation, scriptClient: Client, readOnly: Bool,
+        words: RESPCommands
+    ) {
+        self.words = words
         self.database = database
         self.invocation = invocation
         self.scriptClient = scriptClient
@@ -53,17 +58,32 @@ final class ScriptRun {
         let count = lua_gettop(lua)
         guard count > 0 else { return failed(lua, "ERR Please specify at least one argument for this redis lib call", raising) }
         words.removeAll()
+        // Every word in one append, with room for all: strings are copied from Lua's own
+        // bytes, numbers formatted as Redis does (at most 24 characters).
+        var byteCount = 0
         for index in 1...count {
             switch lua_type(lua, index) {
             case LUA_TSTRING:
                 var length = 0
-                let bytes = lua_tolstring(lua, index, &length)
-                words.append(UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length))
+                _ = lua_tolstring(lua, index, &length)
+                byteCount += length
             case LUA_TNUMBER:
-                numberArgument(lua_tonumber(lua, index)).withUnsafeBytes { words.append($0) }
+                byteCount += 32
             default:
                 return failed(lua, "ERR Lua redis lib command arguments must be strings or integers", raising)
             }
+        }
+        words.appendWords(maxWords: Int(count), maxBytes: byteCount) { writer in
+            for index in 1...count {
+                if lua_type(lua, index) == LUA_TSTRING {
+                    var length = 0
+                    let bytes = lua_tolstring(lua, index, &length)
+                    writer.append(UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : length))
+                } else {
+                    numberArgument(lua_tonumber(lua, index)).withUnsafeBytes { writer.append($0) }
+                }
+            }
+            return true
         }
         words.endCommand()
         let table = invocation.server.table
@@ -74,16 +94,15 @@ final class ScriptRun {
         guard spec.acceptsArgumentCount(Int(count)) else {
             return failed(lua, "ERR Wrong number of args calling Redis command from script", raising)
         }
-        // A blocking command would wait with the database lock held; Redis flags those noscript too.
-        if spec.flags.contains("noscript") || spec.flags.contains("blocking") {
+        if spec.refusedInScripts {
             return failed(lua, "ERR This Redis command is not allowed from script", raising)
         }
-        if readOnly && spec.flags.contains("write") {
+        if readOnly && spec.isWrite {
             return failed(lua, "ERR Write commands are not allowed from read-only scripts.", raising)
         }
         if refusesOverMemoryLimit {
             if spec.deniedOverMemoryLimit { return failed(lua, CommandError.outOfMemory.message, raising) }
-            if spec.flags.contains("write") { refusesOverMemoryLimit = false }
+            if spec.isWrite { refusesOverMemoryLimit = false }
         }
 
         var inner = Invocation(arguments: Arguments(words, command: 0), now: invocation.now, client: scriptClient, server: invocation.server)

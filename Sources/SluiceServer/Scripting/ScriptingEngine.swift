@@ -16,8 +16,15 @@ final class ScriptingEngine: @unchecked Sendable {
 
     private var lua: OpaquePointer?
     private let context: UnsafeMutablePointer<sluice_lua_context>
-    /// Scripts in the cache, by lower-case SHA-1, with their shebang flags.
-    private var scripts: [String: ScriptFlags] = [:]
+    /// Scripts in the cache, by lower-case SHA-1: their shebang flags and the registry
+    /// reference of their compiled function.
+    private var scripts: [String: (flags: ScriptFlags, function: Int32)] = [:]
+    /// Registry references of the prelude's error handler and its table of KEYS and ARGV:
+    /// an integer look-up, where a named one hashes the name on every run.
+    /// Storage for the words of the commands scripts call, kept from run to run.
+    private var callWords = RESPCommands()
+    private var errorHandler: Int32 = 0
+    private var globals: Int32 = 0
     /// The client commands called from scripts run as (Redis's Lua client).
     private var scriptClient: Client?
 
@@ -56,15 +63,16 @@ final class ScriptingEngine: @unchecked Sendable {
     /// `database` is the state the caller holds the lock on; commands the script
     /// calls run against it.
     func run(
-        sha: String, body: [UInt8]?, keys: ArraySlice<[UInt8]>, arguments: ArraySlice<[UInt8]>, readOnly: Bool,
+        sha: String, body: [UInt8]?, keys: Range<Int>, arguments: Range<Int>, readOnly: Bool,
         invocation: Invocation, database: UnsafeMutablePointer<DatabaseState>
     ) throws(CommandError) -> RESPValue {
         let lua = try state()
-        if scripts[sha] == nil {
+        var cached = scripts[sha]
+        if cached == nil {
             guard let body else { throw CommandError(.message("NOSCRIPT No matching script. Please use EVAL.")) }
-            try compile(body, sha: sha, in: lua)
+            cached = try compile(body, sha: sha, in: lua)
         }
-        let flags = scripts[sha] ?? ScriptFlags()
+        guard let (flags, function) = cached else { throw .err("Could not compile the script") }
         // A script that declares its flags without no-writes says it may write.
         if readOnly && flags.declared && !flags.noWrites {
             throw .err("Can not execute a script with write flag using *_ro command.")
@@ -79,14 +87,18 @@ final class ScriptingEngine: @unchecked Sendable {
         // Host work (setting KEYS and ARGV, converting replies) may exceed the memory
         // limit; only the script's own allocations are held to it.
         context.pointee.in_host = 1
-        setGlobalArray("KEYS", keys, in: lua)
-        setGlobalArray("ARGV", arguments, in: lua)
-        sluice_lua_getregistry(lua, "sluice_error_handler")
-        sluice_lua_getregistry(lua, "f_" + sha)
+        setGlobalArray("KEYS", keys, of: invocation.arguments, in: lua)
+        setGlobalArray("ARGV", arguments, of: invocation.arguments, in: lua)
+        sluice_lua_getref(lua, errorHandler)
+        sluice_lua_getref(lua, function)
 
         let client = scriptClient ?? Client(id: 0, address: "", localAddress: "", createdAt: invocation.now)
         scriptClient = client
-        let run = ScriptRun(database: database, invocation: invocation, scriptClient: client, readOnly: readOnly || flags.noWrites)
+        let run = ScriptRun(
+            database: database, invocation: invocation, scriptClient: client, readOnly: readOnly || flags.noWrites,
+            words: callWords)
+        callWords = RESPCommands()
+        defer { callWords = run.words }
         run.refusesOverMemoryLimit = overMemoryLimit
         let status = withExtendedLifetime(run) {
             context.pointee.host = Unmanaged.passUnretained(run).toOpaque()
@@ -130,6 +142,10 @@ final class ScriptingEngine: @unchecked Sendable {
             lua_close(lua)
             throw .err("Could not create the scripting engine")
         }
+        sluice_lua_getregistry(lua, "sluice_error_handler")
+        errorHandler = sluice_lua_ref(lua)
+        sluice_lua_getregistry(lua, "sluice_globals")
+        globals = sluice_lua_ref(lua)
         lua_settop(lua, 0)
         self.lua = lua
         return lua
@@ -148,8 +164,9 @@ final class ScriptingEngine: @unchecked Sendable {
     }
 
     /// Compiles a script as Redis 7 does: chunk name `@user_script`, shebang line kept
-    /// out of the code but counted in line numbers; stored as `f_<sha>` in the registry.
-    private func compile(_ body: [UInt8], sha: String, in lua: OpaquePointer) throws(CommandError) {
+    /// out of the code but counted in line numbers; kept in the registry by reference.
+    @discardableResult
+    private func compile(_ body: [UInt8], sha: String, in lua: OpaquePointer) throws(CommandError) -> (flags: ScriptFlags, function: Int32) {
         let (flags, codeStart) = try ScriptFlags.parse(body)
         // Lua 5.1 would load a body starting with ESC as bytecode, which it does not
         // verify: refused with the error Redis's Lua gives, which reads only source.
@@ -166,19 +183,26 @@ final class ScriptingEngine: @unchecked Sendable {
             lua_settop(lua, 0)
             throw .err("Error compiling script (new function): \(message)")
         }
-        sluice_lua_setregistry(lua, "f_" + sha)
-        scripts[sha] = flags
+        let compiled = (flags: flags, function: sluice_lua_ref(lua))
+        scripts[sha] = compiled
+        return compiled
     }
 
     /// KEYS or ARGV for the next script, set past the read-only globals (in the table
     /// the prelude keeps them in).
-    private func setGlobalArray(_ name: String, _ values: ArraySlice<[UInt8]>, in lua: OpaquePointer) {
-        sluice_lua_getregistry(lua, "sluice_globals")
+    private func setGlobalArray(_ name: String, _ words: Range<Int>, of command: Arguments, in lua: OpaquePointer) {
+        sluice_lua_getref(lua, globals)
         lua_pushstring(lua, name)
-        lua_createtable(lua, Int32(values.count), 0)
-        for (index, value) in values.enumerated() {
-            pushBytes(value, in: lua)
-            lua_rawseti(lua, -2, Int32(index + 1))
+        lua_createtable(lua, Int32(words.count), 0)
+        for (offset, index) in words.enumerated() {
+            command.withWord(index) { word in
+                if let start = word.baseAddress, word.count > 0 {
+                    lua_pushlstring(lua, start.assumingMemoryBound(to: CChar.self), word.count)
+                } else {
+                    lua_pushlstring(lua, "", 0)
+                }
+            }
+            lua_rawseti(lua, -2, Int32(offset + 1))
         }
         lua_rawset(lua, -3)
         sluice_lua_pop(lua, 1)
