@@ -62,6 +62,8 @@ struct ScriptingCommandTests {
             let c = try server.connect()
             #expect(try c.command("EVAL", "redis.call('set', 'a', 12345678901234); redis.call('set', 'b', 0.1); redis.call('set', 'c', 1e20); return redis.call('mget', 'a', 'b', 'c')", "0")
                 == "*3\r\n$14\r\n12345678901234\r\n$19\r\n0.10000000000000001\r\n$5\r\n1e+20\r\n")
+            #expect(try c.command("EVAL", "redis.call('set', 'a', -42); redis.call('set', 'b', 0); redis.call('set', 'c', 999999999999999); redis.call('set', 'd', -1e15); return redis.call('mget', 'a', 'b', 'c', 'd')", "0")
+                == "*4\r\n$3\r\n-42\r\n$1\r\n0\r\n$15\r\n999999999999999\r\n$17\r\n-1000000000000000\r\n")
         }
     }
 
