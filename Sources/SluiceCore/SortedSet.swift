@@ -57,7 +57,14 @@ public struct SortedSet: Sendable {
     /// many tiny blocks behind.
     static let minimumBlockSize = 128
 
+    /// Members with at most this many others are found by scanning the order, as Redis
+    /// scans a small sorted set's listpack: no dictionary to allocate, fill and hash into.
+    static let scanLimit = 128
+
+    /// Member to score, built once the set passes `scanLimit` members (and kept after,
+    /// as Redis keeps a set's hash table once it has one).
     private var scores = SplitDictionary<Double>()
+    private var indexed = false
     /// Sorted, non-empty blocks whose concatenation is the whole order.
     private var blocks: [[Element]] = []
     /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
@@ -72,11 +79,29 @@ public struct SortedSet: Sendable {
 
     public init() {}
 
-    public var count: Int { scores.count }
-    public var isEmpty: Bool { scores.isEmpty }
+    public private(set) var count = 0
+    public var isEmpty: Bool { count == 0 }
 
     public func score(of member: [UInt8]) -> Double? {
-        scores[HashedBytes(member)]
+        indexed ? scores[HashedBytes(member)] : scanned(member)
+    }
+
+    /// `member`'s score, found by scanning the order (a set without its dictionary).
+    private func scanned(_ member: [UInt8]) -> Double? {
+        for block in blocks {
+            for element in block where element.member.count == member.count && compareBytes(element.member, member) == 0 {
+                return element.score
+            }
+        }
+        return nil
+    }
+
+    /// Builds the member dictionary from the order, once the set outgrows scanning.
+    private mutating func buildIndex() {
+        indexed = true
+        for block in blocks {
+            for element in block { scores.updateValue(element.score, forKey: HashedBytes(element.member)) }
+        }
     }
 
     // MARK: Changing
@@ -86,23 +111,26 @@ public struct SortedSet: Sendable {
     @discardableResult
     public mutating func set(_ member: [UInt8], score: Double) -> Bool {
         let score = score == 0 ? 0 : score
-        let key = HashedBytes(member)
-        if let old = scores.updateValue(score, forKey: key) {
+        let old = indexed ? scores.updateValue(score, forKey: HashedBytes(member)) : scanned(member)
+        if let old {
             if old == score { return false }
             removeFromOrder(Element(score: old, member: member))
             insertInOrder(Element(score: score, member: member))
             return false
         }
         insertInOrder(Element(score: score, member: member))
+        count += 1
         heapBytes += Self.bytes(member)
+        if !indexed && count > Self.scanLimit { buildIndex() }
         return true
     }
 
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: [UInt8]) -> Bool {
-        guard let score = scores.removeValue(forKey: HashedBytes(member)) else { return false }
+        guard let score = indexed ? scores.removeValue(forKey: HashedBytes(member)) : scanned(member) else { return false }
         removeFromOrder(Element(score: score, member: member))
+        count -= 1
         heapBytes -= Self.bytes(member)
         return true
     }
@@ -118,7 +146,7 @@ public struct SortedSet: Sendable {
         while left > 0 {
             let end = Swift.min(blocks[block].count, index + left)
             for element in blocks[block][index..<end] {
-                scores.removeValue(forKey: HashedBytes(element.member))
+                if indexed { scores.removeValue(forKey: HashedBytes(element.member)) }
                 heapBytes -= Self.bytes(element.member)
             }
             blocks[block].removeSubrange(index..<end)
@@ -142,6 +170,7 @@ public struct SortedSet: Sendable {
             if mergeIfSmall(position) { changed = true }
         }
         if changed { rebuildSizes() }
+        count -= ranks.count
         return ranks.count
     }
 
@@ -388,7 +417,7 @@ public struct SortedSet: Sendable {
 extension SortedSet: Equatable {
     /// Same members with the same scores; how the order is split into blocks does not matter.
     public static func == (lhs: SortedSet, rhs: SortedSet) -> Bool {
-        lhs.scores == rhs.scores
+        lhs.count == rhs.count && lhs.elements == rhs.elements
     }
 }
 

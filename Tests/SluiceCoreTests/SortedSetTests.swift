@@ -125,6 +125,42 @@ struct SortedSetTests {
         #expect(set.element(atRank: 4_321).score == 11_321)
     }
 
+    @Test("a set small enough to scan agrees with a model, and keeps agreeing once it builds its dictionary")
+    func scannedThenIndexed() {
+        var random = SplitMix64(seed: 11)
+        var set = SortedSet()
+        var model: [String: Double] = [:]
+        func check(_ step: Int) {
+            #expect(set.count == model.count, "step \(step)")
+            for index in 0..<260 where index % 7 == step % 7 {
+                #expect(set.score(of: bytes("m\(index)")) == model["m\(index)"], "step \(step) m\(index)")
+            }
+        }
+        // Members m0 ..< m120 only: the set never passes 128 and is scanned.
+        for step in 0..<3_000 {
+            let member = "m\(Int.random(in: 0..<120, using: &random))"
+            if Int.random(in: 0..<3, using: &random) == 0 {
+                #expect(set.remove(bytes(member)) == (model.removeValue(forKey: member) != nil))
+            } else {
+                let score = Double(Int.random(in: 0..<40, using: &random))
+                #expect(set.set(bytes(member), score: score) == (model[member] == nil))
+                model[member] = score
+            }
+            check(step)
+        }
+        let scanned = set
+        // Past 128 members the dictionary is built from the order.
+        for index in 120..<260 {
+            set.set(bytes("m\(index)"), score: Double(index))
+            model["m\(index)"] = Double(index)
+        }
+        check(0)
+        #expect(set.sizesAreConsistent)
+        for index in 120..<260 { set.remove(bytes("m\(index)")) }
+        #expect(set == scanned)
+        #expect(set.rank(of: bytes("m5")) == scanned.rank(of: bytes("m5")))
+    }
+
     @Test("random operations agree with a sorted array model")
     func randomAgainstModel() {
         var random = SplitMix64(seed: 42)
