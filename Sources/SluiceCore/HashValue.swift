@@ -1,7 +1,8 @@
 /// A Redis hash: fields and values as raw bytes, read back in insertion order as Redis
 /// does for small hashes (its listpack encoding), so `HGETALL` matches it there.
 ///
-/// Entries sit in insertion order with an index from field to position. Deleting leaves
+/// Entries sit in insertion order; past `scanLimit` fields an index maps each field to
+/// its position, below it a field is found by scanning, as Redis scans a listpack. Deleting leaves
 /// a hole instead of shifting the entries; once holes outnumber entries they are
 /// compacted, so every operation is O(1) amortized. Neither the entries (in chunks) nor
 /// the index (`SplitDictionary`) grow all at once, so a huge hash grows without pausing
@@ -12,7 +13,13 @@ public struct HashValue: Sendable {
         public var value: [UInt8]
     }
 
+    /// Hashes with at most this many fields have no index: scanning them costs less than
+    /// allocating, filling and hashing into a dictionary.
+    static let scanLimit = 128
+
+    /// Field to position, built once the hash passes `scanLimit` fields and kept after.
     private var index = SplitDictionary<Int>()
+    private var indexed = false
     private var slots = EntryTable<Entry?>()
     /// Heap bytes of the fields and values and their places in the index and slots,
     /// kept up to date so the keyspace's memory estimate reads it in O(1).
@@ -20,38 +27,56 @@ public struct HashValue: Sendable {
 
     public init() {}
 
-    public var count: Int { index.count }
-    public var isEmpty: Bool { index.isEmpty }
+    public private(set) var count = 0
+    public var isEmpty: Bool { count == 0 }
 
     public subscript(field: [UInt8]) -> [UInt8]? {
-        guard let position = index[HashedBytes(field)] else { return nil }
+        guard let position = position(of: field) else { return nil }
         return slots[position]?.value
+    }
+
+    /// Where `field` is, by the index or by scanning.
+    private func position(of field: [UInt8]) -> Int? {
+        if indexed { return index[HashedBytes(field)] }
+        for position in slots.indices {
+            if let entry = slots[position], entry.field.count == field.count, compareBytes(entry.field, field) == 0 {
+                return position
+            }
+        }
+        return nil
     }
 
     /// Sets `field` to `value`; returns true when the field is new.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
-        let key = HashedBytes(field)
-        if let position = index[key] {
+        if let position = position(of: field) {
             let replaced = Self.replaceValue(of: &slots[position], with: value)
             heapBytes += MemoryEstimate.bytes(value.count) - MemoryEstimate.bytes(replaced)
             return false
         }
-        index.updateValue(slots.count, forKey: key)
+        if indexed { index.updateValue(slots.count, forKey: HashedBytes(field)) }
         slots.append(Entry(field: field, value: value))
+        count += 1
         heapBytes += Self.bytes(field: field, value: value)
+        if !indexed && count > Self.scanLimit {
+            indexed = true
+            for position in slots.indices {
+                if let entry = slots[position] { index.updateValue(position, forKey: HashedBytes(entry.field)) }
+            }
+        }
         return true
     }
 
     /// Removes `field`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ field: [UInt8]) -> Bool {
-        guard let position = index.removeValue(forKey: HashedBytes(field)) else { return false }
+        guard let position = indexed ? index.removeValue(forKey: HashedBytes(field)) : position(of: field) else { return false }
         if let entry = slots[position] { heapBytes -= Self.bytes(field: entry.field, value: entry.value) }
         slots[position] = nil
-        if index.isEmpty {
+        count -= 1
+        if count == 0 {
             slots = EntryTable()
-        } else if slots.count > 2 * index.count + 8 {
+        } else if slots.count > 2 * count + 8 {
             compact()
         }
         return true
@@ -75,7 +100,7 @@ public struct HashValue: Sendable {
         var live = EntryTable<Entry?>()
         for position in slots.indices {
             guard let entry = slots[position] else { continue }
-            index.updateValue(live.count, forKey: HashedBytes(entry.field))
+            if indexed { index.updateValue(live.count, forKey: HashedBytes(entry.field)) }
             live.append(entry)
         }
         slots = live
@@ -86,6 +111,6 @@ extension HashValue: Equatable {
     /// Same fields with the same values, whatever the order.
     public static func == (lhs: HashValue, rhs: HashValue) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        return lhs.index.allSatisfy { field, _ in lhs[field.bytes] == rhs[field.bytes] }
+        return lhs.entries.allSatisfy { rhs[$0.field] == $0.value }
     }
 }

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 @testable import SluiceCore
 
@@ -35,6 +36,38 @@ struct HashValueTests {
         hash.remove(bytes("new"))
         #expect(hash.isEmpty)
         #expect(hash.entries.isEmpty)
+    }
+
+    @Test("a hash small enough to scan agrees with a model in values and order, also once it builds its index")
+    func scannedThenIndexed() {
+        var random = SplitMix64(seed: 3)
+        var hash = HashValue()
+        var model: [(field: String, value: String)] = []
+        func check(_ step: Int) {
+            #expect(hash.count == model.count, "step \(step)")
+            #expect(hash.entries.map { String(decoding: $0.field, as: UTF8.self) } == model.map(\.field), "step \(step)")
+            for pair in model {
+                #expect(hash[bytes(pair.field)] == bytes(pair.value), "step \(step)")
+            }
+        }
+        for round in 0..<2 {
+            // Round 0 keeps to 100 fields (scanned); round 1 to 400 (indexed past 128).
+            let fields = round == 0 ? 100 : 400
+            for step in 0..<4_000 {
+                let field = "f\(Int.random(in: 0..<fields, using: &random))"
+                let existing = model.firstIndex { $0.field == field }
+                if Int.random(in: 0..<3, using: &random) == 0 {
+                    #expect(hash.remove(bytes(field)) == (existing != nil))
+                    if let existing { model.remove(at: existing) }
+                } else {
+                    let value = "v\(step)"
+                    #expect(hash.set(bytes(field), bytes(value)) == (existing == nil))
+                    if let existing { model[existing].value = value } else { model.append((field, value)) }
+                }
+                if step % 50 == 0 { check(step) }
+            }
+            check(round)
+        }
     }
 
     @Test("a hash of 50,000 fields, over many index buckets and entry chunks, reads back after removals")
