@@ -1,12 +1,12 @@
 /// A Redis hash: fields and values as raw bytes, read back in insertion order as Redis
 /// does for small hashes (its listpack encoding), so `HGETALL` matches it there.
 ///
-/// Entries sit in insertion order; past `scanLimit` fields an index maps each field to
-/// its position, below it a field is found by scanning, as Redis scans a listpack. Deleting leaves
-/// a hole instead of shifting the entries; once holes outnumber entries they are
-/// compacted, so every operation is O(1) amortized. Neither the entries (in chunks) nor
-/// the index (`SplitDictionary`) grow all at once, so a huge hash grows without pausing
-/// other clients.
+/// Entries sit in insertion order. Up to `scanLimit` fields a field is found by scanning
+/// them, as Redis scans a listpack; past it an index maps each field to its position.
+/// Deleting leaves a hole instead of shifting the entries; once holes outnumber entries
+/// they are compacted, so every operation is O(1) amortized. Neither the entries (in
+/// chunks) nor the index (`SplitDictionary`) grow all at once, so a huge hash grows
+/// without pausing other clients.
 public struct HashValue: Sendable {
     public struct Entry: Sendable, Equatable {
         public var field: [UInt8]
@@ -39,7 +39,7 @@ public struct HashValue: Sendable {
     private func position(of field: [UInt8]) -> Int? {
         if indexed { return index[HashedBytes(field)] }
         for position in slots.indices {
-            if let entry = slots[position], entry.field.count == field.count, compareBytes(entry.field, field) == 0 {
+            if let entry = slots[position], entry.field == field {
                 return position
             }
         }

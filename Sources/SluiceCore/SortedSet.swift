@@ -89,7 +89,7 @@ public struct SortedSet: Sendable {
     /// `member`'s score, found by scanning the order (a set without its dictionary).
     private func scanned(_ member: [UInt8]) -> Double? {
         for block in blocks {
-            for element in block where element.member.count == member.count && compareBytes(element.member, member) == 0 {
+            for element in block where element.member == member {
                 return element.score
             }
         }

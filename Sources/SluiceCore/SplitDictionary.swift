@@ -88,14 +88,7 @@ public struct SplitDictionary<Value: Sendable>: Sendable {
     @inline(never)
     private mutating func splitNext() {
         let bit = 1 << level
-        var moved: [HashedBytes: Value]
-        if next == 0 {
-            moved = Self.split(&first, by: bit)
-        } else {
-            moved = Self.split(&rest[next - 1], by: bit)
-        }
-        rest.append(moved)
-        moved = [:]
+        rest.append(next == 0 ? Self.split(&first, by: bit) : Self.split(&rest[next - 1], by: bit))
         next += 1
         if next == bit {
             level += 1
