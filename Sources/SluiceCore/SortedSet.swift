@@ -57,7 +57,7 @@ public struct SortedSet: Sendable {
     /// many tiny blocks behind.
     static let minimumBlockSize = 128
 
-    /// Members with at most this many others are found by scanning the order, as Redis
+    /// A set of at most this many members finds a member by scanning the order, as Redis
     /// scans a small sorted set's listpack: no dictionary to allocate, fill and hash into.
     static let scanLimit = 128
 

@@ -310,8 +310,8 @@ enum SortedSetCommands {
 
     /// `1.5`, `(1.5` (exclusive), `-inf`, `+inf`. Parsed with C's `strtod` as Redis does,
     /// so its corner cases match (an empty number reads as 0, leading spaces pass).
-    /// Integers and infinities, what limiters send, skip `strtod`, which read them to
-    /// the same doubles at about twice the cost of the rest of a `ZREMRANGEBYSCORE`'s parsing.
+    /// Integers and infinities, what limiters send, are read directly: `strtod` gives the
+    /// same doubles at about 600 instructions a bound.
     static func scoreBound(_ bytes: [UInt8]) -> SortedSet.ScoreBound? {
         let exclusive = bytes.first == UInt8(ascii: "(")
         let number = exclusive ? Array(bytes.dropFirst()) : bytes

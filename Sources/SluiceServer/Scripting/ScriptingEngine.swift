@@ -21,10 +21,10 @@ final class ScriptingEngine: @unchecked Sendable {
     private var scripts: [String: (flags: ScriptFlags, function: Int32)] = [:]
     /// Registry references of the prelude's error handler and its table of KEYS and ARGV:
     /// an integer look-up, where a named one hashes the name on every run.
-    /// Storage for the words of the commands scripts call, kept from run to run.
-    private var callWords = RESPCommands()
     private var errorHandler: Int32 = 0
     private var globals: Int32 = 0
+    /// Storage for the words of the commands scripts call, kept from run to run.
+    private var callWords = RESPCommands()
     /// The client commands called from scripts run as (Redis's Lua client).
     private var scriptClient: Client?
 
