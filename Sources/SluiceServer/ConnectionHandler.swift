@@ -2,6 +2,10 @@ import NIOCore
 import RESP
 import SluiceRedisBackend
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One connection: decodes requests as bytes arrive, runs each complete command in
 /// order, and writes the replies of one event-loop tick with a single flush at the
 /// tick's end (`TickFlush`).
@@ -48,6 +52,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// This event loop's end-of-tick flush, and whether this connection is in it.
     private var tickFlush: TickFlush?
     private var flushQueued = false
+    /// The socket, for a plain-text connection while its channel is open (-1 otherwise):
+    /// replies are sent on it directly, which costs about a quarter of a `-P 1` `GET`'s
+    /// instructions less than the channel's write path (callgrind, 10,586 to 7,729).
+    private var descriptor: CInt
+    /// Writes handed to the channel and not yet done: while there are any, later replies
+    /// go the same way, behind them.
+    private var channelWrites = 0
 
     /// Backend replies one connection may await; past it, its later commands wait (as a
     /// parked client's do) until half have arrived, so a pipelining client cannot queue
@@ -57,8 +68,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
 
-    init(dispatcher: Dispatcher) {
+    /// `descriptor`: the connection's socket when nothing stands between it and this
+    /// handler (no TLS); NIO still owns it.
+    init(dispatcher: Dispatcher, descriptor: CInt? = nil) {
         self.dispatcher = dispatcher
+        self.descriptor = descriptor ?? -1
         self.decoder = RESPRequestDecoder(limits: dispatcher.context.configuration.limits)
     }
 
@@ -85,6 +99,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Closed: the number may soon belong to another connection.
+        descriptor = -1
         deferredStart = nil
         parkTimeout?.cancel()
         parkTimeout = nil
@@ -234,11 +250,41 @@ final class ConnectionHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
                 return
             }
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            var out = out
+            if descriptor >= 0 && channelWrites == 0 {
+                guard Self.send(&out, on: descriptor) else {
+                    context.close(promise: nil)
+                    return
+                }
+                if out.readableBytes == 0 {
+                    if out.capacity <= Self.spareCapacity { spare = out }
+                    return
+                }
+            }
+            // The rest of a send the socket did not take whole, or a connection without a descriptor.
+            if descriptor >= 0 {
+                channelWrites += 1
+                let written = context.eventLoop.makePromise(of: Void.self)
+                written.futureResult.assumeIsolated().whenComplete { _ in self.channelWrites -= 1 }
+                context.writeAndFlush(wrapOutboundOut(out), promise: written)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            }
             if out.capacity <= Self.spareCapacity { spare = out }
         } else if closing && replyQueue.isEmpty {
             context.close(promise: nil)
         }
+    }
+
+    /// Sends as much of `out` as the socket takes now, moving its reader index past it;
+    /// false when the connection is broken (reset, or closed by the peer).
+    static func send(_ out: inout ByteBuffer, on descriptor: CInt) -> Bool {
+        let sent = out.withUnsafeReadableBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+        if sent >= 0 {
+            out.moveReaderIndex(forwardBy: sent)
+            return true
+        }
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
     }
 
     // MARK: Backend replies

@@ -21,6 +21,8 @@ public final class SluiceServer: Sendable {
     private let logger: Logger
     /// `draining` is set when shutdown begins: connections accepted after it are closed.
     private let channels = Mutex<(listeners: [Channel], connections: [ObjectIdentifier: Channel], draining: Bool)>(([], [:], false))
+    /// The plain-text port's listener, when plain text is served.
+    private let plainListener = Mutex<PlainListener?>(nil)
     private let expiryTask = Mutex<RepeatedTask?>(nil)
     private let snapshotTask = Mutex<RepeatedTask?>(nil)
     /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
@@ -90,9 +92,11 @@ public final class SluiceServer: Sendable {
         try await startBackend()
         try loadSnapshot()
         if configuration.plainTextEnabled {
-            let listener = try await bootstrap(tls: nil).bind(host: configuration.host, port: configuration.port).get()
-            self.channels.withLock { $0.listeners.append(listener) }
-            dispatcher.context.boundPort.store(listener.localAddress?.port ?? configuration.port, ordering: .relaxed)
+            let listener = try PlainListener(host: configuration.host, port: configuration.port, backlog: Self.backlog) { descriptor in
+                self.adopt(descriptor)
+            }
+            plainListener.withLock { $0 = listener }
+            dispatcher.context.boundPort.store(listener.port, ordering: .relaxed)
         }
         if let tlsContext, let tlsPort = configuration.tlsPort {
             do {
@@ -123,40 +127,62 @@ public final class SluiceServer: Sendable {
         }
     }
 
-    /// One listener's bootstrap. Connections on the TLS port get a TLS handler in front of
-    /// the same connection handler; the plain-text port's pipeline has only the latter.
-    private func bootstrap(tls: NIOSSLContext?) -> ServerBootstrap {
-        let dispatcher = self.dispatcher
-        // Unread replies past the output limit make the channel unwritable, and the handler closes it.
-        let outputLimit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
-        return ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 511)
+    /// Pending connections a listener keeps, as Redis's default `tcp-backlog`.
+    static let backlog: CInt = 511
+
+    /// The TLS port's bootstrap: NIO accepts, and each connection gets a TLS handler in
+    /// front of the connection handler.
+    private func bootstrap(tls: NIOSSLContext) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: Int32(Self.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: outputWaterMark)
+            .childChannelInitializer { channel in self.initialize(channel, tls: tls, descriptor: nil) }
+    }
+
+    /// A connection the plain-text listener accepted: registered on the next event loop
+    /// with the same options and pipeline as a TLS connection, minus the TLS handler. NIO
+    /// owns the descriptor from here, and closes it if the registration fails.
+    private func adopt(_ descriptor: CInt) {
+        _ = ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             // One read (at most 64 KiB) per connection per event-loop tick, as Redis reads
             // one buffer per client per iteration: with 16, a client pipelining a million
             // GETs kept another client's PING waiting up to 29 ms instead of 4 (bench/fairness).
-            .childChannelOption(.maxMessagesPerRead, value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: outputLimit / 2, high: outputLimit))
-            .childChannelInitializer { channel in
-                let id = ObjectIdentifier(channel)
-                let accepted = self.channels.withLock { channels in
-                    guard !channels.draining else { return false }
-                    channels.connections[id] = channel
-                    return true
-                }
-                // Accepted just before the listener closed: the bootstrap closes it.
-                guard accepted else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-                channel.closeFuture.whenComplete { _ in
-                    _ = self.channels.withLock { $0.connections.removeValue(forKey: id) }
-                }
-                return channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(dispatcher: dispatcher))
-                }
+            .channelOption(.maxMessagesPerRead, value: 1)
+            .channelOption(.writeBufferWaterMark, value: outputWaterMark)
+            .channelInitializer { channel in self.initialize(channel, tls: nil, descriptor: descriptor) }
+            .withConnectedSocket(descriptor)
+    }
+
+    /// Unread replies past the output limit make the channel unwritable, and the handler closes it.
+    private var outputWaterMark: ChannelOptions.Types.WriteBufferWaterMark {
+        let limit = configuration.maxOutputBufferBytes > 0 ? configuration.maxOutputBufferBytes : Int.max
+        return .init(low: limit / 2, high: limit)
+    }
+
+    /// A new connection's pipeline; refused once shutdown has begun.
+    private func initialize(_ channel: Channel, tls: NIOSSLContext?, descriptor: CInt?) -> EventLoopFuture<Void> {
+        let id = ObjectIdentifier(channel)
+        let accepted = self.channels.withLock { channels in
+            guard !channels.draining else { return false }
+            channels.connections[id] = channel
+            return true
+        }
+        // Accepted just before the listener closed: the bootstrap closes it.
+        guard accepted else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.channels.withLock { $0.connections.removeValue(forKey: id) }
+        }
+        let dispatcher = self.dispatcher
+        return channel.eventLoop.makeCompletedFuture {
+            if let tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
             }
+            try channel.pipeline.syncOperations.addHandler(ConnectionHandler(dispatcher: dispatcher, descriptor: descriptor))
+        }
     }
 
     // MARK: Backend
@@ -241,6 +267,10 @@ public final class SluiceServer: Sendable {
         let (listeners, connections) = channels.withLock { channels in
             channels.draining = true
             return (channels.listeners, Array(channels.connections.values))
+        }
+        if let listener = plainListener.withLock({ $0.take() }) {
+            // Joins the accepting thread, which is only ever in accept or handing one over.
+            listener.stop()
         }
         for listener in listeners {
             try? await listener.close()

@@ -104,6 +104,23 @@ final class RawConnection {
         return true
     }
 
+    /// Reads whatever has arrived, at most `limit` bytes, waiting for at least one;
+    /// false when the peer closed the connection.
+    func receive(atMost limit: Int) throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: limit)
+        let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        if count == 0 { return false }
+        guard count > 0 else { throw TestFailure("recv() failed or timed out (errno \(errno))") }
+        pending.writeBytes(chunk[0..<count])
+        return true
+    }
+
+    /// The bytes received and not yet read as replies, taken out.
+    func takeReceived() -> [UInt8] {
+        defer { pending.clear() }
+        return Array(pending.readableBytesView)
+    }
+
     /// The raw bytes of the next complete reply.
     func readRaw() throws -> String {
         while true {
