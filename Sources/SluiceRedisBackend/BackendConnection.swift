@@ -112,10 +112,11 @@ final class BackendConnection: @unchecked Sendable {
         let accepted = lock.withLock {
             guard !stopping else { return false }
             queue.append(request)
-            lock.signal()
             return true
         }
-        if !accepted { complete(request, failing: .unavailable("the backend client was shut down")) }
+        // Signalled after unlocking: woken while the lock was still held, the thread
+        // would block on it at once and need waking a second time.
+        if accepted { lock.signal() } else { complete(request, failing: .unavailable("the backend client was shut down")) }
     }
 
     // MARK: - The connection's thread
@@ -579,7 +580,8 @@ final class ConditionLock: @unchecked Sendable {
         return try body()
     }
 
-    /// Call with the lock held.
+    /// Wakes the waiting thread, if any; with or without the lock held (a thread checks
+    /// its condition under the lock before waiting, so no wake-up is lost either way).
     func signal() { pthread_cond_signal(condition) }
 
     /// Call with the lock held.
