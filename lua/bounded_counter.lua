@@ -65,10 +65,23 @@ local function compare(a, b)
   return 0
 end
 
+-- The last pair format_int wrote and its text: a batch's calls often write the same
+-- instant (the shared clock, for new buckets), and string.format is costly in Redis's Lua.
+-- Pairs are never changed once made, so the same table means the same value.
+local formatted, formatted_text
+
 local function format_int(a)
-  if a[1] < 0 then return '-' .. format_int(negate(a)) end
-  if a[1] == 0 then return string.format('%d', a[2]) end
-  return string.format('%d%09d', a[1], a[2])
+  if a == formatted then return formatted_text end
+  local text
+  if a[1] < 0 then
+    text = '-' .. format_int(negate(a))
+  elseif a[1] == 0 then
+    text = string.format('%d', a[2])
+  else
+    text = string.format('%d%09d', a[1], a[2])
+  end
+  formatted, formatted_text = a, text
+  return text
 end
 
 -- Redis's TIME as a pair, read once per script run: the calls of a batch share it.
@@ -99,26 +112,25 @@ end
 -- Lua numbers exact up to here: durations and counts past it are refused in backend mode.
 local EXACT = 9007199254740991
 
--- A pair from an integral Lua number (exact below 2^53).
-local function from_number(x)
-  local high = math.floor(x / B)
-  local low = x - high * B
-  if low < 0 then return {high - 1, low + B} end
-  if low >= B then return {high + 1, low - B} end
-  return {high, low}
-end
-
 -- a - b in nanoseconds as a Lua number (exact while below 2^53, about 104 days).
 local function difference(a, b)
   return (a[1] - b[1]) * B + (a[2] - b[2])
 end
 
 -- The instant `nanoseconds` after `now`, clamped to the Int64 range as in-memory mode does.
+-- Computed in place rather than through pairs: every call of a batch makes two or three
+-- of these, and the intermediate tables and their garbage collection were most of it.
 local function later(now, nanoseconds)
-  local instant = add(now, from_number(nanoseconds))
-  if compare(instant, INT64_MAX) > 0 then return INT64_MAX end
-  if compare(instant, INT64_MIN) < 0 then return INT64_MIN end
-  return instant
+  if nanoseconds == 0 then return now end
+  local high = math.floor(nanoseconds / B)
+  local low = now[2] + (nanoseconds - high * B)
+  high = now[1] + high
+  -- The division may round either way, and the sum may pass B: a step or two at most.
+  while low >= B do high, low = high + 1, low - B end
+  while low < 0 do high, low = high - 1, low + B end
+  if high > INT64_MAX[1] or (high == INT64_MAX[1] and low > INT64_MAX[2]) then return INT64_MAX end
+  if high < INT64_MIN[1] or (high == INT64_MIN[1] and low < INT64_MIN[2]) then return INT64_MIN end
+  return {high, low}
 end
 
 -- Floor division of non-negative integral numbers below 2^53, corrected for rounding.
@@ -131,9 +143,15 @@ end
 
 -- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
 -- millisecond, as in-memory mode rounds deadlines.
+-- The last deadline's inputs and text, for the same reason as format_int's.
+local deadline_now, deadline_ttl, deadline_text
+
 local function deadline(now, ttl)
+  if now == deadline_now and ttl == deadline_ttl then return deadline_text end
   local instant = later(now, math.max(1, ttl))
-  return string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+  deadline_now, deadline_ttl = now, ttl
+  deadline_text = string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+  return deadline_text
 end
 
 -- A duration in seconds (decimal or exponent form, fractions allowed) as nanoseconds,
@@ -176,30 +194,40 @@ local batch_memo
 -- array of the calls' replies, errors as error elements.
 local function serve(main)
   if ARGV[1] ~= 'BATCH' then return run(main, KEYS, ARGV) end
-  -- Checks the whole framing before any call runs, so a bad batch changes nothing.
-  local calls, key, argument = {}, 1, 3
-  for index = 1, tonumber(ARGV[2]) or -1 do
+  -- Checks the whole framing before any call runs, so a bad batch changes nothing. Each
+  -- call is kept as where its keys start, how many, and its argv, in three flat arrays,
+  -- and its keys are copied into one table reused from call to call: two tables per call
+  -- fewer to make and collect.
+  local total, key_total, argument_total = tonumber(ARGV[2]) or -1, #KEYS, #ARGV
+  local starts, counts, argvs = {}, {}, {}
+  local calls, key, argument = 0, 1, 3
+  for index = 1, total do
     local key_count, argument_count = tonumber(ARGV[argument]), tonumber(ARGV[argument + 1])
     local argv
-    if ARGV[argument + 1] == '=' and index > 1 then argv, argument_count = calls[index - 1][2], 0 end
-    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= #KEYS and argument + 1 + argument_count <= #ARGV) then
+    if ARGV[argument + 1] == '=' and index > 1 then argv, argument_count = argvs[index - 1], 0 end
+    if not (key_count and argument_count and key_count >= 0 and argument_count >= 0 and key + key_count - 1 <= key_total and argument + 1 + argument_count <= argument_total) then
       break
     end
-    local keys = {}
-    for offset = 1, key_count do keys[offset] = KEYS[key + offset - 1] end
     if not argv then
       argv = {}
       for offset = 1, argument_count do argv[offset] = ARGV[argument + 1 + offset] end
     end
+    starts[index], counts[index], argvs[index] = key, key_count, argv
     key, argument = key + key_count, argument + 2 + argument_count
-    calls[index] = {keys, argv}
+    calls = index
   end
-  if #calls ~= tonumber(ARGV[2]) or key ~= #KEYS + 1 or argument ~= #ARGV + 1 then
+  if calls ~= total or key ~= key_total + 1 or argument ~= argument_total + 1 then
     return redis.error_reply('ERR usage: BATCH calls, then each call\'s key count, argument count and arguments')
   end
-  local replies = {}
+  local replies, keys, previous = {}, {}, 0
   batch_memo = {}
-  for index, call in ipairs(calls) do replies[index] = run(main, call[1], call[2]) end
+  for index = 1, calls do
+    local start, count = starts[index], counts[index]
+    for offset = 1, count do keys[offset] = KEYS[start + offset - 1] end
+    for offset = count + 1, previous do keys[offset] = nil end
+    previous = count
+    replies[index] = run(main, keys, argvs[index])
+  end
   return replies
 end
 -- ---- end of shared helpers ----

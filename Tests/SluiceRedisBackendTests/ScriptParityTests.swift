@@ -65,9 +65,6 @@ struct ScriptParityTests {
 
     @Test("leaky_bucket.lua answers CONSUME and PEEK as SluiceCore.LeakyBucket, with the same TTLs")
     func leakyBucket() async throws {
-        let redis = try RedisServer()
-        let backend = try RedisBackend(configuration: redis.configuration)
-        defer { backend.shutdown() }
         // (ms after base, consume or peek, amount); capacity, recharge, block per run.
         let steps: [(Double, String, Int64)] = [
             (0, "consume", 1), (0, "consume", 1), (0.0001, "peek", 1), (0.2, "consume", 1),
@@ -78,12 +75,29 @@ struct ScriptParityTests {
             (10_001, "consume", -9_000_000_000_000_000_000), (20_000, "peek", 1),
         ]
         let configurations: [(Int64, String, String)] = [(3, "0.5", "2"), (3, "0.2", "0"), (2, "0.6", "0.75"), (1, "1e-3", "1.5")]
+        try await Self.leakyBucketParity(base: Self.base, steps: steps, configurations: configurations)
+    }
+
+    /// Deadlines, the tick phase and the end of a block all pass the largest instant here,
+    /// and both modes clamp them to it.
+    @Test("leaky_bucket.lua clamps instants past the end of the Int64 range as SluiceCore.LeakyBucket does")
+    func leakyBucketAtTheEndOfTime() async throws {
+        let steps: [(Double, String, Int64)] = [
+            (0, "consume", 1), (0, "consume", 1), (0.5, "consume", 5), (1, "peek", 1), (2, "consume", 1), (2.5, "consume", -3),
+        ]
+        try await Self.leakyBucketParity(base: Int64.max - 300_000_000, steps: steps, configurations: [(3, "0.5", "2"), (2, "1e-3", "0")])
+    }
+
+    static func leakyBucketParity(base: Int64, steps: [(Double, String, Int64)], configurations: [(Int64, String, String)]) async throws {
+        let redis = try RedisServer()
+        let backend = try RedisBackend(configuration: redis.configuration)
+        defer { backend.shutdown() }
         for (index, (capacity, recharge, block)) in configurations.enumerated() {
             let bucket = try LeakyBucket(capacity: capacity, recharge: Double(recharge)!, block: Double(block)!)
             let key = "bucket\(index)"
             var model = Model<LeakyBucketState>()
             for (offset, mode, amount) in steps {
-                let now = Instant(nanoseconds: Self.base + Int64(offset * 1_000_000))
+                let now = Instant(nanoseconds: base + Int64(offset * 1_000_000))
                 try await Self.expire(backend, keys: [key], now: now, model: &model)
                 let current = model.state(key, now: now)
                 let decision: LeakyBucketDecision
