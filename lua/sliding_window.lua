@@ -140,11 +140,11 @@ local function divide(a, b)
   return quotient
 end
 
--- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
--- millisecond, as in-memory mode rounds deadlines.
--- The last deadline's inputs and text, for the same reason as format_int's.
+-- The last deadline's inputs and text, kept for the same reason as format_int's.
 local deadline_now, deadline_ttl, deadline_text
 
+-- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
+-- millisecond, as in-memory mode rounds deadlines.
 local function deadline(now, ttl)
   if now == deadline_now and ttl == deadline_ttl then return deadline_text end
   local instant = later(now, math.max(1, ttl))
