@@ -243,14 +243,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Writes the replies kept since the last flush with one syscall, closing afterwards
     /// if asked (once no backend reply is awaited).
     private func flush(context: ChannelHandlerContext) {
-        if let out = outbound, out.readableBytes > 0 {
+        if var out = outbound, out.readableBytes > 0 {
             outbound = nil
             if closing && replyQueue.isEmpty {
                 let channel = context.channel
                 context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
                 return
             }
-            var out = out
             if descriptor >= 0 && channelWrites == 0 {
                 guard Self.send(&out, on: descriptor) else {
                     context.close(promise: nil)

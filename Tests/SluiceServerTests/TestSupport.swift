@@ -94,16 +94,6 @@ final class RawConnection {
         }
     }
 
-    /// Reads more bytes; false when the peer closed the connection.
-    private func receive() throws -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-        if count == 0 { return false }
-        guard count > 0 else { throw TestFailure("recv() failed or timed out (errno \(errno))") }
-        pending.writeBytes(chunk[0..<count])
-        return true
-    }
-
     /// Reads whatever has arrived, at most `limit` bytes, waiting for at least one;
     /// false when the peer closed the connection.
     func receive(atMost limit: Int) throws -> Bool {
@@ -113,6 +103,11 @@ final class RawConnection {
         guard count > 0 else { throw TestFailure("recv() failed or timed out (errno \(errno))") }
         pending.writeBytes(chunk[0..<count])
         return true
+    }
+
+    /// Reads more bytes; false when the peer closed the connection.
+    private func receive() throws -> Bool {
+        try receive(atMost: 65_536)
     }
 
     /// The bytes received and not yet read as replies, taken out.
