@@ -22,8 +22,11 @@ public struct RESPCommands: Sendable {
     /// after them as `bytes` has.
     private var wordEnds: [Int] = []
     private var wordCount = 0
-    /// The end index in `wordEnds` of each complete command.
+    /// The end index in `wordEnds` of each complete command, in
+    /// `commandEnds[0..<commandCount]`: forgetting them is then a store, where
+    /// `removeAll(keepingCapacity:)` went through the array's generic replace path.
     private var commandEnds: [Int] = []
+    private var commandCount = 0
 
     public init() {}
 
@@ -53,13 +56,17 @@ public struct RESPCommands: Sendable {
     public static let keptReserve = 256 * 1024
 
     /// The number of complete commands.
-    public var count: Int { self.commandEnds.count }
-    public var isEmpty: Bool { self.commandEnds.isEmpty }
+    public var count: Int { self.commandCount }
+    public var isEmpty: Bool { self.commandCount == 0 }
+
+    /// The end index in `wordEnds` of the last complete command; 0 when there is none.
+    private var lastCommandEnd: Int { self.commandCount == 0 ? 0 : self.commandEnds[self.commandCount - 1] }
 
     /// The indices of the words of complete command `command`.
     @inline(__always)
     public func words(of command: Int) -> Range<Int> {
-        (command == 0 ? 0 : self.commandEnds[command - 1])..<self.commandEnds[command]
+        assert(command < self.commandCount)
+        return (command == 0 ? 0 : self.commandEnds[command - 1])..<self.commandEnds[command]
     }
 
     /// The bytes of word `index` (an index from `words(of:)`).
@@ -123,7 +130,7 @@ public struct RESPCommands: Sendable {
 
     /// Words after the last complete command: a command not yet whole.
     var partialWordCount: Int {
-        self.wordCount - (self.commandEnds.last ?? 0)
+        self.wordCount - self.lastCommandEnd
     }
 
     public mutating func append(_ word: [UInt8]) {
@@ -198,17 +205,23 @@ public struct RESPCommands: Sendable {
 
     /// Ends a command made of the words appended since the previous one.
     public mutating func endCommand() {
-        self.commandEnds.append(self.wordCount)
+        if self.commandCount < self.commandEnds.count {
+            self.commandEnds[self.commandCount] = self.wordCount
+        } else {
+            self.commandEnds.append(self.wordCount)
+        }
+        self.commandCount += 1
     }
 
     /// Forgets every complete command, keeping the words of one still arriving.
     public mutating func removeCompleted() {
-        guard let lastEnd = self.commandEnds.last else { return }
+        guard self.commandCount > 0 else { return }
+        let lastEnd = self.lastCommandEnd
         if lastEnd == self.wordCount {
             self.removeAll()
             return
         }
-        self.commandEnds.removeAll(keepingCapacity: true)
+        self.commandCount = 0
         let byteStart = lastEnd == 0 ? 0 : self.wordEnds[lastEnd - 1]
         let kept = self.byteCount - byteStart
         if kept > 0 && byteStart > 0 {
@@ -229,7 +242,10 @@ public struct RESPCommands: Sendable {
     public mutating func removeAll() {
         self.byteCount = 0
         self.wordCount = 0
-        self.commandEnds.removeAll(keepingCapacity: self.commandEnds.capacity * MemoryLayout<Int>.size <= Self.keptReserve)
+        self.commandCount = 0
+        if self.commandEnds.count * MemoryLayout<Int>.size > Self.keptReserve {
+            self.commandEnds = []
+        }
         self.releaseExcess()
     }
 
@@ -247,7 +263,7 @@ public struct RESPCommands: Sendable {
 
     /// Drops the words of an incomplete command (after a protocol error).
     mutating func removePartial() {
-        let keep = self.commandEnds.last ?? 0
+        let keep = self.lastCommandEnd
         let byteEnd = keep == 0 ? 0 : self.wordEnds[keep - 1]
         self.byteCount = byteEnd
         self.wordCount = keep
