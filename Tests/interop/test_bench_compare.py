@@ -79,6 +79,18 @@ def test_sluice_against_redis_ratios_follow_from_the_numbers(report):
             assert_ratio(row["CPU S/R"], row["Sluice CPU µs/req"], row["Redis CPU µs/req"])
 
 
+def test_every_row_says_what_share_of_the_cpu_went_to_commands(report):
+    for group, rows in report.items():
+        for row in rows:
+            if "commands % CPU R/S" in row:
+                shares = [number(cell) for cell in row["commands % CPU R/S"].split("/")]
+            else:
+                shares = [number(row["commands % CPU"])]
+            # Commands ran, and they cannot have taken more than the whole run's CPU by much
+            # (the command clock and the CPU clock tick apart).
+            assert all(0 < share <= 150 for share in shares), (group, row)
+
+
 def test_rate_limit_rows_are_compared_with_both_redis_baselines(report):
     rows = {row["test"]: row for row in report["ratelimit"]}
     get, evalsha = rows["GET"], rows["EVALSHA"]
