@@ -1,0 +1,112 @@
+"""A server with four event loops (`--threads 4`) under clients writing the same keys at
+once: each command, MULTI/EXEC block and script stays atomic across loops, and
+decisions count exactly."""
+import itertools
+import threading
+
+import pytest
+import redis
+
+from conftest import start_sluice, stop
+from targets import run_in_threads
+
+CLIENTS = 8
+
+
+@pytest.fixture(scope="module")
+def server():
+    process, info = start_sluice("--threads", "4")
+    yield info
+    assert stop(process) == 0, "sluice-server did not exit cleanly on SIGTERM"
+
+
+def client(server):
+    return redis.Redis(host=server["host"], port=server["port"], socket_timeout=30, protocol=2)
+
+
+def run_clients(work):
+    """Runs `work(index)` on CLIENTS threads released together, each with its own index."""
+    indices = itertools.count()
+    run_in_threads(CLIENTS, lambda: work(next(indices)))
+
+
+def test_counters_and_limits_count_exactly(server):
+    rounds, batch = 25, 40
+    allowed = {"consume": 0, "throttle": 0, "acquire": 0}
+    lock = threading.Lock()
+
+    def work(index):
+        connection = client(server)
+        for _ in range(rounds):
+            pipe = connection.pipeline(transaction=False)
+            for _ in range(batch):
+                pipe.execute_command("INCR", "threads:counter")
+                pipe.execute_command("CONSUME", "threads:bucket", "100", "3600")
+                pipe.execute_command("CL.THROTTLE", "threads:gcra", "49", "1", "3600")
+                pipe.execute_command("ACQUIRE", "threads:window", "1", "RATE", "75", "3600000")
+            replies = pipe.execute()
+            with lock:
+                allowed["consume"] += sum(reply[0] for reply in replies[1::4])
+                allowed["throttle"] += sum(1 for reply in replies[2::4] if reply[0] == 0)
+                allowed["acquire"] += sum(1 for reply in replies[3::4] if reply[0] == 1)
+
+    run_clients(work)
+    assert int(client(server).get("threads:counter")) == CLIENTS * rounds * batch
+    # 8,000 requests each: a bucket of 100 drops, a burst of 50, a window of 75.
+    assert allowed == {"consume": 100, "throttle": 50, "acquire": 75}
+
+
+def test_transactions_scripts_and_multi_key_commands_are_never_seen_half_done(server):
+    setup = client(server)
+    setup.mset({"threads:a": 1000, "threads:b": 1000, "threads:x": 0, "threads:y": 0})
+    move_back = setup.register_script(
+        "local n = tonumber(ARGV[1]) "
+        "redis.call('DECRBY', KEYS[1], n) "
+        "redis.call('INCRBY', KEYS[2], n) "
+        "return redis.call('MGET', KEYS[1], KEYS[2])"
+    )
+    seen = []
+
+    def work(index):
+        connection = client(server)
+        for step in range(150):
+            kind = (index + step) % 4
+            if kind == 0:  # MULTI/EXEC moving 7 from a to b
+                pipe = connection.pipeline(transaction=True)
+                pipe.decrby("threads:a", 7)
+                pipe.incrby("threads:b", 7)
+                pipe.execute()
+            elif kind == 1:  # a script moving 7 back
+                a, b = move_back(keys=["threads:b", "threads:a"], args=[7], client=connection)
+                seen.append(int(a) + int(b))
+            elif kind == 2:  # MSET of both keys of a pair, read back whole by MGET
+                value = index * 1000 + step
+                connection.mset({"threads:x": value, "threads:y": value})
+            else:
+                a, b, x, y = connection.mget("threads:a", "threads:b", "threads:x", "threads:y")
+                seen.append(int(a) + int(b))
+                assert x == y, (x, y)
+
+    run_clients(work)
+    assert seen and all(total == 2000 for total in seen)
+    a, b = setup.mget("threads:a", "threads:b")
+    assert int(a) + int(b) == 2000
+
+
+def test_watch_retries_until_its_increments_all_land(server):
+    setup = client(server)
+    setup.set("threads:watched", 0)
+
+    def work(index):
+        connection = client(server)
+        for _ in range(40):
+            # Optimistic read-modify-write, as dramatiq's RedisBackend and many clients do.
+            def increment(pipe):
+                value = int(pipe.get("threads:watched"))
+                pipe.multi()
+                pipe.set("threads:watched", value + 1)
+
+            connection.transaction(increment, "threads:watched")
+
+    run_clients(work)
+    assert int(setup.get("threads:watched")) == CLIENTS * 40
