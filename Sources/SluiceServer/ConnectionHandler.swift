@@ -168,18 +168,17 @@ final class ConnectionHandler: ChannelInboundHandler {
         if batch.count > start {
             let outputLimit = dispatcher.outputBurstLimit
             let deferred = dispatcher.context.backend == nil ? nil : deferredStarter(context: context)
-            parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply in
+            parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply, version in
                 // Once a reply is awaited, later replies queue behind it.
                 if !self.replyQueue.isEmpty {
-                    self.replyQueue.append(reply.value(client.protocolVersion), version: client.protocolVersion, allocator: context.channel.allocator)
+                    self.replyQueue.append(reply.value(version), version: version, allocator: context.channel.allocator)
                     return
                 }
                 guard out.readableBytes < outputLimit else {
                     outputOverflow = true
                     return
                 }
-                // Read per reply: HELLO switches the protocol, and its own reply uses the new one.
-                reply.write(into: &out, client.protocolVersion)
+                reply.write(into: &out, version)
             }
         }
         if let parked {

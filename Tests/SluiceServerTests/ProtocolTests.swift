@@ -136,6 +136,21 @@ struct ProtocolTests {
         }
     }
 
+    @Test("HELLO in the middle of a pipelined burst changes the replies after it, not those before")
+    func helloInBurst() async throws {
+        try await withServer { server in
+            let connection = try server.connect()
+            // One write: the server runs all five commands as one burst and writes their
+            // replies once its lock is released.
+            try connection.send("GET missing\r\nHELLO 3\r\nGET missing\r\nHELLO 2\r\nGET missing\r\n")
+            #expect(try connection.readRaw() == "$-1\r\n")
+            #expect(try connection.readRaw().hasPrefix("%7\r\n$6\r\nserver\r\n"))
+            #expect(try connection.readRaw() == "_\r\n")
+            #expect(try connection.readRaw().hasPrefix("*14\r\n$6\r\nserver\r\n"))
+            #expect(try connection.readRaw() == "$-1\r\n")
+        }
+    }
+
     @Test("HELLO rejects unknown protocol versions and keeps the connection")
     func helloErrors() async throws {
         try await withServer { server in
