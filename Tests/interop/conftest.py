@@ -38,6 +38,11 @@ def start_sluice(*extra_args):
     return process, {"host": "127.0.0.1", "port": port, "pid": process.pid}
 
 
+def resp_request(words):
+    """A command as the RESP multi-bulk request clients send."""
+    return b"".join([b"*%d\r\n" % len(words)] + [b"$%d\r\n%s\r\n" % (len(word), word) for word in words])
+
+
 def stop(process):
     process.terminate()
     try:

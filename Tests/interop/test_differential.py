@@ -18,6 +18,7 @@ import uuid
 
 import pytest
 
+from conftest import resp_request
 from differential_cases import ALLOWED_DIFFERENCES, CASES, RESP3
 
 MARKERS = {"@2", "@3", "@send", "@read", "@unordered", "@pairs"}
@@ -39,10 +40,7 @@ class RESPConnection:
         self.sock.close()
 
     def send(self, words):
-        parts = [b"*%d\r\n" % len(words)]
-        for word in words:
-            parts.append(b"$%d\r\n%s\r\n" % (len(word), word))
-        self.sock.sendall(b"".join(parts))
+        self.sock.sendall(resp_request(words))
 
     def call(self, words):
         self.send(words)
@@ -269,11 +267,7 @@ def run_case_pipelined(commands, host, port):
         for _, words in expanded for word in words
     ]
     try:
-        parts = []
-        for _, words in expanded:
-            parts.append(b"*%d\r\n" % len(words))
-            parts.extend(b"$%d\r\n%s\r\n" % (len(word), word) for word in words)
-        connection.sock.sendall(b"".join(parts))
+        connection.sock.sendall(b"".join(resp_request(words) for _, words in expanded))
         replies = []
         for markers, _ in expanded:
             reply = connection.read()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import start_sluice, stop
+from conftest import resp_request, start_sluice, stop
 
 KEPT = ("robustness:kept", b"value that must survive")
 
@@ -31,18 +31,11 @@ BLOCKING = {"blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzp
 NO_ECHO = {"quit", "multi"}
 
 
-def resp(*words):
-    out = [b"*%d\r\n" % len(words)]
-    for word in words:
-        out.append(b"$%d\r\n%s\r\n" % (len(word), word))
-    return b"".join(out)
-
-
 def send_and_await(port, payload, marker, timeout):
     """Sends `payload` and then an ECHO of `marker` on a new connection; returns what
     came back once the marker arrived, the server closed, or `timeout` passed."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
-        connection.sendall(payload + resp(b"ECHO", marker))
+        connection.sendall(payload + resp_request([b"ECHO", marker]))
         received = b""
         deadline = time.monotonic() + timeout
         while marker not in received and time.monotonic() < deadline:
@@ -59,7 +52,7 @@ def send_and_await(port, payload, marker, timeout):
 def command_line(port, *words, timeout=5.0):
     """One command on a new connection; its reply's first line."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
-        connection.sendall(resp(*words))
+        connection.sendall(resp_request(words))
         received = b""
         while b"\r\n" not in received:
             chunk = connection.recv(65536)
@@ -80,7 +73,7 @@ def server():
 
 def assert_unharmed(process, port, bystander):
     assert process.poll() is None, "sluice-server exited"
-    bystander.sendall(resp(b"GET", KEPT[0].encode()))
+    bystander.sendall(resp_request([b"GET", KEPT[0].encode()]))
     expected = b"$%d\r\n%s\r\n" % (len(KEPT[1]), KEPT[1])
     received = b""
     while len(received) < len(expected):
@@ -115,10 +108,13 @@ def test_mangled_requests_close_only_their_own_connection(server):
     process, port = server
     rng = random.Random(20261205)
     valid = [
-        resp(b"SET", b"k1", b"v"), resp(b"GET", b"k1"), resp(b"CONSUME", b"b1", b"10", b"1"),
-        resp(b"CL.THROTTLE", b"t1", b"15", b"30", b"60"), resp(b"INCR", b"c1", b"1", b"100", b"60000"),
-        resp(b"ACQUIRE", b"w1", b"1", b"RATE", b"10", b"1000"), resp(b"HSET", b"h1", b"f", b"v"),
-        resp(b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"c2"), resp(b"MULTI"),
+        resp_request(words) for words in (
+            [b"SET", b"k1", b"v"], [b"GET", b"k1"], [b"CONSUME", b"b1", b"10", b"1"],
+            [b"CL.THROTTLE", b"t1", b"15", b"30", b"60"], [b"INCR", b"c1", b"1", b"100", b"60000"],
+            [b"ACQUIRE", b"w1", b"1", b"RATE", b"10", b"1000"], [b"HSET", b"h1", b"f", b"v"],
+            [b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"c2"], [b"MULTI"],
+        )
+    ] + [
         b"PING\r\n", b'SET "k 2" "v\\x41"\r\n',
     ]
     with socket.create_connection(("127.0.0.1", port), timeout=5) as bystander:
@@ -143,7 +139,7 @@ def test_every_command_with_random_arguments_leaves_the_server_running(server):
     assert listing.startswith(b":")
     names = []
     with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
-        connection.sendall(resp(b"COMMAND", b"LIST"))
+        connection.sendall(resp_request([b"COMMAND", b"LIST"]))
         received = b""
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -164,7 +160,7 @@ def test_every_command_with_random_arguments_leaves_the_server_running(server):
                 words += [rng.choice(WORDS) for _ in range(rng.randint(0, 8))]
                 marker = b"marker-%s-%d" % (name.encode(), case)
                 timeout = 0.3 if name in BLOCKING else 5.0
-                received = send_and_await(port, resp(*words), marker, timeout)
+                received = send_and_await(port, resp_request(words), marker, timeout)
                 assert marker in received or name in BLOCKING | NO_ECHO, (words, received[:200])
                 errors += received.count(b"\r\n-ERR") + received.startswith(b"-ERR")
             assert_unharmed(process, port, bystander)
