@@ -116,14 +116,19 @@ public struct RESPCommands: Sendable {
         let start = self.byteRange(of: first).lowerBound
         let byteCount = self.wordEnds[range.upperBound - 1] - start
         guard packed.count == range.count + byteCount else { return false }
+        // Raw pointers: indexing the arrays checked bounds and uniqueness per word, which
+        // cost `ACQUIRE` more than comparing its words did.
         return packed.withUnsafeBytes { stored in
-            var wordStart = start
-            for (offset, word) in range.enumerated() {
-                guard Int(stored[offset]) == self.wordEnds[word] - wordStart else { return false }
-                wordStart = self.wordEnds[word]
-            }
-            return byteCount == 0 || self.bytes.withUnsafeBytes { raw in
-                memcmp(raw.baseAddress! + start, stored.baseAddress! + range.count, byteCount) == 0
+            self.wordEnds.withUnsafeBufferPointer { ends in
+                var wordStart = start
+                for offset in 0..<range.count {
+                    let end = ends[range.lowerBound + offset]
+                    guard Int(stored[offset]) == end - wordStart else { return false }
+                    wordStart = end
+                }
+                return byteCount == 0 || self.bytes.withUnsafeBytes { raw in
+                    memcmp(raw.baseAddress! + start, stored.baseAddress! + range.count, byteCount) == 0
+                }
             }
         }
     }

@@ -180,7 +180,7 @@ struct SubcommandSpec: Sendable {
 /// any letter case: no copy, no lower-cased duplicate, no `Hasher`.
 struct CommandNameIndex: Sendable {
     /// A name lower-cased, as its first and last 8 bytes (overlapping when shorter than
-    /// 16; zero-padded when shorter than 8) and its length. For a name of at most 16
+    /// 16; when shorter than 8, its first and last 4 or 2 bytes in `head`) and its length. For a name of at most 16
     /// bytes, which every command has, that is the whole name, so a look-up compares
     /// two words and a length instead of byte by byte.
     private struct Words: Equatable {
@@ -235,8 +235,16 @@ struct CommandNameIndex: Sendable {
         if count >= 8 {
             head = bytes.loadUnaligned(as: UInt64.self)
             tail = bytes.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
-        } else {
-            for index in 0..<count { head |= UInt64(bytes[index]) << (8 * index) }
+        } else if count >= 4 {
+            // Two overlapping loads instead of a loop per byte; with the length they still
+            // say every byte, which is all the look-up needs of them.
+            head = UInt64(bytes.loadUnaligned(as: UInt32.self))
+                | UInt64(bytes.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)) << 32
+        } else if count >= 2 {
+            head = UInt64(bytes.loadUnaligned(as: UInt16.self))
+                | UInt64(bytes.loadUnaligned(fromByteOffset: count - 2, as: UInt16.self)) << 16
+        } else if count == 1 {
+            head = UInt64(bytes[0])
         }
         return Words(head: lowercased(head), tail: lowercased(tail), count: count)
     }

@@ -62,6 +62,26 @@ struct CommandNameIndexTests {
         #expect(raw("first.command.with_a.long.name") == nil)
     }
 
+    @Test("names shorter than 8 bytes differing in any one byte, or only in length, are told apart")
+    func shortNames() {
+        let names = ["a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh"]
+        let index = CommandNameIndex(names)
+        let lookup: ([UInt8]) -> Int? = { name in name.withUnsafeBytes { index.lookup($0) } }
+        for (position, name) in names.enumerated() {
+            let bytes = Array(name.utf8)
+            #expect(lookup(bytes) == position, "\(name)")
+            #expect(lookup(Array(name.uppercased().utf8)) == position, "\(name)")
+            for changed in bytes.indices {
+                var near = bytes
+                near[changed] = UInt8(ascii: "z")
+                #expect(lookup(near) == nil, "\(String(decoding: near, as: UTF8.self))")
+            }
+            #expect(lookup(bytes + [0]) == nil, "\(name) and a zero byte")
+        }
+        #expect(lookup([]) == nil)
+        #expect(lookup(Array("bcda".utf8)) == nil)
+    }
+
     @Test("bytes with the high bit set are not letters: no case folding for them")
     func highBytes() {
         let index = CommandNameIndex(["caf\u{E9}"])  // UTF-8 63 61 66 C3 A9
