@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "SluiceCore", dependencies: ["CPrefetch"], swiftSettings: releaseSettings),
         // A CPU prefetch hint and glibc's malloc_trim, which Swift cannot spell.
         .target(name: "CPrefetch"),
+        // epoll and eventfd, for the plain-text event loop; headers only.
+        .systemLibrary(name: "CEpoll"),
         // Debian's Lua 5.1 with lua-cjson and Lua BitOp, for EVAL; only wraps the C libraries.
         .systemLibrary(
             name: "CLua",
@@ -51,6 +53,7 @@ let package = Package(
                 "RESP",
                 "SluiceCore",
                 "CLua",
+                "CEpoll",
                 "SluiceRedisBackend",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -68,6 +68,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Consumed bytes are discarded from the inbound buffer once this many pile up.
     static let compactionThreshold = 64 * 1024
 
+    /// Buffers up to this size are kept as they are (`kept`).
+    static let keptCopyLimit = 4 * 1024
+
     /// `descriptor`: the connection's socket when nothing stands between it and this
     /// handler (no TLS); NIO still owns it.
     init(dispatcher: Dispatcher, descriptor: CInt? = nil) {
@@ -116,11 +119,20 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        (context.channel as? PlainChannel)?.attach(self, context: context)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        read(unwrapInboundIn(data), context: context)
+    }
+
+    /// A read's bytes; a `PlainChannel` calls this directly.
+    func read(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
         guard !closing, let client else { return }
         // Work on locals and store them back once: every access to a stored property of a
         // class costs a dynamic exclusivity check, and this loop runs per command.
-        var incoming = unwrapInboundIn(data)
+        var incoming = bytes
         let pending = Self.joined(&inbound, &incoming)
         // A parked client's input waits, as Redis leaves it in the query buffer.
         if parkedToken != nil {
@@ -128,10 +140,22 @@ final class ConnectionHandler: ChannelInboundHandler {
                 context.close(promise: nil)
                 return
             }
-            inbound = pending
+            inbound = Self.kept(pending, allocator: context.channel.allocator)
             return
         }
         run(pending, context: context, client: client)
+    }
+
+    /// Bytes to keep for a later read, copied to a buffer of their own when the one they
+    /// are in is mostly something else (the event loop's 64 KiB read buffer, say, for the
+    /// start of a command), so that an idle connection does not hold the whole of it and
+    /// the loop reuses it. A buffer they fill at least a quarter of is kept as it is: one
+    /// that grows as a long command arrives is never copied again and again.
+    static func kept(_ pending: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        guard pending.capacity > Self.keptCopyLimit, pending.readableBytes * 4 < pending.capacity else { return pending }
+        var copy = allocator.buffer(capacity: pending.readableBytes)
+        copy.writeImmutableBuffer(pending)
+        return copy
     }
 
     /// `incoming` after the bytes kept from earlier reads, which `kept` gives up. Taken
@@ -207,7 +231,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         outbound = out
         if pending.readableBytes > 0 {
             if pending.readerIndex >= Self.compactionThreshold { pending.discardReadBytes() }
-            inbound = pending
+            inbound = Self.kept(pending, allocator: context.channel.allocator)
         }
     }
 

@@ -23,6 +23,10 @@ public final class SluiceServer: Sendable {
     private let channels = Mutex<(listeners: [Channel], connections: [ObjectIdentifier: Channel], draining: Bool)>(([], [:], false))
     /// The plain-text port's listener, when plain text is served.
     private let plainListener = Mutex<PlainListener?>(nil)
+    /// The plain-text connections' event loops (`PlainEventLoop`), `threads` of them,
+    /// started with the listener; connections go to them in turn.
+    private let plainLoops = Mutex<[PlainEventLoop]>([])
+    private let nextPlainLoop = Atomic<Int>(0)
     private let expiryTask = Mutex<RepeatedTask?>(nil)
     private let snapshotTask = Mutex<RepeatedTask?>(nil)
     /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
@@ -92,11 +96,18 @@ public final class SluiceServer: Sendable {
         try await startBackend()
         try loadSnapshot()
         if configuration.plainTextEnabled {
-            let listener = try PlainListener(host: configuration.host, port: configuration.port, backlog: Self.backlog) { descriptor in
-                self.adopt(descriptor)
+            let loops = try (0..<max(1, configuration.threads)).map { try PlainEventLoop(name: "sluice-loop-\($0)") }
+            plainLoops.withLock { $0 = loops }
+            do {
+                let listener = try PlainListener(host: configuration.host, port: configuration.port, backlog: Self.backlog) { descriptor in
+                    self.adopt(descriptor, loops: loops)
+                }
+                plainListener.withLock { $0 = listener }
+                dispatcher.context.boundPort.store(listener.port, ordering: .relaxed)
+            } catch {
+                await stopPlainLoops()
+                throw error
             }
-            plainListener.withLock { $0 = listener }
-            dispatcher.context.boundPort.store(listener.port, ordering: .relaxed)
         }
         if let tlsContext, let tlsPort = configuration.tlsPort {
             do {
@@ -142,19 +153,21 @@ public final class SluiceServer: Sendable {
             .childChannelInitializer { channel in self.initialize(channel, tls: tls, descriptor: nil) }
     }
 
-    /// A connection the plain-text listener accepted: registered on the next event loop
-    /// with the same options and pipeline as a TLS connection, minus the TLS handler. NIO
-    /// owns the descriptor from here, and closes it if the registration fails.
-    private func adopt(_ descriptor: CInt) {
-        _ = ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            // One read (at most 64 KiB) per connection per event-loop tick, as Redis reads
-            // one buffer per client per iteration: with 16, a client pipelining a million
-            // GETs kept another client's PING waiting up to 29 ms instead of 4 (bench/fairness).
-            .channelOption(.maxMessagesPerRead, value: 1)
-            .channelOption(.writeBufferWaterMark, value: outputWaterMark)
-            .channelInitializer { channel in self.initialize(channel, tls: nil, descriptor: descriptor) }
-            .withConnectedSocket(descriptor)
+    /// A connection the plain-text listener accepted (on its thread): goes to the next
+    /// plain-text event loop, which makes it a `PlainChannel` with the same pipeline as a
+    /// TLS connection, minus the TLS handler, and owns the descriptor from then on.
+    private func adopt(_ descriptor: CInt, loops: [PlainEventLoop]) {
+        let loop = loops[nextPlainLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
+        let waterMark = outputWaterMark
+        loop.execute {
+            let channel = PlainChannel(descriptor: descriptor, loop: loop, waterMark: waterMark)
+            self.initialize(channel, tls: nil, descriptor: descriptor).whenComplete { result in
+                switch result {
+                case .success: channel.activate()
+                case .failure: channel.close(promise: nil)
+                }
+            }
+        }
     }
 
     /// Unread replies past the output limit make the channel unwritable, and the handler closes it.
@@ -286,7 +299,23 @@ public final class SluiceServer: Sendable {
         snapshotTask.withLock { $0?.cancel(); $0 = nil }
         if snapshot == .asConfigured { saveSnapshotAtShutdown() }
         await stopBackend()
+        await stopPlainLoops()
         try? await group.shutdownGracefully()
+    }
+
+    /// Ends the plain-text event loops' threads, off the caller's, once their connections are closed.
+    private func stopPlainLoops() async {
+        let loops = plainLoops.withLock { loops in
+            defer { loops = [] }
+            return loops
+        }
+        guard !loops.isEmpty else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                for loop in loops { loop.stop() }
+                continuation.resume()
+            }
+        }
     }
 
     /// Asks each connection to close once it is done, and waits until all have closed,
