@@ -33,7 +33,9 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
     /// channel rather than through the pipeline: about 250 instructions and four
     /// reference-count pairs fewer per read. Set by the handler (`attach`); the pipeline
     /// of a plain-text connection holds no other handler.
-    private var reader: (handler: ConnectionHandler, context: ChannelHandlerContext)?
+    /// Unmanaged: the pipeline keeps both for as long as the channel is open, and
+    /// retaining them per read cost two reference-count pairs.
+    private var reader: (handler: Unmanaged<ConnectionHandler>, context: Unmanaged<ChannelHandlerContext>)?
 
     /// Takes over `descriptor`, a connected socket, which it makes non-blocking and closes
     /// when the channel closes. Call on `loop`, then `activate`.
@@ -64,7 +66,7 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
 
     /// Hands reads to `handler` directly from now on.
     func attach(_ handler: ConnectionHandler, context: ChannelHandlerContext) {
-        reader = (handler, context)
+        reader = (.passUnretained(handler), .passUnretained(context))
     }
 
     /// The loop's report for this channel's descriptor.
@@ -84,8 +86,12 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
         }
         if count > 0 {
             if let (handler, context) = reader {
-                handler.read(loop.readBuffer, context: context)
-                if open { handler.channelReadComplete(context: context) }
+                handler._withUnsafeGuaranteedRef { handler in
+                    context._withUnsafeGuaranteedRef { context in
+                        handler.read(loop.readBuffer, context: context)
+                        if open { handler.channelReadComplete(context: context) }
+                    }
+                }
             } else {
                 pipeline.syncOperations.fireChannelRead(NIOAny(loop.readBuffer))
                 if open { pipeline.syncOperations.fireChannelReadComplete() }
