@@ -192,7 +192,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if batch.count > start {
             let outputLimit = dispatcher.outputBurstLimit
             let deferred = dispatcher.context.backend == nil ? nil : deferredStarter(context: context)
-            parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.timeSource.now(), deferred: deferred) { reply, version in
+            parked = dispatcher.execute(batch, from: start, client: client, now: dispatcher.now(), deferred: deferred) { reply, version in
                 // Once a reply is awaited, later replies queue behind it.
                 if !self.replyQueue.isEmpty {
                     self.replyQueue.append(reply.value(version), version: version, allocator: context.channel.allocator)
