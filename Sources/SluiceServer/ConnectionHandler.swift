@@ -50,7 +50,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Backend mode: `deferredStarter`'s closure, once made.
     private var deferredStart: ((DeferredReply) -> Bool)?
     /// This event loop's end-of-tick flush, and whether this connection is in it.
-    private var tickFlush: TickFlush?
+    /// Unretained: `dispatcher.tickFlushes` keeps it for as long as the server runs.
+    private var tickFlush: Unmanaged<TickFlush>?
     private var flushQueued = false
     /// The socket, for a plain-text connection while its channel is open (-1 otherwise):
     /// replies are sent on it directly, which took a quarter of a `-P 1` `GET`'s
@@ -121,6 +122,14 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         (context.channel as? PlainChannel)?.attach(self, context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The end-of-tick flush holds it unretained.
+        if flushQueued {
+            tickFlush?._withUnsafeGuaranteedRef { $0.remove(self) }
+            flushQueued = false
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -238,9 +247,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         if !flushQueued {
             flushQueued = true
-            let tickFlush = self.tickFlush ?? dispatcher.tickFlushes.value(for: context.eventLoop) { loop, _ in TickFlush(eventLoop: loop) }
+            let tickFlush = self.tickFlush
+                ?? .passUnretained(dispatcher.tickFlushes.value(for: context.eventLoop) { loop, _ in TickFlush(eventLoop: loop) })
             self.tickFlush = tickFlush
-            tickFlush.add(self, context: context)
+            tickFlush._withUnsafeGuaranteedRef { $0.add(self, context: context) }
         }
     }
 

@@ -10,8 +10,16 @@ import NIOCore
 final class TickFlush: @unchecked Sendable {
     // @unchecked: after init, everything is touched only on `eventLoop`.
     private let eventLoop: any EventLoop
-    private var waiting: [(handler: ConnectionHandler, context: ChannelHandlerContext)] = []
-    private var spare: [(handler: ConnectionHandler, context: ChannelHandlerContext)] = []
+    /// Unretained: retaining a handler and its context on the way in and again on the
+    /// way out cost four reference-count pairs per unpipelined request. A handler leaves
+    /// the list when its pipeline lets go of it (`remove`), so every entry is alive.
+    private var waiting: [Entry?] = []
+    private var spare: [Entry?] = []
+
+    private struct Entry {
+        let handler: Unmanaged<ConnectionHandler>
+        let context: Unmanaged<ChannelHandlerContext>
+    }
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -22,13 +30,31 @@ final class TickFlush: @unchecked Sendable {
         if waiting.isEmpty {
             eventLoop.assumeIsolated().execute { self.run() }
         }
-        waiting.append((handler, context))
+        waiting.append(Entry(handler: .passUnretained(handler), context: .passUnretained(context)))
+    }
+
+    /// Forgets `handler` before its pipeline lets go of it. Pipelines remove handlers in
+    /// a task of their own, so this is not expected while `run` goes through the list;
+    /// if it happens, the entry is cleared in place and skipped.
+    func remove(_ handler: ConnectionHandler) {
+        let target = Unmanaged.passUnretained(handler).toOpaque()
+        for index in waiting.indices where waiting[index]?.handler.toOpaque() == target { waiting[index] = nil }
+        for index in spare.indices where spare[index]?.handler.toOpaque() == target { spare[index] = nil }
     }
 
     private func run() {
         // Two arrays take turns, so a tick allocates nothing.
         swap(&waiting, &spare)
-        for entry in spare { entry.handler.tickEnded(context: entry.context) }
+        var index = 0
+        // By index, reading each entry when its turn comes: `remove` may clear a later one.
+        while index < spare.count {
+            if let entry = spare[index] {
+                entry.handler._withUnsafeGuaranteedRef { handler in
+                    entry.context._withUnsafeGuaranteedRef { handler.tickEnded(context: $0) }
+                }
+            }
+            index += 1
+        }
         spare.removeAll(keepingCapacity: true)
     }
 }

@@ -57,6 +57,21 @@ struct TickFlushTests {
         #expect(try second.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "$1\r\n1\r\n")
     }
 
+    @Test("a handler its pipeline lets go of before the tick ends is not flushed; the others are")
+    func removedBeforeTickEnds() throws {
+        let (loop, first, second) = try connections()
+        try first.writeInbound(ByteBuffer(string: "*1\r\n$4\r\nPING\r\n"))
+        try second.writeInbound(ByteBuffer(string: "*1\r\n$4\r\nPING\r\n"))
+        // What a pipeline tells a handler it removes. The end-of-tick flush holds handlers
+        // unretained, so flushing one after this could touch freed memory; here the
+        // handler stays in the pipeline, where a flush would show as a written reply.
+        let context = try first.pipeline.syncOperations.context(handlerType: ConnectionHandler.self)
+        (context.handler as! ConnectionHandler).handlerRemoved(context: context)
+        loop.run()
+        #expect(try first.readOutbound(as: ByteBuffer.self) == nil)
+        #expect(try second.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "+PONG\r\n")
+    }
+
     @Test("QUIT's reply is written at the tick's end, then the connection closes")
     func quitAtTickEnd() throws {
         let (loop, first, _) = try connections()
