@@ -30,11 +30,10 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
     private var pendingBytes = 0
     private var watchingWritable = false
     /// The connection's handler and its context, which take each read straight from the
-    /// channel rather than through the pipeline: about 250 instructions and four
-    /// reference-count pairs fewer per read. Set by the handler (`attach`); the pipeline
-    /// of a plain-text connection holds no other handler.
-    /// Unmanaged: the pipeline keeps both for as long as the channel is open, and
-    /// retaining them per read cost two reference-count pairs.
+    /// channel rather than through the pipeline (about 250 instructions and four
+    /// reference-count pairs fewer per read). Set by the handler (`attach`); the pipeline
+    /// of a plain-text connection holds no other handler. Unretained: the pipeline keeps
+    /// both while the channel is open, and retaining them per read cost two more pairs.
     private var reader: (handler: Unmanaged<ConnectionHandler>, context: Unmanaged<ChannelHandlerContext>)?
 
     /// Takes over `descriptor`, a connected socket, which it makes non-blocking and closes
@@ -131,6 +130,8 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
             pending.removeFirst()
             first.promise?.succeed(())
         }
+        // A completed write's callback may have closed the channel.
+        guard open else { return }
         let waiting = !pending.isEmpty
         if waiting != watchingWritable {
             watchingWritable = waiting
