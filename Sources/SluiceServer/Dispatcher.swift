@@ -303,8 +303,7 @@ final class Dispatcher: Sendable {
             emit(.value(CommandError(.unknownCommand(name: arguments[0], arguments: Array(arguments.words.dropFirst()))).reply))
             return nil
         }
-        // Not retained: the table keeps its specs for as long as the server runs.
-        unowned(unsafe) let spec = context.table.specs[position]
+        let spec = context.table.specs[position]
         client.lastCommand = spec
         client.lastInteraction = now
         state.stats.commandsProcessed += 1
