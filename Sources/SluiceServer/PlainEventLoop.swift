@@ -15,8 +15,8 @@ import Glibc
 /// pipeline and `ConnectionHandler`, so timers, futures and `NIOLoopBound` work as on
 /// NIO's loops. TLS connections stay on NIO's loops, behind NIO's TLS handler.
 final class PlainEventLoop: EventLoop, @unchecked Sendable {
-    // @unchecked: `shared` is behind its mutex; every other property is touched only on
-    // the loop's thread, once `start` has returned.
+    // @unchecked: `shared` is behind its mutex; every other mutable property is touched
+    // only on the loop's thread (`thread` only by `init` and `stop`).
 
     private let epoll: CInt
     /// Written by other threads to wake the loop for their tasks (an eventfd).
