@@ -73,7 +73,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     static let keptCopyLimit = 4 * 1024
 
     /// `descriptor`: the connection's socket when nothing stands between it and this
-    /// handler (no TLS); NIO still owns it.
+    /// handler (no TLS); its channel still owns it.
     init(dispatcher: Dispatcher, descriptor: CInt? = nil) {
         self.dispatcher = dispatcher
         self.descriptor = descriptor ?? -1

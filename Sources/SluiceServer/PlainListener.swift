@@ -5,9 +5,8 @@ import Glibc
 #endif
 
 /// The plain-text port. Connections are accepted on a thread of the listener's own and
-/// handed to an event loop by their descriptor (`ClientBootstrap.withConnectedSocket`),
-/// so that each connection knows its descriptor and can write its replies with one
-/// `send` (`ConnectionHandler.flush`). NIO accepts for the TLS port, whose replies go
+/// handed by their descriptor to one of Sluice's own event loops (`PlainEventLoop`),
+/// which serves them as `PlainChannel`s. NIO accepts for the TLS port, whose replies go
 /// through the TLS handler anyway.
 final class PlainListener: Sendable {
     /// The port bound: the configured one, or the one the system chose for port 0.
@@ -86,7 +85,7 @@ private final class AcceptLoop {
 
     func run() {
         while true {
-            // NIO makes the socket non-blocking when it takes it over.
+            // The channel makes the socket non-blocking when it takes it over.
             let connection = accept(descriptor, nil, nil)
             if connection >= 0 {
                 _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
