@@ -140,6 +140,29 @@ struct PlainChannelTests {
         }
     }
 
+    @Test("a client parked on one loop is woken by a push and by CLIENT UNBLOCK from a connection on the other")
+    func wakeUpAcrossLoops() async throws {
+        try await withServer(configure: { $0.threads = 2 }) { server in
+            // Connections go to the loops in turn, so these two are on different ones.
+            let parked = try server.connect()
+            let other = try server.connect()
+            try parked.send("BLPOP list 0\r\n")
+            // Parked or not yet, the pop gets the value: served by the push, or finding it.
+            #expect(try other.roundTrip("RPUSH list v\r\n") == ":1\r\n")
+            #expect(try parked.readRaw() == "*2\r\n$4\r\nlist\r\n$1\r\nv\r\n")
+            let id = try parked.roundTrip("CLIENT ID\r\n").dropFirst().dropLast()  // "\r\n" is one Character
+            try parked.send("BLPOP empty 0\r\nPING\r\n")
+            var unblocked = ":0\r\n"
+            for _ in 0..<200 where unblocked == ":0\r\n" {
+                unblocked = try other.roundTrip("CLIENT UNBLOCK \(id)\r\n")
+                if unblocked == ":0\r\n" { usleep(5_000) }
+            }
+            #expect(unblocked == ":1\r\n")
+            #expect(try parked.readRaw() == "*-1\r\n")
+            #expect(try parked.readRaw() == "+PONG\r\n")
+        }
+    }
+
     private func connectedClients(_ connection: RawConnection) throws -> Int {
         guard case .bulkString(let info)? = try? connection.call("INFO", "clients"),
             let line = String(decoding: info, as: UTF8.self).split(separator: "\r\n").first(where: { $0.hasPrefix("connected_clients:") }),
