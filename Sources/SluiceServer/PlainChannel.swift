@@ -43,8 +43,8 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
         self.loop = loop
         self.waterMark = waterMark
         self.closePromise = loop.makePromise()
-        self.local = Self.address(descriptor, getsockname)
-        self.remote = Self.address(descriptor, getpeername)
+        self.local = socketAddress(of: descriptor, getsockname)
+        self.remote = socketAddress(of: descriptor, getpeername)
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         var one: CInt = 1
         _ = setsockopt(descriptor, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
@@ -140,25 +140,6 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
         if pendingBytes < waterMark.low && !writable.load(ordering: .relaxed) {
             writable.store(true, ordering: .relaxed)
             pipeline.syncOperations.fireChannelWritabilityChanged()
-        }
-    }
-
-    private static func address(
-        _ descriptor: CInt, _ call: (CInt, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> CInt
-    ) -> SocketAddress? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(descriptor, $0, &length) }
-        }
-        guard result == 0 else { return nil }
-        let family = CInt(storage.ss_family)
-        return withUnsafePointer(to: &storage) { pointer in
-            switch family {
-            case AF_INET: pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee) }
-            case AF_INET6: pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee) }
-            default: nil
-            }
         }
     }
 
@@ -273,5 +254,26 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
 
     func errorCaught0(error: Error) {
         // The handler closes the connection on errors; nothing past it listens.
+    }
+}
+
+/// A socket's own address (`getsockname`) or its peer's (`getpeername`); nil, with errno
+/// set, if the call fails.
+func socketAddress(
+    of descriptor: CInt, _ call: (CInt, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> CInt
+) -> SocketAddress? {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let result = withUnsafeMutablePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(descriptor, $0, &length) }
+    }
+    guard result == 0 else { return nil }
+    let family = CInt(storage.ss_family)
+    return withUnsafePointer(to: &storage) { pointer in
+        switch family {
+        case AF_INET: pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee) }
+        case AF_INET6: pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee) }
+        default: nil
+        }
     }
 }

@@ -153,20 +153,22 @@ final class PlainEventLoop: EventLoop, @unchecked Sendable {
     /// Watches `channel`'s descriptor for reads (on the loop). False, with errno set, if
     /// the kernel refuses.
     func register(_ channel: PlainChannel) -> Bool {
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue
-        event.data.u64 = UInt64(UInt(bitPattern: Unmanaged.passUnretained(channel).toOpaque()))
-        guard epoll_ctl(epoll, EPOLL_CTL_ADD, channel.descriptor, &event) == 0 else { return false }
+        guard watch(channel, EPOLL_CTL_ADD, writable: false) else { return false }
         channels[ObjectIdentifier(channel)] = channel
         return true
     }
 
     /// Also watches for room to write while `channel` has writes the socket did not take.
     func watchWritable(_ channel: PlainChannel, _ writable: Bool) {
+        _ = watch(channel, EPOLL_CTL_MOD, writable: writable)
+    }
+
+    /// Reads, and writes if asked, of `channel`'s descriptor, reported with its address.
+    private func watch(_ channel: PlainChannel, _ operation: CInt, writable: Bool) -> Bool {
         var event = epoll_event()
         event.events = EPOLLIN.rawValue | (writable ? EPOLLOUT.rawValue : 0)
         event.data.u64 = UInt64(UInt(bitPattern: Unmanaged.passUnretained(channel).toOpaque()))
-        _ = epoll_ctl(epoll, EPOLL_CTL_MOD, channel.descriptor, &event)
+        return epoll_ctl(epoll, operation, channel.descriptor, &event) == 0
     }
 
     /// Stops watching a channel about to close its descriptor. It stays referenced until

@@ -57,19 +57,10 @@ final class PlainListener: Sendable {
     }
 
     private static func boundPort(_ descriptor: CInt) throws -> Int {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        guard let port = socketAddress(of: descriptor, getsockname)?.port else {
+            throw IOError(errnoCode: errno, reason: "getsockname")
         }
-        guard result == 0 else { throw IOError(errnoCode: errno, reason: "getsockname") }
-        let family = CInt(storage.ss_family)
-        return withUnsafePointer(to: &storage) { pointer in
-            switch family {
-            case AF_INET6: pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
-            default: pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
-            }
-        }
+        return port
     }
 }
 

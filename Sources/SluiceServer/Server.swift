@@ -96,9 +96,13 @@ public final class SluiceServer: Sendable {
         try await startBackend()
         try loadSnapshot()
         if configuration.plainTextEnabled {
-            let loops = try (0..<max(1, configuration.threads)).map { try PlainEventLoop(name: "sluice-loop-\($0)") }
-            plainLoops.withLock { $0 = loops }
             do {
+                // One at a time, so that a failure stops the ones already running.
+                for index in 0..<max(1, configuration.threads) {
+                    let loop = try PlainEventLoop(name: "sluice-loop-\(index)")
+                    plainLoops.withLock { $0.append(loop) }
+                }
+                let loops = plainLoops.withLock { $0 }
                 let listener = try PlainListener(host: configuration.host, port: configuration.port, backlog: Self.backlog) { descriptor in
                     self.adopt(descriptor, loops: loops)
                 }
