@@ -400,8 +400,10 @@ public struct Keyspace: Sendable {
     // MARK: Internals
 
     /// The seeded hash of a key. Its low bits choose the home slot, its top bits the tag.
+    /// It needs no keyspace, so a caller can hash keys before taking the lock that guards
+    /// the keyspace and hand each hash over with `expectKey`.
     @inline(__always)
-    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+    public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         SipHash13.process.hash(key)
     }
 
@@ -413,12 +415,13 @@ public struct Keyspace: Sendable {
 
     @inline(__always)
     func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        #if DEBUG
+        // Before the expected hash, which a caller computed with the real one.
+        if let hashForTests { return hashForTests(key) }
+        #endif
         if expected.address != 0 && Int(bitPattern: key.baseAddress) == expected.address && key.count == expected.count {
             return expected.hash
         }
-        #if DEBUG
-        if let hashForTests { return hashForTests(key) }
-        #endif
         return hasher.hash(key)
     }
 
@@ -460,10 +463,16 @@ public struct Keyspace: Sendable {
     @inline(__always)
     public mutating func prefetchIndex(_ key: UnsafeRawBufferPointer) -> UInt64 {
         let hash = self.hash(key)
+        prefetchIndex(hash: hash)
+        return hash
+    }
+
+    /// Stage one for a key hashed beforehand (`Keyspace.hash`).
+    @inline(__always)
+    public mutating func prefetchIndex(hash: UInt64) {
         index.withUnsafeBufferPointer { slots in
             sluice_prefetch(slots.baseAddress! + (Int(truncatingIfNeeded: hash) & (slots.count - 1)))
         }
-        return hash
     }
 
     /// Stage two: finds the first slot whose tag matches `hash` and starts loading its

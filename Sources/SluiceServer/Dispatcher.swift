@@ -118,6 +118,7 @@ final class Dispatcher: Sendable {
     /// shared evenly among its commands in `INFO commandstats`: two clock reads per
     /// command would cost more than most commands.
     @discardableResult
+    @inline(__always)
     func execute(
         _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant,
         deferred: ((DeferredReply) -> Bool)? = nil, emit: (Reply, RESPVersion) -> Void
@@ -130,14 +131,14 @@ final class Dispatcher: Sendable {
         // once, as keeping it cost 2.7% more instructions per unpipelined `GET` for a share
         // of a few percent; so are backend mode's, in order with the ones `deferred` awaits.
         if deferred != nil || batch.count - start == 1 {
-            return executeLocked(batch, from: start, client: client, now: now, deferred: deferred) { emit($0, client.protocolVersion) }
+            return executeLocked(batch, from: start, client: client, now: now, deferred: deferred, emit: emit)
         }
         return withUnsafeTemporaryAllocation(of: (Reply, RESPVersion).self, capacity: batch.count - start) { pending in
             var count = 0
-            let parked = executeLocked(batch, from: start, client: client, now: now, deferred: nil) { reply in
+            let parked = executeLocked(batch, from: start, client: client, now: now, deferred: nil) { reply, version in
                 // At most one reply per command.
                 precondition(count < pending.count)
-                (pending.baseAddress! + count).initialize(to: (reply, client.protocolVersion))
+                (pending.baseAddress! + count).initialize(to: (reply, version))
                 count += 1
             }
             for index in 0..<count {
@@ -149,85 +150,133 @@ final class Dispatcher: Sendable {
     }
 
     /// `execute` with every reply handed to `emit` while the lock is held.
+    @inline(__always)
     private func executeLocked(
         _ batch: RESPCommands, from start: Int, client: Client, now: Instant,
-        deferred: ((DeferredReply) -> Bool)?, emit: (Reply) -> Void
+        deferred: ((DeferredReply) -> Bool)?, emit: (Reply, RESPVersion) -> Void
     ) -> ParkedBatch? {
         var parked: ParkedBatch?
         // Set when `deferred` asks the burst to pause.
         var paused = false
-        // A command that parked the client answers later (Blocking.swift).
-        func emitUnlessParked(_ reply: Reply) {
-            if client.blockedRequest == nil && !client.closesSilently { emit(reply) }
+        // What needs no lock is found before taking it, so that other event loops wait
+        // less (`--threads`): each command's table position and its first argument's hash,
+        // for the first `prefetchDistance` commands; later ones' are found under the lock,
+        // as the ones before them run.
+        var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
+        for index in start..<min(start + Self.prefetchDistance, batch.count) {
+            prepared[index % Self.prefetchDistance] = prepare(index, in: batch)
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
-            let started = monotonicNanoseconds()
-            withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
-                var executed = 0
-                // Keys are prefetched in the keyspace's stages (`Keyspace.prefetchIndex`,
-                // `prefetchEntry`, `prefetchValue`, `prefetchLogEnd`): a command's index slot
-                // `prefetchDistance` commands ahead, its entry `entryDistance` ahead, its
-                // value's storage `valueDistance` ahead, a log's newest entries
-                // `logEndDistance` ahead, with the hash kept in between and handed to the
-                // command's own look-up. Not the first command's key: it is looked up at once.
-                var hashes = InlineArray<32, UInt64>(repeating: 0)  // prefetchDistance of them
-                for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
-                    hashes[index % Self.prefetchDistance] = prefetchIndex(of: index, in: batch, keyspace: &state.keyspace)
-                }
-                for index in min(start + 1, batch.count)..<min(start + Self.entryDistance, batch.count) {
-                    state.keyspace.prefetchEntry(hash: hashes[index % Self.prefetchDistance])
-                }
-                // One invocation for the burst, moved from command to command.
-                var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
-                for index in start..<batch.count {
-                    let hash = hashes[index % Self.prefetchDistance]
-                    if index + Self.prefetchDistance < batch.count {
-                        hashes[index % Self.prefetchDistance] = prefetchIndex(of: index + Self.prefetchDistance, in: batch, keyspace: &state.keyspace)
-                    }
-                    if index + Self.entryDistance < batch.count {
-                        state.keyspace.prefetchEntry(hash: hashes[(index + Self.entryDistance) % Self.prefetchDistance])
-                    }
-                    if index + Self.valueDistance < batch.count {
-                        state.keyspace.prefetchValue(hash: hashes[(index + Self.valueDistance) % Self.prefetchDistance])
-                    }
-                    if index + Self.logEndDistance < batch.count {
-                        state.keyspace.prefetchLogEnd(hash: hashes[(index + Self.logEndDistance) % Self.prefetchDistance])
-                    }
-                    if index > start { expectKey(of: index, in: batch, hash: hash, keyspace: &state.keyspace) }
-                    invocation.arguments.select(command: index)
-                    let position = execute(
-                        &invocation, client: client, now: now, state: &state, deferred: deferred, paused: &paused, emit: emitUnlessParked)
-                    state.keyspace.forgetExpectedKey()
-                    // Clients waiting on keys this command pushed to are served before the next command.
-                    if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
-                    if let position {
-                        positions[executed] = (position, index)
-                        executed += 1
-                    }
-                    if let request = client.blockedRequest {
-                        parked = ParkedBatch(next: index + 1, token: request.token, timeout: request.timeout)
-                        break
-                    }
-                    if client.closeAfterReply { break }
-                    if paused {
-                        parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
-                        break
-                    }
-                }
-                guard executed > 0 else { return }
-                let share = (monotonicNanoseconds() - started) / executed
-                for (position, _) in positions[0..<executed] {
-                    state.stats.commands[position].nanoseconds += share
-                }
-                if let metrics = context.metrics {
-                    recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
-                }
-                recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
-            }
-            return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
+            runLocked(batch, from: start, prepared: &prepared, client: client, now: now, state: &state,
+                      deferred: deferred, paused: &paused, parked: &parked, emit: emit)
         }
         if !wakeups.isEmpty { deliver(wakeups) }
         return parked
+    }
+
+    /// A command's table position and its first argument's hash (0 without arguments),
+    /// found before the lock is taken. All zeros (a cheap fill) until found.
+    private struct Prepared {
+        /// The position plus one; 0 for an unknown name.
+        private var found = 0
+        var hash: UInt64 = 0
+
+        init() {}
+
+        init(position: Int?, hash: UInt64) {
+            self.found = position.map { $0 + 1 } ?? 0
+            self.hash = hash
+        }
+
+        var position: Int? { found == 0 ? nil : found - 1 }
+    }
+
+    @inline(__always)
+    private func prepare(_ index: Int, in batch: RESPCommands) -> Prepared {
+        let words = batch.words(of: index)
+        let position = batch.withWord(words.lowerBound) { context.table.lookup($0) }
+        let hash = words.count > 1 ? batch.withWord(words.lowerBound + 1) { Keyspace.hash($0) } : 0
+        return Prepared(position: position, hash: hash)
+    }
+
+    /// The part of `executeLocked` that holds the lock; returns the clients pushes served.
+    /// `prepared` holds what `prepare` found for the next `prefetchDistance` commands, each
+    /// at its index modulo that distance.
+    private func runLocked(
+        _ batch: RESPCommands, from start: Int, prepared: inout InlineArray<32, Prepared>, client: Client, now: Instant,
+        state: inout DatabaseState, deferred: ((DeferredReply) -> Bool)?, paused: inout Bool, parked: inout ParkedBatch?,
+        emit: (Reply, RESPVersion) -> Void
+    ) -> [Wakeup] {
+        // A command that parked the client answers later (Blocking.swift).
+        func emitUnlessParked(_ reply: Reply) {
+            if client.blockedRequest == nil && !client.closesSilently { emit(reply, client.protocolVersion) }
+        }
+        let started = monotonicNanoseconds()
+        withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
+            var executed = 0
+            // Keys are prefetched in the keyspace's stages (`Keyspace.prefetchIndex`,
+            // `prefetchEntry`, `prefetchValue`, `prefetchLogEnd`): a command's index slot
+            // `prefetchDistance` commands ahead, its entry `entryDistance` ahead, its
+            // value's storage `valueDistance` ahead, a log's newest entries `logEndDistance`
+            // ahead, and the hash is handed to the command's own look-up. Not the first
+            // command's key: it is looked up at once.
+            for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
+                state.keyspace.prefetchIndex(hash: prepared[index % Self.prefetchDistance].hash)
+            }
+            for index in min(start + 1, batch.count)..<min(start + Self.entryDistance, batch.count) {
+                state.keyspace.prefetchEntry(hash: prepared[index % Self.prefetchDistance].hash)
+            }
+            // One invocation for the burst, moved from command to command.
+            var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
+            for index in start..<batch.count {
+                let this = prepared[index % Self.prefetchDistance]
+                if index + Self.prefetchDistance < batch.count {
+                    let ahead = prepare(index + Self.prefetchDistance, in: batch)
+                    prepared[index % Self.prefetchDistance] = ahead
+                    state.keyspace.prefetchIndex(hash: ahead.hash)
+                }
+                if index + Self.entryDistance < batch.count {
+                    state.keyspace.prefetchEntry(hash: prepared[(index + Self.entryDistance) % Self.prefetchDistance].hash)
+                }
+                if index + Self.valueDistance < batch.count {
+                    state.keyspace.prefetchValue(hash: prepared[(index + Self.valueDistance) % Self.prefetchDistance].hash)
+                }
+                if index + Self.logEndDistance < batch.count {
+                    state.keyspace.prefetchLogEnd(hash: prepared[(index + Self.logEndDistance) % Self.prefetchDistance].hash)
+                }
+                expectKey(of: index, in: batch, hash: this.hash, keyspace: &state.keyspace)
+                invocation.arguments.select(command: index)
+                let position = execute(
+                    &invocation, at: this.position, client: client, now: now, state: &state,
+                    deferred: deferred, paused: &paused, emit: emitUnlessParked)
+                state.keyspace.forgetExpectedKey()
+                // Clients waiting on keys this command pushed to are served before the next command.
+                if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
+                if let position {
+                    positions[executed] = (position, index)
+                    executed += 1
+                }
+                if let request = client.blockedRequest {
+                    parked = ParkedBatch(next: index + 1, token: request.token, timeout: request.timeout)
+                    break
+                }
+                if client.closeAfterReply { break }
+                if paused {
+                    parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
+                    break
+                }
+            }
+            guard executed > 0 else { return }
+            let share = (monotonicNanoseconds() - started) / executed
+            for (position, _) in positions[0..<executed] {
+                state.stats.commands[position].nanoseconds += share
+            }
+            if let metrics = context.metrics {
+                recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
+            }
+            recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
+        }
+        return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
     }
 
     /// Feeds each command's latency histogram its share of the burst. Each record takes
@@ -263,18 +312,9 @@ final class Dispatcher: Sendable {
     /// its storage's header, asked for two commands earlier, has arrived.
     static let logEndDistance = 2
 
-    /// Starts loading the index slot of a command's first argument, where most commands
-    /// name their key (a wrong guess costs only a wasted load), and returns its hash. A
-    /// command without arguments gives hash 0, whose entry prefetch is wasted as well.
-    /// Plain loops rather than a struct holding the burst and the hashes: with the struct
-    /// the optimizer copied the burst's arrays, 16 more retains and releases per command.
-    @inline(__always)
-    private func prefetchIndex(of index: Int, in batch: RESPCommands, keyspace: inout Keyspace) -> UInt64 {
-        withFirstArgument(of: index, in: batch) { keyspace.prefetchIndex($0) } ?? 0
-    }
-
-    /// Hands the keyspace the hash `prefetchIndex` computed for a command's first argument,
-    /// so its look-up does not hash the key again.
+    /// Hands the keyspace the hash `prepare` computed for a command's first argument, where
+    /// most commands name their key, so its look-up does not hash the key again. A wrong
+    /// guess (a command whose key is elsewhere) costs only the prefetches of its hash.
     @inline(__always)
     private func expectKey(of index: Int, in batch: RESPCommands, hash: UInt64, keyspace: inout Keyspace) {
         withFirstArgument(of: index, in: batch) { keyspace.expectKey($0, hash: hash) }
@@ -293,10 +333,10 @@ final class Dispatcher: Sendable {
     /// was rejected before running (unknown name, wrong number of arguments). Sets
     /// `paused` when `deferred` takes the command's reply and asks for a pause.
     private func execute(
-        _ invocation: inout Invocation, client: Client, now: Instant, state: inout DatabaseState,
+        _ invocation: inout Invocation, at known: Int?, client: Client, now: Instant, state: inout DatabaseState,
         deferred: ((DeferredReply) -> Bool)?, paused: inout Bool, emit: (Reply) -> Void
     ) -> Int? {
-        guard let position = invocation.arguments.withWord(0, { context.table.lookup($0) }) else {
+        guard let position = known else {
             let arguments = invocation.arguments
             client.transaction.commandRejected()
             state.stats.recordError(prefix: "ERR")
