@@ -256,6 +256,23 @@ struct KeyspaceLayoutTests {
         expectSound(keyspace)
     }
 
+    @Test("a key hashed without the keyspace, as the server does before taking its lock, hashes alike and is found")
+    func hashedBeforehand() {
+        var keyspace = Keyspace()
+        for i in 0..<1_000 { keyspace.set(key("k\(i)"), .integer(Int64(i)), now: start) }
+        for i in 0..<1_000 {
+            key("k\(i)").withUnsafeBytes { raw in
+                let hash = Keyspace.hash(raw)
+                #expect(hash == keyspace.prefetchIndex(raw))
+                keyspace.prefetchIndex(hash: hash)
+                keyspace.expectKey(raw, hash: hash)
+                #expect(keyspace.value(raw, now: start) == .integer(Int64(i)))
+                keyspace.forgetExpectedKey()
+            }
+        }
+        expectSound(keyspace)
+    }
+
     /// `prefetchValue` reads a value's storage pointer from its first word; if a compiler
     /// laid values out otherwise, the prefetch would only miss, and this would fail.
     @Test("a string's and a log's value begins with the address of their array's storage")
