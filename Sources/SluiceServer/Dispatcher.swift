@@ -195,6 +195,8 @@ final class Dispatcher: Sendable {
     private func prepare(_ index: Int, in batch: RESPCommands) -> Prepared {
         let words = batch.words(of: index)
         let position = batch.withWord(words.lowerBound) { context.table.lookup($0) }
+        // The first argument read as `withFirstArgument` does; through it, its optional
+        // result cost 14 more instructions per pipelined `GET`.
         let hash = words.count > 1 ? batch.withWord(words.lowerBound + 1) { Keyspace.hash($0) } : 0
         return Prepared(position: position, hash: hash)
     }
