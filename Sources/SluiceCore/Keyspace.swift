@@ -458,16 +458,8 @@ public struct Keyspace: Sendable {
     /// struct (a memcpy, and a retain and release of each of its arrays), four times per
     /// command in bursts of more than 32 commands.
     ///
-    /// Stage one: starts loading the index slot where the search for `key` begins;
-    /// returns the key's hash, which stage two takes.
-    @inline(__always)
-    public mutating func prefetchIndex(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        let hash = self.hash(key)
-        prefetchIndex(hash: hash)
-        return hash
-    }
-
-    /// Stage one for a key hashed beforehand (`Keyspace.hash`).
+    /// Stage one: starts loading the index slot where the search for a key of `hash`
+    /// (`Keyspace.hash`) begins; stage two takes the same hash.
     @inline(__always)
     public mutating func prefetchIndex(hash: UInt64) {
         index.withUnsafeBufferPointer { slots in
