@@ -34,10 +34,34 @@ extension Keyspace {
 
     /// Removes one key; false when the policy finds none.
     private mutating func evictOne(policy: EvictionPolicy, samples: Int, nowMs: Int64) -> Bool {
+        switch evictionChoice(policy: policy, samples: samples, nowMs: nowMs) {
+        case .none: return false
+        case .reclaimed: return true
+        case .key(let position, _):
+            evict(at: position)
+            return true
+        }
+    }
+
+    /// What `evictionChoice` found.
+    public enum EvictionChoice: Equatable, Sendable {
+        /// No key the policy may take.
+        case none
+        /// An expired key met on the way, which was reclaimed instead.
+        case reclaimed
+        /// The key to evict (for `evict(at:)`, before anything else changes) and its deadline.
+        case key(position: Int, deadline: Int64)
+    }
+
+    /// The key `policy` would evict next, from `samples` keys drawn at random (or all keys
+    /// with a deadline for `volatile-ttl` when there are no more than `samples`); an
+    /// expired key met on the way is reclaimed at once, counted as expired. A sharded
+    /// keyspace compares its shards' choices.
+    public mutating func evictionChoice(policy: EvictionPolicy, samples: Int, nowMs: Int64) -> EvictionChoice {
         switch policy {
-        case .noEviction: return false
-        case .volatileTTL, .volatileRandom: if volatileCount == 0 { return false }
-        case .allKeysRandom: if count == 0 { return false }
+        case .noEviction: return .none
+        case .volatileTTL, .volatileRandom: if volatileCount == 0 { return .none }
+        case .allKeysRandom: if count == 0 { return .none }
         }
         // Few enough keys with a deadline to compare them all; else draw the sample.
         let exact = policy == .volatileTTL && volatileCount <= samples
@@ -56,14 +80,18 @@ extension Keyspace {
             if entries[position].expiresAt <= nowMs {
                 bury(position)
                 stats.expiredKeys += 1
-                return true
+                return .reclaimed
             }
             if chosen.map({ entries[position].expiresAt < entries[$0].expiresAt }) ?? true { chosen = position }
         }
-        guard let chosen else { return false }
-        bury(chosen)
+        guard let chosen else { return .none }
+        return .key(position: chosen, deadline: entries[chosen].expiresAt)
+    }
+
+    /// Evicts the key `evictionChoice` chose.
+    public mutating func evict(at position: Int) {
+        bury(position)
         stats.evictedKeys += 1
-        return true
     }
 
     /// The first key at or after `start`, wrapping around, with a deadline when

@@ -336,11 +336,13 @@ public struct Keyspace: Sendable {
     /// One step of an incremental scan. Visits about `count` entries from `cursor` and
     /// returns the live keys found there and the cursor to continue from (0 when done).
     /// A key present for the whole scan is returned at least once: entries do not move
-    /// when the table grows, and a compaction restarts older cursors.
+    /// when the table grows, and a compaction restarts older cursors. A cursor is the
+    /// generation's low 24 bits above a 32-bit position, leaving the top 8 bits to
+    /// `ShardedKeyspace` for a shard's number.
     public mutating func scan(cursor: UInt64, count: Int, now: Instant) -> (cursor: UInt64, keys: [Key]) {
         var position = 0
         // A cursor from before a compaction restarts: duplicates are allowed, misses are not.
-        if cursor != 0 && cursor >> 32 == generation & 0xFFFF_FFFF {
+        if cursor != 0 && cursor >> 32 == generation & 0xFF_FFFF {
             position = Int(cursor & 0xFFFF_FFFF)
         }
         let nowMs = now.milliseconds
@@ -352,7 +354,7 @@ public struct Keyspace: Sendable {
             visited += 1
         }
         if position >= entries.count { return (0, found) }
-        return ((generation & 0xFFFF_FFFF) << 32 | UInt64(position), found)
+        return ((generation & 0xFF_FFFF) << 32 | UInt64(position), found)
     }
 
     /// A key chosen at random among live ones, or nil when there is none.

@@ -85,11 +85,18 @@ public enum Snapshot {
 
     /// The file for every key of `keyspace` that is live at `now`.
     public static func encode(_ keyspace: Keyspace, now: Instant) -> [UInt8] {
+        encode([keyspace], now: now)
+    }
+
+    /// The file for every key of the shards of a keyspace (`ShardedKeyspace.copies`) live at `now`.
+    public static func encode(_ shards: [Keyspace], now: Instant) -> [UInt8] {
         var encoder = Encoder(savedAt: now)
         let nowMs = now.milliseconds
-        keyspace.forEachEntry { key, value, expiresAt in
-            if let expiresAt, expiresAt <= nowMs { return }
-            encoder.append(Entry(key: key, value: value, expiresAt: expiresAt))
+        for keyspace in shards {
+            keyspace.forEachEntry { key, value, expiresAt in
+                if let expiresAt, expiresAt <= nowMs { return }
+                encoder.append(Entry(key: key, value: value, expiresAt: expiresAt))
+            }
         }
         return encoder.finish()
     }
