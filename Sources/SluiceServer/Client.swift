@@ -5,7 +5,10 @@ import SluiceCore
 ///
 /// Owned by the connection's event loop; fields are written only while the
 /// database lock is held, so `CLIENT LIST` on another thread (also under the
-/// lock) reads a consistent record.
+/// lock) reads a consistent record. The exception, with a sharded keyspace: a
+/// command run on its shard alone sets `lastCommand` and `lastInteraction` under
+/// that shard's lock only; each is one word, and the commands a `lastCommand` may
+/// point to live as long as the server, so `CLIENT LIST` reads the old value or the new.
 final class Client: @unchecked Sendable {
     let id: Int64
     let address: String

@@ -50,6 +50,18 @@ final class CommandSpec: Sendable {
     /// (`INCR key` and the bounded `INCR key amount maximum ttl`): checked as arity is,
     /// so a count that fits neither is refused while queuing in `MULTI`, as in Redis.
     let wordCounts: [Int]
+    /// Whether the command may run holding only its key's shard's lock (Database.swift):
+    /// its key is its first argument and it reads and changes nothing but that key and
+    /// the counters. Kept to a list checked by hand, as a handler may reach anything
+    /// in `DatabaseState`.
+    let runsOnShard: Bool
+
+    /// The commands for `runsOnShard`.
+    static let shardCommands: Set<String> = [
+        "get", "set", "setnx", "getdel", "getex", "incr", "decr", "incrby", "decrby", "incrbyfloat", "append",
+        "strlen", "ttl", "pttl", "expiretime", "pexpiretime", "persist", "type", "consume", "peek", "cl.throttle",
+        "acquire", "add", "expire", "pexpire", "expireat", "pexpireat", "setex", "psetex",
+    ]
 
     convenience init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
@@ -93,6 +105,7 @@ final class CommandSpec: Sendable {
         // A blocking command would wait with the database lock held; Redis flags those noscript too.
         self.refusedInScripts = flags.contains("noscript") || flags.contains("blocking")
         self.wordCounts = wordCounts
+        self.runsOnShard = Self.shardCommands.contains(name)
     }
 
     func acceptsArgumentCount(_ count: Int) -> Bool {

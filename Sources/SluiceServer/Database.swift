@@ -8,7 +8,7 @@ import SluiceCore
 /// CPU-bound, and holding one lock for a whole command is what makes each command
 /// atomic across connections on different event loops.
 struct DatabaseState: ~Copyable {
-    var keyspace = Keyspace()
+    var keyspace = ShardedKeyspace()
     var stats = ServerStats()
     var clients: [Int64: Client] = [:]
     var nextClientID: Int64 = 1
@@ -20,6 +20,9 @@ struct DatabaseState: ~Copyable {
     var slowlog = SlowLog()
     /// `maxmemory` and its policy (MemoryLimit.swift).
     var memoryLimit = MemoryLimit()
+    /// With more than one shard, while every lock is held (`Database.withExclusive`): each
+    /// shard's own state's address, whose counters `foldShardStatistics` takes.
+    var lockedShards: [Int] = []
 }
 
 /// Counters `INFO` reports.
@@ -46,12 +49,104 @@ struct CommandStats {
     var durations: CoreMetrics.Timer?
 }
 
+/// The database's locks. With one shard (one event loop, the default) every command runs
+/// under `state`'s lock. With more, the keys are split over independently locked shards
+/// (`ShardedKeyspace`): a command on one key that touches nothing but its key and the
+/// counters (`CommandSpec.runsOnShard`) runs holding only its shard's lock, against that
+/// shard's own `DatabaseState`, whose keyspace is the one shard and whose counters are
+/// added into `state`'s when they are read (`foldShardStatistics`); every other command
+/// runs holding `state`'s lock and every shard's (`withExclusive`), so `MULTI`, scripts
+/// and multi-key commands stay atomic. Locks are always taken in that order, `state`'s
+/// first, and a shard's holder takes no other, so no two threads wait on each other.
 final class Database: Sendable {
     let state: Mutex<DatabaseState>
+    /// Each shard's state when there is more than one shard; empty with one.
+    let shards: [Shard]
 
-    init(commandCount: Int) {
+    final class Shard: Sendable {
+        let state: Mutex<DatabaseState>
+        init(_ state: consuming sending DatabaseState) { self.state = Mutex(state) }
+    }
+
+    init(commandCount: Int, shards shardCount: Int = 1) {
         var initial = DatabaseState()
+        initial.keyspace = ShardedKeyspace(shards: shardCount)
         initial.stats.commands = Array(repeating: CommandStats(), count: commandCount)
+        let keyspace = initial.keyspace
         self.state = Mutex(initial)
+        self.shards = shardCount == 1 ? [] : (0..<shardCount).map { index in
+            var shard = DatabaseState()
+            shard.keyspace = keyspace.shard(index)
+            shard.stats.commands = Array(repeating: CommandStats(), count: commandCount)
+            return Shard(shard)
+        }
+    }
+
+    /// Runs `body` with every lock held: what commands other than single-key ones run under.
+    func withExclusive<R>(_ body: (inout DatabaseState) -> R) -> R {
+        // Through a local, as `withLock` would have a generic result `sending`.
+        var result: R?
+        state.withLock { state in
+            guard !shards.isEmpty else { return result = body(&state) }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: shards.count) { locked in
+                result = withShards(from: 0, locked: locked) {
+                    state.lockedShards = Array(locked)
+                    defer { state.lockedShards = [] }
+                    return body(&state)
+                }
+            }
+        }
+        return result!
+    }
+
+    /// Holds the locks of shards `from` and later, in order, putting their states'
+    /// addresses in `locked`, while `body` runs.
+    private func withShards<R>(from index: Int, locked: UnsafeMutableBufferPointer<Int>, _ body: () -> R) -> R {
+        guard index < shards.count else { return body() }
+        var result: R?
+        shards[index].state.withLock { (shard: inout DatabaseState) in
+            withUnsafeMutablePointer(to: &shard) { pointer in
+                // An address, not the pointer: the state stays in the lock's region.
+                locked[index] = Int(bitPattern: pointer)
+                result = withShards(from: index + 1, locked: locked, body)
+            }
+        }
+        return result!
+    }
+}
+
+extension DatabaseState {
+    /// Moves the counters single-key commands kept in their shards into these, for what
+    /// reads them (`INFO`, `CONFIG RESETSTAT`, metrics); with every lock held.
+    mutating func foldShardStatistics() {
+        for address in lockedShards {
+            stats.add(taking: &UnsafeMutablePointer<DatabaseState>(bitPattern: address)!.pointee.stats)
+        }
+    }
+
+    /// Calls `body` with each shard's own state; with every lock held.
+    func forEachLockedShard(_ body: (inout DatabaseState) -> Void) {
+        for address in lockedShards { body(&UnsafeMutablePointer<DatabaseState>(bitPattern: address)!.pointee) }
+    }
+}
+
+extension ServerStats {
+    /// Adds `other`'s counts to these and zeroes them there.
+    mutating func add(taking other: inout ServerStats) {
+        commandsProcessed += other.commandsProcessed
+        other.commandsProcessed = 0
+        for index in other.commands.indices where other.commands[index].calls != 0 || other.commands[index].rejectedCalls != 0 {
+            commands[index].calls += other.commands[index].calls
+            commands[index].nanoseconds += other.commands[index].nanoseconds
+            commands[index].failedCalls += other.commands[index].failedCalls
+            commands[index].rejectedCalls += other.commands[index].rejectedCalls
+            other.commands[index].calls = 0
+            other.commands[index].nanoseconds = 0
+            other.commands[index].failedCalls = 0
+            other.commands[index].rejectedCalls = 0
+        }
+        for (prefix, count) in other.errorReplies { errorReplies[prefix, default: 0] += count }
+        other.errorReplies = [:]
+        decisions.add(taking: &other.decisions)
     }
 }

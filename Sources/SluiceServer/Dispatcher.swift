@@ -155,9 +155,13 @@ final class Dispatcher: Sendable {
         _ batch: RESPCommands, from start: Int, client: Client, now: Instant,
         deferred: ((DeferredReply) -> Bool)?, emit: (Reply, RESPVersion) -> Void
     ) -> ParkedBatch? {
+        if !database.shards.isEmpty {
+            return executeSharded(batch, from: start, client: client, now: now, deferred: deferred, emit: emit)
+        }
         var parked: ParkedBatch?
         // Set when `deferred` asks the burst to pause.
         var paused = false
+        var resume = start
         // What needs no lock is found before taking it, so that other event loops wait
         // less (`--threads`): each command's table position and its first argument's hash,
         // for the first `prefetchDistance` commands; later ones' are found under the lock,
@@ -168,10 +172,107 @@ final class Dispatcher: Sendable {
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
             runLocked(batch, from: start, prepared: &prepared, client: client, now: now, state: &state,
-                      deferred: deferred, paused: &paused, parked: &parked, emit: emit)
+                      deferred: deferred, paused: &paused, parked: &parked, sharded: false, resume: &resume, emit: emit)
         }
         if !wakeups.isEmpty { deliver(wakeups) }
         return parked
+    }
+
+    /// `executeLocked` with more than one shard (Database.swift): a run of commands that
+    /// may run on their key's shard alone (`shard(for:)`) holds that shard's lock only;
+    /// any other run holds every lock, until a command that may run on a shard.
+    private func executeSharded(
+        _ batch: RESPCommands, from start: Int, client: Client, now: Instant,
+        deferred: ((DeferredReply) -> Bool)?, emit: (Reply, RESPVersion) -> Void
+    ) -> ParkedBatch? {
+        var parked: ParkedBatch?
+        var paused = false
+        var index = start
+        while index < batch.count {
+            let next = prepare(index, in: batch)
+            if deferred == nil, let shard = shard(for: next, client: client) {
+                index = runOnShard(batch, from: index, first: next, shard: shard, client: client, now: now, emit: emit)
+                continue
+            }
+            var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
+            for ahead in index..<min(index + Self.prefetchDistance, batch.count) {
+                prepared[ahead % Self.prefetchDistance] = prepare(ahead, in: batch)
+            }
+            var resume = index
+            let wakeups = database.withExclusive { state -> [Wakeup] in
+                runLocked(batch, from: index, prepared: &prepared, client: client, now: now, state: &state,
+                          deferred: deferred, paused: &paused, parked: &parked, sharded: deferred == nil, resume: &resume,
+                          emit: emit)
+            }
+            if !wakeups.isEmpty { deliver(wakeups) }
+            if parked != nil || client.closeAfterReply { break }
+            index = resume
+        }
+        return parked
+    }
+
+    /// The shard a prepared command may run on holding only its lock, or nil when it
+    /// needs every lock: a command not flagged `runsOnShard`, or one of a client that
+    /// queues in `MULTI` or has not authenticated, or any while `maxmemory` is set, whose
+    /// eviction looks at every shard.
+    @inline(__always)
+    private func shard(for command: Prepared, client: Client) -> Int? {
+        guard let position = command.position, context.table.specs[position].runsOnShard,
+              !client.transaction.isQueuing, client.authenticated,
+              context.settings.maxMemoryBytes.load(ordering: .relaxed) == 0
+        else { return nil }
+        return ShardedKeyspace.shardIndex(hash: command.hash, shards: database.shards.count)
+    }
+
+    /// Runs commands from `start` on `shard` while they may, holding only its lock;
+    /// returns the index of the first command it did not run. Their counters go to the
+    /// shard's state, its slow ones to the slow log afterwards, under the main lock.
+    private func runOnShard(
+        _ batch: RESPCommands, from start: Int, first: Prepared, shard: Int, client: Client, now: Instant,
+        emit: (Reply, RESPVersion) -> Void
+    ) -> Int {
+        withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count - start) { positions in
+            var executed = 0
+            var index = start
+            let started = monotonicNanoseconds()
+            let share = database.shards[shard].state.withLock { state -> Int in
+                var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
+                var command = first
+                var paused = false
+                while true {
+                    expectKey(of: index, in: batch, hash: command.hash, keyspace: &state.keyspace)
+                    invocation.arguments.select(command: index)
+                    let position = execute(
+                        &invocation, at: command.position, client: client, now: now, state: &state,
+                        deferred: nil, paused: &paused, emit: { emit($0, client.protocolVersion) })
+                    state.keyspace.forgetExpectedKey()
+                    if let position {
+                        positions[executed] = (position, index)
+                        executed += 1
+                    }
+                    index += 1
+                    guard index < batch.count else { break }
+                    command = prepare(index, in: batch)
+                    guard self.shard(for: command, client: client) == shard else { break }
+                }
+                guard executed > 0 else { return 0 }
+                let share = (monotonicNanoseconds() - started) / executed
+                for (position, _) in positions[0..<executed] {
+                    state.stats.commands[position].nanoseconds += share
+                }
+                if let metrics = context.metrics {
+                    recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
+                }
+                return share
+            }
+            let threshold = context.settings.slowlogSlowerThan.load(ordering: .relaxed)
+            if executed > 0 && threshold >= 0 && share / 1_000 >= threshold {
+                database.state.withLock { state in
+                    recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
+                }
+            }
+            return index
+        }
     }
 
     /// A command's table position and its first argument's hash (0 without arguments),
@@ -207,13 +308,15 @@ final class Dispatcher: Sendable {
     private func runLocked(
         _ batch: RESPCommands, from start: Int, prepared: inout InlineArray<32, Prepared>, client: Client, now: Instant,
         state: inout DatabaseState, deferred: ((DeferredReply) -> Bool)?, paused: inout Bool, parked: inout ParkedBatch?,
-        emit: (Reply, RESPVersion) -> Void
+        sharded: Bool, resume: inout Int, emit: (Reply, RESPVersion) -> Void
     ) -> [Wakeup] {
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: Reply) {
             if client.blockedRequest == nil && !client.closesSilently { emit(reply, client.protocolVersion) }
         }
         let started = monotonicNanoseconds()
+        resume = batch.count
+        let lookAhead = LookAhead(state.keyspace)
         withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
             var executed = 0
             // Keys are prefetched in the keyspace's stages (`Keyspace.prefetchIndex`,
@@ -223,35 +326,35 @@ final class Dispatcher: Sendable {
             // ahead, and the hash is handed to the command's own look-up. Not the first
             // command's key: it is looked up at once.
             for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
-                state.keyspace.prefetchIndex(hash: prepared[index % Self.prefetchDistance].hash)
+                lookAhead.index(prepared[index % Self.prefetchDistance].hash, &state.keyspace)
             }
             for index in min(start + 1, batch.count)..<min(start + Self.entryDistance, batch.count) {
-                state.keyspace.prefetchEntry(hash: prepared[index % Self.prefetchDistance].hash)
+                lookAhead.entry(prepared[index % Self.prefetchDistance].hash, &state.keyspace)
             }
             // One invocation for the burst, moved from command to command.
             var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
             for index in start..<batch.count {
                 let this = prepared[index % Self.prefetchDistance]
                 if index + Self.prefetchDistance < batch.count {
-                    let ahead = prepare(index + Self.prefetchDistance, in: batch)
-                    prepared[index % Self.prefetchDistance] = ahead
-                    state.keyspace.prefetchIndex(hash: ahead.hash)
+                    let next = prepare(index + Self.prefetchDistance, in: batch)
+                    prepared[index % Self.prefetchDistance] = next
+                    lookAhead.index(next.hash, &state.keyspace)
                 }
                 if index + Self.entryDistance < batch.count {
-                    state.keyspace.prefetchEntry(hash: prepared[(index + Self.entryDistance) % Self.prefetchDistance].hash)
+                    lookAhead.entry(prepared[(index + Self.entryDistance) % Self.prefetchDistance].hash, &state.keyspace)
                 }
                 if index + Self.valueDistance < batch.count {
-                    state.keyspace.prefetchValue(hash: prepared[(index + Self.valueDistance) % Self.prefetchDistance].hash)
+                    lookAhead.value(prepared[(index + Self.valueDistance) % Self.prefetchDistance].hash, &state.keyspace)
                 }
                 if index + Self.logEndDistance < batch.count {
-                    state.keyspace.prefetchLogEnd(hash: prepared[(index + Self.logEndDistance) % Self.prefetchDistance].hash)
+                    lookAhead.logEnd(prepared[(index + Self.logEndDistance) % Self.prefetchDistance].hash, &state.keyspace)
                 }
-                expectKey(of: index, in: batch, hash: this.hash, keyspace: &state.keyspace)
+                withFirstArgument(of: index, in: batch) { lookAhead.expect($0, hash: this.hash, &state.keyspace) }
                 invocation.arguments.select(command: index)
                 let position = execute(
                     &invocation, at: this.position, client: client, now: now, state: &state,
                     deferred: deferred, paused: &paused, emit: emitUnlessParked)
-                state.keyspace.forgetExpectedKey()
+                lookAhead.forget(&state.keyspace)
                 // Clients waiting on keys this command pushed to are served before the next command.
                 if state.blocking.hasReadyKeys { state.serveBlockedClients(now: now) }
                 if let position {
@@ -265,6 +368,12 @@ final class Dispatcher: Sendable {
                 if client.closeAfterReply { break }
                 if paused {
                     parked = ParkedBatch(next: index + 1, token: ParkedBatch.backendPause, timeout: nil)
+                    break
+                }
+                // With shards, a command that may run on its shard alone goes back to `executeSharded`.
+                if sharded && index + 1 < batch.count,
+                   shard(for: prepared[(index + 1) % Self.prefetchDistance], client: client) != nil {
+                    resume = index + 1
                     break
                 }
             }
@@ -295,6 +404,40 @@ final class Dispatcher: Sendable {
         }
     }
 
+    /// The keyspace's look-ups ahead for a burst, made on its one shard directly when it has
+    /// one: through the view, each of a command's six calls checked the shard count again,
+    /// 36 instructions per pipelined `GET`. A view's shards never move.
+    private struct LookAhead {
+        let single: UnsafeMutablePointer<Keyspace>?
+
+        init(_ keyspace: ShardedKeyspace) { single = keyspace.singleShard }
+
+        @inline(__always) func index(_ hash: UInt64, _ keyspace: inout ShardedKeyspace) {
+            if let single { single.pointee.prefetchIndex(hash: hash) } else { keyspace.prefetchIndex(hash: hash) }
+        }
+
+        @inline(__always) func entry(_ hash: UInt64, _ keyspace: inout ShardedKeyspace) {
+            if let single { single.pointee.prefetchEntry(hash: hash) } else { keyspace.prefetchEntry(hash: hash) }
+        }
+
+        @inline(__always) func value(_ hash: UInt64, _ keyspace: inout ShardedKeyspace) {
+            if let single { single.pointee.prefetchValue(hash: hash) } else { keyspace.prefetchValue(hash: hash) }
+        }
+
+        @inline(__always) func logEnd(_ hash: UInt64, _ keyspace: inout ShardedKeyspace) {
+            if let single { single.pointee.prefetchLogEnd(hash: hash) } else { keyspace.prefetchLogEnd(hash: hash) }
+        }
+
+        /// `Keyspace.expectKey`: the hash `prepare` computed for the command's first argument.
+        @inline(__always) func expect(_ key: UnsafeRawBufferPointer, hash: UInt64, _ keyspace: inout ShardedKeyspace) {
+            if let single { single.pointee.expectKey(key, hash: hash) } else { keyspace.expectKey(key, hash: hash) }
+        }
+
+        @inline(__always) func forget(_ keyspace: inout ShardedKeyspace) {
+            if let single { single.pointee.forgetExpectedKey() } else { keyspace.forgetExpectedKey() }
+        }
+    }
+
     /// How many commands ahead of the running one a burst's index slots are prefetched.
     /// A typical pipelined burst (16 commands) is prefetched whole before its first
     /// command runs, which gives the entries of all but the first few time to arrive; a
@@ -318,7 +461,7 @@ final class Dispatcher: Sendable {
     /// most commands name their key, so its look-up does not hash the key again. A wrong
     /// guess (a command whose key is elsewhere) costs only the prefetches of its hash.
     @inline(__always)
-    private func expectKey(of index: Int, in batch: RESPCommands, hash: UInt64, keyspace: inout Keyspace) {
+    private func expectKey(of index: Int, in batch: RESPCommands, hash: UInt64, keyspace: inout ShardedKeyspace) {
         withFirstArgument(of: index, in: batch) { keyspace.expectKey($0, hash: hash) }
     }
 
@@ -449,7 +592,7 @@ final class Dispatcher: Sendable {
     }
 
     func disconnect(_ client: Client) {
-        database.state.withLock { state in
+        database.withExclusive { state in
             TransactionCommands.release(client.transaction.takeWatched(), from: &state.keyspace)
             // A parked client leaves its queues, so later pushes stay in the list.
             state.blocking.unpark(client)
@@ -466,7 +609,12 @@ final class Dispatcher: Sendable {
         let step = 1_000
         while true {
             let now = timeSource.now()
-            let removed = database.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: step) }
+            let removed = database.shards.isEmpty
+                ? database.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: step) }
+                // One shard at a time, so single-key commands on the others go on meanwhile.
+                : database.shards.reduce(0) { removed, shard in
+                    removed + shard.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: step / database.shards.count + 1) }
+                }
             // Redis's rule of thumb: keep going only while more than a quarter of a step expired.
             if removed * 4 <= step || monotonicNanoseconds() - started >= budget { return }
         }

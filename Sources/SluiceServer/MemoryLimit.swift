@@ -34,7 +34,7 @@ extension CommandError {
 extension DatabaseState {
     /// Whether the data is over `maxmemory`; the dispatcher's check before each command.
     @inline(__always)
-    var isOverMemoryLimit: Bool { keyspace.usedMemory > memoryLimit.bytes }
+    var isOverMemoryLimit: Bool { memoryLimit.bytes != Int.max && keyspace.usedMemory > memoryLimit.bytes }
 
     /// Called by the dispatcher, before a command runs, only when over the limit: evicts
     /// keys under an evicting policy, and returns `-OOM` when still over and the command

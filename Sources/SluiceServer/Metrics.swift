@@ -114,7 +114,10 @@ extension Dispatcher {
     /// updated and written outside it. Empty when metrics are off.
     func metricsExposition() -> String {
         guard let metrics = context.metrics else { return "" }
-        var snapshot = database.state.withLock { MetricsSnapshot($0, table: context.table) }
+        var snapshot = database.withExclusive { state in
+            state.foldShardStatistics()
+            return MetricsSnapshot(state, table: context.table)
+        }
         snapshot.residentMemoryBytes = ServerCommands.residentMemoryBytes()
         if let backend = context.backend {
             snapshot.backend = (backend.backend.stats, backend.failOpenReplies.load(ordering: .relaxed),

@@ -148,14 +148,14 @@ final class Persistence: Sendable {
         }
     }
 
-    /// `SAVE`: writes `keyspace` now, on the calling thread.
-    func save(_ keyspace: Keyspace, now: Instant) throws(PersistenceError) {
+    /// `SAVE`: writes the keyspace whose shards are `keyspace` now, on the calling thread.
+    func save(_ keyspace: [Keyspace], now: Instant) throws(PersistenceError) {
         guard begin(now: now) else { throw PersistenceError("Background save already in progress") }
         try writeClaimed(keyspace, now: now)
     }
 
     /// Writes on the calling thread once `begin` succeeded, and records the outcome.
-    private func writeClaimed(_ keyspace: Keyspace, now: Instant) throws(PersistenceError) {
+    private func writeClaimed(_ keyspace: [Keyspace], now: Instant) throws(PersistenceError) {
         do throws(PersistenceError) {
             try write(keyspace, now: now)
             end(ok: true, now: now, background: false)
@@ -169,7 +169,7 @@ final class Persistence: Sendable {
     /// starts collecting the keyspace as it is `now`, then collects and writes it on the
     /// snapshot queue. False when a write is already under way.
     @discardableResult
-    func saveInBackground(_ keyspace: inout Keyspace, now: Instant) -> Bool {
+    func saveInBackground(_ keyspace: inout ShardedKeyspace, now: Instant) -> Bool {
         guard begin(now: now) else { return false }
         let capture = keyspace.beginCapture(now: now)
         queue.async {
@@ -177,7 +177,7 @@ final class Persistence: Sendable {
                 try self.writeCaptured(capture, now: now)
                 self.end(ok: true, now: self.clock.now(), background: true)
             } catch {
-                self.database.state.withLock { $0.keyspace.endCapture(capture) }
+                self.database.withExclusive { $0.keyspace.endCapture(capture) }
                 self.logger.error("Background snapshot failed: \(error)")
                 self.end(ok: false, now: self.clock.now(), background: true)
             }
@@ -195,7 +195,7 @@ final class Persistence: Sendable {
         var longestStep = 0
         var locked = 0
         while progress == .more {
-            progress = database.state.withLock {
+            progress = database.withExclusive {
                 let stepStarted = monotonicNanoseconds()
                 defer {
                     let held = monotonicNanoseconds() - stepStarted
@@ -216,17 +216,17 @@ final class Persistence: Sendable {
 
     /// Shutdown: waits for any write under way (a timer tick may start one while the
     /// server stops), then writes the keyspace `take` returns, on the calling thread.
-    func saveAfterPendingWrites(now: Instant, _ take: () -> Keyspace) throws(PersistenceError) -> Int {
+    func saveAfterPendingWrites(now: Instant, _ take: () -> [Keyspace]) throws(PersistenceError) -> Int {
         while !begin(now: now) {
             queue.sync {}  // Returns once the queued write has run.
             usleep(1_000)  // A write claimed but not queued yet.
         }
         let keyspace = take()
         try writeClaimed(keyspace, now: now)
-        return keyspace.count
+        return keyspace.reduce(0) { $0 + $1.count }
     }
 
-    private func write(_ keyspace: Keyspace, now: Instant) throws(PersistenceError) {
+    private func write(_ keyspace: [Keyspace], now: Instant) throws(PersistenceError) {
         let started = monotonicNanoseconds()
         try write(Snapshot.encode(keyspace, now: now), started: started)
     }

@@ -44,7 +44,7 @@ public final class SluiceServer: Sendable {
         let table = CommandTable.all
         // Only a server that allows DEBUG pays for a clock that DEBUG SET-CLOCK can pin.
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
-        let database = Database(commandCount: table.specs.count)
+        let database = Database(commandCount: table.specs.count, shards: configuration.shards)
         let persistence = configuration.snapshotPath.map {
             Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger, database: database)
         }
@@ -237,8 +237,9 @@ public final class SluiceServer: Sendable {
     private func loadSnapshot() throws(PersistenceError) {
         guard let persistence = dispatcher.context.persistence else { return }
         var keyspace = Keyspace()
-        _ = try persistence.load(into: &keyspace, now: dispatcher.timeSource.now(), ignoreCorrupt: configuration.snapshotIgnoreCorrupt)
-        dispatcher.database.state.withLock { $0.keyspace = keyspace }
+        let now = dispatcher.timeSource.now()
+        _ = try persistence.load(into: &keyspace, now: now, ignoreCorrupt: configuration.snapshotIgnoreCorrupt)
+        dispatcher.database.withExclusive { $0.keyspace.replaceAll(with: keyspace, now: now) }
         snapshotLoaded.store(true, ordering: .relaxed)
     }
 
@@ -248,7 +249,7 @@ public final class SluiceServer: Sendable {
         let interval = TimeAmount.seconds(Int64(configuration.snapshotIntervalSeconds))
         let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             let now = dispatcher.timeSource.now()
-            dispatcher.database.state.withLock { state in
+            dispatcher.database.withExclusive { state in
                 _ = persistence.saveInBackground(&state.keyspace, now: now)
             }
         }
@@ -261,7 +262,7 @@ public final class SluiceServer: Sendable {
         let dispatcher = self.dispatcher
         do throws(PersistenceError) {
             let count = try persistence.saveAfterPendingWrites(now: dispatcher.timeSource.now()) {
-                dispatcher.database.state.withLock { $0.keyspace }
+                dispatcher.database.withExclusive { $0.keyspace.copies }
             }
             logger.info("Snapshot saved to \(persistence.path) (\(count) keys)")
         } catch {

@@ -32,6 +32,15 @@ struct RateLimitDecisions {
             denied[command.rawValue] += 1
         }
     }
+
+    /// Adds `other`'s counts to these and zeroes them there.
+    mutating func add(taking other: inout RateLimitDecisions) {
+        for index in allowed.indices {
+            allowed[index] += other.allowed[index]
+            denied[index] += other.denied[index]
+        }
+        other = RateLimitDecisions()
+    }
 }
 
 extension CommandError {

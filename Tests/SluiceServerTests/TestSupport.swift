@@ -9,6 +9,8 @@ import Glibc
 #endif
 
 /// Runs `body` against a fresh server on a free loopback port, driven by a manual clock.
+/// `SLUICE_KEYSPACE_SHARDS` in the environment sets the keyspace's shards, as it does
+/// for `sluice-server`, so the whole suite can run against a sharded keyspace too.
 func withServer<T>(
     configure: (inout ServerConfiguration) -> Void = { _ in },
     clock: ManualTimeSource = ManualTimeSource(),
@@ -17,6 +19,7 @@ func withServer<T>(
 ) async throws -> T {
     var configuration = ServerConfiguration()
     configuration.port = 0
+    if let shards = environmentShards { configuration.keyspaceShards = shards }
     configure(&configuration)
     let server = SluiceServer(configuration: configuration, timeSource: realTime ? SystemTimeSource() : clock)
     try await server.start()
@@ -30,6 +33,9 @@ func withServer<T>(
         throw error
     }
 }
+
+/// The shards `SLUICE_KEYSPACE_SHARDS` asks tests to run with; nil when unset.
+let environmentShards: Int? = getenv("SLUICE_KEYSPACE_SHARDS").flatMap { Int(String(cString: $0)) }
 
 struct TestServer {
     let server: SluiceServer

@@ -110,3 +110,46 @@ def test_watch_retries_until_its_increments_all_land(server):
 
     run_clients(work)
     assert int(setup.get("threads:watched")) == CLIENTS * 40
+
+
+def test_scripts_and_transactions_see_no_single_key_command_of_another_loop_midway(server):
+    """Single-key commands run holding only their key's shard (four loops give sixteen
+    shards); a script or MULTI/EXEC holds every shard, so none lands between two reads."""
+    setup = client(server)
+    setup.set("threads:hot", 0)
+    read_twice = setup.register_script(
+        "local first = redis.call('GET', KEYS[1]) "
+        "for i = 1, 20000 do end "
+        "return {first, redis.call('GET', KEYS[1])}"
+    )
+    readers = CLIENTS // 2
+    finished = []
+    increments = []
+
+    def work(index):
+        connection = client(server)
+        if index < readers:
+            try:
+                for _ in range(30):
+                    first, second = read_twice(keys=["threads:hot"], client=connection)
+                    assert first == second, (first, second)
+                    pipe = connection.pipeline(transaction=True)
+                    pipe.get("threads:hot")
+                    pipe.execute_command("CONSUME", "threads:hot-bucket", "1000000", "1")
+                    pipe.get("threads:hot")
+                    first, _, second = pipe.execute()
+                    assert first == second, (first, second)
+            finally:
+                finished.append(index)
+        else:
+            sent = 0
+            while len(finished) < readers:
+                pipe = connection.pipeline(transaction=False)
+                for _ in range(50):
+                    pipe.incr("threads:hot")
+                pipe.execute()
+                sent += 50
+            increments.append(sent)
+
+    run_clients(work)
+    assert int(setup.get("threads:hot")) == sum(increments) > 0

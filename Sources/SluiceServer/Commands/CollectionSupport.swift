@@ -26,7 +26,7 @@ extension SortedSet: KeyspaceCollection {
     var asValue: Value { .sortedSet(self) }
 }
 
-extension Keyspace {
+extension ShardedKeyspace {
     /// The collection under `key`, nil when absent; `WRONGTYPE` for any other kind of value.
     mutating func collection<C: KeyspaceCollection>(_ key: Key, _ kind: C.Type, now: Instant) throws(CommandError) -> C? {
         guard let value = value(key, now: now) else { return nil }

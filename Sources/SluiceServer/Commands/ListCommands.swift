@@ -345,7 +345,7 @@ enum ListCommands {
     }
 }
 
-extension Keyspace {
+extension ShardedKeyspace {
     /// The list under `key`, nil when absent; `WRONGTYPE` for any other kind of value.
     mutating func list(_ key: Key, now: Instant) throws(CommandError) -> ListValue? {
         switch value(key, now: now) {

@@ -25,7 +25,7 @@ enum PersistenceCommands {
     private static func save(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         guard let persistence = invocation.server.persistence else { throw notConfigured }
         do throws(PersistenceError) {
-            try persistence.save(state.keyspace, now: invocation.now)
+            try persistence.save(state.keyspace.copies, now: invocation.now)
         } catch {
             throw .err(error.description)
         }

@@ -73,7 +73,7 @@ func rateLimited<T>(_ body: () throws(RateLimitError) -> T) throws(CommandError)
     }
 }
 
-extension Keyspace {
+extension ShardedKeyspace {
     /// The integer in a string key (nil when absent), as counters and GCRA TATs are
     /// stored; `WRONGTYPE` for another kind of value and Redis's not-an-integer error
     /// for other bytes. With `emptyAsZero`, an empty string reads as 0, as dramatiq's
@@ -88,7 +88,7 @@ extension Keyspace {
     }
 }
 
-extension Keyspace {
+extension ShardedKeyspace {
     /// One read-decide-write on `key` with a single look-up: `read` turns the stored
     /// value into the algorithm's state (or throws, e.g. `WRONGTYPE`), `decide` returns
     /// the write and what the reply needs, and the write is carried out in place with

@@ -171,6 +171,7 @@ enum ServerCommands {
             }
         }
         if wanted.isEmpty { wanted = defaultSections }
+        state.foldShardStatistics()
         var seen = Set<String>()
         var text = ""
         for section in wanted where seen.insert(section).inserted {
@@ -329,6 +330,13 @@ enum ServerCommands {
         case "HELP":
             return SubcommandSpec.helpReply(parent: "config", configSubcommands)
         default:  // RESETSTAT
+            state.foldShardStatistics()
+            state.forEachLockedShard { shard in
+                for position in shard.stats.commands.indices {
+                    shard.stats.commands[position].durations?.destroy()
+                    shard.stats.commands[position].durations = nil
+                }
+            }
             state.stats.commandsProcessed = 0
             state.stats.connectionsReceived = 0
             for position in state.stats.commands.indices {

@@ -91,7 +91,7 @@ final class AcquireRates: Sendable {
 /// algorithm changes it, so its array is not shared and is not copied, and gets it back,
 /// changed or not.
 private func acquire(
-    _ window: SlidingWindow, weight: Int64, key: UnsafeRawBufferPointer, now: Instant, keyspace: inout Keyspace
+    _ window: SlidingWindow, weight: Int64, key: UnsafeRawBufferPointer, now: Instant, keyspace: inout ShardedKeyspace
 ) throws(CommandError) -> SlidingWindowOutcome {
     var result: Result<SlidingWindowOutcome, CommandError> = .failure(.syntax)
     keyspace.withEntry(key, now: now) { value, deadline in

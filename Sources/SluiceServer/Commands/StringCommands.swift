@@ -302,7 +302,7 @@ enum StringCommands {
     }
 }
 
-extension Keyspace {
+extension ShardedKeyspace {
     /// The bytes of a string key, nil when absent; `WRONGTYPE` for any other kind of value.
     mutating func string(_ key: Key, now: Instant) throws(CommandError) -> [UInt8]? {
         try stringBytes(value(key, now: now))

@@ -117,7 +117,7 @@ enum TransactionCommands {
     }
 
     /// Ends this connection's watch on each key.
-    static func release(_ watched: [Key: UInt64], from keyspace: inout Keyspace) {
+    static func release(_ watched: [Key: UInt64], from keyspace: inout ShardedKeyspace) {
         for key in watched.keys { keyspace.unwatch(key) }
     }
 }
