@@ -180,35 +180,56 @@ final class Dispatcher: Sendable {
 
     /// `executeLocked` with more than one shard (Database.swift): a run of commands that
     /// may run on their key's shard alone (`shard(for:)`) holds that shard's lock only;
-    /// any other run holds every lock, until a command that may run on a shard.
+    /// any other run holds every lock, until a command that may run on a shard. The
+    /// commands run on shards share the burst's time, less what the other runs took,
+    /// measured once, as one lock's burst does.
     private func executeSharded(
         _ batch: RESPCommands, from start: Int, client: Client, now: Instant,
         deferred: ((DeferredReply) -> Bool)?, emit: (Reply, RESPVersion) -> Void
     ) -> ParkedBatch? {
-        var parked: ParkedBatch?
-        var paused = false
-        var index = start
-        while index < batch.count {
-            let next = prepare(index, in: batch)
-            if deferred == nil, let shard = shard(for: next, client: client) {
-                index = runOnShard(batch, from: index, first: next, shard: shard, client: client, now: now, emit: emit)
-                continue
+        withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count - start) { positions in
+            var parked: ParkedBatch?
+            var paused = false
+            var index = start
+            var next = prepare(start, in: batch)
+            // Commands run on shards, in `positions`; the last shard one ran on.
+            var executed = 0
+            var lastShard = 0
+            var elsewhere = 0
+            let started = monotonicNanoseconds()
+            // One invocation for the shard runs, moved from command to command: making one per
+            // run, often of one command, copied the burst's arrays (three retains and releases).
+            var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
+            while index < batch.count {
+                if deferred == nil, let shard = shard(for: next, client: client) {
+                    (index, next) = runOnShard(batch, &invocation, from: index, first: next, shard: shard, client: client, now: now,
+                                               positions: positions, executed: &executed, emit: emit)
+                    lastShard = shard
+                    continue
+                }
+                let exclusiveStarted = monotonicNanoseconds()
+                var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
+                for ahead in index..<min(index + Self.prefetchDistance, batch.count) {
+                    prepared[ahead % Self.prefetchDistance] = prepare(ahead, in: batch)
+                }
+                var resume = index
+                let wakeups = database.withExclusive { state -> [Wakeup] in
+                    runLocked(batch, from: index, prepared: &prepared, client: client, now: now, state: &state,
+                              deferred: deferred, paused: &paused, parked: &parked, sharded: deferred == nil, resume: &resume,
+                              emit: emit)
+                }
+                if !wakeups.isEmpty { deliver(wakeups) }
+                elsewhere += monotonicNanoseconds() - exclusiveStarted
+                if parked != nil || client.closeAfterReply { break }
+                index = resume
+                if index < batch.count { next = prepare(index, in: batch) }
             }
-            var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
-            for ahead in index..<min(index + Self.prefetchDistance, batch.count) {
-                prepared[ahead % Self.prefetchDistance] = prepare(ahead, in: batch)
+            if executed > 0 {
+                recordOnShard(positions[0..<executed], batch: batch, shard: lastShard, client: client, now: now,
+                              shareNanoseconds: max(0, monotonicNanoseconds() - started - elsewhere) / executed)
             }
-            var resume = index
-            let wakeups = database.withExclusive { state -> [Wakeup] in
-                runLocked(batch, from: index, prepared: &prepared, client: client, now: now, state: &state,
-                          deferred: deferred, paused: &paused, parked: &parked, sharded: deferred == nil, resume: &resume,
-                          emit: emit)
-            }
-            if !wakeups.isEmpty { deliver(wakeups) }
-            if parked != nil || client.closeAfterReply { break }
-            index = resume
+            return parked
         }
-        return parked
     }
 
     /// The shard a prepared command may run on holding only its lock, or nil when it
@@ -224,54 +245,55 @@ final class Dispatcher: Sendable {
         return ShardedKeyspace.shardIndex(hash: command.hash, shards: database.shards.count)
     }
 
-    /// Runs commands from `start` on `shard` while they may, holding only its lock;
-    /// returns the index of the first command it did not run. Their counters go to the
-    /// shard's state, its slow ones to the slow log afterwards, under the main lock.
+    /// Runs commands from `start` on `shard` while they may, holding only its lock, and
+    /// adds their table positions to `positions`; returns the index of the first command
+    /// it did not run and what `prepare` found for it.
     private func runOnShard(
-        _ batch: RESPCommands, from start: Int, first: Prepared, shard: Int, client: Client, now: Instant,
+        _ batch: RESPCommands, _ invocation: inout Invocation, from start: Int, first: Prepared, shard: Int, client: Client, now: Instant,
+        positions: UnsafeMutableBufferPointer<(position: Int, index: Int)>, executed: inout Int,
         emit: (Reply, RESPVersion) -> Void
-    ) -> Int {
-        withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count - start) { positions in
-            var executed = 0
+    ) -> (Int, Prepared) {
+        database.shards[shard].state.withLock { state -> (Int, Prepared) in
             var index = start
-            let started = monotonicNanoseconds()
-            let share = database.shards[shard].state.withLock { state -> Int in
-                var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
-                var command = first
-                var paused = false
-                while true {
-                    expectKey(of: index, in: batch, hash: command.hash, keyspace: &state.keyspace)
-                    invocation.arguments.select(command: index)
-                    let position = execute(
-                        &invocation, at: command.position, client: client, now: now, state: &state,
-                        deferred: nil, paused: &paused, emit: { emit($0, client.protocolVersion) })
-                    state.keyspace.forgetExpectedKey()
-                    if let position {
-                        positions[executed] = (position, index)
-                        executed += 1
-                    }
-                    index += 1
-                    guard index < batch.count else { break }
-                    command = prepare(index, in: batch)
-                    guard self.shard(for: command, client: client) == shard else { break }
+            var command = first
+            var paused = false
+            while true {
+                expectKey(of: index, in: batch, hash: command.hash, keyspace: &state.keyspace)
+                invocation.arguments.select(command: index)
+                let position = execute(
+                    &invocation, at: command.position, client: client, now: now, state: &state,
+                    deferred: nil, paused: &paused, emit: { emit($0, client.protocolVersion) })
+                state.keyspace.forgetExpectedKey()
+                if let position {
+                    positions[executed] = (position, index)
+                    executed += 1
                 }
-                guard executed > 0 else { return 0 }
-                let share = (monotonicNanoseconds() - started) / executed
-                for (position, _) in positions[0..<executed] {
-                    state.stats.commands[position].nanoseconds += share
-                }
-                if let metrics = context.metrics {
-                    recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
-                }
-                return share
+                index += 1
+                guard index < batch.count else { return (index, command) }
+                command = prepare(index, in: batch)
+                guard self.shard(for: command, client: client) == shard else { return (index, command) }
             }
-            let threshold = context.settings.slowlogSlowerThan.load(ordering: .relaxed)
-            if executed > 0 && threshold >= 0 && share / 1_000 >= threshold {
-                database.state.withLock { state in
-                    recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
-                }
+        }
+    }
+
+    /// Charges commands run on shards their share of the burst's time, in `shard`'s
+    /// counters (they are added up across shards when read); slow ones go to the slow
+    /// log, under the main lock.
+    private func recordOnShard(
+        _ executed: UnsafeMutableBufferPointer<(position: Int, index: Int)>.SubSequence, batch: RESPCommands,
+        shard: Int, client: Client, now: Instant, shareNanoseconds share: Int
+    ) {
+        database.shards[shard].state.withLock { state in
+            for (position, _) in executed { state.stats.commands[position].nanoseconds += share }
+            if let metrics = context.metrics {
+                recordDurations(executed, shareNanoseconds: share, metrics: metrics, state: &state)
             }
-            return index
+        }
+        let threshold = context.settings.slowlogSlowerThan.load(ordering: .relaxed)
+        if threshold >= 0 && share / 1_000 >= threshold {
+            database.state.withLock { state in
+                recordSlow(executed, batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
+            }
         }
     }
 

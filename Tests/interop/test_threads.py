@@ -1,6 +1,6 @@
 """A server with four event loops (`--threads 4`) under clients writing the same keys at
-once: each command, MULTI/EXEC block and script stays atomic across loops, and
-decisions count exactly."""
+once, with one lock over the keyspace and with 16 shards of it: each command,
+MULTI/EXEC block and script stays atomic across loops, and decisions count exactly."""
 import itertools
 import threading
 
@@ -13,9 +13,9 @@ from targets import run_in_threads
 CLIENTS = 8
 
 
-@pytest.fixture(scope="module")
-def server():
-    process, info = start_sluice("--threads", "4")
+@pytest.fixture(scope="module", params=[1, 16], ids=["one-lock", "16-shards"])
+def server(request):
+    process, info = start_sluice("--threads", "4", "--keyspace-shards", str(request.param))
     yield info
     assert stop(process) == 0, "sluice-server did not exit cleanly on SIGTERM"
 
@@ -113,8 +113,8 @@ def test_watch_retries_until_its_increments_all_land(server):
 
 
 def test_scripts_and_transactions_see_no_single_key_command_of_another_loop_midway(server):
-    """Single-key commands run holding only their key's shard (four loops give sixteen
-    shards); a script or MULTI/EXEC holds every shard, so none lands between two reads."""
+    """With shards, single-key commands run holding only their key's shard; a script or
+    MULTI/EXEC holds every shard, so none lands between two reads."""
     setup = client(server)
     setup.set("threads:hot", 0)
     read_twice = setup.register_script(
