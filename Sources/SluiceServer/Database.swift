@@ -62,6 +62,9 @@ final class Database: Sendable {
     let state: Mutex<DatabaseState>
     /// Each shard's state when there is more than one shard; empty with one.
     let shards: [Shard]
+    /// The view of every shard, which `state` holds too: what a run of single-key commands
+    /// on several shards uses while it holds their locks.
+    let keyspace: ShardedKeyspace
 
     final class Shard: Sendable {
         let state: Mutex<DatabaseState>
@@ -73,6 +76,7 @@ final class Database: Sendable {
         initial.keyspace = ShardedKeyspace(shards: shardCount)
         initial.stats.commands = Array(repeating: CommandStats(), count: commandCount)
         let keyspace = initial.keyspace
+        self.keyspace = keyspace
         self.state = Mutex(initial)
         self.shards = shardCount == 1 ? [] : (0..<shardCount).map { index in
             var shard = DatabaseState()
@@ -80,6 +84,23 @@ final class Database: Sendable {
             shard.stats.commands = Array(repeating: CommandStats(), count: commandCount)
             return Shard(shard)
         }
+    }
+
+    /// Runs `body` with the locks of `set`'s shards held, taken in order, on the first one's state.
+    func withShards<R>(_ set: ShardSet, _ body: (inout DatabaseState) -> R) -> R {
+        let first = set.first(from: 0)!
+        var result: R?
+        shards[first].state.withLock { state in
+            result = lockShards(set, after: first) { body(&state) }
+        }
+        return result!
+    }
+
+    private func lockShards<R>(_ set: ShardSet, after previous: Int, _ body: () -> R) -> R {
+        guard let index = set.first(from: previous + 1) else { return body() }
+        var result: R?
+        shards[index].state.withLock { _ in result = lockShards(set, after: index, body) }
+        return result!
     }
 
     /// Runs `body` with every lock held: what commands other than single-key ones run under.
@@ -148,5 +169,27 @@ extension ServerStats {
         for (prefix, count) in other.errorReplies { errorReplies[prefix, default: 0] += count }
         other.errorReplies = [:]
         decisions.add(taking: &other.decisions)
+    }
+}
+
+/// Shard numbers, below `ShardedKeyspace.maximumShards`.
+struct ShardSet {
+    private var words = InlineArray<4, UInt64>(repeating: 0)
+
+    mutating func insert(_ shard: Int) {
+        words[shard >> 6] |= 1 << UInt64(shard & 63)
+    }
+
+    /// The smallest shard in the set at or after `shard`.
+    func first(from shard: Int) -> Int? {
+        var word = shard >> 6
+        guard word < 4 else { return nil }
+        var bits = words[word] & (~0 << UInt64(shard & 63))
+        while bits == 0 {
+            word += 1
+            guard word < 4 else { return nil }
+            bits = words[word]
+        }
+        return word << 6 + bits.trailingZeroBitCount
     }
 }

@@ -162,6 +162,7 @@ final class Dispatcher: Sendable {
         // Set when `deferred` asks the burst to pause.
         var paused = false
         var resume = start
+        var noSlowLater: SlowLater?
         // What needs no lock is found before taking it, so that other event loops wait
         // less (`--threads`): each command's table position and its first argument's hash,
         // for the first `prefetchDistance` commands; later ones' are found under the lock,
@@ -171,65 +172,79 @@ final class Dispatcher: Sendable {
             prepared[index % Self.prefetchDistance] = prepare(index, in: batch)
         }
         let wakeups = database.state.withLock { state -> [Wakeup] in
-            runLocked(batch, from: start, prepared: &prepared, client: client, now: now, state: &state,
-                      deferred: deferred, paused: &paused, parked: &parked, sharded: false, resume: &resume, emit: emit)
+            runLocked(batch, from: start, to: batch.count, prepared: &prepared, client: client, now: now, state: &state,
+                      deferred: deferred, paused: &paused, parked: &parked, sharded: false, resume: &resume,
+                      slowLater: &noSlowLater, emit: emit)
         }
         if !wakeups.isEmpty { deliver(wakeups) }
         return parked
     }
 
-    /// `executeLocked` with more than one shard (Database.swift): a run of commands that
-    /// may run on their key's shard alone (`shard(for:)`) holds that shard's lock only;
-    /// any other run holds every lock, until a command that may run on a shard. The
-    /// commands run on shards share the burst's time, less what the other runs took,
-    /// measured once, as one lock's burst does.
+    /// `executeLocked` with more than one shard (Database.swift). A run of commands that
+    /// may run on their keys' shards alone (`shard(for:)`) holds only those shards' locks,
+    /// taken in order, and runs as a burst under the one lock does, its keys looked up
+    /// ahead through the view of every shard (a lone command takes one shard's lock). Any
+    /// other run holds every lock, until a command that may run on shards.
     private func executeSharded(
         _ batch: RESPCommands, from start: Int, client: Client, now: Instant,
         deferred: ((DeferredReply) -> Bool)?, emit: (Reply, RESPVersion) -> Void
     ) -> ParkedBatch? {
-        withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count - start) { positions in
-            var parked: ParkedBatch?
-            var paused = false
-            var index = start
-            var next = prepare(start, in: batch)
-            // Commands run on shards, in `positions`; the last shard one ran on.
-            var executed = 0
-            var lastShard = 0
-            var elsewhere = 0
-            let started = monotonicNanoseconds()
-            // One invocation for the shard runs, moved from command to command: making one per
-            // run, often of one command, copied the burst's arrays (three retains and releases).
-            var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
-            while index < batch.count {
-                if deferred == nil, let shard = shard(for: next, client: client) {
-                    (index, next) = runOnShard(batch, &invocation, from: index, first: next, shard: shard, client: client, now: now,
-                                               positions: positions, executed: &executed, emit: emit)
-                    lastShard = shard
-                    continue
+        var parked: ParkedBatch?
+        var paused = false
+        var index = start
+        var next = prepare(start, in: batch)
+        while index < batch.count {
+            var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
+            if deferred == nil, let first = shard(for: next, client: client) {
+                // The run and its shards, found before any lock is taken.
+                var shards = ShardSet()
+                shards.insert(first)
+                prepared[index % Self.prefetchDistance] = next
+                var end = index + 1
+                while end < batch.count {
+                    next = prepare(end, in: batch)
+                    guard let shard = shard(for: next, client: client) else { break }
+                    shards.insert(shard)
+                    if end < index + Self.prefetchDistance { prepared[end % Self.prefetchDistance] = next }
+                    end += 1
                 }
-                let exclusiveStarted = monotonicNanoseconds()
-                var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
-                for ahead in index..<min(index + Self.prefetchDistance, batch.count) {
-                    prepared[ahead % Self.prefetchDistance] = prepare(ahead, in: batch)
+                var resume = end
+                var slowLater: SlowLater? = SlowLater()
+                database.withShards(shards) { state in
+                    // The run's keys are all in shards it holds; each shard's own state keeps its counters.
+                    let own = state.keyspace
+                    state.keyspace = database.keyspace
+                    defer { state.keyspace = own }
+                    _ = runLocked(batch, from: index, to: end, prepared: &prepared, client: client, now: now, state: &state,
+                                  deferred: nil, paused: &paused, parked: &parked, sharded: false, resume: &resume,
+                                  slowLater: &slowLater, emit: emit)
                 }
-                var resume = index
-                let wakeups = database.withExclusive { state -> [Wakeup] in
-                    runLocked(batch, from: index, prepared: &prepared, client: client, now: now, state: &state,
-                              deferred: deferred, paused: &paused, parked: &parked, sharded: deferred == nil, resume: &resume,
-                              emit: emit)
+                if var slow = slowLater, !slow.executed.isEmpty {
+                    database.state.withLock { state in
+                        slow.executed.withUnsafeMutableBufferPointer { executed in
+                            recordSlow(executed[...], batch: batch, client: client, now: now, shareNanoseconds: slow.share, state: &state)
+                        }
+                    }
                 }
-                if !wakeups.isEmpty { deliver(wakeups) }
-                elsewhere += monotonicNanoseconds() - exclusiveStarted
-                if parked != nil || client.closeAfterReply { break }
-                index = resume
-                if index < batch.count { next = prepare(index, in: batch) }
+                index = end
+                continue
             }
-            if executed > 0 {
-                recordOnShard(positions[0..<executed], batch: batch, shard: lastShard, client: client, now: now,
-                              shareNanoseconds: max(0, monotonicNanoseconds() - started - elsewhere) / executed)
+            for ahead in index..<min(index + Self.prefetchDistance, batch.count) {
+                prepared[ahead % Self.prefetchDistance] = prepare(ahead, in: batch)
             }
-            return parked
+            var resume = index
+            var noSlowLater: SlowLater?
+            let wakeups = database.withExclusive { state -> [Wakeup] in
+                runLocked(batch, from: index, to: batch.count, prepared: &prepared, client: client, now: now, state: &state,
+                          deferred: deferred, paused: &paused, parked: &parked, sharded: deferred == nil, resume: &resume,
+                          slowLater: &noSlowLater, emit: emit)
+            }
+            if !wakeups.isEmpty { deliver(wakeups) }
+            if parked != nil || client.closeAfterReply { break }
+            index = resume
+            if index < batch.count { next = prepare(index, in: batch) }
         }
+        return parked
     }
 
     /// The shard a prepared command may run on holding only its lock, or nil when it
@@ -243,58 +258,6 @@ final class Dispatcher: Sendable {
               context.settings.maxMemoryBytes.load(ordering: .relaxed) == 0
         else { return nil }
         return ShardedKeyspace.shardIndex(hash: command.hash, shards: database.shards.count)
-    }
-
-    /// Runs commands from `start` on `shard` while they may, holding only its lock, and
-    /// adds their table positions to `positions`; returns the index of the first command
-    /// it did not run and what `prepare` found for it.
-    private func runOnShard(
-        _ batch: RESPCommands, _ invocation: inout Invocation, from start: Int, first: Prepared, shard: Int, client: Client, now: Instant,
-        positions: UnsafeMutableBufferPointer<(position: Int, index: Int)>, executed: inout Int,
-        emit: (Reply, RESPVersion) -> Void
-    ) -> (Int, Prepared) {
-        database.shards[shard].state.withLock { state -> (Int, Prepared) in
-            var index = start
-            var command = first
-            var paused = false
-            while true {
-                expectKey(of: index, in: batch, hash: command.hash, keyspace: &state.keyspace)
-                invocation.arguments.select(command: index)
-                let position = execute(
-                    &invocation, at: command.position, client: client, now: now, state: &state,
-                    deferred: nil, paused: &paused, emit: { emit($0, client.protocolVersion) })
-                state.keyspace.forgetExpectedKey()
-                if let position {
-                    positions[executed] = (position, index)
-                    executed += 1
-                }
-                index += 1
-                guard index < batch.count else { return (index, command) }
-                command = prepare(index, in: batch)
-                guard self.shard(for: command, client: client) == shard else { return (index, command) }
-            }
-        }
-    }
-
-    /// Charges commands run on shards their share of the burst's time, in `shard`'s
-    /// counters (they are added up across shards when read); slow ones go to the slow
-    /// log, under the main lock.
-    private func recordOnShard(
-        _ executed: UnsafeMutableBufferPointer<(position: Int, index: Int)>.SubSequence, batch: RESPCommands,
-        shard: Int, client: Client, now: Instant, shareNanoseconds share: Int
-    ) {
-        database.shards[shard].state.withLock { state in
-            for (position, _) in executed { state.stats.commands[position].nanoseconds += share }
-            if let metrics = context.metrics {
-                recordDurations(executed, shareNanoseconds: share, metrics: metrics, state: &state)
-            }
-        }
-        let threshold = context.settings.slowlogSlowerThan.load(ordering: .relaxed)
-        if threshold >= 0 && share / 1_000 >= threshold {
-            database.state.withLock { state in
-                recordSlow(executed, batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
-            }
-        }
     }
 
     /// A command's table position and its first argument's hash (0 without arguments),
@@ -328,18 +291,19 @@ final class Dispatcher: Sendable {
     /// `prepared` holds what `prepare` found for the next `prefetchDistance` commands, each
     /// at its index modulo that distance.
     private func runLocked(
-        _ batch: RESPCommands, from start: Int, prepared: inout InlineArray<32, Prepared>, client: Client, now: Instant,
-        state: inout DatabaseState, deferred: ((DeferredReply) -> Bool)?, paused: inout Bool, parked: inout ParkedBatch?,
-        sharded: Bool, resume: inout Int, emit: (Reply, RESPVersion) -> Void
+        _ batch: RESPCommands, from start: Int, to end: Int, prepared: inout InlineArray<32, Prepared>, client: Client,
+        now: Instant, state: inout DatabaseState, deferred: ((DeferredReply) -> Bool)?, paused: inout Bool,
+        parked: inout ParkedBatch?, sharded: Bool, resume: inout Int, slowLater: inout SlowLater?,
+        emit: (Reply, RESPVersion) -> Void
     ) -> [Wakeup] {
         // A command that parked the client answers later (Blocking.swift).
         func emitUnlessParked(_ reply: Reply) {
             if client.blockedRequest == nil && !client.closesSilently { emit(reply, client.protocolVersion) }
         }
         let started = monotonicNanoseconds()
-        resume = batch.count
+        resume = end
         let lookAhead = LookAhead(state.keyspace)
-        withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: batch.count) { positions in
+        withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: end - start) { positions in
             var executed = 0
             // Keys are prefetched in the keyspace's stages (`Keyspace.prefetchIndex`,
             // `prefetchEntry`, `prefetchValue`, `prefetchLogEnd`): a command's index slot
@@ -347,28 +311,28 @@ final class Dispatcher: Sendable {
             // value's storage `valueDistance` ahead, a log's newest entries `logEndDistance`
             // ahead, and the hash is handed to the command's own look-up. Not the first
             // command's key: it is looked up at once.
-            for index in min(start + 1, batch.count)..<min(start + Self.prefetchDistance, batch.count) {
+            for index in min(start + 1, end)..<min(start + Self.prefetchDistance, end) {
                 lookAhead.index(prepared[index % Self.prefetchDistance].hash, &state.keyspace)
             }
-            for index in min(start + 1, batch.count)..<min(start + Self.entryDistance, batch.count) {
+            for index in min(start + 1, end)..<min(start + Self.entryDistance, end) {
                 lookAhead.entry(prepared[index % Self.prefetchDistance].hash, &state.keyspace)
             }
             // One invocation for the burst, moved from command to command.
             var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
-            for index in start..<batch.count {
+            for index in start..<end {
                 let this = prepared[index % Self.prefetchDistance]
-                if index + Self.prefetchDistance < batch.count {
+                if index + Self.prefetchDistance < end {
                     let next = prepare(index + Self.prefetchDistance, in: batch)
                     prepared[index % Self.prefetchDistance] = next
                     lookAhead.index(next.hash, &state.keyspace)
                 }
-                if index + Self.entryDistance < batch.count {
+                if index + Self.entryDistance < end {
                     lookAhead.entry(prepared[(index + Self.entryDistance) % Self.prefetchDistance].hash, &state.keyspace)
                 }
-                if index + Self.valueDistance < batch.count {
+                if index + Self.valueDistance < end {
                     lookAhead.value(prepared[(index + Self.valueDistance) % Self.prefetchDistance].hash, &state.keyspace)
                 }
-                if index + Self.logEndDistance < batch.count {
+                if index + Self.logEndDistance < end {
                     lookAhead.logEnd(prepared[(index + Self.logEndDistance) % Self.prefetchDistance].hash, &state.keyspace)
                 }
                 withFirstArgument(of: index, in: batch) { lookAhead.expect($0, hash: this.hash, &state.keyspace) }
@@ -393,7 +357,7 @@ final class Dispatcher: Sendable {
                     break
                 }
                 // With shards, a command that may run on its shard alone goes back to `executeSharded`.
-                if sharded && index + 1 < batch.count,
+                if sharded && index + 1 < end,
                    shard(for: prepared[(index + 1) % Self.prefetchDistance], client: client) != nil {
                     resume = index + 1
                     break
@@ -407,9 +371,27 @@ final class Dispatcher: Sendable {
             if let metrics = context.metrics {
                 recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
             }
-            recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
+            if slowLater == nil {
+                recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
+            } else {
+                slowLater = SlowLater(positions[0..<executed], share: share, threshold: context.settings.slowlogSlowerThan.load(ordering: .relaxed))
+            }
         }
         return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
+    }
+
+    /// The commands of a run on shards slow enough for the slow log, which lives under
+    /// the main lock, so they are logged after the shards' locks are released.
+    struct SlowLater {
+        var executed: [(position: Int, index: Int)] = []
+        var share = 0
+
+        init() {}
+
+        init(_ positions: UnsafeMutableBufferPointer<(position: Int, index: Int)>.SubSequence, share: Int, threshold: Int) {
+            self.share = share
+            if threshold >= 0 && share / 1_000 >= threshold { executed = Array(positions) }
+        }
     }
 
     /// Feeds each command's latency histogram its share of the burst. Each record takes
@@ -450,7 +432,9 @@ final class Dispatcher: Sendable {
             if let single { single.pointee.prefetchLogEnd(hash: hash) } else { keyspace.prefetchLogEnd(hash: hash) }
         }
 
-        /// `Keyspace.expectKey`: the hash `prepare` computed for the command's first argument.
+        /// Hands the keyspace the hash `prepare` computed for a command's first argument,
+        /// where most commands name their key, so its look-up does not hash the key again. A
+        /// wrong guess (a command whose key is elsewhere) costs only the prefetches of its hash.
         @inline(__always) func expect(_ key: UnsafeRawBufferPointer, hash: UInt64, _ keyspace: inout ShardedKeyspace) {
             if let single { single.pointee.expectKey(key, hash: hash) } else { keyspace.expectKey(key, hash: hash) }
         }
@@ -478,14 +462,6 @@ final class Dispatcher: Sendable {
     /// How many commands ahead a sliding-window log's newest entries are prefetched: after
     /// its storage's header, asked for two commands earlier, has arrived.
     static let logEndDistance = 2
-
-    /// Hands the keyspace the hash `prepare` computed for a command's first argument, where
-    /// most commands name their key, so its look-up does not hash the key again. A wrong
-    /// guess (a command whose key is elsewhere) costs only the prefetches of its hash.
-    @inline(__always)
-    private func expectKey(of index: Int, in batch: RESPCommands, hash: UInt64, keyspace: inout ShardedKeyspace) {
-        withFirstArgument(of: index, in: batch) { keyspace.expectKey($0, hash: hash) }
-    }
 
     /// Reads a command's first argument in place; nil for a command without arguments.
     @inline(__always)

@@ -56,6 +56,24 @@ def test_counters_and_limits_count_exactly(server):
     assert allowed == {"consume": 100, "throttle": 50, "acquire": 75}
 
 
+def test_pipelines_over_many_keys_lose_no_increment(server):
+    """Each pipeline touches 32 keys, so with shards its run holds many shards' locks at once."""
+    keys = [f"threads:many:{index}" for index in range(32)]
+    rounds = 40
+
+    def work(index):
+        connection = client(server)
+        for step in range(rounds):
+            pipe = connection.pipeline(transaction=False)
+            for offset in range(len(keys)):
+                pipe.incr(keys[(index * 5 + step + offset) % len(keys)])
+            pipe.execute()
+
+    run_clients(work)
+    values = client(server).mget(keys)
+    assert [int(value) for value in values] == [CLIENTS * rounds] * len(keys)
+
+
 def test_transactions_scripts_and_multi_key_commands_are_never_seen_half_done(server):
     setup = client(server)
     setup.mset({"threads:a": 1000, "threads:b": 1000, "threads:x": 0, "threads:y": 0})
