@@ -174,7 +174,7 @@ final class Dispatcher: Sendable {
         let wakeups = database.state.withLock { state -> [Wakeup] in
             runLocked(batch, from: start, to: batch.count, prepared: &prepared, client: client, now: now, state: &state,
                       deferred: deferred, paused: &paused, parked: &parked, sharded: false, resume: &resume,
-                      slowLater: &noSlowLater, emit: emit)
+                      slowLater: &noSlowLater, logsSlowLater: false, emit: emit)
         }
         if !wakeups.isEmpty { deliver(wakeups) }
         return parked
@@ -199,27 +199,38 @@ final class Dispatcher: Sendable {
                 // The run and its shards, found before any lock is taken.
                 var shards = ShardSet()
                 shards.insert(first)
+                var oneShard = true
                 prepared[index % Self.prefetchDistance] = next
                 var end = index + 1
                 while end < batch.count {
                     next = prepare(end, in: batch)
                     guard let shard = shard(for: next, client: client) else { break }
                     shards.insert(shard)
+                    oneShard = oneShard && shard == first
                     if end < index + Self.prefetchDistance { prepared[end % Self.prefetchDistance] = next }
                     end += 1
                 }
                 var resume = end
-                var slowLater: SlowLater? = SlowLater()
-                database.withShards(shards) { state in
-                    // The run's keys are all in shards it holds; each shard's own state keeps its counters.
-                    let own = state.keyspace
-                    state.keyspace = database.keyspace
-                    defer { state.keyspace = own }
-                    _ = runLocked(batch, from: index, to: end, prepared: &prepared, client: client, now: now, state: &state,
-                                  deferred: nil, paused: &paused, parked: &parked, sharded: false, resume: &resume,
-                                  slowLater: &slowLater, emit: emit)
+                var slowLater: SlowLater?
+                if oneShard {
+                    // A lone command, or a run on one shard: that shard's own view.
+                    database.shards[first].state.withLock { state in
+                        _ = runLocked(batch, from: index, to: end, prepared: &prepared, client: client, now: now, state: &state,
+                                      deferred: nil, paused: &paused, parked: &parked, sharded: false, resume: &resume,
+                                      slowLater: &slowLater, logsSlowLater: true, emit: emit)
+                    }
+                } else {
+                    database.withShards(shards) { state in
+                        // The run's keys are all in shards it holds; the first one's state keeps the counters.
+                        let own = state.keyspace
+                        state.keyspace = database.keyspace
+                        defer { state.keyspace = own }
+                        _ = runLocked(batch, from: index, to: end, prepared: &prepared, client: client, now: now, state: &state,
+                                      deferred: nil, paused: &paused, parked: &parked, sharded: false, resume: &resume,
+                                      slowLater: &slowLater, logsSlowLater: true, emit: emit)
+                    }
                 }
-                if var slow = slowLater, !slow.executed.isEmpty {
+                if var slow = slowLater {
                     database.state.withLock { state in
                         slow.executed.withUnsafeMutableBufferPointer { executed in
                             recordSlow(executed[...], batch: batch, client: client, now: now, shareNanoseconds: slow.share, state: &state)
@@ -237,7 +248,7 @@ final class Dispatcher: Sendable {
             let wakeups = database.withExclusive { state -> [Wakeup] in
                 runLocked(batch, from: index, to: batch.count, prepared: &prepared, client: client, now: now, state: &state,
                           deferred: deferred, paused: &paused, parked: &parked, sharded: deferred == nil, resume: &resume,
-                          slowLater: &noSlowLater, emit: emit)
+                          slowLater: &noSlowLater, logsSlowLater: false, emit: emit)
             }
             if !wakeups.isEmpty { deliver(wakeups) }
             if parked != nil || client.closeAfterReply { break }
@@ -293,7 +304,7 @@ final class Dispatcher: Sendable {
     private func runLocked(
         _ batch: RESPCommands, from start: Int, to end: Int, prepared: inout InlineArray<32, Prepared>, client: Client,
         now: Instant, state: inout DatabaseState, deferred: ((DeferredReply) -> Bool)?, paused: inout Bool,
-        parked: inout ParkedBatch?, sharded: Bool, resume: inout Int, slowLater: inout SlowLater?,
+        parked: inout ParkedBatch?, sharded: Bool, resume: inout Int, slowLater: inout SlowLater?, logsSlowLater: Bool,
         emit: (Reply, RESPVersion) -> Void
     ) -> [Wakeup] {
         // A command that parked the client answers later (Blocking.swift).
@@ -371,10 +382,11 @@ final class Dispatcher: Sendable {
             if let metrics = context.metrics {
                 recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
             }
-            if slowLater == nil {
+            if !logsSlowLater {
                 recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
             } else {
-                slowLater = SlowLater(positions[0..<executed], share: share, threshold: context.settings.slowlogSlowerThan.load(ordering: .relaxed))
+                let threshold = context.settings.slowlogSlowerThan.load(ordering: .relaxed)
+                if threshold >= 0 && share / 1_000 >= threshold { slowLater = SlowLater(executed: Array(positions[0..<executed]), share: share) }
             }
         }
         return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
@@ -383,15 +395,8 @@ final class Dispatcher: Sendable {
     /// The commands of a run on shards slow enough for the slow log, which lives under
     /// the main lock, so they are logged after the shards' locks are released.
     struct SlowLater {
-        var executed: [(position: Int, index: Int)] = []
-        var share = 0
-
-        init() {}
-
-        init(_ positions: UnsafeMutableBufferPointer<(position: Int, index: Int)>.SubSequence, share: Int, threshold: Int) {
-            self.share = share
-            if threshold >= 0 && share / 1_000 >= threshold { executed = Array(positions) }
-        }
+        var executed: [(position: Int, index: Int)]
+        let share: Int
     }
 
     /// Feeds each command's latency histogram its share of the burst. Each record takes
