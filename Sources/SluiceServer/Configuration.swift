@@ -25,10 +25,19 @@ public struct ServerConfiguration: Sendable {
     public var tlsAuthClients: TLSClientAuthentication = .no
     /// Event-loop threads serving connections.
     public var threads: Int = 1
-    /// Keyspace shards, each under its own lock (a power of two). One unless asked for:
-    /// on the 2-CPU machine Sluice is measured on, more cost each pipelined command about
-    /// a third more CPU (a lock per command, no look-ups ahead) and gave nothing back.
-    public var keyspaceShards: Int = 1
+    /// Keyspace shards, each under its own lock (a power of two); 0 picks `shards`.
+    public var keyspaceShards: Int = 0
+
+    /// The keyspace shards the server runs with: `keyspaceShards`, or when 0 one with a
+    /// single event loop (nothing runs beside it) and else four per event loop, so that
+    /// lone commands of different loops seldom want the same shard.
+    public var shards: Int {
+        if keyspaceShards > 0 { return keyspaceShards }
+        guard threads > 1 else { return 1 }
+        var count = 1
+        while count < threads * 4 && count < ShardedKeyspace.maximumShards { count *= 2 }
+        return count
+    }
     /// Largest bulk string a client may send, in bytes (Redis's `proto-max-bulk-len`).
     public var maxBulkLength: Int = RESPLimits.defaultMaxBulkLength
     /// Largest number of arguments in one command.

@@ -64,10 +64,10 @@ public struct ConfigurationOption: Sendable {
             c.threads = try integer(text, in: 1...256)
         },
         ConfigurationOption("keyspace-shards", aliases: ["shards"], value: "N",
-                            "Keyspace shards, each under its own lock: a power of two up to 256.",
+                            "Keyspace shards, each under its own lock: a power of two up to 256; 0: 1 with one io-thread, else 4 per io-thread.",
                             read: { String($0.keyspaceShards) }) { c, text throws(ConfigurationValueError) in
-            let shards = try integer(text, in: 1...ShardedKeyspace.maximumShards)
-            guard shards & (shards - 1) == 0 else { throw ConfigurationValueError("argument must be a power of two") }
+            let shards = try integer(text, in: 0...ShardedKeyspace.maximumShards)
+            guard shards & (shards - 1) == 0 else { throw ConfigurationValueError("argument must be 0 or a power of two") }
             c.keyspaceShards = shards
         },
         ConfigurationOption("requirepass", value: "PASSWORD", "Password for AUTH / HELLO AUTH; empty: none needed.",

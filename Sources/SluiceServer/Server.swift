@@ -44,7 +44,7 @@ public final class SluiceServer: Sendable {
         let table = CommandTable.all
         // Only a server that allows DEBUG pays for a clock that DEBUG SET-CLOCK can pin.
         let debugClock = configuration.enableDebugCommand == .no ? nil : SwitchableTimeSource(timeSource)
-        let database = Database(commandCount: table.specs.count, shards: configuration.keyspaceShards)
+        let database = Database(commandCount: table.specs.count, shards: configuration.shards)
         let persistence = configuration.snapshotPath.map {
             Persistence(path: $0, clock: debugClock ?? timeSource, logger: logger, database: database)
         }

@@ -80,11 +80,11 @@ struct SluiceServerCommand: AsyncParsableCommand {
             configuration.plainTextEnabled ? "\(configuration.host):\(server.port)" : nil,
             server.tlsPort.map { "TLS \(configuration.host):\($0)" },
         ].compactMap { $0 }.joined(separator: ", ")
-        logger.info("Sluice \(SluiceServer.version) ready on \(listening) (mode: \(server.modeDescription), threads: \(configuration.threads), shards: \(configuration.keyspaceShards), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), snapshot: \(snapshot), metrics: \(metrics))", metadata: configuration.logFormat == .text ? nil : [
+        logger.info("Sluice \(SluiceServer.version) ready on \(listening) (mode: \(server.modeDescription), threads: \(configuration.threads), shards: \(configuration.shards), auth: \(configuration.requirePass == nil ? "off" : "on"), maxclients: \(configuration.maxClients), snapshot: \(snapshot), metrics: \(metrics))", metadata: configuration.logFormat == .text ? nil : [
             // JSON lines carry the summary as fields too; text keeps its one-line form.
             "version": "\(SluiceServer.version)", "mode": "\(server.modeDescription)", "bind": "\(configuration.host)",
             "port": "\(configuration.plainTextEnabled ? String(server.port) : "off")", "tls_port": "\(server.tlsPort.map(String.init) ?? "off")",
-            "threads": "\(configuration.threads)", "shards": "\(configuration.keyspaceShards)", "auth": "\(configuration.requirePass == nil ? "off" : "on")",
+            "threads": "\(configuration.threads)", "shards": "\(configuration.shards)", "auth": "\(configuration.requirePass == nil ? "off" : "on")",
             "maxclients": "\(configuration.maxClients)", "snapshot": "\(snapshot)", "metrics": "\(metrics)",
         ])
 

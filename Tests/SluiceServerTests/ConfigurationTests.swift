@@ -107,15 +107,16 @@ struct ConfigurationTests {
         #expect(try load(flags: ["--requirepass", ""]).requirePass == nil)
     }
 
-    @Test("keyspace shards: 1 unless asked for, a power of two up to 256")
+    @Test("keyspace shards: a power of two up to 256, or 0 for one with one io-thread and four per io-thread with more")
     func keyspaceShards() throws {
-        #expect(try load(flags: []).keyspaceShards == 1)
-        #expect(try load(flags: ["--threads", "4"]).keyspaceShards == 1)
-        #expect(try load(flags: ["--threads", "2", "--shards", "8"]).keyspaceShards == 8)
-        #expect(try load(environment: ["SLUICE_KEYSPACE_SHARDS": "256"]).keyspaceShards == 256)
-        #expect(loadError(flags: ["--keyspace-shards", "3"]) == "invalid keyspace-shards '3' (flag --keyspace-shards): argument must be a power of two")
-        #expect(loadError(flags: ["--keyspace-shards", "0"]) == "invalid keyspace-shards '0' (flag --keyspace-shards): argument must be between 1 and 256 inclusive")
-        #expect(loadError(flags: ["--keyspace-shards", "512"]) == "invalid keyspace-shards '512' (flag --keyspace-shards): argument must be between 1 and 256 inclusive")
+        #expect(try load(flags: []).shards == 1)
+        #expect(try load(flags: ["--threads", "2"]).shards == 8)
+        #expect(try load(flags: ["--threads", "3"]).shards == 16)
+        #expect(try load(flags: ["--threads", "100"]).shards == 256)
+        #expect(try load(flags: ["--threads", "2", "--shards", "1"]).shards == 1)
+        #expect(try load(environment: ["SLUICE_KEYSPACE_SHARDS": "64"]).shards == 64)
+        #expect(loadError(flags: ["--keyspace-shards", "3"]) == "invalid keyspace-shards '3' (flag --keyspace-shards): argument must be 0 or a power of two")
+        #expect(loadError(flags: ["--keyspace-shards", "512"]) == "invalid keyspace-shards '512' (flag --keyspace-shards): argument must be between 0 and 256 inclusive")
     }
 
     @Test("protected mode refuses a non-loopback bind without a password, unless turned off")
