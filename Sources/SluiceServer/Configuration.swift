@@ -29,11 +29,12 @@ public struct ServerConfiguration: Sendable {
     public var keyspaceShards: Int = 0
 
     /// The keyspace shards the server runs with: `keyspaceShards`, or when 0 one with a
-    /// single event loop (nothing runs beside it) and else four per event loop, so that
-    /// lone commands of different loops seldom want the same shard.
+    /// single event loop (nothing runs beside it) or in backend mode (whose bursts take
+    /// every lock, the rate-limit commands being Redis's), and else four per event loop,
+    /// so that lone commands of different loops seldom want the same shard.
     public var shards: Int {
         if keyspaceShards > 0 { return keyspaceShards }
-        guard threads > 1 else { return 1 }
+        guard threads > 1, backendURL == nil else { return 1 }
         var count = 1
         while count < threads * 4 && count < ShardedKeyspace.maximumShards { count *= 2 }
         return count

@@ -114,6 +114,7 @@ struct ConfigurationTests {
         #expect(try load(flags: ["--threads", "3"]).shards == 16)
         #expect(try load(flags: ["--threads", "100"]).shards == 256)
         #expect(try load(flags: ["--threads", "2", "--shards", "1"]).shards == 1)
+        #expect(try load(flags: ["--threads", "2", "--backend", "redis://127.0.0.1:6379"]).shards == 1)
         #expect(try load(environment: ["SLUICE_KEYSPACE_SHARDS": "64"]).shards == 64)
         #expect(loadError(flags: ["--keyspace-shards", "3"]) == "invalid keyspace-shards '3' (flag --keyspace-shards): argument must be 0 or a power of two")
         #expect(loadError(flags: ["--keyspace-shards", "512"]) == "invalid keyspace-shards '512' (flag --keyspace-shards): argument must be between 0 and 256 inclusive")

@@ -203,6 +203,7 @@ enum ServerCommands {
                 "hz:\(1000 / max(server.configuration.expiryIntervalMilliseconds, 1))",
                 "io_threads_active:\(server.configuration.threads > 1 ? 1 : 0)",
                 "event_loop_threads:\(server.configuration.threads)",
+                "keyspace_shards:\(server.configuration.shards)",
                 "storage_mode:\(server.backend == nil ? "in-memory" : "backend")",
             ]
         case "clients":
