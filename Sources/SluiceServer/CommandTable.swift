@@ -61,6 +61,9 @@ final class CommandSpec: Sendable {
         "get", "set", "setnx", "getdel", "getex", "incr", "decr", "incrby", "decrby", "incrbyfloat", "append",
         "strlen", "ttl", "pttl", "expiretime", "pexpiretime", "persist", "type", "consume", "peek", "cl.throttle",
         "acquire", "add", "expire", "pexpire", "expireat", "pexpireat", "setex", "psetex",
+        "hset", "hmset", "hsetnx", "hget", "hmget", "hgetall", "hkeys", "hvals", "hlen", "hstrlen", "hexists", "hdel",
+        "hincrby", "hincrbyfloat", "zadd", "zincrby", "zcard", "zscore", "zcount", "zrange", "zrevrange",
+        "zrangebyscore", "zrevrangebyscore", "zrank", "zrevrank", "zrem", "zremrangebyscore", "zremrangebyrank",
     ]
 
     convenience init(

@@ -50,6 +50,26 @@ struct ShardingTests {
         }
     }
 
+    @Test("hash and sorted-set commands run on shards from connections on both loops land every change")
+    func collectionsOnShards() async throws {
+        try await withShardedServer { server in
+            let connections = try (0..<4).map { _ in try server.connect() }
+            for connection in connections {
+                var burst = ""
+                for key in 0..<20 { burst += "HINCRBY hash:\(key) field 1\r\nZINCRBY zset:\(key) 2 member\r\n" }
+                try connection.send(burst)
+            }
+            for connection in connections { for _ in 0..<40 { _ = try connection.readValue() } }
+            let c = connections[0]
+            #expect(try c.command("HGET", "hash:7", "field") == "$1\r\n4\r\n")
+            #expect(try c.command("ZSCORE", "zset:19", "member") == "$1\r\n8\r\n")
+            #expect(try c.command("HGETALL", "hash:0") == "*2\r\n$5\r\nfield\r\n$1\r\n4\r\n")
+            #expect(try c.command("DBSIZE") == ":40\r\n")
+            let info = infoFields(try c.call("INFO", "commandstats"))
+            #expect(info["cmdstat_hincrby"]?.hasPrefix("calls=80,") == true, "\(info)")
+        }
+    }
+
     @Test("DBSIZE, KEYS, SCAN, MGET and FLUSHALL take in the keys of every shard")
     func wholeKeyspaceCommands() async throws {
         try await withShardedServer { server in
