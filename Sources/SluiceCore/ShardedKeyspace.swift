@@ -247,26 +247,6 @@ public struct ShardedKeyspace: @unchecked Sendable {
         }
     }
 
-    /// A random live key: from a shard drawn by its share of the keys.
-    public mutating func randomKey(now: Instant) -> Key? {
-        if shardCount == 1 { return base.pointee.randomKey(now: now) }
-        let total = count
-        guard total > 0 else { return nil }
-        var draw = Int.random(in: 0..<total)
-        var first = 0
-        for index in shards.indices {
-            if draw < shards[index].count {
-                first = index
-                break
-            }
-            draw -= shards[index].count
-        }
-        for offset in 0..<shardCount {
-            if let key = shards[(first + offset) % shardCount].randomKey(now: now) { return key }
-        }
-        return nil
-    }
-
     /// `Keyspace.expireCycle` with `maxChecks` shared among the shards.
     @discardableResult
     public mutating func expireCycle(now: Instant, maxChecks: Int) -> Int {

@@ -213,7 +213,9 @@ final class Dispatcher: Sendable {
                 var resume = end
                 var slowLater: SlowLater?
                 if oneShard {
-                    // A lone command, or a run on one shard: that shard's own view.
+                    // A lone command, or a run on one shard: that shard's own view, and its lock
+                    // taken directly. Through `withShards`, with the view swapped only when
+                    // needed, a lone `GET` took 4,856 instructions against 4,127 (callgrind).
                     database.shards[first].state.withLock { state in
                         _ = runLocked(batch, from: index, to: end, prepared: &prepared, client: client, now: now, state: &state,
                                       deferred: nil, paused: &paused, parked: &parked, sharded: false, resume: &resume,

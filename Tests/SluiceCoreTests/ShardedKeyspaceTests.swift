@@ -113,21 +113,6 @@ struct ShardedKeyspaceTests {
         #expect(emptied)
     }
 
-    @Test("a random key comes from any shard, and none from an empty keyspace")
-    func randomKeys() {
-        var keyspace = ShardedKeyspace(shards: 8)
-        #expect(keyspace.randomKey(now: start) == nil)
-        for index in 0..<200 { keyspace.set(key("k\(index)"), string("v"), now: start) }
-        var shardsSeen = Set<Int>()
-        for _ in 0..<500 {
-            guard let drawn = keyspace.randomKey(now: start) else { break }
-            let present = keyspace.contains(drawn, now: start)
-            #expect(present)
-            shardsSeen.insert(shardOf(drawn, 8))
-        }
-        #expect(shardsSeen.count == 8)
-    }
-
     @Test("a loaded keyspace is split into the shards its keys hash to")
     func replaceAll() {
         var loaded = Keyspace()
