@@ -250,10 +250,16 @@ public struct ShardedKeyspace: @unchecked Sendable {
     /// `Keyspace.expireCycle` with `maxChecks` shared among the shards.
     @discardableResult
     public mutating func expireCycle(now: Instant, maxChecks: Int) -> Int {
-        let each = max(1, maxChecks / shardCount)
+        let each = Self.checksPerShard(maxChecks, shards: shardCount)
         var removed = 0
         for index in shards.indices { removed += shards[index].expireCycle(now: now, maxChecks: each) }
         return removed
+    }
+
+    /// Each shard's share of an active-expiry step of `maxChecks` over `shards` shards,
+    /// whether they are swept under one hold of every lock or one shard at a time.
+    public static func checksPerShard(_ maxChecks: Int, shards: Int) -> Int {
+        max(1, maxChecks / shards)
     }
 
     /// `Keyspace.evict` for the total: `volatile-ttl` evicts the nearest deadline among

@@ -51,13 +51,14 @@ struct CommandStats {
 
 /// The database's locks. With one shard (one event loop, the default) every command runs
 /// under `state`'s lock. With more, the keys are split over independently locked shards
-/// (`ShardedKeyspace`): a command on one key that touches nothing but its key and the
-/// counters (`CommandSpec.runsOnShard`) runs holding only its shard's lock, against that
-/// shard's own `DatabaseState`, whose keyspace is the one shard and whose counters are
+/// (`ShardedKeyspace`): a run of commands on one key each that touch nothing but their
+/// keys and the counters (`CommandSpec.runsOnShard`) holds only their shards' locks
+/// (`withShards`), against the first shard's own `DatabaseState`, whose counters are
 /// added into `state`'s when they are read (`foldShardStatistics`); every other command
 /// runs holding `state`'s lock and every shard's (`withExclusive`), so `MULTI`, scripts
 /// and multi-key commands stay atomic. Locks are always taken in that order, `state`'s
-/// first, and a shard's holder takes no other, so no two threads wait on each other.
+/// first, then shards by number, and a shards' holder takes no other, so no two threads
+/// wait on each other.
 final class Database: Sendable {
     let state: Mutex<DatabaseState>
     /// Each shard's state when there is more than one shard; empty with one.
@@ -91,15 +92,26 @@ final class Database: Sendable {
         let first = set.first(from: 0)!
         var result: R?
         shards[first].state.withLock { state in
-            result = lockShards(set, after: first) { body(&state) }
+            result = lockShards(set, after: first, addresses: nil) { body(&state) }
         }
         return result!
     }
 
-    private func lockShards<R>(_ set: ShardSet, after previous: Int, _ body: () -> R) -> R {
+    /// Holds the locks of `set`'s shards after `previous`, in order, while `body` runs;
+    /// with `addresses`, puts each shard's state's address at the shard's number.
+    private func lockShards<R>(
+        _ set: ShardSet, after previous: Int, addresses: UnsafeMutableBufferPointer<Int>?, _ body: () -> R
+    ) -> R {
         guard let index = set.first(from: previous + 1) else { return body() }
         var result: R?
-        shards[index].state.withLock { _ in result = lockShards(set, after: index, body) }
+        shards[index].state.withLock { (shard: inout DatabaseState) in
+            guard let addresses else { return result = lockShards(set, after: index, addresses: nil, body) }
+            withUnsafeMutablePointer(to: &shard) { pointer in
+                // An address, not the pointer: the state stays in the lock's region.
+                addresses[index] = Int(bitPattern: pointer)
+                result = lockShards(set, after: index, addresses: addresses, body)
+            }
+        }
         return result!
     }
 
@@ -110,26 +122,11 @@ final class Database: Sendable {
         state.withLock { state in
             guard !shards.isEmpty else { return result = body(&state) }
             withUnsafeTemporaryAllocation(of: Int.self, capacity: shards.count) { locked in
-                result = withShards(from: 0, locked: locked) {
+                result = lockShards(ShardSet(below: shards.count), after: -1, addresses: locked) {
                     state.lockedShards = Array(locked)
                     defer { state.lockedShards = [] }
                     return body(&state)
                 }
-            }
-        }
-        return result!
-    }
-
-    /// Holds the locks of shards `from` and later, in order, putting their states'
-    /// addresses in `locked`, while `body` runs.
-    private func withShards<R>(from index: Int, locked: UnsafeMutableBufferPointer<Int>, _ body: () -> R) -> R {
-        guard index < shards.count else { return body() }
-        var result: R?
-        shards[index].state.withLock { (shard: inout DatabaseState) in
-            withUnsafeMutablePointer(to: &shard) { pointer in
-                // An address, not the pointer: the state stays in the lock's region.
-                locked[index] = Int(bitPattern: pointer)
-                result = withShards(from: index + 1, locked: locked, body)
             }
         }
         return result!
@@ -175,6 +172,13 @@ extension ServerStats {
 /// Shard numbers, below `ShardedKeyspace.maximumShards`.
 struct ShardSet {
     private var words = InlineArray<4, UInt64>(repeating: 0)
+
+    init() {}
+
+    /// Shards 0 up to `count`.
+    init(below count: Int) {
+        for shard in 0..<count { insert(shard) }
+    }
 
     mutating func insert(_ shard: Int) {
         words[shard >> 6] |= 1 << UInt64(shard & 63)

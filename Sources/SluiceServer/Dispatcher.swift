@@ -618,7 +618,8 @@ final class Dispatcher: Sendable {
                 ? database.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: step) }
                 // One shard at a time, so single-key commands on the others go on meanwhile.
                 : database.shards.reduce(0) { removed, shard in
-                    removed + shard.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: step / database.shards.count + 1) }
+                    let checks = ShardedKeyspace.checksPerShard(step, shards: database.shards.count)
+                    return removed + shard.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: checks) }
                 }
             // Redis's rule of thumb: keep going only while more than a quarter of a step expired.
             if removed * 4 <= step || monotonicNanoseconds() - started >= budget { return }
