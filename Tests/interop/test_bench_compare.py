@@ -91,6 +91,18 @@ def test_every_row_says_what_share_of_the_cpu_went_to_commands(report):
             assert all(0 < share <= 150 for share in shares), (group, row)
 
 
+def test_every_row_says_how_busy_the_client_and_the_server_were(report):
+    for group, rows in report.items():
+        for row in rows:
+            cells = [row[name] for name in ("busy % client/server", "busy % client/Redis", "busy % client/Sluice")
+                     if name in row]
+            assert cells, (group, row)
+            for cell in cells:
+                client, server = (number(part) for part in cell.split("/"))
+                # redis-benchmark is one thread: at most one CPU, give or take the clock's ticks.
+                assert 0 < client <= 110 and server > 0, (group, row)
+
+
 def test_rate_limit_rows_are_compared_with_both_redis_baselines(report):
     rows = {row["test"]: row for row in report["ratelimit"]}
     get, evalsha = rows["GET"], rows["EVALSHA"]
