@@ -17,6 +17,7 @@ SLUICE_BIN = Path(os.environ.get("SLUICE_BIN", REPO / ".build" / "debug" / "slui
 # Each group's rows (test, server) in the Markdown table, at -P 1.
 EXPECTED_ROWS = {
     "core": ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"],
+    "types": ["HSET", "HGETALL", "HINCRBY", "ZADD", "ZRANGE", "ZINCRBY", "LPUSH", "RPOP"],
     "ratelimit": [("GET", "Redis"), ("EVALSHA", "Redis"), ("CONSUME", "Sluice"), ("CL.THROTTLE", "Sluice"),
                   ("ACQUIRE", "Sluice"), ("INCR bounded", "Sluice")],
     "scripting": ["EVALSHA"],
@@ -73,7 +74,7 @@ def test_every_group_reports_its_rows(report):
 
 
 def test_sluice_against_redis_ratios_follow_from_the_numbers(report):
-    for group in ("core", "scripting"):
+    for group in ("core", "types", "scripting"):
         for row in report[group]:
             assert_ratio(row["rps S/R"], row["Sluice rps"], row["Redis rps"])
             assert_ratio(row["CPU S/R"], row["Sluice CPU µs/req"], row["Redis CPU µs/req"])
