@@ -83,7 +83,20 @@ public struct HashValue: Sendable {
     }
 
     /// Every field and value, in insertion order.
-    public var entries: [Entry] { slots.indices.compactMap { slots[$0] } }
+    public var entries: [Entry] {
+        var entries = [Entry]()
+        entries.reserveCapacity(count)
+        forEach { entries.append(Entry(field: $0, value: $1)) }
+        return entries
+    }
+
+    /// Calls `body` with every field and value, in insertion order: a reply built from
+    /// them needs no array of entries in between.
+    public func forEach(_ body: (_ field: [UInt8], _ value: [UInt8]) throws -> Void) rethrows {
+        for position in slots.indices {
+            if let entry = slots[position] { try body(entry.field, entry.value) }
+        }
+    }
 
     /// Sets the entry's value in one access to it; returns the old value's length.
     private static func replaceValue(of entry: inout Entry?, with value: [UInt8]) -> Int {

@@ -40,18 +40,17 @@ enum HashCommands {
         CommandSpec("hgetall", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns all fields and values in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            let entries = try hash(key, &invocation, &state)?.entries ?? []
-            return .map(entries.map { RESPPair(.bulkString($0.field), .bulkString($0.value)) })
+            return .map(try reply(hash(key, &invocation, &state)) { RESPPair(.bulkString($0), .bulkString($1)) })
         },
         CommandSpec("hkeys", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns all fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            return .array((try hash(key, &invocation, &state)?.entries ?? []).map { .bulkString($0.field) })
+            return .array(try reply(hash(key, &invocation, &state)) { field, _ in .bulkString(field) })
         },
         CommandSpec("hvals", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns all values in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            return .array((try hash(key, &invocation, &state)?.entries ?? []).map { .bulkString($0.value) })
+            return .array(try reply(hash(key, &invocation, &state)) { _, value in .bulkString(value) })
         },
         CommandSpec("hlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the number of fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
@@ -140,6 +139,15 @@ enum HashCommands {
         // A field set to the value it had still counts as a write for WATCH, as in Redis.
         state.keyspace.noteWrite(key)
         return added ?? 0
+    }
+
+    /// One element per field of `hash` (none for a missing key), made by `element`.
+    private static func reply<Element>(_ hash: HashValue?, _ element: ([UInt8], [UInt8]) -> Element) -> [Element] {
+        guard let hash else { return [] }
+        var elements = [Element]()
+        elements.reserveCapacity(hash.count)
+        hash.forEach { elements.append(element($0, $1)) }
+        return elements
     }
 
     private static func hash(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> HashValue? {
