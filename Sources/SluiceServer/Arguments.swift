@@ -97,6 +97,14 @@ struct Arguments {
         position < count ? withWord(position, asciiUppercased) : nil
     }
 
+    /// `peekKeyword`, but nil without making a string when the next argument does not
+    /// start with a letter, as no option does: ZADD's scores are not looked up as options.
+    func peekOption() -> String? {
+        guard position < count, withWord(position, { $0.first.map { ($0 | 0x20) &- UInt8(ascii: "a") < 26 } ?? false })
+        else { return nil }
+        return peekKeyword()
+    }
+
     mutating func nextInteger() throws(CommandError) -> Int64 {
         guard let value = try nextParsed(parseInteger) else { throw .notInteger }
         return value

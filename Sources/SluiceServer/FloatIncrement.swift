@@ -38,14 +38,22 @@ func parseLongDouble(_ bytes: [UInt8]) -> LongDouble? {
 func parseCString<T>(
     _ bytes: [UInt8], _ parse: (UnsafePointer<CChar>, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> T
 ) -> (value: T, outOfRange: Bool)? {
-    (bytes + [0]).withUnsafeBufferPointer { buffer in
-        buffer.withMemoryRebound(to: CChar.self) { text in
-            var end: UnsafeMutablePointer<CChar>?
-            errno = 0
-            let value = parse(text.baseAddress!, &end)
-            guard let end, end.pointee == 0 else { return nil }
-            return (value, errno == ERANGE)
-        }
+    bytes.withUnsafeBytes { parseCString($0, parse) }
+}
+
+/// `parseCString` on bytes in place, copied with their NUL to the stack (a score or an
+/// increment is short), not to two arrays on the heap.
+func parseCString<T>(
+    _ bytes: UnsafeRawBufferPointer, _ parse: (UnsafePointer<CChar>, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> T
+) -> (value: T, outOfRange: Bool)? {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { text in
+        UnsafeMutableRawBufferPointer(text).copyMemory(from: bytes)
+        text[bytes.count] = 0
+        var end: UnsafeMutablePointer<CChar>?
+        errno = 0
+        let value = parse(text.baseAddress!, &end)
+        guard let end, end.pointee == 0 else { return nil }
+        return (value, errno == ERANGE)
     }
 }
 

@@ -17,7 +17,7 @@ enum SortedSetCommands {
         CommandSpec("zincrby", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Increments the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
-            guard let increment = parseScore(try invocation.arguments.next()) else { throw .notFloat }
+            guard let increment = try invocation.arguments.nextParsed(parseScore) else { throw .notFloat }
             let member = try invocation.arguments.next()
             let score = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: true) { set throws(CommandError) in
                 let score = (set.score(of: member) ?? 0) + increment
@@ -117,7 +117,7 @@ enum SortedSetCommands {
     private static func add(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.next()
         var nx = false, xx = false, gt = false, lt = false, ch = false, incr = false
-        while let option = invocation.arguments.peekKeyword(), addOptions.contains(option) {
+        while let option = invocation.arguments.peekOption(), addOptions.contains(option) {
             _ = try invocation.arguments.next()
             switch option {
             case "NX": nx = true
@@ -136,7 +136,7 @@ enum SortedSetCommands {
         var pairs: [(score: Double, member: [UInt8])] = []
         pairs.reserveCapacity(words / 2)
         while !invocation.arguments.isEmpty {
-            guard let score = parseScore(try invocation.arguments.next()) else { throw .notFloat }
+            guard let score = try invocation.arguments.nextParsed(parseScore) else { throw .notFloat }
             pairs.append((score, try invocation.arguments.next()))
         }
 
@@ -335,6 +335,10 @@ enum SortedSetCommands {
     /// C's `strtod` reads (decimal, exponent, hex, `inf`), no leading space, not NaN, and
     /// not out of range (`1e400` and `1e-400` are refused, not rounded to inf or 0).
     static func parseScore(_ bytes: [UInt8]) -> Double? {
+        bytes.withUnsafeBytes(parseScore)
+    }
+
+    static func parseScore(_ bytes: UnsafeRawBufferPointer) -> Double? {
         guard let first = bytes.first, first != UInt8(ascii: " "), !(9...13).contains(first), !bytes.contains(0) else {
             return nil
         }
