@@ -7,79 +7,49 @@
 /// they are compacted, so every operation is O(1) amortized. Neither the entries (in
 /// chunks) nor the index (`SplitDictionary`) grow all at once, so a huge hash grows
 /// without pausing other clients.
+///
+/// The contents sit in a class of their own, copied on write as an array's are: a key's
+/// value holds one reference, and a command changes the hash in place. Boxed in the
+/// value (`indirect`), every change allocated a new box for it.
 public struct HashValue: Sendable {
     public struct Entry: Sendable, Equatable {
         public var field: [UInt8]
         public var value: [UInt8]
     }
 
-    /// Hashes with at most this many fields have no index: scanning them costs less than
-    /// allocating, filling and hashing into a dictionary.
-    static let scanLimit = 128
+    final class Storage: @unchecked Sendable {
+        // Only reached through a `HashValue`, which copies it before changing a shared one.
+        var contents: Contents
+        init(_ contents: Contents) { self.contents = contents }
+    }
 
-    /// Field to position, built once the hash passes `scanLimit` fields and kept after.
-    private var index = SplitDictionary<Int>()
-    private var indexed = false
-    private var slots = EntryTable<Entry?>()
+    private var storage: Storage
+
+    public init() { storage = Storage(Contents()) }
+
+    /// The heap object holding the contents, for the keyspace's memory estimate.
+    static let storageBytes = MemoryEstimate.box(Contents.self)
+
+    public var count: Int { storage.contents.count }
+    public var isEmpty: Bool { storage.contents.count == 0 }
     /// Heap bytes of the fields and values and their places in the index and slots,
     /// kept up to date so the keyspace's memory estimate reads it in O(1).
-    public private(set) var heapBytes = 0
+    public var heapBytes: Int { storage.contents.heapBytes }
 
-    public init() {}
-
-    public private(set) var count = 0
-    public var isEmpty: Bool { count == 0 }
-
-    public subscript(field: [UInt8]) -> [UInt8]? {
-        guard let position = position(of: field) else { return nil }
-        return slots[position]?.value
-    }
-
-    /// Where `field` is, by the index or by scanning.
-    private func position(of field: [UInt8]) -> Int? {
-        if indexed { return index[HashedBytes(field)] }
-        for position in slots.indices {
-            if let entry = slots[position], entry.field == field {
-                return position
-            }
-        }
-        return nil
-    }
+    public subscript(field: [UInt8]) -> [UInt8]? { storage.contents[field] }
 
     /// Sets `field` to `value`; returns true when the field is new.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
-        if let position = position(of: field) {
-            let replaced = Self.replaceValue(of: &slots[position], with: value)
-            heapBytes += MemoryEstimate.bytes(value.count) - MemoryEstimate.bytes(replaced)
-            return false
-        }
-        if indexed { index.updateValue(slots.count, forKey: HashedBytes(field)) }
-        slots.append(Entry(field: field, value: value))
-        count += 1
-        heapBytes += Self.bytes(field: field, value: value)
-        if !indexed && count > Self.scanLimit {
-            indexed = true
-            for position in slots.indices {
-                if let entry = slots[position] { index.updateValue(position, forKey: HashedBytes(entry.field)) }
-            }
-        }
-        return true
+        makeUnique()
+        return storage.contents.set(field, value)
     }
 
     /// Removes `field`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ field: [UInt8]) -> Bool {
-        guard let position = indexed ? index.removeValue(forKey: HashedBytes(field)) : position(of: field) else { return false }
-        if let entry = slots[position] { heapBytes -= Self.bytes(field: entry.field, value: entry.value) }
-        slots[position] = nil
-        count -= 1
-        if count == 0 {
-            slots = EntryTable()
-        } else if slots.count > 2 * count + 8 {
-            compact()
-        }
-        return true
+        makeUnique()
+        return storage.contents.remove(field)
     }
 
     /// Every field and value, in insertion order.
@@ -93,30 +63,111 @@ public struct HashValue: Sendable {
     /// Calls `body` with every field and value, in insertion order: a reply built from
     /// them needs no array of entries in between.
     public func forEach(_ body: (_ field: [UInt8], _ value: [UInt8]) throws -> Void) rethrows {
-        for position in slots.indices {
-            if let entry = slots[position] { try body(entry.field, entry.value) }
+        try storage.contents.forEach(body)
+    }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.contents) }
+    }
+}
+
+extension HashValue {
+    /// The fields and values themselves.
+    struct Contents {
+        /// Hashes with at most this many fields have no index: scanning them costs less than
+        /// allocating, filling and hashing into a dictionary.
+        static let scanLimit = 128
+
+        /// Field to position, built once the hash passes `scanLimit` fields and kept after.
+        private var index = SplitDictionary<Int>()
+        private var indexed = false
+        private var slots = EntryTable<Entry?>()
+        /// Heap bytes of the fields and values and their places in the index and slots,
+        /// kept up to date so the keyspace's memory estimate reads it in O(1).
+        private(set) var heapBytes = 0
+
+        init() {}
+
+        private(set) var count = 0
+
+        subscript(field: [UInt8]) -> [UInt8]? {
+            guard let position = position(of: field) else { return nil }
+            return slots[position]?.value
         }
-    }
 
-    /// Sets the entry's value in one access to it; returns the old value's length.
-    private static func replaceValue(of entry: inout Entry?, with value: [UInt8]) -> Int {
-        let replaced = entry?.value.count ?? 0
-        entry?.value = value
-        return replaced
-    }
-
-    private static func bytes(field: [UInt8], value: [UInt8]) -> Int {
-        MemoryEstimate.hashEntry + MemoryEstimate.bytes(field.count) + MemoryEstimate.bytes(value.count)
-    }
-
-    private mutating func compact() {
-        var live = EntryTable<Entry?>()
-        for position in slots.indices {
-            guard let entry = slots[position] else { continue }
-            if indexed { index.updateValue(live.count, forKey: HashedBytes(entry.field)) }
-            live.append(entry)
+        /// Where `field` is, by the index or by scanning.
+        private func position(of field: [UInt8]) -> Int? {
+            if indexed { return index[HashedBytes(field)] }
+            for position in slots.indices {
+                if let entry = slots[position], entry.field == field {
+                    return position
+                }
+            }
+            return nil
         }
-        slots = live
+
+        /// Sets `field` to `value`; returns true when the field is new.
+        @discardableResult
+        mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
+            if let position = position(of: field) {
+                let replaced = Self.replaceValue(of: &slots[position], with: value)
+                heapBytes += MemoryEstimate.bytes(value.count) - MemoryEstimate.bytes(replaced)
+                return false
+            }
+            if indexed { index.updateValue(slots.count, forKey: HashedBytes(field)) }
+            slots.append(Entry(field: field, value: value))
+            count += 1
+            heapBytes += Self.bytes(field: field, value: value)
+            if !indexed && count > Self.scanLimit {
+                indexed = true
+                for position in slots.indices {
+                    if let entry = slots[position] { index.updateValue(position, forKey: HashedBytes(entry.field)) }
+                }
+            }
+            return true
+        }
+
+        /// Removes `field`; returns whether it was there.
+        @discardableResult
+        mutating func remove(_ field: [UInt8]) -> Bool {
+            guard let position = indexed ? index.removeValue(forKey: HashedBytes(field)) : position(of: field) else { return false }
+            if let entry = slots[position] { heapBytes -= Self.bytes(field: entry.field, value: entry.value) }
+            slots[position] = nil
+            count -= 1
+            if count == 0 {
+                slots = EntryTable()
+            } else if slots.count > 2 * count + 8 {
+                compact()
+            }
+            return true
+        }
+
+        func forEach(_ body: (_ field: [UInt8], _ value: [UInt8]) throws -> Void) rethrows {
+            for position in slots.indices {
+                if let entry = slots[position] { try body(entry.field, entry.value) }
+            }
+        }
+
+        /// Sets the entry's value in one access to it; returns the old value's length.
+        private static func replaceValue(of entry: inout Entry?, with value: [UInt8]) -> Int {
+            let replaced = entry?.value.count ?? 0
+            entry?.value = value
+            return replaced
+        }
+
+        private static func bytes(field: [UInt8], value: [UInt8]) -> Int {
+            MemoryEstimate.hashEntry + MemoryEstimate.bytes(field.count) + MemoryEstimate.bytes(value.count)
+        }
+
+        private mutating func compact() {
+            var live = EntryTable<Entry?>()
+            for position in slots.indices {
+                guard let entry = slots[position] else { continue }
+                if indexed { index.updateValue(live.count, forKey: HashedBytes(entry.field)) }
+                live.append(entry)
+            }
+            slots = live
+        }
     }
 }
 

@@ -9,8 +9,8 @@ public typealias Key = [UInt8]
 /// structure has a case of its own that only its commands accept.
 ///
 /// Every case's payload fits in 16 bytes, so a value is 17 and a keyspace entry 48
-/// (Keyspace.swift). Wider state is boxed (`indirect`): collections, which hold heap
-/// storage anyway, and a blocked leaky bucket, as blocks are rare.
+/// (Keyspace.swift). Wider state is boxed (`indirect`): lists and sorted sets, which
+/// hold heap storage anyway, and a blocked leaky bucket, as blocks are rare.
 public enum Value: Sendable, Equatable {
     case string([UInt8])
     /// A string that is a canonical decimal integer, kept as the number: counters
@@ -27,8 +27,8 @@ public enum Value: Sendable, Equatable {
     case slidingWindow(SlidingWindowLog)
     /// A list (`LPUSH`, `RPOP`, ...); never empty: its last pop deletes the key.
     indirect case list(ListValue)
-    /// A hash (`HSET`, `HGET`, ...).
-    indirect case hash(HashValue)
+    /// A hash (`HSET`, `HGET`, ...); one reference to its contents (HashValue.swift).
+    case hash(HashValue)
     /// A sorted set (`ZADD`, `ZRANGE`, ...).
     indirect case sortedSet(SortedSet)
 

@@ -84,6 +84,26 @@ struct HashValueTests {
         #expect(hash[bytes("f3")] == nil)
     }
 
+    @Test("a copy is a value: changing either, small or indexed, leaves the other as it was")
+    func copiesAreValues() {
+        for size in [3, 200] {
+            var original = HashValue()
+            for index in 0..<size { original.set(bytes("f\(index)"), bytes("\(index)")) }
+            let entries = original.entries, heapBytes = original.heapBytes
+            var copy = original
+            copy.set(bytes("f0"), bytes("changed"))
+            copy.set(bytes("new"), bytes("x"))
+            copy.remove(bytes("f1"))
+            #expect(original.entries == entries)
+            #expect(original.heapBytes == heapBytes)
+            #expect(original[bytes("new")] == nil && original[bytes("f1")] == bytes("1"))
+            original.remove(bytes("f2"))
+            #expect(copy[bytes("f2")] == bytes("2"))
+            #expect(copy.count == size)
+            #expect(copy[bytes("f0")] == bytes("changed"))
+        }
+    }
+
     @Test("equality ignores field order")
     func equality() {
         var one = HashValue()
