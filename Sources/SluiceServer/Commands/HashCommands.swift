@@ -126,13 +126,11 @@ enum HashCommands {
     private static func setFields(_ invocation: inout Invocation, _ state: inout DatabaseState, command: String) throws(CommandError) -> Int {
         guard invocation.arguments.count % 2 == 0 else { throw CommandError(.wrongArity(command: command)) }
         let key = try invocation.arguments.next()
-        let pairs = invocation.arguments.rest()
-        let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash in
+        // The pairs are taken one by one, not as an array of them: one allocation less.
+        let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
             var added = 0
-            var position = pairs.startIndex
-            while position < pairs.endIndex {
-                if hash.set(pairs[position], pairs[position + 1]) { added += 1 }
-                position += 2
+            while !invocation.arguments.isEmpty {
+                if hash.set(try invocation.arguments.next(), try invocation.arguments.next()) { added += 1 }
             }
             return added
         }
