@@ -65,7 +65,7 @@ extension Value {
         case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.capacity * MemoryLayout<SlidingWindowLog.Entry>.stride)
         case .list(let list): MemoryEstimate.box(ListValue.self) + list.heapBytes
         case .hash(let hash): HashValue.storageBytes + hash.heapBytes
-        case .sortedSet(let set): MemoryEstimate.box(SortedSet.self) + set.heapBytes
+        case .sortedSet(let set): SortedSet.storageBytes + set.heapBytes
         }
     }
 }

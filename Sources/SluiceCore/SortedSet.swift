@@ -61,356 +61,422 @@ public struct SortedSet: Sendable {
     /// scans a small sorted set's listpack: no dictionary to allocate, fill and hash into.
     static let scanLimit = 128
 
-    /// Member to score, built once the set passes `scanLimit` members (and kept after,
-    /// as Redis keeps a set's hash table once it has one).
-    private var scores = SplitDictionary<Double>()
-    private var indexed = false
-    /// Sorted, non-empty blocks whose concatenation is the whole order.
-    private var blocks: [[Element]] = []
-    /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
-    /// i - (i & -i) ..< i, so a prefix sum or a search for a rank visits O(log n) entries.
-    private var sizes: [Int] = []
-    /// Each block's size, in block order: what the tree is rebuilt from, since reading
-    /// every block's own count would touch every block's storage (a cache miss each).
-    private var counts: [Int] = []
+    final class Storage: @unchecked Sendable {
+        // Only reached through a `SortedSet`, which copies it before changing a shared one.
+        var contents: Contents
+        init(_ contents: Contents) { self.contents = contents }
+    }
+
+    /// The members, scores and order, in a class copied on write as an array's is: a
+    /// key's value holds one reference and a command changes the set in place, where a
+    /// boxed (`indirect`) value allocated a new box per change.
+    private var storage: Storage
+
+    public init() { storage = Storage(Contents()) }
+
+    /// The heap object holding the contents, for the keyspace's memory estimate.
+    static let storageBytes = MemoryEstimate.box(Contents.self)
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.contents) }
+    }
+
+    public var count: Int { storage.contents.count }
+    public var isEmpty: Bool { storage.contents.count == 0 }
     /// Heap bytes of the members and their places in the index and the blocks, kept up
     /// to date so the keyspace's memory estimate reads it in O(1).
-    public private(set) var heapBytes = 0
+    public var heapBytes: Int { storage.contents.heapBytes }
+    var sizesAreConsistent: Bool { storage.contents.sizesAreConsistent }
 
-    public init() {}
-
-    public private(set) var count = 0
-    public var isEmpty: Bool { count == 0 }
-
-    public func score(of member: [UInt8]) -> Double? {
-        indexed ? scores[HashedBytes(member)] : scanned(member)
+    public func score(of member: [UInt8]) -> Double? { storage.contents.score(of: member) }
+    public func rank(of member: [UInt8]) -> Int? { storage.contents.rank(of: member) }
+    public func element(atRank rank: Int) -> Element { storage.contents.element(atRank: rank) }
+    public func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
+        storage.contents.elements(ranks: ranks, reverse: reverse)
     }
-
-    /// `member`'s score, found by scanning the order (a set without its dictionary).
-    private func scanned(_ member: [UInt8]) -> Double? {
-        for block in blocks {
-            for element in block where element.member == member {
-                return element.score
-            }
-        }
-        return nil
+    public func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
+        storage.contents.ranks(from: minimum, to: maximum)
     }
-
-    /// Builds the member dictionary from the order, once the set outgrows scanning.
-    private mutating func buildIndex() {
-        indexed = true
-        for block in blocks {
-            for element in block { scores.updateValue(element.score, forKey: HashedBytes(element.member)) }
-        }
+    public func ranks(from minimum: LexBound, to maximum: LexBound) -> Range<Int> {
+        storage.contents.ranks(from: minimum, to: maximum)
     }
+    public var elements: [Element] { storage.contents.elements }
 
-    // MARK: Changing
-
-    /// Sets `member`'s score; returns true when the member is new. A score of -0 is kept
-    /// as 0, which is what Redis reads back.
+    /// Sets `member`'s score; returns true when the member is new (`Contents.set`).
     @discardableResult
     public mutating func set(_ member: [UInt8], score: Double) -> Bool {
-        let score = score == 0 ? 0 : score
-        let old = indexed ? scores.updateValue(score, forKey: HashedBytes(member)) : scanned(member)
-        if let old {
-            if old == score { return false }
-            removeFromOrder(Element(score: old, member: member))
-            insertInOrder(Element(score: score, member: member))
-            return false
-        }
-        insertInOrder(Element(score: score, member: member))
-        count += 1
-        heapBytes += Self.bytes(member)
-        if !indexed && count > Self.scanLimit { buildIndex() }
-        return true
+        makeUnique()
+        return storage.contents.set(member, score: score)
     }
 
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: [UInt8]) -> Bool {
-        guard let score = indexed ? scores.removeValue(forKey: HashedBytes(member)) : scanned(member) else { return false }
-        removeFromOrder(Element(score: score, member: member))
-        count -= 1
-        heapBytes -= Self.bytes(member)
-        return true
+        makeUnique()
+        return storage.contents.remove(member)
     }
 
-    /// Removes the elements whose ranks are in `ranks` (clamped to the set); returns how many.
+    /// Removes the members at `ranks`; returns how many (`Contents.removeRanks`).
     @discardableResult
     public mutating func removeRanks(_ ranks: Range<Int>) -> Int {
-        let ranks = ranks.clamped(to: 0..<count)
-        guard !ranks.isEmpty else { return 0 }
-        var (block, index) = location(ofRank: ranks.lowerBound)
-        var left = ranks.count
-        var changed = false
-        while left > 0 {
-            let end = Swift.min(blocks[block].count, index + left)
-            for element in blocks[block][index..<end] {
-                if indexed { scores.removeValue(forKey: HashedBytes(element.member)) }
-                heapBytes -= Self.bytes(element.member)
+        makeUnique()
+        return storage.contents.removeRanks(ranks)
+    }
+}
+
+extension SortedSet {
+    struct Contents {
+        /// Member to score, built once the set passes `scanLimit` members (and kept after,
+        /// as Redis keeps a set's hash table once it has one).
+        private var scores = SplitDictionary<Double>()
+        private var indexed = false
+        /// Sorted, non-empty blocks whose concatenation is the whole order.
+        private var blocks: [[Element]] = []
+        /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
+        /// i - (i & -i) ..< i, so a prefix sum or a search for a rank visits O(log n) entries.
+        private var sizes: [Int] = []
+        /// Each block's size, in block order: what the tree is rebuilt from, since reading
+        /// every block's own count would touch every block's storage (a cache miss each).
+        private var counts: [Int] = []
+        /// Heap bytes of the members and their places in the index and the blocks, kept up
+        /// to date so the keyspace's memory estimate reads it in O(1).
+        private(set) var heapBytes = 0
+
+        init() {}
+
+        private(set) var count = 0
+        var isEmpty: Bool { count == 0 }
+
+        func score(of member: [UInt8]) -> Double? {
+            indexed ? scores[HashedBytes(member)] : scanned(member)
+        }
+
+        /// `member`'s score, found by scanning the order (a set without its dictionary).
+        private func scanned(_ member: [UInt8]) -> Double? {
+            for block in blocks {
+                for element in block where element.member == member {
+                    return element.score
+                }
             }
-            blocks[block].removeSubrange(index..<end)
-            left -= end - index
+            return nil
+        }
+
+        /// Builds the member dictionary from the order, once the set outgrows scanning.
+        private mutating func buildIndex() {
+            indexed = true
+            for block in blocks {
+                for element in block { scores.updateValue(element.score, forKey: HashedBytes(element.member)) }
+            }
+        }
+
+        // MARK: Changing
+
+        /// Sets `member`'s score; returns true when the member is new. A score of -0 is kept
+        /// as 0, which is what Redis reads back.
+        @discardableResult
+        mutating func set(_ member: [UInt8], score: Double) -> Bool {
+            let score = score == 0 ? 0 : score
+            let old = indexed ? scores.updateValue(score, forKey: HashedBytes(member)) : scanned(member)
+            if let old {
+                if old == score { return false }
+                removeFromOrder(Element(score: old, member: member))
+                insertInOrder(Element(score: score, member: member))
+                return false
+            }
+            insertInOrder(Element(score: score, member: member))
+            count += 1
+            heapBytes += Self.bytes(member)
+            if !indexed && count > SortedSet.scanLimit { buildIndex() }
+            return true
+        }
+
+        /// Removes `member`; returns whether it was there.
+        @discardableResult
+        mutating func remove(_ member: [UInt8]) -> Bool {
+            guard let score = indexed ? scores.removeValue(forKey: HashedBytes(member)) : scanned(member) else { return false }
+            removeFromOrder(Element(score: score, member: member))
+            count -= 1
+            heapBytes -= Self.bytes(member)
+            return true
+        }
+
+        /// Removes the elements whose ranks are in `ranks` (clamped to the set); returns how many.
+        @discardableResult
+        mutating func removeRanks(_ ranks: Range<Int>) -> Int {
+            let ranks = ranks.clamped(to: 0..<count)
+            guard !ranks.isEmpty else { return 0 }
+            var (block, index) = location(ofRank: ranks.lowerBound)
+            var left = ranks.count
+            var changed = false
+            while left > 0 {
+                let end = Swift.min(blocks[block].count, index + left)
+                for element in blocks[block][index..<end] {
+                    if indexed { scores.removeValue(forKey: HashedBytes(element.member)) }
+                    heapBytes -= Self.bytes(element.member)
+                }
+                blocks[block].removeSubrange(index..<end)
+                left -= end - index
+                if blocks[block].isEmpty {
+                    blocks.remove(at: block)
+                    counts.remove(at: block)
+                    changed = true
+                } else {
+                    // Cut within one block (a limiter trimming its oldest entries): the
+                    // tree takes the change in O(log blocks), unless a merge follows.
+                    let removed = counts[block] - blocks[block].count
+                    counts[block] -= removed
+                    if !changed { updateTree(-removed, atBlock: block) }
+                    block += 1
+                }
+                index = 0
+            }
+            // The blocks either side of the cut may now be small.
+            for position in stride(from: Swift.min(block, blocks.count - 1), through: Swift.max(0, block - 2), by: -1) {
+                if mergeIfSmall(position) { changed = true }
+            }
+            if changed { rebuildSizes() }
+            count -= ranks.count
+            return ranks.count
+        }
+
+        // MARK: Reading
+
+        /// The 0-based position of `member` in ascending order, or nil when absent.
+        func rank(of member: [UInt8]) -> Int? {
+            guard let score = score(of: member) else { return nil }
+            let element = Element(score: score, member: member)
+            return firstRank { !$0.precedes(element) }
+        }
+
+        /// The element at `rank` (0-based, ascending); the rank must be valid.
+        func element(atRank rank: Int) -> Element {
+            let (block, index) = location(ofRank: rank)
+            return blocks[block][index]
+        }
+
+        /// The elements with ranks in `ranks` (clamped), ascending, or descending with `reverse`.
+        func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
+            let ranks = ranks.clamped(to: 0..<count)
+            guard !ranks.isEmpty else { return [] }
+            var result: [Element] = []
+            result.reserveCapacity(ranks.count)
+            var (block, index) = location(ofRank: reverse ? ranks.upperBound - 1 : ranks.lowerBound)
+            for _ in 0..<ranks.count {
+                result.append(blocks[block][index])
+                if reverse {
+                    index -= 1
+                    if index < 0 && block > 0 {
+                        block -= 1
+                        index = blocks[block].count - 1
+                    }
+                } else {
+                    index += 1
+                    if index == blocks[block].count {
+                        block += 1
+                        index = 0
+                    }
+                }
+            }
+            return result
+        }
+
+        /// The ranks of the elements whose scores lie between `minimum` and `maximum`.
+        func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
+            let lower = firstRank { minimum.exclusive ? $0.score > minimum.value : $0.score >= minimum.value }
+            let upper = firstRank { maximum.exclusive ? $0.score >= maximum.value : $0.score > maximum.value }
+            return lower..<Swift.max(lower, upper)
+        }
+
+        /// The ranks of the elements whose members lie between `minimum` and `maximum`. As in
+        /// Redis, meaningful when all scores are equal (members are then in byte order).
+        func ranks(from minimum: LexBound, to maximum: LexBound) -> Range<Int> {
+            let lower = firstRank { !Self.below(minimum, $0.member) }
+            let upper = firstRank { Self.above(maximum, $0.member) }
+            return lower..<Swift.max(lower, upper)
+        }
+
+        /// Every element in ascending order.
+        var elements: [Element] { blocks.flatMap { $0 } }
+
+        // MARK: Internals
+
+        private static func bytes(_ member: [UInt8]) -> Int {
+            MemoryEstimate.sortedSetMember + MemoryEstimate.bytes(member.count)
+        }
+
+        /// Whether `member` sorts before the range that starts at `bound`.
+        private static func below(_ bound: LexBound, _ member: [UInt8]) -> Bool {
+            switch bound {
+            case .minimum: false
+            case .maximum: true
+            case .inclusive(let edge): compareBytes(member, edge) < 0
+            case .exclusive(let edge): compareBytes(member, edge) <= 0
+            }
+        }
+
+        /// Whether `member` sorts after the range that ends at `bound`.
+        private static func above(_ bound: LexBound, _ member: [UInt8]) -> Bool {
+            switch bound {
+            case .minimum: true
+            case .maximum: false
+            case .inclusive(let edge): compareBytes(member, edge) > 0
+            case .exclusive(let edge): compareBytes(member, edge) >= 0
+            }
+        }
+
+        /// The rank of the first element for which `isAtOrAfter` holds (`count` when none);
+        /// `isAtOrAfter` must be false then true along the order.
+        private func firstRank(where isAtOrAfter: (Element) -> Bool) -> Int {
+            let block = firstBlock(where: isAtOrAfter)
+            guard block < blocks.count else { return count }
+            return sizeBefore(block) + Self.firstIndex(in: blocks[block], where: isAtOrAfter)
+        }
+
+        /// The first block whose last element satisfies `isAtOrAfter`.
+        private func firstBlock(where isAtOrAfter: (Element) -> Bool) -> Int {
+            var low = 0
+            var high = blocks.count
+            while low < high {
+                let middle = (low + high) / 2
+                if isAtOrAfter(blocks[middle][blocks[middle].count - 1]) { high = middle } else { low = middle + 1 }
+            }
+            return low
+        }
+
+        private static func firstIndex(in block: [Element], where isAtOrAfter: (Element) -> Bool) -> Int {
+            var low = 0
+            var high = block.count
+            while low < high {
+                let middle = (low + high) / 2
+                if isAtOrAfter(block[middle]) { high = middle } else { low = middle + 1 }
+            }
+            return low
+        }
+
+        /// The block and index of a valid rank.
+        private func location(ofRank rank: Int) -> (block: Int, index: Int) {
+            precondition(rank >= 0 && rank < count, "rank \(rank) out of range")
+            // Down the tree: the most blocks whose sizes add up to at most `rank`.
+            var block = 0
+            var rest = rank
+            var step = 1
+            while step * 2 <= sizes.count { step *= 2 }
+            while step > 0 {
+                if block + step <= sizes.count && sizes[block + step - 1] <= rest {
+                    block += step
+                    rest -= sizes[block - 1]
+                }
+                step /= 2
+            }
+            return (block, rest)
+        }
+
+        /// The number of elements in the blocks before `block`.
+        private func sizeBefore(_ block: Int) -> Int {
+            var total = 0
+            var entry = block
+            while entry > 0 {
+                total += sizes[entry - 1]
+                entry -= entry & -entry
+            }
+            return total
+        }
+
+        /// Adds `delta` to the size of `block`.
+        private mutating func addSize(_ delta: Int, toBlock block: Int) {
+            counts[block] += delta
+            updateTree(delta, atBlock: block)
+        }
+
+        /// Adds `delta` to the size of `block` in the tree only.
+        private mutating func updateTree(_ delta: Int, atBlock block: Int) {
+            var entry = block + 1
+            while entry <= sizes.count {
+                sizes[entry - 1] += delta
+                entry += entry & -entry
+            }
+        }
+
+        /// Builds the tree from `counts`, after blocks were added, removed or merged.
+        private mutating func rebuildSizes() {
+            sizes = counts
+            for entry in 1...Swift.max(1, sizes.count) where entry <= sizes.count {
+                let parent = entry + (entry & -entry)
+                if parent <= sizes.count { sizes[parent - 1] += sizes[entry - 1] }
+            }
+        }
+
+        /// Whether the tree holds the blocks' sizes (for tests).
+        var sizesAreConsistent: Bool {
+            blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
+                && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
+        }
+
+        private mutating func insertInOrder(_ element: Element) {
+            guard !blocks.isEmpty else {
+                blocks.append([element])
+                counts = [1]
+                rebuildSizes()
+                return
+            }
+            var block = firstBlock { element.precedes($0) }
+            if block == blocks.count {
+                block -= 1
+                blocks[block].append(element)
+            } else {
+                let index = Self.firstIndex(in: blocks[block]) { element.precedes($0) }
+                blocks[block].insert(element, at: index)
+            }
+            if blocks[block].count > SortedSet.maximumBlockSize {
+                let half = blocks[block].count / 2
+                let upper = Array(blocks[block][half...])
+                blocks[block].removeSubrange(half...)
+                blocks.insert(upper, at: block + 1)
+                counts[block] = half
+                counts.insert(upper.count, at: block + 1)
+                rebuildSizes()
+            } else {
+                addSize(1, toBlock: block)
+            }
+        }
+
+        private mutating func removeFromOrder(_ element: Element) {
+            let block = firstBlock { !$0.precedes(element) }
+            precondition(block < blocks.count, "sorted set order lost a member")
+            let index = Self.firstIndex(in: blocks[block]) { !$0.precedes(element) }
+            precondition(index < blocks[block].count && blocks[block][index] == element, "sorted set order lost a member")
+            blocks[block].remove(at: index)
             if blocks[block].isEmpty {
                 blocks.remove(at: block)
                 counts.remove(at: block)
-                changed = true
+                rebuildSizes()
+            } else if mergeIfSmall(block) {
+                rebuildSizes()
             } else {
-                // Cut within one block (a limiter trimming its oldest entries): the
-                // tree takes the change in O(log blocks), unless a merge follows.
-                let removed = counts[block] - blocks[block].count
-                counts[block] -= removed
-                if !changed { updateTree(-removed, atBlock: block) }
-                block += 1
-            }
-            index = 0
-        }
-        // The blocks either side of the cut may now be small.
-        for position in stride(from: Swift.min(block, blocks.count - 1), through: Swift.max(0, block - 2), by: -1) {
-            if mergeIfSmall(position) { changed = true }
-        }
-        if changed { rebuildSizes() }
-        count -= ranks.count
-        return ranks.count
-    }
-
-    // MARK: Reading
-
-    /// The 0-based position of `member` in ascending order, or nil when absent.
-    public func rank(of member: [UInt8]) -> Int? {
-        guard let score = score(of: member) else { return nil }
-        let element = Element(score: score, member: member)
-        return firstRank { !$0.precedes(element) }
-    }
-
-    /// The element at `rank` (0-based, ascending); the rank must be valid.
-    public func element(atRank rank: Int) -> Element {
-        let (block, index) = location(ofRank: rank)
-        return blocks[block][index]
-    }
-
-    /// The elements with ranks in `ranks` (clamped), ascending, or descending with `reverse`.
-    public func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
-        let ranks = ranks.clamped(to: 0..<count)
-        guard !ranks.isEmpty else { return [] }
-        var result: [Element] = []
-        result.reserveCapacity(ranks.count)
-        var (block, index) = location(ofRank: reverse ? ranks.upperBound - 1 : ranks.lowerBound)
-        for _ in 0..<ranks.count {
-            result.append(blocks[block][index])
-            if reverse {
-                index -= 1
-                if index < 0 && block > 0 {
-                    block -= 1
-                    index = blocks[block].count - 1
-                }
-            } else {
-                index += 1
-                if index == blocks[block].count {
-                    block += 1
-                    index = 0
-                }
+                addSize(-1, toBlock: block)
             }
         }
-        return result
-    }
 
-    /// The ranks of the elements whose scores lie between `minimum` and `maximum`.
-    public func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
-        let lower = firstRank { minimum.exclusive ? $0.score > minimum.value : $0.score >= minimum.value }
-        let upper = firstRank { maximum.exclusive ? $0.score >= maximum.value : $0.score > maximum.value }
-        return lower..<Swift.max(lower, upper)
-    }
-
-    /// The ranks of the elements whose members lie between `minimum` and `maximum`. As in
-    /// Redis, meaningful when all scores are equal (members are then in byte order).
-    public func ranks(from minimum: LexBound, to maximum: LexBound) -> Range<Int> {
-        let lower = firstRank { !Self.below(minimum, $0.member) }
-        let upper = firstRank { Self.above(maximum, $0.member) }
-        return lower..<Swift.max(lower, upper)
-    }
-
-    /// Every element in ascending order.
-    public var elements: [Element] { blocks.flatMap { $0 } }
-
-    // MARK: Internals
-
-    private static func bytes(_ member: [UInt8]) -> Int {
-        MemoryEstimate.sortedSetMember + MemoryEstimate.bytes(member.count)
-    }
-
-    /// Whether `member` sorts before the range that starts at `bound`.
-    private static func below(_ bound: LexBound, _ member: [UInt8]) -> Bool {
-        switch bound {
-        case .minimum: false
-        case .maximum: true
-        case .inclusive(let edge): compareBytes(member, edge) < 0
-        case .exclusive(let edge): compareBytes(member, edge) <= 0
-        }
-    }
-
-    /// Whether `member` sorts after the range that ends at `bound`.
-    private static func above(_ bound: LexBound, _ member: [UInt8]) -> Bool {
-        switch bound {
-        case .minimum: true
-        case .maximum: false
-        case .inclusive(let edge): compareBytes(member, edge) > 0
-        case .exclusive(let edge): compareBytes(member, edge) >= 0
-        }
-    }
-
-    /// The rank of the first element for which `isAtOrAfter` holds (`count` when none);
-    /// `isAtOrAfter` must be false then true along the order.
-    private func firstRank(where isAtOrAfter: (Element) -> Bool) -> Int {
-        let block = firstBlock(where: isAtOrAfter)
-        guard block < blocks.count else { return count }
-        return sizeBefore(block) + Self.firstIndex(in: blocks[block], where: isAtOrAfter)
-    }
-
-    /// The first block whose last element satisfies `isAtOrAfter`.
-    private func firstBlock(where isAtOrAfter: (Element) -> Bool) -> Int {
-        var low = 0
-        var high = blocks.count
-        while low < high {
-            let middle = (low + high) / 2
-            if isAtOrAfter(blocks[middle][blocks[middle].count - 1]) { high = middle } else { low = middle + 1 }
-        }
-        return low
-    }
-
-    private static func firstIndex(in block: [Element], where isAtOrAfter: (Element) -> Bool) -> Int {
-        var low = 0
-        var high = block.count
-        while low < high {
-            let middle = (low + high) / 2
-            if isAtOrAfter(block[middle]) { high = middle } else { low = middle + 1 }
-        }
-        return low
-    }
-
-    /// The block and index of a valid rank.
-    private func location(ofRank rank: Int) -> (block: Int, index: Int) {
-        precondition(rank >= 0 && rank < count, "rank \(rank) out of range")
-        // Down the tree: the most blocks whose sizes add up to at most `rank`.
-        var block = 0
-        var rest = rank
-        var step = 1
-        while step * 2 <= sizes.count { step *= 2 }
-        while step > 0 {
-            if block + step <= sizes.count && sizes[block + step - 1] <= rest {
-                block += step
-                rest -= sizes[block - 1]
+        /// Merges block `position` into its successor (or predecessor) when it is small and
+        /// the two fit in one block; returns whether it did. `counts` follows the blocks, the
+        /// tree is left to the caller.
+        private mutating func mergeIfSmall(_ position: Int) -> Bool {
+            guard position < blocks.count, blocks[position].count < SortedSet.minimumBlockSize else { return false }
+            if position + 1 < blocks.count, blocks[position].count + blocks[position + 1].count <= SortedSet.maximumBlockSize {
+                let next = blocks.remove(at: position + 1)
+                blocks[position].append(contentsOf: next)
+                counts.remove(at: position + 1)
+                counts[position] = blocks[position].count
+                return true
+            } else if position > 0, blocks[position - 1].count + blocks[position].count <= SortedSet.maximumBlockSize {
+                let current = blocks.remove(at: position)
+                blocks[position - 1].append(contentsOf: current)
+                counts.remove(at: position)
+                counts[position - 1] = blocks[position - 1].count
+                return true
             }
-            step /= 2
+            return false
         }
-        return (block, rest)
-    }
-
-    /// The number of elements in the blocks before `block`.
-    private func sizeBefore(_ block: Int) -> Int {
-        var total = 0
-        var entry = block
-        while entry > 0 {
-            total += sizes[entry - 1]
-            entry -= entry & -entry
-        }
-        return total
-    }
-
-    /// Adds `delta` to the size of `block`.
-    private mutating func addSize(_ delta: Int, toBlock block: Int) {
-        counts[block] += delta
-        updateTree(delta, atBlock: block)
-    }
-
-    /// Adds `delta` to the size of `block` in the tree only.
-    private mutating func updateTree(_ delta: Int, atBlock block: Int) {
-        var entry = block + 1
-        while entry <= sizes.count {
-            sizes[entry - 1] += delta
-            entry += entry & -entry
-        }
-    }
-
-    /// Builds the tree from `counts`, after blocks were added, removed or merged.
-    private mutating func rebuildSizes() {
-        sizes = counts
-        for entry in 1...Swift.max(1, sizes.count) where entry <= sizes.count {
-            let parent = entry + (entry & -entry)
-            if parent <= sizes.count { sizes[parent - 1] += sizes[entry - 1] }
-        }
-    }
-
-    /// Whether the tree holds the blocks' sizes (for tests).
-    var sizesAreConsistent: Bool {
-        blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
-            && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
-    }
-
-    private mutating func insertInOrder(_ element: Element) {
-        guard !blocks.isEmpty else {
-            blocks.append([element])
-            counts = [1]
-            rebuildSizes()
-            return
-        }
-        var block = firstBlock { element.precedes($0) }
-        if block == blocks.count {
-            block -= 1
-            blocks[block].append(element)
-        } else {
-            let index = Self.firstIndex(in: blocks[block]) { element.precedes($0) }
-            blocks[block].insert(element, at: index)
-        }
-        if blocks[block].count > Self.maximumBlockSize {
-            let half = blocks[block].count / 2
-            let upper = Array(blocks[block][half...])
-            blocks[block].removeSubrange(half...)
-            blocks.insert(upper, at: block + 1)
-            counts[block] = half
-            counts.insert(upper.count, at: block + 1)
-            rebuildSizes()
-        } else {
-            addSize(1, toBlock: block)
-        }
-    }
-
-    private mutating func removeFromOrder(_ element: Element) {
-        let block = firstBlock { !$0.precedes(element) }
-        precondition(block < blocks.count, "sorted set order lost a member")
-        let index = Self.firstIndex(in: blocks[block]) { !$0.precedes(element) }
-        precondition(index < blocks[block].count && blocks[block][index] == element, "sorted set order lost a member")
-        blocks[block].remove(at: index)
-        if blocks[block].isEmpty {
-            blocks.remove(at: block)
-            counts.remove(at: block)
-            rebuildSizes()
-        } else if mergeIfSmall(block) {
-            rebuildSizes()
-        } else {
-            addSize(-1, toBlock: block)
-        }
-    }
-
-    /// Merges block `position` into its successor (or predecessor) when it is small and
-    /// the two fit in one block; returns whether it did. `counts` follows the blocks, the
-    /// tree is left to the caller.
-    private mutating func mergeIfSmall(_ position: Int) -> Bool {
-        guard position < blocks.count, blocks[position].count < Self.minimumBlockSize else { return false }
-        if position + 1 < blocks.count, blocks[position].count + blocks[position + 1].count <= Self.maximumBlockSize {
-            let next = blocks.remove(at: position + 1)
-            blocks[position].append(contentsOf: next)
-            counts.remove(at: position + 1)
-            counts[position] = blocks[position].count
-            return true
-        } else if position > 0, blocks[position - 1].count + blocks[position].count <= Self.maximumBlockSize {
-            let current = blocks.remove(at: position)
-            blocks[position - 1].append(contentsOf: current)
-            counts.remove(at: position)
-            counts[position - 1] = blocks[position - 1].count
-            return true
-        }
-        return false
     }
 }
 

@@ -9,8 +9,9 @@ public typealias Key = [UInt8]
 /// structure has a case of its own that only its commands accept.
 ///
 /// Every case's payload fits in 16 bytes, so a value is 17 and a keyspace entry 48
-/// (Keyspace.swift). Wider state is boxed (`indirect`): lists and sorted sets, which
-/// hold heap storage anyway, and a blocked leaky bucket, as blocks are rare.
+/// (Keyspace.swift). Wider state is boxed (`indirect`): lists, which hold heap storage
+/// anyway, and a blocked leaky bucket, as blocks are rare. Hashes and sorted sets keep
+/// their contents in a class of their own, which they change in place.
 public enum Value: Sendable, Equatable {
     case string([UInt8])
     /// A string that is a canonical decimal integer, kept as the number: counters
@@ -29,8 +30,8 @@ public enum Value: Sendable, Equatable {
     indirect case list(ListValue)
     /// A hash (`HSET`, `HGET`, ...); one reference to its contents (HashValue.swift).
     case hash(HashValue)
-    /// A sorted set (`ZADD`, `ZRANGE`, ...).
-    indirect case sortedSet(SortedSet)
+    /// A sorted set (`ZADD`, `ZRANGE`, ...); one reference to its contents (SortedSet.swift).
+    case sortedSet(SortedSet)
 
     /// The name `TYPE` reports (and `SCAN ... TYPE` matches).
     public var typeName: String {

@@ -24,6 +24,27 @@ struct SortedSetTests {
         #expect(set.count == 5)
     }
 
+    @Test("a copy is a value: changing either, small or indexed, leaves the other as it was")
+    func copiesAreValues() {
+        for size in [3, 1_000] {
+            var original = SortedSet()
+            for index in 0..<size { original.set(bytes("m\(index)"), score: Double(index)) }
+            let elements = original.elements, heapBytes = original.heapBytes
+            var copy = original
+            copy.set(bytes("m0"), score: -1)
+            copy.set(bytes("new"), score: 0.5)
+            copy.remove(bytes("m1"))
+            copy.removeRanks(0..<1)
+            #expect(original.elements == elements)
+            #expect(original.heapBytes == heapBytes)
+            #expect(original.score(of: bytes("m1")) == 1 && original.score(of: bytes("new")) == nil)
+            original.remove(bytes("m2"))
+            #expect(copy.score(of: bytes("m2")) == 2)
+            #expect(copy.count == size - 1)
+            #expect(copy.sizesAreConsistent && original.sizesAreConsistent)
+        }
+    }
+
     @Test("setting a member again moves it and reports it is not new")
     func update() {
         var set = SortedSet()
