@@ -8,27 +8,19 @@
 /// chunks) nor the index (`SplitDictionary`) grow all at once, so a huge hash grows
 /// without pausing other clients.
 ///
-/// The contents sit in a class of their own, copied on write as an array's are: a key's
-/// value holds one reference, and a command changes the hash in place. Boxed in the
-/// value (`indirect`), every change allocated a new box for it.
+/// The contents are `CopiedOnWrite`, so a hash changes in place in its key's value.
 public struct HashValue: Sendable {
     public struct Entry: Sendable, Equatable {
         public var field: [UInt8]
         public var value: [UInt8]
     }
 
-    final class Storage: @unchecked Sendable {
-        // Only reached through a `HashValue`, which copies it before changing a shared one.
-        var contents: Contents
-        init(_ contents: Contents) { self.contents = contents }
-    }
+    private var storage = CopiedOnWrite(Contents())
 
-    private var storage: Storage
-
-    public init() { storage = Storage(Contents()) }
+    public init() {}
 
     /// The heap object holding the contents, for the keyspace's memory estimate.
-    static let storageBytes = MemoryEstimate.box(Contents.self)
+    static let storageBytes = CopiedOnWrite<Contents>.heapBytes
 
     public var count: Int { storage.contents.count }
     public var isEmpty: Bool { storage.contents.count == 0 }
@@ -41,15 +33,13 @@ public struct HashValue: Sendable {
     /// Sets `field` to `value`; returns true when the field is new.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
-        makeUnique()
-        return storage.contents.set(field, value)
+        storage.modify { $0.set(field, value) }
     }
 
     /// Removes `field`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ field: [UInt8]) -> Bool {
-        makeUnique()
-        return storage.contents.remove(field)
+        storage.modify { $0.remove(field) }
     }
 
     /// Every field and value, in insertion order.
@@ -64,10 +54,6 @@ public struct HashValue: Sendable {
     /// them needs no array of entries in between.
     public func forEach(_ body: (_ field: [UInt8], _ value: [UInt8]) throws -> Void) rethrows {
         try storage.contents.forEach(body)
-    }
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.contents) }
     }
 }
 

@@ -61,25 +61,14 @@ public struct SortedSet: Sendable {
     /// scans a small sorted set's listpack: no dictionary to allocate, fill and hash into.
     static let scanLimit = 128
 
-    final class Storage: @unchecked Sendable {
-        // Only reached through a `SortedSet`, which copies it before changing a shared one.
-        var contents: Contents
-        init(_ contents: Contents) { self.contents = contents }
-    }
+    /// The members, scores and order (`CopiedOnWrite`, so a set changes in place in its
+    /// key's value).
+    private var storage = CopiedOnWrite(Contents())
 
-    /// The members, scores and order, in a class copied on write as an array's is: a
-    /// key's value holds one reference and a command changes the set in place, where a
-    /// boxed (`indirect`) value allocated a new box per change.
-    private var storage: Storage
-
-    public init() { storage = Storage(Contents()) }
+    public init() {}
 
     /// The heap object holding the contents, for the keyspace's memory estimate.
-    static let storageBytes = MemoryEstimate.box(Contents.self)
-
-    private mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.contents) }
-    }
+    static let storageBytes = CopiedOnWrite<Contents>.heapBytes
 
     public var count: Int { storage.contents.count }
     public var isEmpty: Bool { storage.contents.count == 0 }
@@ -105,22 +94,19 @@ public struct SortedSet: Sendable {
     /// Sets `member`'s score; returns true when the member is new (`Contents.set`).
     @discardableResult
     public mutating func set(_ member: [UInt8], score: Double) -> Bool {
-        makeUnique()
-        return storage.contents.set(member, score: score)
+        storage.modify { $0.set(member, score: score) }
     }
 
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: [UInt8]) -> Bool {
-        makeUnique()
-        return storage.contents.remove(member)
+        storage.modify { $0.remove(member) }
     }
 
     /// Removes the members at `ranks`; returns how many (`Contents.removeRanks`).
     @discardableResult
     public mutating func removeRanks(_ ranks: Range<Int>) -> Int {
-        makeUnique()
-        return storage.contents.removeRanks(ranks)
+        storage.modify { $0.removeRanks(ranks) }
     }
 }
 
