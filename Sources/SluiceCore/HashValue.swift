@@ -64,10 +64,20 @@ extension HashValue {
         /// allocating, filling and hashing into a dictionary.
         static let scanLimit = 128
 
+        /// A field and its value, with a fingerprint of the field: a scan compares
+        /// fingerprints, which sit side by side in the slots, and reads a field's bytes (an
+        /// allocation of their own, likely a cache miss) only where they match. Without
+        /// it, `HSET` of a new field read every field of the hash.
+        struct Slot {
+            var field: [UInt8]
+            var value: [UInt8]
+            var fingerprint: UInt32
+        }
+
         /// Field to position, built once the hash passes `scanLimit` fields and kept after.
         private var index = SplitDictionary<Int>()
         private var indexed = false
-        private var slots = EntryTable<Entry?>()
+        private var slots = EntryTable<Slot?>()
         /// Heap bytes of the fields and values and their places in the index and slots,
         /// kept up to date so the keyspace's memory estimate reads it in O(1).
         private(set) var heapBytes = 0
@@ -84,8 +94,9 @@ extension HashValue {
         /// Where `field` is, by the index or by scanning.
         private func position(of field: [UInt8]) -> Int? {
             if indexed { return index[HashedBytes(field)] }
+            let fingerprint = Self.fingerprint(field)
             for position in slots.indices {
-                if let entry = slots[position], entry.field == field {
+                if let slot = slots[position], slot.fingerprint == fingerprint, slot.field == field {
                     return position
                 }
             }
@@ -101,7 +112,7 @@ extension HashValue {
                 return false
             }
             if indexed { index.updateValue(slots.count, forKey: HashedBytes(field)) }
-            slots.append(Entry(field: field, value: value))
+            slots.append(Slot(field: field, value: value, fingerprint: Self.fingerprint(field)))
             count += 1
             heapBytes += Self.bytes(field: field, value: value)
             if !indexed && count > Self.scanLimit {
@@ -135,10 +146,18 @@ extension HashValue {
         }
 
         /// Sets the entry's value in one access to it; returns the old value's length.
-        private static func replaceValue(of entry: inout Entry?, with value: [UInt8]) -> Int {
+        private static func replaceValue(of entry: inout Slot?, with value: [UInt8]) -> Int {
             let replaced = entry?.value.count ?? 0
             entry?.value = value
             return replaced
+        }
+
+        /// FNV-1a over the field's bytes: fields are short, and this runs once per look-up.
+        @inline(__always)
+        static func fingerprint(_ field: [UInt8]) -> UInt32 {
+            var hash: UInt32 = 0x811C_9DC5
+            for byte in field { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+            return hash
         }
 
         private static func bytes(field: [UInt8], value: [UInt8]) -> Int {
@@ -146,7 +165,7 @@ extension HashValue {
         }
 
         private mutating func compact() {
-            var live = EntryTable<Entry?>()
+            var live = EntryTable<Slot?>()
             for position in slots.indices {
                 guard let entry = slots[position] else { continue }
                 if indexed { index.updateValue(live.count, forKey: HashedBytes(entry.field)) }

@@ -104,6 +104,19 @@ struct HashValueTests {
         }
     }
 
+    @Test("fields with the same fingerprint stay apart")
+    func fingerprintCollision() {
+        // FNV-1a gives these two the same 32 bits.
+        #expect(HashValue.Contents.fingerprint(bytes("f6059")) == HashValue.Contents.fingerprint(bytes("f264602")))
+        var hash = HashValue()
+        hash.set(bytes("f6059"), bytes("a"))
+        let new = hash.set(bytes("f264602"), bytes("b"))
+        #expect(new)
+        #expect(hash[bytes("f6059")] == bytes("a") && hash[bytes("f264602")] == bytes("b"))
+        hash.remove(bytes("f6059"))
+        #expect(hash[bytes("f264602")] == bytes("b") && hash[bytes("f6059")] == nil)
+    }
+
     @Test("equality ignores field order")
     func equality() {
         var one = HashValue()
