@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// A Redis hash: fields and values as raw bytes, read back in insertion order as Redis
 /// does for small hashes (its listpack encoding), so `HGETALL` matches it there.
 ///
@@ -140,10 +142,30 @@ extension HashValue {
         }
 
         func forEach(_ body: (_ field: [UInt8], _ value: [UInt8]) throws -> Void) rethrows {
+            prefetchBytes()
             for position in slots.indices {
                 if let entry = slots[position] { try body(entry.field, entry.value) }
             }
         }
+
+        /// Starts loading every field's and value's bytes, each an allocation of its own,
+        /// so that their cache misses overlap: `body`'s retains of them, atomic, would
+        /// otherwise wait for them one after another. The storage pointers are read from
+        /// the slots' bytes, as `Keyspace.prefetchValue` reads a value's; a hole's bytes
+        /// are no address, and a prefetch of an address not mapped does nothing.
+        private func prefetchBytes() {
+            guard count > 1 else { return }
+            for position in slots.indices {
+                slots.withAddress(of: position) { start in
+                    guard let start else { return }
+                    sluice_prefetch(UnsafeRawPointer(bitPattern: start.load(fromByteOffset: Self.fieldOffset, as: UInt.self)))
+                    sluice_prefetch(UnsafeRawPointer(bitPattern: start.load(fromByteOffset: Self.valueOffset, as: UInt.self)))
+                }
+            }
+        }
+
+        private static let fieldOffset = MemoryLayout<Slot>.offset(of: \.field)!
+        private static let valueOffset = MemoryLayout<Slot>.offset(of: \.value)!
 
         /// Sets the entry's value in one access to it; returns the old value's length.
         private static func replaceValue(of entry: inout Slot?, with value: [UInt8]) -> Int {
