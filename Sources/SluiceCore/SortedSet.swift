@@ -131,7 +131,6 @@ extension SortedSet {
         init() {}
 
         private(set) var count = 0
-        var isEmpty: Bool { count == 0 }
 
         func score(of member: [UInt8]) -> Double? {
             indexed ? scores[HashedBytes(member)] : scanned(member)
