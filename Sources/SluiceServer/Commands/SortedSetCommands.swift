@@ -334,10 +334,6 @@ enum SortedSetCommands {
     /// A score as ZADD and ZINCRBY take it, by Redis's rule: all of the text is a number
     /// C's `strtod` reads (decimal, exponent, hex, `inf`), no leading space, not NaN, and
     /// not out of range (`1e400` and `1e-400` are refused, not rounded to inf or 0).
-    static func parseScore(_ bytes: [UInt8]) -> Double? {
-        bytes.withUnsafeBytes(parseScore)
-    }
-
     static func parseScore(_ bytes: UnsafeRawBufferPointer) -> Double? {
         guard let first = bytes.first, first != UInt8(ascii: " "), !(9...13).contains(first), !bytes.contains(0) else {
             return nil
