@@ -612,14 +612,14 @@ final class Dispatcher: Sendable {
         let budget = Int(context.configuration.expiryBudgetMilliseconds) * 1_000_000
         let started = monotonicNanoseconds()
         let step = 1_000
+        let checksPerShard = database.shards.isEmpty ? step : ShardedKeyspace.checksPerShard(step, shards: database.shards.count)
         while true {
             let now = timeSource.now()
             let removed = database.shards.isEmpty
                 ? database.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: step) }
                 // One shard at a time, so single-key commands on the others go on meanwhile.
                 : database.shards.reduce(0) { removed, shard in
-                    let checks = ShardedKeyspace.checksPerShard(step, shards: database.shards.count)
-                    return removed + shard.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: checks) }
+                    removed + shard.state.withLock { $0.keyspace.expireCycle(now: now, maxChecks: checksPerShard) }
                 }
             // Redis's rule of thumb: keep going only while more than a quarter of a step expired.
             if removed * 4 <= step || monotonicNanoseconds() - started >= budget { return }
