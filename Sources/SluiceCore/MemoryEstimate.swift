@@ -46,7 +46,7 @@ public enum MemoryEstimate {
 
     /// A hash field beyond its field and value arrays: the index entry (hashed key and
     /// position, in a dictionary at most 3/4 full) and the insertion-order slot.
-    static let hashEntry = 32 + MemoryLayout<HashValue.Contents.Slot?>.stride
+    static let hashEntry = FieldTable<[UInt8]>.entryBytes
 
     /// A sorted-set member beyond its bytes: the score index entry and its element in
     /// the ordered blocks.
