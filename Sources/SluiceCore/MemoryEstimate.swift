@@ -48,6 +48,9 @@ public enum MemoryEstimate {
     /// position, in a dictionary at most 3/4 full) and the insertion-order slot.
     static let hashEntry = FieldTable<[UInt8]>.entryBytes
 
+    /// A set member beyond its bytes: the index entry and the insertion-order slot.
+    static let setMember = FieldTable<NoPayload>.entryBytes
+
     /// A sorted-set member beyond its bytes: the score index entry and its element in
     /// the ordered blocks.
     static let sortedSetMember = 32 + MemoryLayout<SortedSet.Element>.stride
@@ -66,6 +69,7 @@ extension Value {
         case .list(let list): MemoryEstimate.box(ListValue.self) + list.heapBytes
         case .hash(let hash): HashValue.storageBytes + hash.heapBytes
         case .sortedSet(let set): SortedSet.storageBytes + set.heapBytes
+        case .set(let set): SetValue.storageBytes + set.heapBytes
         }
     }
 }

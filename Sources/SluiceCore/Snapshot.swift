@@ -11,7 +11,8 @@
 /// last leak i64 ns, blocked tag u8 (0, or 1 then i64 ns); sliding window = varint
 /// count, then (timestamp i64 ms, weight i64) runs; list = varint count, then strings;
 /// hash = varint count, then field and value strings in insertion order; sorted set =
-/// varint count, then (score as f64 bits u64, member string) in ascending order.
+/// varint count, then (score as f64 bits u64, member string) in ascending order; set =
+/// varint count, then member strings.
 ///
 /// Reading and writing are pure (bytes in, bytes out): the server does the file work.
 /// The reader checks the checksum before it builds anything, so a truncated or damaged
@@ -52,6 +53,7 @@ public enum Snapshot {
         case list = 4
         case hash = 5
         case sortedSet = 6
+        case set = 7
     }
 
     // MARK: Writing
@@ -172,6 +174,10 @@ public enum Snapshot {
                     fixed(element.score.bitPattern)
                     string(element.member)
                 }
+            case .set(let set):
+                bytes.append(Kind.set.rawValue)
+                varint(UInt64(set.count))
+                set.forEach { string($0) }
             }
         }
 
@@ -332,6 +338,11 @@ public enum Snapshot {
                     set.set(try string(), score: score)
                 }
                 value = .sortedSet(set)
+            case .set:
+                let count = try count(minimumSize: 1)
+                var set = SetValue()
+                for _ in 0..<count { set.insert(try string()) }
+                value = .set(set)
             }
             return Entry(key: key, value: value, expiresAt: expiresAt)
         }

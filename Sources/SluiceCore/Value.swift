@@ -10,8 +10,8 @@ public typealias Key = [UInt8]
 ///
 /// Every case's payload fits in 16 bytes, so a value is 17 and a keyspace entry 48
 /// (Keyspace.swift). Wider state is boxed (`indirect`): lists, which hold heap storage
-/// anyway, and a blocked leaky bucket, as blocks are rare. Hashes and sorted sets keep
-/// their contents in a class of their own, which they change in place.
+/// anyway, and a blocked leaky bucket, as blocks are rare. Hashes, sorted sets and sets
+/// keep their contents in a class of their own, which they change in place.
 public enum Value: Sendable, Equatable {
     case string([UInt8])
     /// A string that is a canonical decimal integer, kept as the number: counters
@@ -32,6 +32,8 @@ public enum Value: Sendable, Equatable {
     case hash(HashValue)
     /// A sorted set (`ZADD`, `ZRANGE`, ...); one reference to its contents (SortedSet.swift).
     case sortedSet(SortedSet)
+    /// A set (`SADD`, `SMEMBERS`, ...); one reference to its contents (SetValue.swift).
+    case set(SetValue)
 
     /// The name `TYPE` reports (and `SCAN ... TYPE` matches).
     public var typeName: String {
@@ -42,6 +44,7 @@ public enum Value: Sendable, Equatable {
         case .list: "list"
         case .hash: "hash"
         case .sortedSet: "zset"
+        case .set: "set"
         }
     }
 }
@@ -53,7 +56,7 @@ extension Value {
     var pointsToStorage: Bool {
         switch self {
         case .integer, .leakyBucket: false
-        case .string, .slidingWindow, .blockedLeakyBucket, .list, .hash, .sortedSet: true
+        case .string, .slidingWindow, .blockedLeakyBucket, .list, .hash, .sortedSet, .set: true
         }
     }
 

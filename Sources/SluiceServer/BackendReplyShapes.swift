@@ -24,6 +24,10 @@ struct ForwardedReply: Sendable {
         case rankWithScore
         /// LPOP/RPOP with a count: a missing key is a null array.
         case nullArray
+        /// SMEMBERS, SINTER, SUNION, SDIFF, SPOP with a count: an array; RESP3 a set.
+        case set
+        /// ZPOPMIN/ZPOPMAX without a count: member, score; RESP3 [member, double].
+        case flatScores
     }
 
     /// Chooses the shape from the command's name and options.
@@ -45,6 +49,12 @@ struct ForwardedReply: Sendable {
         case "zrange", "zrevrange", "zrangebyscore", "zrevrangebyscore":
             // Options follow key, start/min and stop/max.
             shape = Self.has("WITHSCORES", arguments, from: 4) ? .scorePairs : .asIs
+        case "zpopmin", "zpopmax":
+            shape = arguments.count == 3 ? .scorePairs : .flatScores
+        case "smembers", "sinter", "sunion", "sdiff":
+            shape = .set
+        case "spop":
+            shape = arguments.count == 3 ? .set : .asIs
         default:
             shape = .asIs
         }
@@ -76,6 +86,11 @@ struct ForwardedReply: Sendable {
                 pairs.append(.array([flat[index], .double(score)]))
             }
             return .array(pairs)
+        case (.set, .array(let members)):
+            return .set(members)
+        case (.flatScores, .array(let fields)) where fields.count == 2:
+            guard case .bulkString(let text) = fields[1], let score = Self.double(text) else { return reply }
+            return .array([fields[0], .double(score)])
         case (.rankWithScore, .array(let fields)) where version == .resp3 && fields.count == 2:
             guard case .bulkString(let text) = fields[1], let score = Self.double(text) else { return reply }
             return .array([fields[0], .double(score)])

@@ -64,6 +64,7 @@ final class CommandSpec: Sendable {
         "hset", "hmset", "hsetnx", "hget", "hmget", "hgetall", "hkeys", "hvals", "hlen", "hstrlen", "hexists", "hdel",
         "hincrby", "hincrbyfloat", "zadd", "zincrby", "zcard", "zscore", "zcount", "zrange", "zrevrange",
         "zrangebyscore", "zrevrangebyscore", "zrank", "zrevrank", "zrem", "zremrangebyscore", "zremrangebyrank",
+        "zpopmin", "zpopmax", "sadd", "srem", "scard", "sismember", "smismember", "smembers", "spop", "srandmember",
     ]
 
     convenience init(
@@ -144,7 +145,7 @@ final class CommandTable: Sendable {
     static let all = CommandTable(
         ConnectionCommands.specs + ServerCommands.specs + DebugCommands.specs + StringCommands.specs + KeyCommands.specs
             + LeakyBucketCommands.specs + CounterCommands.specs + ThrottleCommands.specs + SlidingWindowCommands.specs
-            + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs + AuthCommands.specs
+            + TransactionCommands.specs + HashCommands.specs + SortedSetCommands.specs + SetCommands.specs + AuthCommands.specs
             + ListCommands.specs
             + ScriptingCommands.specs + SlowlogCommands.specs
             + PersistenceCommands.specs + MemoryCommands.specs

@@ -109,6 +109,7 @@ final class Persistence: Sendable {
         case .list(let list): list.isEmpty
         case .hash(let hash): hash.isEmpty
         case .sortedSet(let set): set.isEmpty
+        case .set(let set): set.isEmpty
         case .string, .integer, .leakyBucket, .blockedLeakyBucket, .slidingWindow: false
         }
     }

@@ -137,14 +137,15 @@ struct KeyspaceMemoryTests {
         #expect(keyspace.usedMemory == 0)
     }
 
-    @Test("a hash and a sorted set changed through update are counted field by field")
+    @Test("a hash, a sorted set and a set changed through update are counted field by field")
     func collectionsThroughUpdate() {
         var keyspace = Keyspace()
         keyspace.set(key("h"), .hash(HashValue()), now: start)
         keyspace.set(key("z"), .sortedSet(SortedSet()), now: start)
+        keyspace.set(key("s"), .set(SetValue()), now: start)
         let empty = keyspace.usedMemory
         // Collections are boxed out of the entry, and the boxes count too.
-        #expect(empty == 2 * MemoryEstimate.entry + HashValue.storageBytes + SortedSet.storageBytes)
+        #expect(empty == 3 * MemoryEstimate.entry + HashValue.storageBytes + SortedSet.storageBytes + SetValue.storageBytes)
         for index in 0..<1_500 {
             _ = keyspace.update(key("h"), now: start) { value -> Void in
                 guard case .hash(var hash) = value else { return }
@@ -158,10 +159,16 @@ struct KeyspaceMemoryTests {
                 set.set(key("member\(index)"), score: Double(index))
                 value = .sortedSet(set)
             }
+            _ = keyspace.update(key("s"), now: start) { value -> Void in
+                guard case .set(var set) = value else { return }
+                value = .integer(0)
+                set.insert(key("member\(index)"))
+                value = .set(set)
+            }
         }
         expectConsistent(keyspace)
         let full = keyspace.usedMemory
-        #expect(full > empty + 1_500 * (MemoryEstimate.hashEntry + MemoryEstimate.sortedSetMember))
+        #expect(full > empty + 1_500 * (MemoryEstimate.hashEntry + MemoryEstimate.sortedSetMember + MemoryEstimate.setMember))
         _ = keyspace.update(key("h"), now: start) { value -> Void in
             guard case .hash(var hash) = value else { return }
             for index in 0..<1_500 { hash.remove(key("field\(index)")) }
@@ -172,6 +179,13 @@ struct KeyspaceMemoryTests {
             set.removeRanks(0..<1_000)
             for index in 1_000..<1_500 { set.remove(key("member\(index)")) }
             value = .sortedSet(set)
+        }
+        _ = keyspace.update(key("s"), now: start) { value -> Void in
+            guard case .set(var set) = value else { return }
+            var random = SystemRandomNumberGenerator()
+            for _ in 0..<1_000 { _ = set.popRandom(using: &random) }
+            for index in 0..<1_500 { set.remove(key("member\(index)")) }
+            value = .set(set)
         }
         #expect(keyspace.usedMemory == empty)
         expectConsistent(keyspace)

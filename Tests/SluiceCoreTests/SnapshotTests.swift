@@ -36,6 +36,7 @@ private func sampleEntries() -> [Snapshot.Entry] {
         Snapshot.Entry(key: bytes("h"), value: .hash(hash)),
         Snapshot.Entry(key: bytes("h0"), value: .hash(HashValue())),
         Snapshot.Entry(key: bytes("z"), value: .sortedSet(zset), expiresAt: -7),
+        Snapshot.Entry(key: bytes("set"), value: .set(SetValue([bytes("b"), [], [0, 255, 13, 10], bytes("a")]))),
     ]
 }
 

@@ -397,7 +397,7 @@ struct BackendModeTests {
         }
     }
 
-    @Test("forwarded commands reply in the bytes Redis 7 sends, RESP2 and RESP3: maps, doubles, score pairs, null arrays")
+    @Test("forwarded commands reply in the bytes Redis 7 sends, RESP2 and RESP3: maps, doubles, score pairs, null arrays, sets")
     func forwardedReplyShapes() async throws {
         let redis = try RedisServer()
         try await withBackendServer(redis) { server in
@@ -411,6 +411,10 @@ struct BackendModeTests {
                     let connection = name == "sluice" ? sluice : direct
                     _ = try connection.command("HSET", prefix + "h", "f1", "v1", "f2", "v2")
                     _ = try connection.command("ZADD", prefix + "z", "1.5", "a", "2", "b", "inf", "c")
+                    _ = try connection.command("ZADD", prefix + "p", "1.5", "a", "2", "b", "3", "c", "4", "d")
+                    // One member each, so set replies list them in one order on both.
+                    _ = try connection.command("SADD", prefix + "s", "m")
+                    _ = try connection.command("SADD", prefix + "pop", "m")
                 }
                 let commands: [[String]] = [
                     ["HGETALL", "h"], ["HGETALL", "missing"],
@@ -422,6 +426,10 @@ struct BackendModeTests {
                     ["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "WITHSCORES"],
                     ["LPOP", "missing", "2"], ["RPOP", "missing", "2"], ["LPOP", "missing"], ["GET", "missing"],
                     ["HINCRBYFLOAT", "h", "n", "1.5"], ["INCRBYFLOAT", "f", "2.5"],
+                    ["ZPOPMIN", "p"], ["ZPOPMAX", "p", "2"], ["ZPOPMIN", "p", "0"], ["ZPOPMIN", "missing"],
+                    ["SMEMBERS", "s"], ["SMEMBERS", "missing"], ["SINTER", "s"], ["SUNION", "s", "missing"], ["SDIFF", "s"],
+                    ["SISMEMBER", "s", "m"], ["SRANDMEMBER", "s", "2"], ["SPOP", "missing"], ["SPOP", "missing", "1"],
+                    ["SPOP", "pop", "1"],
                 ]
                 for command in commands {
                     let key = command[1]

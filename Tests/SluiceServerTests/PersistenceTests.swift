@@ -68,6 +68,7 @@ struct PersistenceTests {
         #expect(try c.command("RPUSH", "l", "x", "y", "x") == ":3\r\n")
         #expect(try c.command("ZADD", "z", "2.5", "m", "-1", "n") == ":2\r\n")
         #expect(try c.command("PEXPIRE", "z", "90000") == ":1\r\n")
+        #expect(try c.command("SADD", "set", "b", "", "a") == ":3\r\n")
         _ = try c.command("CONSUME", "lb", "5", "10", "AMOUNT", "3")
         #expect(try c.command("ACQUIRE", "sw", "2", "RATE", "2", "60000") == "*3\r\n:1\r\n:0\r\n:-1\r\n")
     }
@@ -84,6 +85,7 @@ struct PersistenceTests {
             case "+hash\r\n": try c.command("HGETALL", key)
             case "+list\r\n": try c.command("LRANGE", key, "0", "-1")
             case "+zset\r\n": try c.command("ZRANGE", key, "0", "-1", "WITHSCORES")
+            case "+set\r\n": try c.command("SMEMBERS", key)
             case "+leakybucket\r\n": try c.command("PEEK", key, "5", "10")
             default: ""
             }
@@ -101,13 +103,13 @@ struct PersistenceTests {
             let c = try first.connect()
             try populate(c)
             let before = try fingerprint(c)
-            #expect(before.count == 8)
+            #expect(before.count == 9)
             #expect(try c.command("SAVE") == "+OK\r\n")
             #expect(try c.command("LASTSAVE") == ":\(clock.now().milliseconds / 1000)\r\n")
             #expect(try c.command("SET", "after", "save") == "+OK\r\n")
             // The file holds what SAVE saw, not what came after.
             let saved = try Snapshot.decode(readFileBytes(directory.snapshot) ?? [])
-            #expect(saved.entries.count == 8)
+            #expect(saved.entries.count == 9)
             #expect(!saved.entries.contains { $0.key == Array("after".utf8) })
 
             try await withServer(configure: { $0.snapshotPath = directory.snapshot }, clock: clock) { second in
@@ -115,7 +117,7 @@ struct PersistenceTests {
                 #expect(try fingerprint(d) == before)
                 // The sliding window's log came back too: its 2 units fill the limit.
                 #expect(try d.command("ACQUIRE", "sw", "1", "RATE", "2", "60000") == "*3\r\n:0\r\n:60001\r\n:0\r\n")
-                #expect(try d.command("INFO", "persistence").contains("rdb_last_load_keys_loaded:8\r\n"))
+                #expect(try d.command("INFO", "persistence").contains("rdb_last_load_keys_loaded:9\r\n"))
             }
         }
     }
@@ -142,7 +144,7 @@ struct PersistenceTests {
         }
     }
 
-    @Test("empty lists, hashes and sorted sets in a file are not loaded")
+    @Test("empty lists, hashes, sorted sets and sets in a file are not loaded")
     func emptyCollections() async throws {
         let directory = try ScratchDirectory()
         defer { directory.remove() }
@@ -150,6 +152,7 @@ struct PersistenceTests {
             Snapshot.Entry(key: Array("l".utf8), value: .list(ListValue())),
             Snapshot.Entry(key: Array("h".utf8), value: .hash(HashValue())),
             Snapshot.Entry(key: Array("z".utf8), value: .sortedSet(SortedSet())),
+            Snapshot.Entry(key: Array("set".utf8), value: .set(SetValue())),
             Snapshot.Entry(key: Array("s".utf8), value: .string([])),
         ], savedAt: Instant(milliseconds: 0)))
         try await withServer(configure: { $0.snapshotPath = directory.snapshot }) { server in

@@ -335,4 +335,24 @@ struct SortedSetCommandTests {
             #expect(try c.command("HLEN", "h") == ":1\r\n")
         }
     }
+
+    @Test("ZPOPMIN and ZPOPMAX pop in score order across the blocks of a large sorted set, then delete it")
+    func popLarge() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            var words = ["ZADD", "z"]
+            for index in 0..<1_000 { words += ["\(index)", "m\(index)"] }
+            #expect(try c.command(words) == ":1000\r\n")
+            guard case .array(let low) = try c.call("ZPOPMIN", "z", "600") else { Issue.record("no array"); return }
+            #expect(low.count == 1_200)
+            #expect(low.first == .bulkString(Array("m0".utf8)) && low.last == .bulkString(Array("599".utf8)))
+            #expect(try c.command("ZPOPMAX", "z") == "*2\r\n$4\r\nm999\r\n$3\r\n999\r\n")
+            #expect(try c.command("ZRANGE", "z", "0", "0") == "*1\r\n$4\r\nm600\r\n")
+            #expect(try c.command("ZSCORE", "z", "m599") == "$-1\r\n")
+            guard case .array(let high) = try c.call("ZPOPMAX", "z", "1000") else { Issue.record("no array"); return }
+            #expect(high.count == 798)
+            #expect(high[0] == .bulkString(Array("m998".utf8)) && high[796] == .bulkString(Array("m600".utf8)))
+            #expect(try c.command("EXISTS", "z") == ":0\r\n")
+        }
+    }
 }

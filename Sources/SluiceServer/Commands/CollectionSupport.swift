@@ -1,6 +1,6 @@
 import SluiceCore
 
-/// A kind of collection a key can hold (hash, sorted set): how to find it in a `Value`
+/// A kind of collection a key can hold (hash, sorted set, set): how to find it in a `Value`
 /// and put it back.
 protocol KeyspaceCollection {
     init()
@@ -24,6 +24,14 @@ extension SortedSet: KeyspaceCollection {
     }
 
     var asValue: Value { .sortedSet(self) }
+}
+
+extension SetValue: KeyspaceCollection {
+    static func extract(_ value: Value) -> SetValue? {
+        if case .set(let set) = value { set } else { nil }
+    }
+
+    var asValue: Value { .set(self) }
 }
 
 extension ShardedKeyspace {

@@ -103,6 +103,16 @@ enum SortedSetCommands {
             }
             return .integer(Int64(removed ?? 0))
         },
+        CommandSpec("zpopmin", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+                    since: "5.0.0") { invocation, state throws(CommandError) in
+            try pop(&invocation, &state, highest: false)
+        },
+        CommandSpec("zpopmax", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+                    since: "5.0.0") { invocation, state throws(CommandError) in
+            try pop(&invocation, &state, highest: true)
+        },
     ]
 
     private static func sortedSet(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> SortedSet? {
@@ -270,6 +280,32 @@ enum SortedSetCommands {
             flat.append(.double(element.score))
         }
         return .array(flat)
+    }
+
+    /// ZPOPMIN / ZPOPMAX key [count]: the popped members and scores, lowest (highest)
+    /// first. Without a count a flat `[member, score]`; with one, in RESP3 an array of
+    /// pairs, as ZRANGE WITHSCORES replies; empty when the key is missing.
+    private static func pop(_ invocation: inout Invocation, _ state: inout DatabaseState, highest: Bool) throws(CommandError) -> RESPValue {
+        let key = try invocation.arguments.next()
+        var count: Int64 = 1
+        let counted = !invocation.arguments.isEmpty
+        if counted {
+            guard let value = parseInteger(try invocation.arguments.next()), value >= 0 else {
+                throw .err("value is out of range, must be positive")
+            }
+            try invocation.arguments.finish()
+            count = value
+        }
+        let popped = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set -> [SortedSet.Element] in
+            let ranks = highest ? max(0, set.count - Int(clamping: count))..<set.count : 0..<min(set.count, Int(clamping: count))
+            let elements = set.elements(ranks: ranks, reverse: highest)
+            set.removeRanks(ranks)
+            return elements
+        } ?? []
+        guard counted else {
+            return .array(popped.flatMap { [RESPValue.bulkString($0.member), .double($0.score)] })
+        }
+        return reply(popped, withScores: true, invocation.client.protocolVersion)
     }
 
     /// ZRANK / ZREVRANK key member [WITHSCORE]

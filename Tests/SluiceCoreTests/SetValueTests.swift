@@ -1,0 +1,104 @@
+import SeededRandom
+import Testing
+@testable import SluiceCore
+
+private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+@Suite("SetValue")
+struct SetValueTests {
+    @Test("a set agrees with a model in members while scanned and once it builds its index")
+    func agreesWithModel() {
+        var random = SplitMix64(seed: 11)
+        var set = SetValue()
+        var model = Set<[UInt8]>()
+        func check(_ step: Int) {
+            #expect(set.count == model.count, "step \(step)")
+            #expect(Set(set.members) == model, "step \(step)")
+            #expect(set.members.count == model.count, "step \(step): a member listed twice")
+        }
+        for round in 0..<2 {
+            // Round 0 keeps to 100 members (scanned); round 1 to 400 (indexed past 128).
+            let members = round == 0 ? 100 : 400
+            for step in 0..<4_000 {
+                let member = bytes("m\(Int.random(in: 0..<members, using: &random))")
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: #expect(set.remove(member) == (model.remove(member) != nil), "step \(step)")
+                case 1:
+                    let popped = set.popRandom(using: &random)
+                    #expect(popped.map { model.remove($0) != nil } ?? model.isEmpty, "step \(step)")
+                default: #expect(set.insert(member) == model.insert(member).inserted, "step \(step)")
+                }
+                #expect(set.contains(member) == model.contains(member), "step \(step)")
+                if step % 50 == 0 { check(step) }
+            }
+            check(round)
+        }
+    }
+
+    @Test("popping at random takes every member once, then the set is empty")
+    func popDrains() {
+        var random = SplitMix64(seed: 5)
+        let members = (0..<300).map { bytes("m\($0)") }
+        var set = SetValue(members)
+        var popped: [[UInt8]] = []
+        while let member = set.popRandom(using: &random) { popped.append(member) }
+        #expect(popped.count == 300)
+        #expect(Set(popped) == Set(members))
+        #expect(set.isEmpty && set.heapBytes == 0)
+        #expect(set.randomMember(using: &random) == nil)
+    }
+
+    @Test("random members are spread over all members, holes skipped")
+    func randomIsSpread() {
+        var random = SplitMix64(seed: 9)
+        var set = SetValue((0..<20).map { bytes("m\($0)") })
+        // Holes where every other member was: a draw must never return one.
+        for index in stride(from: 0, to: 20, by: 2) { set.remove(bytes("m\(index)")) }
+        var seen: [[UInt8]: Int] = [:]
+        for _ in 0..<10_000 { seen[set.randomMember(using: &random)!, default: 0] += 1 }
+        #expect(Set(seen.keys) == Set(stride(from: 1, to: 20, by: 2).map { bytes("m\($0)") }))
+        // 1,000 expected each; a member drawn half as often as the others would fail.
+        #expect(seen.values.allSatisfy { $0 > 800 && $0 < 1_200 }, "\(seen.values.sorted())")
+    }
+
+    @Test("a copy is a value: changing either, small or indexed, leaves the other as it was")
+    func copiesAreValues() {
+        var random = SplitMix64(seed: 1)
+        for size in [3, 200] {
+            var original = SetValue((0..<size).map { bytes("m\($0)") })
+            let members = original.members, heapBytes = original.heapBytes
+            var copy = original
+            copy.insert(bytes("new"))
+            copy.remove(bytes("m1"))
+            _ = copy.popRandom(using: &random)
+            #expect(original.members == members)
+            #expect(original.heapBytes == heapBytes)
+            #expect(!original.contains(bytes("new")) && original.contains(bytes("m1")))
+            original.remove(bytes("m2"))
+            #expect(copy.contains(bytes("new")))
+            #expect(copy.count == size - 1)
+        }
+    }
+
+    @Test("memory counts each member, and nothing once they are all gone")
+    func memory() {
+        var set = SetValue()
+        set.insert(bytes("a"))
+        let one = set.heapBytes
+        #expect(one == MemoryEstimate.setMember + MemoryEstimate.bytes(1))
+        set.insert(bytes("a"))
+        #expect(set.heapBytes == one)
+        set.insert(Array(repeating: 7, count: 100))
+        #expect(set.heapBytes == 2 * MemoryEstimate.setMember + MemoryEstimate.bytes(1) + MemoryEstimate.bytes(100))
+        set.remove(bytes("a"))
+        set.remove(Array(repeating: 7, count: 100))
+        #expect(set.heapBytes == 0)
+    }
+
+    @Test("equality ignores member order")
+    func equality() {
+        #expect(SetValue([bytes("a"), bytes("b")]) == SetValue([bytes("b"), bytes("a"), bytes("b")]))
+        #expect(SetValue([bytes("a")]) != SetValue([bytes("a"), bytes("b")]))
+        #expect(SetValue([bytes("a")]) != SetValue([bytes("b")]))
+    }
+}
