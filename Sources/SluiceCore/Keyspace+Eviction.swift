@@ -73,7 +73,7 @@ extension Keyspace {
                 guard entries[draw].keyLength != Self.hole && entries[draw].expiresAt != Self.noExpiry else { continue }
                 position = draw
             } else {
-                let start = Int.random(in: 0..<entries.count)
+                let start = Int.random(in: 0..<entries.count, using: &random)
                 guard let found = nextKey(from: start, withDeadline: policy != .allKeysRandom) else { break }
                 position = found
             }

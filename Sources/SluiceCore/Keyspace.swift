@@ -101,6 +101,8 @@ public struct Keyspace: Sendable {
     private var generation: UInt64 = 0
     /// Where the next active-expiry sweep starts.
     private var sweepPosition = 0
+    /// Where eviction and `randomKey` draw positions (FastRandom.swift).
+    var random = FastRandom()
     /// The keys some connection `WATCH`es: how many watchers, and a version bumped on every change.
     var watches: [Key: WatchedKey] = [:]
     /// The process's hash key, kept here so a look-up reads no global.
@@ -363,10 +365,10 @@ public struct Keyspace: Sendable {
         let nowMs = now.milliseconds
         // Bounded tries: compaction keeps at least a quarter of the entries live.
         for _ in 0..<64 {
-            let position = Int.random(in: 0..<entries.count)
+            let position = Int.random(in: 0..<entries.count, using: &random)
             if isLive(position, nowMs: nowMs) { return keyBytes(at: position) }
         }
-        var position = Int.random(in: 0..<entries.count)
+        var position = Int.random(in: 0..<entries.count, using: &random)
         for _ in 0..<entries.count {
             if isLive(position, nowMs: nowMs) { return keyBytes(at: position) }
             position = position + 1 == entries.count ? 0 : position + 1

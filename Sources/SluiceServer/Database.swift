@@ -20,6 +20,9 @@ struct DatabaseState: ~Copyable {
     var slowlog = SlowLog()
     /// `maxmemory` and its policy (MemoryLimit.swift).
     var memoryLimit = MemoryLimit()
+    /// Random picks of commands (`SPOP`, `SRANDMEMBER`); one per shard's state, as each is
+    /// changed only under its lock.
+    var random = FastRandom()
     /// With more than one shard, while every lock is held (`Database.withExclusive`): each
     /// shard's own state's address, whose counters `foldShardStatistics` takes.
     var lockedShards: [Int] = []

@@ -120,7 +120,9 @@ enum SetCommands {
     /// that many, all of them (and the key) when the count reaches the set's size.
     private static func pop(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.next()
-        var generator = SystemRandomNumberGenerator()
+        // A copy, put back after: the closures below change the keyspace, also in `state`.
+        var generator = state.random
+        defer { state.random = generator }
         guard !invocation.arguments.isEmpty else {
             let popped = try state.keyspace.modifyCollection(key, SetValue.self, now: invocation.now, create: false) { set in
                 set.popRandom(using: &generator)
@@ -151,7 +153,8 @@ enum SetCommands {
     /// may repeat.
     private static func randomMembers(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.next()
-        var generator = SystemRandomNumberGenerator()
+        var generator = state.random
+        defer { state.random = generator }
         guard !invocation.arguments.isEmpty else {
             return try set(key, &invocation, &state)?.randomMember(using: &generator).map(RESPValue.bulkString) ?? .null
         }
