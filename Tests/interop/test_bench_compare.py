@@ -17,7 +17,7 @@ SLUICE_BIN = Path(os.environ.get("SLUICE_BIN", REPO / ".build" / "debug" / "slui
 # Each group's rows (test, server) in the Markdown table, at -P 1.
 EXPECTED_ROWS = {
     "core": ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"],
-    "types": ["HSET", "HGETALL", "HINCRBY", "ZADD", "ZRANGE", "ZINCRBY", "LPUSH", "RPOP"],
+    "types": ["HSET", "HGETALL", "HINCRBY", "ZADD", "ZRANGE", "ZPOPMIN", "ZINCRBY", "LPUSH", "RPOP", "SADD", "SMEMBERS", "SPOP"],
     "ratelimit": [("GET", "Redis"), ("EVALSHA", "Redis"), ("CONSUME", "Sluice"), ("CL.THROTTLE", "Sluice"),
                   ("ACQUIRE", "Sluice"), ("INCR bounded", "Sluice")],
     "scripting": ["EVALSHA"],
