@@ -127,6 +127,28 @@ public struct RESPDirectWriter {
         self.raw.header(RESPType.integer, value)
     }
 
+    /// The most bytes `bulkString` takes for `count` bytes.
+    public static func bulkBound(_ count: Int) -> Int {
+        RESPRawWriter.maxHeader + count + 2
+    }
+
+    /// `$<length>\r\n<bytes>\r\n`, as `.bulkString` is encoded.
+    public mutating func bulkString(_ bytes: UnsafeRawBufferPointer) {
+        self.raw.bulkString(bytes)
+    }
+
+    /// The header of a map of `count` pairs, as `.map` is encoded: RESP3 `%<count>`, RESP2
+    /// a flat array of twice as many elements.
+    public mutating func mapHeader(_ count: Int) {
+        self.raw.header(self.version == .resp3 ? RESPType.map : RESPType.array, Int64(self.version == .resp3 ? count : 2 * count))
+    }
+
+    /// The header of a set of `count` elements, as `.set` is encoded: RESP3 `~<count>`,
+    /// RESP2 an array.
+    public mutating func setHeader(_ count: Int) {
+        self.raw.header(self.version == .resp3 ? RESPType.set : RESPType.array, Int64(count))
+    }
+
     /// A scalar, encoded as `writeRESPValue` encodes it; not for strings or aggregates,
     /// whose size the bounds do not cover.
     public mutating func scalar(_ value: RESPValue) {

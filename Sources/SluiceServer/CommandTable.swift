@@ -18,6 +18,10 @@ typealias CommandHandler = @Sendable (inout Invocation, inout DatabaseState) thr
 /// into the connection's output (`DecisionReply`).
 typealias DecisionHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> DecisionReply
 
+/// A command that lists a collection's contents: the collection, which the dispatcher
+/// writes straight into the connection's output (`CollectionListing`).
+typealias ListingHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> CollectionListing
+
 /// A command as data: `COMMAND`, `COMMAND DOCS` and the dispatcher's arity check
 /// all come from these. A class so that dispatch holds one reference, not a copy of
 /// every field.
@@ -40,6 +44,9 @@ final class CommandSpec: Sendable {
     /// Set for the rate-limit decisions; `handler` then builds the decision's reply value
     /// (for `EXEC` and scripts).
     let decision: DecisionHandler?
+    /// Set for the commands that list a collection; `handler` then builds the listing's
+    /// reply value (for `EXEC` and scripts).
+    let listing: ListingHandler?
     /// Flagged `denyoom`: may add data, so refused over `maxmemory` (MemoryLimit.swift).
     let deniedOverMemoryLimit: Bool
     /// Flagged `write`; and flagged `noscript` or `blocking`, refused to scripts. Read
@@ -73,7 +80,7 @@ final class CommandSpec: Sendable {
         wordCounts: [Int] = [], handler: @escaping CommandHandler
     ) {
         self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
-                  subcommands: subcommands, wordCounts: wordCounts, handler: handler, decision: nil)
+                  subcommands: subcommands, wordCounts: wordCounts, handler: handler, decision: nil, listing: nil)
     }
 
     /// A rate-limit command, given by its decision.
@@ -84,13 +91,24 @@ final class CommandSpec: Sendable {
         self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
                   subcommands: [], wordCounts: [], handler: { invocation, state throws(CommandError) in
                       try decision(&invocation, &state).value(invocation.client.protocolVersion)
-                  }, decision: decision)
+                  }, decision: decision, listing: nil)
+    }
+
+    /// A command that lists a collection, given by the listing.
+    convenience init(
+        _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
+        group: String, summary: String, since: String = "1.0.0", listing: @escaping ListingHandler
+    ) {
+        self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
+                  subcommands: [], wordCounts: [], handler: { invocation, state throws(CommandError) in
+                      try listing(&invocation, &state).value(invocation.client.protocolVersion)
+                  }, decision: nil, listing: listing)
     }
 
     private init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int),
         group: String, summary: String, since: String, subcommands: [SubcommandSpec], wordCounts: [Int],
-        handler: @escaping CommandHandler, decision: DecisionHandler?
+        handler: @escaping CommandHandler, decision: DecisionHandler?, listing: ListingHandler?
     ) {
         self.name = name
         self.arity = arity
@@ -104,6 +122,7 @@ final class CommandSpec: Sendable {
         self.subcommands = subcommands
         self.handler = handler
         self.decision = decision
+        self.listing = listing
         self.deniedOverMemoryLimit = flags.contains("denyoom")
         self.isWrite = flags.contains("write")
         // A blocking command would wait with the database lock held; Redis flags those noscript too.

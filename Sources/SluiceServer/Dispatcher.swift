@@ -63,11 +63,14 @@ enum Reply {
     case value(RESPValue)
     /// A rate-limit decision, written as bytes without a value (`DecisionReply`).
     case decision(DecisionReply)
+    /// A collection's contents, written as bytes from the collection (`CollectionListing`).
+    case listing(CollectionListing)
 
     func value(_ version: RESPVersion) -> RESPValue {
         switch self {
         case .value(let value): value
         case .decision(let decision): decision.value(version)
+        case .listing(let listing): listing.value(version)
         }
     }
 
@@ -75,6 +78,7 @@ enum Reply {
         switch self {
         case .value(let value): buffer.writeRESPValue(value, version: version)
         case .decision(let decision): decision.write(into: &buffer, version)
+        case .listing(let listing): listing.write(into: &buffer, version)
         }
     }
 }
@@ -549,6 +553,15 @@ final class Dispatcher: Sendable {
             state.stats.commands[position].calls += 1
             do throws(CommandError) {
                 emit(.decision(try decision(&invocation, &state)))
+            } catch {
+                emit(.value(Self.failed(error, at: position, &state)))
+            }
+            return position
+        }
+        if let listing = spec.listing {
+            state.stats.commands[position].calls += 1
+            do throws(CommandError) {
+                emit(.listing(try listing(&invocation, &state)))
             } catch {
                 emit(.value(Self.failed(error, at: position, &state)))
             }

@@ -1,3 +1,5 @@
+import NIOCore
+import RESP
 import SluiceCore
 
 /// A kind of collection a key can hold (hash, sorted set, set): how to find it in a `Value`
@@ -73,5 +75,69 @@ extension ShardedKeyspace {
             value = collection.isEmpty ? nil : collection.asValue
         }
         return try outcome.get()
+    }
+}
+
+/// The reply of a command that lists a collection (`HGETALL`, `HKEYS`, `HVALS`,
+/// `SMEMBERS`), written straight from the collection into the connection's output:
+/// built as values, the reply retained every field and value and allocated an array of
+/// them, only to encode and release them. The collection is held by one reference
+/// until then, written before the next command of the burst runs.
+enum CollectionListing {
+    /// Fields and values: RESP3 a map, RESP2 a flat array.
+    case hashPairs(HashValue)
+    case hashFields(HashValue)
+    case hashValues(HashValue)
+    /// RESP3 a set, RESP2 an array.
+    case setMembers(SetValue)
+
+    /// The reply as a value, for `EXEC` and scripts; `write` gives the same bytes.
+    func value(_ version: RESPVersion) -> RESPValue {
+        var elements: [RESPValue] = []
+        switch self {
+        case .hashPairs(let hash):
+            var pairs: [RESPPair] = []
+            pairs.reserveCapacity(hash.count)
+            hash.forEach { pairs.append(RESPPair(.bulkString($0), .bulkString($1))) }
+            return .map(pairs)
+        case .hashFields(let hash):
+            elements.reserveCapacity(hash.count)
+            hash.forEach { field, _ in elements.append(.bulkString(field)) }
+        case .hashValues(let hash):
+            elements.reserveCapacity(hash.count)
+            hash.forEach { _, value in elements.append(.bulkString(value)) }
+        case .setMembers(let set):
+            elements.reserveCapacity(set.count)
+            set.forEach { elements.append(.bulkString($0)) }
+            return .set(elements)
+        }
+        return .array(elements)
+    }
+
+    func write(into buffer: inout ByteBuffer, _ version: RESPVersion) {
+        switch self {
+        case .hashPairs(let hash):
+            buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.mapHeader(hash.count) }
+            hash.forEach { field, value in
+                Self.bulk(field, into: &buffer, version)
+                Self.bulk(value, into: &buffer, version)
+            }
+        case .hashFields(let hash):
+            buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.arrayHeader(hash.count) }
+            hash.forEach { field, _ in Self.bulk(field, into: &buffer, version) }
+        case .hashValues(let hash):
+            buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.arrayHeader(hash.count) }
+            hash.forEach { _, value in Self.bulk(value, into: &buffer, version) }
+        case .setMembers(let set):
+            buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.setHeader(set.count) }
+            set.forEach { Self.bulk($0, into: &buffer, version) }
+        }
+    }
+
+    @inline(__always)
+    private static func bulk(_ bytes: [UInt8], into buffer: inout ByteBuffer, _ version: RESPVersion) {
+        bytes.withUnsafeBytes { bytes in
+            buffer.writeRESP(version: version, bound: RESPDirectWriter.bulkBound(bytes.count)) { $0.bulkString(bytes) }
+        }
     }
 }

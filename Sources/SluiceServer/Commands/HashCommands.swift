@@ -38,19 +38,19 @@ enum HashCommands {
             return .array(invocation.arguments.rest().map { field in hash?[field].map(RESPValue.bulkString) ?? .null })
         },
         CommandSpec("hgetall", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
-                    summary: "Returns all fields and values in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+                    summary: "Returns all fields and values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
             let key = try invocation.arguments.next()
-            return .map(try reply(hash(key, &invocation, &state)) { RESPPair(.bulkString($0), .bulkString($1)) })
+            return .hashPairs(try hash(key, &invocation, &state) ?? HashValue())
         },
         CommandSpec("hkeys", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
-                    summary: "Returns all fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+                    summary: "Returns all fields in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
             let key = try invocation.arguments.next()
-            return .array(try reply(hash(key, &invocation, &state)) { field, _ in .bulkString(field) })
+            return .hashFields(try hash(key, &invocation, &state) ?? HashValue())
         },
         CommandSpec("hvals", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
-                    summary: "Returns all values in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
+                    summary: "Returns all values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
             let key = try invocation.arguments.next()
-            return .array(try reply(hash(key, &invocation, &state)) { _, value in .bulkString(value) })
+            return .hashValues(try hash(key, &invocation, &state) ?? HashValue())
         },
         CommandSpec("hlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the number of fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
@@ -137,15 +137,6 @@ enum HashCommands {
         // A field set to the value it had still counts as a write for WATCH, as in Redis.
         state.keyspace.noteWrite(key)
         return added ?? 0
-    }
-
-    /// One element per field of `hash` (none for a missing key), made by `element`.
-    private static func reply<Element>(_ hash: HashValue?, _ element: ([UInt8], [UInt8]) -> Element) -> [Element] {
-        guard let hash else { return [] }
-        var elements = [Element]()
-        elements.reserveCapacity(hash.count)
-        hash.forEach { elements.append(element($0, $1)) }
-        return elements
     }
 
     private static func hash(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> HashValue? {

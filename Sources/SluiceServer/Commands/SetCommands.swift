@@ -45,9 +45,9 @@ enum SetCommands {
             return .array(invocation.arguments.rest().map { .integer(set?.contains($0) == true ? 1 : 0) })
         },
         CommandSpec("smembers", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "set",
-                    summary: "Returns all members of a set.", since: "1.0.0") { invocation, state throws(CommandError) in
+                    summary: "Returns all members of a set.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
             let key = try invocation.arguments.next()
-            return reply(try set(key, &invocation, &state))
+            return .setMembers(try set(key, &invocation, &state) ?? SetValue())
         },
         CommandSpec("spop", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
@@ -57,8 +57,8 @@ enum SetCommands {
         CommandSpec("smove", arity: 4, flags: ["write", "fast"], keys: (1, 2, 1), group: "set",
                     summary: "Moves a member from one set to another.", since: "1.0.0", handler: move),
         CommandSpec("sinter", arity: -2, flags: ["readonly"], keys: (1, -1, 1), group: "set",
-                    summary: "Returns the intersect of multiple sets.", since: "1.0.0") { invocation, state throws(CommandError) in
-            reply(intersection(try sets(&invocation, &state)))
+                    summary: "Returns the intersect of multiple sets.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
+            .setMembers(intersection(try sets(&invocation, &state)))
         },
         CommandSpec("sintercard", arity: -3, flags: ["readonly", "movablekeys"], group: "set",
                     summary: "Returns the number of members of the intersect of multiple sets.", since: "7.0.0",
@@ -69,8 +69,8 @@ enum SetCommands {
             return store(intersection(try sets(&invocation, &state)), at: destination, &invocation, &state)
         },
         CommandSpec("sunion", arity: -2, flags: ["readonly"], keys: (1, -1, 1), group: "set",
-                    summary: "Returns the union of multiple sets.", since: "1.0.0") { invocation, state throws(CommandError) in
-            reply(union(try sets(&invocation, &state)))
+                    summary: "Returns the union of multiple sets.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
+            .setMembers(union(try sets(&invocation, &state)))
         },
         CommandSpec("sunionstore", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "set",
                     summary: "Stores the union of multiple sets in a key.", since: "1.0.0") { invocation, state throws(CommandError) in
@@ -78,8 +78,8 @@ enum SetCommands {
             return store(union(try sets(&invocation, &state)), at: destination, &invocation, &state)
         },
         CommandSpec("sdiff", arity: -2, flags: ["readonly"], keys: (1, -1, 1), group: "set",
-                    summary: "Returns the difference of multiple sets.", since: "1.0.0") { invocation, state throws(CommandError) in
-            reply(difference(try sets(&invocation, &state)))
+                    summary: "Returns the difference of multiple sets.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
+            .setMembers(difference(try sets(&invocation, &state)))
         },
         CommandSpec("sdiffstore", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "set",
                     summary: "Stores the difference of multiple sets in a key.", since: "1.0.0") { invocation, state throws(CommandError) in
@@ -104,14 +104,6 @@ enum SetCommands {
             sets.append(try set(try invocation.arguments.next(), &invocation, &state))
         }
         return sets
-    }
-
-    private static func reply(_ set: SetValue?) -> RESPValue {
-        guard let set else { return .set([]) }
-        var members: [RESPValue] = []
-        members.reserveCapacity(set.count)
-        set.forEach { members.append(.bulkString($0)) }
-        return .set(members)
     }
 
     // MARK: Random members

@@ -1,0 +1,56 @@
+import NIOCore
+import RESP
+import SeededRandom
+import SluiceCore
+import Testing
+@testable import SluiceServer
+
+@Suite("Collection listings written straight as bytes")
+struct CollectionListingTests {
+    @Test("every listing's bytes are those of its reply value, RESP2 and RESP3: empty, binary, long and many-field collections")
+    func bytesMatchValues() {
+        var generator = SplitMix64(seed: 17)
+        func word() -> [UInt8] {
+            // Empty, short, CR LF and NUL inside, and long enough to need a wider length.
+            let length = [0, 1, 5, 300, 70_000][Int.random(in: 0..<5, using: &generator)]
+            return (0..<length).map { _ in [0, 13, 10, 0x61, 0xFF][Int.random(in: 0..<5, using: &generator)] }
+        }
+        var mismatches = 0
+        for size in [0, 1, 2, 10, 129, 300] {
+            var hash = HashValue()
+            var set = SetValue()
+            for index in 0..<size {
+                hash.set(Array("f\(index)".utf8) + word(), word())
+                set.insert(Array("m\(index)".utf8) + word())
+            }
+            let listings: [CollectionListing] = [.hashPairs(hash), .hashFields(hash), .hashValues(hash), .setMembers(set)]
+            for listing in listings {
+                for version in [RESPVersion.resp2, .resp3] {
+                    var direct = ByteBuffer()
+                    listing.write(into: &direct, version)
+                    var value = ByteBuffer()
+                    value.writeRESPValue(listing.value(version), version: version)
+                    if direct != value { mismatches += 1 }
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test("HGETALL, HKEYS, HVALS and SMEMBERS answer the same inside MULTI and scripts as alone")
+    func sameInTransactionsAndScripts() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("HSET", "h", "a", "1", "b", "2")
+            _ = try c.command("SADD", "s", "x")
+            for command in [["HGETALL", "h"], ["HKEYS", "h"], ["HVALS", "h"], ["SMEMBERS", "s"], ["HGETALL", "none"]] {
+                let alone = try c.command(command)
+                _ = try c.command("MULTI")
+                _ = try c.command(command)
+                #expect(try c.command("EXEC") == "*1\r\n" + alone, "\(command)")
+                let script = "return redis.call('\(command[0])', KEYS[1])"
+                #expect(try c.command("EVAL", script, "1", command[1]) == alone, "\(command)")
+            }
+        }
+    }
+}
