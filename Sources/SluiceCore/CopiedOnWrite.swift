@@ -22,8 +22,8 @@ struct CopiedOnWrite<Contents>: @unchecked Sendable {
 
     /// Changes the contents, after copying them if another value shares them.
     @inline(__always)
-    mutating func modify<R>(_ body: (inout Contents) -> R) -> R {
+    mutating func modify<R, E: Error>(_ body: (inout Contents) throws(E) -> R) throws(E) -> R {
         if !isKnownUniquelyReferenced(&box) { box = Box(box.contents) }
-        return body(&box.contents)
+        return try body(&box.contents)
     }
 }

@@ -2,6 +2,8 @@ import CPrefetch
 
 /// What a `FieldTable` keeps beside each byte string: a hash's value, or nothing for a set.
 protocol FieldPayload: Sendable {
+    /// A payload holding nothing to release, left in a slot while its own is changed.
+    init()
     /// Heap bytes the payload holds, for the keyspace's memory estimate.
     var payloadHeapBytes: Int { get }
     /// Whether the payload's first word is a reference to heap storage worth loading ahead.
@@ -82,6 +84,12 @@ struct FieldTable<Payload: FieldPayload> {
             heapBytes += payload.payloadHeapBytes - replaced
             return false
         }
+        append(field, payload)
+        return true
+    }
+
+    /// Adds `field`, which is not in the table.
+    private mutating func append(_ field: [UInt8], _ payload: Payload) {
         if indexed { index.updateValue(slots.count, forKey: HashedBytes(field)) }
         slots.append(Slot(field: field, payload: payload, fingerprint: Self.fingerprint(field)))
         count += 1
@@ -92,7 +100,34 @@ struct FieldTable<Payload: FieldPayload> {
                 if let entry = slots[position] { index.updateValue(position, forKey: HashedBytes(entry.field)) }
             }
         }
-        return true
+    }
+
+    /// Finds `field` once and lets `body` change its payload in place (nil when the field
+    /// is new; nil afterwards removes it). The payload is moved out of its slot for
+    /// `body`, so an array held nowhere else changes without a copy. What `body`
+    /// changed before throwing stays.
+    mutating func update<R, E: Error>(_ field: [UInt8], _ body: (inout Payload?) throws(E) -> R) throws(E) -> R {
+        guard let position = position(of: field) else {
+            var payload: Payload?
+            defer { if let payload { append(field, payload) } }
+            return try body(&payload)
+        }
+        var moved = Payload()
+        swap(&moved, &slots[position]!.payload)
+        let before = moved.payloadHeapBytes
+        var payload: Payload? = consume moved
+        defer {
+            if let payload {
+                heapBytes += payload.payloadHeapBytes - before
+                slots[position]!.payload = payload
+            } else {
+                // The slot holds the empty payload, so its old bytes leave the count here.
+                heapBytes -= before
+                if indexed { index.removeValue(forKey: HashedBytes(field)) }
+                removeSlot(at: position)
+            }
+        }
+        return try body(&payload)
     }
 
     /// Removes `field`; returns whether it was there.

@@ -29,6 +29,12 @@ public struct HashValue: Sendable {
         storage.modify { $0.set(field, value) }
     }
 
+    /// Finds `field` once and lets `body` change its value in place: nil when the field
+    /// is new, and nil afterwards removes it (`FieldTable.update`).
+    public mutating func update<R, E: Error>(_ field: [UInt8], _ body: (inout [UInt8]?) throws(E) -> R) throws(E) -> R {
+        try storage.modify { (contents: inout FieldTable<[UInt8]>) throws(E) -> R in try contents.update(field, body) }
+    }
+
     /// Removes `field`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ field: [UInt8]) -> Bool {

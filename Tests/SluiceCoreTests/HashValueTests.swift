@@ -117,6 +117,37 @@ struct HashValueTests {
         #expect(hash[bytes("f264602")] == bytes("b") && hash[bytes("f6059")] == nil)
     }
 
+    @Test("update changes a value in place, adds a new field, removes one left nil, and keeps the value when it throws")
+    func update() {
+        struct Refused: Error {}
+        for size in [3, 200] {
+            var hash = HashValue()
+            for index in 0..<size { hash.set(bytes("f\(index)"), bytes("\(index)")) }
+            let fresh = hash
+            hash.update(bytes("f1")) { value in
+                #expect(value == bytes("1"))
+                value!.append(contentsOf: bytes("00"))
+            }
+            #expect(hash[bytes("f1")] == bytes("100"))
+            hash.update(bytes("new")) { value in
+                #expect(value == nil)
+                value = bytes("x")
+            }
+            hash.update(bytes("f2")) { $0 = nil }
+            hash.update(bytes("absent")) { _ in }
+            #expect(throws: Refused.self) { try hash.update(bytes("f0")) { (value: inout [UInt8]?) throws(Refused) in value = nil; throw Refused() } }
+            var expected = fresh
+            expected.set(bytes("f1"), bytes("100"))
+            expected.set(bytes("new"), bytes("x"))
+            expected.remove(bytes("f2"))
+            expected.remove(bytes("f0"))
+            // What the body did before throwing stays done, as for a collection's commands.
+            #expect(hash == expected)
+            #expect(hash.heapBytes == expected.heapBytes)
+            #expect(hash.entries.last?.field == bytes("new"))
+        }
+    }
+
     @Test("equality ignores field order")
     func equality() {
         var one = HashValue()

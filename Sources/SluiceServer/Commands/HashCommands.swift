@@ -85,15 +85,20 @@ enum HashCommands {
             let field = try invocation.arguments.next()
             let increment = try invocation.arguments.nextInteger()
             let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
-                var current: Int64 = 0
-                if let bytes = hash[field] {
-                    guard let number = parseInteger(bytes) else { throw .err("hash value is not an integer") }
-                    current = number
+                // One look-up, and the value's digits rewritten in its own array.
+                try hash.update(field) { value throws(CommandError) in
+                    var current: Int64 = 0
+                    if let bytes = value {
+                        guard let number = parseInteger(bytes) else { throw .err("hash value is not an integer") }
+                        current = number
+                    }
+                    let (sum, overflow) = current.addingReportingOverflow(increment)
+                    guard !overflow else { throw .overflow }
+                    if value == nil { value = [] }
+                    value!.removeAll(keepingCapacity: true)
+                    appendDecimal(sum, to: &value!)
+                    return sum
                 }
-                let (sum, overflow) = current.addingReportingOverflow(increment)
-                guard !overflow else { throw .overflow }
-                hash.set(field, integerBytes(sum))
-                return sum
             }
             state.keyspace.noteWrite(key)
             return .integer(result!)
@@ -106,16 +111,18 @@ enum HashCommands {
             guard let increment = parseLongDouble(try invocation.arguments.next()) else { throw .notFloat }
             guard increment.isFinite else { throw .err("value is NaN or Infinity") }
             let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
-                var current: LongDouble = 0
-                if let bytes = hash[field] {
-                    guard let number = parseLongDouble(bytes) else { throw .err("hash value is not a float") }
-                    current = number
+                try hash.update(field) { value throws(CommandError) in
+                    var current: LongDouble = 0
+                    if let bytes = value {
+                        guard let number = parseLongDouble(bytes) else { throw .err("hash value is not a float") }
+                        current = number
+                    }
+                    let sum = current + increment
+                    guard sum.isFinite else { throw .err("increment would produce NaN or Infinity") }
+                    let text = formatLongDouble(sum)
+                    value = text
+                    return text
                 }
-                let sum = current + increment
-                guard sum.isFinite else { throw .err("increment would produce NaN or Infinity") }
-                let text = formatLongDouble(sum)
-                hash.set(field, text)
-                return text
             }
             state.keyspace.noteWrite(key)
             return .bulkString(result!)
