@@ -178,6 +178,15 @@ struct FieldTable<Payload: FieldPayload> {
         }
     }
 
+    /// Whether `predicate` holds for every entry, in order, stopping at the first that
+    /// fails: a caller that needs only some entries reads no more.
+    func allSatisfy(_ predicate: (_ field: [UInt8], _ payload: Payload) -> Bool) -> Bool {
+        for position in slots.indices {
+            if let entry = slots[position], !predicate(entry.field, entry.payload) { return false }
+        }
+        return true
+    }
+
     /// Starts loading every field's and payload's bytes, each an allocation of its own,
     /// so that their cache misses overlap: `body`'s retains of them, atomic, would
     /// otherwise wait for them one after another. The storage pointers are read from

@@ -53,6 +53,12 @@ public struct SetValue: Sendable {
         return members
     }
 
+    /// Whether `predicate` holds for every member, in insertion order, stopping at the
+    /// first that fails.
+    public func allSatisfy(_ predicate: (_ member: [UInt8]) -> Bool) -> Bool {
+        storage.contents.allSatisfy { member, _ in predicate(member) }
+    }
+
     /// Calls `body` with every member, in insertion order.
     public func forEach(_ body: (_ member: [UInt8]) throws -> Void) rethrows {
         try storage.contents.forEach { member, _ in try body(member) }

@@ -95,6 +95,18 @@ struct SetValueTests {
         #expect(set.heapBytes == 0)
     }
 
+    @Test("allSatisfy visits members in order and stops at the first that fails")
+    func allSatisfyStops() {
+        let set = SetValue((0..<300).map { bytes("m\($0)") })
+        var visited: [[UInt8]] = []
+        #expect(!set.allSatisfy { member in
+            visited.append(member)
+            return visited.count < 3
+        })
+        #expect(visited == [bytes("m0"), bytes("m1"), bytes("m2")])
+        #expect(set.allSatisfy { _ in true })
+    }
+
     @Test("equality ignores member order")
     func equality() {
         #expect(SetValue([bytes("a"), bytes("b")]) == SetValue([bytes("b"), bytes("a"), bytes("b")]))

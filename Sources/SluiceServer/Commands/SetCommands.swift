@@ -211,14 +211,15 @@ enum SetCommands {
     // MARK: Set algebra
 
     /// The members in every set; none when a set is missing. The smallest set is walked
-    /// and the others looked up, largest last, so a miss is found soonest.
+    /// and the others looked up, largest last, so a miss is found soonest; the walk stops
+    /// once a nonzero `limit` is reached.
     static func intersection(_ sets: [SetValue?], limit: Int = 0) -> SetValue {
         var result = SetValue()
         guard !sets.isEmpty, case let present = sets.compactMap({ $0 }), present.count == sets.count else { return result }
         let ordered = present.sorted { $0.count < $1.count }
-        ordered[0].forEach { member in
-            if limit > 0 && result.count >= limit { return }
+        _ = ordered[0].allSatisfy { member in
             if ordered.dropFirst().allSatisfy({ $0.contains(member) }) { result.insert(member) }
+            return limit == 0 || result.count < limit
         }
         return result
     }
