@@ -14,13 +14,10 @@ struct Invocation {
 
 typealias CommandHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> RESPValue
 
-/// A rate-limit command's handler: its decision, which the dispatcher writes straight
-/// into the connection's output (`DecisionReply`).
-typealias DecisionHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> DecisionReply
-
-/// A command that lists a collection's contents: the collection, which the dispatcher
-/// writes straight into the connection's output (`CollectionListing`).
-typealias ListingHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> CollectionListing
+/// The handler of a command whose reply the dispatcher writes as bytes without building a
+/// value: a rate-limit decision (`DecisionReply`) or a collection's contents
+/// (`CollectionListing`).
+typealias DirectHandler = @Sendable (inout Invocation, inout DatabaseState) throws(CommandError) -> Reply
 
 /// A command as data: `COMMAND`, `COMMAND DOCS` and the dispatcher's arity check
 /// all come from these. A class so that dispatch holds one reference, not a copy of
@@ -41,12 +38,9 @@ final class CommandSpec: Sendable {
     /// Documented for `COMMAND`; dispatch to them happens inside the parent's handler.
     let subcommands: [SubcommandSpec]
     let handler: CommandHandler
-    /// Set for the rate-limit decisions; `handler` then builds the decision's reply value
-    /// (for `EXEC` and scripts).
-    let decision: DecisionHandler?
-    /// Set for the commands that list a collection; `handler` then builds the listing's
-    /// reply value (for `EXEC` and scripts).
-    let listing: ListingHandler?
+    /// Set for the rate-limit decisions and the commands that list a collection; `handler`
+    /// then builds the reply's value (for `EXEC` and scripts).
+    let direct: DirectHandler?
     /// Flagged `denyoom`: may add data, so refused over `maxmemory` (MemoryLimit.swift).
     let deniedOverMemoryLimit: Bool
     /// Flagged `write`; and flagged `noscript` or `blocking`, refused to scripts. Read
@@ -80,35 +74,25 @@ final class CommandSpec: Sendable {
         wordCounts: [Int] = [], handler: @escaping CommandHandler
     ) {
         self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
-                  subcommands: subcommands, wordCounts: wordCounts, handler: handler, decision: nil, listing: nil)
+                  subcommands: subcommands, wordCounts: wordCounts, handler: handler, direct: nil)
     }
 
-    /// A rate-limit command, given by its decision.
+    /// A command whose reply is written without a value: a rate-limit decision, or a
+    /// collection's contents.
     convenience init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
-        group: String, summary: String, since: String = "1.0.0", decision: @escaping DecisionHandler
+        group: String, summary: String, since: String = "1.0.0", direct: @escaping DirectHandler
     ) {
         self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
                   subcommands: [], wordCounts: [], handler: { invocation, state throws(CommandError) in
-                      try decision(&invocation, &state).value(invocation.client.protocolVersion)
-                  }, decision: decision, listing: nil)
-    }
-
-    /// A command that lists a collection, given by the listing.
-    convenience init(
-        _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
-        group: String, summary: String, since: String = "1.0.0", listing: @escaping ListingHandler
-    ) {
-        self.init(name, arity: arity, flags: flags, keys: keys, group: group, summary: summary, since: since,
-                  subcommands: [], wordCounts: [], handler: { invocation, state throws(CommandError) in
-                      try listing(&invocation, &state).value(invocation.client.protocolVersion)
-                  }, decision: nil, listing: listing)
+                      try direct(&invocation, &state).value(invocation.client.protocolVersion)
+                  }, direct: direct)
     }
 
     private init(
         _ name: String, arity: Int, flags: [String], keys: (first: Int, last: Int, step: Int),
         group: String, summary: String, since: String, subcommands: [SubcommandSpec], wordCounts: [Int],
-        handler: @escaping CommandHandler, decision: DecisionHandler?, listing: ListingHandler?
+        handler: @escaping CommandHandler, direct: DirectHandler?
     ) {
         self.name = name
         self.arity = arity
@@ -121,8 +105,7 @@ final class CommandSpec: Sendable {
         self.since = since
         self.subcommands = subcommands
         self.handler = handler
-        self.decision = decision
-        self.listing = listing
+        self.direct = direct
         self.deniedOverMemoryLimit = flags.contains("denyoom")
         self.isWrite = flags.contains("write")
         // A blocking command would wait with the database lock held; Redis flags those noscript too.

@@ -549,19 +549,10 @@ final class Dispatcher: Sendable {
                 return position
             }
         }
-        if let decision = spec.decision {
+        if let direct = spec.direct {
             state.stats.commands[position].calls += 1
             do throws(CommandError) {
-                emit(.decision(try decision(&invocation, &state)))
-            } catch {
-                emit(.value(Self.failed(error, at: position, &state)))
-            }
-            return position
-        }
-        if let listing = spec.listing {
-            state.stats.commands[position].calls += 1
-            do throws(CommandError) {
-                emit(.listing(try listing(&invocation, &state)))
+                emit(try direct(&invocation, &state))
             } catch {
                 emit(.value(Self.failed(error, at: position, &state)))
             }

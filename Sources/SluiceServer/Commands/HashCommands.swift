@@ -38,19 +38,19 @@ enum HashCommands {
             return .array(invocation.arguments.rest().map { field in hash?[field].map(RESPValue.bulkString) ?? .null })
         },
         CommandSpec("hgetall", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
-                    summary: "Returns all fields and values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
+                    summary: "Returns all fields and values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let key = try invocation.arguments.next()
-            return .hashPairs(try hash(key, &invocation, &state) ?? HashValue())
+            return .listing(.hashPairs(try hash(key, &invocation, &state) ?? HashValue()))
         },
         CommandSpec("hkeys", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
-                    summary: "Returns all fields in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
+                    summary: "Returns all fields in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let key = try invocation.arguments.next()
-            return .hashFields(try hash(key, &invocation, &state) ?? HashValue())
+            return .listing(.hashFields(try hash(key, &invocation, &state) ?? HashValue()))
         },
         CommandSpec("hvals", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
-                    summary: "Returns all values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
+                    summary: "Returns all values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let key = try invocation.arguments.next()
-            return .hashValues(try hash(key, &invocation, &state) ?? HashValue())
+            return .listing(.hashValues(try hash(key, &invocation, &state) ?? HashValue()))
         },
         CommandSpec("hlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the number of fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in

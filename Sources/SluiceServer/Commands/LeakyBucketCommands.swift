@@ -7,7 +7,7 @@ enum LeakyBucketCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("consume", arity: -4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Adds drops to a leaky bucket if they fit; a failure may block the bucket.",
-                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let (key, bucket, amount) = try parse(&invocation, command: "consume").memory
             let now = invocation.now
             let decision = try invocation.arguments.withKey(key) { key throws(CommandError) in
@@ -17,17 +17,17 @@ enum LeakyBucketCommands {
                 }
             }
             state.stats.decisions.record(.consume, allowed: decision.success)
-            return .leakyBucket(decision)
+            return .decision(.leakyBucket(decision))
         },
         CommandSpec("peek", arity: -4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Reports a leaky bucket's level without changing it.",
-                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let (key, bucket, _) = try parse(&invocation, command: "peek").memory
             let now = invocation.now
             let current = try invocation.arguments.withKey(key) { key throws(CommandError) in
                 try bucketState(state.keyspace.value(key, now: now))
             }
-            return .leakyBucket(bucket.peek(current, now: invocation.now))
+            return .decision(.leakyBucket(bucket.peek(current, now: invocation.now)))
         },
     ]
 

@@ -45,9 +45,9 @@ enum SetCommands {
             return .array(invocation.arguments.rest().map { .integer(set?.contains($0) == true ? 1 : 0) })
         },
         CommandSpec("smembers", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "set",
-                    summary: "Returns all members of a set.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
+                    summary: "Returns all members of a set.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let key = try invocation.arguments.next()
-            return .setMembers(try set(key, &invocation, &state) ?? SetValue())
+            return .listing(.setMembers(try set(key, &invocation, &state) ?? SetValue()))
         },
         CommandSpec("spop", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
@@ -56,37 +56,13 @@ enum SetCommands {
                     summary: "Gets one or multiple random members from a set.", since: "1.0.0", handler: randomMembers),
         CommandSpec("smove", arity: 4, flags: ["write", "fast"], keys: (1, 2, 1), group: "set",
                     summary: "Moves a member from one set to another.", since: "1.0.0", handler: move),
-        CommandSpec("sinter", arity: -2, flags: ["readonly"], keys: (1, -1, 1), group: "set",
-                    summary: "Returns the intersect of multiple sets.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
-            .setMembers(intersection(try sets(&invocation, &state)))
-        },
         CommandSpec("sintercard", arity: -3, flags: ["readonly", "movablekeys"], group: "set",
                     summary: "Returns the number of members of the intersect of multiple sets.", since: "7.0.0",
                     handler: intersectionCardinality),
-        CommandSpec("sinterstore", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "set",
-                    summary: "Stores the intersect of multiple sets in a key.", since: "1.0.0") { invocation, state throws(CommandError) in
-            let destination = try invocation.arguments.next()
-            return store(intersection(try sets(&invocation, &state)), at: destination, &invocation, &state)
-        },
-        CommandSpec("sunion", arity: -2, flags: ["readonly"], keys: (1, -1, 1), group: "set",
-                    summary: "Returns the union of multiple sets.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
-            .setMembers(union(try sets(&invocation, &state)))
-        },
-        CommandSpec("sunionstore", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "set",
-                    summary: "Stores the union of multiple sets in a key.", since: "1.0.0") { invocation, state throws(CommandError) in
-            let destination = try invocation.arguments.next()
-            return store(union(try sets(&invocation, &state)), at: destination, &invocation, &state)
-        },
-        CommandSpec("sdiff", arity: -2, flags: ["readonly"], keys: (1, -1, 1), group: "set",
-                    summary: "Returns the difference of multiple sets.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> CollectionListing in
-            .setMembers(difference(try sets(&invocation, &state)))
-        },
-        CommandSpec("sdiffstore", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "set",
-                    summary: "Stores the difference of multiple sets in a key.", since: "1.0.0") { invocation, state throws(CommandError) in
-            let destination = try invocation.arguments.next()
-            return store(difference(try sets(&invocation, &state)), at: destination, &invocation, &state)
-        },
     ]
+        + algebra("sinter", "intersect") { intersection($0) }
+        + algebra("sunion", "union", union)
+        + algebra("sdiff", "difference", difference)
 
     /// How many members `SRANDMEMBER` with a negative count (members may repeat, so the
     /// set does not bound the reply) picks at most; the reply is built whole in memory.
@@ -240,6 +216,24 @@ enum SetCommands {
             if !others.contains(where: { $0.contains(member) }) { result.insert(member) }
         }
         return result
+    }
+
+    /// SINTER, SUNION or SDIFF (`name`), which reply with the set `operation` makes of their
+    /// keys' sets, and its STORE form, which stores it.
+    private static func algebra(
+        _ name: String, _ noun: String, _ operation: @escaping @Sendable ([SetValue?]) -> SetValue
+    ) -> [CommandSpec] {
+        [
+            CommandSpec(name, arity: -2, flags: ["readonly"], keys: (1, -1, 1), group: "set",
+                        summary: "Returns the \(noun) of multiple sets.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
+                .listing(.setMembers(operation(try sets(&invocation, &state))))
+            },
+            CommandSpec(name + "store", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "set",
+                        summary: "Stores the \(noun) of multiple sets in a key.", since: "1.0.0") { invocation, state throws(CommandError) in
+                let destination = try invocation.arguments.next()
+                return store(operation(try sets(&invocation, &state)), at: destination, &invocation, &state)
+            },
+        ]
     }
 
     /// SINTERSTORE, SUNIONSTORE, SDIFFSTORE: `result` replaces `destination` (and its

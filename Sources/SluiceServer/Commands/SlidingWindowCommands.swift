@@ -8,15 +8,15 @@ enum SlidingWindowCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("acquire", arity: -6, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Takes a weight under every rate of a sliding-window log, or nothing.",
-                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let (key, weight, rates) = try parse(&invocation)
             let now = invocation.now
             let outcome = try invocation.arguments.withKey(key) { key throws(CommandError) in
                 try acquire(rates.window, weight: weight, key: key, now: now, keyspace: &state.keyspace)
             }
             state.stats.decisions.record(.acquire, allowed: outcome.acquired)
-            return .acquire(AcquireReply(acquired: outcome.acquired, waitMilliseconds: outcome.waitMilliseconds,
-                                         failingRateIndex: Int64(outcome.failingRateIndex)))
+            return .decision(.acquire(AcquireReply(acquired: outcome.acquired, waitMilliseconds: outcome.waitMilliseconds,
+                                                   failingRateIndex: Int64(outcome.failingRateIndex))))
         },
     ]
 

@@ -9,7 +9,7 @@ enum ThrottleCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("cl.throttle", arity: -5, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Applies GCRA rate limiting to a key, as redis-cell does.",
-                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> DecisionReply in
+                    since: "0.1.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let (key, throttle, quantity) = try parse(&invocation).memory
             let now = invocation.now
             let result = try invocation.arguments.withKey(key) { key throws(CommandError) in
@@ -21,7 +21,7 @@ enum ThrottleCommands {
                 }
             }
             state.stats.decisions.record(.clThrottle, allowed: !result.limited)
-            return .throttle(result)
+            return .decision(.throttle(result))
         },
     ]
 
