@@ -51,6 +51,18 @@ struct EntryTable<Entry>: Sendable where Entry: Sendable {
         count += 1
     }
 
+    /// Removes and returns the entry at position `count - 1`. An emptied chunk is kept
+    /// for the next appends, and one beyond it let go, so a table shrinking and growing
+    /// across a chunk's edge does not allocate a chunk each time.
+    @discardableResult
+    mutating func removeLast() -> Entry {
+        let chunk = (count - 1) &>> Self.chunkShift
+        let entry = chunks[chunk].removeLast()
+        count -= 1
+        if chunks.count > chunk + 2 { chunks.removeLast() }
+        return entry
+    }
+
     /// An empty chunk with room for `capacity` entries; room not yet written is not resident.
     private static func emptyChunk(capacity: Int) -> ContiguousArray<Entry> {
         var chunk = ContiguousArray<Entry>()

@@ -25,11 +25,13 @@ struct NoPayload: FieldPayload {
 /// set's members (HashValue.swift, SetValue.swift).
 ///
 /// Up to `scanLimit` entries a string is found by scanning them, as Redis scans a
-/// listpack; past it an index maps each string to its position. Deleting leaves a hole
-/// instead of shifting the entries; once holes outnumber entries they are compacted, so
-/// every operation is O(1) amortized. Neither the entries (in chunks) nor the index
-/// (`SplitDictionary`) grow all at once, so a huge table grows without pausing other
-/// clients.
+/// listpack, and they stay in insertion order: deleting leaves a hole instead of
+/// shifting the entries, and once holes outnumber entries they are compacted. Past it an
+/// index maps each string to its position, and a deletion moves the last entry into the
+/// hole, so nothing is ever compacted at once (a huge set emptied by half had paused
+/// every client for 280 ms); the order is then not kept, as Redis's hash table keeps
+/// none. Neither the entries (in chunks) nor the index (`SplitDictionary`) grow all at
+/// once, so a huge table grows without pausing other clients.
 struct FieldTable<Payload: FieldPayload> {
     /// Tables with at most this many entries have no index: scanning them costs less than
     /// allocating, filling and hashing into a dictionary.
@@ -59,6 +61,9 @@ struct FieldTable<Payload: FieldPayload> {
     private(set) var count = 0
 
     init() {}
+
+    /// Positions in the slots, holes included.
+    var slotCount: Int { slots.count }
 
     subscript(field: [UInt8]) -> Payload? {
         guard let position = position(of: field) else { return nil }
@@ -95,6 +100,8 @@ struct FieldTable<Payload: FieldPayload> {
         count += 1
         heapBytes += Self.bytes(field, payload)
         if !indexed && count > Self.scanLimit {
+            // An indexed table has no holes, for deletions to fill.
+            compact()
             indexed = true
             for position in slots.indices {
                 if let entry = slots[position] { index.updateValue(position, forKey: HashedBytes(entry.field)) }
@@ -160,10 +167,19 @@ struct FieldTable<Payload: FieldPayload> {
         }
     }
 
+    /// Removes the entry at `position`, which the index (if any) no longer maps.
     private mutating func removeSlot(at position: Int) {
         if let entry = slots[position] { heapBytes -= Self.bytes(entry.field, entry.payload) }
-        slots[position] = nil
         count -= 1
+        if indexed {
+            let last = slots.removeLast()
+            if position < slots.count, let last {
+                index.updateValue(position, forKey: HashedBytes(last.field))
+                slots[position] = last
+            }
+            return
+        }
+        slots[position] = nil
         if count == 0 {
             slots = EntryTable()
         } else if slots.count > 2 * count + 8 {
@@ -227,12 +243,11 @@ struct FieldTable<Payload: FieldPayload> {
         entryBytes + MemoryEstimate.bytes(field.count) + payload.payloadHeapBytes
     }
 
+    /// Drops the holes of a table without an index, keeping the order.
     private mutating func compact() {
         var live = EntryTable<Slot?>()
         for position in slots.indices {
-            guard let entry = slots[position] else { continue }
-            if indexed { index.updateValue(live.count, forKey: HashedBytes(entry.field)) }
-            live.append(entry)
+            if let entry = slots[position] { live.append(entry) }
         }
         slots = live
     }

@@ -41,7 +41,10 @@ public struct HashValue: Sendable {
         storage.modify { $0.remove(field) }
     }
 
-    /// Every field and value, in insertion order.
+    /// Positions in the slots, holes included, for tests of the layout.
+    var slotCountForTests: Int { storage.contents.slotCount }
+
+    /// Every field and value, in insertion order while the hash is scanned (see FieldTable).
     public var entries: [Entry] {
         var entries = [Entry]()
         entries.reserveCapacity(count)
