@@ -145,25 +145,28 @@ struct FieldTable<Payload: FieldPayload> {
         return true
     }
 
-    /// A uniformly random field; the table must not be empty. Positions are drawn until
-    /// one is not a hole: holes are at most about half the slots, so that takes about two
-    /// draws.
+    /// A uniformly random field; the table must not be empty.
     func randomField<G: RandomNumberGenerator>(using generator: inout G) -> [UInt8] {
-        precondition(count > 0, "a random field of an empty table")
-        while true {
-            if let slot = slots[Int.random(in: slots.indices, using: &generator)] { return slot.field }
-        }
+        slots[randomPosition(using: &generator)]!.field
     }
 
     /// Removes and returns a uniformly random field; the table must not be empty.
     mutating func removeRandom<G: RandomNumberGenerator>(using generator: inout G) -> [UInt8] {
+        let position = randomPosition(using: &generator)
+        let field = slots[position]!.field
+        if indexed { index.removeValue(forKey: HashedBytes(field)) }
+        removeSlot(at: position)
+        return field
+    }
+
+    /// A uniformly random position holding an entry. Positions are drawn until one is not
+    /// a hole: holes are at most about half the slots, and none once indexed, so that
+    /// takes at most about two draws.
+    private func randomPosition<G: RandomNumberGenerator>(using generator: inout G) -> Int {
         precondition(count > 0, "a random field of an empty table")
         while true {
             let position = Int.random(in: slots.indices, using: &generator)
-            guard let slot = slots[position] else { continue }
-            if indexed { index.removeValue(forKey: HashedBytes(slot.field)) }
-            removeSlot(at: position)
-            return slot.field
+            if slots[position] != nil { return position }
         }
     }
 
