@@ -197,6 +197,26 @@ struct FieldTable<Payload: FieldPayload> {
         }
     }
 
+    /// One step of `HSCAN`/`SSCAN` from `cursor` (0 to begin): calls `body` for its
+    /// entries and returns the next step's cursor, 0 once done. Without an index the one
+    /// step is every entry, as Redis answers for a listpack. With one, positions are
+    /// walked from the last down, `count` at a time, and a cursor is how many positions
+    /// are left below. A deletion moves the last entry, which is either already visited
+    /// or still below the cursor, into the deleted one's place; so an entry present
+    /// throughout a scan is never skipped, though it may come twice, as Redis allows.
+    func scan(cursor: UInt64, count: Int, _ body: (_ field: [UInt8], _ payload: Payload) -> Void) -> UInt64 {
+        guard indexed else {
+            forEach(body)
+            return 0
+        }
+        let end = cursor == 0 ? slots.count : Int(clamping: Swift.min(cursor, UInt64(slots.count)))
+        let start = Swift.max(0, end - Swift.max(1, count))
+        for position in (start..<end).reversed() {
+            if let entry = slots[position] { body(entry.field, entry.payload) }
+        }
+        return UInt64(start)
+    }
+
     /// Whether `predicate` holds for every entry, in order, stopping at the first that
     /// fails: a caller that needs only some entries reads no more.
     func allSatisfy(_ predicate: (_ field: [UInt8], _ payload: Payload) -> Bool) -> Bool {

@@ -57,6 +57,12 @@ public struct HashValue: Sendable {
     public func forEach(_ body: (_ field: [UInt8], _ value: [UInt8]) throws -> Void) rethrows {
         try storage.contents.forEach(body)
     }
+
+    /// One step of `HSCAN` from `cursor` (0 to begin), at most about `count` fields; returns
+    /// the next cursor, 0 once every field has been given (`FieldTable.scan`).
+    public func scan(cursor: UInt64, count: Int, _ body: (_ field: [UInt8], _ value: [UInt8]) -> Void) -> UInt64 {
+        storage.contents.scan(cursor: cursor, count: count, body)
+    }
 }
 
 extension HashValue: Equatable {

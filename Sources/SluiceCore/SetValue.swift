@@ -63,6 +63,12 @@ public struct SetValue: Sendable {
     public func forEach(_ body: (_ member: [UInt8]) throws -> Void) rethrows {
         try storage.contents.forEach { member, _ in try body(member) }
     }
+
+    /// One step of `SSCAN` from `cursor` (0 to begin), at most about `count` members;
+    /// returns the next cursor, 0 once every member has been given (`FieldTable.scan`).
+    public func scan(cursor: UInt64, count: Int, _ body: (_ member: [UInt8]) -> Void) -> UInt64 {
+        storage.contents.scan(cursor: cursor, count: count) { member, _ in body(member) }
+    }
 }
 
 extension SetValue: Equatable {

@@ -91,6 +91,12 @@ public struct SortedSet: Sendable {
     }
     public var elements: [Element] { storage.contents.elements }
 
+    /// One step of `ZSCAN` from `cursor` (0 to begin): the next elements in order and the
+    /// next step's cursor, 0 once done (`Contents.scan`).
+    public func scan(cursor: UInt64, count: Int) -> (elements: [Element], cursor: UInt64) {
+        storage.contents.scan(cursor: cursor, count: count)
+    }
+
     /// Sets `member`'s score; returns true when the member is new (`Contents.set`).
     @discardableResult
     public mutating func set(_ member: [UInt8], score: Double) -> Bool {
@@ -282,6 +288,32 @@ extension SortedSet {
 
         /// Every element in ascending order.
         var elements: [Element] { blocks.flatMap { $0 } }
+
+        /// One step of `ZSCAN`. Without the dictionary it is every element, as Redis
+        /// answers for a listpack. With it, about `count` elements in order, and a cursor
+        /// that names the next step's first score (`scanKey`), not a rank: a rank would
+        /// shift past members that are added or removed, while every element still here
+        /// with a score at or above the cursor's comes in a later step. A run of equal
+        /// scores ends within one step, since the cursor cannot tell its members apart.
+        /// An element whose score drops below the cursor during a scan is missed.
+        func scan(cursor: UInt64, count: Int) -> (elements: [Element], cursor: UInt64) {
+            guard indexed else { return (elements, 0) }
+            let start = cursor == 0 ? 0 : firstRank { Self.scanKey($0.score) >= cursor }
+            var end = start + Swift.min(Swift.max(1, count), self.count - start)
+            if end > start && end < self.count {
+                let last = element(atRank: end - 1).score
+                end = firstRank { $0.score > last }
+            }
+            let next = end < self.count ? Self.scanKey(element(atRank: end).score) : 0
+            return (elements(ranks: start..<end), next)
+        }
+
+        /// A score as an unsigned integer in the same order (negative scores' bits
+        /// inverted, positive ones' sign bit set); never 0, which starts a scan.
+        static func scanKey(_ score: Double) -> UInt64 {
+            let bits = score.bitPattern
+            return score.sign == .minus ? ~bits : bits | (1 << 63)
+        }
 
         // MARK: Internals
 

@@ -66,6 +66,7 @@ final class CommandSpec: Sendable {
         "hincrby", "hincrbyfloat", "zadd", "zincrby", "zcard", "zscore", "zcount", "zrange", "zrevrange",
         "zrangebyscore", "zrevrangebyscore", "zrank", "zrevrank", "zrem", "zremrangebyscore", "zremrangebyrank",
         "zpopmin", "zpopmax", "sadd", "srem", "scard", "sismember", "smismember", "smembers", "spop", "srandmember",
+        "hscan", "sscan", "zscan",
     ]
 
     convenience init(

@@ -174,4 +174,21 @@ struct HashValueTests {
         two.set(bytes("a"), bytes("9"))
         #expect(one != two)
     }
+
+    @Test("HSCAN steps give every field of an indexed hash with its value, once each")
+    func scanPairs() {
+        var hash = HashValue()
+        for number in 0..<300 { hash.set(bytes("f\(number)"), bytes("v\(number)")) }
+        var seen: [[UInt8]: [UInt8]] = [:]
+        var fields = 0
+        var cursor: UInt64 = 0
+        repeat {
+            cursor = hash.scan(cursor: cursor, count: 7) { field, value in
+                seen[field] = value
+                fields += 1
+            }
+        } while cursor != 0
+        #expect(fields == 300)
+        #expect(seen.count == 300 && hash.entries.allSatisfy { seen[$0.field] == $0.value })
+    }
 }

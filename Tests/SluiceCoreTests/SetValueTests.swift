@@ -113,4 +113,60 @@ struct SetValueTests {
         #expect(SetValue([bytes("a")]) != SetValue([bytes("a"), bytes("b")]))
         #expect(SetValue([bytes("a")]) != SetValue([bytes("b")]))
     }
+
+    /// Every member a full SSCAN gives, from cursor 0 until the cursor is 0 again; `between`
+    /// runs after each step that is not the last.
+    private func scanAll(_ set: inout SetValue, count: Int, between: (inout SetValue) -> Void = { _ in }) -> (members: [[UInt8]], steps: Int) {
+        var members: [[UInt8]] = []
+        var cursor: UInt64 = 0
+        var steps = 0
+        repeat {
+            cursor = set.scan(cursor: cursor, count: count) { members.append($0) }
+            steps += 1
+            if cursor != 0 { between(&set) }
+        } while cursor != 0 && steps < 100_000
+        return (members, steps)
+    }
+
+    @Test("SSCAN of a set without an index gives every member in one step, in insertion order")
+    func scanSmall() {
+        var set = SetValue([bytes("c"), bytes("a"), bytes("b")])
+        set.remove(bytes("a"))
+        let (members, steps) = scanAll(&set, count: 1)
+        #expect(steps == 1)
+        #expect(members == [bytes("c"), bytes("b")])
+    }
+
+    @Test("SSCAN of an unchanged indexed set gives each member once, count positions a step")
+    func scanIndexed() {
+        var set = SetValue((0..<1_000).map { bytes("m\($0)") })
+        let (members, steps) = scanAll(&set, count: 10)
+        #expect(steps == 100)
+        #expect(members.count == 1_000)
+        #expect(Set(members) == Set(set.members))
+        // A cursor past the end starts again from the last position.
+        var last: [[UInt8]] = []
+        #expect(set.scan(cursor: 5_000, count: 3) { last.append($0) } == 997)
+        #expect(last.count == 3)
+    }
+
+    @Test("SSCAN gives every member present throughout while members are removed and added between steps")
+    func scanWhileChanging() {
+        var random = SplitMix64(seed: 21)
+        var set = SetValue((0..<2_000).map { bytes("m\($0)") })
+        var removed = Set<[UInt8]>()
+        var added = 0
+        let (members, _) = scanAll(&set, count: 17) { set in
+            for _ in 0..<6 {
+                if let member = set.popRandom(using: &random) { removed.insert(member) }
+            }
+            for _ in 0..<4 {
+                set.insert(bytes("new\(added)"))
+                added += 1
+            }
+        }
+        let throughout = Set((0..<2_000).map { bytes("m\($0)") }).subtracting(removed)
+        #expect(throughout.count > 1_000)
+        #expect(throughout.subtracting(members).isEmpty, "missed by the scan")
+    }
 }

@@ -251,4 +251,88 @@ struct SortedSetTests {
         #expect(grown == expected)
         #expect(grown != SortedSet())
     }
+
+    /// Every element a full ZSCAN gives and its steps' sizes; `between` runs after each
+    /// step that is not the last.
+    private func scanAll(_ set: inout SortedSet, count: Int, between: (inout SortedSet) -> Void = { _ in }) -> (elements: [SortedSet.Element], steps: [Int]) {
+        var elements: [SortedSet.Element] = []
+        var steps: [Int] = []
+        var cursor: UInt64 = 0
+        repeat {
+            let step = set.scan(cursor: cursor, count: count)
+            elements += step.elements
+            steps.append(step.elements.count)
+            cursor = step.cursor
+            if cursor != 0 { between(&set) }
+        } while cursor != 0 && steps.count < 100_000
+        return (elements, steps)
+    }
+
+    @Test("ZSCAN of a set without its dictionary gives every element in order in one step")
+    func scanSmall() {
+        var set = SortedSet()
+        set.set(bytes("b"), score: 2)
+        set.set(bytes("a"), score: 1)
+        set.set(bytes("c"), score: -.infinity)
+        let (elements, steps) = scanAll(&set, count: 1)
+        #expect(steps == [3])
+        #expect(members(elements) == ["c", "a", "b"])
+    }
+
+    @Test("ZSCAN of an unchanged indexed set gives each element once, in order")
+    func scanIndexed() {
+        var set = SortedSet()
+        for number in 0..<1_000 { set.set(bytes("m\(number)"), score: Double(number) - 500.5) }
+        let (elements, steps) = scanAll(&set, count: 10)
+        #expect(steps.count == 100)
+        #expect(elements == set.elements)
+        // A cursor above every score's ends the scan.
+        #expect(set.scan(cursor: .max, count: 10).elements.isEmpty)
+        #expect(set.scan(cursor: .max, count: 10).cursor == 0)
+    }
+
+    @Test("ZSCAN gives a run of equal scores in one step, however small the count")
+    func scanTies() {
+        var set = SortedSet()
+        for number in 0..<300 { set.set(bytes("tie\(number)"), score: 1) }
+        for number in 0..<100 { set.set(bytes("low\(number)"), score: Double(number) / 1_000) }
+        for number in 0..<100 { set.set(bytes("high\(number)"), score: Double(number + 2)) }
+        let (elements, steps) = scanAll(&set, count: 5)
+        #expect(elements == set.elements)
+        #expect(steps.max() == 300)
+        #expect(steps.filter { $0 == 300 }.count == 1)
+    }
+
+    @Test("ZSCAN gives every element present throughout while others are added and removed between steps")
+    func scanWhileChanging() {
+        var random = SplitMix64(seed: 17)
+        var set = SortedSet()
+        for number in 0..<2_000 { set.set(bytes("m\(number)"), score: Double(Int.random(in: 0..<400, using: &random))) }
+        var removed = Set<[UInt8]>()
+        var added = 0
+        let (elements, _) = scanAll(&set, count: 13) { set in
+            for _ in 0..<5 {
+                let member = bytes("m\(Int.random(in: 0..<2_000, using: &random))")
+                if set.remove(member) { removed.insert(member) }
+            }
+            for _ in 0..<5 {
+                set.set(bytes("new\(added)"), score: Double(Int.random(in: 0..<400, using: &random)))
+                added += 1
+            }
+        }
+        let throughout = Set((0..<2_000).map { bytes("m\($0)") }).subtracting(removed)
+        #expect(throughout.count > 1_000)
+        #expect(throughout.subtracting(elements.map(\.member)).isEmpty, "missed by the scan")
+        #expect(elements.allSatisfy { set.score(of: $0.member) == nil || set.score(of: $0.member) == $0.score })
+    }
+
+    @Test("a scan cursor orders scores as doubles do and is never 0")
+    func scanKeyOrder() {
+        let scores: [Double] = [-.infinity, -1e300, -1, -.leastNonzeroMagnitude, 0, .leastNonzeroMagnitude, 0.1, 1, 1e300, .infinity]
+        let keys = scores.map(SortedSet.Contents.scanKey)
+        #expect(keys == keys.sorted())
+        #expect(Set(keys).count == keys.count)
+        #expect(!keys.contains(0))
+        #expect(SortedSet.Contents.scanKey(-0.0) < SortedSet.Contents.scanKey(0))
+    }
 }

@@ -430,6 +430,7 @@ struct BackendModeTests {
                     ["SMEMBERS", "s"], ["SMEMBERS", "missing"], ["SINTER", "s"], ["SUNION", "s", "missing"], ["SDIFF", "s"],
                     ["SISMEMBER", "s", "m"], ["SRANDMEMBER", "s", "2"], ["SPOP", "missing"], ["SPOP", "missing", "1"],
                     ["SPOP", "pop", "1"],
+                    ["HSCAN", "h", "0"], ["ZSCAN", "z", "0"], ["SSCAN", "s", "0"], ["HSCAN", "missing", "0"], ["ZSCAN", "h", "0"],
                 ]
                 for command in commands {
                     let key = command[1]

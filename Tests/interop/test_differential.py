@@ -8,7 +8,8 @@ Sluice's). Cases listed in RESP3 run a second time after HELLO 3.
 Replies are read with a small RESP parser that keeps the reply's type (a null bulk
 string and a null array differ, an error's whole message is compared), so the check is
 stricter than a client's parsed values; doubles are compared as numbers, RESP3 maps and
-`@unordered` replies without regard to order.
+`@unordered` replies without regard to order, and the items of a `@scanned` reply
+(`[cursor, items]`) likewise.
 """
 import hashlib
 import shlex
@@ -21,7 +22,7 @@ import pytest
 from conftest import resp_request
 from differential_cases import ALLOWED_DIFFERENCES, CASES, RESP3
 
-MARKERS = {"@2", "@3", "@send", "@read", "@unordered", "@pairs"}
+MARKERS = {"@2", "@3", "@send", "@read", "@unordered", "@pairs", "@scanned"}
 SEND_PAUSE = 0.05  # after a command sent without reading: lets the server block on it first
 
 
@@ -93,11 +94,30 @@ def unordered(reply):
     return (kind, sorted(value, key=repr)) if kind in ("array", "set") else reply
 
 
+def scanned(reply):
+    """A SCAN-family step with its items sorted: `[cursor, items]`."""
+    kind, value = reply
+    if kind != "array" or len(value) != 2:
+        return reply
+    return (kind, [value[0], unordered(value[1])])
+
+
 def as_pairs(reply):
     kind, value = reply
     if kind != "array":
         return reply
     return ("pairs", sorted(zip(value[0::2], value[1::2]), key=repr))
+
+
+def shaped(markers, reply):
+    """The reply as the case's markers compare it."""
+    if "@unordered" in markers:
+        reply = unordered(reply)
+    if "@scanned" in markers:
+        reply = scanned(reply)
+    if "@pairs" in markers:
+        reply = as_pairs(reply)
+    return reply
 
 
 def expand(command, prefix):
@@ -137,11 +157,7 @@ class Session:
         except (OSError, ConnectionError) as error:
             self.connections.pop(name).close()
             return ("connection-error", str(error))
-        if "@unordered" in markers:
-            reply = unordered(reply)
-        if "@pairs" in markers:
-            reply = as_pairs(reply)
-        return reply
+        return shaped(markers, reply)
 
     def close(self):
         for connection in self.connections.values():
@@ -270,12 +286,7 @@ def run_case_pipelined(commands, host, port):
         connection.sock.sendall(b"".join(resp_request(words) for _, words in expanded))
         replies = []
         for markers, _ in expanded:
-            reply = connection.read()
-            if "@unordered" in markers:
-                reply = unordered(reply)
-            if "@pairs" in markers:
-                reply = as_pairs(reply)
-            replies.append(normalize(reply, replacements))
+            replies.append(normalize(shaped(markers, connection.read()), replacements))
         return replies
     finally:
         connection.close()

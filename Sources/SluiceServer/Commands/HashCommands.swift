@@ -52,6 +52,18 @@ enum HashCommands {
             let key = try invocation.arguments.next()
             return .listing(.hashValues(try hash(key, &invocation, &state) ?? HashValue()))
         },
+        CommandSpec("hscan", arity: -3, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
+                    summary: "Iterates over fields and values of a hash.", since: "2.8.0") { invocation, state throws(CommandError) in
+            try ScanOptions.scan(&invocation, &state, HashValue.self) { hash, cursor, options in
+                var items: [RESPValue] = []
+                let next = hash.scan(cursor: cursor, count: options.count) { field, value in
+                    guard options.matches(field) else { return }
+                    items.append(.bulkString(field))
+                    items.append(.bulkString(value))
+                }
+                return (next, items)
+            }
+        },
         CommandSpec("hlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the number of fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RESP
 import SluiceCore
 
@@ -150,43 +145,16 @@ enum KeyCommands {
         }
     }
 
-    /// A cursor as Redis 7.0 reads it, with C's `strtoul`: a sign is allowed (`-1` wraps
-    /// to the largest cursor), the text ends at a NUL byte, and an empty one is 0; a
-    /// leading space, anything after the digits or a value past 64 bits is refused.
-    static func scanCursor(_ bytes: [UInt8]) -> UInt64? {
-        guard bytes.first.map({ !(9...13).contains($0) && $0 != UInt8(ascii: " ") }) ?? true else { return nil }
-        guard let (value, outOfRange) = parseCString(bytes, { strtoul($0, $1, 10) }), !outOfRange else { return nil }
-        return UInt64(value)
-    }
-
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
     private static func scan(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        guard let cursor = scanCursor(try invocation.arguments.next()) else { throw .err("invalid cursor") }
-        var pattern: GlobPattern?
-        var count = 10
-        var type: String?
-        while !invocation.arguments.isEmpty {
-            let option = try invocation.arguments.nextKeyword()
-            switch option {
-            case "MATCH":
-                pattern = GlobPattern(try invocation.arguments.next())
-            case "COUNT":
-                let value = try invocation.arguments.nextInteger()
-                guard value >= 1 else { throw .syntax }
-                count = Int(clamping: value)
-            case "TYPE":
-                type = try invocation.arguments.nextString().lowercased()
-            default:
-                throw .syntax
-            }
-        }
-        let step = state.keyspace.scan(cursor: cursor, count: count, now: invocation.now)
-        var keys = step.keys
-        if let pattern, !pattern.matchesEverything { keys = keys.filter(pattern.matches) }
-        if let type {
+        let cursor = try ScanOptions.cursor(&invocation.arguments)
+        let options = try ScanOptions(&invocation.arguments, allowsType: true)
+        let step = state.keyspace.scan(cursor: cursor, count: options.count, now: invocation.now)
+        var keys = step.keys.filter(options.matches)
+        if let type = options.type {
             keys = keys.filter { state.keyspace.value($0, now: invocation.now)?.typeName == type }
         }
-        return .array([.bulk(String(step.cursor)), .array(keys.map(RESPValue.bulkString))])
+        return ScanOptions.reply(cursor: step.cursor, keys.map(RESPValue.bulkString))
     }
 
     /// RENAME/RENAMENX: moves the value and its deadline; false when RENAMENX finds the

@@ -27,6 +27,16 @@ enum SetCommands {
             }
             return .integer(Int64(removed ?? 0))
         },
+        CommandSpec("sscan", arity: -3, flags: ["readonly"], keys: (1, 1, 1), group: "set",
+                    summary: "Iterates over members of a set.", since: "2.8.0") { invocation, state throws(CommandError) in
+            try ScanOptions.scan(&invocation, &state, SetValue.self) { set, cursor, options in
+                var items: [RESPValue] = []
+                let next = set.scan(cursor: cursor, count: options.count) { member in
+                    if options.matches(member) { items.append(.bulkString(member)) }
+                }
+                return (next, items)
+            }
+        },
         CommandSpec("scard", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Returns the number of members in a set.", since: "1.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()

@@ -27,6 +27,19 @@ enum SortedSetCommands {
             }
             return .double(score!)
         },
+        CommandSpec("zscan", arity: -3, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
+                    summary: "Iterates over members and scores of a sorted set.", since: "2.8.0") { invocation, state throws(CommandError) in
+            try ScanOptions.scan(&invocation, &state, SortedSet.self) { set, cursor, options in
+                let step = set.scan(cursor: cursor, count: options.count)
+                var items: [RESPValue] = []
+                // Scores as bulk strings even in RESP3, as Redis sends them here.
+                for element in step.elements where options.matches(element.member) {
+                    items.append(.bulkString(element.member))
+                    items.append(.bulk(RESPValue.formatDouble(element.score)))
+                }
+                return (step.cursor, items)
+            }
+        },
         CommandSpec("zcard", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns the number of members in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.next()
