@@ -83,6 +83,12 @@ public struct SortedSet: Sendable {
     public func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
         storage.contents.elements(ranks: ranks, reverse: reverse)
     }
+    /// Calls `body` with the score and member bytes of each element with a rank in
+    /// `ranks` (clamped), ascending or descending: a reply written from them needs no
+    /// element values, whose members a packed set would have to copy out.
+    public func forEach(ranks: Range<Int>, reverse: Bool = false, _ body: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Void) {
+        storage.contents.forEach(ranks: ranks, reverse: reverse, body)
+    }
     public func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
         storage.contents.ranks(from: minimum, to: maximum)
     }
@@ -100,6 +106,13 @@ public struct SortedSet: Sendable {
     /// Sets `member`'s score; returns true when the member is new (`Contents.set`).
     @discardableResult
     public mutating func set(_ member: [UInt8], score: Double) -> Bool {
+        storage.modify { $0.set(member, score: score) } == nil
+    }
+
+    /// Sets `member`'s score and returns the one it had, nil when it is new: a plain
+    /// `ZADD` learns both in one look-up.
+    @discardableResult
+    public mutating func replaceScore(of member: [UInt8], with score: Double) -> Double? {
         storage.modify { $0.set(member, score: score) }
     }
 
@@ -118,11 +131,13 @@ public struct SortedSet: Sendable {
 
 extension SortedSet {
     struct Contents {
-        /// Member to score, built once the set passes `scanLimit` members (and kept after,
-        /// as Redis keeps a set's hash table once it has one).
+        /// The elements until the set first passes `scanLimit` members; then they move to
+        /// the blocks and the dictionary for good, as Redis converts a listpack once.
+        private var packed = PackedElements()
+        /// Member to score, built once the set passes `scanLimit` members.
         private var scores = SplitDictionary<Double>()
         private var indexed = false
-        /// Sorted, non-empty blocks whose concatenation is the whole order.
+        /// Sorted, non-empty blocks whose concatenation is the whole order (once indexed).
         private var blocks: [[Element]] = []
         /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
         /// i - (i & -i) ..< i, so a prefix sum or a search for a rank visits O(log n) entries.
@@ -132,62 +147,70 @@ extension SortedSet {
         private var counts: [Int] = []
         /// Heap bytes of the members and their places in the index and the blocks, kept up
         /// to date so the keyspace's memory estimate reads it in O(1).
-        private(set) var heapBytes = 0
+        private var indexedBytes = 0
+        /// What the elements take on the heap: the packed array, or the blocks and index.
+        var heapBytes: Int { indexed ? indexedBytes : MemoryEstimate.bytes(packed.bytes.capacity) }
 
         init() {}
 
         private(set) var count = 0
 
         func score(of member: [UInt8]) -> Double? {
-            indexed ? scores[HashedBytes(member)] : scanned(member)
+            indexed ? scores[HashedBytes(member)] : packed.place(of: member)?.score
         }
 
-        /// `member`'s score, found by scanning the order (a set without its dictionary).
-        private func scanned(_ member: [UInt8]) -> Double? {
-            for block in blocks {
-                for element in block where element.member == member {
-                    return element.score
-                }
-            }
-            return nil
-        }
-
-        /// Builds the member dictionary from the order, once the set outgrows scanning.
+        /// Moves the packed elements into one block and the member dictionary, once the
+        /// set outgrows scanning.
         private mutating func buildIndex() {
+            let elements = packed.elements(0..<packed.count)
+            packed = PackedElements()
             indexed = true
-            for block in blocks {
-                for element in block { scores.updateValue(element.score, forKey: HashedBytes(element.member)) }
+            for element in elements {
+                scores.updateValue(element.score, forKey: HashedBytes(element.member))
+                indexedBytes += Self.bytes(element.member)
             }
+            blocks = [elements]
+            counts = [elements.count]
+            rebuildSizes()
         }
 
         // MARK: Changing
 
-        /// Sets `member`'s score; returns true when the member is new. A score of -0 is kept
-        /// as 0, which is what Redis reads back.
-        @discardableResult
-        mutating func set(_ member: [UInt8], score: Double) -> Bool {
+        /// Sets `member`'s score; returns the old score, nil when the member is new. A
+        /// score of -0 is kept as 0, which is what Redis reads back.
+        mutating func set(_ member: [UInt8], score: Double) -> Double? {
             let score = score == 0 ? 0 : score
-            let old = indexed ? scores.updateValue(score, forKey: HashedBytes(member)) : scanned(member)
-            if let old {
-                if old == score { return false }
+            guard indexed else {
+                if let old = packed.set(member, score: score) { return old }
+                count += 1
+                if count > SortedSet.scanLimit { buildIndex() }
+                return nil
+            }
+            if let old = scores.updateValue(score, forKey: HashedBytes(member)) {
+                if old == score { return old }
                 removeFromOrder(Element(score: old, member: member))
                 insertInOrder(Element(score: score, member: member))
-                return false
+                return old
             }
             insertInOrder(Element(score: score, member: member))
             count += 1
-            heapBytes += Self.bytes(member)
-            if !indexed && count > SortedSet.scanLimit { buildIndex() }
-            return true
+            indexedBytes += Self.bytes(member)
+            return nil
         }
 
         /// Removes `member`; returns whether it was there.
         @discardableResult
         mutating func remove(_ member: [UInt8]) -> Bool {
-            guard let score = indexed ? scores.removeValue(forKey: HashedBytes(member)) : scanned(member) else { return false }
+            guard indexed else {
+                guard let place = packed.place(of: member) else { return false }
+                packed.remove(place)
+                count -= 1
+                return true
+            }
+            guard let score = scores.removeValue(forKey: HashedBytes(member)) else { return false }
             removeFromOrder(Element(score: score, member: member))
             count -= 1
-            heapBytes -= Self.bytes(member)
+            indexedBytes -= Self.bytes(member)
             return true
         }
 
@@ -196,14 +219,19 @@ extension SortedSet {
         mutating func removeRanks(_ ranks: Range<Int>) -> Int {
             let ranks = ranks.clamped(to: 0..<count)
             guard !ranks.isEmpty else { return 0 }
+            guard indexed else {
+                packed.remove(ranks)
+                count -= ranks.count
+                return ranks.count
+            }
             var (block, index) = location(ofRank: ranks.lowerBound)
             var left = ranks.count
             var changed = false
             while left > 0 {
                 let end = Swift.min(blocks[block].count, index + left)
                 for element in blocks[block][index..<end] {
-                    if indexed { scores.removeValue(forKey: HashedBytes(element.member)) }
-                    heapBytes -= Self.bytes(element.member)
+                    scores.removeValue(forKey: HashedBytes(element.member))
+                    indexedBytes -= Self.bytes(element.member)
                 }
                 blocks[block].removeSubrange(index..<end)
                 left -= end - index
@@ -234,6 +262,7 @@ extension SortedSet {
 
         /// The 0-based position of `member` in ascending order, or nil when absent.
         func rank(of member: [UInt8]) -> Int? {
+            guard indexed else { return packed.place(of: member)?.index }
             guard let score = score(of: member) else { return nil }
             let element = Element(score: score, member: member)
             return firstRank { !$0.precedes(element) }
@@ -241,6 +270,8 @@ extension SortedSet {
 
         /// The element at `rank` (0-based, ascending); the rank must be valid.
         func element(atRank rank: Int) -> Element {
+            precondition(rank >= 0 && rank < count, "rank \(rank) out of range")
+            guard indexed else { return packed.elements(rank..<rank + 1)[0] }
             let (block, index) = location(ofRank: rank)
             return blocks[block][index]
         }
@@ -249,11 +280,29 @@ extension SortedSet {
         func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
             let ranks = ranks.clamped(to: 0..<count)
             guard !ranks.isEmpty else { return [] }
+            guard indexed else {
+                let elements = packed.elements(ranks)
+                return reverse ? elements.reversed() : elements
+            }
             var result: [Element] = []
             result.reserveCapacity(ranks.count)
+            forEachInBlocks(ranks: ranks, reverse: reverse) { result.append($0) }
+            return result
+        }
+
+        /// `SortedSet.forEach(ranks:reverse:_:)`.
+        func forEach(ranks: Range<Int>, reverse: Bool, _ body: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Void) {
+            let ranks = ranks.clamped(to: 0..<count)
+            guard !ranks.isEmpty else { return }
+            guard indexed else { return packed.forEach(ranks, reverse: reverse, body) }
+            forEachInBlocks(ranks: ranks, reverse: reverse) { element in element.member.withUnsafeBytes { body(element.score, $0) } }
+        }
+
+        /// Calls `body` with the blocks' elements at `ranks`, which must be valid and not empty.
+        private func forEachInBlocks(ranks: Range<Int>, reverse: Bool, _ body: (Element) -> Void) {
             var (block, index) = location(ofRank: reverse ? ranks.upperBound - 1 : ranks.lowerBound)
             for _ in 0..<ranks.count {
-                result.append(blocks[block][index])
+                body(blocks[block][index])
                 if reverse {
                     index -= 1
                     if index < 0 && block > 0 {
@@ -268,26 +317,25 @@ extension SortedSet {
                     }
                 }
             }
-            return result
         }
 
         /// The ranks of the elements whose scores lie between `minimum` and `maximum`.
         func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
-            let lower = firstRank { minimum.exclusive ? $0.score > minimum.value : $0.score >= minimum.value }
-            let upper = firstRank { maximum.exclusive ? $0.score >= maximum.value : $0.score > maximum.value }
+            let lower = firstRank { score, _ in minimum.exclusive ? score > minimum.value : score >= minimum.value }
+            let upper = firstRank { score, _ in maximum.exclusive ? score >= maximum.value : score > maximum.value }
             return lower..<Swift.max(lower, upper)
         }
 
         /// The ranks of the elements whose members lie between `minimum` and `maximum`. As in
         /// Redis, meaningful when all scores are equal (members are then in byte order).
         func ranks(from minimum: LexBound, to maximum: LexBound) -> Range<Int> {
-            let lower = firstRank { !Self.below(minimum, $0.member) }
-            let upper = firstRank { Self.above(maximum, $0.member) }
+            let lower = firstRank { _, member in !Self.below(minimum, member) }
+            let upper = firstRank { _, member in Self.above(maximum, member) }
             return lower..<Swift.max(lower, upper)
         }
 
         /// Every element in ascending order.
-        var elements: [Element] { blocks.flatMap { $0 } }
+        var elements: [Element] { indexed ? blocks.flatMap { $0 } : packed.elements(0..<packed.count) }
 
         /// One step of `ZSCAN`. Without the dictionary it is every element, as Redis
         /// answers for a listpack. With it, about `count` elements in order, and a cursor
@@ -322,23 +370,30 @@ extension SortedSet {
         }
 
         /// Whether `member` sorts before the range that starts at `bound`.
-        private static func below(_ bound: LexBound, _ member: [UInt8]) -> Bool {
+        private static func below(_ bound: LexBound, _ member: UnsafeRawBufferPointer) -> Bool {
             switch bound {
             case .minimum: false
             case .maximum: true
-            case .inclusive(let edge): compareBytes(member, edge) < 0
-            case .exclusive(let edge): compareBytes(member, edge) <= 0
+            case .inclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } < 0
+            case .exclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } <= 0
             }
         }
 
         /// Whether `member` sorts after the range that ends at `bound`.
-        private static func above(_ bound: LexBound, _ member: [UInt8]) -> Bool {
+        private static func above(_ bound: LexBound, _ member: UnsafeRawBufferPointer) -> Bool {
             switch bound {
             case .minimum: true
             case .maximum: false
-            case .inclusive(let edge): compareBytes(member, edge) > 0
-            case .exclusive(let edge): compareBytes(member, edge) >= 0
+            case .inclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } > 0
+            case .exclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } >= 0
             }
+        }
+
+        /// The rank of the first element for which `isAtOrAfter` holds, given each
+        /// element's score and member bytes where they lie, packed or in a block.
+        private func firstRank(where isAtOrAfter: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Int {
+            guard indexed else { return packed.firstIndex(where: isAtOrAfter) }
+            return firstRank { (element: Element) in element.member.withUnsafeBytes { isAtOrAfter(element.score, $0) } }
         }
 
         /// The rank of the first element for which `isAtOrAfter` holds (`count` when none);
@@ -425,7 +480,8 @@ extension SortedSet {
 
         /// Whether the tree holds the blocks' sizes (for tests).
         var sizesAreConsistent: Bool {
-            blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
+            guard indexed else { return blocks.isEmpty && packed.count == count }
+            return blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
                 && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
         }
 
@@ -508,11 +564,15 @@ extension SortedSet: Equatable {
 /// shorter one first.
 @inline(__always)
 func compareBytes(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
+    lhs.withUnsafeBytes { left in rhs.withUnsafeBytes { right in compareRaw(left, right) } }
+}
+
+/// `compareBytes` over bytes where they lie (a packed member).
+@inline(__always)
+func compareRaw(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Int {
     let common = Swift.min(lhs.count, rhs.count)
     if common > 0 {
-        let result = lhs.withUnsafeBytes { left in
-            rhs.withUnsafeBytes { right in memcmp(left.baseAddress!, right.baseAddress!, common) }
-        }
+        let result = memcmp(lhs.baseAddress!, rhs.baseAddress!, common)
         if result != 0 { return Int(result) }
     }
     return lhs.count - rhs.count

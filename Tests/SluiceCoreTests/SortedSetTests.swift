@@ -182,13 +182,14 @@ struct SortedSetTests {
         #expect(set.rank(of: bytes("m5")) == scanned.rank(of: bytes("m5")))
     }
 
-    @Test("random operations agree with a sorted array model")
-    func randomAgainstModel() {
+    /// 120 members stay packed throughout; 1,500 take the blocks and the dictionary.
+    @Test("random operations agree with a sorted array model", arguments: [120, 1_500])
+    func randomAgainstModel(members universe: Int) {
         var random = SplitMix64(seed: 42)
         var set = SortedSet()
         var model: [String: Double] = [:]
         for step in 0..<20_000 {
-            let member = "m\(Int.random(in: 0..<1_500, using: &random))"
+            let member = "m\(Int.random(in: 0..<universe, using: &random))"
             switch Int.random(in: 0..<10, using: &random) {
             case 0..<6:
                 let score = Double(Int.random(in: -50..<50, using: &random)) / 4
@@ -212,6 +213,7 @@ struct SortedSetTests {
                 let sorted = model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
                 #expect(members(set.elements) == sorted.map(\.key))
                 #expect(set.count == model.count)
+                #expect(members(set.elements(ranks: 3..<9, reverse: true)) == sorted.dropFirst(3).prefix(6).reversed().map(\.key))
                 for (rank, pair) in sorted.enumerated() where rank % 37 == 0 {
                     #expect(set.rank(of: bytes(pair.key)) == rank)
                     #expect(set.element(atRank: rank).member == bytes(pair.key))
@@ -334,5 +336,45 @@ struct SortedSetTests {
         #expect(Set(keys).count == keys.count)
         #expect(!keys.contains(0))
         #expect(SortedSet.Contents.scanKey(-0.0) < SortedSet.Contents.scanKey(0))
+    }
+
+    @Test("a packed set keeps long, empty and binary members, infinite scores and byte order")
+    func packedMembers() {
+        var set = SortedSet()
+        let long = [UInt8](repeating: 0x80, count: 200)
+        let huge = [UInt8](repeating: 0xFF, count: 20_000)
+        let members: [[UInt8]] = [[], long, huge, [0], [0, 0], bytes("b"), bytes("a\r\n"), [0x80, 0x01]]
+        for member in members { set.set(member, score: 1) }
+        #expect(set.ranks(from: .inclusive([0]), to: .exclusive(bytes("b"))) == 1..<4)
+        set.set(bytes("low"), score: -.infinity)
+        set.set(bytes("high"), score: .infinity)
+        #expect(set.count == members.count + 2)
+        #expect(set.sizesAreConsistent)
+        for member in members { #expect(set.score(of: member) == 1) }
+        // Equal scores order by bytes, a prefix first; the infinities at the ends.
+        let expected = [bytes("low")] + members.sorted { compareBytes($0, $1) < 0 } + [bytes("high")]
+        #expect(set.elements.map(\.member) == expected)
+        #expect(set.rank(of: huge) == expected.firstIndex(of: huge))
+        #expect(set.ranks(from: .init(1, exclusive: true), to: .init(.infinity)) == members.count + 1..<members.count + 2)
+        let removed = set.remove(long)
+        let removedAgain = set.remove(long)
+        #expect(removed && !removedAgain)
+        #expect(set.score(of: huge) == 1 && set.score(of: long) == nil)
+        let cut = set.removeRanks(0..<3)
+        #expect(cut == 3)
+        #expect(set.elements.map(\.member) == Array(expected.dropFirst(3).filter { $0 != long }))
+        set.set(huge, score: -1)
+        #expect(set.element(atRank: 0) == SortedSet.Element(score: -1, member: huge))
+    }
+
+    @Test("a packed set takes less memory than the same set in blocks")
+    func packedMemory() {
+        var packed = SortedSet()
+        for number in 0..<100 { packed.set(bytes("item:\(number):0123456789"), score: Double(number)) }
+        var indexed = packed
+        for number in 100..<200 { indexed.set(bytes("item:\(number):0123456789"), score: Double(number)) }
+        for number in 100..<200 { indexed.remove(bytes("item:\(number):0123456789")) }
+        #expect(indexed == packed)
+        #expect(packed.heapBytes * 2 < indexed.heapBytes)
     }
 }

@@ -19,11 +19,19 @@ struct CollectionListingTests {
         for size in [0, 1, 2, 10, 129, 300] {
             var hash = HashValue()
             var set = SetValue()
+            var sorted = SortedSet()
             for index in 0..<size {
                 hash.set(Array("f\(index)".utf8) + word(), word())
                 set.insert(Array("m\(index)".utf8) + word())
+                // Packed up to 128 members, in blocks past it; ties and infinities too.
+                sorted.set(Array("m\(index)".utf8) + word(), score: [-.infinity, 0.1, 2, 1e20, .infinity][index % 5] + Double(index % 3))
             }
-            let listings: [CollectionListing] = [.hashPairs(hash), .hashFields(hash), .hashValues(hash), .setMembers(set)]
+            var listings: [CollectionListing] = [.hashPairs(hash), .hashFields(hash), .hashValues(hash), .setMembers(set)]
+            for ranks in [0..<size, 0..<size / 2, size / 3..<size] {
+                for (reverse, withScores) in [(false, false), (true, false), (false, true), (true, true)] {
+                    listings.append(.sortedRange(sorted, ranks: ranks, reverse: reverse, withScores: withScores))
+                }
+            }
             for listing in listings {
                 for version in [RESPVersion.resp2, .resp3] {
                     var direct = ByteBuffer()
@@ -37,19 +45,21 @@ struct CollectionListingTests {
         #expect(mismatches == 0)
     }
 
-    @Test("HGETALL, HKEYS, HVALS and SMEMBERS answer the same inside MULTI and scripts as alone")
+    @Test("HGETALL, HKEYS, HVALS, SMEMBERS and the ZRANGE family answer the same inside MULTI and scripts as alone")
     func sameInTransactionsAndScripts() async throws {
         try await withServer { server in
             let c = try server.connect()
             _ = try c.command("HSET", "h", "a", "1", "b", "2")
             _ = try c.command("SADD", "s", "x")
-            for command in [["HGETALL", "h"], ["HKEYS", "h"], ["HVALS", "h"], ["SMEMBERS", "s"], ["HGETALL", "none"]] {
+            _ = try c.command("ZADD", "z", "1", "a", "2.5", "b", "inf", "c")
+        for command in [["HGETALL", "h"], ["HKEYS", "h"], ["HVALS", "h"], ["SMEMBERS", "s"], ["HGETALL", "none"],
+                        ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZREVRANGE", "z", "0", "1"], ["ZRANGE", "z", "(1", "+inf", "BYSCORE", "REV", "LIMIT", "0", "1", "WITHSCORES"]] {
                 let alone = try c.command(command)
                 _ = try c.command("MULTI")
                 _ = try c.command(command)
                 #expect(try c.command("EXEC") == "*1\r\n" + alone, "\(command)")
-                let script = "return redis.call('\(command[0])', KEYS[1])"
-                #expect(try c.command("EVAL", script, "1", command[1]) == alone, "\(command)")
+                let script = "return redis.call('\(command[0])', KEYS[1], unpack(ARGV))"
+                #expect(try c.command(["EVAL", script, "1"] + command.dropFirst()) == alone, "\(command)")
             }
         }
     }

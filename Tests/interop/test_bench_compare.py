@@ -132,6 +132,15 @@ def test_memory_mode_loads_the_same_buckets_into_both_servers():
     assert re.search(r"Sluice/Redis resident memory after loading: \d+\.\d\dx\.", result.stdout)
 
 
+def test_memory_mode_loads_the_same_sorted_sets_into_both_servers():
+    result = run_compare("--memory", "500", "--memory-of", "zsets")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = dict(re.findall(r"^(Redis|Sluice)\s+(500)\s", result.stdout, re.M))
+    assert rows == {"Redis": "500", "Sluice": "500"}
+    assert "Sorted sets: `ZADD bucket:NNNNNNN` of 10 members" in result.stdout
+    assert re.search(r"Sluice/Redis resident memory after loading: \d+\.\d\dx\.", result.stdout)
+
+
 def test_a_command_answered_with_an_error_fails_the_comparison(tmp_path):
     # A Sluice that refuses every write once it holds anything: SET's run gets -OOM.
     wrapper = tmp_path / "sluice-full"

@@ -90,6 +90,8 @@ enum CollectionListing {
     case hashValues(HashValue)
     /// RESP3 a set, RESP2 an array.
     case setMembers(SetValue)
+    /// The elements of a sorted set at some ranks (within the set), as `ZRANGE` replies.
+    case sortedRange(SortedSet, ranks: Range<Int>, reverse: Bool, withScores: Bool)
 
     /// The reply as a value, for `EXEC` and scripts; `write` gives the same bytes.
     func value(_ version: RESPVersion) -> RESPValue {
@@ -110,6 +112,8 @@ enum CollectionListing {
             elements.reserveCapacity(set.count)
             set.forEach { elements.append(.bulkString($0)) }
             return .set(elements)
+        case .sortedRange(let set, let ranks, let reverse, let withScores):
+            return SortedSetCommands.reply(set.elements(ranks: ranks, reverse: reverse), withScores: withScores, version)
         }
         return .array(elements)
     }
@@ -131,6 +135,17 @@ enum CollectionListing {
         case .setMembers(let set):
             buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.setHeader(set.count) }
             set.forEach { Self.bulk($0, into: &buffer, version) }
+        case .sortedRange(let set, let ranks, let reverse, let withScores):
+            // With scores: RESP3 a [member, double] pair each, RESP2 member and score flat.
+            let pairs = withScores && version == .resp3
+            buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) {
+                $0.arrayHeader(withScores && !pairs ? 2 * ranks.count : ranks.count)
+            }
+            set.forEach(ranks: ranks, reverse: reverse) { score, member in
+                if pairs { buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.arrayHeader(2) } }
+                buffer.writeRESP(version: version, bound: RESPDirectWriter.bulkBound(member.count)) { $0.bulkString(member) }
+                if withScores { buffer.writeRESP(version: version, bound: RESPDirectWriter.scalarBound) { $0.scalar(.double(score)) } }
+            }
         }
     }
 

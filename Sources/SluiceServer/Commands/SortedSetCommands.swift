@@ -61,21 +61,21 @@ enum SortedSetCommands {
         },
         CommandSpec("zrange", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns members in a sorted set within a range of indexes, scores or members.",
-                    since: "1.2.0") { invocation, state throws(CommandError) in
+                    since: "1.2.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             try range(&invocation, &state, by: nil, reverse: nil)
         },
         CommandSpec("zrevrange", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns members in a sorted set within a range of indexes in reverse order.",
-                    since: "1.2.0") { invocation, state throws(CommandError) in
+                    since: "1.2.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             try range(&invocation, &state, by: .rank, reverse: true)
         },
         CommandSpec("zrangebyscore", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
-                    summary: "Returns members in a sorted set within a range of scores.", since: "1.0.5") { invocation, state throws(CommandError) in
+                    summary: "Returns members in a sorted set within a range of scores.", since: "1.0.5") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             try range(&invocation, &state, by: .score, reverse: false)
         },
         CommandSpec("zrevrangebyscore", arity: -4, flags: ["readonly"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns members in a sorted set within a range of scores in reverse order.",
-                    since: "2.2.0") { invocation, state throws(CommandError) in
+                    since: "2.2.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             try range(&invocation, &state, by: .score, reverse: true)
         },
         CommandSpec("zrank", arity: -3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
@@ -167,6 +167,13 @@ enum SortedSetCommands {
         var incremented: Double?
         _ = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: !xx) { set throws(CommandError) in
             for (given, member) in pairs {
+                if !(xx || nx || incr || lt || gt) {
+                    // A plain ZADD, as rate limiters send it: one look-up sets the score
+                    // and tells whether the member is new or changed.
+                    let old = set.replaceScore(of: member, with: given)
+                    if old == nil { added += 1 } else if old != given { updated += 1 }
+                    continue
+                }
                 guard let current = set.score(of: member) else {
                     if xx { continue }
                     set.set(member, score: given)
@@ -205,7 +212,7 @@ enum SortedSetCommands {
     /// (`nil` leaves them to the options), as Redis's shared implementation does.
     private static func range(
         _ invocation: inout Invocation, _ state: inout DatabaseState, by fixedKind: RangeKind?, reverse fixedReverse: Bool?
-    ) throws(CommandError) -> RESPValue {
+    ) throws(CommandError) -> Reply {
         let key = try invocation.arguments.next()
         var start = try invocation.arguments.next()
         var stop = try invocation.arguments.next()
@@ -260,7 +267,7 @@ enum SortedSetCommands {
             ranks = { $0.ranks(from: minimum, to: maximum) }
         }
 
-        guard let set = try sortedSet(key, &invocation, &state) else { return .array([]) }
+        guard let set = try sortedSet(key, &invocation, &state) else { return .value(.array([])) }
         var selected = ranks(set)
         if rangeKind != .rank {
             // LIMIT counts along the direction of the reply; a negative offset selects nothing
@@ -275,13 +282,13 @@ enum SortedSetCommands {
                     : (selected.lowerBound + Int(offset))..<(selected.lowerBound + Int(offset) + taken)
             }
         }
-        let elements = set.elements(ranks: selected, reverse: isReverse)
-        return reply(elements, withScores: withScores, invocation.client.protocolVersion)
+        // Written from the set into the reply, not through element values.
+        return .listing(.sortedRange(set, ranks: selected.clamped(to: 0..<set.count), reverse: isReverse, withScores: withScores))
     }
 
     /// Members, or with scores: RESP2 a flat array of member, score; RESP3 an array of
     /// [member, double] pairs, as Redis 7 sends.
-    private static func reply(_ elements: [SortedSet.Element], withScores: Bool, _ version: RESPVersion) -> RESPValue {
+    static func reply(_ elements: [SortedSet.Element], withScores: Bool, _ version: RESPVersion) -> RESPValue {
         guard withScores else { return .array(elements.map { .bulkString($0.member) }) }
         if version == .resp3 {
             return .array(elements.map { .array([.bulkString($0.member), .double($0.score)]) })

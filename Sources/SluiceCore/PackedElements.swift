@@ -1,0 +1,193 @@
+/// A small sorted set's elements in order, packed into one byte array as Redis packs a
+/// small sorted set into a listpack: each element is its score's 8 bytes, its member's
+/// length (LEB128, one byte below 128) and the member's bytes. One allocation holds
+/// them all, where an element of its own costs 16 bytes in a block plus an allocation
+/// for the member (64 bytes for a 17-byte member).
+///
+/// Every operation walks the elements from the first: `SortedSet` keeps at most
+/// `SortedSet.scanLimit` elements here, where a walk costs less than a dictionary.
+struct PackedElements: Sendable {
+    private(set) var bytes: [UInt8] = []
+    private(set) var count = 0
+
+    /// Where an element lies in `bytes`, and what it holds.
+    struct Place {
+        var index: Int
+        var start: Int
+        var end: Int
+        var score: Double
+    }
+
+    /// Calls `body` with each element's place and member bytes, in order, until it
+    /// returns true; returns the place it stopped at (nil when it never did).
+    @inline(__always)
+    private func walk(_ body: (_ place: Place, _ member: UnsafeRawBufferPointer) -> Bool) -> Place? {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            var index = 0
+            while offset < buffer.count {
+                let score = Double(bitPattern: UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+                var position = offset + 8
+                var length = 0
+                var shift = 0
+                while true {
+                    let byte = buffer[position]
+                    position += 1
+                    length |= Int(byte & 0x7F) << shift
+                    if byte < 0x80 { break }
+                    shift += 7
+                }
+                let place = Place(index: index, start: offset, end: position + length, score: score)
+                if body(place, UnsafeRawBufferPointer(rebasing: buffer[position..<place.end])) { return place }
+                offset = place.end
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    /// The place of the first element for which `body` holds, nil when none.
+    @inline(__always)
+    func first(where body: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Place? {
+        walk { place, member in body(place.score, member) }
+    }
+
+    /// The place of `member`, nil when absent.
+    func place(of member: [UInt8]) -> Place? {
+        member.withUnsafeBytes { wanted in
+            first { _, candidate in Self.same(candidate, wanted) }
+        }
+    }
+
+    /// The index of the first element for which `isAtOrAfter` holds (`count` when none).
+    func firstIndex(where isAtOrAfter: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Int {
+        first(where: isAtOrAfter)?.index ?? count
+    }
+
+    /// Where the element at `index` starts; `bytes.count` for `count`.
+    func offset(ofIndex index: Int) -> Int {
+        walk { place, _ in place.index == index }?.start ?? bytes.count
+    }
+
+    /// The elements with indices in `range`, which must lie within `0..<count`, each
+    /// member copied into an array of its own.
+    func elements(_ range: Range<Int>) -> [SortedSet.Element] {
+        var result: [SortedSet.Element] = []
+        result.reserveCapacity(range.count)
+        forEach(range, reverse: false) { result.append(SortedSet.Element(score: $0, member: Array($1))) }
+        return result
+    }
+
+    /// Calls `body` with the score and member bytes of each element with an index in
+    /// `range`, which must lie within `0..<count`; from the last with `reverse`.
+    func forEach(_ range: Range<Int>, reverse: Bool, _ body: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Void) {
+        guard reverse else {
+            _ = walk { place, member in
+                if place.index >= range.upperBound { return true }
+                if place.index >= range.lowerBound { body(place.score, member) }
+                return false
+            }
+            return
+        }
+        var places: [(score: Double, member: Range<Int>)] = []
+        places.reserveCapacity(range.count)
+        _ = walk { place, member in
+            if place.index >= range.upperBound { return true }
+            if place.index >= range.lowerBound { places.append((place.score, place.end - member.count..<place.end)) }
+            return false
+        }
+        bytes.withUnsafeBytes { buffer in
+            for place in places.reversed() { body(place.score, UnsafeRawBufferPointer(rebasing: buffer[place.member])) }
+        }
+    }
+
+    /// Sets `member`'s score in one walk, which finds both where the member is and where
+    /// its new score goes; returns the old score, nil when the member is new.
+    mutating func set(_ member: [UInt8], score: Double) -> Double? {
+        var found: Place?
+        var insertion: Int?
+        member.withUnsafeBytes { wanted in
+            _ = walk { place, candidate in
+                if found == nil && Self.same(candidate, wanted) { found = place }
+                if insertion == nil && (score != place.score ? score < place.score : compareRaw(wanted, candidate) < 0) {
+                    insertion = place.start
+                }
+                return found != nil && insertion != nil
+            }
+        }
+        var start = insertion ?? bytes.count
+        if let found {
+            if found.score == score { return score }
+            bytes.removeSubrange(found.start..<found.end)
+            count -= 1
+            if start > found.start { start -= found.end - found.start }
+        }
+        insert(member, score: score, at: start)
+        return found?.score
+    }
+
+    /// Writes a new element at byte `start`, in place: no array of its encoding in between.
+    private mutating func insert(_ member: [UInt8], score: Double, at start: Int) {
+        var lengthBytes = 1
+        while member.count >> (7 * lengthBytes) > 0 { lengthBytes += 1 }
+        let size = 8 + lengthBytes + member.count
+        // Room for a quarter more, not the doubling an insert would make: a small set
+        // grows by one element at a time, and its slack is most of what it wastes.
+        let needed = bytes.count + size
+        if needed > bytes.capacity { bytes.reserveCapacity(needed + needed / 4) }
+        bytes.replaceSubrange(start..<start, with: repeatElement(0, count: size))
+        bytes.withUnsafeMutableBytes { buffer in
+            buffer.storeBytes(of: score.bitPattern.littleEndian, toByteOffset: start, as: UInt64.self)
+            var position = start + 8
+            var length = member.count
+            while length >= 0x80 {
+                buffer[position] = UInt8(length & 0x7F) | 0x80
+                length >>= 7
+                position += 1
+            }
+            buffer[position] = UInt8(length)
+            member.withUnsafeBytes { source in
+                guard let from = source.baseAddress else { return }
+                (buffer.baseAddress! + position + 1).copyMemory(from: from, byteCount: source.count)
+            }
+        }
+        count += 1
+    }
+
+    /// Removes the elements with indices in `range`, which must lie within `0..<count`.
+    mutating func remove(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let start = offset(ofIndex: range.lowerBound)
+        let end = offset(ofIndex: range.upperBound)
+        bytes.removeSubrange(start..<end)
+        count -= range.count
+        if count == 0 { bytes = [] }
+    }
+
+    /// Removes the element at `place`.
+    mutating func remove(_ place: Place) {
+        bytes.removeSubrange(place.start..<place.end)
+        count -= 1
+        if count == 0 { bytes = [] }
+    }
+
+    /// Whether two members are the same bytes, compared 8 at a time in line: most
+    /// members a walk meets are short, and a call to `memcmp` for each cost more than
+    /// the comparison.
+    @inline(__always)
+    private static func same(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var offset = 0
+        while offset + 8 <= lhs.count {
+            if lhs.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != rhs.loadUnaligned(fromByteOffset: offset, as: UInt64.self) {
+                return false
+            }
+            offset += 8
+        }
+        while offset < lhs.count {
+            if lhs[offset] != rhs[offset] { return false }
+            offset += 1
+        }
+        return true
+    }
+}
