@@ -64,11 +64,6 @@ struct PackedElements: Sendable {
         first(where: isAtOrAfter)?.index ?? count
     }
 
-    /// Where the element at `index` starts; `bytes.count` for `count`.
-    func offset(ofIndex index: Int) -> Int {
-        walk { place, _ in place.index == index }?.start ?? bytes.count
-    }
-
     /// The elements with indices in `range`, which must lie within `0..<count`, each
     /// member copied into an array of its own.
     func elements(_ range: Range<Int>) -> [SortedSet.Element] {
@@ -157,8 +152,14 @@ struct PackedElements: Sendable {
     /// Removes the elements with indices in `range`, which must lie within `0..<count`.
     mutating func remove(_ range: Range<Int>) {
         guard !range.isEmpty else { return }
-        let start = offset(ofIndex: range.lowerBound)
-        let end = offset(ofIndex: range.upperBound)
+        // Both ends in one walk; the end is the array's when the range reaches the last.
+        var start = 0
+        var end = bytes.count
+        _ = walk { place, _ in
+            if place.index == range.lowerBound { start = place.start }
+            if place.index == range.upperBound { end = place.start }
+            return place.index == range.upperBound
+        }
         bytes.removeSubrange(start..<end)
         count -= range.count
         if count == 0 { bytes = [] }
