@@ -153,7 +153,9 @@ extension SortedSet {
 
         init() {}
 
-        private(set) var count = 0
+        /// Members once indexed; before, the packed elements count themselves.
+        private var indexedCount = 0
+        var count: Int { indexed ? indexedCount : packed.count }
 
         func score(of member: [UInt8]) -> Double? {
             indexed ? scores[HashedBytes(member)] : packed.place(of: member)?.score
@@ -165,6 +167,7 @@ extension SortedSet {
             let elements = packed.elements(0..<packed.count)
             packed = PackedElements()
             indexed = true
+            indexedCount = elements.count
             for element in elements {
                 scores.updateValue(element.score, forKey: HashedBytes(element.member))
                 indexedBytes += Self.bytes(element.member)
@@ -182,8 +185,7 @@ extension SortedSet {
             let score = score == 0 ? 0 : score
             guard indexed else {
                 if let old = packed.set(member, score: score) { return old }
-                count += 1
-                if count > SortedSet.scanLimit { buildIndex() }
+                if packed.count > SortedSet.scanLimit { buildIndex() }
                 return nil
             }
             if let old = scores.updateValue(score, forKey: HashedBytes(member)) {
@@ -193,7 +195,7 @@ extension SortedSet {
                 return old
             }
             insertInOrder(Element(score: score, member: member))
-            count += 1
+            indexedCount += 1
             indexedBytes += Self.bytes(member)
             return nil
         }
@@ -204,12 +206,11 @@ extension SortedSet {
             guard indexed else {
                 guard let place = packed.place(of: member) else { return false }
                 packed.remove(place)
-                count -= 1
                 return true
             }
             guard let score = scores.removeValue(forKey: HashedBytes(member)) else { return false }
             removeFromOrder(Element(score: score, member: member))
-            count -= 1
+            indexedCount -= 1
             indexedBytes -= Self.bytes(member)
             return true
         }
@@ -221,7 +222,6 @@ extension SortedSet {
             guard !ranks.isEmpty else { return 0 }
             guard indexed else {
                 packed.remove(ranks)
-                count -= ranks.count
                 return ranks.count
             }
             var (block, index) = location(ofRank: ranks.lowerBound)
@@ -254,7 +254,7 @@ extension SortedSet {
                 if mergeIfSmall(position) { changed = true }
             }
             if changed { rebuildSizes() }
-            count -= ranks.count
+            indexedCount -= ranks.count
             return ranks.count
         }
 
@@ -480,7 +480,7 @@ extension SortedSet {
 
         /// Whether the tree holds the blocks' sizes (for tests).
         var sizesAreConsistent: Bool {
-            guard indexed else { return blocks.isEmpty && packed.count == count }
+            guard indexed else { return blocks.isEmpty }
             return blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
                 && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
         }
