@@ -28,15 +28,7 @@ struct PackedElements: Sendable {
             while offset < buffer.count {
                 let score = Double(bitPattern: UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
                 var position = offset + 8
-                var length = 0
-                var shift = 0
-                while true {
-                    let byte = buffer[position]
-                    position += 1
-                    length |= Int(byte & 0x7F) << shift
-                    if byte < 0x80 { break }
-                    shift += 7
-                }
+                let length = PackedBytes.readLength(buffer, at: &position)
                 let place = Place(index: index, start: offset, end: position + length, score: score)
                 if body(place, UnsafeRawBufferPointer(rebasing: buffer[position..<place.end])) { return place }
                 offset = place.end
@@ -55,7 +47,7 @@ struct PackedElements: Sendable {
     /// The place of `member`, nil when absent.
     func place(of member: [UInt8]) -> Place? {
         member.withUnsafeBytes { wanted in
-            first { _, candidate in Self.same(candidate, wanted) }
+            first { _, candidate in PackedBytes.same(candidate, wanted) }
         }
     }
 
@@ -103,7 +95,7 @@ struct PackedElements: Sendable {
         var insertion: Int?
         member.withUnsafeBytes { wanted in
             _ = walk { place, candidate in
-                if found == nil && Self.same(candidate, wanted) { found = place }
+                if found == nil && PackedBytes.same(candidate, wanted) { found = place }
                 if insertion == nil && (score != place.score ? score < place.score : compareRaw(wanted, candidate) < 0) {
                     insertion = place.start
                 }
@@ -123,14 +115,8 @@ struct PackedElements: Sendable {
 
     /// Writes a new element at byte `start`, in place: no array of its encoding in between.
     private mutating func insert(_ member: [UInt8], score: Double, at start: Int) {
-        var lengthBytes = 1
-        while member.count >> (7 * lengthBytes) > 0 { lengthBytes += 1 }
-        let size = 8 + lengthBytes + member.count
-        // Room for a quarter more, not the doubling an insert would make: a small set
-        // grows by one element at a time, and its slack is most of what it wastes.
-        let needed = bytes.count + size
-        if needed > bytes.capacity { bytes.reserveCapacity(needed + needed / 4) }
-        bytes.replaceSubrange(start..<start, with: repeatElement(0, count: size))
+        let size = 8 + PackedBytes.lengthSize(member.count) + member.count
+        PackedBytes.openGap(in: &bytes, at: start, size: size)
         bytes.withUnsafeMutableBytes { buffer in
             buffer.storeBytes(of: score.bitPattern.littleEndian, toByteOffset: start, as: UInt64.self)
             var position = start + 8
@@ -171,12 +157,70 @@ struct PackedElements: Sendable {
         count -= 1
         if count == 0 { bytes = [] }
     }
+}
 
-    /// Whether two members are the same bytes, compared 8 at a time in line: most
-    /// members a walk meets are short, and a call to `memcmp` for each cost more than
+/// What the packed collections (`PackedElements`, `PackedList`) share: lengths in
+/// LEB128, room grown a quarter at a time, and comparing bytes where they lie.
+enum PackedBytes {
+    /// Bytes a length takes in LEB128 (one below 128).
+    @inline(__always)
+    static func lengthSize(_ length: Int) -> Int {
+        var size = 1
+        while length >> (7 * size) > 0 { size += 1 }
+        return size
+    }
+
+    /// Reads a LEB128 length at `position` and moves `position` past it.
+    @inline(__always)
+    static func readLength(_ buffer: UnsafeRawBufferPointer, at position: inout Int) -> Int {
+        var length = 0
+        var shift = 0
+        while true {
+            let byte = buffer[position]
+            position += 1
+            length |= Int(byte & 0x7F) << shift
+            if byte < 0x80 { return length }
+            shift += 7
+        }
+    }
+
+    /// Makes room for `size` more bytes: a quarter more than needed, not the doubling an
+    /// insert would make. A small collection grows by one element at a time, and its
+    /// slack is most of what it wastes.
+    @inline(__always)
+    private static let zeros = [UInt8](repeating: 0, count: 256)
+
+    static func reserve(_ bytes: inout [UInt8], adding size: Int) {
+        let needed = bytes.count + size
+        if needed > bytes.capacity { bytes.reserveCapacity(needed + needed / 4) }
+    }
+
+    /// Opens `size` bytes at `start`, moving what follows with one `memmove`, for an
+    /// element to be written there. `replaceSubrange`, or appending `repeatElement`,
+    /// stored the new bytes one at a time and spent more than the move itself; a slice
+    /// of `zeros` is appended by one copy.
+    @inline(__always)
+    static func openGap(in bytes: inout [UInt8], at start: Int, size: Int) {
+        reserve(&bytes, adding: size)
+        let moved = bytes.count - start
+        var remaining = size
+        while remaining > 0 {
+            let chunk = Swift.min(remaining, zeros.count)
+            bytes.append(contentsOf: zeros[..<chunk])
+            remaining -= chunk
+        }
+        guard moved > 0 else { return }
+        bytes.withUnsafeMutableBytes { buffer in
+            // copyMemory moves: the two ranges overlap.
+            (buffer.baseAddress! + start + size).copyMemory(from: buffer.baseAddress! + start, byteCount: moved)
+        }
+    }
+
+    /// Whether two byte strings are the same, compared 8 at a time in line: most
+    /// elements a walk meets are short, and a call to `memcmp` for each cost more than
     /// the comparison.
     @inline(__always)
-    private static func same(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
+    static func same(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
         guard lhs.count == rhs.count else { return false }
         var offset = 0
         while offset + 8 <= lhs.count {

@@ -154,10 +154,10 @@ public enum Snapshot {
                     fixed(run.timestampMilliseconds)
                     fixed(run.weight)
                 }
-            case .list(let elements):
+            case .list(let list):
                 bytes.append(Kind.list.rawValue)
-                varint(UInt64(elements.count))
-                for element in elements { string(element) }
+                varint(UInt64(list.count))
+                for element in list.elements { string(element) }
             case .hash(let hash):
                 bytes.append(Kind.hash.rawValue)
                 let entries = hash.entries

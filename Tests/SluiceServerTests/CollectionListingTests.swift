@@ -20,7 +20,10 @@ struct CollectionListingTests {
             var hash = HashValue()
             var set = SetValue()
             var sorted = SortedSet()
+            var list = ListValue()
             for index in 0..<size {
+                // Packed up to 128 elements and 8 KB, in a ring past either.
+                list.append(word())
                 hash.set(Array("f\(index)".utf8) + word(), word())
                 set.insert(Array("m\(index)".utf8) + word())
                 // Packed up to 128 members, in blocks past it; ties and infinities too.
@@ -31,6 +34,7 @@ struct CollectionListingTests {
                 for (reverse, withScores) in [(false, false), (true, false), (false, true), (true, true)] {
                     listings.append(.sortedRange(sorted, ranks: ranks, reverse: reverse, withScores: withScores))
                 }
+                listings.append(.listRange(list, ranks))
             }
             for listing in listings {
                 for version in [RESPVersion.resp2, .resp3] {
@@ -45,15 +49,17 @@ struct CollectionListingTests {
         #expect(mismatches == 0)
     }
 
-    @Test("HGETALL, HKEYS, HVALS, SMEMBERS and the ZRANGE family answer the same inside MULTI and scripts as alone")
+    @Test("HGETALL, HKEYS, HVALS, SMEMBERS, the ZRANGE family and LRANGE answer the same inside MULTI and scripts as alone")
     func sameInTransactionsAndScripts() async throws {
         try await withServer { server in
             let c = try server.connect()
             _ = try c.command("HSET", "h", "a", "1", "b", "2")
             _ = try c.command("SADD", "s", "x")
             _ = try c.command("ZADD", "z", "1", "a", "2.5", "b", "inf", "c")
+            _ = try c.command("RPUSH", "l", "x", "", "yy", "x")
         for command in [["HGETALL", "h"], ["HKEYS", "h"], ["HVALS", "h"], ["SMEMBERS", "s"], ["HGETALL", "none"],
-                        ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZREVRANGE", "z", "0", "1"], ["ZRANGE", "z", "(1", "+inf", "BYSCORE", "REV", "LIMIT", "0", "1", "WITHSCORES"]] {
+                        ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZREVRANGE", "z", "0", "1"], ["ZRANGE", "z", "(1", "+inf", "BYSCORE", "REV", "LIMIT", "0", "1", "WITHSCORES"],
+                        ["LRANGE", "l", "0", "-1"], ["LRANGE", "l", "1", "-2"], ["LRANGE", "l", "3", "1"]] {
                 let alone = try c.command(command)
                 _ = try c.command("MULTI")
                 _ = try c.command(command)

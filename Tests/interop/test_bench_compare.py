@@ -132,12 +132,16 @@ def test_memory_mode_loads_the_same_buckets_into_both_servers():
     assert re.search(r"Sluice/Redis resident memory after loading: \d+\.\d\dx\.", result.stdout)
 
 
-def test_memory_mode_loads_the_same_sorted_sets_into_both_servers():
-    result = run_compare("--memory", "500", "--memory-of", "zsets")
+@pytest.mark.parametrize("kind, described", [
+    ("zsets", "Sorted sets: `ZADD bucket:NNNNNNN` of 10 members"),
+    ("lists", "Lists: `LPUSH bucket:NNNNNNN` of 100 timestamps"),
+])
+def test_memory_mode_loads_the_same_collections_into_both_servers(kind, described):
+    result = run_compare("--memory", "500", "--memory-of", kind)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = dict(re.findall(r"^(Redis|Sluice)\s+(500)\s", result.stdout, re.M))
     assert rows == {"Redis": "500", "Sluice": "500"}
-    assert "Sorted sets: `ZADD bucket:NNNNNNN` of 10 members" in result.stdout
+    assert described in result.stdout
     assert re.search(r"Sluice/Redis resident memory after loading: \d+\.\d\dx\.", result.stdout)
 
 

@@ -79,7 +79,7 @@ extension ShardedKeyspace {
 }
 
 /// The reply of a command that lists a collection (`HGETALL`, `HKEYS`, `HVALS`,
-/// `SMEMBERS`), written straight from the collection into the connection's output:
+/// `SMEMBERS`, the `ZRANGE` family, `LRANGE`), written straight from the collection into the connection's output:
 /// built as values, the reply retained every field and value and allocated an array of
 /// them, only to encode and release them. The collection is held by one reference
 /// until then, written before the next command of the burst runs.
@@ -92,6 +92,8 @@ enum CollectionListing {
     case setMembers(SetValue)
     /// The elements of a sorted set at some ranks (within the set), as `ZRANGE` replies.
     case sortedRange(SortedSet, ranks: Range<Int>, reverse: Bool, withScores: Bool)
+    /// The elements of a list at some positions (within the list), as `LRANGE` replies.
+    case listRange(ListValue, Range<Int>)
 
     /// The reply as a value, for `EXEC` and scripts; `write` gives the same bytes.
     func value(_ version: RESPVersion) -> RESPValue {
@@ -114,6 +116,12 @@ enum CollectionListing {
             return .set(elements)
         case .sortedRange(let set, let ranks, let reverse, let withScores):
             return SortedSetCommands.reply(set.elements(ranks: ranks, reverse: reverse), withScores: withScores, version)
+        case .listRange(let list, let range):
+            elements.reserveCapacity(range.count)
+            list.visit(range) { _, element in
+                elements.append(.bulkString(Array(element)))
+                return true
+            }
         }
         return .array(elements)
     }
@@ -145,6 +153,12 @@ enum CollectionListing {
                 if pairs { buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.arrayHeader(2) } }
                 buffer.writeRESP(version: version, bound: RESPDirectWriter.bulkBound(member.count)) { $0.bulkString(member) }
                 if withScores { buffer.writeRESP(version: version, bound: RESPDirectWriter.scalarBound) { $0.scalar(.double(score)) } }
+            }
+        case .listRange(let list, let range):
+            buffer.writeRESP(version: version, bound: RESPDirectWriter.headerBound) { $0.arrayHeader(range.count) }
+            list.visit(range) { _, element in
+                buffer.writeRESP(version: version, bound: RESPDirectWriter.bulkBound(element.count)) { $0.bulkString(element) }
+                return true
             }
         }
     }

@@ -37,13 +37,13 @@ enum ListCommands {
             return .integer(Int64(try state.keyspace.list(key, now: invocation.now)?.count ?? 0))
         },
         CommandSpec("lrange", arity: 4, flags: ["readonly"], keys: (1, 1, 1), group: "list",
-                    summary: "Returns a range of elements from a list.") { invocation, state throws(CommandError) in
+                    summary: "Returns a range of elements from a list.") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
             let key = try invocation.arguments.next()
             let start = try invocation.arguments.nextInteger()
             let stop = try invocation.arguments.nextInteger()
             guard let list = try state.keyspace.list(key, now: invocation.now),
-                  let range = clampedRange(start, stop, count: list.count) else { return .array([]) }
-            return .array(range.map { .bulkString(list[$0]) })
+                  let range = clampedRange(start, stop, count: list.count) else { return .value(.array([])) }
+            return .listing(.listRange(list, range))
         },
         CommandSpec("lindex", arity: 3, flags: ["readonly"], keys: (1, 1, 1), group: "list",
                     summary: "Returns an element from a list by its index.") { invocation, state throws(CommandError) in
@@ -100,7 +100,7 @@ enum ListCommands {
             let element = try invocation.arguments.next()
             // 0 removes every match; a negative count removes matches from the tail.
             let removed = try state.keyspace.withList(key, now: invocation.now) { list in
-                list.removeAll(limit: count == 0 ? .max : Int(clamping: count.magnitude), fromBack: count < 0) { $0 == element }
+                list.remove(element, limit: count == 0 ? .max : Int(clamping: count.magnitude), fromBack: count < 0)
             }
             return .integer(Int64(removed))
         },
@@ -314,13 +314,17 @@ enum ListCommands {
         let limit = maxLength == 0 ? list.count : min(Int(clamping: maxLength), list.count)
         var skip = rank.magnitude - 1
         var found: [RESPValue] = []
-        for step in 0..<limit where found.count < wanted {
-            let position = rank > 0 ? step : list.count - 1 - step
-            guard list[position] == element else { continue }
-            if skip > 0 {
-                skip -= 1
-            } else {
-                found.append(.integer(Int64(position)))
+        // MAXLEN counts from the end the search starts at.
+        let compared = rank > 0 ? 0..<limit : list.count - limit..<list.count
+        element.withUnsafeBytes { target in
+            list.visit(compared, reverse: rank < 0) { position, candidate in
+                guard candidate.elementsEqual(target) else { return true }
+                if skip > 0 {
+                    skip -= 1
+                } else {
+                    found.append(.integer(Int64(position)))
+                }
+                return found.count < wanted
             }
         }
         if count != nil { return .array(found) }
