@@ -1,67 +1,198 @@
 /// A Redis hash: fields and values as raw bytes, read back in insertion order as Redis
-/// does for small hashes (its listpack encoding), so `HGETALL` matches it there. The
-/// fields and values sit in a `FieldTable` (how they are found and removed is told
-/// there), `CopiedOnWrite`, so a hash changes in place in its key's value.
+/// does for small hashes (its listpack encoding), so `HGETALL` matches it there.
+///
+/// Until it has more than `packLimit` fields or a field or value longer than
+/// `packValueLimit` bytes, a hash is packed into one byte array (`PackedFields`), as
+/// Redis keeps such a hash in a listpack; a field is found by walking them. Then its
+/// fields and values move into a `FieldTable` (how they are found and removed is told
+/// there), `CopiedOnWrite`, as Redis converts a listpack into a hash table once; they
+/// stay there until the hash is emptied.
+/// Either way the hash is one reference, and changes in place in its key's value.
 public struct HashValue: Sendable {
     public struct Entry: Sendable, Equatable {
         public var field: [UInt8]
         public var value: [UInt8]
     }
 
-    private var storage = CopiedOnWrite(FieldTable<[UInt8]>())
+    private enum Storage {
+        case packed(PackedFields)
+        case table(CopiedOnWrite<FieldTable<[UInt8]>>)
+    }
+
+    private var storage = Storage.packed(PackedFields())
+
+    /// Redis's `hash-max-listpack-entries` and `hash-max-listpack-value`.
+    public static let packLimit = 128
+    public static let packValueLimit = 64
 
     public init() {}
 
-    /// The heap object holding the contents, for the keyspace's memory estimate.
-    static let storageBytes = CopiedOnWrite<FieldTable<[UInt8]>>.heapBytes
+    /// The heap object holding a table's contents.
+    private static let tableBytes = CopiedOnWrite<FieldTable<[UInt8]>>.heapBytes
 
-    public var count: Int { storage.contents.count }
-    public var isEmpty: Bool { storage.contents.count == 0 }
-    /// Heap bytes of the fields and values and their places in the index and slots,
-    /// kept up to date so the keyspace's memory estimate reads it in O(1).
-    public var heapBytes: Int { storage.contents.heapBytes }
+    public var count: Int {
+        switch storage {
+        case .packed(let packed): packed.count
+        case .table(let table): table.contents.count
+        }
+    }
 
-    public subscript(field: [UInt8]) -> [UInt8]? { storage.contents[field] }
+    public var isEmpty: Bool {
+        switch storage {
+        case .packed(let packed): packed.isEmpty
+        case .table(let table): table.contents.count == 0
+        }
+    }
+
+    /// Whether the fields are packed (for tests of the layout).
+    public var isPacked: Bool {
+        if case .packed = storage { true } else { false }
+    }
+
+    /// Heap bytes of the hash: the packed array, or the table's box, its fields and
+    /// values and their places in the index and slots; kept up to date so the keyspace's
+    /// memory estimate reads it in O(1).
+    public var heapBytes: Int {
+        switch storage {
+        case .packed(let packed): MemoryEstimate.bytes(packed.bytes.capacity)
+        case .table(let table): Self.tableBytes + table.contents.heapBytes
+        }
+    }
+
+    /// A field's value; a packed hash's is copied out of its array.
+    public subscript(field: [UInt8]) -> [UInt8]? {
+        switch storage {
+        case .packed(let packed): packed.find(field).map(packed.value(of:))
+        case .table(let table): table.contents[field]
+        }
+    }
+
+    /// Whether `field` and `value` may be packed.
+    @inline(__always)
+    private static func packs(_ field: [UInt8], _ value: [UInt8]) -> Bool {
+        field.count <= packValueLimit && value.count <= packValueLimit
+    }
+
+    /// Lets `body` change the packed fields in place, the storage's reference dropped
+    /// while it does so the array is not copied; nil when the hash is a table.
+    @inline(__always)
+    private mutating func withPacked<R, E: Error>(_ body: (inout PackedFields) throws(E) -> R) throws(E) -> R? {
+        guard case .packed(var packed) = storage else { return nil }
+        storage = .packed(PackedFields())
+        defer { storage = .packed(packed) }
+        return try body(&packed)
+    }
+
+    /// Changes the table, after moving the fields into one if they are packed.
+    @inline(__always)
+    private mutating func withTable<R, E: Error>(_ body: (inout FieldTable<[UInt8]>) throws(E) -> R) throws(E) -> R {
+        if case .packed(let packed) = storage {
+            var table = FieldTable<[UInt8]>()
+            packed.forEach { table.set(Array($0), Array($1)) }
+            storage = .table(CopiedOnWrite(table))
+        }
+        guard case .table(var table) = storage else { preconditionFailure("a hash is packed or a table") }
+        storage = .packed(PackedFields())
+        // A table left empty is dropped: nothing holds its box for an empty hash.
+        defer { if table.contents.count > 0 { storage = .table(table) } }
+        return try table.modify(body)
+    }
 
     /// Sets `field` to `value`; returns true when the field is new.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
-        storage.modify { $0.set(field, value) }
+        if Self.packs(field, value), let added = withPacked({ packed -> Bool? in
+            var walked = 0
+            if let entry = packed.find(field, walked: &walked) {
+                packed.replaceValue(of: entry, with: value)
+                return false
+            }
+            guard walked < Self.packLimit else { return nil }
+            packed.append(field, value)
+            return true
+        }), let added {
+            return added
+        }
+        return withTable { $0.set(field, value) }
     }
 
     /// Finds `field` once and lets `body` change its value in place: nil when the field
-    /// is new, and nil afterwards removes it (`FieldTable.update`).
+    /// is new, and nil afterwards removes it (`FieldTable.update`). What `body` changed
+    /// before throwing stays.
     public mutating func update<R, E: Error>(_ field: [UInt8], _ body: (inout [UInt8]?) throws(E) -> R) throws(E) -> R {
-        try storage.modify { (contents: inout FieldTable<[UInt8]>) throws(E) -> R in try contents.update(field, body) }
+        if field.count <= Self.packValueLimit, case .packed(let packed) = storage {
+            var walked = 0
+            let entry = packed.find(field, walked: &walked)
+            var value = entry.map(packed.value(of:))
+            // The packed bytes are not changed by `body`, so `entry` still says where the field is.
+            defer {
+                switch (entry, value) {
+                case (let entry?, let value?) where value.count <= Self.packValueLimit:
+                    withPacked { $0.replaceValue(of: entry, with: value) }
+                case (let entry?, nil):
+                    withPacked { $0.remove(entry) }
+                case (nil, let value?) where value.count <= Self.packValueLimit && walked < Self.packLimit:
+                    withPacked { $0.append(field, value) }
+                case (_, let value?):
+                    withTable { $0.set(field, value) }
+                case (nil, nil):
+                    break
+                }
+            }
+            return try body(&value)
+        }
+        return try withTable { (table: inout FieldTable<[UInt8]>) throws(E) -> R in try table.update(field, body) }
     }
 
     /// Removes `field`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ field: [UInt8]) -> Bool {
-        storage.modify { $0.remove(field) }
+        if let removed = withPacked({ packed -> Bool in
+            guard let entry = packed.find(field) else { return false }
+            packed.remove(entry)
+            return true
+        }) {
+            return removed
+        }
+        return withTable { $0.remove(field) }
     }
 
-    /// Positions in the slots, holes included, for tests of the layout.
-    var slotCountForTests: Int { storage.contents.slotCount }
+    /// Positions in the slots, holes included, for tests of the layout (0 when packed).
+    var slotCountForTests: Int {
+        if case .table(let table) = storage { table.contents.slotCount } else { 0 }
+    }
 
-    /// Every field and value, in insertion order while the hash is scanned (see FieldTable).
+    /// Every field and value, in insertion order while the hash is packed or scanned (see FieldTable).
     public var entries: [Entry] {
         var entries = [Entry]()
-        entries.reserveCapacity(count)
-        forEach { entries.append(Entry(field: $0, value: $1)) }
+        forEach { entries.append(Entry(field: Array($0), value: Array($1))) }
         return entries
     }
 
-    /// Calls `body` with every field and value, in insertion order: a reply built from
-    /// them needs no array of entries in between.
-    public func forEach(_ body: (_ field: [UInt8], _ value: [UInt8]) throws -> Void) rethrows {
-        try storage.contents.forEach(body)
+    /// Calls `body` with every field and value where they lie, in insertion order: a
+    /// reply built from them needs no array of entries in between.
+    public func forEach(_ body: (_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) rethrows {
+        switch storage {
+        case .packed(let packed):
+            try packed.forEach(body)
+        case .table(let table):
+            try table.contents.forEach { field, value in
+                try field.withUnsafeBytes { field in try value.withUnsafeBytes { try body(field, $0) } }
+            }
+        }
     }
 
     /// One step of `HSCAN` from `cursor` (0 to begin), at most about `count` fields; returns
-    /// the next cursor, 0 once every field has been given (`FieldTable.scan`).
+    /// the next cursor, 0 once every field has been given. A packed hash comes whole in
+    /// one step, as Redis gives a listpack (`FieldTable.scan` for a table).
     public func scan(cursor: UInt64, count: Int, _ body: (_ field: [UInt8], _ value: [UInt8]) -> Void) -> UInt64 {
-        storage.contents.scan(cursor: cursor, count: count, body)
+        switch storage {
+        case .packed(let packed):
+            packed.forEach { body(Array($0), Array($1)) }
+            return 0
+        case .table(let table):
+            return table.contents.scan(cursor: cursor, count: count, body)
+        }
     }
 }
 

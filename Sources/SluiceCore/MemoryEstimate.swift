@@ -67,7 +67,7 @@ extension Value {
         case .string(let bytes): MemoryEstimate.bytes(bytes.count)
         case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.capacity * MemoryLayout<SlidingWindowLog.Entry>.stride)
         case .list(let list): MemoryEstimate.box(ListValue.self) + list.heapBytes
-        case .hash(let hash): HashValue.storageBytes + hash.heapBytes
+        case .hash(let hash): hash.heapBytes
         case .sortedSet(let set): SortedSet.storageBytes + set.heapBytes
         case .set(let set): SetValue.storageBytes + set.heapBytes
         }

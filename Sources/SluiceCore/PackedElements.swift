@@ -119,18 +119,7 @@ struct PackedElements: Sendable {
         PackedBytes.openGap(in: &bytes, at: start, size: size)
         bytes.withUnsafeMutableBytes { buffer in
             buffer.storeBytes(of: score.bitPattern.littleEndian, toByteOffset: start, as: UInt64.self)
-            var position = start + 8
-            var length = member.count
-            while length >= 0x80 {
-                buffer[position] = UInt8(length & 0x7F) | 0x80
-                length >>= 7
-                position += 1
-            }
-            buffer[position] = UInt8(length)
-            member.withUnsafeBytes { source in
-                guard let from = source.baseAddress else { return }
-                (buffer.baseAddress! + position + 1).copyMemory(from: from, byteCount: source.count)
-            }
+            PackedBytes.write(member, lengthAt: start + 8, in: buffer)
         }
         count += 1
     }
@@ -159,7 +148,7 @@ struct PackedElements: Sendable {
     }
 }
 
-/// What the packed collections (`PackedElements`, `PackedList`) share: lengths in
+/// What the packed collections (`PackedElements`, `PackedList`, `PackedFields`) share: lengths in
 /// LEB128, room grown a quarter at a time, and comparing bytes where they lie.
 enum PackedBytes {
     /// Bytes a length takes in LEB128 (one below 128).
@@ -189,6 +178,37 @@ enum PackedBytes {
     /// slack is most of what it wastes.
     @inline(__always)
     private static let zeros = [UInt8](repeating: 0, count: 256)
+
+    /// Writes `bytes`' length in LEB128 at `position` and the bytes after it; returns
+    /// where they end.
+    @discardableResult
+    @inline(__always)
+    static func write(_ bytes: [UInt8], lengthAt position: Int, in buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var position = position
+        var length = bytes.count
+        while length >= 0x80 {
+            buffer[position] = UInt8(length & 0x7F) | 0x80
+            length >>= 7
+            position += 1
+        }
+        buffer[position] = UInt8(length)
+        position += 1
+        bytes.withUnsafeBytes { source in
+            guard let from = source.baseAddress else { return }
+            (buffer.baseAddress! + position).copyMemory(from: from, byteCount: source.count)
+        }
+        return position + bytes.count
+    }
+
+    /// Gives back the room of removed elements once they were most of it, as Redis
+    /// shrinks a listpack: a trimmed collection would otherwise keep its largest size.
+    static func shrinkIfSparse(_ bytes: inout [UInt8]) {
+        guard bytes.capacity > 64, bytes.count < bytes.capacity / 2 else { return }
+        var fresh: [UInt8] = []
+        fresh.reserveCapacity(bytes.count + bytes.count / 4)
+        fresh.append(contentsOf: bytes)
+        bytes = fresh
+    }
 
     static func reserve(_ bytes: inout [UInt8], adding size: Int) {
         let needed = bytes.count + size

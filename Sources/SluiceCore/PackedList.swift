@@ -163,17 +163,7 @@ struct PackedList: Sendable {
             bytes.removeSubrange(range)
         }
         count -= elements
-        shrinkIfSparse()
-    }
-
-    /// Gives back the room of removed elements once they were most of it, as Redis
-    /// shrinks a listpack: a trimmed list would otherwise keep its largest size.
-    private mutating func shrinkIfSparse() {
-        guard bytes.capacity > 64, bytes.count < bytes.capacity / 2 else { return }
-        var fresh: [UInt8] = []
-        fresh.reserveCapacity(bytes.count + bytes.count / 4)
-        fresh.append(contentsOf: bytes)
-        bytes = fresh
+        PackedBytes.shrinkIfSparse(&bytes)
     }
 
     /// Removes up to `limit` elements for which `shouldRemove` holds, the first ones
@@ -203,7 +193,7 @@ struct PackedList: Sendable {
         bytes.removeLast(removedBytes)
         count -= removals.count
         if count == 0 { self = PackedList() }
-        shrinkIfSparse()
+        PackedBytes.shrinkIfSparse(&bytes)
         return removals.count
     }
 }

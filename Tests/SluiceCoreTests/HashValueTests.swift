@@ -192,3 +192,107 @@ struct HashValueTests {
         #expect(seen.count == 300 && hash.entries.allSatisfy { seen[$0.field] == $0.value })
     }
 }
+
+@Suite("HashValue packed")
+struct PackedHashValueTests {
+    private struct Refused: Error {}
+
+    @Test("a hash value is one word, packed or not")
+    func oneWord() {
+        #expect(MemoryLayout<HashValue>.size == 8)
+    }
+
+    @Test("a hash stays packed up to 128 fields of up to 64 bytes, then moves to a table keeping order and values")
+    func packLimits() {
+        var hash = HashValue()
+        for index in 0..<HashValue.packLimit { hash.set(bytes("f\(index)"), bytes("\(index)")) }
+        #expect(hash.isPacked && hash.count == HashValue.packLimit)
+        hash.set(bytes("f0"), bytes("again"))
+        #expect(hash.isPacked)
+        hash.set(bytes("one more"), bytes("x"))
+        #expect(!hash.isPacked && hash.count == HashValue.packLimit + 1)
+        #expect(hash.entries.map(\.field) == (0..<HashValue.packLimit).map { bytes("f\($0)") } + [bytes("one more")])
+        #expect(hash[bytes("f0")] == bytes("again"))
+
+        for (field, value) in [(Array(repeating: UInt8(1), count: 65), bytes("v")), (bytes("f"), Array(repeating: UInt8(2), count: 65))] {
+            var small = HashValue()
+            small.set(bytes("a"), bytes("1"))
+            small.set(Array(repeating: UInt8(1), count: 64), Array(repeating: UInt8(2), count: 64))
+            #expect(small.isPacked)
+            small.set(field, value)
+            #expect(!small.isPacked)
+            #expect(small.entries.map(\.field) == [bytes("a"), Array(repeating: UInt8(1), count: 64), field])
+            #expect(small[field] == value)
+        }
+    }
+
+    @Test("update on a packed hash: a new field, a changed one, one grown past 64 bytes, one removed, one at the limit")
+    func packedUpdate() {
+        var hash = HashValue()
+        hash.update(bytes("n")) { value in
+            #expect(value == nil)
+            value = bytes("1")
+        }
+        hash.update(bytes("n")) { value in value!.append(contentsOf: bytes("23")) }
+        #expect(hash[bytes("n")] == bytes("123") && hash.isPacked)
+        hash.set(bytes("gone"), bytes("x"))
+        hash.update(bytes("gone")) { $0 = nil }
+        hash.update(bytes("absent")) { _ in }
+        #expect(hash.entries.map(\.field) == [bytes("n")] && hash.isPacked)
+
+        var grown = hash
+        grown.update(bytes("n")) { $0 = Array(repeating: 7, count: 65) }
+        #expect(!grown.isPacked && grown[bytes("n")] == Array(repeating: 7, count: 65))
+        #expect(hash[bytes("n")] == bytes("123"))
+
+        var full = HashValue()
+        for index in 0..<HashValue.packLimit { full.set(bytes("f\(index)"), bytes("v")) }
+        full.update(bytes("new")) { $0 = bytes("x") }
+        #expect(!full.isPacked && full.count == HashValue.packLimit + 1 && full[bytes("new")] == bytes("x"))
+    }
+
+    @Test("a throwing update keeps what it changed before throwing, and the hash stays whole")
+    func throwingUpdate() {
+        var hash = HashValue()
+        hash.set(bytes("a"), bytes("1"))
+        hash.set(bytes("b"), bytes("2"))
+        #expect(throws: Refused.self) {
+            try hash.update(bytes("a")) { (value: inout [UInt8]?) throws(Refused) in
+                value = bytes("changed")
+                throw Refused()
+            }
+        }
+        #expect(throws: Refused.self) {
+            try hash.update(bytes("b")) { (_: inout [UInt8]?) throws(Refused) in throw Refused() }
+        }
+        #expect(hash.entries == [HashValue.Entry(field: bytes("a"), value: bytes("changed")), HashValue.Entry(field: bytes("b"), value: bytes("2"))])
+    }
+
+    @Test("packed fields and values of any bytes: empty, binary, and lengths 0, 1, 63 and 64")
+    func packedBytes() {
+        var hash = HashValue()
+        let pairs: [([UInt8], [UInt8])] = [([], bytes("empty field")), (bytes("empty value"), []), ([0, 255, 13, 10], [0]),
+                                           (Array(repeating: 3, count: 63), Array(repeating: 4, count: 64))]
+        for (field, value) in pairs { hash.set(field, value) }
+        #expect(hash.isPacked)
+        #expect(hash.entries.map(\.field) == pairs.map(\.0) && hash.entries.map(\.value) == pairs.map(\.1))
+        for (field, value) in pairs { #expect(hash[field] == value) }
+        // Shorter and longer values rewritten in place keep the others.
+        hash.set([0, 255, 13, 10], Array(repeating: 9, count: 50))
+        hash.set(Array(repeating: 3, count: 63), [])
+        #expect(hash[[0, 255, 13, 10]] == Array(repeating: 9, count: 50) && hash[Array(repeating: 3, count: 63)] == [])
+        #expect(hash[bytes("empty value")] == [] && hash[[]] == bytes("empty field"))
+    }
+
+    @Test("a packed hash of two short fields takes a small fraction of a table's heap")
+    func packedMemory() {
+        var packed = HashValue()
+        packed.set(bytes("tokens"), bytes("9"))
+        packed.set(bytes("ts"), bytes("1765000000123"))
+        var table = packed
+        table.set(Array(repeating: 1, count: 65), bytes("x"))
+        table.remove(Array(repeating: 1, count: 65))
+        #expect(packed.isPacked && !table.isPacked && table == packed)
+        #expect(packed.heapBytes * 4 < table.heapBytes)
+    }
+}

@@ -148,7 +148,8 @@ struct KeyspaceMemoryTests {
         keyspace.set(key("s"), .set(SetValue()), now: start)
         let empty = keyspace.usedMemory
         // Collections are boxed out of the entry, and the boxes count too.
-        #expect(empty == 3 * MemoryEstimate.entry + HashValue.storageBytes + SortedSet.storageBytes + SetValue.storageBytes)
+        // An empty hash is packed: no array, no box.
+        #expect(empty == 3 * MemoryEstimate.entry + SortedSet.storageBytes + SetValue.storageBytes)
         for index in 0..<1_500 {
             _ = keyspace.update(key("h"), now: start) { value -> Void in
                 guard case .hash(var hash) = value else { return }
@@ -194,15 +195,27 @@ struct KeyspaceMemoryTests {
         expectConsistent(keyspace)
     }
 
-    @Test("overwriting a hash field's value changes the total by the value's difference")
+    @Test("overwriting a hash field's value changes the total by the value's difference, packed or not")
     func hashFieldOverwrite() {
+        // A value past the packed limit makes a table.
         var hash = HashValue()
-        hash.set(key("f"), bytes(10))
+        hash.set(key("f"), bytes(100))
+        #expect(!hash.isPacked)
         let small = hash.heapBytes
         hash.set(key("f"), bytes(1000))
-        #expect(hash.heapBytes == small - MemoryEstimate.bytes(10) + MemoryEstimate.bytes(1000))
+        #expect(hash.heapBytes == small - MemoryEstimate.bytes(100) + MemoryEstimate.bytes(1000))
         hash.remove(key("f"))
         #expect(hash.heapBytes == 0)
+
+        // Packed, the array holds the field, the value and their lengths.
+        var packed = HashValue()
+        packed.set(key("f"), bytes(10))
+        #expect(packed.isPacked)
+        let before = packed.heapBytes
+        packed.set(key("f"), bytes(60))
+        #expect(packed.isPacked && packed.heapBytes > before && packed.heapBytes >= 2 + 1 + 60)
+        packed.remove(key("f"))
+        #expect(packed.heapBytes == 0)
     }
 
     @Test("a key expired lazily, actively or by a deadline in the past gives its bytes back")

@@ -102,14 +102,14 @@ enum CollectionListing {
         case .hashPairs(let hash):
             var pairs: [RESPPair] = []
             pairs.reserveCapacity(hash.count)
-            hash.forEach { pairs.append(RESPPair(.bulkString($0), .bulkString($1))) }
+            hash.forEach { pairs.append(RESPPair(.bulkString(Array($0)), .bulkString(Array($1)))) }
             return .map(pairs)
         case .hashFields(let hash):
             elements.reserveCapacity(hash.count)
-            hash.forEach { field, _ in elements.append(.bulkString(field)) }
+            hash.forEach { field, _ in elements.append(.bulkString(Array(field))) }
         case .hashValues(let hash):
             elements.reserveCapacity(hash.count)
-            hash.forEach { _, value in elements.append(.bulkString(value)) }
+            hash.forEach { _, value in elements.append(.bulkString(Array(value))) }
         case .setMembers(let set):
             elements.reserveCapacity(set.count)
             set.forEach { elements.append(.bulkString($0)) }
@@ -165,8 +165,11 @@ enum CollectionListing {
 
     @inline(__always)
     private static func bulk(_ bytes: [UInt8], into buffer: inout ByteBuffer, _ version: RESPVersion) {
-        bytes.withUnsafeBytes { bytes in
-            buffer.writeRESP(version: version, bound: RESPDirectWriter.bulkBound(bytes.count)) { $0.bulkString(bytes) }
-        }
+        bytes.withUnsafeBytes { bulk($0, into: &buffer, version) }
+    }
+
+    @inline(__always)
+    private static func bulk(_ bytes: UnsafeRawBufferPointer, into buffer: inout ByteBuffer, _ version: RESPVersion) {
+        buffer.writeRESP(version: version, bound: RESPDirectWriter.bulkBound(bytes.count)) { $0.bulkString(bytes) }
     }
 }
