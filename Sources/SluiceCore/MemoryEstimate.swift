@@ -68,7 +68,7 @@ extension Value {
         case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.capacity * MemoryLayout<SlidingWindowLog.Entry>.stride)
         case .list(let list): MemoryEstimate.box(ListValue.self) + list.heapBytes
         case .hash(let hash): hash.heapBytes
-        case .sortedSet(let set): SortedSet.storageBytes + set.heapBytes
+        case .sortedSet(let set): set.heapBytes
         case .set(let set): SetValue.storageBytes + set.heapBytes
         }
     }

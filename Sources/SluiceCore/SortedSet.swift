@@ -61,83 +61,230 @@ public struct SortedSet: Sendable {
     /// scans a small sorted set's listpack: no dictionary to allocate, fill and hash into.
     static let scanLimit = 128
 
-    /// The members, scores and order (`CopiedOnWrite`, so a set changes in place in its
-    /// key's value).
-    private var storage = CopiedOnWrite(Contents())
+    /// Until the set first passes `scanLimit` members its elements are packed into one
+    /// byte array (`PackedElements`); then they move into `Contents` (blocks and a member
+    /// dictionary), `CopiedOnWrite`, as Redis converts a listpack into a skiplist once,
+    /// and stay there until the set is emptied. A packed set has no box of its own: that
+    /// box, holding the fields only an indexed set uses, had cost every small set one
+    /// more allocation.
+    private enum Storage {
+        case packed(PackedElements)
+        case indexed(CopiedOnWrite<Contents>)
+    }
+
+    private var storage = Storage.packed(PackedElements())
 
     public init() {}
 
-    /// The heap object holding the contents, for the keyspace's memory estimate.
-    static let storageBytes = CopiedOnWrite<Contents>.heapBytes
+    /// The heap object holding an indexed set's contents.
+    private static let contentsBytes = CopiedOnWrite<Contents>.heapBytes
 
-    public var count: Int { storage.contents.count }
-    public var isEmpty: Bool { storage.contents.count == 0 }
-    /// Heap bytes of the members and their places in the index and the blocks, kept up
-    /// to date so the keyspace's memory estimate reads it in O(1).
-    public var heapBytes: Int { storage.contents.heapBytes }
-    var sizesAreConsistent: Bool { storage.contents.sizesAreConsistent }
-
-    public func score(of member: [UInt8]) -> Double? { storage.contents.score(of: member) }
-    public func rank(of member: [UInt8]) -> Int? { storage.contents.rank(of: member) }
-    public func element(atRank rank: Int) -> Element { storage.contents.element(atRank: rank) }
-    public func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
-        storage.contents.elements(ranks: ranks, reverse: reverse)
+    public var count: Int {
+        switch storage {
+        case .packed(let packed): packed.count
+        case .indexed(let box): box.contents.count
+        }
     }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// Whether the elements are packed (for tests of the layout).
+    public var isPacked: Bool {
+        if case .packed = storage { true } else { false }
+    }
+
+    /// Heap bytes of the set: the packed array, or the box, the members and their places
+    /// in the index and the blocks, kept up to date so the keyspace's memory estimate
+    /// reads it in O(1).
+    public var heapBytes: Int {
+        switch storage {
+        case .packed(let packed): MemoryEstimate.bytes(packed.bytes.capacity)
+        case .indexed(let box): Self.contentsBytes + box.contents.heapBytes
+        }
+    }
+
+    var sizesAreConsistent: Bool {
+        switch storage {
+        case .packed(let packed): packed.count <= Self.scanLimit
+        case .indexed(let box): box.contents.sizesAreConsistent
+        }
+    }
+
+    public func score(of member: [UInt8]) -> Double? {
+        switch storage {
+        case .packed(let packed): packed.place(of: member)?.score
+        case .indexed(let box): box.contents.score(of: member)
+        }
+    }
+
+    /// The 0-based position of `member` in ascending order, or nil when absent.
+    public func rank(of member: [UInt8]) -> Int? {
+        switch storage {
+        case .packed(let packed): packed.place(of: member)?.index
+        case .indexed(let box): box.contents.rank(of: member)
+        }
+    }
+
+    /// The element at `rank` (0-based, ascending); the rank must be valid.
+    public func element(atRank rank: Int) -> Element {
+        precondition(rank >= 0 && rank < count, "rank \(rank) out of range")
+        switch storage {
+        case .packed(let packed): return packed.elements(rank..<rank + 1)[0]
+        case .indexed(let box): return box.contents.element(atRank: rank)
+        }
+    }
+
+    /// The elements with ranks in `ranks` (clamped), ascending, or descending with `reverse`.
+    public func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
+        let ranks = ranks.clamped(to: 0..<count)
+        guard !ranks.isEmpty else { return [] }
+        switch storage {
+        case .packed(let packed):
+            let elements = packed.elements(ranks)
+            return reverse ? elements.reversed() : elements
+        case .indexed(let box):
+            return box.contents.elements(ranks: ranks, reverse: reverse)
+        }
+    }
+
     /// Calls `body` with the score and member bytes of each element with a rank in
     /// `ranks` (clamped), ascending or descending: a reply written from them needs no
     /// element values, whose members a packed set would have to copy out.
     public func forEach(ranks: Range<Int>, reverse: Bool = false, _ body: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Void) {
-        storage.contents.forEach(ranks: ranks, reverse: reverse, body)
+        let ranks = ranks.clamped(to: 0..<count)
+        guard !ranks.isEmpty else { return }
+        switch storage {
+        case .packed(let packed): packed.forEach(ranks, reverse: reverse, body)
+        case .indexed(let box): box.contents.forEach(ranks: ranks, reverse: reverse, body)
+        }
     }
+
+    /// The ranks of the elements whose scores lie between `minimum` and `maximum`.
     public func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
-        storage.contents.ranks(from: minimum, to: maximum)
+        let lower = firstRank { score, _ in minimum.exclusive ? score > minimum.value : score >= minimum.value }
+        let upper = firstRank { score, _ in maximum.exclusive ? score >= maximum.value : score > maximum.value }
+        return lower..<Swift.max(lower, upper)
     }
+
+    /// The ranks of the elements whose members lie between `minimum` and `maximum`. As in
+    /// Redis, meaningful when all scores are equal (members are then in byte order).
     public func ranks(from minimum: LexBound, to maximum: LexBound) -> Range<Int> {
-        storage.contents.ranks(from: minimum, to: maximum)
+        let lower = firstRank { _, member in !Self.below(minimum, member) }
+        let upper = firstRank { _, member in Self.above(maximum, member) }
+        return lower..<Swift.max(lower, upper)
     }
-    public var elements: [Element] { storage.contents.elements }
+
+    /// Every element in ascending order.
+    public var elements: [Element] {
+        switch storage {
+        case .packed(let packed): packed.elements(0..<packed.count)
+        case .indexed(let box): box.contents.elements
+        }
+    }
 
     /// One step of `ZSCAN` from `cursor` (0 to begin): the next elements in order and the
-    /// next step's cursor, 0 once done (`Contents.scan`).
+    /// next step's cursor, 0 once done. A packed set comes whole in one step, as Redis
+    /// answers for a listpack (`Contents.scan` for an indexed one).
     public func scan(cursor: UInt64, count: Int) -> (elements: [Element], cursor: UInt64) {
-        storage.contents.scan(cursor: cursor, count: count)
+        switch storage {
+        case .packed: (elements, 0)
+        case .indexed(let box): box.contents.scan(cursor: cursor, count: count)
+        }
     }
 
-    /// Sets `member`'s score; returns true when the member is new (`Contents.set`).
+    /// Sets `member`'s score; returns true when the member is new.
     @discardableResult
     public mutating func set(_ member: [UInt8], score: Double) -> Bool {
-        storage.modify { $0.set(member, score: score) } == nil
+        replaceScore(of: member, with: score) == nil
     }
 
     /// Sets `member`'s score and returns the one it had, nil when it is new: a plain
-    /// `ZADD` learns both in one look-up.
+    /// `ZADD` learns both in one look-up. A score of -0 is kept as 0, which is what
+    /// Redis reads back.
     @discardableResult
     public mutating func replaceScore(of member: [UInt8], with score: Double) -> Double? {
-        storage.modify { $0.set(member, score: score) }
+        let score = score == 0 ? 0 : score
+        let old = modify(packed: { $0.set(member, score: score) }, indexed: { $0.set(member, score: score) })
+        if old == nil, case .packed(let packed) = storage, packed.count > Self.scanLimit {
+            storage = .indexed(CopiedOnWrite(Contents(packed.elements(0..<packed.count))))
+        }
+        return old
     }
 
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: [UInt8]) -> Bool {
-        storage.modify { $0.remove(member) }
+        modify(packed: { packed in
+            guard let place = packed.place(of: member) else { return false }
+            packed.remove(place)
+            return true
+        }, indexed: { $0.remove(member) })
     }
 
-    /// Removes the members at `ranks`; returns how many (`Contents.removeRanks`).
+    /// Removes the members at `ranks` (clamped to the set); returns how many.
     @discardableResult
     public mutating func removeRanks(_ ranks: Range<Int>) -> Int {
-        storage.modify { $0.removeRanks(ranks) }
+        let ranks = ranks.clamped(to: 0..<count)
+        guard !ranks.isEmpty else { return 0 }
+        return modify(packed: { packed in
+            packed.remove(ranks)
+            return ranks.count
+        }, indexed: { $0.removeRanks(ranks) })
+    }
+
+    /// Changes the packed elements or the contents in place, the storage's reference
+    /// dropped meanwhile so neither is copied.
+    @inline(__always)
+    private mutating func modify<R>(packed: (inout PackedElements) -> R, indexed: (inout Contents) -> R) -> R {
+        switch storage {
+        case .packed(var elements):
+            storage = .packed(PackedElements())
+            defer { storage = .packed(elements) }
+            return packed(&elements)
+        case .indexed(var box):
+            storage = .packed(PackedElements())
+            // Emptied, the set gives its box back: an empty set is packed.
+            defer { if box.contents.count > 0 { storage = .indexed(box) } }
+            return box.modify(indexed)
+        }
+    }
+
+    /// The rank of the first element for which `isAtOrAfter` holds (`count` when none),
+    /// given each element's score and member bytes where they lie, packed or in a block.
+    private func firstRank(where isAtOrAfter: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Int {
+        switch storage {
+        case .packed(let packed): packed.firstIndex(where: isAtOrAfter)
+        case .indexed(let box): box.contents.firstRank(where: isAtOrAfter)
+        }
+    }
+
+    /// Whether `member` sorts before the range that starts at `bound`.
+    private static func below(_ bound: LexBound, _ member: UnsafeRawBufferPointer) -> Bool {
+        switch bound {
+        case .minimum: false
+        case .maximum: true
+        case .inclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } < 0
+        case .exclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } <= 0
+        }
+    }
+
+    /// Whether `member` sorts after the range that ends at `bound`.
+    private static func above(_ bound: LexBound, _ member: UnsafeRawBufferPointer) -> Bool {
+        switch bound {
+        case .minimum: true
+        case .maximum: false
+        case .inclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } > 0
+        case .exclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } >= 0
+        }
     }
 }
 
 extension SortedSet {
+    /// A set past `scanLimit` members: its blocks, their sizes and the member dictionary.
     struct Contents {
-        /// The elements until the set first passes `scanLimit` members; then they move to
-        /// the blocks and the dictionary for good, as Redis converts a listpack once.
-        private var packed = PackedElements()
-        /// Member to score, built once the set passes `scanLimit` members.
+        /// Member to score.
         private var scores = SplitDictionary<Double>()
-        private var indexed = false
-        /// Sorted, non-empty blocks whose concatenation is the whole order (once indexed).
+        /// Sorted, non-empty blocks whose concatenation is the whole order.
         private var blocks: [[Element]] = []
         /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
         /// i - (i & -i) ..< i, so a prefix sum or a search for a rank visits O(log n) entries.
@@ -147,47 +294,29 @@ extension SortedSet {
         private var counts: [Int] = []
         /// Heap bytes of the members and their places in the index and the blocks, kept up
         /// to date so the keyspace's memory estimate reads it in O(1).
-        private var indexedBytes = 0
-        /// What the elements take on the heap: the packed array, or the blocks and index.
-        var heapBytes: Int { indexed ? indexedBytes : MemoryEstimate.bytes(packed.bytes.capacity) }
+        private(set) var heapBytes = 0
+        private(set) var count = 0
 
-        init() {}
-
-        /// Members once indexed; before, the packed elements count themselves.
-        private var indexedCount = 0
-        var count: Int { indexed ? indexedCount : packed.count }
-
-        func score(of member: [UInt8]) -> Double? {
-            indexed ? scores[HashedBytes(member)] : packed.place(of: member)?.score
-        }
-
-        /// Moves the packed elements into one block and the member dictionary, once the
-        /// set outgrows scanning.
-        private mutating func buildIndex() {
-            let elements = packed.elements(0..<packed.count)
-            packed = PackedElements()
-            indexed = true
-            indexedCount = elements.count
+        /// The packed elements of a set that outgrew scanning, in order, as one block.
+        init(_ elements: [Element]) {
+            count = elements.count
             for element in elements {
                 scores.updateValue(element.score, forKey: HashedBytes(element.member))
-                indexedBytes += Self.bytes(element.member)
+                heapBytes += Self.bytes(element.member)
             }
             blocks = [elements]
             counts = [elements.count]
             rebuildSizes()
         }
 
+        func score(of member: [UInt8]) -> Double? {
+            scores[HashedBytes(member)]
+        }
+
         // MARK: Changing
 
-        /// Sets `member`'s score; returns the old score, nil when the member is new. A
-        /// score of -0 is kept as 0, which is what Redis reads back.
+        /// Sets `member`'s score; returns the old score, nil when the member is new.
         mutating func set(_ member: [UInt8], score: Double) -> Double? {
-            let score = score == 0 ? 0 : score
-            guard indexed else {
-                if let old = packed.set(member, score: score) { return old }
-                if packed.count > SortedSet.scanLimit { buildIndex() }
-                return nil
-            }
             if let old = scores.updateValue(score, forKey: HashedBytes(member)) {
                 if old == score { return old }
                 removeFromOrder(Element(score: old, member: member))
@@ -195,35 +324,24 @@ extension SortedSet {
                 return old
             }
             insertInOrder(Element(score: score, member: member))
-            indexedCount += 1
-            indexedBytes += Self.bytes(member)
+            count += 1
+            heapBytes += Self.bytes(member)
             return nil
         }
 
         /// Removes `member`; returns whether it was there.
         @discardableResult
         mutating func remove(_ member: [UInt8]) -> Bool {
-            guard indexed else {
-                guard let place = packed.place(of: member) else { return false }
-                packed.remove(place)
-                return true
-            }
             guard let score = scores.removeValue(forKey: HashedBytes(member)) else { return false }
             removeFromOrder(Element(score: score, member: member))
-            indexedCount -= 1
-            indexedBytes -= Self.bytes(member)
+            count -= 1
+            heapBytes -= Self.bytes(member)
             return true
         }
 
-        /// Removes the elements whose ranks are in `ranks` (clamped to the set); returns how many.
+        /// Removes the elements whose ranks are in `ranks` (valid, not empty); returns how many.
         @discardableResult
         mutating func removeRanks(_ ranks: Range<Int>) -> Int {
-            let ranks = ranks.clamped(to: 0..<count)
-            guard !ranks.isEmpty else { return 0 }
-            guard indexed else {
-                packed.remove(ranks)
-                return ranks.count
-            }
             var (block, index) = location(ofRank: ranks.lowerBound)
             var left = ranks.count
             var changed = false
@@ -231,7 +349,7 @@ extension SortedSet {
                 let end = Swift.min(blocks[block].count, index + left)
                 for element in blocks[block][index..<end] {
                     scores.removeValue(forKey: HashedBytes(element.member))
-                    indexedBytes -= Self.bytes(element.member)
+                    heapBytes -= Self.bytes(element.member)
                 }
                 blocks[block].removeSubrange(index..<end)
                 left -= end - index
@@ -254,7 +372,7 @@ extension SortedSet {
                 if mergeIfSmall(position) { changed = true }
             }
             if changed { rebuildSizes() }
-            indexedCount -= ranks.count
+            count -= ranks.count
             return ranks.count
         }
 
@@ -262,7 +380,6 @@ extension SortedSet {
 
         /// The 0-based position of `member` in ascending order, or nil when absent.
         func rank(of member: [UInt8]) -> Int? {
-            guard indexed else { return packed.place(of: member)?.index }
             guard let score = score(of: member) else { return nil }
             let element = Element(score: score, member: member)
             return firstRank { !$0.precedes(element) }
@@ -270,31 +387,20 @@ extension SortedSet {
 
         /// The element at `rank` (0-based, ascending); the rank must be valid.
         func element(atRank rank: Int) -> Element {
-            precondition(rank >= 0 && rank < count, "rank \(rank) out of range")
-            guard indexed else { return packed.elements(rank..<rank + 1)[0] }
             let (block, index) = location(ofRank: rank)
             return blocks[block][index]
         }
 
-        /// The elements with ranks in `ranks` (clamped), ascending, or descending with `reverse`.
+        /// The elements with ranks in `ranks` (valid, not empty), ascending, or descending with `reverse`.
         func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
-            let ranks = ranks.clamped(to: 0..<count)
-            guard !ranks.isEmpty else { return [] }
-            guard indexed else {
-                let elements = packed.elements(ranks)
-                return reverse ? elements.reversed() : elements
-            }
             var result: [Element] = []
             result.reserveCapacity(ranks.count)
             forEachInBlocks(ranks: ranks, reverse: reverse) { result.append($0) }
             return result
         }
 
-        /// `SortedSet.forEach(ranks:reverse:_:)`.
+        /// `SortedSet.forEach(ranks:reverse:_:)`, over valid ranks, not empty.
         func forEach(ranks: Range<Int>, reverse: Bool, _ body: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Void) {
-            let ranks = ranks.clamped(to: 0..<count)
-            guard !ranks.isEmpty else { return }
-            guard indexed else { return packed.forEach(ranks, reverse: reverse, body) }
             forEachInBlocks(ranks: ranks, reverse: reverse) { element in element.member.withUnsafeBytes { body(element.score, $0) } }
         }
 
@@ -319,33 +425,16 @@ extension SortedSet {
             }
         }
 
-        /// The ranks of the elements whose scores lie between `minimum` and `maximum`.
-        func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
-            let lower = firstRank { score, _ in minimum.exclusive ? score > minimum.value : score >= minimum.value }
-            let upper = firstRank { score, _ in maximum.exclusive ? score >= maximum.value : score > maximum.value }
-            return lower..<Swift.max(lower, upper)
-        }
-
-        /// The ranks of the elements whose members lie between `minimum` and `maximum`. As in
-        /// Redis, meaningful when all scores are equal (members are then in byte order).
-        func ranks(from minimum: LexBound, to maximum: LexBound) -> Range<Int> {
-            let lower = firstRank { _, member in !Self.below(minimum, member) }
-            let upper = firstRank { _, member in Self.above(maximum, member) }
-            return lower..<Swift.max(lower, upper)
-        }
-
         /// Every element in ascending order.
-        var elements: [Element] { indexed ? blocks.flatMap { $0 } : packed.elements(0..<packed.count) }
+        var elements: [Element] { blocks.flatMap { $0 } }
 
-        /// One step of `ZSCAN`. Without the dictionary it is every element, as Redis
-        /// answers for a listpack. With it, about `count` elements in order, and a cursor
+        /// One step of `ZSCAN`: about `count` elements in order, and a cursor
         /// that names the next step's first score (`scanKey`), not a rank: a rank would
         /// shift past members that are added or removed, while every element still here
         /// with a score at or above the cursor's comes in a later step. A run of equal
         /// scores ends within one step, since the cursor cannot tell its members apart.
         /// An element whose score drops below the cursor during a scan is missed.
         func scan(cursor: UInt64, count: Int) -> (elements: [Element], cursor: UInt64) {
-            guard indexed else { return (elements, 0) }
             let start = cursor == 0 ? 0 : firstRank { Self.scanKey($0.score) >= cursor }
             var end = start + Swift.min(Swift.max(1, count), self.count - start)
             if end > start && end < self.count {
@@ -353,7 +442,8 @@ extension SortedSet {
                 end = firstRank { $0.score > last }
             }
             let next = end < self.count ? Self.scanKey(element(atRank: end).score) : 0
-            return (elements(ranks: start..<end), next)
+            // A cursor past the last score names no elements.
+            return (end > start ? elements(ranks: start..<end) : [], next)
         }
 
         /// A score as an unsigned integer in the same order (negative scores' bits
@@ -369,31 +459,10 @@ extension SortedSet {
             MemoryEstimate.sortedSetMember + MemoryEstimate.bytes(member.count)
         }
 
-        /// Whether `member` sorts before the range that starts at `bound`.
-        private static func below(_ bound: LexBound, _ member: UnsafeRawBufferPointer) -> Bool {
-            switch bound {
-            case .minimum: false
-            case .maximum: true
-            case .inclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } < 0
-            case .exclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } <= 0
-            }
-        }
-
-        /// Whether `member` sorts after the range that ends at `bound`.
-        private static func above(_ bound: LexBound, _ member: UnsafeRawBufferPointer) -> Bool {
-            switch bound {
-            case .minimum: true
-            case .maximum: false
-            case .inclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } > 0
-            case .exclusive(let edge): edge.withUnsafeBytes { compareRaw(member, $0) } >= 0
-            }
-        }
-
         /// The rank of the first element for which `isAtOrAfter` holds, given each
-        /// element's score and member bytes where they lie, packed or in a block.
-        private func firstRank(where isAtOrAfter: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Int {
-            guard indexed else { return packed.firstIndex(where: isAtOrAfter) }
-            return firstRank { (element: Element) in element.member.withUnsafeBytes { isAtOrAfter(element.score, $0) } }
+        /// element's score and member bytes.
+        func firstRank(where isAtOrAfter: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Int {
+            firstRank { (element: Element) in element.member.withUnsafeBytes { isAtOrAfter(element.score, $0) } }
         }
 
         /// The rank of the first element for which `isAtOrAfter` holds (`count` when none);
@@ -480,8 +549,7 @@ extension SortedSet {
 
         /// Whether the tree holds the blocks' sizes (for tests).
         var sizesAreConsistent: Bool {
-            guard indexed else { return blocks.isEmpty }
-            return blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
+            blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
                 && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
         }
 

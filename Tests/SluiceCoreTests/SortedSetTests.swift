@@ -375,6 +375,30 @@ struct SortedSetTests {
         for number in 100..<200 { indexed.set(bytes("item:\(number):0123456789"), score: Double(number)) }
         for number in 100..<200 { indexed.remove(bytes("item:\(number):0123456789")) }
         #expect(indexed == packed)
+        #expect(packed.isPacked && !indexed.isPacked)
         #expect(packed.heapBytes * 2 < indexed.heapBytes)
+    }
+
+    @Test("a sorted set value is two words, packed or indexed, so a key's value stays narrow")
+    func twoWords() {
+        #expect(MemoryLayout<SortedSet>.size == 16)
+    }
+
+    @Test("a set is packed up to 128 members, indexed past them, and packed again once emptied")
+    func packedUntilEmptied() {
+        var set = SortedSet()
+        for number in 0..<SortedSet.scanLimit { set.set(bytes("m\(number)"), score: Double(number)) }
+        #expect(set.isPacked)
+        let packedBytes = set.heapBytes
+        set.set(bytes("one more"), score: -1)
+        #expect(!set.isPacked && set.count == SortedSet.scanLimit + 1 && set.rank(of: bytes("one more")) == 0)
+        // The indexed set holds its box, blocks and dictionary.
+        #expect(set.heapBytes > packedBytes)
+        set.removeRanks(0..<100)
+        #expect(!set.isPacked && set.count == SortedSet.scanLimit + 1 - 100)
+        set.removeRanks(0..<set.count)
+        #expect(set.isPacked && set.isEmpty && set.heapBytes == 0)
+        set.set(bytes("again"), score: 1)
+        #expect(set.isPacked && set.elements == [SortedSet.Element(score: 1, member: bytes("again"))])
     }
 }
