@@ -1,15 +1,68 @@
 /// A Redis list. A small one is packed into one byte array (`PackedList`), as Redis keeps
 /// a small list in a listpack; past `packLimit` elements or `packByteLimit` bytes its
-/// elements move for good into a `RingDeque` of arrays, where pushing and popping at
-/// either end and reading by position are O(1). The heap bytes are kept up to date on
-/// every change, so the keyspace's memory estimate reads a list's size in O(1) however
-/// long it is.
+/// elements move into a `RingDeque` of arrays (`Ring`, `CopiedOnWrite`), where pushing
+/// and popping at either end and reading by position are O(1), and stay there until the
+/// list is emptied. Either way the list is two words and changes in place in its key's
+/// value: a packed list needs no box, where one had cost every list key an allocation.
+/// The heap bytes are kept up to date on every change, so the keyspace's memory estimate
+/// reads a list's size in O(1) however long it is.
 public struct ListValue: Sendable {
-    private var packed = PackedList()
-    private var ring = RingDeque<[UInt8]>()
-    /// Heap bytes of the ring's element arrays (not of its slots).
-    private var ringElementBytes = 0
-    private var unpacked = false
+    private enum Storage {
+        case packed(PackedList)
+        case ring(CopiedOnWrite<Ring>)
+    }
+
+    /// A list past the packed limits: its elements and their heap bytes.
+    struct Ring {
+        var elements = RingDeque<[UInt8]>()
+        /// Heap bytes of the element arrays (not of the ring's slots).
+        var elementBytes = 0
+
+        mutating func insert(_ element: [UInt8], at position: Int) {
+            elementBytes += MemoryEstimate.bytes(element.count)
+            if position == elements.count {
+                elements.append(element)
+            } else if position == 0 {
+                elements.prepend(element)
+            } else {
+                elements.insert(element, at: position)
+            }
+        }
+
+        mutating func replace(at position: Int, with element: [UInt8]) {
+            elementBytes += MemoryEstimate.bytes(element.count) - MemoryEstimate.bytes(elements[position].count)
+            elements[position] = element
+        }
+
+        mutating func pop(last: Bool) -> [UInt8] {
+            let element = last ? elements.popLast()! : elements.popFirst()!
+            elementBytes -= MemoryEstimate.bytes(element.count)
+            return element
+        }
+
+        mutating func remove(first n: Int) {
+            for position in 0..<n { elementBytes -= MemoryEstimate.bytes(elements[position].count) }
+            elements.removeFirst(n)
+        }
+
+        mutating func remove(last n: Int) {
+            for position in (elements.count - n)..<elements.count { elementBytes -= MemoryEstimate.bytes(elements[position].count) }
+            elements.removeLast(n)
+        }
+
+        mutating func removeAll(limit: Int, fromBack: Bool, where shouldRemove: (UnsafeRawBufferPointer) -> Bool) -> Int {
+            var removedBytes = 0
+            let removed = elements.removeAll(limit: limit, fromBack: fromBack) { element in
+                guard element.withUnsafeBytes(shouldRemove) else { return false }
+                removedBytes += MemoryEstimate.bytes(element.count)
+                return true
+            }
+            elementBytes -= removedBytes
+            return removed
+        }
+    }
+
+    private var storage = Storage.packed(PackedList())
 
     /// A list of more elements than this is not packed: a walk to a position would cost
     /// more than a ring's slot. `limits`' moving windows of up to 128 hits stay packed.
@@ -17,27 +70,42 @@ public struct ListValue: Sendable {
     /// Nor is a list whose packed bytes pass this, the size of a Redis listpack node.
     public static let packByteLimit = 8192
 
+    /// The heap object holding a ring.
+    private static let ringBytes = CopiedOnWrite<Ring>.heapBytes
+
     public init() {}
 
     public init<S: Sequence>(_ elements: S) where S.Element == [UInt8] {
         for element in elements { append(element) }
     }
 
-    public var count: Int { unpacked ? ring.count : packed.count }
+    public var count: Int {
+        switch storage {
+        case .packed(let packed): packed.count
+        case .ring(let box): box.contents.elements.count
+        }
+    }
+
     public var isEmpty: Bool { count == 0 }
 
-    /// Heap bytes of the list: the packed array, or the ring's slots and every element.
+    /// Heap bytes of the list: the packed array, or the ring's box, slots and elements.
     public var heapBytes: Int {
-        guard unpacked else { return MemoryEstimate.bytes(packed.bytes.capacity) }
-        return MemoryEstimate.bytes(ring.capacity * MemoryEstimate.listSlot) + ringElementBytes
+        switch storage {
+        case .packed(let packed):
+            MemoryEstimate.bytes(packed.bytes.capacity)
+        case .ring(let box):
+            Self.ringBytes + MemoryEstimate.bytes(box.contents.elements.capacity * MemoryEstimate.listSlot) + box.contents.elementBytes
+        }
     }
 
     /// Whether the elements are packed (for tests of the layout).
-    public var isPacked: Bool { !unpacked }
+    public var isPacked: Bool {
+        if case .packed = storage { true } else { false }
+    }
 
     /// The elements in order, each copied into an array.
     public var elements: [[UInt8]] {
-        if unpacked { return Array(ring) }
+        if case .ring(let box) = storage { return Array(box.contents.elements) }
         var elements: [[UInt8]] = []
         elements.reserveCapacity(count)
         visit(0..<count) { _, element in
@@ -51,16 +119,21 @@ public struct ListValue: Sendable {
     /// `0..<count`), from the first or with `reverse` from the last, until it returns
     /// false. The way to read many elements: a packed list finds each position by a walk.
     public func visit(_ range: Range<Int>, reverse: Bool = false, _ body: (_ position: Int, _ element: UnsafeRawBufferPointer) -> Bool) {
-        guard unpacked else { return packed.visit(range, reverse: reverse, body) }
-        if reverse {
-            var position = range.upperBound
-            while position > range.lowerBound {
-                position -= 1
-                guard ring[position].withUnsafeBytes({ body(position, $0) }) else { return }
-            }
-        } else {
-            for position in range {
-                guard ring[position].withUnsafeBytes({ body(position, $0) }) else { return }
+        switch storage {
+        case .packed(let packed):
+            packed.visit(range, reverse: reverse, body)
+        case .ring(let box):
+            let ring = box.contents.elements
+            if reverse {
+                var position = range.upperBound
+                while position > range.lowerBound {
+                    position -= 1
+                    guard ring[position].withUnsafeBytes({ body(position, $0) }) else { return }
+                }
+            } else {
+                for position in range {
+                    guard ring[position].withUnsafeBytes({ body(position, $0) }) else { return }
+                }
             }
         }
     }
@@ -78,15 +151,22 @@ public struct ListValue: Sendable {
     }
 
     public subscript(position: Int) -> [UInt8] {
-        get { unpacked ? ring[position] : packed.element(at: position) }
-        set {
-            guard unpacked else {
-                packed.remove(position..<position + 1)
-                insert(newValue, at: position)
-                return
+        get {
+            switch storage {
+            case .packed(let packed): packed.element(at: position)
+            case .ring(let box): box.contents.elements[position]
             }
-            ringElementBytes += MemoryEstimate.bytes(newValue.count) - MemoryEstimate.bytes(ring[position].count)
-            ring[position] = newValue
+        }
+        set {
+            let grew = modify(packed: { packed in
+                packed.remove(position..<position + 1)
+                newValue.withUnsafeBytes { packed.insert($0, at: position) }
+                return Self.outgrows(packed)
+            }, ring: { ring in
+                ring.replace(at: position, with: newValue)
+                return false
+            })
+            if grew { unpack() }
         }
     }
 
@@ -101,80 +181,57 @@ public struct ListValue: Sendable {
     /// Inserts `element` before the one at `position` (`count` appends); in the ring
     /// O(1) at either end, O(n) between.
     public mutating func insert(_ element: [UInt8], at position: Int) {
-        if unpacked {
-            ringElementBytes += MemoryEstimate.bytes(element.count)
-            if position == ring.count {
-                ring.append(element)
-            } else if position == 0 {
-                ring.prepend(element)
-            } else {
-                ring.insert(element, at: position)
-            }
-            return
-        }
-        element.withUnsafeBytes { packed.insert($0, at: position) }
-        if packed.count > Self.packLimit || packed.bytes.count > Self.packByteLimit { unpack() }
+        let grew = modify(packed: { packed in
+            element.withUnsafeBytes { packed.insert($0, at: position) }
+            return Self.outgrows(packed)
+        }, ring: { ring in
+            ring.insert(element, at: position)
+            return false
+        })
+        if grew { unpack() }
     }
 
-    /// Moves the packed elements into the ring, for good, as Redis converts a listpack
-    /// into a quicklist.
+    private static func outgrows(_ packed: PackedList) -> Bool {
+        packed.count > packLimit || packed.bytes.count > packByteLimit
+    }
+
+    /// Moves the packed elements into a ring, as Redis converts a listpack into a quicklist.
     private mutating func unpack() {
-        let elements = elements
-        packed = PackedList()
-        unpacked = true
-        for element in elements {
-            ringElementBytes += MemoryEstimate.bytes(element.count)
-            ring.append(element)
-        }
+        var ring = Ring()
+        for element in elements { ring.insert(element, at: ring.elements.count) }
+        storage = .ring(CopiedOnWrite(ring))
     }
 
     @discardableResult
     public mutating func popFirst() -> [UInt8]? {
         guard !isEmpty else { return nil }
-        guard unpacked else { return packed.popFirst() }
-        let element = ring.popFirst()!
-        ringElementBytes -= MemoryEstimate.bytes(element.count)
-        return element
+        return modify(packed: { $0.popFirst() }, ring: { $0.pop(last: false) })
     }
 
     @discardableResult
     public mutating func popLast() -> [UInt8]? {
         guard !isEmpty else { return nil }
-        guard unpacked else { return packed.popLast() }
-        let element = ring.popLast()!
-        ringElementBytes -= MemoryEstimate.bytes(element.count)
-        return element
+        return modify(packed: { $0.popLast() }, ring: { $0.pop(last: true) })
     }
 
     /// Drops the first `n` elements (all of them when `n >= count`).
     public mutating func removeFirst(_ n: Int) {
         let n = Swift.min(Swift.max(n, 0), count)
-        guard unpacked else { return packed.remove(0..<n) }
-        for position in 0..<n { ringElementBytes -= MemoryEstimate.bytes(ring[position].count) }
-        ring.removeFirst(n)
+        modify(packed: { $0.remove(0..<n) }, ring: { $0.remove(first: n) })
     }
 
     /// Drops the last `n` elements (all of them when `n >= count`).
     public mutating func removeLast(_ n: Int) {
         let n = Swift.min(Swift.max(n, 0), count)
-        guard unpacked else { return packed.remove(packed.count - n..<packed.count) }
-        for position in (count - n)..<count { ringElementBytes -= MemoryEstimate.bytes(ring[position].count) }
-        ring.removeLast(n)
+        modify(packed: { $0.remove($0.count - n..<$0.count) }, ring: { $0.remove(last: n) })
     }
 
     /// Removes up to `limit` elements for which `shouldRemove` holds, the first ones or
     /// with `fromBack` the last ones; how many.
     @discardableResult
     public mutating func removeAll(limit: Int = .max, fromBack: Bool = false, where shouldRemove: (UnsafeRawBufferPointer) -> Bool) -> Int {
-        guard unpacked else { return packed.removeAll(limit: limit, fromBack: fromBack, where: shouldRemove) }
-        var removedBytes = 0
-        let removed = ring.removeAll(limit: limit, fromBack: fromBack) { element in
-            guard element.withUnsafeBytes(shouldRemove) else { return false }
-            removedBytes += MemoryEstimate.bytes(element.count)
-            return true
-        }
-        ringElementBytes -= removedBytes
-        return removed
+        modify(packed: { $0.removeAll(limit: limit, fromBack: fromBack, where: shouldRemove) },
+               ring: { $0.removeAll(limit: limit, fromBack: fromBack, where: shouldRemove) })
     }
 
     /// Removes up to `limit` elements equal to `element`, as `removeAll`; how many.
@@ -184,13 +241,31 @@ public struct ListValue: Sendable {
             removeAll(limit: limit, fromBack: fromBack) { PackedBytes.same($0, wanted) }
         }
     }
+
+    /// Changes the packed elements or the ring in place, the storage's reference dropped
+    /// meanwhile so neither is copied. An emptied ring gives its box back: an empty list
+    /// is packed.
+    @inline(__always)
+    private mutating func modify<R>(packed: (inout PackedList) -> R, ring: (inout Ring) -> R) -> R {
+        switch storage {
+        case .packed(var elements):
+            storage = .packed(PackedList())
+            defer { storage = .packed(elements) }
+            return packed(&elements)
+        case .ring(var box):
+            storage = .packed(PackedList())
+            defer { if box.contents.elements.count > 0 { storage = .ring(box) } }
+            return box.modify(ring)
+        }
+    }
 }
 
 extension ListValue {
     /// Whether the kept sizes match the elements: the packed count and bytes, or the
     /// ring's element bytes (for tests).
     var sizesAreConsistent: Bool {
-        guard unpacked else {
+        switch storage {
+        case .packed(let packed):
             var walked = 0
             var size = 0
             packed.visit(0..<packed.count, reverse: false) { _, element in
@@ -198,9 +273,10 @@ extension ListValue {
                 size += 2 * PackedBytes.lengthSize(element.count) + element.count
                 return true
             }
-            return walked == packed.count && size == packed.bytes.count && ring.isEmpty
+            return walked == packed.count && size == packed.bytes.count
+        case .ring(let box):
+            return box.contents.elementBytes == box.contents.elements.reduce(0) { $0 + MemoryEstimate.bytes($1.count) }
         }
-        return ringElementBytes == ring.reduce(0) { $0 + MemoryEstimate.bytes($1.count) } && packed.count == 0
     }
 }
 

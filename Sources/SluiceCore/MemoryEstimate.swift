@@ -66,7 +66,7 @@ extension Value {
         case .blockedLeakyBucket: MemoryEstimate.box(LeakyBucketState.self)
         case .string(let bytes): MemoryEstimate.bytes(bytes.count)
         case .slidingWindow(let log): MemoryEstimate.bytes(log.entries.capacity * MemoryLayout<SlidingWindowLog.Entry>.stride)
-        case .list(let list): MemoryEstimate.box(ListValue.self) + list.heapBytes
+        case .list(let list): list.heapBytes
         case .hash(let hash): hash.heapBytes
         case .sortedSet(let set): set.heapBytes
         case .set(let set): SetValue.storageBytes + set.heapBytes

@@ -9,9 +9,9 @@ public typealias Key = [UInt8]
 /// structure has a case of its own that only its commands accept.
 ///
 /// Every case's payload fits in 16 bytes, so a value is 17 and a keyspace entry 48
-/// (Keyspace.swift). Wider state is boxed (`indirect`): lists, which hold heap storage
-/// anyway, and a blocked leaky bucket, as blocks are rare. Hashes, sorted sets and sets
-/// keep their contents in a class of their own, which they change in place.
+/// (Keyspace.swift). Wider state is boxed (`indirect`): a blocked leaky bucket, as blocks
+/// are rare. Lists, hashes, sorted sets and sets keep their contents in a byte array or
+/// a class of their own, which they change in place.
 public enum Value: Sendable, Equatable {
     case string([UInt8])
     /// A string that is a canonical decimal integer, kept as the number: counters
@@ -27,7 +27,7 @@ public enum Value: Sendable, Equatable {
     /// A sliding-window log (`ACQUIRE`).
     case slidingWindow(SlidingWindowLog)
     /// A list (`LPUSH`, `RPOP`, ...); never empty: its last pop deletes the key.
-    indirect case list(ListValue)
+    case list(ListValue)
     /// A hash (`HSET`, `HGET`, ...); one reference to its contents (HashValue.swift).
     case hash(HashValue)
     /// A sorted set (`ZADD`, `ZRANGE`, ...); one reference to its contents (SortedSet.swift).

@@ -91,7 +91,7 @@ struct ListValueTests {
         #expect(wasUnpacked == (length > ListValue.packLimit))
     }
 
-    @Test("a list stays packed up to 128 elements and 8 KB, then moves to the ring for good")
+    @Test("a list stays packed up to 128 elements and 8 KB, then moves to the ring until it is emptied")
     func packLimits() {
         var list = ListValue((0..<ListValue.packLimit).map { bytes("e\($0)") })
         #expect(list.isPacked)
@@ -105,6 +105,19 @@ struct ListValueTests {
         large.prepend(Array(repeating: 3, count: 200))
         #expect(!large.isPacked && large.count == 3 && large[0].count == 200 && large[2] == Array(repeating: 2, count: 4_000))
         #expect(large.sizesAreConsistent)
+    }
+
+    @Test("a list value is two words, packed or not, and an emptied ring gives its box back")
+    func twoWords() {
+        #expect(MemoryLayout<ListValue>.size == 16)
+        var list = ListValue((0..<200).map { bytes("e\($0)") })
+        #expect(!list.isPacked)
+        list.removeFirst(199)
+        #expect(!list.isPacked && list.elements == [bytes("e199")])
+        #expect(list.popLast() == bytes("e199"))
+        #expect(list.isPacked && list.isEmpty && list.heapBytes == 0)
+        list.append(bytes("again"))
+        #expect(list.isPacked && list.elements == [bytes("again")])
     }
 
     @Test("packed elements of any length keep their bytes: empty, binary, 127, 128 and 20,000 bytes")
