@@ -120,10 +120,8 @@ public struct HashValue: Sendable {
     /// is new, and nil afterwards removes it (`FieldTable.update`). What `body` changed
     /// before throwing stays.
     public mutating func update<R, E: Error>(_ field: [UInt8], _ body: (inout [UInt8]?) throws(E) -> R) throws(E) -> R {
-        if field.count <= Self.packValueLimit, case .packed(let packed) = storage {
-            var walked = 0
-            let entry = packed.find(field, walked: &walked)
-            var value = entry.map(packed.value(of:))
+        if field.count <= Self.packValueLimit, let (entry, walked, found) = packedLookUp(field) {
+            var value = found
             // The packed bytes are not changed by `body`, so `entry` still says where the field is.
             defer {
                 switch (entry, value) {
@@ -142,6 +140,16 @@ public struct HashValue: Sendable {
             return try body(&value)
         }
         return try withTable { (table: inout FieldTable<[UInt8]>) throws(E) -> R in try table.update(field, body) }
+    }
+
+    /// Where `field` is in a packed hash, how many entries the walk met, and a copy of its
+    /// value; nil when the hash is a table. No reference to the packed bytes outlives the
+    /// call, so a change after it finds them unshared and makes no copy.
+    private func packedLookUp(_ field: [UInt8]) -> (entry: PackedFields.Entry?, walked: Int, value: [UInt8]?)? {
+        guard case .packed(let packed) = storage else { return nil }
+        var walked = 0
+        let entry = packed.find(field, walked: &walked)
+        return (entry, walked, entry.map(packed.value(of:)))
     }
 
     /// Removes `field`; returns whether it was there.
