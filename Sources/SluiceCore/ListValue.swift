@@ -1,77 +1,264 @@
 /// A Redis list. A small one is packed into one byte array (`PackedList`), as Redis keeps
-/// a small list in a listpack; past `packLimit` elements or `packByteLimit` bytes its
-/// elements move into a `RingDeque` of arrays (`Ring`, `CopiedOnWrite`), where pushing
-/// and popping at either end and reading by position are O(1), and stay there until the
-/// list is emptied. Either way the list is two words and changes in place in its key's
-/// value: a packed list needs no box, where one had cost every list key an allocation.
-/// The heap bytes are kept up to date on every change, so the keyspace's memory estimate
-/// reads a list's size in O(1) however long it is.
+/// a small list in a listpack. Past `packLimit` elements or `packByteLimit` bytes it
+/// becomes a chain of such arrays, each within the same limits (`Chunks`, boxed in a
+/// `CopiedOnWrite`), as Redis chains listpacks into a quicklist: pushing and popping at
+/// either end stays cheap, reading by position walks the chunks' counts from the nearer
+/// end, and an element costs its bytes and two length bytes rather than an allocation of
+/// its own. A chained list stays chained until it is emptied. Either way the list is two
+/// words and changes in place in its key's value: a packed list needs no box, where one
+/// had cost every list key an allocation. The heap bytes are kept up to date on every
+/// change, so the keyspace's memory estimate reads a list's size in O(1).
 public struct ListValue: Sendable {
     private enum Storage {
         case packed(PackedList)
-        case ring(CopiedOnWrite<Ring>)
+        case chunked(CopiedOnWrite<Chunks>)
     }
 
-    /// A list past the packed limits: its elements and their heap bytes.
-    struct Ring {
-        var elements = RingDeque<[UInt8]>()
-        /// Heap bytes of the element arrays (not of the ring's slots).
-        var elementBytes = 0
+    /// A list past the packed limits: its elements in packed chunks, in order, each
+    /// holding at least one element and, unless it holds one, within the packed limits.
+    struct Chunks {
+        private(set) var chunks: [PackedList] = []
+        private(set) var count = 0
+        /// Heap bytes of the chunks' byte arrays (not of `chunks` itself).
+        private(set) var chunkBytes = 0
 
-        mutating func insert(_ element: [UInt8], at position: Int) {
-            elementBytes += MemoryEstimate.bytes(element.count)
-            if position == elements.count {
-                elements.append(element)
-            } else if position == 0 {
-                elements.prepend(element)
+        /// `packed`'s elements, split into chunks within the limits.
+        init(_ packed: PackedList) {
+            chunks = [packed]
+            count = packed.count
+            chunkBytes = Self.bytes(of: packed)
+            fit(0)
+        }
+
+        var heapBytes: Int {
+            MemoryEstimate.bytes(chunks.capacity * MemoryLayout<PackedList>.stride) + chunkBytes
+        }
+
+        private static func bytes(of chunk: PackedList) -> Int {
+            MemoryEstimate.bytes(chunk.bytes.capacity)
+        }
+
+        /// Whether `chunk` has room for one more element of `length` bytes.
+        static func accepts(_ chunk: PackedList, length: Int) -> Bool {
+            chunk.count < packLimit && chunk.bytes.count + 2 * PackedBytes.lengthSize(length) + length <= packByteLimit
+        }
+
+        /// The chunk holding `position` (within `0..<count`) and the position in it,
+        /// found by walking the chunks' counts from the nearer end.
+        func locate(_ position: Int) -> (chunk: Int, offset: Int) {
+            if position < count - position {
+                var chunk = 0
+                var offset = position
+                while offset >= chunks[chunk].count {
+                    offset -= chunks[chunk].count
+                    chunk += 1
+                }
+                return (chunk, offset)
+            }
+            var chunk = chunks.count - 1
+            var fromEnd = count - position
+            while fromEnd > chunks[chunk].count {
+                fromEnd -= chunks[chunk].count
+                chunk -= 1
+            }
+            return (chunk, chunks[chunk].count - fromEnd)
+        }
+
+        func element(at position: Int) -> [UInt8] {
+            let (chunk, offset) = locate(position)
+            return chunks[chunk].element(at: offset)
+        }
+
+        /// As `ListValue.visit`, chunk by chunk.
+        func visit(_ range: Range<Int>, reverse: Bool, _ body: (_ position: Int, _ element: UnsafeRawBufferPointer) -> Bool) {
+            guard !range.isEmpty else { return }
+            var going = true
+            if reverse {
+                var (chunk, offset) = locate(range.upperBound - 1)
+                var remaining = range.count
+                var first = range.upperBound - 1 - offset
+                while going && remaining > 0 {
+                    let taken = Swift.min(offset + 1, remaining)
+                    chunks[chunk].visit(offset + 1 - taken..<offset + 1, reverse: true) { position, element in
+                        going = body(first + position, element)
+                        return going
+                    }
+                    remaining -= taken
+                    chunk -= 1
+                    if chunk >= 0 {
+                        offset = chunks[chunk].count - 1
+                        first -= chunks[chunk].count
+                    }
+                }
             } else {
-                elements.insert(element, at: position)
+                var (chunk, offset) = locate(range.lowerBound)
+                var remaining = range.count
+                var first = range.lowerBound - offset
+                while going && remaining > 0 {
+                    let taken = Swift.min(chunks[chunk].count - offset, remaining)
+                    chunks[chunk].visit(offset..<offset + taken, reverse: false) { position, element in
+                        going = body(first + position, element)
+                        return going
+                    }
+                    remaining -= taken
+                    first += chunks[chunk].count
+                    chunk += 1
+                    offset = 0
+                }
             }
         }
 
-        mutating func replace(at position: Int, with element: [UInt8]) {
-            elementBytes += MemoryEstimate.bytes(element.count) - MemoryEstimate.bytes(elements[position].count)
-            elements[position] = element
+        /// Changes chunk `index` in place, keeping `chunkBytes`.
+        @inline(__always)
+        private mutating func change<R>(_ index: Int, _ body: (inout PackedList) -> R) -> R {
+            chunkBytes -= Self.bytes(of: chunks[index])
+            defer { chunkBytes += Self.bytes(of: chunks[index]) }
+            return body(&chunks[index])
+        }
+
+        /// Splits chunk `index` in halves while it is past the limits.
+        private mutating func fit(_ index: Int) {
+            let chunk = (count: chunks[index].count, bytes: chunks[index].bytes.count)
+            guard chunk.count > 1, chunk.count > packLimit || chunk.bytes > packByteLimit else { return }
+            let tail = change(index) { $0.split(at: chunk.count / 2) }
+            chunkBytes += Self.bytes(of: tail)
+            chunks.insert(tail, at: index + 1)
+            fit(index + 1)
+            fit(index)
+        }
+
+        /// Inserts a chunk of `element` alone at `index`.
+        private mutating func insertChunk(of element: UnsafeRawBufferPointer, at index: Int) {
+            var chunk = PackedList()
+            chunk.insert(element, at: 0)
+            chunkBytes += Self.bytes(of: chunk)
+            chunks.insert(chunk, at: index)
+        }
+
+        mutating func insert(_ element: UnsafeRawBufferPointer, at position: Int) {
+            defer { count += 1 }
+            if position == count || position == 0 {
+                // At an end: into the end chunk while it has room, else a chunk of its own,
+                // and the full one gives back its slack.
+                let index = position == 0 ? 0 : chunks.count - 1
+                if Self.accepts(chunks[index], length: element.count) {
+                    change(index) { $0.insert(element, at: position == 0 ? 0 : $0.count) }
+                } else {
+                    change(index) { $0.shrinkToFit() }
+                    insertChunk(of: element, at: position == 0 ? 0 : chunks.count)
+                }
+                return
+            }
+            let (index, offset) = locate(position)
+            change(index) { $0.insert(element, at: offset) }
+            fit(index)
+        }
+
+        mutating func replace(at position: Int, with element: UnsafeRawBufferPointer) {
+            let (index, offset) = locate(position)
+            change(index) { chunk in
+                chunk.remove(offset..<offset + 1)
+                chunk.insert(element, at: offset)
+            }
+            fit(index)
         }
 
         mutating func pop(last: Bool) -> [UInt8] {
-            let element = last ? elements.popLast()! : elements.popFirst()!
-            elementBytes -= MemoryEstimate.bytes(element.count)
+            let index = last ? chunks.count - 1 : 0
+            let element = change(index) { last ? $0.popLast() : $0.popFirst() }
+            count -= 1
+            if chunks[index].count == 0 { chunks.remove(at: index) }
             return element
         }
 
+        /// Drops the first `n` elements (at most `count`): whole chunks, then part of one.
         mutating func remove(first n: Int) {
-            for position in 0..<n { elementBytes -= MemoryEstimate.bytes(elements[position].count) }
-            elements.removeFirst(n)
+            count -= n
+            var left = n
+            var whole = 0
+            while whole < chunks.count && chunks[whole].count <= left {
+                left -= chunks[whole].count
+                chunkBytes -= Self.bytes(of: chunks[whole])
+                whole += 1
+            }
+            chunks.removeFirst(whole)
+            if left > 0 { change(0) { $0.remove(0..<left) } }
         }
 
+        /// Drops the last `n` elements (at most `count`).
         mutating func remove(last n: Int) {
-            for position in (elements.count - n)..<elements.count { elementBytes -= MemoryEstimate.bytes(elements[position].count) }
-            elements.removeLast(n)
+            count -= n
+            var left = n
+            var whole = 0
+            while whole < chunks.count && chunks[chunks.count - 1 - whole].count <= left {
+                left -= chunks[chunks.count - 1 - whole].count
+                chunkBytes -= Self.bytes(of: chunks[chunks.count - 1 - whole])
+                whole += 1
+            }
+            chunks.removeLast(whole)
+            if left > 0 { change(chunks.count - 1) { $0.remove($0.count - left..<$0.count) } }
         }
 
         mutating func removeAll(limit: Int, fromBack: Bool, where shouldRemove: (UnsafeRawBufferPointer) -> Bool) -> Int {
-            var removedBytes = 0
-            let removed = elements.removeAll(limit: limit, fromBack: fromBack) { element in
-                guard element.withUnsafeBytes(shouldRemove) else { return false }
-                removedBytes += MemoryEstimate.bytes(element.count)
-                return true
+            var removed = 0
+            var touched: ClosedRange<Int>?
+            var index = fromBack ? chunks.count - 1 : 0
+            while removed < limit && chunks.indices.contains(index) {
+                let here = change(index) { $0.removeAll(limit: limit - removed, fromBack: fromBack, where: shouldRemove) }
+                if here > 0 {
+                    removed += here
+                    touched = touched.map { Swift.min($0.lowerBound, index)...Swift.max($0.upperBound, index) } ?? index...index
+                }
+                index += fromBack ? -1 : 1
             }
-            elementBytes -= removedBytes
+            count -= removed
+            if let touched { compact(touched) }
             return removed
+        }
+
+        /// Drops emptied chunks among `touched` and joins neighbours there (and on either
+        /// side) that fit in one, as Redis merges quicklist nodes, so that removals do not
+        /// leave a trail of small chunks. Only that stretch is rebuilt: `LREM` of an element
+        /// near the head of a long list should not walk every chunk.
+        private mutating func compact(_ touched: ClosedRange<Int>) {
+            let window = Swift.max(touched.lowerBound - 1, 0)..<Swift.min(touched.upperBound + 2, chunks.count)
+            var kept: [PackedList] = []
+            for chunk in chunks[window] where chunk.count > 0 {
+                if let last = kept.indices.last, kept[last].count + chunk.count <= packLimit,
+                   kept[last].bytes.count + chunk.bytes.count <= packByteLimit {
+                    kept[last].append(contentsOf: chunk)
+                } else {
+                    kept.append(chunk)
+                }
+            }
+            for chunk in chunks[window] { chunkBytes -= Self.bytes(of: chunk) }
+            for chunk in kept { chunkBytes += Self.bytes(of: chunk) }
+            chunks.replaceSubrange(window, with: kept)
+        }
+
+        /// Whether the kept count and bytes match the chunks, and each chunk holds
+        /// something and keeps to the limits (for tests).
+        var isConsistent: Bool {
+            chunks.reduce(0) { $0 + $1.count } == count
+                && chunks.reduce(0) { $0 + Self.bytes(of: $1) } == chunkBytes
+                && chunks.allSatisfy { chunk in
+                    chunk.count > 0 && chunk.isConsistent
+                        && (chunk.count == 1 || (chunk.count <= packLimit && chunk.bytes.count <= packByteLimit))
+                }
         }
     }
 
     private var storage = Storage.packed(PackedList())
 
-    /// A list of more elements than this is not packed: a walk to a position would cost
-    /// more than a ring's slot. `limits`' moving windows of up to 128 hits stay packed.
+    /// A list of more elements than this is not packed in one array, nor is a chunk of a
+    /// longer one: a walk to a position would cost more than the chunks' counts.
+    /// `limits`' moving windows of up to 128 hits stay in one array.
     public static let packLimit = 128
-    /// Nor is a list whose packed bytes pass this, the size of a Redis listpack node.
+    /// Nor are more packed bytes than this, the size of a Redis listpack node.
     public static let packByteLimit = 8192
 
-    /// The heap object holding a ring.
-    private static let ringBytes = CopiedOnWrite<Ring>.heapBytes
+    /// The heap object holding the chunks.
+    private static let boxBytes = CopiedOnWrite<Chunks>.heapBytes
 
     public init() {}
 
@@ -82,30 +269,35 @@ public struct ListValue: Sendable {
     public var count: Int {
         switch storage {
         case .packed(let packed): packed.count
-        case .ring(let box): box.contents.elements.count
+        case .chunked(let box): box.contents.count
         }
     }
 
     public var isEmpty: Bool { count == 0 }
 
-    /// Heap bytes of the list: the packed array, or the ring's box, slots and elements.
+    /// Heap bytes of the list: the packed array, or the box, its array of chunks and theirs.
     public var heapBytes: Int {
         switch storage {
-        case .packed(let packed):
-            MemoryEstimate.bytes(packed.bytes.capacity)
-        case .ring(let box):
-            Self.ringBytes + MemoryEstimate.bytes(box.contents.elements.capacity * MemoryEstimate.listSlot) + box.contents.elementBytes
+        case .packed(let packed): MemoryEstimate.bytes(packed.bytes.capacity)
+        case .chunked(let box): Self.boxBytes + box.contents.heapBytes
         }
     }
 
-    /// Whether the elements are packed (for tests of the layout).
+    /// Whether the elements are in one packed array (for tests of the layout).
     public var isPacked: Bool {
         if case .packed = storage { true } else { false }
     }
 
+    /// How many packed chunks hold the elements: 1 for a packed list (for tests).
+    var chunkCount: Int {
+        switch storage {
+        case .packed: 1
+        case .chunked(let box): box.contents.chunks.count
+        }
+    }
+
     /// The elements in order, each copied into an array.
     public var elements: [[UInt8]] {
-        if case .ring(let box) = storage { return Array(box.contents.elements) }
         var elements: [[UInt8]] = []
         elements.reserveCapacity(count)
         visit(0..<count) { _, element in
@@ -117,24 +309,11 @@ public struct ListValue: Sendable {
 
     /// Calls `body` with the position and bytes of each element in `range` (within
     /// `0..<count`), from the first or with `reverse` from the last, until it returns
-    /// false. The way to read many elements: a packed list finds each position by a walk.
+    /// false. The way to read many elements: each position is found by a walk.
     public func visit(_ range: Range<Int>, reverse: Bool = false, _ body: (_ position: Int, _ element: UnsafeRawBufferPointer) -> Bool) {
         switch storage {
-        case .packed(let packed):
-            packed.visit(range, reverse: reverse, body)
-        case .ring(let box):
-            let ring = box.contents.elements
-            if reverse {
-                var position = range.upperBound
-                while position > range.lowerBound {
-                    position -= 1
-                    guard ring[position].withUnsafeBytes({ body(position, $0) }) else { return }
-                }
-            } else {
-                for position in range {
-                    guard ring[position].withUnsafeBytes({ body(position, $0) }) else { return }
-                }
-            }
+        case .packed(let packed): packed.visit(range, reverse: reverse, body)
+        case .chunked(let box): box.contents.visit(range, reverse: reverse, body)
         }
     }
 
@@ -154,19 +333,21 @@ public struct ListValue: Sendable {
         get {
             switch storage {
             case .packed(let packed): packed.element(at: position)
-            case .ring(let box): box.contents.elements[position]
+            case .chunked(let box): box.contents.element(at: position)
             }
         }
         set {
-            let grew = modify(packed: { packed in
-                packed.remove(position..<position + 1)
-                newValue.withUnsafeBytes { packed.insert($0, at: position) }
-                return Self.outgrows(packed)
-            }, ring: { ring in
-                ring.replace(at: position, with: newValue)
-                return false
-            })
-            if grew { unpack() }
+            newValue.withUnsafeBytes { element in
+                let grew = modify(packed: { packed in
+                    packed.remove(position..<position + 1)
+                    packed.insert(element, at: position)
+                    return Self.outgrows(packed)
+                }, chunked: { chunks in
+                    chunks.replace(at: position, with: element)
+                    return false
+                })
+                if grew { chain() }
+            }
         }
     }
 
@@ -178,52 +359,59 @@ public struct ListValue: Sendable {
         insert(element, at: 0)
     }
 
-    /// Inserts `element` before the one at `position` (`count` appends); in the ring
-    /// O(1) at either end, O(n) between.
+    /// Inserts `element` before the one at `position` (`count` appends); at either end
+    /// it moves at most one chunk's bytes.
     public mutating func insert(_ element: [UInt8], at position: Int) {
-        let grew = modify(packed: { packed in
-            element.withUnsafeBytes { packed.insert($0, at: position) }
-            return Self.outgrows(packed)
-        }, ring: { ring in
-            ring.insert(element, at: position)
-            return false
-        })
-        if grew { unpack() }
+        if case .packed(let packed) = storage, !packed.bytes.isEmpty, !Chunks.accepts(packed, length: element.count) {
+            // Chained before the push, the full array stays whole and the element starts
+            // a chunk of its own, as at any full end chunk.
+            chain()
+        }
+        element.withUnsafeBytes { element in
+            let grew = modify(packed: { packed in
+                packed.insert(element, at: position)
+                return Self.outgrows(packed)
+            }, chunked: { chunks in
+                chunks.insert(element, at: position)
+                return false
+            })
+            if grew { chain() }
+        }
     }
 
     private static func outgrows(_ packed: PackedList) -> Bool {
         packed.count > packLimit || packed.bytes.count > packByteLimit
     }
 
-    /// Moves the packed elements into a ring, as Redis converts a listpack into a quicklist.
-    private mutating func unpack() {
-        var ring = Ring()
-        for element in elements { ring.insert(element, at: ring.elements.count) }
-        storage = .ring(CopiedOnWrite(ring))
+    /// Splits the packed array into chunks, as Redis converts a listpack into a quicklist.
+    private mutating func chain() {
+        guard case .packed(let packed) = storage else { return }
+        storage = .packed(PackedList())
+        storage = .chunked(CopiedOnWrite(Chunks(packed)))
     }
 
     @discardableResult
     public mutating func popFirst() -> [UInt8]? {
         guard !isEmpty else { return nil }
-        return modify(packed: { $0.popFirst() }, ring: { $0.pop(last: false) })
+        return modify(packed: { $0.popFirst() }, chunked: { $0.pop(last: false) })
     }
 
     @discardableResult
     public mutating func popLast() -> [UInt8]? {
         guard !isEmpty else { return nil }
-        return modify(packed: { $0.popLast() }, ring: { $0.pop(last: true) })
+        return modify(packed: { $0.popLast() }, chunked: { $0.pop(last: true) })
     }
 
     /// Drops the first `n` elements (all of them when `n >= count`).
     public mutating func removeFirst(_ n: Int) {
         let n = Swift.min(Swift.max(n, 0), count)
-        modify(packed: { $0.remove(0..<n) }, ring: { $0.remove(first: n) })
+        modify(packed: { $0.remove(0..<n) }, chunked: { $0.remove(first: n) })
     }
 
     /// Drops the last `n` elements (all of them when `n >= count`).
     public mutating func removeLast(_ n: Int) {
         let n = Swift.min(Swift.max(n, 0), count)
-        modify(packed: { $0.remove($0.count - n..<$0.count) }, ring: { $0.remove(last: n) })
+        modify(packed: { $0.remove($0.count - n..<$0.count) }, chunked: { $0.remove(last: n) })
     }
 
     /// Removes up to `limit` elements for which `shouldRemove` holds, the first ones or
@@ -231,7 +419,7 @@ public struct ListValue: Sendable {
     @discardableResult
     public mutating func removeAll(limit: Int = .max, fromBack: Bool = false, where shouldRemove: (UnsafeRawBufferPointer) -> Bool) -> Int {
         modify(packed: { $0.removeAll(limit: limit, fromBack: fromBack, where: shouldRemove) },
-               ring: { $0.removeAll(limit: limit, fromBack: fromBack, where: shouldRemove) })
+               chunked: { $0.removeAll(limit: limit, fromBack: fromBack, where: shouldRemove) })
     }
 
     /// Removes up to `limit` elements equal to `element`, as `removeAll`; how many.
@@ -242,40 +430,30 @@ public struct ListValue: Sendable {
         }
     }
 
-    /// Changes the packed elements or the ring in place, the storage's reference dropped
-    /// meanwhile so neither is copied. An emptied ring gives its box back: an empty list
-    /// is packed.
+    /// Changes the packed elements or the chunks in place, the storage's reference
+    /// dropped meanwhile so neither is copied. Emptied chunks give their box back: an
+    /// empty list is packed.
     @inline(__always)
-    private mutating func modify<R>(packed: (inout PackedList) -> R, ring: (inout Ring) -> R) -> R {
+    private mutating func modify<R>(packed: (inout PackedList) -> R, chunked: (inout Chunks) -> R) -> R {
         switch storage {
         case .packed(var elements):
             storage = .packed(PackedList())
             defer { storage = .packed(elements) }
             return packed(&elements)
-        case .ring(var box):
+        case .chunked(var box):
             storage = .packed(PackedList())
-            defer { if box.contents.elements.count > 0 { storage = .ring(box) } }
-            return box.modify(ring)
+            defer { if box.contents.count > 0 { storage = .chunked(box) } }
+            return box.modify(chunked)
         }
     }
 }
 
 extension ListValue {
-    /// Whether the kept sizes match the elements: the packed count and bytes, or the
-    /// ring's element bytes (for tests).
+    /// Whether the kept counts and sizes match the elements (for tests).
     var sizesAreConsistent: Bool {
         switch storage {
-        case .packed(let packed):
-            var walked = 0
-            var size = 0
-            packed.visit(0..<packed.count, reverse: false) { _, element in
-                walked += 1
-                size += 2 * PackedBytes.lengthSize(element.count) + element.count
-                return true
-            }
-            return walked == packed.count && size == packed.bytes.count
-        case .ring(let box):
-            return box.contents.elementBytes == box.contents.elements.reduce(0) { $0 + MemoryEstimate.bytes($1.count) }
+        case .packed(let packed): packed.isConsistent
+        case .chunked(let box): box.contents.isConsistent
         }
     }
 }

@@ -41,9 +41,6 @@ public enum MemoryEstimate {
         bytes(count) + MemoryLayout<[UInt8]>.stride
     }
 
-    /// A list element's slot in the ring (an optional array reference).
-    static let listSlot = MemoryLayout<[UInt8]?>.stride
-
     /// A hash field beyond its field and value arrays: the index entry (hashed key and
     /// position, in a dictionary at most 3/4 full) and the insertion-order slot.
     static let hashEntry = FieldTable<[UInt8]>.entryBytes

@@ -173,9 +173,6 @@ enum PackedBytes {
         }
     }
 
-    /// Makes room for `size` more bytes: a quarter more than needed, not the doubling an
-    /// insert would make. A small collection grows by one element at a time, and its
-    /// slack is most of what it wastes.
     @inline(__always)
     private static let zeros = [UInt8](repeating: 0, count: 256)
 
@@ -204,12 +201,22 @@ enum PackedBytes {
     /// shrinks a listpack: a trimmed collection would otherwise keep its largest size.
     static func shrinkIfSparse(_ bytes: inout [UInt8]) {
         guard bytes.capacity > 64, bytes.count < bytes.capacity / 2 else { return }
+        shrink(&bytes, keeping: bytes.count / 4)
+    }
+
+    /// Copies `bytes` into an array with room for only `slack` more (and malloc's
+    /// rounding, which is why a few spare bytes are not worth a copy).
+    static func shrink(_ bytes: inout [UInt8], keeping slack: Int = 0) {
+        guard bytes.capacity > bytes.count + slack + 32 else { return }
         var fresh: [UInt8] = []
-        fresh.reserveCapacity(bytes.count + bytes.count / 4)
+        fresh.reserveCapacity(bytes.count + slack)
         fresh.append(contentsOf: bytes)
         bytes = fresh
     }
 
+    /// Makes room for `size` more bytes: a quarter more than needed, not the doubling an
+    /// insert would make. A small collection grows by one element at a time, and its
+    /// slack is most of what it wastes.
     static func reserve(_ bytes: inout [UInt8], adding size: Int) {
         let needed = bytes.count + size
         if needed > bytes.capacity { bytes.reserveCapacity(needed + needed / 4) }

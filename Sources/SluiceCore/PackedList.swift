@@ -166,6 +166,45 @@ struct PackedList: Sendable {
         PackedBytes.shrinkIfSparse(&bytes)
     }
 
+    /// Whether `count` and the bytes agree: a walk meets `count` elements and ends at
+    /// the last byte (for tests).
+    var isConsistent: Bool {
+        var walked = 0
+        var size = 0
+        visit(0..<count, reverse: false) { _, element in
+            walked += 1
+            size += 2 * PackedBytes.lengthSize(element.count) + element.count
+            return true
+        }
+        return walked == count && size == bytes.count
+    }
+
+    /// Moves the elements from `position` on (within `1..<count`) into a list of their
+    /// own, which it returns: a chunk of a long list that outgrew its limits.
+    mutating func split(at position: Int) -> PackedList {
+        let start = span(at: position).start
+        var tail = PackedList()
+        tail.bytes.reserveCapacity(bytes.count - start)
+        tail.bytes.append(contentsOf: bytes[start...])
+        tail.count = count - position
+        bytes.removeLast(bytes.count - start)
+        count = position
+        PackedBytes.shrinkIfSparse(&bytes)
+        return tail
+    }
+
+    /// Appends `other`'s elements after these.
+    mutating func append(contentsOf other: PackedList) {
+        bytes.append(contentsOf: other.bytes)
+        count += other.count
+    }
+
+    /// Gives back the room kept for growth: a chunk of a long list that another chunk now
+    /// follows at its end grows rarely, and a quarter of slack in every chunk adds up.
+    mutating func shrinkToFit() {
+        PackedBytes.shrink(&bytes)
+    }
+
     /// Removes up to `limit` elements for which `shouldRemove` holds, the first ones
     /// (with `fromBack` the last ones), in one pass that closes the gaps; how many.
     mutating func removeAll(limit: Int, fromBack: Bool, where shouldRemove: (UnsafeRawBufferPointer) -> Bool) -> Int {

@@ -1,6 +1,6 @@
 /// A double-ended queue in one ring buffer: pushing and popping at either end is
-/// O(1) amortised and reading by position is O(1), which is what Redis lists need
-/// (`LPUSH`/`RPOP` queues, `LINDEX`, `LRANGE`).
+/// O(1) amortised and reading by position is O(1). The clients blocked on a key wait
+/// in one, in the order they came.
 ///
 /// Storage grows by doubling and shrinks by half once it is three-quarters empty,
 /// so a list that was long once does not keep its memory. A value type with

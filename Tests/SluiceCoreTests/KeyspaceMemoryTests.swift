@@ -120,8 +120,10 @@ struct KeyspaceMemoryTests {
             sizes.append(keyspace.usedMemory)
             expectConsistent(keyspace)
         }
-        // A packed list grows its array by a quarter at a time, not at every element.
-        #expect(sizes == sizes.sorted() && sizes.last! > sizes.first!)
+        // A packed list grows its array by a quarter at a time, not at every element; a
+        // chained one gives a full chunk's room back when the next chunk starts.
+        #expect(rounds != 20 || sizes == sizes.sorted())
+        #expect(sizes.last! > sizes.first!)
         keyspace.withEntry(key("list"), now: start) { value, _ in
             guard case .list(var list)? = value.take() else { return }
             #expect(list.isPacked == (rounds == 20))

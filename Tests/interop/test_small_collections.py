@@ -2,7 +2,8 @@
 Sluice through redis-py. Sluice packs a list into one byte array until it passes 128
 elements or 8 KB, and a hash until it passes 128 fields or holds a field or value
 longer than 64 bytes; these runs grow keys across those limits and shrink them again,
-and every reply must agree with Redis's."""
+and every reply must agree with Redis's. Past the limits a list is a chain of packed
+chunks; a run on a few long lists reads and changes them across the chunks."""
 import random
 
 import pytest
@@ -10,13 +11,15 @@ import redis
 
 KEYS = 12
 FIELDS = 180
+LONG_KEYS = 3
 
 
 @pytest.fixture
 def pair(sluice, redis_server):
     clients = [redis.Redis(host=server["host"], port=server["port"], decode_responses=True)
                for server in (redis_server, sluice)]
-    names = [f"small:l{index}" for index in range(KEYS)] + [f"small:h{index}" for index in range(KEYS)]
+    names = ([f"small:l{index}" for index in range(KEYS)] + [f"small:h{index}" for index in range(KEYS)]
+             + [f"long:l{index}" for index in range(LONG_KEYS)])
     for client in clients:
         client.delete(*names)
     yield clients
@@ -45,8 +48,8 @@ def element(rng):
     return f"1765000{rng.randrange(40):03d}.5"
 
 
-def list_commands(rng, key, growing):
-    index = rng.randrange(-140, 140)
+def list_commands(rng, key, growing, span=140):
+    index = rng.randrange(-span, span)
     # Growing: no pops, trims or removals; shrinking: no pushes.
     choice = rng.randrange(10) if growing else rng.randrange(4, 14)
     if choice < 4:
@@ -58,16 +61,16 @@ def list_commands(rng, key, growing):
     if choice == 6:
         return [("LINSERT", key, rng.choice(["BEFORE", "AFTER"]), element(rng), element(rng))]
     if choice == 7:
-        return [("LRANGE", key, index, rng.randrange(-140, 140))]
+        return [("LRANGE", key, index, index + rng.randrange(-5, 60) if rng.randrange(4) else rng.randrange(-span, span))]
     if choice == 8:
         return [("LPOS", key, element(rng), "RANK", rng.choice([1, 2, -1, -3]), "COUNT", rng.randrange(3),
-                 "MAXLEN", rng.randrange(0, 150))]
+                 "MAXLEN", rng.randrange(0, span + 10))]
     if choice == 9:
         return [("LLEN", key)]
     if choice == 10:
         return [("LREM", key, rng.randrange(-2, 3), element(rng))]
     if choice == 11:
-        return [("LTRIM", key, rng.randrange(0, 3), rng.randrange(-1, 140))]
+        return [("LTRIM", key, rng.randrange(0, 3), rng.randrange(-1, span))]
     return [(rng.choice(["LPOP", "RPOP"]), key, *([rng.randrange(1, 20)] if rng.randrange(2) else []))]
 
 
@@ -116,3 +119,29 @@ def test_small_lists_and_hashes_answer_as_redis_across_the_packed_limits(pair, s
                for name in ("LLEN", "HLEN")}
     for name, seen in lengths.items():
         assert max(seen) > 128 and min(seen[len(seen) // 2:]) < 64, name
+
+
+def test_long_lists_answer_as_redis_across_chunks(pair):
+    """Three lists grown to a few thousand elements (tens of chunks), read, changed in the
+    middle, moved between and trimmed back at random positions."""
+    rng = random.Random(7)
+    commands = []
+    for step in range(20_000):
+        growing = step < 12_000
+        key = f"long:l{rng.randrange(LONG_KEYS)}"
+        if rng.randrange(20) == 0:
+            commands.append(("LMOVE", key, f"long:l{rng.randrange(LONG_KEYS)}", rng.choice(["LEFT", "RIGHT"]),
+                             rng.choice(["LEFT", "RIGHT"])))
+        elif growing and rng.randrange(3) == 0:
+            # Long pushes, as a moving window of thousands of hits grows.
+            commands.append((rng.choice(["LPUSH", "RPUSH"]), key, *(element(rng) for _ in range(rng.randrange(1, 12)))))
+        else:
+            commands += list_commands(rng, key, growing, span=4_000)
+    for key in range(LONG_KEYS):
+        commands.append(("LRANGE", f"long:l{key}", 0, -1))
+    redis_replies, sluice_replies = run(pair, commands)
+    mismatches = [(command, expected, got) for command, expected, got in zip(commands, redis_replies, sluice_replies)
+                  if expected != got]
+    assert not mismatches, mismatches[:3]
+    lengths = [reply for command, reply in zip(commands, redis_replies) if command[0] == "LLEN"]
+    assert max(lengths) > 2_000
