@@ -66,7 +66,7 @@ extension Value {
         case .list(let list): list.heapBytes
         case .hash(let hash): hash.heapBytes
         case .sortedSet(let set): set.heapBytes
-        case .set(let set): SetValue.storageBytes + set.heapBytes
+        case .set(let set): set.heapBytes
         }
     }
 }

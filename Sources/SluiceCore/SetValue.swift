@@ -1,9 +1,22 @@
-/// A Redis set: distinct members as raw bytes, kept in a `FieldTable` with no payload
-/// (how they are found and removed is told there), `CopiedOnWrite`, so a set changes in
-/// place in its key's value. Members read back in insertion order, as Redis 7.2's
-/// listpack sets do; Redis promises no order for sets.
+/// A Redis set: distinct members as raw bytes, read back in insertion order, as Redis
+/// 7.2's listpack sets do; Redis promises no order for sets.
+///
+/// Until it has more than `packLimit` members or one longer than `packValueLimit`
+/// bytes, a set is packed into one byte array (`PackedMembers`), as Redis 7.2 keeps such
+/// a set in a listpack; a member is found by walking them. Then its members move into a `FieldTable` with no payload (how they are
+/// found and removed is told there), `CopiedOnWrite`, and stay there until the set is
+/// emptied. Either way the set is two words, and changes in place in its key's value.
 public struct SetValue: Sendable {
-    private var storage = CopiedOnWrite(FieldTable<NoPayload>())
+    private enum Storage {
+        case packed(PackedMembers)
+        case table(CopiedOnWrite<FieldTable<NoPayload>>)
+    }
+
+    private var storage = Storage.packed(PackedMembers())
+
+    /// Redis 7.2's `set-max-listpack-entries` and `set-max-listpack-value`.
+    public static let packLimit = 128
+    public static let packValueLimit = 64
 
     public init() {}
 
@@ -12,62 +25,164 @@ public struct SetValue: Sendable {
         for member in members { insert(member) }
     }
 
-    /// The heap object holding the contents, for the keyspace's memory estimate.
-    static let storageBytes = CopiedOnWrite<FieldTable<NoPayload>>.heapBytes
+    /// The heap object holding a table's contents, for the keyspace's memory estimate.
+    private static let tableBytes = CopiedOnWrite<FieldTable<NoPayload>>.heapBytes
 
-    public var count: Int { storage.contents.count }
-    public var isEmpty: Bool { storage.contents.count == 0 }
-    /// Heap bytes of the members and their places in the index and slots, kept up to
-    /// date so the keyspace's memory estimate reads it in O(1).
-    public var heapBytes: Int { storage.contents.heapBytes }
+    public var count: Int {
+        switch storage {
+        case .packed(let packed): packed.count
+        case .table(let table): table.contents.count
+        }
+    }
 
-    public func contains(_ member: [UInt8]) -> Bool { storage.contents[member] != nil }
+    public var isEmpty: Bool { count == 0 }
+
+    /// Whether the members are packed (for tests of the layout).
+    public var isPacked: Bool {
+        if case .packed = storage { true } else { false }
+    }
+
+    /// Heap bytes of the set: the packed array, or the table's box, its members and
+    /// their places in the index and slots; kept up to date so the keyspace's memory
+    /// estimate reads it in O(1).
+    public var heapBytes: Int {
+        switch storage {
+        case .packed(let packed): MemoryEstimate.bytes(packed.bytes.capacity)
+        case .table(let table): Self.tableBytes + table.contents.heapBytes
+        }
+    }
+
+    public func contains(_ member: [UInt8]) -> Bool {
+        switch storage {
+        case .packed(let packed): packed.find(member) != nil
+        case .table(let table): table.contents[member] != nil
+        }
+    }
+
+    /// Lets `body` change the packed members in place, the storage's reference dropped
+    /// while it does so the array is not copied; nil when the set is a table.
+    @inline(__always)
+    private mutating func withPacked<R>(_ body: (inout PackedMembers) -> R) -> R? {
+        guard case .packed(var packed) = storage else { return nil }
+        storage = .packed(PackedMembers())
+        defer { storage = .packed(packed) }
+        return body(&packed)
+    }
+
+    /// Changes the table, after moving the members into one if they are packed.
+    @inline(__always)
+    private mutating func withTable<R>(_ body: (inout FieldTable<NoPayload>) -> R) -> R {
+        if case .packed(let packed) = storage {
+            var table = FieldTable<NoPayload>()
+            packed.forEach { table.set(Array($0), NoPayload()) }
+            storage = .table(CopiedOnWrite(table))
+        }
+        guard case .table(var table) = storage else { preconditionFailure("a set is packed or a table") }
+        storage = .packed(PackedMembers())
+        // A table left empty is dropped: nothing holds its box for an empty set.
+        defer { if table.contents.count > 0 { storage = .table(table) } }
+        return table.modify(body)
+    }
 
     /// Adds `member`; returns true when it is new.
     @discardableResult
     public mutating func insert(_ member: [UInt8]) -> Bool {
-        storage.modify { $0.set(member, NoPayload()) }
+        if member.count <= Self.packValueLimit, let added = withPacked({ packed -> Bool? in
+            if packed.find(member) != nil { return false }
+            guard packed.count < Self.packLimit else { return nil }
+            packed.append(member)
+            return true
+        }), let added {
+            return added
+        }
+        return withTable { $0.set(member, NoPayload()) }
     }
 
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: [UInt8]) -> Bool {
-        storage.modify { $0.remove(member) }
+        if let removed = withPacked({ packed -> Bool in
+            guard let entry = packed.find(member) else { return false }
+            packed.remove(entry)
+            return true
+        }) {
+            return removed
+        }
+        return withTable { $0.remove(member) }
     }
 
     /// A uniformly random member, nil when the set is empty.
     public func randomMember<G: RandomNumberGenerator>(using generator: inout G) -> [UInt8]? {
-        isEmpty ? nil : storage.contents.randomField(using: &generator)
+        guard !isEmpty else { return nil }
+        switch storage {
+        case .packed(let packed):
+            return packed.member(at: Int.random(in: 0..<packed.count, using: &generator)).member
+        case .table(let table):
+            return table.contents.randomField(using: &generator)
+        }
+    }
+
+    /// `count` members drawn uniformly and independently, so they may repeat; a packed
+    /// set is read once rather than walked for every draw.
+    public func randomMembers<G: RandomNumberGenerator>(_ count: Int, using generator: inout G) -> [[UInt8]] {
+        guard !isEmpty else { return [] }
+        if isPacked {
+            let members = members
+            return (0..<count).map { _ in members[Int.random(in: 0..<members.count, using: &generator)] }
+        }
+        return (0..<count).map { _ in randomMember(using: &generator)! }
     }
 
     /// Removes and returns a uniformly random member, nil when the set is empty.
     public mutating func popRandom<G: RandomNumberGenerator>(using generator: inout G) -> [UInt8]? {
-        isEmpty ? nil : storage.modify { $0.removeRandom(using: &generator) }
+        guard !isEmpty else { return nil }
+        if let popped = withPacked({ packed -> [UInt8] in
+            let (entry, member) = packed.member(at: Int.random(in: 0..<packed.count, using: &generator))
+            packed.remove(entry)
+            return member
+        }) {
+            return popped
+        }
+        return withTable { $0.removeRandom(using: &generator) }
     }
 
     /// Every member, in insertion order.
     public var members: [[UInt8]] {
         var members: [[UInt8]] = []
         members.reserveCapacity(count)
-        forEach { members.append($0) }
+        forEach { members.append(Array($0)) }
         return members
     }
 
     /// Whether `predicate` holds for every member, in insertion order, stopping at the
     /// first that fails.
-    public func allSatisfy(_ predicate: (_ member: [UInt8]) -> Bool) -> Bool {
-        storage.contents.allSatisfy { member, _ in predicate(member) }
+    public func allSatisfy(_ predicate: (_ member: UnsafeRawBufferPointer) -> Bool) -> Bool {
+        switch storage {
+        case .packed(let packed): packed.allSatisfy(predicate)
+        case .table(let table): table.contents.allSatisfy { member, _ in member.withUnsafeBytes(predicate) }
+        }
     }
 
-    /// Calls `body` with every member, in insertion order.
-    public func forEach(_ body: (_ member: [UInt8]) throws -> Void) rethrows {
-        try storage.contents.forEach { member, _ in try body(member) }
+    /// Calls `body` with every member where it lies, in insertion order: a reply built
+    /// from them needs no array of members in between.
+    public func forEach(_ body: (_ member: UnsafeRawBufferPointer) throws -> Void) rethrows {
+        switch storage {
+        case .packed(let packed): try packed.forEach(body)
+        case .table(let table): try table.contents.forEach { member, _ in try member.withUnsafeBytes(body) }
+        }
     }
 
     /// One step of `SSCAN` from `cursor` (0 to begin), at most about `count` members;
-    /// returns the next cursor, 0 once every member has been given (`FieldTable.scan`).
+    /// returns the next cursor, 0 once every member has been given. A packed set comes
+    /// whole in one step, as Redis gives a listpack (`FieldTable.scan` for a table).
     public func scan(cursor: UInt64, count: Int, _ body: (_ member: [UInt8]) -> Void) -> UInt64 {
-        storage.contents.scan(cursor: cursor, count: count) { member, _ in body(member) }
+        switch storage {
+        case .packed(let packed):
+            packed.forEach { body(Array($0)) }
+            return 0
+        case .table(let table):
+            return table.contents.scan(cursor: cursor, count: count) { member, _ in body(member) }
+        }
     }
 }
 

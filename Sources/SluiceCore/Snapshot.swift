@@ -177,7 +177,7 @@ public enum Snapshot {
             case .set(let set):
                 bytes.append(Kind.set.rawValue)
                 varint(UInt64(set.count))
-                set.forEach { string($0) }
+                set.forEach { string(Array($0)) }
             }
         }
 

@@ -48,15 +48,16 @@ struct SetValueTests {
         #expect(set.randomMember(using: &random) == nil)
     }
 
-    @Test("random members are spread over all members, holes skipped")
-    func randomIsSpread() {
+    @Test("random members are spread over all members, holes skipped, packed or not", arguments: [20, 260])
+    func randomIsSpread(size: Int) {
         var random = SplitMix64(seed: 9)
-        var set = SetValue((0..<20).map { bytes("m\($0)") })
+        var set = SetValue((0..<size).map { bytes("m\($0)") })
         // Holes where every other member was: a draw must never return one.
-        for index in stride(from: 0, to: 20, by: 2) { set.remove(bytes("m\(index)")) }
+        for index in stride(from: 0, to: size, by: 2) { set.remove(bytes("m\(index)")) }
+        #expect(set.isPacked == (size <= SetValue.packLimit))
         var seen: [[UInt8]: Int] = [:]
-        for _ in 0..<10_000 { seen[set.randomMember(using: &random)!, default: 0] += 1 }
-        #expect(Set(seen.keys) == Set(stride(from: 1, to: 20, by: 2).map { bytes("m\($0)") }))
+        for _ in 0..<(size * 500) { seen[set.randomMember(using: &random)!, default: 0] += 1 }
+        #expect(Set(seen.keys) == Set(stride(from: 1, to: size, by: 2).map { bytes("m\($0)") }))
         // 1,000 expected each; a member drawn half as often as the others would fail.
         #expect(seen.values.allSatisfy { $0 > 800 && $0 < 1_200 }, "\(seen.values.sorted())")
     }
@@ -85,22 +86,87 @@ struct SetValueTests {
         var set = SetValue()
         set.insert(bytes("a"))
         let one = set.heapBytes
-        #expect(one == MemoryEstimate.setMember + MemoryEstimate.bytes(1))
+        // Packed: one small array of the member, its length and an empty value's.
+        #expect(one > 0 && one <= MemoryEstimate.bytes(16))
         set.insert(bytes("a"))
         #expect(set.heapBytes == one)
+        // A member past 64 bytes moves them into the table.
         set.insert(Array(repeating: 7, count: 100))
-        #expect(set.heapBytes == 2 * MemoryEstimate.setMember + MemoryEstimate.bytes(1) + MemoryEstimate.bytes(100))
+        #expect(!set.isPacked)
+        #expect(set.heapBytes == CopiedOnWrite<FieldTable<NoPayload>>.heapBytes + 2 * MemoryEstimate.setMember
+            + MemoryEstimate.bytes(1) + MemoryEstimate.bytes(100))
         set.remove(bytes("a"))
         set.remove(Array(repeating: 7, count: 100))
-        #expect(set.heapBytes == 0)
+        #expect(set.heapBytes == 0 && set.isPacked)
     }
 
-    @Test("allSatisfy visits members in order and stops at the first that fails")
-    func allSatisfyStops() {
-        let set = SetValue((0..<300).map { bytes("m\($0)") })
+    @Test("a set value is two words, packed or not")
+    func twoWords() {
+        #expect(MemoryLayout<SetValue>.size == 16)
+    }
+
+    @Test("a set stays packed up to 128 members of at most 64 bytes, then moves to the table, in the same order, until emptied")
+    func packLimits() {
+        var random = SplitMix64(seed: 3)
+        let members = (0..<SetValue.packLimit).map { bytes("member:\($0 * 7919 % 1_000)") }
+        var set = SetValue(members)
+        #expect(set.isPacked && set.count == 128 && set.members == members)
+        set.insert(members[5])
+        #expect(set.isPacked)
+        set.insert(bytes("one more"))
+        #expect(!set.isPacked && set.members == members + [bytes("one more")])
+
+        var long = SetValue([bytes("a"), Array(repeating: 1, count: 64)])
+        #expect(long.isPacked)
+        long.insert(Array(repeating: 2, count: 65))
+        #expect(!long.isPacked && long.members == [bytes("a"), Array(repeating: 1, count: 64), Array(repeating: 2, count: 65)])
+        while long.popRandom(using: &random) != nil {}
+        long.insert(bytes("again"))
+        #expect(long.isPacked && long.members == [bytes("again")])
+    }
+
+    @Test("packed members of any bytes: empty, binary, 63 and 64 bytes")
+    func packedMembers() {
+        let members: [[UInt8]] = [[], [0, 255, 13, 10], Array(repeating: 9, count: 63), Array(repeating: 8, count: 64)]
+        var set = SetValue(members)
+        #expect(set.isPacked && set.members == members)
+        for member in members { #expect(set.contains(member)) }
+        #expect(!set.contains([0]) && !set.contains(Array(repeating: 9, count: 62)))
+        #expect(set.remove([]) && !set.remove([]))
+        #expect(set.members == Array(members.dropFirst()))
+    }
+
+    @Test("10 short members packed take a fifth of the table's memory")
+    func packedMemory() {
+        let members = (0..<10).map { bytes("item:\(1_000_000 + $0)") }
+        let packed = SetValue(members)
+        var table = SetValue(members + [Array(repeating: 0, count: 65)])
+        table.remove(Array(repeating: 0, count: 65))
+        #expect(packed.isPacked && !table.isPacked && packed == table)
+        #expect(packed.heapBytes * 5 < table.heapBytes, "\(packed.heapBytes) \(table.heapBytes)")
+    }
+
+    @Test("repeated random draws come from every member, packed or not", arguments: [10, 300])
+    func randomMembersRepeat(size: Int) {
+        var random = SplitMix64(seed: 21)
+        let set = SetValue((0..<size).map { bytes("m\($0)") })
+        #expect(set.isPacked == (size <= SetValue.packLimit))
+        let drawn = set.randomMembers(size * 100, using: &random)
+        #expect(drawn.count == size * 100)
+        var seen: [[UInt8]: Int] = [:]
+        for member in drawn { seen[member, default: 0] += 1 }
+        #expect(Set(seen.keys) == Set(set.members))
+        #expect(seen.values.allSatisfy { $0 > 60 && $0 < 140 }, "\(seen.values.sorted())")
+        #expect(SetValue().randomMembers(3, using: &random).isEmpty)
+    }
+
+    @Test("allSatisfy visits members in order and stops at the first that fails, packed or not", arguments: [20, 300])
+    func allSatisfyStops(size: Int) {
+        let set = SetValue((0..<size).map { bytes("m\($0)") })
+        #expect(set.isPacked == (size <= SetValue.packLimit))
         var visited: [[UInt8]] = []
         #expect(!set.allSatisfy { member in
-            visited.append(member)
+            visited.append(Array(member))
             return visited.count < 3
         })
         #expect(visited == [bytes("m0"), bytes("m1"), bytes("m2")])

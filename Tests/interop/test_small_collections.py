@@ -1,8 +1,9 @@
-"""Many small lists and hashes, changed at random the same way on redis-server and on
-Sluice through redis-py. Sluice packs a list into one byte array until it passes 128
-elements or 8 KB, and a hash until it passes 128 fields or holds a field or value
-longer than 64 bytes; these runs grow keys across those limits and shrink them again,
-and every reply must agree with Redis's. Past the limits a list is a chain of packed
+"""Many small lists, hashes and sets, changed at random the same way on redis-server
+and on Sluice through redis-py. Sluice packs a list into one byte array until it passes
+128 elements or 8 KB, and a hash or a set until it passes 128 fields or members or holds
+one longer than 64 bytes; these runs grow keys across those limits and shrink them
+again, and every reply must agree with Redis's (sets as sets: Redis 7.0 orders them
+otherwise). Past the limits a list is a chain of packed
 chunks; a run on a few long lists reads and changes them across the chunks."""
 import random
 
@@ -19,7 +20,7 @@ def pair(sluice, redis_server):
     clients = [redis.Redis(host=server["host"], port=server["port"], decode_responses=True)
                for server in (redis_server, sluice)]
     names = ([f"small:l{index}" for index in range(KEYS)] + [f"small:h{index}" for index in range(KEYS)]
-             + [f"long:l{index}" for index in range(LONG_KEYS)])
+             + [f"small:s{index}" for index in range(KEYS)] + [f"long:l{index}" for index in range(LONG_KEYS)])
     for client in clients:
         client.delete(*names)
     yield clients
@@ -96,6 +97,28 @@ def hash_commands(rng, key, growing):
     return [("HDEL", key, field, *(f"f{rng.randrange(FIELDS)}" for _ in range(6)))]
 
 
+def set_commands(rng, key, growing):
+    def member():
+        return "m" * rng.randrange(65, 120) if rng.randrange(40) == 0 else f"member:{rng.randrange(FIELDS)}"
+    other = f"small:s{rng.randrange(KEYS)}"
+    choice = rng.randrange(10) if growing else rng.randrange(4, 13)
+    if choice < 4:
+        return [("SADD", key, *(member() for _ in range(rng.randrange(1, 5))))]
+    if choice == 4:
+        return [("SISMEMBER", key, member()), ("SMISMEMBER", key, member(), member())]
+    if choice == 5:
+        return [("SCARD", key)]
+    if choice == 6:
+        return [("SMEMBERS", key)]
+    if choice == 7:
+        return [(rng.choice(["SINTER", "SUNION", "SDIFF"]), key, other), ("SINTERCARD", 2, key, other)]
+    if choice == 8:
+        return [("SMOVE", key, other, member())]
+    if choice == 9:
+        return [("SSCAN", key, 0, "COUNT", 1000)] if rng.randrange(2) else [("SRANDMEMBER", key, 0)]
+    return [("SREM", key, *(member() for _ in range(rng.randrange(1, 8))))]
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_small_lists_and_hashes_answer_as_redis_across_the_packed_limits(pair, seed):
     rng = random.Random(seed)
@@ -104,21 +127,32 @@ def test_small_lists_and_hashes_answer_as_redis_across_the_packed_limits(pair, s
         # Phases of growth past the limits, then of shrinking back below them.
         growing = (step // 6_000) % 2 == 0
         key = rng.randrange(KEYS)
-        if rng.randrange(2):
+        kind = rng.randrange(3)
+        if kind == 0:
             commands += list_commands(rng, f"small:l{key}", growing)
-        else:
+        elif kind == 1:
             commands += hash_commands(rng, f"small:h{key}", growing)
+        else:
+            commands += set_commands(rng, f"small:s{key}", growing)
     for key in range(KEYS):
-        commands += [("LRANGE", f"small:l{key}", 0, -1), ("HGETALL", f"small:h{key}")]
+        commands += [("LRANGE", f"small:l{key}", 0, -1), ("HGETALL", f"small:h{key}"), ("SMEMBERS", f"small:s{key}")]
     redis_replies, sluice_replies = run(pair, commands)
     mismatches = [(command, expected, got) for command, expected, got in zip(commands, redis_replies, sluice_replies)
-                  if expected != got]
+                  if comparable(command, expected) != comparable(command, got)]
     assert not mismatches, mismatches[:3]
-    # The runs did cross the limits both ways: lists and hashes grew past 128 and shrank below.
+    # The runs did cross the limits both ways: lists, hashes and sets grew past 128 and shrank below.
     lengths = {name: [reply for command, reply in zip(commands, redis_replies) if command[0] == name]
-               for name in ("LLEN", "HLEN")}
+               for name in ("LLEN", "HLEN", "SCARD")}
     for name, seen in lengths.items():
         assert max(seen) > 128 and min(seen[len(seen) // 2:]) < 64, name
+
+
+def comparable(command, reply):
+    """A set's members in any order: `SSCAN`'s page as a set (its cursor is 0 either way
+    at these sizes), `SRANDMEMBER 0` as its empty list."""
+    if command[0] == "SSCAN" and isinstance(reply, (list, tuple)):
+        return reply[0], set(reply[1])
+    return reply
 
 
 def test_long_lists_answer_as_redis_across_chunks(pair):

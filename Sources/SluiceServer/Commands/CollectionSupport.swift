@@ -112,7 +112,7 @@ enum CollectionListing {
             hash.forEach { _, value in elements.append(.bulkString(Array(value))) }
         case .setMembers(let set):
             elements.reserveCapacity(set.count)
-            set.forEach { elements.append(.bulkString($0)) }
+            set.forEach { elements.append(.bulkString(Array($0))) }
             return .set(elements)
         case .sortedRange(let set, let ranks, let reverse, let withScores):
             return SortedSetCommands.reply(set.elements(ranks: ranks, reverse: reverse), withScores: withScores, version)

@@ -146,7 +146,7 @@ enum SetCommands {
         }
         guard let set = try set(key, &invocation, &state), count != 0 else { return .array([]) }
         if count < 0 {
-            return .array((0..<Int(-count)).map { _ in .bulkString(set.randomMember(using: &generator)!) })
+            return .array(set.randomMembers(Int(-count), using: &generator).map(RESPValue.bulkString))
         }
         return .array(distinctRandomMembers(of: set, count: Int(count), using: &generator).map(RESPValue.bulkString))
     }
@@ -203,7 +203,8 @@ enum SetCommands {
         var result = SetValue()
         guard !sets.isEmpty, case let present = sets.compactMap({ $0 }), present.count == sets.count else { return result }
         let ordered = present.sorted { $0.count < $1.count }
-        _ = ordered[0].allSatisfy { member in
+        _ = ordered[0].allSatisfy { bytes in
+            let member = Array(bytes)
             if ordered.dropFirst().allSatisfy({ $0.contains(member) }) { result.insert(member) }
             return limit == 0 || result.count < limit
         }
@@ -213,7 +214,7 @@ enum SetCommands {
     /// The members in any set.
     static func union(_ sets: [SetValue?]) -> SetValue {
         var result = SetValue()
-        for set in sets { set?.forEach { result.insert($0) } }
+        for set in sets { set?.forEach { result.insert(Array($0)) } }
         return result
     }
 
@@ -222,7 +223,8 @@ enum SetCommands {
         var result = SetValue()
         guard let first = sets.first ?? nil else { return result }
         let others = sets.dropFirst().compactMap { $0 }
-        first.forEach { member in
+        first.forEach { bytes in
+            let member = Array(bytes)
             if !others.contains(where: { $0.contains(member) }) { result.insert(member) }
         }
         return result
