@@ -137,6 +137,7 @@ def test_memory_mode_loads_the_same_buckets_into_both_servers():
     ("lists", "Lists: `LPUSH bucket:NNNNNNN` of 100 timestamps"),
     ("long-lists", "Lists: `LPUSH bucket:NNNNNNN` of 1000 timestamps"),
     ("hashes", "Hashes: `HSET bucket:NNNNNNN tokens N ts <milliseconds>`"),
+    ("sets", "Sets: `SADD bucket:NNNNNNN` of 10 members"),
 ])
 def test_memory_mode_loads_the_same_collections_into_both_servers(kind, described):
     result = run_compare("--memory", "500", "--memory-of", kind)
