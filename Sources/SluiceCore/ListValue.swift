@@ -320,13 +320,21 @@ public struct ListValue: Sendable {
     /// The position of the first element equal to `element`, nil when none.
     public func firstIndex(of element: [UInt8]) -> Int? {
         var found: Int?
-        element.withUnsafeBytes { wanted in
-            visit(0..<count) { position, candidate in
-                if PackedBytes.same(candidate, wanted) { found = position }
-                return found == nil
-            }
+        visit(matching: element, in: 0..<count) { position in
+            found = position
+            return false
         }
         return found
+    }
+
+    /// Calls `body` with the position of each element in `range` equal to `element`, as
+    /// `visit` goes, until it returns false (`LPOS`).
+    public func visit(matching element: [UInt8], in range: Range<Int>, reverse: Bool = false, _ body: (_ position: Int) -> Bool) {
+        element.withUnsafeBytes { wanted in
+            visit(range, reverse: reverse) { position, candidate in
+                !PackedBytes.same(candidate, wanted) || body(position)
+            }
+        }
     }
 
     public subscript(position: Int) -> [UInt8] {

@@ -217,7 +217,7 @@ enum PackedBytes {
     /// Makes room for `size` more bytes: a quarter more than needed, not the doubling an
     /// insert would make. A small collection grows by one element at a time, and its
     /// slack is most of what it wastes.
-    static func reserve(_ bytes: inout [UInt8], adding size: Int) {
+    private static func reserve(_ bytes: inout [UInt8], adding size: Int) {
         let needed = bytes.count + size
         if needed > bytes.capacity { bytes.reserveCapacity(needed + needed / 4) }
     }

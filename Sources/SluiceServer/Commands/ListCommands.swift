@@ -316,16 +316,13 @@ enum ListCommands {
         var found: [RESPValue] = []
         // MAXLEN counts from the end the search starts at.
         let compared = rank > 0 ? 0..<limit : list.count - limit..<list.count
-        element.withUnsafeBytes { target in
-            list.visit(compared, reverse: rank < 0) { position, candidate in
-                guard candidate.elementsEqual(target) else { return true }
-                if skip > 0 {
-                    skip -= 1
-                } else {
-                    found.append(.integer(Int64(position)))
-                }
-                return found.count < wanted
+        list.visit(matching: element, in: compared, reverse: rank < 0) { position in
+            if skip > 0 {
+                skip -= 1
+            } else {
+                found.append(.integer(Int64(position)))
             }
+            return found.count < wanted
         }
         if count != nil { return .array(found) }
         return found.first ?? .null
