@@ -336,6 +336,41 @@ struct ScriptingCommandTests {
         }
     }
 
+    /// Lua's small blocks come from free lists of 16-byte classes up to 256 bytes: strings
+    /// of every length up to 300 and a table's array grown through every class past it,
+    /// freed by full collections, must read back whole, across `SCRIPT FLUSH` (which
+    /// closes the state and frees the lists) and in scripts that a later one follows.
+    @Test("allocations of every size class survive collections and SCRIPT FLUSH")
+    func smallBlockPools() async throws {
+        let script = """
+            local total = 0
+            for round = 1, 20 do
+              local t = {}
+              for i = 1, 300 do t[i] = string.rep(string.char(65 + i % 26), i % 300) end
+              for i = 1, 300 do
+                if #t[i] ~= i % 300 or (i % 300 > 0 and t[i]:byte(-1) ~= 65 + i % 26) then return 'damaged ' .. i end
+              end
+              total = total + #table.concat(t)
+              local nested = {}
+              for i = 1, 50 do nested[i] = {i, tostring(i), {x = i, name = string.rep('n', i * 5)}} end
+              for i = 1, 50 do total = total + nested[i][1] + #nested[i][2] + nested[i][3].x + #nested[i][3].name end
+              collectgarbage('collect')
+            end
+            return total
+            """
+        // Per round: the lengths 1 to 299 (44,850), and per nested entry i, i, its digits, i, 5i.
+        var perRound = 44_850
+        for i in 1...50 { perRound += 7 * i + String(i).count }
+        try await withServer { server in
+            let c = try server.connect()
+            for _ in 0..<3 {
+                for _ in 0..<3 { #expect(try c.command("EVAL", script, "0") == ":\(20 * perRound)\r\n") }
+                #expect(try c.command("SCRIPT", "FLUSH") == "+OK\r\n")
+            }
+            #expect(try c.command("EVAL", "return #string.rep('x', 100000)", "0") == ":100000\r\n")
+        }
+    }
+
     @Test("string, math, table, cjson and bit are available; bytecode cannot be loaded")
     func libraries() async throws {
         try await withServer { server in

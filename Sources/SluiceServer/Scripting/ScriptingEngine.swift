@@ -34,7 +34,7 @@ final class ScriptingEngine: @unchecked Sendable {
     }
 
     deinit {
-        if let lua { lua_close(lua) }
+        if let lua { sluice_lua_close(lua, context) }
         context.deallocate()
     }
 
@@ -44,7 +44,7 @@ final class ScriptingEngine: @unchecked Sendable {
 
     /// SCRIPT FLUSH: forgets every script by closing the state.
     func flush() {
-        if let lua { lua_close(lua) }
+        if let lua { sluice_lua_close(lua, context) }
         lua = nil
         scripts.removeAll()
     }
@@ -139,7 +139,7 @@ final class ScriptingEngine: @unchecked Sendable {
         context.pointee.in_host = 1
         guard let lua = sluice_lua_newstate(context) else { throw .err("Could not create the scripting engine") }
         guard lua_cpcall(lua, sluice_lua_open_libraries, nil) == 0, registerRedisLibrary(lua), runPrelude(lua) else {
-            lua_close(lua)
+            sluice_lua_close(lua, context)
             throw .err("Could not create the scripting engine")
         }
         sluice_lua_getregistry(lua, "sluice_error_handler")
