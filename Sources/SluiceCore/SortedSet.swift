@@ -103,6 +103,11 @@ public struct SortedSet: Sendable {
         }
     }
 
+    /// Each block's element count and array capacity; none while packed (for tests).
+    var blockShapes: [(count: Int, capacity: Int)] {
+        if case .indexed(let box) = storage { box.contents.blockShapes } else { [] }
+    }
+
     var sizesAreConsistent: Bool {
         switch storage {
         case .packed(let packed): packed.count <= Self.scanLimit
@@ -548,6 +553,11 @@ extension SortedSet {
         }
 
         /// Whether the tree holds the blocks' sizes (for tests).
+        /// Each block's element count and the capacity of its array (for tests of the layout).
+        var blockShapes: [(count: Int, capacity: Int)] {
+            blocks.map { ($0.count, $0.capacity) }
+        }
+
         var sizesAreConsistent: Bool {
             blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
                 && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
@@ -563,6 +573,15 @@ extension SortedSet {
             var block = firstBlock { element.precedes($0) }
             if block == blocks.count {
                 block -= 1
+                if blocks[block].count >= SortedSet.maximumBlockSize {
+                    // A set growing at its end (scores that are timestamps) starts a new
+                    // block: splitting the full one would leave its lower half in the
+                    // array doubled for the append, a quarter used for good.
+                    blocks.append([element])
+                    counts.append(1)
+                    rebuildSizes()
+                    return
+                }
                 blocks[block].append(element)
             } else {
                 let index = Self.firstIndex(in: blocks[block]) { element.precedes($0) }
@@ -571,7 +590,9 @@ extension SortedSet {
             if blocks[block].count > SortedSet.maximumBlockSize {
                 let half = blocks[block].count / 2
                 let upper = Array(blocks[block][half...])
-                blocks[block].removeSubrange(half...)
+                // A copy of the lower half rather than `removeSubrange`, which would keep
+                // the array's whole capacity.
+                blocks[block] = Array(blocks[block][..<half])
                 blocks.insert(upper, at: block + 1)
                 counts[block] = half
                 counts.insert(upper.count, at: block + 1)

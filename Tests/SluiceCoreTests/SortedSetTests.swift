@@ -401,4 +401,23 @@ struct SortedSetTests {
         set.set(bytes("again"), score: 1)
         #expect(set.isPacked && set.elements == [SortedSet.Element(score: 1, member: bytes("again"))])
     }
+
+    /// pyrate-limiter adds each hit at the end (its score a timestamp) and trims the
+    /// oldest: full blocks stay full, and no block keeps the room a split left behind.
+    @Test("a set growing at its end fills block after block, each array about its size")
+    func growingAtTheEnd() {
+        var set = SortedSet()
+        for number in 0..<2_000 { set.set(bytes("item:\(number)"), score: 1_765_000_000_000 + Double(number)) }
+        let shapes = set.blockShapes
+        #expect(shapes.map(\.count) == [512, 512, 512, 464], "\(shapes)")
+        let elements = shapes.reduce(0) { $0 + $1.count }, capacity = shapes.reduce(0) { $0 + $1.capacity }
+        #expect(capacity * 10 <= elements * 11, "\(shapes)")
+        // Trimming the oldest keeps the order and the sizes right.
+        set.removeRanks(0..<700)
+        #expect(set.count == 1_300 && set.rank(of: bytes("item:700")) == 0 && set.sizesAreConsistent)
+        // A split in the middle leaves both halves about their size too.
+        for number in 0..<300 { set.set(bytes("middle:\(number)"), score: 1_765_000_001_000.5) }
+        #expect(set.blockShapes.allSatisfy { $0.count <= SortedSet.maximumBlockSize && $0.capacity <= 2 * $0.count + 16 })
+        #expect(set.sizesAreConsistent)
+    }
 }
