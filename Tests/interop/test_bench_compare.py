@@ -134,6 +134,7 @@ def test_memory_mode_loads_the_same_buckets_into_both_servers():
 
 @pytest.mark.parametrize("kind, described", [
     ("zsets", "Sorted sets: `ZADD bucket:NNNNNNN` of 10 members"),
+    ("long-zsets", "Sorted sets: `ZADD bucket:NNNNNNN` of 1000 members"),
     ("lists", "Lists: `LPUSH bucket:NNNNNNN` of 100 timestamps"),
     ("long-lists", "Lists: `LPUSH bucket:NNNNNNN` of 1000 timestamps"),
     ("hashes", "Hashes: `HSET bucket:NNNNNNN tokens N ts <milliseconds>`"),
