@@ -3,9 +3,10 @@
 ///
 /// Until it has more than `packLimit` members or one longer than `packValueLimit`
 /// bytes, a set is packed into one byte array (`PackedMembers`), as Redis 7.2 keeps such
-/// a set in a listpack; a member is found by walking them. Then its members move into a `FieldTable` with no payload (how they are
-/// found and removed is told there), `CopiedOnWrite`, and stay there until the set is
-/// emptied. Either way the set is two words, and changes in place in its key's value.
+/// a set in a listpack; a member is found by walking them. Then its members move into a
+/// `FieldTable` with no payload (how they are found and removed is told there),
+/// `CopiedOnWrite`, and stay there until the set is emptied. Either way the set is two
+/// words, and changes in place in its key's value.
 public struct SetValue: Sendable {
     private enum Storage {
         case packed(PackedMembers)
