@@ -66,15 +66,10 @@ struct PackedMembers: Sendable {
         return found!
     }
 
-    func forEach(_ body: (_ member: UnsafeRawBufferPointer) throws -> Void) rethrows {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                var start = offset
-                let length = PackedBytes.readLength(buffer, at: &start)
-                try body(UnsafeRawBufferPointer(rebasing: buffer[start..<start + length]))
-                offset = start + length
-            }
+    func forEach(_ body: (_ member: UnsafeRawBufferPointer) -> Void) {
+        walk { _, member in
+            body(member)
+            return true
         }
     }
 

@@ -166,10 +166,10 @@ public struct SetValue: Sendable {
 
     /// Calls `body` with every member where it lies, in insertion order: a reply built
     /// from them needs no array of members in between.
-    public func forEach(_ body: (_ member: UnsafeRawBufferPointer) throws -> Void) rethrows {
+    public func forEach(_ body: (_ member: UnsafeRawBufferPointer) -> Void) {
         switch storage {
-        case .packed(let packed): try packed.forEach(body)
-        case .table(let table): try table.contents.forEach { member, _ in try member.withUnsafeBytes(body) }
+        case .packed(let packed): packed.forEach(body)
+        case .table(let table): table.contents.forEach { member, _ in member.withUnsafeBytes(body) }
         }
     }
 
