@@ -18,9 +18,10 @@ SLUICE_BIN = Path(os.environ.get("SLUICE_BIN", REPO / ".build" / "debug" / "slui
 EXPECTED_ROWS = {
     "core": ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"],
     "types": ["HSET", "HGETALL", "HINCRBY", "ZADD", "ZRANGE", "ZPOPMIN", "ZINCRBY", "LPUSH", "RPOP", "SADD", "SMEMBERS", "SPOP"],
-    "ratelimit": [("GET", "Redis"), ("EVALSHA", "Redis"), ("CONSUME", "Sluice"), ("CL.THROTTLE", "Sluice"),
+    "ratelimit": [("GET", "Redis"), ("EVALSHA aiosteady", "Redis"), ("EVALSHA GCRA", "Redis"),
+                  ("EVALSHA log", "Redis"), ("CONSUME", "Sluice"), ("CL.THROTTLE", "Sluice"),
                   ("ACQUIRE", "Sluice"), ("INCR bounded", "Sluice")],
-    "scripting": ["EVALSHA"],
+    "scripting": ["EVALSHA aiosteady", "EVALSHA GCRA", "EVALSHA log", "EVALSHA limits"],
     "backend": [("EVALSHA", "Redis"), ("CONSUME", "Sluice backend")],
 }
 
@@ -80,6 +81,17 @@ def test_sluice_against_redis_ratios_follow_from_the_numbers(report):
             assert_ratio(row["CPU S/R"], row["Sluice CPU µs/req"], row["Redis CPU µs/req"])
 
 
+def test_each_round_ratio_is_shown_beside_the_medians(report):
+    # --quick runs one round, so the round's ratio is the medians' ratio.
+    for group in ("core", "types", "scripting"):
+        for row in report[group]:
+            low, high, at_least, of, rounds = re.fullmatch(
+                r"([\d.]+)–([\d.]+), (\d+) (of) (\d+)", row["rps S/R by round, ≥ 1"]).groups()
+            assert low == high and rounds == "1", row
+            assert_ratio(row["rps S/R"], low, "1")
+            assert at_least == ("1" if float(low) >= 1 else "0"), row
+
+
 def test_every_row_says_what_share_of_the_cpu_went_to_commands(report):
     for group, rows in report.items():
         for row in rows:
@@ -104,15 +116,23 @@ def test_every_row_says_how_busy_the_client_and_the_server_were(report):
                 assert 0 < client <= 110 and server > 0, (group, row)
 
 
-def test_rate_limit_rows_are_compared_with_both_redis_baselines(report):
+def test_rate_limit_rows_are_compared_with_get_and_with_the_script_doing_the_same(report):
     rows = {row["test"]: row for row in report["ratelimit"]}
-    get, evalsha = rows["GET"], rows["EVALSHA"]
-    for name in ("CONSUME", "CL.THROTTLE", "ACQUIRE", "INCR bounded"):
+    get = rows["GET"]
+    scripts = {"CONSUME": "EVALSHA aiosteady", "CL.THROTTLE": "EVALSHA GCRA", "ACQUIRE": "EVALSHA log",
+               "INCR bounded": None}
+    for name, script in scripts.items():
         row = rows[name]
         assert_ratio(row["rps / GET"], row["rps"], get["rps"])
-        assert_ratio(row["rps / EVALSHA"], row["rps"], evalsha["rps"])
         assert_ratio(row["CPU / GET"], row["CPU µs/req"], get["CPU µs/req"])
-        assert_ratio(row["CPU / EVALSHA"], row["CPU µs/req"], evalsha["CPU µs/req"])
+        if script is None:
+            assert row["rps / script"] == row["CPU / script"] == ""
+        else:
+            assert_ratio(row["rps / script"], row["rps"], rows[script]["rps"])
+            assert_ratio(row["CPU / script"], row["CPU µs/req"], rows[script]["CPU µs/req"])
+    for name in ("EVALSHA aiosteady", "EVALSHA GCRA", "EVALSHA log"):
+        assert_ratio(rows[name]["rps / GET"], rows[name]["rps"], get["rps"])
+        assert rows[name]["rps / script"] == ""
 
 
 def test_backend_row_counts_the_redis_cpu_its_scripts_used(report):
