@@ -1,24 +1,20 @@
-import CPrefetch
-
 /// What a `FieldTable` keeps beside each byte string: a hash's value, or nothing for a set.
 protocol FieldPayload: Sendable {
     /// A payload holding nothing to release, left in a slot while its own is changed.
     init()
     /// Heap bytes the payload holds, for the keyspace's memory estimate.
     var payloadHeapBytes: Int { get }
-    /// Whether the payload's first word is a reference to heap storage worth loading ahead.
-    static var pointsToStorage: Bool { get }
 }
 
-extension Array: FieldPayload where Element == UInt8 {
-    var payloadHeapBytes: Int { MemoryEstimate.bytes(count) }
-    static var pointsToStorage: Bool { true }
+/// A hash's value.
+extension SmallBytes: FieldPayload {
+    init() { self = .empty }
+    var payloadHeapBytes: Int { heapBytes }
 }
 
 /// A set member's payload: none.
 struct NoPayload: FieldPayload {
     var payloadHeapBytes: Int { 0 }
-    static var pointsToStorage: Bool { false }
 }
 
 /// Distinct byte strings, each with a payload, in insertion order: a hash's fields or a
@@ -30,29 +26,31 @@ struct NoPayload: FieldPayload {
 /// index maps each string to its position, and a deletion moves the last entry into the
 /// hole, so nothing is ever compacted at once (a huge set emptied by half had paused
 /// every client for 280 ms); the order is then not kept, as Redis's hash table keeps
-/// none. Neither the entries (in chunks) nor the index (`SplitDictionary`) grow all at
+/// none. Neither the entries (in chunks) nor the index (`PositionIndex`) grow all at
 /// once, so a huge table grows without pausing other clients.
+///
+/// Strings and payloads of up to 14 bytes sit in the slots (`SmallBytes`), so an entry
+/// of a short field and value costs its 40-byte slot and an 8-byte index cell, with no
+/// allocation of its own.
 struct FieldTable<Payload: FieldPayload> {
     /// Tables with at most this many entries have no index: scanning them costs less than
-    /// allocating, filling and hashing into a dictionary.
+    /// filling and probing one.
     static var scanLimit: Int { 128 }
 
-    /// A string and its payload, with a fingerprint of the string: a scan compares
-    /// fingerprints, which sit side by side in the slots, and reads a string's bytes (an
-    /// allocation of their own, likely a cache miss) only where they match. Without it,
-    /// `HSET` of a new field read every field of the hash.
+    /// A string and its payload, with the string's hash: a scan compares hashes and reads
+    /// a string's bytes only where they match, and the index files the entry under it.
     struct Slot {
-        var field: [UInt8]
+        var field: SmallBytes
         var payload: Payload
-        var fingerprint: UInt32
+        var hash: UInt32
     }
 
-    /// What an entry costs beyond its string and payload: its place in the index (hashed
-    /// key and position, in a dictionary at most 3/4 full) and its slot.
-    static var entryBytes: Int { 32 + MemoryLayout<Slot?>.stride }
+    /// What an entry costs beyond the heap bytes of its string and payload: its slot, and
+    /// its index cell in a bucket between 3/8 and 3/4 full (two cells on average).
+    static var entryBytes: Int { MemoryLayout<Slot?>.stride + 2 * MemoryLayout<UInt64>.stride }
 
-    /// String to position, built once the table passes `scanLimit` entries and kept after.
-    private var index = SplitDictionary<Int>()
+    /// Hash to positions, built once the table passes `scanLimit` entries and kept after.
+    private var index = PositionIndex()
     private var indexed = false
     private var slots = EntryTable<Slot?>()
     /// Heap bytes of the strings and payloads and their places in the index and slots,
@@ -66,46 +64,48 @@ struct FieldTable<Payload: FieldPayload> {
     var slotCount: Int { slots.count }
 
     subscript(field: [UInt8]) -> Payload? {
-        guard let position = position(of: field) else { return nil }
+        guard let position = position(of: field, hash: Self.hash(field)) else { return nil }
         return slots[position]?.payload
     }
 
     /// Where `field` is, by the index or by scanning.
-    private func position(of field: [UInt8]) -> Int? {
-        if indexed { return index[HashedBytes(field)] }
-        let fingerprint = Self.fingerprint(field)
-        // Each part read where it lies: binding the slot would retain its arrays.
-        for position in slots.indices where slots[position]?.fingerprint == fingerprint {
-            if slots[position]?.field == field { return position }
+    private func position(of field: [UInt8], hash: UInt32) -> Int? {
+        field.withUnsafeBytes { field in
+            if indexed {
+                return index.find(hash) { slots[$0]!.field.equals(field) }
+            }
+            // Each part read where it lies: binding the slot would copy its strings.
+            for position in slots.indices where slots[position]?.hash == hash {
+                if slots[position]!.field.equals(field) { return position }
+            }
+            return nil
         }
-        return nil
     }
 
     /// Sets `field`'s payload; returns true when the field is new.
     @discardableResult
     mutating func set(_ field: [UInt8], _ payload: Payload) -> Bool {
-        if let position = position(of: field) {
+        let hash = Self.hash(field)
+        if let position = position(of: field, hash: hash) {
             let replaced = Self.replacePayload(of: &slots[position], with: payload)
             heapBytes += payload.payloadHeapBytes - replaced
             return false
         }
-        append(field, payload)
+        append(SmallBytes(field), hash, payload)
         return true
     }
 
     /// Adds `field`, which is not in the table.
-    private mutating func append(_ field: [UInt8], _ payload: Payload) {
-        if indexed { index.updateValue(slots.count, forKey: HashedBytes(field)) }
-        slots.append(Slot(field: field, payload: payload, fingerprint: Self.fingerprint(field)))
+    private mutating func append(_ field: SmallBytes, _ hash: UInt32, _ payload: Payload) {
+        if indexed { index.insert(hash, position: slots.count) }
+        slots.append(Slot(field: field, payload: payload, hash: hash))
         count += 1
         heapBytes += Self.bytes(field, payload)
         if !indexed && count > Self.scanLimit {
             // An indexed table has no holes, for deletions to fill.
             compact()
             indexed = true
-            for position in slots.indices {
-                if let entry = slots[position] { index.updateValue(position, forKey: HashedBytes(entry.field)) }
-            }
+            for position in slots.indices { index.insert(slots[position]!.hash, position: position) }
         }
     }
 
@@ -114,9 +114,10 @@ struct FieldTable<Payload: FieldPayload> {
     /// `body`, so an array held nowhere else changes without a copy. What `body`
     /// changed before throwing stays.
     mutating func update<R, E: Error>(_ field: [UInt8], _ body: (inout Payload?) throws(E) -> R) throws(E) -> R {
-        guard let position = position(of: field) else {
+        let hash = Self.hash(field)
+        guard let position = position(of: field, hash: hash) else {
             var payload: Payload?
-            defer { if let payload { append(field, payload) } }
+            defer { if let payload { append(SmallBytes(field), hash, payload) } }
             return try body(&payload)
         }
         var moved = Payload()
@@ -130,7 +131,6 @@ struct FieldTable<Payload: FieldPayload> {
             } else {
                 // The slot holds the empty payload, so its old bytes leave the count here.
                 heapBytes -= before
-                if indexed { index.removeValue(forKey: HashedBytes(field)) }
                 removeSlot(at: position)
             }
         }
@@ -140,21 +140,20 @@ struct FieldTable<Payload: FieldPayload> {
     /// Removes `field`; returns whether it was there.
     @discardableResult
     mutating func remove(_ field: [UInt8]) -> Bool {
-        guard let position = indexed ? index.removeValue(forKey: HashedBytes(field)) : position(of: field) else { return false }
+        guard let position = position(of: field, hash: Self.hash(field)) else { return false }
         removeSlot(at: position)
         return true
     }
 
     /// A uniformly random field; the table must not be empty.
     func randomField<G: RandomNumberGenerator>(using generator: inout G) -> [UInt8] {
-        slots[randomPosition(using: &generator)]!.field
+        slots[randomPosition(using: &generator)]!.field.array
     }
 
     /// Removes and returns a uniformly random field; the table must not be empty.
     mutating func removeRandom<G: RandomNumberGenerator>(using generator: inout G) -> [UInt8] {
         let position = randomPosition(using: &generator)
-        let field = slots[position]!.field
-        if indexed { index.removeValue(forKey: HashedBytes(field)) }
+        let field = slots[position]!.field.array
         removeSlot(at: position)
         return field
     }
@@ -170,14 +169,16 @@ struct FieldTable<Payload: FieldPayload> {
         }
     }
 
-    /// Removes the entry at `position`, which the index (if any) no longer maps.
+    /// Removes the entry at `position`, and its index cell.
     private mutating func removeSlot(at position: Int) {
-        if let entry = slots[position] { heapBytes -= Self.bytes(entry.field, entry.payload) }
+        guard let entry = slots[position] else { return }
+        heapBytes -= Self.bytes(entry.field, entry.payload)
         count -= 1
         if indexed {
+            index.remove(entry.hash, position: position)
             let last = slots.removeLast()
             if position < slots.count, let last {
-                index.updateValue(position, forKey: HashedBytes(last.field))
+                index.move(last.hash, from: slots.count, to: position)
                 slots[position] = last
             }
             return
@@ -190,10 +191,9 @@ struct FieldTable<Payload: FieldPayload> {
         }
     }
 
-    func forEach(_ body: (_ field: [UInt8], _ payload: Payload) throws -> Void) rethrows {
-        prefetchBytes()
+    func forEach(_ body: (_ field: UnsafeRawBufferPointer, _ payload: Payload) throws -> Void) rethrows {
         for position in slots.indices {
-            if let entry = slots[position] { try body(entry.field, entry.payload) }
+            if let entry = slots[position] { try entry.field.withUnsafeBytes { try body($0, entry.payload) } }
         }
     }
 
@@ -204,7 +204,7 @@ struct FieldTable<Payload: FieldPayload> {
     /// are left below. A deletion moves the last entry, which is either already visited
     /// or still below the cursor, into the deleted one's place; so an entry present
     /// throughout a scan is never skipped, though it may come twice, as Redis allows.
-    func scan(cursor: UInt64, count: Int, _ body: (_ field: [UInt8], _ payload: Payload) -> Void) -> UInt64 {
+    func scan(cursor: UInt64, count: Int, _ body: (_ field: UnsafeRawBufferPointer, _ payload: Payload) -> Void) -> UInt64 {
         guard indexed else {
             forEach(body)
             return 0
@@ -212,40 +212,28 @@ struct FieldTable<Payload: FieldPayload> {
         let end = cursor == 0 ? slots.count : Int(clamping: Swift.min(cursor, UInt64(slots.count)))
         let start = Swift.max(0, end - Swift.max(1, count))
         for position in (start..<end).reversed() {
-            if let entry = slots[position] { body(entry.field, entry.payload) }
+            if let entry = slots[position] { entry.field.withUnsafeBytes { body($0, entry.payload) } }
         }
         return UInt64(start)
     }
 
     /// Whether `predicate` holds for every entry, in order, stopping at the first that
     /// fails: a caller that needs only some entries reads no more.
-    func allSatisfy(_ predicate: (_ field: [UInt8], _ payload: Payload) -> Bool) -> Bool {
+    func allSatisfy(_ predicate: (_ field: UnsafeRawBufferPointer, _ payload: Payload) -> Bool) -> Bool {
         for position in slots.indices {
-            if let entry = slots[position], !predicate(entry.field, entry.payload) { return false }
+            if let entry = slots[position], !entry.field.withUnsafeBytes({ predicate($0, entry.payload) }) { return false }
         }
         return true
     }
 
-    /// Starts loading every field's and payload's bytes, each an allocation of its own,
-    /// so that their cache misses overlap: `body`'s retains of them, atomic, would
-    /// otherwise wait for them one after another. The storage pointers are read from
-    /// the slots' bytes, as `Keyspace.prefetchValue` reads a value's; a hole's bytes
-    /// are no address, and a prefetch of an address not mapped does nothing.
-    private func prefetchBytes() {
-        guard count > 1 else { return }
-        for position in slots.indices {
-            slots.withAddress(of: position) { start in
-                guard let start else { return }
-                sluice_prefetch(UnsafeRawPointer(bitPattern: start.load(fromByteOffset: Self.fieldOffset, as: UInt.self)))
-                if Payload.pointsToStorage {
-                    sluice_prefetch(UnsafeRawPointer(bitPattern: start.load(fromByteOffset: Self.payloadOffset, as: UInt.self)))
-                }
-            }
+    /// Whether the index holds every entry where a look-up finds it; for tests.
+    var isConsistent: Bool {
+        guard indexed else { return index.count == 0 }
+        return index.isConsistent && index.count == count && slots.indices.allSatisfy { position in
+            let entry = slots[position]!
+            return entry.field.withUnsafeBytes { field in index.find(entry.hash) { slots[$0]!.field.equals(field) } } == position
         }
     }
-
-    private static var fieldOffset: Int { MemoryLayout<Slot>.offset(of: \.field)! }
-    private static var payloadOffset: Int { MemoryLayout<Slot>.offset(of: \.payload)! }
 
     /// Sets the entry's payload in one access to it; returns the old payload's heap bytes.
     private static func replacePayload(of entry: inout Slot?, with payload: Payload) -> Int {
@@ -254,16 +242,17 @@ struct FieldTable<Payload: FieldPayload> {
         return replaced
     }
 
-    /// FNV-1a over the field's bytes: fields are short, and this runs once per look-up.
+    /// The field's seeded hash, cut to 32 bits: seeded, so that fields chosen to collide
+    /// cannot make the index's probes long.
     @inline(__always)
-    static func fingerprint(_ field: [UInt8]) -> UInt32 {
-        var hash: UInt32 = 0x811C_9DC5
-        for byte in field { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
-        return hash
+    static func hash(_ field: [UInt8]) -> UInt32 {
+        var hasher = Hasher()
+        field.withUnsafeBytes { hasher.combine(bytes: $0) }
+        return UInt32(truncatingIfNeeded: hasher.finalize())
     }
 
-    private static func bytes(_ field: [UInt8], _ payload: Payload) -> Int {
-        entryBytes + MemoryEstimate.bytes(field.count) + payload.payloadHeapBytes
+    private static func bytes(_ field: SmallBytes, _ payload: Payload) -> Int {
+        entryBytes + field.heapBytes + payload.payloadHeapBytes
     }
 
     /// Drops the holes of a table without an index, keeping the order.

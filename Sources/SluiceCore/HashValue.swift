@@ -16,7 +16,7 @@ public struct HashValue: Sendable {
 
     private enum Storage {
         case packed(PackedFields)
-        case table(CopiedOnWrite<FieldTable<[UInt8]>>)
+        case table(CopiedOnWrite<FieldTable<SmallBytes>>)
     }
 
     private var storage = Storage.packed(PackedFields())
@@ -28,7 +28,7 @@ public struct HashValue: Sendable {
     public init() {}
 
     /// The heap object holding a table's contents.
-    private static let tableBytes = CopiedOnWrite<FieldTable<[UInt8]>>.heapBytes
+    private static let tableBytes = CopiedOnWrite<FieldTable<SmallBytes>>.heapBytes
 
     public var count: Int {
         switch storage {
@@ -63,7 +63,7 @@ public struct HashValue: Sendable {
     public subscript(field: [UInt8]) -> [UInt8]? {
         switch storage {
         case .packed(let packed): packed.find(field).map(packed.value(of:))
-        case .table(let table): table.contents[field]
+        case .table(let table): table.contents[field]?.array
         }
     }
 
@@ -85,10 +85,10 @@ public struct HashValue: Sendable {
 
     /// Changes the table, after moving the fields into one if they are packed.
     @inline(__always)
-    private mutating func withTable<R, E: Error>(_ body: (inout FieldTable<[UInt8]>) throws(E) -> R) throws(E) -> R {
+    private mutating func withTable<R, E: Error>(_ body: (inout FieldTable<SmallBytes>) throws(E) -> R) throws(E) -> R {
         if case .packed(let packed) = storage {
-            var table = FieldTable<[UInt8]>()
-            packed.forEach { table.set(Array($0), Array($1)) }
+            var table = FieldTable<SmallBytes>()
+            packed.forEach { table.set(Array($0), SmallBytes($1)) }
             storage = .table(CopiedOnWrite(table))
         }
         guard case .table(var table) = storage else { preconditionFailure("a hash is packed or a table") }
@@ -113,7 +113,7 @@ public struct HashValue: Sendable {
         }), let added {
             return added
         }
-        return withTable { $0.set(field, value) }
+        return withTable { $0.set(field, SmallBytes(value)) }
     }
 
     /// Finds `field` once and lets `body` change its value in place: nil when the field
@@ -132,14 +132,20 @@ public struct HashValue: Sendable {
                 case (nil, let value?) where value.count <= Self.packValueLimit && walked < Self.packLimit:
                     withPacked { $0.append(field, value) }
                 case (_, let value?):
-                    withTable { $0.set(field, value) }
+                    withTable { $0.set(field, SmallBytes(value)) }
                 case (nil, nil):
                     break
                 }
             }
             return try body(&value)
         }
-        return try withTable { (table: inout FieldTable<[UInt8]>) throws(E) -> R in try table.update(field, body) }
+        return try withTable { (table: inout FieldTable<SmallBytes>) throws(E) -> R in
+            try table.update(field) { (stored: inout SmallBytes?) throws(E) -> R in
+                var value = stored?.array
+                defer { stored = value.map(SmallBytes.init) }
+                return try body(&value)
+            }
+        }
     }
 
     /// Where `field` is in a packed hash, how many entries the walk met, and a copy of its
@@ -184,9 +190,7 @@ public struct HashValue: Sendable {
         case .packed(let packed):
             try packed.forEach(body)
         case .table(let table):
-            try table.contents.forEach { field, value in
-                try field.withUnsafeBytes { field in try value.withUnsafeBytes { try body(field, $0) } }
-            }
+            try table.contents.forEach { field, value in try value.withUnsafeBytes { try body(field, $0) } }
         }
     }
 
@@ -199,7 +203,7 @@ public struct HashValue: Sendable {
             packed.forEach { body(Array($0), Array($1)) }
             return 0
         case .table(let table):
-            return table.contents.scan(cursor: cursor, count: count, body)
+            return table.contents.scan(cursor: cursor, count: count) { body(Array($0), $1.array) }
         }
     }
 }

@@ -41,11 +41,12 @@ public enum MemoryEstimate {
         bytes(count) + MemoryLayout<[UInt8]>.stride
     }
 
-    /// A hash field beyond its field and value arrays: the index entry (hashed key and
-    /// position, in a dictionary at most 3/4 full) and the insertion-order slot.
-    static let hashEntry = FieldTable<[UInt8]>.entryBytes
+    /// A hash field beyond the arrays of a field or value too long to sit in its slot:
+    /// the slot and its index cells.
+    static let hashEntry = FieldTable<SmallBytes>.entryBytes
 
-    /// A set member beyond its bytes: the index entry and the insertion-order slot.
+    /// A set member beyond the array of one too long to sit in its slot: the slot and its
+    /// index cells.
     static let setMember = FieldTable<NoPayload>.entryBytes
 
     /// A sorted-set member beyond its bytes: the score index entry and its element in

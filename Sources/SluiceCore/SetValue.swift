@@ -160,7 +160,7 @@ public struct SetValue: Sendable {
     public func allSatisfy(_ predicate: (_ member: UnsafeRawBufferPointer) -> Bool) -> Bool {
         switch storage {
         case .packed(let packed): packed.allSatisfy(predicate)
-        case .table(let table): table.contents.allSatisfy { member, _ in member.withUnsafeBytes(predicate) }
+        case .table(let table): table.contents.allSatisfy { member, _ in predicate(member) }
         }
     }
 
@@ -169,7 +169,7 @@ public struct SetValue: Sendable {
     public func forEach(_ body: (_ member: UnsafeRawBufferPointer) -> Void) {
         switch storage {
         case .packed(let packed): packed.forEach(body)
-        case .table(let table): table.contents.forEach { member, _ in member.withUnsafeBytes(body) }
+        case .table(let table): table.contents.forEach { member, _ in body(member) }
         }
     }
 
@@ -182,7 +182,7 @@ public struct SetValue: Sendable {
             packed.forEach { body(Array($0)) }
             return 0
         case .table(let table):
-            return table.contents.scan(cursor: cursor, count: count) { member, _ in body(member) }
+            return table.contents.scan(cursor: cursor, count: count) { member, _ in body(Array(member)) }
         }
     }
 }
