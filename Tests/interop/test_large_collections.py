@@ -1,7 +1,9 @@
-"""One hash of 80,000 fields and one sorted set of 30,000 members, changed at random
-the same way on redis-server and on Sluice through redis-py: past these sizes a hash's
-entries span two chunks and both member dictionaries have split into many buckets
-(SplitDictionary), and every read must still agree with Redis's."""
+"""One hash of 80,000 fields, one set of 50,000 members and one sorted set of 30,000
+members, changed at random the same way on redis-server and on Sluice through redis-py:
+past these sizes a hash's entries span two chunks, the indexes of the hash and the set
+(PositionIndex) and the sorted set's member dictionary (SplitDictionary) have split
+into many buckets, and every read must still agree with Redis's. Fields, values and
+members are both short enough to sit in their slots (14 bytes) and longer."""
 import random
 
 import pytest
@@ -13,10 +15,10 @@ def pair(sluice, redis_server):
     clients = [redis.Redis(host=server["host"], port=server["port"], decode_responses=True)
                for server in (redis_server, sluice)]
     for client in clients:
-        client.delete("large:hash", "large:zset")
+        client.delete("large:hash", "large:set", "large:zset")
     yield clients
     for client in clients:
-        client.delete("large:hash", "large:zset")
+        client.delete("large:hash", "large:set", "large:zset")
         client.close()
 
 
@@ -41,18 +43,48 @@ def test_a_huge_hash_reads_back_as_redis_through_fills_and_deletions(pair):
         commands.append(("HSET", "large:hash", *words))
     for _ in range(30_000):
         number = rng.randrange(100_000)
-        action = rng.randrange(4)
+        # Every tenth field name is past 14 bytes, so it has an array of its own.
+        field = f"f{number}" if number % 10 else f"a-long-field-name-{number}"
+        action = rng.randrange(6)
         if action == 0:
-            commands.append(("HDEL", "large:hash", f"f{number}"))
+            commands.append(("HDEL", "large:hash", field))
         elif action == 1:
-            commands.append(("HSET", "large:hash", f"f{number}", f"w{number}"))
+            value = f"w{number}" if rng.randrange(2) else f"a value longer than fourteen bytes {number}"
+            commands.append(("HSET", "large:hash", field, value))
+        elif action == 2:
+            commands.append(("HINCRBY", "large:hash", f"n{number % 500}", rng.randrange(-5, 100)))
+        elif action == 3:
+            commands.append(("HSTRLEN", "large:hash", field))
         else:
-            commands.append(("HGET", "large:hash", f"f{number}"))
+            commands.append(("HGET", "large:hash", field))
     commands.append(("HLEN", "large:hash"))
     redis_replies, sluice_replies = run(pair, commands)
     assert sluice_replies == redis_replies
     redis_client, sluice_client = pair
     assert sluice_client.hgetall("large:hash") == redis_client.hgetall("large:hash")
+
+
+def test_a_large_set_answers_as_redis_through_fills_and_removals(pair):
+    rng = random.Random(11)
+    commands = []
+    for start in range(0, 50_000, 500):
+        commands.append(("SADD", "large:set", *(f"m{number}" for number in range(start, start + 500))))
+    for _ in range(30_000):
+        number = rng.randrange(70_000)
+        member = f"m{number}" if number % 7 else f"member-past-fourteen-bytes-{number}"
+        action = rng.randrange(3)
+        if action == 0:
+            commands.append(("SREM", "large:set", member))
+        elif action == 1:
+            commands.append(("SADD", "large:set", member))
+        else:
+            commands.append(("SISMEMBER", "large:set", member))
+    commands.append(("SCARD", "large:set"))
+    redis_replies, sluice_replies = run(pair, commands)
+    assert sluice_replies == redis_replies
+    redis_client, sluice_client = pair
+    assert sluice_client.smembers("large:set") == redis_client.smembers("large:set")
+    assert sluice_client.srandmember("large:set", 5) is not None
 
 
 def test_a_large_sorted_set_ranks_and_trims_as_redis(pair):
