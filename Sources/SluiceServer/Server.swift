@@ -124,9 +124,10 @@ public final class SluiceServer: Sendable {
             }
         }
 
-        let interval = TimeAmount.milliseconds(configuration.expiryIntervalMilliseconds)
-        let task = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            dispatcher.expireKeys()
+        // A quarter of the interval, so that a backlog of expired keys is swept again soon.
+        let tick = TimeAmount.milliseconds(max(1, configuration.expiryIntervalMilliseconds / 4))
+        let task = group.next().scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            dispatcher.expireKeysIfDue()
         }
         expiryTask.withLock { $0 = task }
         scheduleSnapshots()

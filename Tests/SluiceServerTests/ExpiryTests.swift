@@ -20,4 +20,34 @@ struct ExpiryTests {
             #expect(size == ":1\r\n")
         }
     }
+
+    /// Each run here is one step of 1,000 keys (no budget), so at one run per 2 s
+    /// interval at most 1,000 keys go per 2 s. A run that stopped on its budget with keys
+    /// still expiring is followed by another a quarter interval later, so the sweep must
+    /// get ahead of that pace. Compared with the time that passed, not a deadline, so a
+    /// loaded machine that delays every run does not fail it.
+    @Test("a backlog of expired keys is swept again a quarter interval later, not an interval")
+    func backlogSweptSooner() async throws {
+        try await withServer(configure: { $0.expiryIntervalMilliseconds = 2_000; $0.expiryBudgetMilliseconds = 0 }) { server in
+            let c = try server.connect()
+            for start in stride(from: 0, to: 10_000, by: 1_000) {
+                // Inline commands, pipelined a thousand at a time.
+                try c.send((start..<start + 1_000).map { "SET k\($0) v PX 10\r\n" }.joined())
+                for _ in 0..<1_000 { #expect(try c.readRaw() == "+OK\r\n") }
+            }
+            _ = try c.command("SET", "keep", "v")
+            server.clock.advance(milliseconds: 1_000)
+            let started = ContinuousClock.now
+            var ahead = false
+            while !ahead && ContinuousClock.now - started < .seconds(30) {
+                let left = try c.command("DBSIZE")
+                guard let keys = Int(left.filter(\.isNumber)) else { throw TestFailure("DBSIZE: \(left)") }
+                let intervals = Int((ContinuousClock.now - started) / .seconds(2))
+                // One run per interval, the first at once, could have taken this many.
+                ahead = 10_001 - keys > 1_000 * (intervals + 1)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(ahead)
+        }
+    }
 }
