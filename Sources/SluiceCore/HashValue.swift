@@ -142,6 +142,8 @@ public struct HashValue: Sendable {
         return try withTable { (table: inout FieldTable<SmallBytes>) throws(E) -> R in
             try table.update(field) { (stored: inout SmallBytes?) throws(E) -> R in
                 var value = stored?.array
+                // Dropped here, so a value with an array of its own changes it in place.
+                stored = nil
                 defer { stored = value.map(SmallBytes.init) }
                 return try body(&value)
             }
