@@ -638,7 +638,6 @@ final class Dispatcher: Sendable {
     /// time left it so little sweeping that keys expiring faster than about 500,000 a
     /// second piled up as long as the load lasted. Passed time is still capped at twice
     /// the budget, for the other work of the event loop the sweep runs on.
-    @discardableResult
     func expireKeys() -> Bool {
         let budget = Int(context.configuration.expiryBudgetMilliseconds) * 1_000_000
         let started = monotonicNanoseconds()
@@ -665,15 +664,18 @@ final class Dispatcher: Sendable {
 /// CPU time the calling thread has used.
 @inline(__always)
 func threadCPUNanoseconds() -> Int {
-    var spec = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
-    return spec.tv_sec * 1_000_000_000 + spec.tv_nsec
+    nanoseconds(CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// A cheap monotonic reading for measuring how long commands take.
 @inline(__always)
 func monotonicNanoseconds() -> Int {
+    nanoseconds(CLOCK_MONOTONIC)
+}
+
+@inline(__always)
+private func nanoseconds(_ clock: clockid_t) -> Int {
     var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
+    clock_gettime(clock, &spec)
     return spec.tv_sec * 1_000_000_000 + spec.tv_nsec
 }
