@@ -41,20 +41,18 @@ struct PositionIndex: Sendable {
     /// The first position with `hash` for which `matches` holds.
     @inline(__always)
     func find(_ hash: UInt32, where matches: (Int) -> Bool) -> Int? {
-        // Read where the bucket lies: binding it would retain its array.
-        buckets[bucket(of: hash)].withUnsafeBufferPointer { cells in
-            guard !cells.isEmpty else { return nil }
-            let mask = cells.count - 1
-            var slot = Self.start(hash, mask)
-            while true {
-                let cell = cells[slot]
-                if cell == 0 { return nil }
-                if UInt32(truncatingIfNeeded: cell >> 32) == hash {
-                    let position = Int(truncatingIfNeeded: cell & 0xFFFF_FFFF) - 1
-                    if matches(position) { return position }
-                }
-                slot = (slot + 1) & mask
+        let cells = buckets[bucket(of: hash)]
+        guard !cells.isEmpty else { return nil }
+        let mask = cells.count - 1
+        var slot = Self.start(hash, mask)
+        while true {
+            let cell = cells[slot]
+            if cell == 0 { return nil }
+            if UInt32(truncatingIfNeeded: cell >> 32) == hash {
+                let position = Int(truncatingIfNeeded: cell & 0xFFFF_FFFF) - 1
+                if matches(position) { return position }
             }
+            slot = (slot + 1) & mask
         }
     }
 
