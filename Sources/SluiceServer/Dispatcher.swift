@@ -94,10 +94,6 @@ final class Dispatcher: Sendable {
 
     /// Whether `timeSource` is the system clock, which `now()` then reads directly.
     private let systemClock: Bool
-    /// When the last active-expiry run started (`monotonicNanoseconds`), and whether it
-    /// stopped on its budget with expired keys left (`expireKeysIfDue`).
-    private let lastExpiryRun = Atomic<Int>(0)
-    private let expiryBacklog = Atomic<Bool>(false)
 
     init(context: ServerContext, database: Database, timeSource: any TimeSource) {
         self.context = context
@@ -614,24 +610,10 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// Called every quarter of the expiry interval: runs active expiry once the interval
-    /// has passed since the last run, and at once while the last run stopped on its
-    /// budget with keys still expiring faster than it reclaimed them. So a backlog gets
-    /// up to half of a core (a run's budget, then a quarter interval's pause) until it
-    /// is gone, where one run per interval gave it a quarter and, under a load that
-    /// made keys expire faster than that reclaimed them, let them pile up.
-    func expireKeysIfDue() {
-        let now = monotonicNanoseconds()
-        let interval = Int(context.configuration.expiryIntervalMilliseconds) * 1_000_000
-        guard expiryBacklog.load(ordering: .relaxed) || now - lastExpiryRun.load(ordering: .relaxed) >= interval
-        else { return }
-        lastExpiryRun.store(now, ordering: .relaxed)
-        expiryBacklog.store(expireKeys(), ordering: .relaxed)
-    }
-
     /// One active-expiry run: sweeps in small steps, releasing the lock between them,
     /// and keeps going while steps find mostly expired keys and the time budget lasts.
-    /// Returns whether it stopped on the budget while keys were still mostly expired.
+    /// Returns whether it stopped on the budget while keys were still mostly expired: the
+    /// server then runs it again after a quarter of the interval (`SluiceServer.scheduleExpiry`).
     ///
     /// The budget is this thread's CPU time, not the time that passed: under load the
     /// sweep waits for the lock and, on a busy core, for the CPU, and a budget of passed

@@ -27,7 +27,8 @@ public final class SluiceServer: Sendable {
     /// started with the listener; connections go to them in turn.
     private let plainLoops = Mutex<[PlainEventLoop]>([])
     private let nextPlainLoop = Atomic<Int>(0)
-    private let expiryTask = Mutex<RepeatedTask?>(nil)
+    /// The next active-expiry run, and whether shutdown has stopped the runs.
+    private let expiry = Mutex<(next: Scheduled<Void>?, stopped: Bool)>((nil, false))
     private let snapshotTask = Mutex<RepeatedTask?>(nil)
     /// Set once the snapshot loaded: only then may shutdown write one (a file that failed
     /// to load is never overwritten by an empty keyspace).
@@ -124,12 +125,7 @@ public final class SluiceServer: Sendable {
             }
         }
 
-        // A quarter of the interval, so that a backlog of expired keys is swept again soon.
-        let tick = TimeAmount.milliseconds(max(1, configuration.expiryIntervalMilliseconds / 4))
-        let task = group.next().scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
-            dispatcher.expireKeysIfDue()
-        }
-        expiryTask.withLock { $0 = task }
+        scheduleExpiry(after: .milliseconds(configuration.expiryIntervalMilliseconds), on: group.next())
         scheduleSnapshots()
 
         if let metricsPort = configuration.metricsPort {
@@ -244,6 +240,23 @@ public final class SluiceServer: Sendable {
         snapshotLoaded.store(true, ordering: .relaxed)
     }
 
+    /// Runs active expiry after `delay`, then schedules the next run an interval after it
+    /// ends, or a quarter of one when it stopped on its budget with keys still mostly
+    /// expired: a backlog then gets up to half a core until it is gone. One run per
+    /// interval gave it a quarter, and under a load that made keys expire faster than that
+    /// reclaimed them they piled up for as long as the load lasted.
+    private func scheduleExpiry(after delay: TimeAmount, on loop: any EventLoop) {
+        let dispatcher = self.dispatcher
+        let interval = configuration.expiryIntervalMilliseconds
+        expiry.withLock { state in
+            guard !state.stopped else { return }
+            state.next = loop.scheduleTask(in: delay) {
+                let backlog = dispatcher.expireKeys()
+                self.scheduleExpiry(after: .milliseconds(backlog ? max(1, interval / 4) : interval), on: loop)
+            }
+        }
+    }
+
     private func scheduleSnapshots() {
         guard let persistence = dispatcher.context.persistence, configuration.snapshotIntervalSeconds > 0 else { return }
         let dispatcher = self.dispatcher
@@ -301,7 +314,11 @@ public final class SluiceServer: Sendable {
         for connection in channels.withLock({ Array($0.connections.values) }) {
             try? await connection.close()
         }
-        expiryTask.withLock { $0?.cancel(); $0 = nil }
+        expiry.withLock { state in
+            state.stopped = true
+            state.next?.cancel()
+            state.next = nil
+        }
         snapshotTask.withLock { $0?.cancel(); $0 = nil }
         if snapshot == .asConfigured { saveSnapshotAtShutdown() }
         await stopBackend()
