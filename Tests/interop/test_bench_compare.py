@@ -184,7 +184,8 @@ def test_a_command_answered_with_an_error_fails_the_comparison(tmp_path):
 # Stand-ins for valgrind and callgrind_control, so the --instructions plumbing runs in
 # CI: the fake valgrind notes where each server's counts go (by PID, which exec keeps)
 # and runs the server itself; the fake callgrind_control logs each command and, on -d,
-# writes the next numbered dump with a fixed count per server.
+# writes the next numbered dump: the nth of Redis counts n x 100,000,000 instructions,
+# the nth of Sluice n x 250,000,000, so every run's count differs.
 FAKE_VALGRIND = """#!/bin/sh
 [ "$1" = --version ] && { echo valgrind-fake; exit 0; }
 for arg; do case "$arg" in --callgrind-out-file=*) out="${arg#*=}";; esac; done
@@ -197,27 +198,32 @@ echo "$1 $2" >> "$FAKE_CALLGRIND/commands"
 [ "$1" = -d ] || exit 0
 set -- $(awk -v pid="$2" '$1 == pid {print $2, $3}' "$FAKE_CALLGRIND/processes")
 n=1; while [ -e "$1.$n" ]; do n=$((n + 1)); done
-case "$2" in */redis-server|redis-server) count=100000000;; *) count=250000000;; esac
+case "$2" in */redis-server|redis-server) count=$((n * 100000000));; *) count=$((n * 250000000));; esac
 printf 'events: Ir\nsummary: %s\n' "$count" > "$1.$n"
 """
 
 
-def test_instructions_mode_reports_each_run_between_a_zero_and_a_dump(tmp_path):
+def fake_callgrind(directory):
+    """An environment whose PATH finds the stand-ins first."""
     for name, text in (("valgrind", FAKE_VALGRIND), ("callgrind_control", FAKE_CONTROL)):
-        tool = tmp_path / name
+        tool = directory / name
         tool.write_text(text)
         tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
-    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}", FAKE_CALLGRIND=str(tmp_path))
+    return dict(os.environ, PATH=f"{directory}:{os.environ['PATH']}", FAKE_CALLGRIND=str(directory))
+
+
+def test_instructions_mode_reports_each_run_between_a_zero_and_a_dump(tmp_path):
+    env = fake_callgrind(tmp_path)
     output = tmp_path / "report.md"
     result = run_compare("--instructions", "--pipelines", "16", "-n", "2000", "--output", str(output), env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     rows = tables("## core\n\n" + output.read_text().split("\n\n", 1)[1])["core"]
     assert [row["test"] for row in rows] == EXPECTED_ROWS["core"]
-    for row in rows:
-        # 100,000,000 and 250,000,000 instructions over 2,000 requests.
+    for n, row in enumerate(rows, start=1):
+        # n x 100,000,000 and n x 250,000,000 instructions over 2,000 requests.
         assert (row["P"], row["Redis instructions/req"], row["Sluice instructions/req"], row["S/R"]) == \
-            ("16", "50,000", "125,000", "2.50x")
+            ("16", f"{n * 50_000:,}", f"{n * 125_000:,}", "2.50x")
 
     processes = [line.split() for line in (tmp_path / "processes").read_text().splitlines()]
     programs = sorted(Path(program).name for _, _, program in processes)
@@ -227,6 +233,32 @@ def test_instructions_mode_reports_each_run_between_a_zero_and_a_dump(tmp_path):
     assert sluice != str(SLUICE_BIN)
     commands = (tmp_path / "commands").read_text().split()
     assert commands[0::2] == ["-z", "-d"] * len(EXPECTED_ROWS["core"]) * 2
+
+
+def test_instructions_mode_compares_each_rate_limit_command_with_get_and_its_script(tmp_path):
+    env = fake_callgrind(tmp_path)
+    output = tmp_path / "report.md"
+    result = run_compare("--instructions", "--group", "ratelimit", "--pipelines", "16", "-n", "2000",
+                         "--output", str(output), env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # One group's report has no section heading; the table follows the context lines.
+    report = tables("## ratelimit\n\n" + output.read_text().split("\n\n", 1)[1])
+    rows = {row["test"]: row for row in report["ratelimit"]}
+    assert [(name, row["server"]) for name, row in rows.items()] == \
+        [(test, server) for test, server in EXPECTED_ROWS["ratelimit"]]
+    # Each server's runs, in order, count n x 100,000,000 (Redis) and n x 250,000,000
+    # (Sluice) instructions over 2,000 requests.
+    redis = {name: n * 50_000 for n, name in enumerate(["GET", "EVALSHA aiosteady", "EVALSHA GCRA", "EVALSHA log"], 1)}
+    sluice = {name: n * 125_000 for n, name in enumerate(["CONSUME", "CL.THROTTLE", "ACQUIRE", "INCR bounded"], 1)}
+    for name, count in redis.items():
+        assert rows[name]["instructions/req"] == f"{count:,}"
+        assert rows[name]["instructions / GET"] == ("" if name == "GET" else f"{count / redis['GET']:.2f}x")
+        assert rows[name]["instructions / script"] == ""
+    scripts = {"CONSUME": "EVALSHA aiosteady", "CL.THROTTLE": "EVALSHA GCRA", "ACQUIRE": "EVALSHA log"}
+    for name, count in sluice.items():
+        assert rows[name]["instructions/req"] == f"{count:,}"
+        assert rows[name]["instructions / GET"] == f"{count / redis['GET']:.2f}x"
+        assert rows[name]["instructions / script"] == (f"{count / redis[scripts[name]]:.2f}x" if name in scripts else "")
 
 
 def test_instructions_mode_refuses_what_it_cannot_measure():
