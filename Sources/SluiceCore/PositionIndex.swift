@@ -6,9 +6,9 @@
 /// entries. A dictionary keyed by the field held a reference to the field's array, its
 /// hash and the position (24 bytes), in a table up to half empty.
 ///
-/// Like `SplitDictionary`, it never grows all at once (linear hashing): the cells are
-/// spread over buckets by the hash's low bits, and once the entries pass `splitLoad` per
-/// bucket, the next bucket in turn splits in two by its next bit. A bucket is a small
+/// Like `SplitDictionary`, it never grows all at once (linear hashing, `SplitOrder`):
+/// the cells are spread over buckets by the hash's low bits, and once the entries pass
+/// `splitLoad` per bucket, the next bucket in turn splits in two by its next bit. A bucket is a small
 /// open-addressing table (linear probing, at most 3/4 full, deletion by moving later
 /// cells back, so no tombstones).
 struct PositionIndex: Sendable {
@@ -16,10 +16,7 @@ struct PositionIndex: Sendable {
     private var buckets: [[UInt64]] = [[]]
     /// Cells in use, per bucket.
     private var counts: [Int] = [0]
-    /// Hash bits that pick a bucket not yet split in this round.
-    private var level = 0
-    /// The next bucket to split; those before it are picked by `level + 1` bits.
-    private var next = 0
+    private var order = SplitOrder()
     private let splitLoad: Int
     private(set) var count = 0
 
@@ -109,8 +106,7 @@ struct PositionIndex: Sendable {
 
     @inline(__always)
     private func bucket(of hash: UInt32) -> Int {
-        let bucket = Int(hash) & ((1 << level) - 1)
-        return bucket < next ? Int(hash) & ((2 << level) - 1) : bucket
+        order.bucket(of: Int(hash))
     }
 
     /// Where a hash's probe starts: a multiplicative mix, so that the low bits, which
@@ -165,26 +161,22 @@ struct PositionIndex: Sendable {
         return capacity
     }
 
-    /// Splits bucket `next` by hash bit `level`: the cells with it set go to a new bucket
-    /// at the end. After the round's last bucket, a new round splits by the next bit.
+    /// Splits the next bucket in turn (`SplitOrder.advance`); the hash sits in a cell's
+    /// upper 32 bits.
     @inline(never)
     private mutating func splitNext() {
-        let bit = UInt64(1) << (32 + level)
-        let cells = buckets[next]
+        let (bucket, hashBit) = order.advance()
+        let bit = UInt64(1) << (32 + hashBit)
+        let cells = buckets[bucket]
         let moving = cells.reduce(0) { $0 + ($1 & bit != 0 ? 1 : 0) }
-        var staying = [UInt64](repeating: 0, count: Self.capacity(for: counts[next] - moving))
+        var staying = [UInt64](repeating: 0, count: Self.capacity(for: counts[bucket] - moving))
         var moved = [UInt64](repeating: 0, count: Self.capacity(for: moving))
         for cell in cells where cell != 0 {
             if cell & bit != 0 { Self.place(cell, in: &moved) } else { Self.place(cell, in: &staying) }
         }
-        buckets[next] = staying
-        counts[next] -= moving
+        buckets[bucket] = staying
+        counts[bucket] -= moving
         buckets.append(moved)
         counts.append(moving)
-        next += 1
-        if next == 1 << level {
-            level += 1
-            next = 0
-        }
     }
 }

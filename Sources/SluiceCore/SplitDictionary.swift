@@ -1,24 +1,18 @@
 /// A dictionary from bytes to `Value` that never grows all at once, for the members of
-/// one hash or sorted set, which may number millions.
+/// one sorted set, which may number millions.
 ///
 /// A Swift `Dictionary` doubles by moving every entry into a table twice the size:
 /// at 1.5 million fields that paused every client for about 0.3 s. Here the entries
-/// are spread by their hash over many dictionaries (linear hashing): a key's bucket is
-/// its hash's low `level` bits, or `level + 1` bits for buckets already split in this
-/// round. Once the entries pass `splitLoad` per bucket, the next bucket in order splits
-/// in two by its next bit, so one insert moves at most one bucket's entries. Splitting
-/// buckets in turn, rather than each when it fills, keeps the moves spread out: buckets
-/// fill at the same pace and would all split near the same insert. Until the first
-/// split there is one plain dictionary, so a small hash costs what a `Dictionary` did.
+/// are spread by their hash over many dictionaries (linear hashing, `SplitOrder`). Once
+/// the entries pass `splitLoad` per bucket, the next bucket in order splits in two by
+/// its next bit, so one insert moves at most one bucket's entries. Until the first
+/// split there is one plain dictionary, so a small set costs what a `Dictionary` did.
 public struct SplitDictionary<Value: Sendable>: Sendable {
     /// Bucket 0, kept apart so that an unsplit dictionary needs no array of buckets.
     private var first: [HashedBytes: Value] = [:]
     /// Buckets 1 and on.
     private var rest: [[HashedBytes: Value]] = []
-    /// Hash bits that pick a bucket not yet split in this round.
-    private var level = 0
-    /// The next bucket to split; those before it are picked by `level + 1` bits.
-    private var next = 0
+    private var order = SplitOrder()
     private let splitLoad: Int
     public private(set) var count = 0
 
@@ -79,21 +73,14 @@ public struct SplitDictionary<Value: Sendable>: Sendable {
 
     @inline(__always)
     private func bucket(of key: HashedBytes) -> Int {
-        let bucket = key.storedHash & ((1 << level) - 1)
-        return bucket < next ? key.storedHash & ((2 << level) - 1) : bucket
+        order.bucket(of: key.storedHash)
     }
 
-    /// Splits bucket `next` by hash bit `level`: the entries with it set go to a new
-    /// bucket at the end. After the round's last bucket, a new round splits by the next bit.
+    /// Splits the next bucket in turn (`SplitOrder.advance`).
     @inline(never)
     private mutating func splitNext() {
-        let bit = 1 << level
-        rest.append(next == 0 ? Self.split(&first, by: bit) : Self.split(&rest[next - 1], by: bit))
-        next += 1
-        if next == bit {
-            level += 1
-            next = 0
-        }
+        let (bucket, bit) = order.advance()
+        rest.append(bucket == 0 ? Self.split(&first, by: 1 << bit) : Self.split(&rest[bucket - 1], by: 1 << bit))
     }
 
     /// Takes the entries whose hash has `bit` set out of `bucket`; the others stay where
