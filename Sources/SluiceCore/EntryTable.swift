@@ -38,7 +38,7 @@ struct EntryTable<Entry>: Sendable where Entry: Sendable {
 
     /// Adds an entry at position `count`, making room as described above.
     @inline(__always)
-    mutating func append(_ entry: Entry) {
+    mutating func append(_ entry: consuming Entry) {
         let chunk = count &>> Self.chunkShift
         if chunk == chunks.count {
             chunks.append(Self.emptyChunk(capacity: chunk == 0 ? 16 : Self.chunkSize))
@@ -49,6 +49,13 @@ struct EntryTable<Entry>: Sendable where Entry: Sendable {
         }
         chunks[chunk].append(entry)
         count += 1
+    }
+
+    /// Makes room for `capacity` entries in an empty table, so that appending them
+    /// copies none: up to a chunk's worth in the first chunk, the rest as they come.
+    mutating func reserveCapacity(_ capacity: Int) {
+        precondition(count == 0, "reserveCapacity is for an empty table")
+        chunks = [Self.emptyChunk(capacity: Swift.min(Self.chunkSize, Swift.max(16, capacity)))]
     }
 
     /// Removes and returns the entry at position `count - 1`. An emptied chunk is kept

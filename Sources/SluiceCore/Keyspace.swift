@@ -902,12 +902,20 @@ public struct Keyspace: Sendable {
 
     private static let hugePageBytes = 2 << 20
 
-    /// After a table of `bytes` was freed: a large one is handed back to the kernel, as
-    /// glibc keeps a freed block that it did not map on its own resident (a thread's
-    /// arena, where the server's allocations happen, never shrinks in the middle).
-    /// Rare (tables double), and it saves the size of every smaller table before it.
-    private static func releaseFreedMemory(_ bytes: Int) {
-        if bytes >= 1 << 20 { sluice_release_free_memory() }
+    /// Sets up malloc for large tables and mass frees. Process-wide; the server calls
+    /// it when it starts.
+    ///
+    /// Each block of `threshold` bytes or more is mapped on its own, so a large table
+    /// freed after it was replaced goes back to the kernel at once. By default glibc
+    /// raises that threshold to the size of each mapped block freed, so the tables after
+    /// the first came from an arena, whose freed middle stays resident; trimming it
+    /// (`malloc_trim`) walked every free chunk holding the arenas' locks.
+    ///
+    /// Fast bins are off: they keep freed small blocks unmerged until the next large
+    /// allocation merges them all, and after the sweep had reclaimed 600,000 expired
+    /// strings that one allocation took 30 ms.
+    public static func configureAllocator(threshold: Int = 1 << 20) {
+        sluice_configure_malloc(threshold)
     }
 
     /// The slots of an index of at least `capacity` (a power of two) where `needed`
@@ -932,7 +940,6 @@ public struct Keyspace: Sendable {
     /// `entries` at once, hashing each key again. Entries do not move, so SCAN cursors
     /// stay valid.
     private mutating func rebuildIndex(capacity: Int, needed: Int) {
-        let freed = (index.count + oldIndex.count) * MemoryLayout<UInt32>.stride
         index = Self.emptyIndex(size: Self.indexSize(capacity: capacity, needed: needed))
         oldIndex = []
         migrated = 0
@@ -942,7 +949,6 @@ public struct Keyspace: Sendable {
         for position in entries.indices where entries[position].keyLength != Self.hole {
             placeInIndex(hash: hashOfKey(at: position), position: position)
         }
-        Self.releaseFreedMemory(freed)
     }
 
     /// Old slots moved per insert while the index grows. A new index is made at most
@@ -1013,10 +1019,8 @@ public struct Keyspace: Sendable {
             }
         }
         if migrated == oldIndex.count {
-            let freed = oldIndex.count * MemoryLayout<UInt32>.stride
             oldIndex = []
             migrated = 0
-            Self.releaseFreedMemory(freed)
         }
     }
 
@@ -1026,16 +1030,23 @@ public struct Keyspace: Sendable {
         // Entries stay where a background snapshot expects them until it is done.
         guard entries.count > Self.minimumCapacity, count * 4 < entries.count, !isCapturing else { return }
         var live = EntryTable<Entry>()
+        live.reserveCapacity(count)
         var keptLargeKeys: ContiguousArray<[UInt8]> = []
+        // Each entry and large key is moved out, leaving a hole behind: a copy would
+        // retain its value and the old table's end release it, two cache misses per key
+        // that made compacting a million entries stall commands for over 100 ms.
+        let hole = Entry(key0: 0, key1: 0, expiresAt: Self.noExpiry, value: .integer(0), keyLength: Self.hole, key2: 0, key3: 0)
         for position in entries.indices where entries[position].keyLength != Self.hole {
-            var entry = entries[position]
+            var entry = hole
+            swap(&entry, &entries[position])
             if entry.keyLength == Self.largeKey {
-                keptLargeKeys.append(largeKeys[Int(entry.key0)])
+                var key: [UInt8] = []
+                swap(&key, &largeKeys[Int(entry.key0)])
+                keptLargeKeys.append(key)
                 entry.key0 = UInt64(keptLargeKeys.count - 1)
             }
-            live.append(entry)
+            live.append(consume entry)
         }
-        let freed = entries.capacity * MemoryLayout<Entry>.stride
         entries = live
         largeKeys = keptLargeKeys
         freeLargeKeys = []
@@ -1043,6 +1054,5 @@ public struct Keyspace: Sendable {
         sweepPosition = 0
         generation &+= 1
         rebuildIndex(capacity: Self.minimumCapacity, needed: count)
-        Self.releaseFreedMemory(freed)
     }
 }

@@ -92,6 +92,7 @@ public final class SluiceServer: Sendable {
     /// `ConfigurationError` for TLS files that cannot be used.
     public func start() async throws {
         started.store(true, ordering: .relaxed)
+        Keyspace.configureAllocator()
         let dispatcher = self.dispatcher
         let tlsContext = try configuration.makeTLSContext()
         try await startBackend()

@@ -194,24 +194,31 @@ struct KeyspaceLayoutTests {
         expectSound(keyspace)
     }
 
-    @Test("a keyspace that lost most keys is compacted by the expiry sweep: smaller arrays, same keys and total")
+    @Test("a keyspace that lost most keys is compacted by the expiry sweep: smaller arrays, same keys and total; a copy taken before keeps its own")
     func compaction() {
         var keyspace = Keyspace()
         let long = String(repeating: "z", count: 40)
-        for i in 0..<10_000 { keyspace.set(key(i % 100 == 0 ? "\(long)\(i)" : "k\(i)"), .integer(Int64(i)), now: start) }
+        func name(_ i: Int) -> Key { key(i % 100 == 0 ? "\(long)\(i)" : "k\(i)") }
+        // Strings as well as integers: compaction moves values that hold arrays.
+        func stored(_ i: Int) -> Value { i % 3 == 0 ? string("value \(i)") : .integer(Int64(i)) }
+        for i in 0..<10_000 { keyspace.set(name(i), stored(i), now: start) }
         let full = keyspace.layout
-        for i in 0..<10_000 where i % 50 != 0 { keyspace.remove(key(i % 100 == 0 ? "\(long)\(i)" : "k\(i)"), now: start) }
+        for i in 0..<10_000 where i % 50 != 0 { keyspace.remove(name(i), now: start) }
         let memory = keyspace.usedMemory
         #expect(keyspace.layout == full)
+        var before = keyspace
         keyspace.expireCycle(now: start, maxChecks: 1)
         #expect(keyspace.layout.entries == 200 && keyspace.layout.indexSlots < full.indexSlots)
         #expect(keyspace.layout.largeKeys == 100)
         #expect(keyspace.usedMemory == memory)
+        #expect(before.layout == full)
+        keyspace.set(name(50), string("changed"), now: start)
         for i in stride(from: 0, to: 10_000, by: 50) {
-            let stored = keyspace.value(key(i % 100 == 0 ? "\(long)\(i)" : "k\(i)"), now: start)
-            #expect(stored == .integer(Int64(i)))
+            #expect(keyspace.value(name(i), now: start) == (i == 50 ? string("changed") : stored(i)))
+            #expect(before.value(name(i), now: start) == stored(i))
         }
         expectSound(keyspace)
+        expectSound(before)
     }
 
     @Test("random keys come only from live keys, also when most entries are holes")

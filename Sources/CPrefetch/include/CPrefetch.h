@@ -14,13 +14,14 @@ static inline void sluice_prefetch(const void *address) {
     __builtin_prefetch(address, 1, 3);
 }
 
-// Hands pages that malloc holds free back to the kernel. glibc keeps freed memory of
-// an arena's heap resident; the keyspace calls this after it replaced a large table,
-// so the old table does not stay in the resident size. Swift's Glibc does not export
-// malloc_trim.
-static inline void sluice_release_free_memory(void) {
+// Makes malloc map blocks of `threshold` bytes or more on their own (and unmap them
+// when freed), stops glibc from raising that threshold as mapped blocks are freed, and
+// turns off its fast bins, so freed small blocks are merged as they are freed rather
+// than all at once by the next large allocation. Swift's Glibc does not export mallopt.
+static inline void sluice_configure_malloc(long threshold) {
 #if defined(__GLIBC__)
-    malloc_trim(0);
+    mallopt(M_MMAP_THRESHOLD, (int)threshold);
+    mallopt(M_MXFAST, 0);
 #endif
 }
 
