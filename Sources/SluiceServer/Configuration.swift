@@ -45,8 +45,9 @@ public struct ServerConfiguration: Sendable {
     public var maxArguments: Int = RESPLimits.defaultMaxArrayCount
     /// How often active expiry runs, in milliseconds.
     public var expiryIntervalMilliseconds: Int64 = 100
-    /// Longest time one active-expiry run may hold the keyspace, in milliseconds.
-    public var expiryBudgetMilliseconds: Int64 = 25
+    /// Longest one active-expiry run may take from the event loop it runs on, in
+    /// microseconds (Redis's fast cycle takes 1,000); 0 runs one step of 1,000 checks.
+    public var expirySliceMicroseconds: Int64 = 1_000
     /// Longest a Lua script may run before it is stopped with an error, in milliseconds
     /// (Redis's `lua-time-limit`); 0 never stops scripts.
     public var luaTimeLimitMilliseconds: Int64 = 5_000

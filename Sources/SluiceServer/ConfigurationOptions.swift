@@ -115,7 +115,7 @@ public struct ConfigurationOption: Sendable {
                             read: { String($0.maxBulkLength) }) { c, text throws(ConfigurationValueError) in
             c.maxBulkLength = try memory(text, in: 1...RESPLimits.defaultMaxBulkLength)
         },
-        ConfigurationOption("hz", value: "N", "Active-expiry runs per second (up to four times as many while expired keys pile up).",
+        ConfigurationOption("hz", value: "N", "Active-expiry runs per second (one a millisecond while expired keys pile up).",
                             read: { String(1000 / max($0.expiryIntervalMilliseconds, 1)) }) { c, text throws(ConfigurationValueError) in
             c.expiryIntervalMilliseconds = Int64(1000 / (try integer(text, in: 1...500)))
         },

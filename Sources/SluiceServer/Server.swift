@@ -126,7 +126,9 @@ public final class SluiceServer: Sendable {
             }
         }
 
-        scheduleExpiry(after: .milliseconds(configuration.expiryIntervalMilliseconds), on: group.next())
+        let expiryLoops: [any EventLoop] = plainLoops.withLock { $0 }
+        scheduleExpiry(after: .milliseconds(configuration.expiryIntervalMilliseconds),
+                       on: expiryLoops.isEmpty ? [group.next()] : expiryLoops)
         scheduleSnapshots()
 
         if let metricsPort = configuration.metricsPort {
@@ -241,19 +243,20 @@ public final class SluiceServer: Sendable {
         snapshotLoaded.store(true, ordering: .relaxed)
     }
 
-    /// Runs active expiry after `delay`, then schedules the next run an interval after it
-    /// ends, or a quarter of one when it stopped on its budget with keys still mostly
-    /// expired: a backlog then gets up to half a core until it is gone. One run per
-    /// interval gave it a quarter, and under a load that made keys expire faster than that
-    /// reclaimed them they piled up for as long as the load lasted.
-    private func scheduleExpiry(after delay: TimeAmount, on loop: any EventLoop) {
+    /// Runs active expiry after `delay` on one of `loops`, then schedules the next run on
+    /// the next loop: an interval after it ends, or when it stopped on its slice with keys
+    /// still mostly expired, a slice later (at least a millisecond), so a backlog gets up
+    /// to half a loop in slices between its reads until it is gone. The plain-text loops
+    /// take turns; without them, NIO's.
+    private func scheduleExpiry(after delay: TimeAmount, on loops: [any EventLoop], turn: Int = 0) {
         let dispatcher = self.dispatcher
-        let interval = configuration.expiryIntervalMilliseconds
+        let interval = TimeAmount.milliseconds(configuration.expiryIntervalMilliseconds)
+        let pause = TimeAmount.microseconds(max(configuration.expirySliceMicroseconds, 1_000))
         expiry.withLock { state in
             guard !state.stopped else { return }
-            state.next = loop.scheduleTask(in: delay) {
+            state.next = loops[turn % loops.count].scheduleTask(in: delay) {
                 let backlog = dispatcher.expireKeys()
-                self.scheduleExpiry(after: .milliseconds(backlog ? max(1, interval / 4) : interval), on: loop)
+                self.scheduleExpiry(after: backlog ? pause : interval, on: loops, turn: turn &+ 1)
             }
         }
     }
