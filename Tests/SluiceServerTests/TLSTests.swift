@@ -193,6 +193,25 @@ struct TLSTests {
         }
     }
 
+    @Test("TLS only: with no plain-text loops, active expiry runs on SwiftNIO's and reclaims keys nobody reads")
+    func tlsOnlyExpiry() async throws {
+        let certs = try await TestCertificates.made()
+        try await withServer(configure: { certs.configure(&$0); $0.plainTextEnabled = false; $0.expiryIntervalMilliseconds = 20 }) { server in
+            let tls = try await TLSConnection(port: try #require(server.server.tlsPort), certs)
+            for i in 0..<50 { #expect(try await tls.command("SET", "k\(i)", "v", "PX", "100") == "+OK\r\n") }
+            #expect(try await tls.command("SET", "keep", "v") == "+OK\r\n")
+            server.clock.advance(milliseconds: 1_000)
+            var size = ""
+            for _ in 0..<250 {
+                size = try await tls.command("DBSIZE")
+                if size == ":1\r\n" { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(size == ":1\r\n")
+            #expect(try await tls.command("INFO", "stats").contains("\r\nexpired_keys:50\r\n"))
+        }
+    }
+
     @Test("tls-auth-clients yes: a client without a certificate or with one from another CA is refused, the CA's client is served")
     func clientCertificatesRequired() async throws {
         let certs = try await TestCertificates.made()
