@@ -189,6 +189,8 @@ public struct ShardedKeyspace: @unchecked Sendable {
 
     public var count: Int { shards.reduce(0) { $0 + $1.count } }
     public var volatileCount: Int { shards.reduce(0) { $0 + $1.volatileCount } }
+    /// Whether any shard is being compacted (`Keyspace.isCompacting`).
+    public var isCompacting: Bool { shards.contains { $0.isCompacting } }
     /// Read before every command while `maxmemory` is set.
     @inlinable
     public var usedMemory: Int { shardCount == 1 ? base.pointee.usedMemory : shards.reduce(0) { $0 + $1.usedMemory } }
@@ -250,10 +252,19 @@ public struct ShardedKeyspace: @unchecked Sendable {
     /// `Keyspace.expireCycle` with `maxChecks` shared among the shards.
     @discardableResult
     public mutating func expireCycle(now: Instant, maxChecks: Int) -> Int {
+        expireStep(now: now, maxChecks: maxChecks).removed
+    }
+
+    /// `Keyspace.expireStep` with `maxChecks` shared among the shards, their results summed.
+    public mutating func expireStep(now: Instant, maxChecks: Int) -> Keyspace.ExpiryStep {
         let each = Self.checksPerShard(maxChecks, shards: shardCount)
-        var removed = 0
-        for index in shards.indices { removed += shards[index].expireCycle(now: now, maxChecks: each) }
-        return removed
+        var total = Keyspace.ExpiryStep()
+        for index in shards.indices {
+            let step = shards[index].expireStep(now: now, maxChecks: each)
+            total.removed += step.removed
+            total.checkedWithDeadline += step.checkedWithDeadline
+        }
+        return total
     }
 
     /// Each shard's share of an active-expiry step of `maxChecks` over `shards` shards,

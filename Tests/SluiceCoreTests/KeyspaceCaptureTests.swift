@@ -119,9 +119,13 @@ struct KeyspaceCaptureTests {
         // Nine in ten keys gone, but the entries stay put for the capture.
         #expect(keyspace.layout.entries == entriesBefore)
         var entries: [Snapshot.Entry] = []
+        let waiting = keyspace.isCompacting
+        #expect(!waiting)
         while keyspace.captureStep(id, slots: 1_000, into: &entries) == .more {}
         #expect(collected(entries) == expected)
-        keyspace.expireCycle(now: later(60), maxChecks: 64)
+        let resumed = keyspace.isCompacting
+        #expect(resumed)
+        for _ in 0..<200 where keyspace.isCompacting { keyspace.expireCycle(now: later(60), maxChecks: 64) }
         #expect(keyspace.layout.entries < entriesBefore / 4)
         #expect(keyspace.layoutProblems() == [])
     }

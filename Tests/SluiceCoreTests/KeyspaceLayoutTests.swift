@@ -207,7 +207,17 @@ struct KeyspaceLayoutTests {
         let memory = keyspace.usedMemory
         #expect(keyspace.layout == full)
         var before = keyspace
-        keyspace.expireCycle(now: start, maxChecks: 1)
+        // A step of 100 units of work at a time, each checked; the index then shrinks
+        // a slot batch per cycle.
+        var cycles = 0
+        repeat {
+            let entries = keyspace.layout.entries
+            keyspace.expireCycle(now: start, maxChecks: 100)
+            #expect(entries - keyspace.layout.entries <= 100)
+            if cycles % 10 == 0 { expectSound(keyspace) }
+            cycles += 1
+        } while (keyspace.isCompacting || keyspace.slotsToMigrate > 0) && cycles < 1_000
+        #expect(cycles > 10 && cycles < 1_000)
         #expect(keyspace.layout.entries == 200 && keyspace.layout.indexSlots < full.indexSlots)
         #expect(keyspace.layout.largeKeys == 100)
         #expect(keyspace.usedMemory == memory)
@@ -219,6 +229,73 @@ struct KeyspaceLayoutTests {
         }
         expectSound(keyspace)
         expectSound(before)
+    }
+
+    @Test("keys set and deleted while a compaction runs: inserts fill the holes at its front, deletions past it are found by it, nothing is lost")
+    func churnDuringCompaction() {
+        var random = SplitMix64(seed: 5)
+        var keyspace = Keyspace()
+        var model: [Key: Value] = [:]
+        for i in 0..<8_000 { keyspace.set(key("k\(i)"), .integer(Int64(i)), now: start) }
+        for i in 0..<8_000 {
+            if i % 10 == 0 { model[key("k\(i)")] = .integer(Int64(i)) } else { keyspace.remove(key("k\(i)"), now: start) }
+        }
+        keyspace.expireCycle(now: start, maxChecks: 10)
+        let started = keyspace.isCompacting
+        #expect(started)
+        var step = 0
+        while keyspace.isCompacting && step < 5_000 {
+            for _ in 0..<5 {
+                let name = key("c\(random.next() % 3_000)")
+                if random.next() % 3 == 0 {
+                    keyspace.remove(name, now: start)
+                    model[name] = nil
+                } else {
+                    keyspace.set(name, .integer(Int64(step)), now: start)
+                    model[name] = .integer(Int64(step))
+                }
+            }
+            // Old keys go too, from anywhere: behind the compaction's front, and past it,
+            // right before a step of it.
+            for _ in 0..<2 {
+                let old = key("k\(random.next() % 800 * 10)")
+                keyspace.remove(old, now: start)
+                model[old] = nil
+            }
+            keyspace.expireCycle(now: start, maxChecks: 10)
+            if step % 5 == 0 { expectSound(keyspace) }
+            step += 1
+        }
+        let finished = !keyspace.isCompacting
+        #expect(finished)
+        // Inserts took holes instead of growing the table past what it held.
+        #expect(keyspace.layout.entries <= 8_000)
+        for (name, value) in model { #expect(keyspace.value(name, now: start) == value) }
+        #expect(keyspace.count == model.count)
+        expectSound(keyspace)
+    }
+
+    @Test("a scan across a compaction, with keys coming and going, returns every key present throughout it")
+    func scanAcrossCompaction() {
+        var keyspace = Keyspace()
+        for i in 0..<6_000 { keyspace.set(key(i % 5 == 0 ? "stay\(i)" : "go\(i)"), string("v"), now: start) }
+        for i in 0..<6_000 where i % 5 != 0 { keyspace.remove(key("go\(i)"), now: start) }
+        var seen: Set<Key> = []
+        var cursor: UInt64 = 0
+        var round = 0
+        var compacted = false
+        repeat {
+            let step = keyspace.scan(cursor: cursor, count: 30, now: start)
+            seen.formUnion(step.keys)
+            cursor = step.cursor
+            keyspace.expireCycle(now: start, maxChecks: 40)
+            compacted = compacted || keyspace.isCompacting
+            for i in 0..<3 { keyspace.set(key("new\(round)-\(i)"), string("v"), now: start) }
+            round += 1
+        } while cursor != 0 && round < 10_000
+        #expect(compacted)
+        for i in stride(from: 0, to: 6_000, by: 5) { #expect(seen.contains(key("stay\(i)")), "stay\(i)") }
+        expectSound(keyspace)
     }
 
     @Test("random keys come only from live keys, also when most entries are holes")
@@ -426,7 +503,10 @@ struct KeyspaceLayoutTests {
         expectSound(original)
         // Compacted across chunks: the live keys move together into fewer chunks.
         for i in 0..<total where i % 8 != 0 { keyspace.remove(key("e\(i)"), now: start) }
-        keyspace.expireCycle(now: start, maxChecks: 1)
+        for _ in 0..<1_000 {
+            keyspace.expireCycle(now: start, maxChecks: 1_000)
+            if !keyspace.isCompacting { break }
+        }
         #expect(keyspace.layout.entries < EntryTable<Keyspace.Entry>.chunkSize)
         for i in stride(from: 0, to: total, by: 8) {
             #expect(keyspace.value(key("e\(i)"), now: start) == .integer(i % 1_000 == 0 ? -1 : Int64(i)))

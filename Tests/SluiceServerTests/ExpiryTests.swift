@@ -55,4 +55,32 @@ struct ExpiryTests {
             #expect(ahead)
         }
     }
+
+    /// Keys without deadlines do not slow the sweep down: a run passes them within its
+    /// slice. When a step had to find more than a quarter of all the entries it checked
+    /// expired, 30,000 keys without deadlines before the expired ones stopped each run
+    /// after its first step, one per interval: the first expired key would have been
+    /// reached only after 30 of them.
+    @Test("expired keys behind many keys without deadlines are reclaimed in a few runs, not one step per interval")
+    func keysWithoutDeadlinesPassedQuickly() async throws {
+        try await withServer(configure: { $0.expiryIntervalMilliseconds = 1_000; $0.expirySliceMicroseconds = 200_000 }) { server in
+            let c = try server.connect()
+            for start in stride(from: 0, to: 33_000, by: 1_000) {
+                try c.send((start..<start + 1_000).map { $0 < 30_000 ? "SET k\($0) v\r\n" : "SET k\($0) v PX 10\r\n" }.joined())
+                for _ in 0..<1_000 { #expect(try c.readRaw() == "+OK\r\n") }
+            }
+            server.clock.advance(milliseconds: 1_000)
+            let started = ContinuousClock.now
+            var keys = 33_000
+            while keys > 30_000 && ContinuousClock.now - started < .seconds(60) {
+                let left = try c.command("DBSIZE")
+                guard let count = Int(left.filter(\.isNumber)) else { throw TestFailure("DBSIZE: \(left)") }
+                keys = count
+                usleep(20_000)
+            }
+            #expect(keys == 30_000)
+            // Far fewer runs than the 30 one step each would have needed to reach them.
+            #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
 }
