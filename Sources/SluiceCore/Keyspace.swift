@@ -1080,11 +1080,12 @@ public struct Keyspace: Sendable {
     /// Moves the last entry into the hole at `target`, pointing its index slot there.
     private mutating func move(_ last: Int, to target: Int) {
         let hash = hashOfKey(at: last)
-        let slot = slot(of: last)
-        if slot >= 0 {
+        if let slot = Self.slot(in: index, hash: hash, position: last) {
             index[slot] = Self.tag(hash, mask: UInt32(truncatingIfNeeded: index.count - 1)) | UInt32(target + 1)
+        } else if let slot = Self.slot(in: oldIndex, hash: hash, position: last) {
+            oldIndex[slot] = Self.tag(hash, mask: UInt32(truncatingIfNeeded: oldIndex.count - 1)) | UInt32(target + 1)
         } else {
-            oldIndex[~slot] = Self.tag(hash, mask: UInt32(truncatingIfNeeded: oldIndex.count - 1)) | UInt32(target + 1)
+            preconditionFailure("keyspace entry \(last) has no index slot")
         }
         var entry = entries.removeLast()
         swap(&entry, &entries[target])
