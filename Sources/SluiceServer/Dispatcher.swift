@@ -614,12 +614,15 @@ final class Dispatcher: Sendable {
     /// releasing the lock between them, for at most the slice (`expirySliceMicroseconds`;
     /// 0 is one step). It keeps going while steps find more than a quarter of the keys
     /// with a deadline they check expired (Redis's rule of thumb, over the keys Redis
-    /// samples) or a compaction is unfinished, and returns whether it stopped on the
-    /// slice with such work left: the server then runs another soon after
-    /// (`SluiceServer.scheduleExpiry`). Steps over keys without deadlines also go on (a
-    /// check there costs a read of the entry), but do not count as work left: otherwise
-    /// 100,000 keys without deadlines before 632,000 expired ones, a step each per 100
-    /// ms, held them all for over 10 s.
+    /// samples), and returns whether it stopped on the slice with keys still expiring
+    /// so: the server then runs another soon after (`SluiceServer.scheduleExpiry`).
+    ///
+    /// Steps over keys without deadlines, and an unfinished compaction, also keep a run
+    /// going, but do not bring the next one sooner: a stretch of keys without deadlines
+    /// costs a read of each entry, and a compaction gives back memory, not keys, so it
+    /// gets a slice per interval, as Redis rehashes for 1 ms every 100 ms. When such
+    /// steps stopped each run after one step, 100,000 keys without deadlines ahead of
+    /// 632,000 expired ones held those for over 10 s.
     ///
     /// Short slices on the loop keep a backlog from stalling commands: a sweep of up to
     /// 25 ms on a thread of its own, sharing a core with the loop, was switched out while
@@ -648,10 +651,10 @@ final class Dispatcher: Sendable {
                 // One shard at a time, so single-key commands on the others go on meanwhile.
                 for shard in database.shards { shard.state.withLock { sweep(&$0.keyspace, checksPerShard) } }
             }
-            let worthIt = step.removed * 4 > step.checkedWithDeadline || compacting
+            let backlog = step.removed * 4 > step.checkedWithDeadline
             let passing = step.checkedWithDeadline == 0 && withDeadline > 0
-            if !worthIt && !passing { return false }
-            if monotonicNanoseconds() - started >= slice { return worthIt }
+            if !backlog && !passing && !compacting { return false }
+            if monotonicNanoseconds() - started >= slice { return backlog }
         }
     }
 }
