@@ -298,6 +298,87 @@ struct KeyspaceLayoutTests {
         expectSound(keyspace)
     }
 
+    @Test("waves of inserts and mass deletions, with expiring keys, captures and scans, agree with a model while compactions run",
+          arguments: [3, 4, 5] as [UInt64])
+    func compactionsUnderRandomWaves(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var keyspace = Keyspace()
+        // What each live key holds and its deadline, if any.
+        var model: [Key: (value: Value, deadline: Int64?)] = [:]
+        var clock = start.milliseconds
+        let long = String(repeating: "L", count: 30)
+        var compactions = 0
+        // A capture under way: its id, what it must end up with, and what it collected.
+        var capture: (id: UInt64, expected: [Key: Snapshot.Entry], entries: [Snapshot.Entry])?
+        for step in 0..<24_000 {
+            let now = Instant(milliseconds: clock)
+            // Keys past their deadline are gone for the model as for clients.
+            if step % 500 == 0 { model = model.filter { $0.value.deadline.map { $0 > clock } ?? true } }
+            let number = random.next() % 6_000
+            let name = key(number % 11 == 0 ? "\(long)\(number)" : "k\(number)")
+            switch random.next() % 16 {
+            case 0...5:
+                let deadline: Int64? = random.next() % 3 == 0 ? clock + Int64(random.next() % 400) + 1 : nil
+                keyspace.set(name, .integer(Int64(step)), expiresAt: deadline, now: now)
+                model[name] = (.integer(Int64(step)), deadline)
+            case 6...7:
+                keyspace.remove(name, now: now)
+                model[name] = nil
+            case 8...10:
+                let wasCompacting = keyspace.isCompacting
+                keyspace.expireCycle(now: now, maxChecks: Int(random.next() % 300) + 1)
+                if !wasCompacting && keyspace.isCompacting { compactions += 1 }
+            case 11:
+                clock += Int64(random.next() % 50)
+            case 12:
+                if var running = capture {
+                    if keyspace.captureStep(running.id, slots: Int(random.next() % 400) + 1, into: &running.entries) == .done {
+                        #expect(Dictionary(uniqueKeysWithValues: running.entries.map { ($0.key, $0) }) == running.expected, "step \(step)")
+                        capture = nil
+                    } else {
+                        capture = running
+                    }
+                } else if random.next() % 8 == 0 {
+                    let live = model.filter { $0.value.deadline.map { $0 > clock } ?? true }
+                    let expected = Dictionary(uniqueKeysWithValues: live.map { ($0.key, Snapshot.Entry(key: $0.key, value: $0.value.value, expiresAt: $0.value.deadline)) })
+                    capture = (keyspace.beginCapture(now: now), expected, [])
+                }
+            case 13 where step % 3_000 < 50:
+                // A wave of deletions: most keys go at once.
+                for doomed in model.keys where random.next() % 10 != 0 {
+                    keyspace.remove(doomed, now: now)
+                    model[doomed] = nil
+                }
+            case 14 where random.next() % 20 == 0:
+                // A whole scan, with the keyspace changing between its steps.
+                let present = Set(model.filter { $0.value.deadline == nil }.keys)
+                var seen: Set<Key> = []
+                var cursor: UInt64 = 0
+                repeat {
+                    let scanned = keyspace.scan(cursor: cursor, count: 64, now: now)
+                    seen.formUnion(scanned.keys)
+                    cursor = scanned.cursor
+                    keyspace.expireCycle(now: now, maxChecks: 64)
+                    let other = key("s\(random.next() % 500)")
+                    keyspace.set(other, .integer(0), now: now)
+                    model[other] = (.integer(0), nil)
+                } while cursor != 0
+                // Keys without deadlines that no step removed were present throughout.
+                #expect(present.subtracting(seen).filter { model[$0] != nil }.isEmpty, "step \(step)")
+            default:
+                let stored = keyspace.value(name, now: now)
+                let expected = model[name].flatMap { $0.deadline.map { $0 > clock } ?? true ? $0.value : nil }
+                #expect(stored == expected, "step \(step)")
+            }
+            if step % 1_000 == 0 { expectSound(keyspace) }
+        }
+        #expect(compactions > 0)
+        let now = Instant(milliseconds: clock)
+        let live = Set(model.filter { $0.value.deadline.map { $0 > clock } ?? true }.keys)
+        #expect(Set(keyspace.keys(now: now)) == live)
+        expectSound(keyspace)
+    }
+
     @Test("random keys come only from live keys, also when most entries are holes")
     func randomKeyAmongHoles() {
         var keyspace = Keyspace()
