@@ -753,7 +753,11 @@ public struct Keyspace: Sendable {
 
     /// The index slot that points at the entry at `position` (its complement when in `oldIndex`).
     private func slot(of position: Int) -> Int {
-        let hash = hashOfKey(at: position)
+        slot(of: position, hash: hashOfKey(at: position))
+    }
+
+    /// `slot(of:)` for an entry whose key's hash is known.
+    private func slot(of position: Int, hash: UInt64) -> Int {
         if let slot = Self.slot(in: index, hash: hash, position: position) { return slot }
         guard let slot = Self.slot(in: oldIndex, hash: hash, position: position) else {
             preconditionFailure("keyspace entry \(position) has no index slot")
@@ -1080,12 +1084,11 @@ public struct Keyspace: Sendable {
     /// Moves the last entry into the hole at `target`, pointing its index slot there.
     private mutating func move(_ last: Int, to target: Int) {
         let hash = hashOfKey(at: last)
-        if let slot = Self.slot(in: index, hash: hash, position: last) {
+        let slot = slot(of: last, hash: hash)
+        if slot >= 0 {
             index[slot] = Self.tag(hash, mask: UInt32(truncatingIfNeeded: index.count - 1)) | UInt32(target + 1)
-        } else if let slot = Self.slot(in: oldIndex, hash: hash, position: last) {
-            oldIndex[slot] = Self.tag(hash, mask: UInt32(truncatingIfNeeded: oldIndex.count - 1)) | UInt32(target + 1)
         } else {
-            preconditionFailure("keyspace entry \(last) has no index slot")
+            oldIndex[~slot] = Self.tag(hash, mask: UInt32(truncatingIfNeeded: oldIndex.count - 1)) | UInt32(target + 1)
         }
         var entry = entries.removeLast()
         swap(&entry, &entries[target])
@@ -1112,7 +1115,6 @@ public struct Keyspace: Sendable {
     /// one sized for twice the entries leaves room for the moving to finish before it must grow.
     private mutating func finishCompaction() {
         compactFront = Int.max
-        sweepPosition = 0
         if largeKeys.count == freeLargeKeys.count {
             largeKeys = []
             freeLargeKeys = []
