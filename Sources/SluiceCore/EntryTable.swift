@@ -51,13 +51,6 @@ struct EntryTable<Entry>: Sendable where Entry: Sendable {
         count += 1
     }
 
-    /// Makes room for `capacity` entries in an empty table, so that appending them
-    /// copies none: up to a chunk's worth in the first chunk, the rest as they come.
-    mutating func reserveCapacity(_ capacity: Int) {
-        precondition(count == 0, "reserveCapacity is for an empty table")
-        chunks = [Self.emptyChunk(capacity: Swift.min(Self.chunkSize, Swift.max(16, capacity)))]
-    }
-
     /// Removes and returns the entry at position `count - 1`. An emptied chunk is kept
     /// for the next appends, and one beyond it let go, so a table shrinking and growing
     /// across a chunk's edge does not allocate a chunk each time.
