@@ -224,6 +224,53 @@ static inline void sluice_lua_push_host_function(lua_State *L, sluice_lua_host_f
     lua_pushcclosure(L, sluice_lua_trampoline, 1);
 }
 
+/// Reads a plain decimal (`-?digits[.digits]`, at most 19 digits, a mantissa up to
+/// 2^53 and 22 places) into `result`; 0 for anything else. Both the mantissa and the
+/// power of ten are exact doubles, so one division rounds exactly as strtod does.
+static inline int sluice_plain_decimal(const char *text, size_t length, double *result) {
+    static const double powers[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t index = 0;
+    int negative = length > 0 && text[0] == '-';
+    index += negative;
+    uint64_t mantissa = 0;
+    int digits = 0, places = 0, point = 0;
+    for (; index < length; index++) {
+        char c = text[index];
+        if (c >= '0' && c <= '9') {
+            if (++digits > 19) return 0;
+            mantissa = mantissa * 10 + (uint64_t)(c - '0');
+            places += point;
+        } else if (c == '.' && !point) {
+            point = 1;
+        } else {
+            return 0;
+        }
+    }
+    if (digits == 0 || places > 22 || mantissa > (UINT64_C(1) << 53)) return 0;
+    double value = (double)mantissa / powers[places];
+    *result = negative ? -value : value;
+    return 1;
+}
+
+/// The global `tonumber`: a plain decimal string, the common case in scripts (arguments,
+/// replies, fields), is read here; anything else goes to the base library's function,
+/// in this same call so its errors name `tonumber`. Lua's own reading is strtod, which
+/// took about 6% of the CPU of a leaky-bucket script call.
+static inline int sluice_lua_tonumber(lua_State *L) {
+    if (lua_gettop(L) == 1 && lua_type(L, 1) == LUA_TSTRING) {
+        size_t length = 0;
+        const char *text = lua_tolstring(L, 1, &length);
+        double value;
+        if (sluice_plain_decimal(text, length, &value)) {
+            lua_pushnumber(L, value);
+            return 1;
+        }
+    }
+    lua_CFunction original = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
+    return original(L);
+}
+
 /// Opens the libraries scripts get; run through lua_cpcall so a failure is an error, not a panic.
 static inline int sluice_lua_open_libraries(lua_State *L) {
     static const lua_CFunction openers[] = {luaopen_base, luaopen_table, luaopen_string, luaopen_math, luaopen_debug, luaopen_bit};
@@ -231,6 +278,11 @@ static inline int sluice_lua_open_libraries(lua_State *L) {
         lua_pushcfunction(L, openers[index]);
         lua_call(L, 0, 0);
     }
+    lua_getglobal(L, "tonumber");
+    lua_pushlightuserdata(L, (void *)lua_tocfunction(L, -1));
+    lua_pushcclosure(L, sluice_lua_tonumber, 1);
+    lua_setglobal(L, "tonumber");
+    lua_pop(L, 1);
     lua_pushcfunction(L, luaopen_cjson);
     lua_call(L, 0, 1);
     lua_setglobal(L, "cjson");

@@ -395,6 +395,50 @@ struct ScriptingCommandTests {
         }
     }
 
+    @Test("tonumber reads plain decimals itself exactly as Lua's strtod does; other forms, bases and errors are the base library's")
+    func tonumber() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            // Decimals of every length around the fast path's limits (19 digits, 2^53, 22
+            // places), each compared with the same text plus "e0", which only strtod reads.
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            func next(_ bound: Int) -> Int {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Int((state >> 33) % UInt64(bound))
+            }
+            let digits = Array("0123456789")
+            var words = ["0", "-0", "9007199254740992", "9007199254740993", "-9007199254740993", "0.1", "0.3",
+                         "1765000000.123456", "1.7976931348623157", "123456789012345678.9", "0.0000000000000000000001",
+                         "0.00000000000000000000001", "5.", ".5", "-.5", "00000000000000000000012"]
+            for _ in 0..<3_000 {
+                var word = next(4) == 0 ? "-" : ""
+                word += String((0..<next(20)).map { _ in digits[next(10)] })
+                if next(3) > 0 { word += "." + String((0..<next(24)).map { _ in digits[next(10)] }) }
+                if word.allSatisfy({ $0 == "-" || $0 == "." }) { word += "7" }
+                words.append(word)
+            }
+            let check = """
+                for _, s in ipairs(ARGV) do
+                  local a, b = tonumber(s), tonumber(s .. 'e0')
+                  if a == nil or a ~= b or 1 / a ~= 1 / b then return s end
+                end
+                return #ARGV
+                """
+            #expect(try c.command(["EVAL", check, "0"] + words) == ":\(words.count)\r\n")
+            // What the fast path leaves to the base library.
+            let others = """
+                return {tostring(1 / tonumber('-0')), tonumber('0x10'), tonumber(' 5 '), tonumber('1e3'), tonumber('+5'),
+                  tostring(tonumber('.')), tostring(tonumber('-')), tostring(tonumber('')), tostring(tonumber('1.2.3')),
+                  tostring(tonumber('5 x')), tonumber('5\\0x'), tonumber('ff', 16), tonumber('z', 36), tonumber(7),
+                  tostring(tonumber(nil)), tostring(tonumber('1', 10)), tostring(tonumber('inf'))}
+                """
+            #expect(try c.command("EVAL", others, "0")
+                == "*17\r\n$4\r\n-inf\r\n:16\r\n:5\r\n:1000\r\n:5\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n:5\r\n:255\r\n:35\r\n:7\r\n$3\r\nnil\r\n$1\r\n1\r\n$3\r\ninf\r\n")
+            #expect(try c.command("EVAL", "return tonumber()", "0").hasPrefix("-ERR user_script:1: bad argument #1 to 'tonumber' (value expected) script: "))
+            #expect(try c.command("EVAL", "return tonumber('7', 99)", "0").hasPrefix("-ERR user_script:1: bad argument #2 to 'tonumber' (base out of range) script: "))
+        }
+    }
+
     @Test("A script that runs past the time limit is stopped, even through pcall, and the server keeps answering")
     func timeLimit() async throws {
         try await withServer(configure: { $0.luaTimeLimitMilliseconds = 100 }) { server in

@@ -2,6 +2,7 @@
 redis-server: redis-py's Script objects, error replies, and aiosteady 22.1.0's
 Throttler running its own Lua scripts unmodified on both servers."""
 import asyncio
+import random
 import uuid
 
 import pytest
@@ -64,6 +65,34 @@ def test_redis_py_script_objects_run_by_digest(clients):
 def test_replies_and_errors_match_redis(clients, script, numkeys, arguments):
     sluice, reference = both(clients, lambda client: client.eval(script, numkeys, *arguments))
     assert sluice == reference
+
+
+def test_tonumber_reads_what_redis_reads(clients):
+    """Sluice reads plain decimals in tonumber itself; every text, decimal or not,
+    must come out as the same double (17 significant digits) as in Redis's Lua."""
+    generator = random.Random(7)
+    words = ["0", "-0", "9007199254740993", "1765000000.123456", "0.1", "5.", ".5", "-.5", ".", "-", "",
+             "1.2.3", " 5 ", "0x1F", "1e3", "+5", "inf", "nan", "5 x", "0.00000000000000000000001",
+             "123456789012345678901", "-00012.50"]
+    for _ in range(2000):
+        sign = "-" if generator.random() < 0.25 else ""
+        whole = "".join(generator.choice("0123456789") for _ in range(generator.randrange(20)))
+        fraction = "." + "".join(generator.choice("0123456789") for _ in range(generator.randrange(24)))
+        words.append(sign + whole + (fraction if generator.random() < 0.7 else "") or "3")
+    script = """
+        local out = {}
+        for i, s in ipairs(ARGV) do
+          local v = tonumber(s)
+          out[i] = v == nil and 'nil' or string.format('%.17g', v)
+        end
+        return out
+    """
+    sluice, reference = both(clients, lambda client: client.eval(script, 0, *words))
+    assert sluice == reference
+    assert len(sluice) == len(words)
+    for call in ("return tonumber()", "return tonumber('7', 99)", "return tonumber('z', 36)"):
+        sluice, reference = both(clients, lambda client: client.eval(call, 0))
+        assert sluice == reference
 
 
 def test_evalsha_of_an_unknown_digest_is_noscript(clients):
