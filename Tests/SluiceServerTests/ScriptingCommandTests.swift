@@ -2,6 +2,10 @@ import RESP
 import SluiceServer
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Scripting commands")
 struct ScriptingCommandTests {
     @Test("Lua values become replies: numbers truncate, true is 1, false and nil are null, tables are arrays up to the first nil")
@@ -436,6 +440,71 @@ struct ScriptingCommandTests {
                 == "*17\r\n$4\r\n-inf\r\n:16\r\n:5\r\n:1000\r\n:5\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n$3\r\nnil\r\n:5\r\n:255\r\n:35\r\n:7\r\n$3\r\nnil\r\n$1\r\n1\r\n$3\r\ninf\r\n")
             #expect(try c.command("EVAL", "return tonumber()", "0").hasPrefix("-ERR user_script:1: bad argument #1 to 'tonumber' (value expected) script: "))
             #expect(try c.command("EVAL", "return tonumber('7', 99)", "0").hasPrefix("-ERR user_script:1: bad argument #2 to 'tonumber' (base out of range) script: "))
+        }
+    }
+
+    @Test("tostring of a number and string.format's %d, %f and %.Nf write what C's printf writes; other formats are the string library's")
+    func numberFormatting() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            // Doubles of every kind the fast paths meet or refuse: random bits over the
+            // whole range, decimals, exact ties for 6 places (n / 2^k) and for 14 digits
+            // (15-digit integers ending in 5), integers, zeros and the edges of the ranges.
+            var state: UInt64 = 0x2545_F491_4F6C_DD1D
+            func next() -> UInt64 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return state ^ (state >> 29)
+            }
+            var values: [Double] = [0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.0078125, 1e-9, 9.99999999999995e-10, 1e38, 9.9999999999999e37,
+                                    99999999999999.5, 999999999999995, 0.000099999999999995, 1e14, 1e15, 123456.7, 9.2e18, -9.2e18,
+                                    1765000000.123456, 2.0 / 3, .infinity, -.infinity, 1e-320, 4.9e-324, .greatestFiniteMagnitude]
+            for _ in 0..<600 {
+                values.append(Double(bitPattern: next()))
+                values.append(Double(Int64(bitPattern: next()) >> Int64(next() % 60)) / Double(UInt64(1) << (next() % 21)))
+                values.append(Double(next() % 1_000_000_000_000_000) / pow(10, Double(next() % 25)) * (next() % 2 == 0 ? 1 : -1))
+                values.append(Double(next() % 100_000_000_000_000 * 10 + 5))
+            }
+            values = values.filter { !$0.isNaN }
+            func printf(_ format: String, _ value: CVarArg) -> String {
+                var buffer = [CChar](repeating: 0, count: 512)
+                _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, format, $0) }
+                return String(cString: buffer)
+            }
+            let script = """
+                local out = {}
+                for i, s in ipairs(ARGV) do
+                  local v = tonumber(s)
+                  local d = math.abs(v) < 9e18 and string.format('%d', v) or '-'
+                  out[i] = table.concat({tostring(v), string.format('%f', v), string.format('%.0f|%.3f', v, v), d,
+                    string.format('<%s %d%%>', 'x', 7)}, '|')
+                end
+                return out
+                """
+            for chunk in stride(from: 0, to: values.count, by: 500) {
+                let part = Array(values[chunk..<min(chunk + 500, values.count)])
+                let reply = try c.call(["EVAL", script, "0"] + part.map { printf("%.17g", $0) })
+                guard case .array(let elements) = reply else {
+                    Issue.record("not an array: \(reply)")
+                    return
+                }
+                for (value, element) in zip(part, elements) {
+                    let d = abs(value) < 9e18 ? String(Int(value)) : "-"
+                    let expected = [printf("%.14g", value), printf("%f", value), printf("%.0f", value), printf("%.3f", value), d, "<x 7%>"]
+                        .joined(separator: "|")
+                    #expect(element == .bulkString(Array(expected.utf8)), "\(printf("%.17g", value))")
+                }
+            }
+            // What the fast path leaves to the string library, with its errors.
+            #expect(try c.command("EVAL", "return string.format('%5.1f|%x|%s|%q|%i|%-3d|%s', 2.25, 255, 12, 'a\\0b', 3, 4, ('y'):rep(600))", "0")
+                == "$627\r\n  2.2|ff|12|\"a\\000b\"|3|4  |\(String(repeating: "y", count: 600))\r\n")
+            #expect(try c.command("EVAL", "return string.format('%s|%s', 'a\\0b', ('z'):rep(99) .. '\\0')", "0")
+                == "$102\r\na|\(String(repeating: "z", count: 99))\0\r\n")
+            #expect(try c.command("EVAL", "return ('%d-%s'):format(-3.9, 'k')", "0") == "$4\r\n-3-k\r\n")
+            #expect(try c.command("EVAL", "return string.format('%d', 'x')", "0").hasPrefix("-ERR user_script:1: bad argument #2 to 'format' (number expected, got string) script: "))
+            #expect(try c.command("EVAL", "return string.format('%f')", "0").hasPrefix("-ERR user_script:1: bad argument #2 to 'format' (no value) script: "))
+            #expect(try c.command("EVAL", "return string.format('%y', 1)", "0").hasPrefix("-ERR user_script:1: invalid option '%y' to 'format' script: "))
+            #expect(try c.command("EVAL", "return {tostring(nil), tostring(true), tostring('s'), tostring(1/0), tostring(-1/0)}", "0")
+                == "*5\r\n$3\r\nnil\r\n$4\r\ntrue\r\n$1\r\ns\r\n$3\r\ninf\r\n$4\r\n-inf\r\n")
         }
     }
 

@@ -3,6 +3,7 @@ redis-server: redis-py's Script objects, error replies, and aiosteady 22.1.0's
 Throttler running its own Lua scripts unmodified on both servers."""
 import asyncio
 import random
+import struct
 import uuid
 
 import pytest
@@ -91,6 +92,36 @@ def test_tonumber_reads_what_redis_reads(clients):
     assert sluice == reference
     assert len(sluice) == len(words)
     for call in ("return tonumber()", "return tonumber('7', 99)", "return tonumber('z', 36)"):
+        sluice, reference = both(clients, lambda client: client.eval(call, 0))
+        assert sluice == reference
+
+
+def test_numbers_format_as_in_redis(clients):
+    """Sluice writes tostring of a number and string.format's %d, %f and %.Nf itself;
+    every text must be what Redis's Lua (C's printf) writes."""
+    generator = random.Random(11)
+    values = ["0", "-0", "0.5", "2.5", "0.0078125", "99999999999999.5", "999999999999995", "1e38", "1e-9",
+              "1765000000.123456", "9.2e18", "1e300", "1e-300", "123.456", "-7"]
+    for _ in range(1500):
+        values.append(repr(struct.unpack("<d", struct.pack("<Q", generator.getrandbits(64)))[0]))
+        values.append(repr(generator.randrange(-2**60, 2**60) / 2 ** generator.randrange(30)))
+        values.append(f"{generator.randrange(10**15)}e{generator.randrange(-25, 25)}")
+    values = [value for value in values if value not in ("nan", "inf", "-inf")]
+    script = """
+        local out = {}
+        for i, s in ipairs(ARGV) do
+          local v = tonumber(s)
+          local d = math.abs(v) < 9e18 and string.format('%d', v) or '-'
+          out[i] = tostring(v) .. '|' .. string.format('%f|%.0f|%.3f|%.9f', v, v, v, v) .. '|' .. d
+        end
+        return out
+    """
+    sluice, reference = both(clients, lambda client: client.eval(script, 0, *values))
+    assert sluice == reference
+    assert len(sluice) == len(values)
+    for call in ("return string.format('%5.1f|%x|%q|%-3d|%s|%s', 2.25, 255, 'a\\0b', 4, 'c\\0d', ('e'):rep(120) .. '\\0')",
+                 "return string.format('%d', 'x')", "return string.format('%f')", "return string.format('%y', 1)",
+                 "return {tostring(1/0), tostring(-1/0), tostring(nil), tostring(12)}"):
         sluice, reference = both(clients, lambda client: client.eval(call, 0))
         assert sluice == reference
 
