@@ -126,6 +126,44 @@ def test_numbers_format_as_in_redis(clients):
         assert sluice == reference
 
 
+FORMAT_PIECES = ["%d", "%f", "%s", "%%", "%.0f", "%.3f", "%.9f", "%.10f", "%5d", "%-d", "%x", "%q", "%i", "%.f",
+                 "%.", "%", "%g", "%e", "%c", " ", "a", "\0", "%%d", "%.2d", "%.1s", "%05.1f"]
+
+
+def test_random_formats_and_arguments_as_in_redis(clients):
+    """string.format and tostring with random formats and arguments of every type,
+    errors included (through pcall): what Sluice writes itself and what it leaves to
+    Lua's own functions must together match Redis."""
+    generator = random.Random(5)
+    script = """
+        local args = {}
+        for i = 2, #ARGV do
+          local kind, body = ARGV[i]:sub(1, 1), ARGV[i]:sub(2)
+          if kind == 'n' then args[i - 1] = tonumber(body) elseif kind == 's' then args[i - 1] = body
+          elseif kind == 'b' then args[i - 1] = true end
+        end
+        local ok, out = pcall(string.format, ARGV[1], unpack(args, 1, #ARGV - 1))
+        local shown, text = pcall(tostring, args[1])
+        return {tostring(ok), out, tostring(shown), text}
+    """
+
+    def argument():
+        kind = generator.random()
+        if kind < 0.5:
+            number = generator.choice([generator.uniform(-1e20, 1e20), generator.randrange(-10**12, 10**12),
+                                       generator.random(), generator.randrange(-5, 5) + 0.5, 1e300, -0.0, 9.3e18])
+            return "n" + repr(float(number))
+        if kind < 0.8:
+            return "s" + generator.choice(["abc", "", "x\0y", "y" * 120, "z" * 99 + "\0", "12", " 5 "])
+        return "b" if kind < 0.9 else "x"
+
+    for _ in range(1500):
+        form = "".join(generator.choice(FORMAT_PIECES) for _ in range(generator.randrange(6)))
+        arguments = [argument() for _ in range(generator.randrange(5))]
+        sluice, reference = both(clients, lambda client: client.eval(script, 0, form, *arguments))
+        assert sluice == reference, (form, arguments)
+
+
 def test_evalsha_of_an_unknown_digest_is_noscript(clients):
     for client in clients:
         with pytest.raises(redis.exceptions.NoScriptError, match="No matching script. Please use EVAL."):
