@@ -1,4 +1,5 @@
 import RESP
+import SeededRandom
 import SluiceServer
 import Testing
 
@@ -405,11 +406,8 @@ struct ScriptingCommandTests {
             let c = try server.connect()
             // Decimals of every length around the fast path's limits (19 digits, 2^53, 22
             // places), each compared with the same text plus "e0", which only strtod reads.
-            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-            func next(_ bound: Int) -> Int {
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return Int((state >> 33) % UInt64(bound))
-            }
+            var random = SplitMix64(seed: 7)
+            func next(_ bound: Int) -> Int { Int.random(in: 0..<bound, using: &random) }
             let digits = Array("0123456789")
             var words = ["0", "-0", "9007199254740992", "9007199254740993", "-9007199254740993", "0.1", "0.3",
                          "1765000000.123456", "1.7976931348623157", "123456789012345678.9", "0.0000000000000000000001",
@@ -450,11 +448,8 @@ struct ScriptingCommandTests {
             // Doubles of every kind the fast paths meet or refuse: random bits over the
             // whole range, decimals, exact ties for 6 places (n / 2^k) and for 14 digits
             // (15-digit integers ending in 5), integers, zeros and the edges of the ranges.
-            var state: UInt64 = 0x2545_F491_4F6C_DD1D
-            func next() -> UInt64 {
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return state ^ (state >> 29)
-            }
+            var random = SplitMix64(seed: 11)
+            func next() -> UInt64 { random.next() }
             var values: [Double] = [0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.0078125, 1e-9, 9.99999999999995e-10, 1e38, 9.9999999999999e37,
                                     99999999999999.5, 999999999999995, 0.000099999999999995, 1e14, 1e15, 123456.7, 9.2e18, -9.2e18,
                                     1765000000.123456, 2.0 / 3, .infinity, -.infinity, 1e-320, 4.9e-324, .greatestFiniteMagnitude]
