@@ -200,3 +200,14 @@ func requestWordsWrittenOneByOne(number: Int64) {
     Array(repeating: UInt8(120), count: 300).withUnsafeBytes { written.writeRESPBulkString($0) }
     #expect(String(buffer: written) == String(buffer: expected))
 }
+
+@Test("A bulk string of an integer's digits is the integer's decimal text, sign and extremes included")
+func bulkOfDecimal() {
+    var random = SplitMix64(seed: 17)
+    let values: [Int64] = [0, 7, -7, 10, -10, 1_700_000_123, .max, .min] + (0..<1_000).map { _ in
+        Int64(bitPattern: random.next()) >> Int64.random(in: 0..<64, using: &random)
+    }
+    for value in values {
+        #expect(RESPValue.bulk(decimal: value) == .bulkString(Array(String(value).utf8)), "\(value)")
+    }
+}

@@ -18,7 +18,7 @@ enum ServerCommands {
         CommandSpec("time", arity: 1, flags: ["loading", "stale", "fast"], group: "server",
                     summary: "Returns the server time.", since: "2.6.0") { invocation, _ throws(CommandError) in
             let micros = invocation.now.microseconds
-            return .array([.bulk(String(micros / 1_000_000)), .bulk(String(micros % 1_000_000))])
+            return .array([.bulk(decimal: micros / 1_000_000), .bulk(decimal: micros % 1_000_000)])
         },
         CommandSpec("dbsize", arity: 1, flags: ["readonly", "fast"], group: "server",
                     summary: "Returns the number of keys in the database.") { _, state throws(CommandError) in
