@@ -128,6 +128,10 @@ static inline int sluice_format_general(double value, char *out) {
         out[length++] = '0';
         return length;
     }
+    // Whole numbers of up to 14 digits, the usual counts and instants, print as integers.
+    if (magnitude < 1e14 && magnitude == floor(magnitude)) {
+        return length + sluice_write_digits((uint64_t)magnitude, 1, out + length);
+    }
     if (!(magnitude >= 1e-9 && magnitude < 1e38)) return -1;
     int exponent = 0;
     uint64_t mantissa = sluice_split_double(magnitude, &exponent);

@@ -240,6 +240,9 @@ private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, dept
     }
     lua_settop(lua, base)
     var elements: [RESPValue] = []
+    // A border of the table: its length when it has no holes, so the array is made once
+    // rather than grown (three allocations for a four-element reply).
+    elements.reserveCapacity(min(lua_objlen(lua, index), 1_024))
     var position: Int32 = 1
     while true {
         lua_rawgeti(lua, index, position)
