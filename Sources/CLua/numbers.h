@@ -117,10 +117,12 @@ static inline int sluice_format_fixed(double value, int places, char *out) {
     return length;
 }
 
-/// printf's "%.14g" of `value` (Lua's number format) into `out` (at least 32 bytes), for
-/// magnitudes from 1e-9 to below 1e38 and zero; -1 for anything else. The 14 digits come
-/// from the exact value with one rounding, as printf's do.
-static inline int sluice_format_general(double value, char *out) {
+/// printf's "%.<precision>g" of `value` into `out` (at least 32 bytes), for precision 1
+/// to 17 (Lua formats numbers with 14, Redis a script's number arguments with 17) and
+/// magnitudes from about 1e-9 (1e-6 at 17 digits) to below 1e38, and zero; -1 for
+/// anything else. The digits come from the exact value with one rounding, as printf's do.
+static inline int sluice_format_general(double value, int precision, char *out) {
+    if (precision < 1 || precision > 17) return -1;
     int length = 0;
     if (signbit(value)) out[length++] = '-';
     double magnitude = fabs(value);
@@ -128,18 +130,19 @@ static inline int sluice_format_general(double value, char *out) {
         out[length++] = '0';
         return length;
     }
-    // Whole numbers of up to 14 digits, the usual counts and instants, print as integers.
-    if (magnitude < 1e14 && magnitude == floor(magnitude)) {
+    // Whole numbers of up to `precision` digits, the usual counts and instants, print
+    // as integers.
+    if (magnitude < (double)sluice_powers_of_ten[precision] && magnitude == floor(magnitude)) {
         return length + sluice_write_digits((uint64_t)magnitude, 1, out + length);
     }
     if (!(magnitude >= 1e-9 && magnitude < 1e38)) return -1;
     int exponent = 0;
     uint64_t mantissa = sluice_split_double(magnitude, &exponent);
-    // The decimal exponent: log10's guess, corrected until the digits number 14.
+    // The decimal exponent: log10's guess, corrected until the digits number `precision`.
     int decimal = (int)floor(log10(magnitude));
     uint64_t digits = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
-        int scale = 13 - decimal;
+        int scale = precision - 1 - decimal;
         unsigned __int128 rounded;
         if (scale >= 0) {
             if (scale > 22) return -1;
@@ -161,17 +164,17 @@ static inline int sluice_format_general(double value, char *out) {
                 rounded = sluice_divide_rounded(mantissa, divisor << -exponent);
             }
         }
-        if (rounded >= sluice_powers_of_ten[14]) { decimal += 1; continue; }
-        if (rounded < sluice_powers_of_ten[13]) { decimal -= 1; continue; }
+        if (rounded >= sluice_powers_of_ten[precision]) { decimal += 1; continue; }
+        if (rounded < sluice_powers_of_ten[precision - 1]) { decimal -= 1; continue; }
         digits = (uint64_t)rounded;
         break;
     }
     if (digits == 0) return -1;
-    char text[14];
-    sluice_write_digits(digits, 14, text);
-    int significant = 14;
+    char text[17];
+    sluice_write_digits(digits, precision, text);
+    int significant = precision;
     while (significant > 1 && text[significant - 1] == '0') significant--;
-    if (decimal >= -4 && decimal < 14) {
+    if (decimal >= -4 && decimal < precision) {
         if (decimal >= 0) {
             memcpy(out + length, text, (size_t)decimal + 1);
             length += decimal + 1;

@@ -248,7 +248,7 @@ static inline int sluice_lua_tonumber(lua_State *L) {
 static inline int sluice_lua_tostring_number(lua_State *L) {
     if (lua_gettop(L) == 1 && lua_type(L, 1) == LUA_TNUMBER) {
         char text[32];
-        int length = sluice_format_general(lua_tonumber(L, 1), text);
+        int length = sluice_format_general(lua_tonumber(L, 1), 14, text);
         if (length >= 0) {
             lua_pushlstring(L, text, (size_t)length);
             return 1;

@@ -441,7 +441,7 @@ struct ScriptingCommandTests {
         }
     }
 
-    @Test("tostring of a number and string.format's %d, %f and %.Nf write what C's printf writes; other formats are the string library's")
+    @Test("tostring of a number, string.format's %d, %f and %.Nf, and numbers passed to redis.call (%.17g) are what C's printf writes; other formats are the string library's")
     func numberFormatting() async throws {
         try await withServer { server in
             let c = try server.connect()
@@ -470,21 +470,22 @@ struct ScriptingCommandTests {
                 for i, s in ipairs(ARGV) do
                   local v = tonumber(s)
                   local d = math.abs(v) < 9e18 and string.format('%d', v) or '-'
+                  redis.call('SET', KEYS[1], v)
                   out[i] = table.concat({tostring(v), string.format('%f', v), string.format('%.0f|%.3f', v, v), d,
-                    string.format('<%s %d%%>', 'x', 7)}, '|')
+                    string.format('<%s %d%%>', 'x', 7), redis.call('GET', KEYS[1])}, '|')
                 end
                 return out
                 """
             for chunk in stride(from: 0, to: values.count, by: 500) {
                 let part = Array(values[chunk..<min(chunk + 500, values.count)])
-                let reply = try c.call(["EVAL", script, "0"] + part.map { printf("%.17g", $0) })
+                let reply = try c.call(["EVAL", script, "1", "n"] + part.map { printf("%.17g", $0) })
                 guard case .array(let elements) = reply else {
                     Issue.record("not an array: \(reply)")
                     return
                 }
                 for (value, element) in zip(part, elements) {
                     let d = abs(value) < 9e18 ? String(Int(value)) : "-"
-                    let expected = [printf("%.14g", value), printf("%f", value), printf("%.0f", value), printf("%.3f", value), d, "<x 7%>"]
+                    let expected = [printf("%.14g", value), printf("%f", value), printf("%.0f", value), printf("%.3f", value), d, "<x 7%>", printf("%.17g", value)]
                         .joined(separator: "|")
                     #expect(element == .bulkString(Array(expected.utf8)), "\(printf("%.17g", value))")
                 }

@@ -97,8 +97,8 @@ def test_tonumber_reads_what_redis_reads(clients):
 
 
 def test_numbers_format_as_in_redis(clients):
-    """Sluice writes tostring of a number and string.format's %d, %f and %.Nf itself;
-    every text must be what Redis's Lua (C's printf) writes."""
+    """Sluice writes tostring of a number, string.format's %d, %f and %.Nf, and numbers
+    passed to redis.call (%.17g) itself; every text must be what Redis writes."""
     generator = random.Random(11)
     values = ["0", "-0", "0.5", "2.5", "0.0078125", "99999999999999.5", "999999999999995", "1e38", "1e-9",
               "1765000000.123456", "9.2e18", "1e300", "1e-300", "123.456", "-7"]
@@ -112,11 +112,13 @@ def test_numbers_format_as_in_redis(clients):
         for i, s in ipairs(ARGV) do
           local v = tonumber(s)
           local d = math.abs(v) < 9e18 and string.format('%d', v) or '-'
+          redis.call('SET', KEYS[1], v)
           out[i] = tostring(v) .. '|' .. string.format('%f|%.0f|%.3f|%.9f', v, v, v, v) .. '|' .. d
+            .. '|' .. redis.call('GET', KEYS[1])
         end
         return out
     """
-    sluice, reference = both(clients, lambda client: client.eval(script, 0, *values))
+    sluice, reference = both(clients, lambda client: client.eval(script, 1, "lua:number", *values))
     assert sluice == reference
     assert len(sluice) == len(values)
     for call in ("return string.format('%5.1f|%x|%q|%-3d|%s|%s', 2.25, 255, 'a\\0b', 4, 'c\\0d', ('e'):rep(120) .. '\\0')",
