@@ -65,21 +65,17 @@ extension RESPValue {
     /// A bulk string of `value`'s decimal digits, written straight into the array (a
     /// `String` on the way cost an allocation and a copy, twice per `TIME`).
     public static func bulk(decimal value: Int64) -> RESPValue {
-        .bulkString(Array(unsafeUninitializedCapacity: 20) { buffer, count in
+        let length = RESPRawWriter.decimalLength(value)
+        return .bulkString(Array(unsafeUninitializedCapacity: length) { buffer, count in
             var magnitude = value.magnitude
-            var end = 20
+            var position = length
             repeat {
-                end -= 1
-                buffer[end] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
+                position -= 1
+                buffer[position] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
                 magnitude /= 10
             } while magnitude > 0
-            if value < 0 {
-                end -= 1
-                buffer[end] = 45
-            }
-            count = 20 - end
-            // Move the digits to the front.
-            for index in 0..<count { buffer[index] = buffer[end + index] }
+            if value < 0 { buffer[0] = 45 }
+            count = length
         })
     }
 }
