@@ -225,6 +225,13 @@ static inline void sluice_lua_push_host_function(lua_State *L, sluice_lua_host_f
     lua_pushcclosure(L, sluice_lua_trampoline, 1);
 }
 
+/// For a function installed by `sluice_lua_wrap`: runs the library function it replaced
+/// in this same call, so that function's errors name the one the script called.
+static inline int sluice_lua_call_replaced(lua_State *L) {
+    lua_CFunction replaced = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
+    return replaced(L);
+}
+
 /// The global `tonumber`: a plain decimal string, the common case in scripts (arguments,
 /// replies, fields), is read here; anything else goes to the base library's function,
 /// in this same call so its errors name `tonumber`. Lua's own reading is strtod, which
@@ -239,8 +246,7 @@ static inline int sluice_lua_tonumber(lua_State *L) {
             return 1;
         }
     }
-    lua_CFunction original = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
-    return original(L);
+    return sluice_lua_call_replaced(L);
 }
 
 /// The global `tostring`: a number is formatted here (as Lua's "%.14g" would), anything
@@ -254,8 +260,7 @@ static inline int sluice_lua_tostring_number(lua_State *L) {
             return 1;
         }
     }
-    lua_CFunction original = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
-    return original(L);
+    return sluice_lua_call_replaced(L);
 }
 
 /// `string.format`: a format of plain text, "%%", "%d", "%f", "%.Nf" (N up to 9) and "%s",
@@ -325,9 +330,8 @@ static inline int sluice_lua_string_format(lua_State *L) {
     }
     lua_pushlstring(L, out, length);
     return 1;
-original:;
-    lua_CFunction function = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
-    return function(L);
+original:
+    return sluice_lua_call_replaced(L);
 }
 
 /// Replaces the function `name` of the table on top of the stack with `replacement`,
