@@ -12,6 +12,11 @@ extension SmallBytes: FieldPayload {
     var payloadHeapBytes: Int { heapBytes }
 }
 
+/// A sorted-set member's score.
+extension Double: FieldPayload {
+    var payloadHeapBytes: Int { 0 }
+}
+
 /// A set member's payload: none.
 struct NoPayload: FieldPayload {
     var payloadHeapBytes: Int { 0 }
@@ -60,12 +65,64 @@ struct FieldTable<Payload: FieldPayload> {
 
     init() {}
 
+    /// An empty table with its index from the first entry, so it never has holes and its
+    /// positions are `0..<count`: for a caller that refers to entries by position (a
+    /// sorted set's ordered blocks), told by `remove(at:)` when one moves.
+    static func indexed() -> FieldTable {
+        var table = FieldTable()
+        table.indexed = true
+        return table
+    }
+
     /// Positions in the slots, holes included.
     var slotCount: Int { slots.count }
 
     subscript(field: [UInt8]) -> Payload? {
         guard let position = position(of: field, hash: Self.hash(field)) else { return nil }
         return slots[position]?.payload
+    }
+
+    /// Where `field` is, nil when absent.
+    func position(of field: [UInt8]) -> Int? {
+        position(of: field, hash: Self.hash(field))
+    }
+
+    /// The payload at `position`, which holds an entry.
+    func payload(at position: Int) -> Payload {
+        slots[position]!.payload
+    }
+
+    /// Replaces the payload at `position`, which holds an entry.
+    mutating func setPayload(_ payload: Payload, at position: Int) {
+        heapBytes += payload.payloadHeapBytes - Self.replacePayload(of: &slots[position], with: payload)
+    }
+
+    /// Calls `body` with the bytes of the string at `position` (which holds an entry),
+    /// where they lie or unpacked on the stack.
+    @inline(__always)
+    func withField<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        slots[position]!.field.withUnsafeBytes(body)
+    }
+
+    /// The string at `position`, which holds an entry: sharing its array when it has one.
+    func field(at position: Int) -> SmallBytes {
+        slots[position]!.field
+    }
+
+    /// Adds `field`, which must not be in the table, sharing its array when it is too long
+    /// to sit in place; returns its position.
+    mutating func insert(_ field: [UInt8], _ payload: Payload) -> Int {
+        append(SmallBytes(field), Self.hash(field), payload)
+        return slots.count - 1
+    }
+
+    /// Removes the entry at `position` of an `indexed()` table. The last entry moves into
+    /// its place: returns where that entry was, nil when `position` was the last.
+    mutating func remove(at position: Int) -> Int? {
+        precondition(indexed, "positions move only in an indexed table")
+        let last = slots.count - 1
+        removeSlot(at: position)
+        return position < last ? last : nil
     }
 
     /// Where `field` is, by the index or by scanning.

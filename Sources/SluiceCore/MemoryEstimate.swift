@@ -51,7 +51,7 @@ public enum MemoryEstimate {
 
     /// A sorted-set member beyond its bytes: the score index entry and its element in
     /// the ordered blocks.
-    static let sortedSetMember = 32 + MemoryLayout<SortedSet.Element>.stride
+    static let sortedSetMember = FieldTable<Double>.entryBytes + MemoryLayout<SortedSet.Contents.Entry>.stride
 }
 
 extension Value {

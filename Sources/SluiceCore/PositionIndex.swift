@@ -6,7 +6,7 @@
 /// entries. A dictionary keyed by the field held a reference to the field's array, its
 /// hash and the position (24 bytes), in a table up to half empty.
 ///
-/// Like `SplitDictionary`, it never grows all at once (linear hashing, `SplitOrder`):
+/// It never grows all at once (linear hashing, `SplitOrder`):
 /// the cells are spread over buckets by the hash's low bits, and once the entries pass
 /// `splitLoad` per bucket, the next bucket in turn splits in two by its next bit. A bucket is a small
 /// open-addressing table (linear probing, at most 3/4 full, deletion by moving later

@@ -166,8 +166,8 @@ public struct SortedSet: Sendable {
 
     /// The ranks of the elements whose scores lie between `minimum` and `maximum`.
     public func ranks(from minimum: ScoreBound, to maximum: ScoreBound) -> Range<Int> {
-        let lower = firstRank { score, _ in minimum.exclusive ? score > minimum.value : score >= minimum.value }
-        let upper = firstRank { score, _ in maximum.exclusive ? score >= maximum.value : score > maximum.value }
+        let lower = firstRank(whereScore: { minimum.exclusive ? $0 > minimum.value : $0 >= minimum.value })
+        let upper = firstRank(whereScore: { maximum.exclusive ? $0 >= maximum.value : $0 > maximum.value })
         return lower..<Swift.max(lower, upper)
     }
 
@@ -263,6 +263,14 @@ public struct SortedSet: Sendable {
         }
     }
 
+    /// `firstRank(where:)` for a test of the score alone: an indexed set then reads no member.
+    private func firstRank(whereScore isAtOrAfter: (Double) -> Bool) -> Int {
+        switch storage {
+        case .packed(let packed): packed.firstIndex { score, _ in isAtOrAfter(score) }
+        case .indexed(let box): box.contents.firstRank(whereScore: isAtOrAfter)
+        }
+    }
+
     /// Whether `member` sorts before the range that starts at `bound`.
     private static func below(_ bound: LexBound, _ member: UnsafeRawBufferPointer) -> Bool {
         switch bound {
@@ -285,62 +293,74 @@ public struct SortedSet: Sendable {
 }
 
 extension SortedSet {
-    /// A set past `scanLimit` members: its blocks, their sizes and the member dictionary.
+    /// A set past `scanLimit` members: its members with their scores, and the order as
+    /// blocks of (score, member position).
     struct Contents {
-        /// Member to score.
-        private var scores = SplitDictionary<Double>()
+        /// An element of the order: its score, and where its member lies in `members`.
+        /// The member's bytes are kept once, in its table slot (in place when up to 14
+        /// bytes), where the order and a member dictionary had each held a reference to an
+        /// array of its own: an allocation and about 60 bytes more per member.
+        struct Entry {
+            var score: Double
+            var position: Int
+        }
+
+        /// Each member's bytes and score, by position (`FieldTable.indexed()`: positions
+        /// stay `0..<count`, and a removal moves the last member into the hole, whose
+        /// entry in the order `removeMember` then points at its new place).
+        private var members = FieldTable<Double>.indexed()
         /// Sorted, non-empty blocks whose concatenation is the whole order.
-        private var blocks: [[Element]] = []
+        private var blocks: [[Entry]] = []
         /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks
         /// i - (i & -i) ..< i, so a prefix sum or a search for a rank visits O(log n) entries.
         private var sizes: [Int] = []
         /// Each block's size, in block order: what the tree is rebuilt from, since reading
         /// every block's own count would touch every block's storage (a cache miss each).
         private var counts: [Int] = []
-        /// Heap bytes of the members and their places in the index and the blocks, kept up
-        /// to date so the keyspace's memory estimate reads it in O(1).
-        private(set) var heapBytes = 0
-        private(set) var count = 0
+
+        var count: Int { members.count }
+
+        /// Heap bytes of the members, their slots and index cells, and their entries in the
+        /// blocks, in O(1) for the keyspace's memory estimate.
+        var heapBytes: Int { members.heapBytes + members.count * MemoryLayout<Entry>.stride }
 
         /// The packed elements of a set that outgrew scanning, in order, as one block.
         init(_ elements: [Element]) {
-            count = elements.count
-            for element in elements {
-                scores.updateValue(element.score, forKey: HashedBytes(element.member))
-                heapBytes += Self.bytes(element.member)
-            }
-            blocks = [elements]
+            blocks = [elements.map { Entry(score: $0.score, position: members.insert($0.member, $0.score)) }]
             counts = [elements.count]
             rebuildSizes()
         }
 
         func score(of member: [UInt8]) -> Double? {
-            scores[HashedBytes(member)]
+            members.position(of: member).map { members.payload(at: $0) }
         }
 
         // MARK: Changing
 
         /// Sets `member`'s score; returns the old score, nil when the member is new.
         mutating func set(_ member: [UInt8], score: Double) -> Double? {
-            if let old = scores.updateValue(score, forKey: HashedBytes(member)) {
-                if old == score { return old }
-                removeFromOrder(Element(score: old, member: member))
-                insertInOrder(Element(score: score, member: member))
-                return old
+            guard let position = members.position(of: member) else {
+                let position = members.insert(member, score)
+                member.withUnsafeBytes { insertInOrder(Entry(score: score, position: position), member: $0) }
+                return nil
             }
-            insertInOrder(Element(score: score, member: member))
-            count += 1
-            heapBytes += Self.bytes(member)
-            return nil
+            let old = members.payload(at: position)
+            if old == score { return old }
+            member.withUnsafeBytes { member in
+                removeFromOrder(score: old, member: member)
+                insertInOrder(Entry(score: score, position: position), member: member)
+            }
+            members.setPayload(score, at: position)
+            return old
         }
 
         /// Removes `member`; returns whether it was there.
         @discardableResult
         mutating func remove(_ member: [UInt8]) -> Bool {
-            guard let score = scores.removeValue(forKey: HashedBytes(member)) else { return false }
-            removeFromOrder(Element(score: score, member: member))
-            count -= 1
-            heapBytes -= Self.bytes(member)
+            guard let position = members.position(of: member) else { return false }
+            let score = members.payload(at: position)
+            member.withUnsafeBytes { removeFromOrder(score: score, member: $0) }
+            removeMember(at: position)
             return true
         }
 
@@ -350,12 +370,11 @@ extension SortedSet {
             var (block, index) = location(ofRank: ranks.lowerBound)
             var left = ranks.count
             var changed = false
+            var positions: [Int] = []
+            positions.reserveCapacity(ranks.count)
             while left > 0 {
                 let end = Swift.min(blocks[block].count, index + left)
-                for element in blocks[block][index..<end] {
-                    scores.removeValue(forKey: HashedBytes(element.member))
-                    heapBytes -= Self.bytes(element.member)
-                }
+                for entry in blocks[block][index..<end] { positions.append(entry.position) }
                 blocks[block].removeSubrange(index..<end)
                 left -= end - index
                 if blocks[block].isEmpty {
@@ -377,7 +396,10 @@ extension SortedSet {
                 if mergeIfSmall(position) { changed = true }
             }
             if changed { rebuildSizes() }
-            count -= ranks.count
+            // Highest first: the last member, moved into each hole, is then never one
+            // still to be removed, so it is in the blocks for `removeMember` to find.
+            positions.sort(by: >)
+            for position in positions { removeMember(at: position) }
             return ranks.count
         }
 
@@ -386,31 +408,31 @@ extension SortedSet {
         /// The 0-based position of `member` in ascending order, or nil when absent.
         func rank(of member: [UInt8]) -> Int? {
             guard let score = score(of: member) else { return nil }
-            let element = Element(score: score, member: member)
-            return firstRank { !$0.precedes(element) }
+            let (block, index) = member.withUnsafeBytes { location(ofScore: score, member: $0) }
+            return sizeBefore(block) + index
         }
 
         /// The element at `rank` (0-based, ascending); the rank must be valid.
         func element(atRank rank: Int) -> Element {
             let (block, index) = location(ofRank: rank)
-            return blocks[block][index]
+            return element(blocks[block][index])
         }
 
         /// The elements with ranks in `ranks` (valid, not empty), ascending, or descending with `reverse`.
         func elements(ranks: Range<Int>, reverse: Bool = false) -> [Element] {
             var result: [Element] = []
             result.reserveCapacity(ranks.count)
-            forEachInBlocks(ranks: ranks, reverse: reverse) { result.append($0) }
+            forEachInBlocks(ranks: ranks, reverse: reverse) { result.append(element($0)) }
             return result
         }
 
         /// `SortedSet.forEach(ranks:reverse:_:)`, over valid ranks, not empty.
         func forEach(ranks: Range<Int>, reverse: Bool, _ body: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Void) {
-            forEachInBlocks(ranks: ranks, reverse: reverse) { element in element.member.withUnsafeBytes { body(element.score, $0) } }
+            forEachInBlocks(ranks: ranks, reverse: reverse) { entry in members.withField(at: entry.position) { body(entry.score, $0) } }
         }
 
-        /// Calls `body` with the blocks' elements at `ranks`, which must be valid and not empty.
-        private func forEachInBlocks(ranks: Range<Int>, reverse: Bool, _ body: (Element) -> Void) {
+        /// Calls `body` with the blocks' entries at `ranks`, which must be valid and not empty.
+        private func forEachInBlocks(ranks: Range<Int>, reverse: Bool, _ body: (Entry) -> Void) {
             var (block, index) = location(ofRank: reverse ? ranks.upperBound - 1 : ranks.lowerBound)
             for _ in 0..<ranks.count {
                 body(blocks[block][index])
@@ -431,7 +453,7 @@ extension SortedSet {
         }
 
         /// Every element in ascending order.
-        var elements: [Element] { blocks.flatMap { $0 } }
+        var elements: [Element] { blocks.flatMap { $0.map(element) } }
 
         /// One step of `ZSCAN`: about `count` elements in order, and a cursor
         /// that names the next step's first score (`scanKey`), not a rank: a rank would
@@ -440,11 +462,11 @@ extension SortedSet {
         /// scores ends within one step, since the cursor cannot tell its members apart.
         /// An element whose score drops below the cursor during a scan is missed.
         func scan(cursor: UInt64, count: Int) -> (elements: [Element], cursor: UInt64) {
-            let start = cursor == 0 ? 0 : firstRank { Self.scanKey($0.score) >= cursor }
+            let start = cursor == 0 ? 0 : firstRank(whereScore: { Self.scanKey($0) >= cursor })
             var end = start + Swift.min(Swift.max(1, count), self.count - start)
             if end > start && end < self.count {
                 let last = element(atRank: end - 1).score
-                end = firstRank { $0.score > last }
+                end = firstRank(whereScore: { $0 > last })
             }
             let next = end < self.count ? Self.scanKey(element(atRank: end).score) : 0
             // A cursor past the last score names no elements.
@@ -458,28 +480,65 @@ extension SortedSet {
             return score.sign == .minus ? ~bits : bits | (1 << 63)
         }
 
+        /// The rank of the first element for which `isAtOrAfter` holds (`count` when none),
+        /// given each element's score and member bytes; `isAtOrAfter` must be false then
+        /// true along the order.
+        func firstRank(where isAtOrAfter: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Int {
+            firstRank { entry in members.withField(at: entry.position) { isAtOrAfter(entry.score, $0) } }
+        }
+
+        /// `firstRank(where:)` for a test of the score alone, which reads no member.
+        func firstRank(whereScore isAtOrAfter: (Double) -> Bool) -> Int {
+            firstRank { isAtOrAfter($0.score) }
+        }
+
         // MARK: Internals
 
-        private static func bytes(_ member: [UInt8]) -> Int {
-            MemoryEstimate.sortedSetMember + MemoryEstimate.bytes(member.count)
+        private func element(_ entry: Entry) -> Element {
+            Element(score: entry.score, member: members.field(at: entry.position).array)
         }
 
-        /// The rank of the first element for which `isAtOrAfter` holds, given each
-        /// element's score and member bytes.
-        func firstRank(where isAtOrAfter: (_ score: Double, _ member: UnsafeRawBufferPointer) -> Bool) -> Int {
-            firstRank { (element: Element) in element.member.withUnsafeBytes { isAtOrAfter(element.score, $0) } }
+        /// Whether `entry` sorts before the element of `score` and `member` (Redis's order).
+        @inline(__always)
+        private func entry(_ entry: Entry, precedes score: Double, _ member: UnsafeRawBufferPointer) -> Bool {
+            if entry.score != score { return entry.score < score }
+            return members.withField(at: entry.position) { compareRaw($0, member) } < 0
         }
 
-        /// The rank of the first element for which `isAtOrAfter` holds (`count` when none);
-        /// `isAtOrAfter` must be false then true along the order.
-        private func firstRank(where isAtOrAfter: (Element) -> Bool) -> Int {
+        /// The block and index of the element of `score` and `member`, which is in the order.
+        private func location(ofScore score: Double, member: UnsafeRawBufferPointer) -> (block: Int, index: Int) {
+            let block = firstBlock { !entry($0, precedes: score, member) }
+            precondition(block < blocks.count, "sorted set order lost a member")
+            let index = Self.firstIndex(in: blocks[block]) { !entry($0, precedes: score, member) }
+            precondition(index < blocks[block].count && blocks[block][index].score == score
+                && members.withField(at: blocks[block][index].position) { compareRaw($0, member) } == 0,
+                "sorted set order lost a member")
+            return (block, index)
+        }
+
+        /// Takes the member at `position` out of `members`, whose element has left the
+        /// order, and points the element of the member moved into its place there.
+        private mutating func removeMember(at position: Int) {
+            let last = members.count - 1
+            guard position != last else {
+                _ = members.remove(at: position)
+                return
+            }
+            // Found before the move, while every entry in the blocks names a member.
+            let (block, index) = members.withField(at: last) { location(ofScore: members.payload(at: last), member: $0) }
+            _ = members.remove(at: position)
+            blocks[block][index].position = position
+        }
+
+        /// The rank of the first entry for which `isAtOrAfter` holds (`count` when none).
+        private func firstRank(_ isAtOrAfter: (Entry) -> Bool) -> Int {
             let block = firstBlock(where: isAtOrAfter)
             guard block < blocks.count else { return count }
             return sizeBefore(block) + Self.firstIndex(in: blocks[block], where: isAtOrAfter)
         }
 
-        /// The first block whose last element satisfies `isAtOrAfter`.
-        private func firstBlock(where isAtOrAfter: (Element) -> Bool) -> Int {
+        /// The first block whose last entry satisfies `isAtOrAfter`.
+        private func firstBlock(where isAtOrAfter: (Entry) -> Bool) -> Int {
             var low = 0
             var high = blocks.count
             while low < high {
@@ -489,7 +548,7 @@ extension SortedSet {
             return low
         }
 
-        private static func firstIndex(in block: [Element], where isAtOrAfter: (Element) -> Bool) -> Int {
+        private static func firstIndex(in block: [Entry], where isAtOrAfter: (Entry) -> Bool) -> Int {
             var low = 0
             var high = block.count
             while low < high {
@@ -558,34 +617,46 @@ extension SortedSet {
             blocks.map { ($0.count, $0.capacity) }
         }
 
+        /// Also that each entry names a member of its score, and each member has one entry.
         var sizesAreConsistent: Bool {
-            blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
+            var named = Set<Int>()
+            for block in blocks {
+                for entry in block where entry.position < members.count && members.payload(at: entry.position) == entry.score {
+                    named.insert(entry.position)
+                }
+            }
+            return blocks.indices.allSatisfy { sizeBefore($0) == blocks[..<$0].reduce(0) { $0 + $1.count } }
                 && sizeBefore(blocks.count) == count && counts == blocks.map(\.count)
+                && named.count == count && members.isConsistent
         }
 
-        private mutating func insertInOrder(_ element: Element) {
+        /// Adds `entry`, whose member is `member`, in its place in the order.
+        private mutating func insertInOrder(_ entry: Entry, member: UnsafeRawBufferPointer) {
             guard !blocks.isEmpty else {
-                blocks.append([element])
+                blocks.append([entry])
                 counts = [1]
                 rebuildSizes()
                 return
             }
-            var block = firstBlock { element.precedes($0) }
+            // The first entry the new one precedes: the first that does not precede it
+            // (members are unique, so none is equal).
+            func after(_ other: Entry) -> Bool { !self.entry(other, precedes: entry.score, member) }
+            var block = firstBlock(where: after)
             if block == blocks.count {
                 block -= 1
                 if blocks[block].count >= SortedSet.maximumBlockSize {
                     // A set growing at its end (scores that are timestamps) starts a new
                     // block: splitting the full one would leave its lower half in the
                     // array doubled for the append, a quarter used for good.
-                    blocks.append([element])
+                    blocks.append([entry])
                     counts.append(1)
                     rebuildSizes()
                     return
                 }
-                blocks[block].append(element)
+                blocks[block].append(entry)
             } else {
-                let index = Self.firstIndex(in: blocks[block]) { element.precedes($0) }
-                blocks[block].insert(element, at: index)
+                let index = Self.firstIndex(in: blocks[block], where: after)
+                blocks[block].insert(entry, at: index)
             }
             if blocks[block].count > SortedSet.maximumBlockSize {
                 let half = blocks[block].count / 2
@@ -602,11 +673,9 @@ extension SortedSet {
             }
         }
 
-        private mutating func removeFromOrder(_ element: Element) {
-            let block = firstBlock { !$0.precedes(element) }
-            precondition(block < blocks.count, "sorted set order lost a member")
-            let index = Self.firstIndex(in: blocks[block]) { !$0.precedes(element) }
-            precondition(index < blocks[block].count && blocks[block][index] == element, "sorted set order lost a member")
+        /// Takes the element of `score` and `member` out of the order.
+        private mutating func removeFromOrder(score: Double, member: UnsafeRawBufferPointer) {
+            let (block, index) = location(ofScore: score, member: member)
             blocks[block].remove(at: index)
             if blocks[block].isEmpty {
                 blocks.remove(at: block)

@@ -1,5 +1,5 @@
 /// Which bucket a hash picks while buckets split one at a time, in turn (linear
-/// hashing), for `SplitDictionary` and `PositionIndex`: a hash's bucket is its low
+/// hashing), for `PositionIndex`: a hash's bucket is its low
 /// `level` bits, or `level + 1` bits for the buckets already split in this round.
 /// Splitting buckets in turn, rather than each when it fills, keeps the moves spread
 /// out: buckets fill at the same pace and would all split near the same insert.

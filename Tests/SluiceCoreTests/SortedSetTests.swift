@@ -189,7 +189,9 @@ struct SortedSetTests {
         var set = SortedSet()
         var model: [String: Double] = [:]
         for step in 0..<20_000 {
-            let member = "m\(Int.random(in: 0..<universe, using: &random))"
+            // A third of the members too long to sit in their slots (14 bytes).
+            let number = Int.random(in: 0..<universe, using: &random)
+            let member = number % 3 == 0 ? "a member past fourteen bytes \(number)" : "m\(number)"
             switch Int.random(in: 0..<10, using: &random) {
             case 0..<6:
                 let score = Double(Int.random(in: -50..<50, using: &random)) / 4
@@ -377,6 +379,22 @@ struct SortedSetTests {
         #expect(indexed == packed)
         #expect(packed.isPacked && !indexed.isPacked)
         #expect(packed.heapBytes * 2 < indexed.heapBytes)
+    }
+
+    @Test("an indexed set keeps a member of up to 14 bytes in its slot, and a longer one in one array")
+    func membersInTheirSlots() {
+        var short = SortedSet()
+        var long = SortedSet()
+        var arrays = 0
+        for number in 0..<1_000 {
+            short.set(bytes("m:\(number)"), score: Double(number))
+            long.set(bytes("item:\(number):0123456789"), score: Double(number))
+            arrays += MemoryEstimate.bytes(bytes("item:\(number):0123456789").count)
+        }
+        #expect(!short.isPacked && !long.isPacked)
+        #expect(short.heapBytes == CopiedOnWrite<SortedSet.Contents>.heapBytes + 1_000 * MemoryEstimate.sortedSetMember)
+        #expect(long.heapBytes == short.heapBytes + arrays)
+        #expect(long.element(atRank: 999) == SortedSet.Element(score: 999, member: bytes("item:999:0123456789")))
     }
 
     @Test("a sorted set value is two words, packed or indexed, so a key's value stays narrow")

@@ -1,8 +1,8 @@
 """One hash of 80,000 fields, one set of 50,000 members and one sorted set of 30,000
 members, changed at random the same way on redis-server and on Sluice through redis-py:
-past these sizes a hash's entries span two chunks, the indexes of the hash and the set
-(PositionIndex) and the sorted set's member dictionary (SplitDictionary) have split
-into many buckets, and every read must still agree with Redis's. Fields, values and
+past these sizes a hash's entries span two chunks, the indexes of the hash, the set and
+the sorted set's members (PositionIndex) have split into many buckets, and every read
+must still agree with Redis's. Fields, values and
 members are both short enough to sit in their slots (14 bytes) and longer."""
 import random
 
