@@ -36,8 +36,9 @@ struct NoPayload: FieldPayload {
 ///
 /// Strings and payloads of up to 14 bytes sit in the slots (`SmallBytes`), so an entry
 /// of a short field and value costs its 40-byte slot and an 8-byte index cell, with no
-/// allocation of its own.
-struct FieldTable<Payload: FieldPayload> {
+/// allocation of its own. A sorted set's members, up to 22 bytes, sit in theirs
+/// (`MemberBytes`, `Field`).
+struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     /// Tables with at most this many entries have no index: scanning them costs less than
     /// filling and probing one.
     static var scanLimit: Int { 128 }
@@ -45,7 +46,7 @@ struct FieldTable<Payload: FieldPayload> {
     /// A string and its payload, with the string's hash: a scan compares hashes and reads
     /// a string's bytes only where they match, and the index files the entry under it.
     struct Slot {
-        var field: SmallBytes
+        var field: Field
         var payload: Payload
         var hash: UInt32
     }
@@ -105,14 +106,14 @@ struct FieldTable<Payload: FieldPayload> {
     }
 
     /// The string at `position`, which holds an entry: sharing its array when it has one.
-    func field(at position: Int) -> SmallBytes {
+    func field(at position: Int) -> Field {
         slots[position]!.field
     }
 
     /// Adds `field`, which must not be in the table, sharing its array when it is too long
     /// to sit in place; returns its position.
     mutating func insert(_ field: [UInt8], _ payload: Payload) -> Int {
-        append(SmallBytes(field), Self.hash(field), payload)
+        append(Field(field), Self.hash(field), payload)
         return slots.count - 1
     }
 
@@ -148,12 +149,12 @@ struct FieldTable<Payload: FieldPayload> {
             heapBytes += payload.payloadHeapBytes - replaced
             return false
         }
-        append(SmallBytes(field), hash, payload)
+        append(Field(field), hash, payload)
         return true
     }
 
     /// Adds `field`, which is not in the table.
-    private mutating func append(_ field: SmallBytes, _ hash: UInt32, _ payload: Payload) {
+    private mutating func append(_ field: Field, _ hash: UInt32, _ payload: Payload) {
         if indexed { index.insert(hash, position: slots.count) }
         slots.append(Slot(field: field, payload: payload, hash: hash))
         count += 1
@@ -174,7 +175,7 @@ struct FieldTable<Payload: FieldPayload> {
         let hash = Self.hash(field)
         guard let position = position(of: field, hash: hash) else {
             var payload: Payload?
-            defer { if let payload { append(SmallBytes(field), hash, payload) } }
+            defer { if let payload { append(Field(field), hash, payload) } }
             return try body(&payload)
         }
         var moved = Payload()
@@ -308,7 +309,7 @@ struct FieldTable<Payload: FieldPayload> {
         return UInt32(truncatingIfNeeded: hasher.finalize())
     }
 
-    private static func bytes(_ field: SmallBytes, _ payload: Payload) -> Int {
+    private static func bytes(_ field: Field, _ payload: Payload) -> Int {
         entryBytes + field.heapBytes + payload.payloadHeapBytes
     }
 

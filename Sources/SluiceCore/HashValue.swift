@@ -16,7 +16,7 @@ public struct HashValue: Sendable {
 
     private enum Storage {
         case packed(PackedFields)
-        case table(CopiedOnWrite<FieldTable<SmallBytes>>)
+        case table(CopiedOnWrite<FieldTable<SmallBytes, SmallBytes>>)
     }
 
     private var storage = Storage.packed(PackedFields())
@@ -28,7 +28,7 @@ public struct HashValue: Sendable {
     public init() {}
 
     /// The heap object holding a table's contents.
-    private static let tableBytes = CopiedOnWrite<FieldTable<SmallBytes>>.heapBytes
+    private static let tableBytes = CopiedOnWrite<FieldTable<SmallBytes, SmallBytes>>.heapBytes
 
     public var count: Int {
         switch storage {
@@ -85,9 +85,9 @@ public struct HashValue: Sendable {
 
     /// Changes the table, after moving the fields into one if they are packed.
     @inline(__always)
-    private mutating func withTable<R, E: Error>(_ body: (inout FieldTable<SmallBytes>) throws(E) -> R) throws(E) -> R {
+    private mutating func withTable<R, E: Error>(_ body: (inout FieldTable<SmallBytes, SmallBytes>) throws(E) -> R) throws(E) -> R {
         if case .packed(let packed) = storage {
-            var table = FieldTable<SmallBytes>()
+            var table = FieldTable<SmallBytes, SmallBytes>()
             packed.forEach { table.set(Array($0), SmallBytes($1)) }
             storage = .table(CopiedOnWrite(table))
         }
@@ -139,7 +139,7 @@ public struct HashValue: Sendable {
             }
             return try body(&value)
         }
-        return try withTable { (table: inout FieldTable<SmallBytes>) throws(E) -> R in
+        return try withTable { (table: inout FieldTable<SmallBytes, SmallBytes>) throws(E) -> R in
             try table.update(field) { (stored: inout SmallBytes?) throws(E) -> R in
                 var value = stored?.array
                 // Dropped here, so a value with an array of its own changes it in place.

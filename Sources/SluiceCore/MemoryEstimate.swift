@@ -43,15 +43,15 @@ public enum MemoryEstimate {
 
     /// A hash field beyond the arrays of a field or value too long to sit in its slot:
     /// the slot and its index cells.
-    static let hashEntry = FieldTable<SmallBytes>.entryBytes
+    static let hashEntry = FieldTable<SmallBytes, SmallBytes>.entryBytes
 
     /// A set member beyond the array of one too long to sit in its slot: the slot and its
     /// index cells.
-    static let setMember = FieldTable<NoPayload>.entryBytes
+    static let setMember = FieldTable<SmallBytes, NoPayload>.entryBytes
 
     /// A sorted-set member beyond its bytes: the score index entry and its element in
     /// the ordered blocks.
-    static let sortedSetMember = FieldTable<Double>.entryBytes + MemoryLayout<SortedSet.Contents.Entry>.stride
+    static let sortedSetMember = FieldTable<MemberBytes, Double>.entryBytes + MemoryLayout<SortedSet.Contents.Entry>.stride
 }
 
 extension Value {

@@ -10,7 +10,7 @@
 public struct SetValue: Sendable {
     private enum Storage {
         case packed(PackedMembers)
-        case table(CopiedOnWrite<FieldTable<NoPayload>>)
+        case table(CopiedOnWrite<FieldTable<SmallBytes, NoPayload>>)
     }
 
     private var storage = Storage.packed(PackedMembers())
@@ -27,7 +27,7 @@ public struct SetValue: Sendable {
     }
 
     /// The heap object holding a table's contents, for the keyspace's memory estimate.
-    private static let tableBytes = CopiedOnWrite<FieldTable<NoPayload>>.heapBytes
+    private static let tableBytes = CopiedOnWrite<FieldTable<SmallBytes, NoPayload>>.heapBytes
 
     public var count: Int {
         switch storage {
@@ -72,9 +72,9 @@ public struct SetValue: Sendable {
 
     /// Changes the table, after moving the members into one if they are packed.
     @inline(__always)
-    private mutating func withTable<R>(_ body: (inout FieldTable<NoPayload>) -> R) -> R {
+    private mutating func withTable<R>(_ body: (inout FieldTable<SmallBytes, NoPayload>) -> R) -> R {
         if case .packed(let packed) = storage {
-            var table = FieldTable<NoPayload>()
+            var table = FieldTable<SmallBytes, NoPayload>()
             packed.forEach { table.set(Array($0), NoPayload()) }
             storage = .table(CopiedOnWrite(table))
         }

@@ -61,12 +61,31 @@ enum SmallBytes: Sendable {
         }
     }
 
+    /// The array of bytes too long to sit in place; nil when in place.
+    var heap: [UInt8]? {
+        if case .heap(let bytes) = self { bytes } else { nil }
+    }
+
+}
+
+/// How a `FieldTable` keeps the byte string of each slot: in place up to a size, else in
+/// an array.
+protocol SlotBytes: Sendable {
+    init(_ bytes: [UInt8])
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+    /// The array of bytes too long to sit in place; nil when in place.
+    var heap: [UInt8]? { get }
+}
+
+extension SlotBytes {
     /// The bytes as an array (allocates when they are in place).
     var array: [UInt8] {
-        switch self {
-        case .inline: withUnsafeBytes { Array($0) }
-        case .heap(let bytes): bytes
-        }
+        heap ?? withUnsafeBytes { Array($0) }
+    }
+
+    /// Heap bytes held beyond the value itself: an array's, for bytes too long to sit in place.
+    var heapBytes: Int {
+        heap.map { MemoryEstimate.bytes($0.count) } ?? 0
     }
 
     /// Whether these are the bytes of `other`.
@@ -76,9 +95,49 @@ enum SmallBytes: Sendable {
             mine.count == other.count && (mine.count == 0 || memcmp(mine.baseAddress!, other.baseAddress!, mine.count) == 0)
         }
     }
+}
 
-    /// Heap bytes held beyond the 16: an array's, for bytes too long to sit in place.
-    var heapBytes: Int {
-        if case .heap(let bytes) = self { MemoryEstimate.bytes(bytes.count) } else { 0 }
+extension SmallBytes: SlotBytes {}
+
+/// A byte string in 24 bytes: up to 22 bytes held in place, longer ones in an array.
+///
+/// For a sorted set's members, which rate limiters make a little longer than a hash's
+/// fields: pyrate-limiter's `item:<10 hex digits>:1` is 17 bytes. In an array such a
+/// member costs a 64-byte allocation; in place, 8 bytes more of its slot.
+enum MemberBytes: SlotBytes {
+    /// Bytes 0–7, 8–15, 16–19 and 20–21, and the count: 23 bytes, so that with the
+    /// case's tag the enum fills 24.
+    case inline(UInt64, UInt64, UInt32, UInt16, count: UInt8)
+    case heap([UInt8])
+
+    static let inlineCapacity = 22
+
+    init(_ bytes: [UInt8]) {
+        guard bytes.count <= Self.inlineCapacity else {
+            self = .heap(bytes)
+            return
+        }
+        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { raw in
+            bytes.withUnsafeBytes { if let base = $0.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: $0.count) } }
+        }
+        self = .inline(words.0, words.1, UInt32(truncatingIfNeeded: words.2), UInt16(truncatingIfNeeded: words.2 >> 32),
+                       count: UInt8(bytes.count))
+    }
+
+    /// Calls `body` with the bytes where they lie, or unpacked on the stack.
+    @inline(__always)
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case .inline(let first, let second, let third, let fourth, let count):
+            var words = (first, second, UInt64(third) | UInt64(fourth) << 32)
+            return try Swift.withUnsafeBytes(of: &words) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(count)])) }
+        case .heap(let bytes):
+            return try bytes.withUnsafeBytes(body)
+        }
+    }
+
+    var heap: [UInt8]? {
+        if case .heap(let bytes) = self { bytes } else { nil }
     }
 }

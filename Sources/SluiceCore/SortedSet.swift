@@ -297,9 +297,9 @@ extension SortedSet {
     /// blocks of (score, member position).
     struct Contents {
         /// An element of the order: its score, and where its member lies in `members`.
-        /// The member's bytes are kept once, in its table slot (in place when up to 14
-        /// bytes), where the order and a member dictionary had each held a reference to an
-        /// array of its own: an allocation and about 60 bytes more per member.
+        /// The member's bytes are kept once, in its table slot (in place when up to 22
+        /// bytes, `MemberBytes`), where the order and a member dictionary had each held a
+        /// reference to an array of its own: an allocation and about 60 bytes more per member.
         struct Entry {
             var score: Double
             var position: Int
@@ -308,7 +308,7 @@ extension SortedSet {
         /// Each member's bytes and score, by position (`FieldTable.indexed()`: positions
         /// stay `0..<count`, and a removal moves the last member into the hole, whose
         /// entry in the order `removeMember` then points at its new place).
-        private var members = FieldTable<Double>.indexed()
+        private var members = FieldTable<MemberBytes, Double>.indexed()
         /// Sorted, non-empty blocks whose concatenation is the whole order.
         private var blocks: [[Entry]] = []
         /// The blocks' sizes as a Fenwick tree: entry i (from 1) sums the sizes of blocks

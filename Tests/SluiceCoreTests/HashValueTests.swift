@@ -72,7 +72,7 @@ struct HashValueTests {
                     let value = "v\(step)"
                     #expect(hash.set(bytes(field), bytes(value)) == (existing == nil))
                     if let existing { model[existing].value = value } else { model.append((field, value)) }
-                    if model.count > FieldTable<SmallBytes>.scanLimit { indexed = true }
+                    if model.count > FieldTable<SmallBytes, SmallBytes>.scanLimit { indexed = true }
                 }
                 if step % 50 == 0 { check(step) }
             }
@@ -125,7 +125,7 @@ struct HashValueTests {
         var pair: ([UInt8], [UInt8])?
         for number in 0..<2_000_000 where pair == nil {
             let field = bytes("f\(number)")
-            let hash = FieldTable<SmallBytes>.hash(field)
+            let hash = FieldTable<SmallBytes, SmallBytes>.hash(field)
             if let other = seen[hash] { pair = (other, field) } else { seen[hash] = field }
         }
         guard let (first, second) = pair else {
@@ -133,7 +133,7 @@ struct HashValueTests {
             return
         }
         for filler in [0, 300] {
-            var table = FieldTable<SmallBytes>()
+            var table = FieldTable<SmallBytes, SmallBytes>()
             for number in 0..<filler { table.set(bytes("filler\(number)"), SmallBytes(bytes("\(number)"))) }
             table.set(first, SmallBytes(bytes("a")))
             let added = table.set(second, SmallBytes(bytes("b")))
@@ -150,7 +150,7 @@ struct HashValueTests {
     @Test("a hash's short fields and values sit in its slots: an entry is 40 bytes and an index cell")
     func shortEntriesInPlace() {
         #expect(MemoryLayout<SmallBytes>.size == 16)
-        #expect(MemoryLayout<FieldTable<SmallBytes>.Slot?>.stride == 40)
+        #expect(MemoryLayout<FieldTable<SmallBytes, SmallBytes>.Slot?>.stride == 40)
         var hash = HashValue()
         for number in 0..<10_000 { hash.set(bytes("user:\(100_000 + number)"), bytes("\(number)")) }
         #expect(!hash.isPacked)
@@ -158,7 +158,7 @@ struct HashValueTests {
         #expect(hash.heapBytes / hash.count == 40 + 16)
         // A field or value past 14 bytes has an array of its own, counted apart.
         hash.set(bytes("a field of 15 b"), bytes("a value of 16 by"))
-        #expect(hash.heapBytes == 10_001 * 56 + MemoryEstimate.bytes(15) + MemoryEstimate.bytes(16) + CopiedOnWrite<FieldTable<SmallBytes>>.heapBytes)
+        #expect(hash.heapBytes == 10_001 * 56 + MemoryEstimate.bytes(15) + MemoryEstimate.bytes(16) + CopiedOnWrite<FieldTable<SmallBytes, SmallBytes>>.heapBytes)
         #expect(hash[bytes("a field of 15 b")] == bytes("a value of 16 by"))
         #expect(hash[bytes("user:100005")] == bytes("5"))
     }

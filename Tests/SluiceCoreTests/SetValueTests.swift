@@ -94,7 +94,7 @@ struct SetValueTests {
         set.insert(Array(repeating: 7, count: 100))
         #expect(!set.isPacked)
         // "a" sits in its slot; the 100-byte member has an array of its own.
-        #expect(set.heapBytes == CopiedOnWrite<FieldTable<NoPayload>>.heapBytes + 2 * MemoryEstimate.setMember
+        #expect(set.heapBytes == CopiedOnWrite<FieldTable<SmallBytes, NoPayload>>.heapBytes + 2 * MemoryEstimate.setMember
             + MemoryEstimate.bytes(100))
         set.remove(bytes("a"))
         set.remove(Array(repeating: 7, count: 100))

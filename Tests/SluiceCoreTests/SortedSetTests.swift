@@ -189,9 +189,9 @@ struct SortedSetTests {
         var set = SortedSet()
         var model: [String: Double] = [:]
         for step in 0..<20_000 {
-            // A third of the members too long to sit in their slots (14 bytes).
+            // Members short, of 15 to 22 bytes (in their slots too), and longer (in arrays).
             let number = Int.random(in: 0..<universe, using: &random)
-            let member = number % 3 == 0 ? "a member past fourteen bytes \(number)" : "m\(number)"
+            let member = ["m\(number)", "item:\(number):0123456789", "a member past twenty-two bytes \(number)"][number % 3]
             switch Int.random(in: 0..<10, using: &random) {
             case 0..<6:
                 let score = Double(Int.random(in: -50..<50, using: &random)) / 4
@@ -381,20 +381,36 @@ struct SortedSetTests {
         #expect(packed.heapBytes * 2 < indexed.heapBytes)
     }
 
-    @Test("an indexed set keeps a member of up to 14 bytes in its slot, and a longer one in one array")
+    @Test("an indexed set keeps a member of up to 22 bytes in its slot, and a longer one in one array")
     func membersInTheirSlots() {
         var short = SortedSet()
         var long = SortedSet()
         var arrays = 0
         for number in 0..<1_000 {
-            short.set(bytes("m:\(number)"), score: Double(number))
-            long.set(bytes("item:\(number):0123456789"), score: Double(number))
-            arrays += MemoryEstimate.bytes(bytes("item:\(number):0123456789").count)
+            // 17 to 19 bytes, as pyrate-limiter's `item:<10 hex digits>:1`; then 34 to 36.
+            short.set(bytes("item:\(number):0123456789"), score: Double(number))
+            long.set(bytes("item:\(number):0123456789abcdefghijklmnop"), score: Double(number))
+            arrays += MemoryEstimate.bytes(bytes("item:\(number):0123456789abcdefghijklmnop").count)
         }
         #expect(!short.isPacked && !long.isPacked)
         #expect(short.heapBytes == CopiedOnWrite<SortedSet.Contents>.heapBytes + 1_000 * MemoryEstimate.sortedSetMember)
         #expect(long.heapBytes == short.heapBytes + arrays)
-        #expect(long.element(atRank: 999) == SortedSet.Element(score: 999, member: bytes("item:999:0123456789")))
+        #expect(short.element(atRank: 999) == SortedSet.Element(score: 999, member: bytes("item:999:0123456789")))
+        #expect(long.element(atRank: 999) == SortedSet.Element(score: 999, member: bytes("item:999:0123456789abcdefghijklmnop")))
+        // A member's slot: 24 bytes of member, its score and its hash.
+        #expect(MemoryLayout<MemberBytes>.size == 24 && MemoryLayout<FieldTable<MemberBytes, Double>.Slot?>.stride == 40)
+    }
+
+    @Test("member bytes of every length from 0 to 40 read back as written and compare by their bytes")
+    func memberBytesRoundTrip() {
+        for count in 0...40 {
+            let written = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 1) }
+            let member = MemberBytes(written)
+            #expect(member.array == written)
+            #expect(member.heapBytes == (count <= MemberBytes.inlineCapacity ? 0 : MemoryEstimate.bytes(count)))
+            #expect(written.withUnsafeBytes { member.equals($0) })
+            #expect(!(written + [0]).withUnsafeBytes { member.equals($0) })
+        }
     }
 
     @Test("a sorted set value is two words, packed or indexed, so a key's value stays narrow")
