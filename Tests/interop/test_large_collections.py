@@ -3,7 +3,8 @@ members, changed at random the same way on redis-server and on Sluice through re
 past these sizes a hash's entries span two chunks, the indexes of the hash, the set and
 the sorted set's members (PositionIndex) have split into many buckets, and every read
 must still agree with Redis's. Fields, values and
-members are both short enough to sit in their slots (14 bytes) and longer."""
+members are both short enough to sit in their slots (14 bytes; a sorted set's members
+22) and longer."""
 import random
 
 import pytest
@@ -92,19 +93,27 @@ def test_a_large_set_answers_as_redis_through_fills_and_removals(pair):
 
 def test_a_large_sorted_set_ranks_and_trims_as_redis(pair):
     rng = random.Random(9)
+    def member_of(number):
+        # Short, of 15 to 22 bytes (in their slots too), and longer (in arrays).
+        return (f"m{number}", f"item:{number:010x}:1", f"a member longer than twenty-two bytes {number}")[number % 3]
+
+    def score():
+        # A quarter among 50 scores, so that equal scores order members by their bytes.
+        return str(rng.randrange(1_000_000) if rng.randrange(4) else rng.randrange(50))
+
     commands = []
     for start in range(0, 30_000, 500):
         words = []
         for number in range(start, start + 500):
-            words += [str(rng.randrange(1_000_000)), f"m{number}"]
+            words += [score(), member_of(number)]
         commands.append(("ZADD", "large:zset", *words))
     for step in range(20_000):
-        member = f"m{rng.randrange(40_000)}"
+        member = member_of(rng.randrange(40_000))
         action = rng.randrange(6)
         if action == 0:
             commands.append(("ZREM", "large:zset", member))
         elif action == 1:
-            commands.append(("ZADD", "large:zset", str(rng.randrange(1_000_000)), member))
+            commands.append(("ZADD", "large:zset", score(), member))
         elif action == 2:
             commands.append(("ZRANK", "large:zset", member))
         elif action == 3:
@@ -113,6 +122,9 @@ def test_a_large_sorted_set_ranks_and_trims_as_redis(pair):
         elif action == 4 and step % 50 == 0:
             low = rng.randrange(1_000_000)
             commands.append(("ZREMRANGEBYSCORE", "large:zset", str(low), str(low + 2_000)))
+        elif action == 4 and step % 50 == 25:
+            low = rng.randrange(25_000)
+            commands.append(("ZREMRANGEBYRANK", "large:zset", str(low), str(low + 20)))
         else:
             commands.append(("ZSCORE", "large:zset", member))
     commands.append(("ZCARD", "large:zset"))
