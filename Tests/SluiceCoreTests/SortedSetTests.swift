@@ -244,6 +244,37 @@ struct SortedSetTests {
         #expect(set.elements(ranks: 29_990..<30_010).map(\.score) == kept[29_990..<30_010].map(Double.init))
     }
 
+    @Test("runs of equal scores spanning many blocks keep members in byte order as members come and go")
+    func equalScoresAcrossBlocks() {
+        var random = SplitMix64(seed: 11)
+        var set = SortedSet()
+        var model: [String: Double] = [:]
+        for step in 0..<12_000 {
+            // Three scores for up to 6,000 members: each score's run spans several blocks.
+            let member = "member \(Int.random(in: 0..<6_000, using: &random))"
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                #expect(set.remove(bytes(member)) == (model.removeValue(forKey: member) != nil))
+            } else {
+                let score = Double(Int.random(in: 0..<3, using: &random))
+                set.set(bytes(member), score: score)
+                model[member] = score
+            }
+            if step % 500 == 499 {
+                #expect(set.sizesAreConsistent, "step \(step)")
+                let sorted = model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+                #expect(members(set.elements) == sorted.map(\.key))
+                for (rank, pair) in sorted.enumerated() where rank % 97 == 0 {
+                    #expect(set.rank(of: bytes(pair.key)) == rank)
+                }
+                #expect(set.ranks(from: .init(1), to: .init(1)).count == model.values.filter { $0 == 1 }.count)
+            }
+        }
+        // Trimming the lowest run in pieces, as a limiter trims, keeps the rest in order.
+        while set.count > 100 { set.removeRanks(0..<Swift.min(700, set.count - 100)) }
+        #expect(set.sizesAreConsistent && set.count == 100)
+        #expect(members(set.elements) == Array(model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }.map(\.key).suffix(100)))
+    }
+
     @Test("equality compares members and scores, not the block layout")
     func equality() {
         var grown = SortedSet()
