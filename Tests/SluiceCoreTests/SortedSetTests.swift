@@ -5,6 +5,22 @@ import SeededRandom
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 private func members(_ elements: [SortedSet.Element]) -> [String] { elements.map { String(decoding: $0.member, as: UTF8.self) } }
 
+/// A model's members and scores in Redis's order: by score, then by member bytes.
+private func inRedisOrder(_ model: [String: Double]) -> [(key: String, value: Double)] {
+    model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+}
+
+/// Sets `member`'s score in the set and the model, or removes it from both when `score`
+/// is nil, checking what the set reports.
+private func change(_ set: inout SortedSet, _ model: inout [String: Double], _ member: String, score: Double?) {
+    guard let score else {
+        #expect(set.remove(bytes(member)) == (model.removeValue(forKey: member) != nil))
+        return
+    }
+    #expect(set.set(bytes(member), score: score) == (model[member] == nil))
+    model[member] = score
+}
+
 @Suite("SortedSet")
 struct SortedSetTests {
     @Test("members are ordered by score, then by member bytes")
@@ -160,13 +176,8 @@ struct SortedSetTests {
         // Members m0 ..< m120 only: the set never passes 128 and is scanned.
         for step in 0..<3_000 {
             let member = "m\(Int.random(in: 0..<120, using: &random))"
-            if Int.random(in: 0..<3, using: &random) == 0 {
-                #expect(set.remove(bytes(member)) == (model.removeValue(forKey: member) != nil))
-            } else {
-                let score = Double(Int.random(in: 0..<40, using: &random))
-                #expect(set.set(bytes(member), score: score) == (model[member] == nil))
-                model[member] = score
-            }
+            let removing = Int.random(in: 0..<3, using: &random) == 0
+            change(&set, &model, member, score: removing ? nil : Double(Int.random(in: 0..<40, using: &random)))
             check(step)
         }
         let scanned = set
@@ -212,7 +223,7 @@ struct SortedSetTests {
             }
             #expect(set.sizesAreConsistent, "step \(step)")
             if step % 1_000 == 999 {
-                let sorted = model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+                let sorted = inRedisOrder(model)
                 #expect(members(set.elements) == sorted.map(\.key))
                 #expect(set.count == model.count)
                 #expect(members(set.elements(ranks: 3..<9, reverse: true)) == sorted.dropFirst(3).prefix(6).reversed().map(\.key))
@@ -252,16 +263,11 @@ struct SortedSetTests {
         for step in 0..<12_000 {
             // Three scores for up to 6,000 members: each score's run spans several blocks.
             let member = "member \(Int.random(in: 0..<6_000, using: &random))"
-            if Int.random(in: 0..<4, using: &random) == 0 {
-                #expect(set.remove(bytes(member)) == (model.removeValue(forKey: member) != nil))
-            } else {
-                let score = Double(Int.random(in: 0..<3, using: &random))
-                set.set(bytes(member), score: score)
-                model[member] = score
-            }
+            let removing = Int.random(in: 0..<4, using: &random) == 0
+            change(&set, &model, member, score: removing ? nil : Double(Int.random(in: 0..<3, using: &random)))
             if step % 500 == 499 {
                 #expect(set.sizesAreConsistent, "step \(step)")
-                let sorted = model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+                let sorted = inRedisOrder(model)
                 #expect(members(set.elements) == sorted.map(\.key))
                 for (rank, pair) in sorted.enumerated() where rank % 97 == 0 {
                     #expect(set.rank(of: bytes(pair.key)) == rank)
@@ -272,7 +278,7 @@ struct SortedSetTests {
         // Trimming the lowest run in pieces, as a limiter trims, keeps the rest in order.
         while set.count > 100 { set.removeRanks(0..<Swift.min(700, set.count - 100)) }
         #expect(set.sizesAreConsistent && set.count == 100)
-        #expect(members(set.elements) == Array(model.sorted { $0.value != $1.value ? $0.value < $1.value : Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }.map(\.key).suffix(100)))
+        #expect(members(set.elements) == Array(inRedisOrder(model).map(\.key).suffix(100)))
     }
 
     @Test("equality compares members and scores, not the block layout")
