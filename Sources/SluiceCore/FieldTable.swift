@@ -68,7 +68,7 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
 
     /// An empty table with its index from the first entry, so it never has holes and its
     /// positions are `0..<count`: for a caller that refers to entries by position (a
-    /// sorted set's ordered blocks), told by `remove(at:)` when one moves.
+    /// sorted set's ordered blocks) and follows the moves `remove(at:)` makes.
     static func indexed() -> FieldTable {
         var table = FieldTable()
         table.indexed = true
@@ -117,13 +117,11 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
         return slots.count - 1
     }
 
-    /// Removes the entry at `position` of an `indexed()` table. The last entry moves into
-    /// its place: returns where that entry was, nil when `position` was the last.
-    mutating func remove(at position: Int) -> Int? {
+    /// Removes the entry at `position` of an `indexed()` table; the last entry, unless it
+    /// was that one, moves into its place.
+    mutating func remove(at position: Int) {
         precondition(indexed, "positions move only in an indexed table")
-        let last = slots.count - 1
         removeSlot(at: position)
-        return position < last ? last : nil
     }
 
     /// Where `field` is, by the index or by scanning.

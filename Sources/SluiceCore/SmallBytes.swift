@@ -65,7 +65,6 @@ enum SmallBytes: Sendable {
     var heap: [UInt8]? {
         if case .heap(let bytes) = self { bytes } else { nil }
     }
-
 }
 
 /// How a `FieldTable` keeps the byte string of each slot: in place up to a size, else in

@@ -521,12 +521,12 @@ extension SortedSet {
         private mutating func removeMember(at position: Int) {
             let last = members.count - 1
             guard position != last else {
-                _ = members.remove(at: position)
+                members.remove(at: position)
                 return
             }
             // Found before the move, while every entry in the blocks names a member.
             let (block, index) = members.withField(at: last) { location(ofScore: members.payload(at: last), member: $0) }
-            _ = members.remove(at: position)
+            members.remove(at: position)
             blocks[block][index].position = position
         }
 
