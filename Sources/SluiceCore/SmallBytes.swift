@@ -34,10 +34,7 @@ enum SmallBytes: Sendable {
     /// `bytes`, at most `inlineCapacity` of them, in place.
     @inline(__always)
     private static func packing(_ bytes: UnsafeRawBufferPointer) -> SmallBytes {
-        var words: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &words) { raw in
-            if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
-        }
+        let words = inlineWords(bytes, (UInt64(0), UInt64(0)))
         return .inline(words.0, UInt32(truncatingIfNeeded: words.1), UInt16(truncatingIfNeeded: words.1 >> 32),
                        count: UInt8(bytes.count))
     }
@@ -65,6 +62,17 @@ enum SmallBytes: Sendable {
     var heap: [UInt8]? {
         if case .heap(let bytes) = self { bytes } else { nil }
     }
+}
+
+/// `bytes` copied over the start of `zero`, words (a tuple of integers) with room for
+/// them: what a type that keeps bytes in place stores.
+@inline(__always)
+private func inlineWords<Words>(_ bytes: UnsafeRawBufferPointer, _ zero: Words) -> Words {
+    var words = zero
+    withUnsafeMutableBytes(of: &words) { raw in
+        if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+    }
+    return words
 }
 
 /// How a `FieldTable` keeps the byte string of each slot: in place up to a size, else in
@@ -116,10 +124,7 @@ enum MemberBytes: SlotBytes {
             self = .heap(bytes)
             return
         }
-        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &words) { raw in
-            bytes.withUnsafeBytes { if let base = $0.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: $0.count) } }
-        }
+        let words = bytes.withUnsafeBytes { inlineWords($0, (UInt64(0), UInt64(0), UInt64(0))) }
         self = .inline(words.0, words.1, UInt32(truncatingIfNeeded: words.2), UInt16(truncatingIfNeeded: words.2 >> 32),
                        count: UInt8(bytes.count))
     }
