@@ -1,5 +1,5 @@
-"""What bench/fairness and bench/collections share: throwaway servers on free loopback
-ports, and reading replies off a raw socket."""
+"""What bench/fairness, bench/collections and bench/zset-ops share: throwaway servers on
+free loopback ports, and writing commands to and reading replies off a raw socket."""
 import signal
 import socket
 import subprocess
@@ -46,6 +46,12 @@ def stop_servers(processes):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def command(*words):
+    """One command in RESP, its words bytes or anything `str` turns into text."""
+    encoded = [word if isinstance(word, bytes) else str(word).encode() for word in words]
+    return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(word), word) for word in encoded)
 
 
 def receive(connection):
