@@ -1,5 +1,7 @@
 """What bench/fairness, bench/collections and bench/zset-ops share: throwaway servers on
-free loopback ports, and writing commands to and reading replies off a raw socket."""
+free loopback ports, writing commands to and reading replies off a raw socket, and a
+server's CPU time (bench/compare reads it here too)."""
+import os
 import signal
 import socket
 import subprocess
@@ -65,6 +67,23 @@ def read_exactly(connection, count):
     received = 0
     while received < count:
         received += len(receive(connection))
+
+
+def read_line(connection):
+    """One reply of one line (an integer, a status), with its CRLF."""
+    reply = b""
+    while not reply.endswith(b"\r\n"):
+        reply += connection.recv(64)
+    return reply
+
+
+def cpu_seconds(pid):
+    """utime + stime of the whole process (all threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # The command name may contain spaces; the fields after it are fixed.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def read_replies(connection, count):
