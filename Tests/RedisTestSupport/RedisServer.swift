@@ -56,9 +56,20 @@ public final class RedisServer: @unchecked Sendable {
         try runCommand(["redis-cli", "-p", String(port)] + arguments).output
     }
 
-    /// A port that was free a moment ago (bind to 0, read it, close).
+    /// A port that was free a moment ago (bind to 0, read it, close). Once, among tests
+    /// running in parallel, the read gave port 0, and redis-server then listened on none:
+    /// a try that does not read back a port is made again with a new socket.
     private static func freePort() throws -> Int {
+        for _ in 0..<5 {
+            if let port = boundPort(), port != 0 { return port }
+        }
+        throw RedisServerError("cannot bind a free port")
+    }
+
+    /// The port a new socket bound to port 0 got, nil when binding or reading it failed.
+    private static func boundPort() -> Int? {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return nil }
         defer { close(socket) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -67,10 +78,10 @@ public final class RedisServer: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
         }
-        guard bound == 0 else { throw RedisServerError("cannot bind a free port") }
-        _ = withUnsafeMutablePointer(to: &address) {
+        let read = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
         }
+        guard bound == 0, read == 0 else { return nil }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
