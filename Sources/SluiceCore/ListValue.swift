@@ -35,7 +35,7 @@ public struct ListValue: Sendable {
         }
 
         private static func bytes(of chunk: PackedList) -> Int {
-            MemoryEstimate.bytes(chunk.bytes.capacity)
+            chunk.bytes.heapBytes
         }
 
         /// Whether `chunk` has room for one more element of `length` bytes.
@@ -278,7 +278,7 @@ public struct ListValue: Sendable {
     /// Heap bytes of the list: the packed array, or the box, its array of chunks and theirs.
     public var heapBytes: Int {
         switch storage {
-        case .packed(let packed): MemoryEstimate.bytes(packed.bytes.capacity)
+        case .packed(let packed): packed.bytes.heapBytes
         case .chunked(let box): Self.boxBytes + box.contents.heapBytes
         }
     }

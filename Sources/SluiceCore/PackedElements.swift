@@ -1,14 +1,18 @@
-/// A small sorted set's elements in order, packed into one byte array as Redis packs a
-/// small sorted set into a listpack: each element is its score's 8 bytes, its member's
-/// length (LEB128, one byte below 128) and the member's bytes. One allocation holds
-/// them all, where an element of its own costs 16 bytes in a block plus an allocation
-/// for the member (64 bytes for a 17-byte member).
+/// A small sorted set's elements in order, packed into one run of bytes (`PackedStore`)
+/// as Redis packs a small sorted set into a listpack: each element is its score's 8
+/// bytes, its member's length (LEB128, one byte below 128) and the member's bytes. One
+/// allocation holds them all, where an element of its own costs 16 bytes in a block
+/// plus an allocation for the member (64 bytes for a 17-byte member).
 ///
 /// Every operation walks the elements from the first: `SortedSet` keeps at most
 /// `SortedSet.scanLimit` elements here, where a walk costs less than a dictionary.
 struct PackedElements: Sendable {
-    private(set) var bytes: [UInt8] = []
-    private(set) var count = 0
+    private(set) var bytes = PackedStore()
+    /// Kept in the store's header (`PackedStore.elements`), so that this is one word.
+    private(set) var count: Int {
+        get { bytes.elements }
+        set { bytes.elements = newValue }
+    }
 
     /// Where an element lies in `bytes`, and what it holds.
     struct Place {
@@ -116,7 +120,7 @@ struct PackedElements: Sendable {
     /// Writes a new element at byte `start`, in place: no array of its encoding in between.
     private mutating func insert(_ member: [UInt8], score: Double, at start: Int) {
         let size = 8 + PackedBytes.lengthSize(member.count) + member.count
-        PackedBytes.openGap(in: &bytes, at: start, size: size)
+        bytes.openGap(at: start, size: size)
         bytes.withUnsafeMutableBytes { buffer in
             buffer.storeBytes(of: score.bitPattern.littleEndian, toByteOffset: start, as: UInt64.self)
             PackedBytes.write(member, lengthAt: start + 8, in: buffer)
@@ -127,7 +131,7 @@ struct PackedElements: Sendable {
     /// Removes the elements with indices in `range`, which must lie within `0..<count`.
     mutating func remove(_ range: Range<Int>) {
         guard !range.isEmpty else { return }
-        // Both ends in one walk; the end is the array's when the range reaches the last.
+        // Both ends in one walk; the end is the last byte when the range reaches the last.
         var start = 0
         var end = bytes.count
         _ = walk { place, _ in
@@ -137,19 +141,20 @@ struct PackedElements: Sendable {
         }
         bytes.removeSubrange(start..<end)
         count -= range.count
-        if count == 0 { bytes = [] }
+        if count == 0 { bytes = PackedStore() }
     }
 
     /// Removes the element at `place`.
     mutating func remove(_ place: Place) {
         bytes.removeSubrange(place.start..<place.end)
         count -= 1
-        if count == 0 { bytes = [] }
+        if count == 0 { bytes = PackedStore() }
     }
 }
 
-/// What the packed collections (`PackedElements`, `PackedList`, `PackedFields`) share: lengths in
-/// LEB128, room grown a quarter at a time, and comparing bytes where they lie.
+/// What the packed collections (`PackedElements`, `PackedList`, `PackedFields`,
+/// `PackedMembers`) share: lengths in LEB128 and comparing bytes where they lie. Their
+/// bytes are a `PackedStore`.
 enum PackedBytes {
     /// Bytes a length takes in LEB128 (one below 128).
     @inline(__always)
@@ -173,9 +178,6 @@ enum PackedBytes {
         }
     }
 
-    @inline(__always)
-    private static let zeros = [UInt8](repeating: 0, count: 256)
-
     /// Writes `bytes`' length in LEB128 at `position` and the bytes after it; returns
     /// where they end.
     @discardableResult
@@ -195,52 +197,6 @@ enum PackedBytes {
             (buffer.baseAddress! + position).copyMemory(from: from, byteCount: source.count)
         }
         return position + bytes.count
-    }
-
-    /// Gives back the room of removed elements once they were most of it, as Redis
-    /// shrinks a listpack: a trimmed collection would otherwise keep its largest size.
-    static func shrinkIfSparse(_ bytes: inout [UInt8]) {
-        guard bytes.capacity > 64, bytes.count < bytes.capacity / 2 else { return }
-        shrink(&bytes, keeping: bytes.count / 4)
-    }
-
-    /// Copies `bytes` into an array with room for only `slack` more (and malloc's
-    /// rounding, which is why a few spare bytes are not worth a copy).
-    static func shrink(_ bytes: inout [UInt8], keeping slack: Int = 0) {
-        guard bytes.capacity > bytes.count + slack + 32 else { return }
-        var fresh: [UInt8] = []
-        fresh.reserveCapacity(bytes.count + slack)
-        fresh.append(contentsOf: bytes)
-        bytes = fresh
-    }
-
-    /// Makes room for `size` more bytes: a quarter more than needed, not the doubling an
-    /// insert would make. A small collection grows by one element at a time, and its
-    /// slack is most of what it wastes.
-    private static func reserve(_ bytes: inout [UInt8], adding size: Int) {
-        let needed = bytes.count + size
-        if needed > bytes.capacity { bytes.reserveCapacity(needed + needed / 4) }
-    }
-
-    /// Opens `size` bytes at `start`, moving what follows with one `memmove`, for an
-    /// element to be written there. `replaceSubrange`, or appending `repeatElement`,
-    /// stored the new bytes one at a time and spent more than the move itself; a slice
-    /// of `zeros` is appended by one copy.
-    @inline(__always)
-    static func openGap(in bytes: inout [UInt8], at start: Int, size: Int) {
-        reserve(&bytes, adding: size)
-        let moved = bytes.count - start
-        var remaining = size
-        while remaining > 0 {
-            let chunk = Swift.min(remaining, zeros.count)
-            bytes.append(contentsOf: zeros[..<chunk])
-            remaining -= chunk
-        }
-        guard moved > 0 else { return }
-        bytes.withUnsafeMutableBytes { buffer in
-            // copyMemory moves: the two ranges overlap.
-            (buffer.baseAddress! + start + size).copyMemory(from: buffer.baseAddress! + start, byteCount: moved)
-        }
     }
 
     /// Whether two byte strings are the same, compared 8 at a time in line: most

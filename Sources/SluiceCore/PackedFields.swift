@@ -1,14 +1,14 @@
-/// A small hash's fields and values in insertion order, packed into one byte array as
-/// Redis packs a small hash into a listpack: each entry is the field's length (LEB128,
-/// one byte below 128), the field's bytes, the value's length and the value's bytes.
-/// One allocation holds them all, where a field and a value of their own took two
-/// arrays, a slot, and a table in a box of its own: a hash of two short fields took
-/// about 870 bytes.
+/// A small hash's fields and values in insertion order, packed into one run of bytes
+/// (`PackedStore`) as Redis packs a small hash into a listpack: each entry is the
+/// field's length (LEB128, one byte below 128), the field's bytes, the value's length
+/// and the value's bytes. One allocation holds them all, where a field and a value of
+/// their own took two arrays, a slot, and a table in a box of its own: a hash of two
+/// short fields took about 870 bytes.
 ///
-/// One word, so a hash value stays as narrow as before; the count is walked for, which
+/// One word, the store's reference; the count is walked for, which
 /// `HashValue` does only with at most `HashValue.packLimit` entries here.
 struct PackedFields: Sendable {
-    private(set) var bytes: [UInt8] = []
+    private(set) var bytes = PackedStore()
 
     /// Where an entry lies in `bytes`.
     struct Entry {
@@ -75,7 +75,7 @@ struct PackedFields: Sendable {
     }
 
     func value(of entry: Entry) -> [UInt8] {
-        Array(bytes[entry.value])
+        bytes.array(entry.value)
     }
 
     func forEach(_ body: (_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) rethrows {
@@ -93,7 +93,7 @@ struct PackedFields: Sendable {
     mutating func append(_ field: [UInt8], _ value: [UInt8]) {
         let start = bytes.count
         let size = PackedBytes.lengthSize(field.count) + field.count + PackedBytes.lengthSize(value.count) + value.count
-        PackedBytes.openGap(in: &bytes, at: start, size: size)
+        bytes.openGap(at: start, size: size)
         bytes.withUnsafeMutableBytes { buffer in
             let valueStart = PackedBytes.write(field, lengthAt: start, in: buffer)
             PackedBytes.write(value, lengthAt: valueStart, in: buffer)
@@ -105,7 +105,7 @@ struct PackedFields: Sendable {
         let oldSize = entry.end - entry.valueStart
         let newSize = PackedBytes.lengthSize(value.count) + value.count
         if newSize > oldSize {
-            PackedBytes.openGap(in: &bytes, at: entry.end, size: newSize - oldSize)
+            bytes.openGap(at: entry.end, size: newSize - oldSize)
         } else if newSize < oldSize {
             bytes.removeSubrange(entry.end - (oldSize - newSize)..<entry.end)
         }
@@ -117,10 +117,10 @@ struct PackedFields: Sendable {
     /// Removes `entry` (found in these bytes, unchanged since).
     mutating func remove(_ entry: Entry) {
         if entry.start == 0 && entry.end == bytes.count {
-            bytes = []
+            bytes = PackedStore()
             return
         }
         bytes.removeSubrange(entry.start..<entry.end)
-        PackedBytes.shrinkIfSparse(&bytes)
+        bytes.shrinkIfSparse()
     }
 }

@@ -1,14 +1,19 @@
-/// A small list's elements in order, packed into one byte array as Redis packs a small
-/// list into a listpack: each element is its length (LEB128, one byte below 128), its
-/// bytes, and its length again with the bytes in reverse order, so the elements can be
-/// walked from either end. One allocation holds them all, where an element of its own
-/// costs a slot in a ring plus an allocation (48 bytes for a 17-byte timestamp).
+/// A small list's elements in order, packed into one run of bytes (`PackedStore`) as
+/// Redis packs a small list into a listpack: each element is its length (LEB128, one
+/// byte below 128), its bytes, and its length again with the bytes in reverse order, so
+/// the elements can be walked from either end. One allocation holds them all, where an
+/// element of its own costs a slot in a ring plus an allocation (48 bytes for a 17-byte
+/// timestamp).
 ///
 /// Finding a position walks from the nearer end: `ListValue` keeps at most
 /// `ListValue.packLimit` elements here, where a walk costs little.
 struct PackedList: Sendable {
-    private(set) var bytes: [UInt8] = []
-    private(set) var count = 0
+    private(set) var bytes = PackedStore()
+    /// Kept in the store's header (`PackedStore.elements`), so that this is one word.
+    private(set) var count: Int {
+        get { bytes.elements }
+        set { bytes.elements = newValue }
+    }
 
     /// Where an element lies in `bytes`: the whole entry and its own bytes.
     struct Span {
@@ -78,10 +83,9 @@ struct PackedList: Sendable {
         copy(span(at: position).payload)
     }
 
-    /// The bytes in `range` as an array of their own. (`unsafeUninitializedCapacity`
-    /// looked the array's type up at run time and cost more than copying the slice.)
+    /// The bytes in `range` as an array of their own.
     private func copy(_ range: Range<Int>) -> [UInt8] {
-        Array(bytes[range])
+        bytes.array(range)
     }
 
     /// Removes and returns the first element (the list must not be empty): one walk
@@ -127,7 +131,7 @@ struct PackedList: Sendable {
         let start = position == count ? bytes.count : span(at: position).start
         let lengthSize = PackedBytes.lengthSize(element.count)
         let size = 2 * lengthSize + element.count
-        PackedBytes.openGap(in: &bytes, at: start, size: size)
+        bytes.openGap(at: start, size: size)
         bytes.withUnsafeMutableBytes { buffer in
             var length = element.count
             for index in 0..<lengthSize {
@@ -163,7 +167,7 @@ struct PackedList: Sendable {
             bytes.removeSubrange(range)
         }
         count -= elements
-        PackedBytes.shrinkIfSparse(&bytes)
+        bytes.shrinkIfSparse()
     }
 
     /// Whether `count` and the bytes agree: a walk meets `count` elements and ends at
@@ -184,25 +188,24 @@ struct PackedList: Sendable {
     mutating func split(at position: Int) -> PackedList {
         let start = span(at: position).start
         var tail = PackedList()
-        tail.bytes.reserveCapacity(bytes.count - start)
-        tail.bytes.append(contentsOf: bytes[start...])
+        tail.bytes = bytes.withUnsafeBytes { PackedStore(UnsafeRawBufferPointer(rebasing: $0[start...])) }
         tail.count = count - position
         bytes.removeLast(bytes.count - start)
         count = position
-        PackedBytes.shrinkIfSparse(&bytes)
+        bytes.shrinkIfSparse()
         return tail
     }
 
     /// Appends `other`'s elements after these.
     mutating func append(contentsOf other: PackedList) {
-        bytes.append(contentsOf: other.bytes)
+        other.bytes.withUnsafeBytes { bytes.append(contentsOf: $0) }
         count += other.count
     }
 
     /// Gives back the room kept for growth: a chunk of a long list that another chunk now
     /// follows at its end grows rarely, and a quarter of slack in every chunk adds up.
     mutating func shrinkToFit() {
-        PackedBytes.shrink(&bytes)
+        bytes.shrink()
     }
 
     /// Removes up to `limit` elements for which `shouldRemove` holds, the first ones
@@ -232,7 +235,7 @@ struct PackedList: Sendable {
         bytes.removeLast(removedBytes)
         count -= removals.count
         if count == 0 { self = PackedList() }
-        PackedBytes.shrinkIfSparse(&bytes)
+        bytes.shrinkIfSparse()
         return removals.count
     }
 }

@@ -1,14 +1,19 @@
-/// A small set's members in insertion order, packed into one byte array as Redis 7.2
-/// packs a small set into a listpack: each member is its length (LEB128, one byte below
-/// 128) and its bytes. One allocation holds them all, where a member of its own took an
-/// array, a slot and an index entry, and the table a box of its own.
+/// A small set's members in insertion order, packed into one run of bytes
+/// (`PackedStore`) as Redis 7.2 packs a small set into a listpack: each member is its
+/// length (LEB128, one byte below 128) and its bytes. One allocation holds them all,
+/// where a member of its own took an array, a slot and an index entry, and the table a
+/// box of its own.
 ///
-/// The count is kept beside the bytes (`SCARD`, and the draws of `SPOP` and
+/// The count is kept with the bytes (`SCARD`, and the draws of `SPOP` and
 /// `SRANDMEMBER`, need it), and a look-up walks the members reading one length byte per
 /// step: `SetValue` keeps at most `SetValue.packLimit` members here.
 struct PackedMembers: Sendable {
-    private(set) var bytes: [UInt8] = []
-    private(set) var count = 0
+    private(set) var bytes = PackedStore()
+    /// Kept in the store's header (`PackedStore.elements`), so that this is one word.
+    private(set) var count: Int {
+        get { bytes.elements }
+        set { bytes.elements = newValue }
+    }
 
     /// Calls `body` with each member's entry (its length's first byte to its last byte)
     /// and bytes, in order, until it returns false.
@@ -86,7 +91,7 @@ struct PackedMembers: Sendable {
     /// Adds `member` after the last; it must not be here.
     mutating func append(_ member: [UInt8]) {
         let start = bytes.count
-        PackedBytes.openGap(in: &bytes, at: start, size: PackedBytes.lengthSize(member.count) + member.count)
+        bytes.openGap(at: start, size: PackedBytes.lengthSize(member.count) + member.count)
         bytes.withUnsafeMutableBytes { PackedBytes.write(member, lengthAt: start, in: $0) }
         count += 1
     }
@@ -95,7 +100,7 @@ struct PackedMembers: Sendable {
     mutating func remove(_ entry: Range<Int>) {
         count -= 1
         if count == 0 {
-            bytes = []
+            bytes = PackedStore()
             return
         }
         if entry.upperBound == bytes.count {
@@ -103,6 +108,6 @@ struct PackedMembers: Sendable {
         } else {
             bytes.removeSubrange(entry)
         }
-        PackedBytes.shrinkIfSparse(&bytes)
+        bytes.shrinkIfSparse()
     }
 }

@@ -48,7 +48,7 @@ public struct SetValue: Sendable {
     /// estimate reads it in O(1).
     public var heapBytes: Int {
         switch storage {
-        case .packed(let packed): MemoryEstimate.bytes(packed.bytes.capacity)
+        case .packed(let packed): packed.bytes.heapBytes
         case .table(let table): Self.tableBytes + table.contents.heapBytes
         }
     }

@@ -98,7 +98,7 @@ public struct SortedSet: Sendable {
     /// reads it in O(1).
     public var heapBytes: Int {
         switch storage {
-        case .packed(let packed): MemoryEstimate.bytes(packed.bytes.capacity)
+        case .packed(let packed): packed.bytes.heapBytes
         case .indexed(let box): Self.contentsBytes + box.contents.heapBytes
         }
     }
