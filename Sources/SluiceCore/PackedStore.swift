@@ -34,10 +34,10 @@ struct PackedStore: @unchecked Sendable {
 
     init() {}
 
-    /// A store of `bytes`, with room for `capacity` bytes (at least their count).
-    init(_ bytes: UnsafeRawBufferPointer, capacity: Int = 0) {
-        guard !bytes.isEmpty || capacity > 0 else { return }
-        reallocate(capacity: Swift.max(capacity, bytes.count), keeping: 0)
+    /// A store of a copy of `bytes`, with no room to spare but malloc's rounding.
+    init(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        reallocate(capacity: bytes.count, keeping: 0)
         buffer!.withUnsafeMutablePointers { header, elements in
             if let from = bytes.baseAddress { UnsafeMutableRawPointer(elements).copyMemory(from: from, byteCount: bytes.count) }
             header.pointee.count = UInt32(bytes.count)
@@ -87,11 +87,6 @@ struct PackedStore: @unchecked Sendable {
     /// The bytes in `range` as an array of their own.
     func array(_ range: Range<Int>) -> [UInt8] {
         withUnsafeBytes { [UInt8](UnsafeRawBufferPointer(rebasing: $0[range])) }
-    }
-
-    /// Room for `capacity` bytes in an object of this store's own.
-    mutating func reserveCapacity(_ capacity: Int) {
-        makeUnique(capacity: capacity)
     }
 
     /// Opens `size` bytes at `start` (within `0...count`), moving what follows with one
