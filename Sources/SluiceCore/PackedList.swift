@@ -161,11 +161,7 @@ struct PackedList: Sendable {
             self = PackedList()
             return
         }
-        if range.upperBound == bytes.count {
-            bytes.removeLast(range.count)
-        } else {
-            bytes.removeSubrange(range)
-        }
+        bytes.removeSubrange(range)
         count -= elements
         bytes.shrinkIfSparse()
     }
@@ -203,7 +199,7 @@ struct PackedList: Sendable {
     }
 
     /// Gives back the room kept for growth: a chunk of a long list that another chunk now
-    /// follows at its end grows rarely, and a quarter of slack in every chunk adds up.
+    /// follows at its end grows rarely, and an eighth of slack in every chunk adds up.
     mutating func shrinkToFit() {
         bytes.shrink()
     }

@@ -103,11 +103,7 @@ struct PackedMembers: Sendable {
             bytes = PackedStore()
             return
         }
-        if entry.upperBound == bytes.count {
-            bytes.removeLast(entry.count)
-        } else {
-            bytes.removeSubrange(entry)
-        }
+        bytes.removeSubrange(entry)
         bytes.shrinkIfSparse()
     }
 }

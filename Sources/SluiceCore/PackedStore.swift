@@ -119,6 +119,7 @@ struct PackedStore: @unchecked Sendable {
         withUnsafeMutableBytes { $0.baseAddress!.advanced(by: start).copyMemory(from: from, byteCount: bytes.count) }
     }
 
+    /// Removes the bytes in `range`; at the end, nothing is moved.
     mutating func removeSubrange(_ range: Range<Int>) {
         let count = self.count
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "PackedStore range out of range")
