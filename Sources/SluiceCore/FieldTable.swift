@@ -79,6 +79,11 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     var slotCount: Int { slots.count }
 
     subscript(field: [UInt8]) -> Payload? {
+        field.withUnsafeBytes { self[$0] }
+    }
+
+    /// The payload of `field` read where it lies (a command's argument), nil when absent.
+    subscript(field: UnsafeRawBufferPointer) -> Payload? {
         guard let position = position(of: field, hash: Self.hash(field)) else { return nil }
         return slots[position]?.payload
     }
@@ -126,16 +131,18 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
 
     /// Where `field` is, by the index or by scanning.
     private func position(of field: [UInt8], hash: UInt32) -> Int? {
-        field.withUnsafeBytes { field in
-            if indexed {
-                return index.find(hash) { slots[$0]!.field.equals(field) }
-            }
-            // Each part read where it lies: binding the slot would copy its strings.
-            for position in slots.indices where slots[position]?.hash == hash {
-                if slots[position]!.field.equals(field) { return position }
-            }
-            return nil
+        field.withUnsafeBytes { position(of: $0, hash: hash) }
+    }
+
+    private func position(of field: UnsafeRawBufferPointer, hash: UInt32) -> Int? {
+        if indexed {
+            return index.find(hash) { slots[$0]!.field.equals(field) }
         }
+        // Each part read where it lies: binding the slot would copy its strings.
+        for position in slots.indices where slots[position]?.hash == hash {
+            if slots[position]!.field.equals(field) { return position }
+        }
+        return nil
     }
 
     /// Sets `field`'s payload; returns true when the field is new.
@@ -302,8 +309,12 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     /// cannot make the index's probes long.
     @inline(__always)
     static func hash(_ field: [UInt8]) -> UInt32 {
+        field.withUnsafeBytes(hash)
+    }
+
+    static func hash(_ field: UnsafeRawBufferPointer) -> UInt32 {
         var hasher = Hasher()
-        field.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(bytes: field)
         return UInt32(truncatingIfNeeded: hasher.finalize())
     }
 

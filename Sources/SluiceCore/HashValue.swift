@@ -61,6 +61,12 @@ public struct HashValue: Sendable {
 
     /// A field's value; a packed hash's is copied out of its array.
     public subscript(field: [UInt8]) -> [UInt8]? {
+        field.withUnsafeBytes { self[$0] }
+    }
+
+    /// A field's value, the field read where it lies (a command's argument, not copied
+    /// into an array for the look-up).
+    public subscript(field: UnsafeRawBufferPointer) -> [UInt8]? {
         switch storage {
         case .packed(let packed): packed.find(field).map(packed.value(of:))
         case .table(let table): table.contents[field]?.array

@@ -38,24 +38,26 @@ struct PackedMembers: Sendable {
     /// Where `member`'s entry lies, nil when it is not here. A loop of its own over raw
     /// loads: through `walk` a step cost about 60 instructions (callgrind, `SREM`).
     func find(_ member: [UInt8]) -> Range<Int>? {
-        member.withUnsafeBytes { wanted in
-            bytes.withUnsafeBytes { buffer -> Range<Int>? in
-                guard let base = buffer.baseAddress else { return nil }
-                var offset = 0
-                while offset < buffer.count {
-                    var start = offset + 1
-                    var length = Int(base.load(fromByteOffset: offset, as: UInt8.self))
-                    if length >= 0x80 {
-                        start = offset
-                        length = PackedBytes.readLength(buffer, at: &start)
-                    }
-                    if length == wanted.count, PackedBytes.same(UnsafeRawBufferPointer(start: base + start, count: length), wanted) {
-                        return offset..<start + length
-                    }
-                    offset = start + length
+        member.withUnsafeBytes(find)
+    }
+
+    func find(_ wanted: UnsafeRawBufferPointer) -> Range<Int>? {
+        bytes.withUnsafeBytes { buffer -> Range<Int>? in
+            guard let base = buffer.baseAddress else { return nil }
+            var offset = 0
+            while offset < buffer.count {
+                var start = offset + 1
+                var length = Int(base.load(fromByteOffset: offset, as: UInt8.self))
+                if length >= 0x80 {
+                    start = offset
+                    length = PackedBytes.readLength(buffer, at: &start)
                 }
-                return nil
+                if length == wanted.count, PackedBytes.same(UnsafeRawBufferPointer(start: base + start, count: length), wanted) {
+                    return offset..<start + length
+                }
+                offset = start + length
             }
+            return nil
         }
     }
 

@@ -54,6 +54,11 @@ public struct SetValue: Sendable {
     }
 
     public func contains(_ member: [UInt8]) -> Bool {
+        member.withUnsafeBytes(contains)
+    }
+
+    /// `contains` for a member read where it lies (a command's argument).
+    public func contains(_ member: UnsafeRawBufferPointer) -> Bool {
         switch storage {
         case .packed(let packed): packed.find(member) != nil
         case .table(let table): table.contents[member] != nil

@@ -81,6 +81,14 @@ struct Arguments {
         return self[position]
     }
 
+    /// The next argument where it lies, for a key or member that is looked up or copied
+    /// into a collection: an array per argument cost more than most commands' own work.
+    mutating func nextWord() throws(CommandError) -> ArgumentWord {
+        guard position < count else { throw .syntax }
+        defer { position += 1 }
+        return ArgumentWord(commands: commands, index: base + position)
+    }
+
     /// The next argument as text (for option names and other ASCII words).
     mutating func nextString() throws(CommandError) -> String {
         String(decoding: try next(), as: UTF8.self)
@@ -144,6 +152,32 @@ struct Arguments {
     func finish() throws(CommandError) {
         if position < count { throw .syntax }
     }
+}
+
+/// A key or member as commands hold it: an array, or an argument read in place.
+protocol KeyBytes {
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
+}
+
+extension Array: KeyBytes where Element == UInt8 {
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeBytes(body)
+    }
+}
+
+/// One argument of a command, read in place in the read burst's storage (`Arguments.nextWord`).
+struct ArgumentWord: KeyBytes {
+    fileprivate let commands: RESPCommands
+    fileprivate let index: Int
+
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        commands.withWord(index, body)
+    }
+
+    /// A copy, for a caller that keeps it.
+    var array: [UInt8] { commands.word(index) }
 }
 
 /// A word with ASCII letters upper-cased, as Redis compares option names

@@ -172,6 +172,11 @@ struct BlockingState {
         readyKeys.append(key)
     }
 
+    /// `signal` for a key read in place: copied only while some client waits.
+    mutating func signal(_ key: ArgumentWord) {
+        if !waiting.isEmpty { signal(key.array) }
+    }
+
     /// The ready keys in push order, forgetting them.
     mutating func takeReadyKeys() -> [Key] {
         defer {

@@ -5,6 +5,25 @@ private let wrongType = "-WRONGTYPE Operation against a key holding the wrong ki
 
 @Suite("Hash commands")
 struct HashCommandTests {
+    @Test("in one pipelined burst, each command reads its own key and fields where they lie")
+    func pipelinedReads() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let replies = try pipelined(c, [
+                ["HSET", "h1", "a", "1", "b", "22"], ["HSET", "h2", "a", "333"],
+                ["HGET", "h1", "b"], ["HGET", "h2", "a"], ["HGET", "h2", "b"], ["HMGET", "h2", "b", "a"],
+                ["HEXISTS", "h1", "a"], ["HEXISTS", "h2", "b"], ["HSTRLEN", "h2", "a"], ["HLEN", "h1"],
+                ["SET", "s", "x"], ["HGET", "s", "a"], ["HGETALL", "h2"],
+            ])
+            #expect(replies == [
+                ":2\r\n", ":1\r\n",
+                "$2\r\n22\r\n", "$3\r\n333\r\n", "$-1\r\n", "*2\r\n$-1\r\n$3\r\n333\r\n",
+                ":1\r\n", ":0\r\n", ":3\r\n", ":2\r\n",
+                "+OK\r\n", wrongType, "*2\r\n$1\r\na\r\n$3\r\n333\r\n",
+            ])
+        }
+    }
+
     @Test("HSET counts new fields, HGET reads them back, a missing field or key is a null bulk")
     func setAndGet() async throws {
         try await withServer { server in

@@ -5,6 +5,18 @@ private let wrongTypeReply = "-WRONGTYPE Operation against a key holding the wro
 
 @Suite("List commands")
 struct ListCommandTests {
+    @Test("in one pipelined burst, each command reads its own key where it lies")
+    func pipelinedReads() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let replies = try pipelined(c, [
+                ["RPUSH", "l1", "a", "b"], ["LPUSH", "l2", "c"], ["LRANGE", "l1", "0", "-1"], ["LLEN", "l2"],
+                ["RPOP", "l1"], ["LINDEX", "l2", "0"], ["LRANGE", "l1", "0", "-1"],
+            ])
+            #expect(replies == [":2\r\n", ":1\r\n", "*2\r\n$1\r\na\r\n$1\r\nb\r\n", ":1\r\n", "$1\r\nb\r\n", "$1\r\nc\r\n", "*1\r\n$1\r\na\r\n"])
+        }
+    }
+
     @Test("LPUSH prepends and RPUSH appends, each replying with the new length")
     func pushes() async throws {
         try await withServer { server in

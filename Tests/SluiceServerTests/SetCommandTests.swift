@@ -14,6 +14,19 @@ private func members(_ reply: RESPValue) -> [String] {
 
 @Suite("Set commands")
 struct SetCommandTests {
+    @Test("in one pipelined burst, each command reads its own key and members where they lie")
+    func pipelinedReads() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let replies = try pipelined(c, [
+                ["SADD", "s1", "x", "y"], ["SADD", "s2", "z"],
+                ["SISMEMBER", "s1", "y"], ["SISMEMBER", "s2", "y"], ["SMISMEMBER", "s2", "x", "z"],
+                ["SCARD", "s1"], ["SREM", "s1", "x"], ["SMEMBERS", "s1"],
+            ])
+            #expect(replies == [":2\r\n", ":1\r\n", ":1\r\n", ":0\r\n", "*2\r\n:0\r\n:1\r\n", ":2\r\n", ":1\r\n", "*1\r\n$1\r\ny\r\n"])
+        }
+    }
+
     @Test("SPOP with a count removes exactly the members it returns, all distinct")
     func popWithCount() async throws {
         try await withServer { server in

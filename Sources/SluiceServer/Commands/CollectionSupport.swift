@@ -38,22 +38,27 @@ extension SetValue: KeyspaceCollection {
 
 extension ShardedKeyspace {
     /// The collection under `key`, nil when absent; `WRONGTYPE` for any other kind of value.
-    mutating func collection<C: KeyspaceCollection>(_ key: Key, _ kind: C.Type, now: Instant) throws(CommandError) -> C? {
-        guard let value = value(key, now: now) else { return nil }
+    mutating func collection<K: KeyBytes, C: KeyspaceCollection>(_ key: K, _ kind: C.Type, now: Instant) throws(CommandError) -> C? {
+        guard let value = key.withBytes({ value($0, now: now) }) else { return nil }
         guard let collection = C.extract(value) else { throw .wrongType }
         return collection
     }
+
+    mutating func noteWrite(_ key: ArgumentWord) {
+        key.withBytes { noteWrite($0) }
+    }
+
 
     /// Looks `key` up once and lets `body` change its collection in place, keeping the
     /// deadline. An absent key starts as an empty collection with `create`; without it
     /// `body` is not called and the result is nil. A collection left empty deletes the
     /// key, as in Redis. What `body` changed before throwing stays changed (Redis too
     /// keeps a command's earlier elements).
-    mutating func modifyCollection<C: KeyspaceCollection, R>(
-        _ key: Key, _ kind: C.Type, now: Instant, create: Bool, _ body: (inout C) throws(CommandError) -> R
+    mutating func modifyCollection<K: KeyBytes, C: KeyspaceCollection, R>(
+        _ key: K, _ kind: C.Type, now: Instant, create: Bool, _ body: (inout C) throws(CommandError) -> R
     ) throws(CommandError) -> R? {
         var outcome: Result<R?, CommandError> = .success(nil)
-        withEntry(key, now: now) { value, _ in
+        key.withBytes { key in withEntry(key, now: now) { value, _ in
             var collection: C
             if value != nil {
                 guard let existing = C.extract(value!) else {
@@ -73,7 +78,7 @@ extension ShardedKeyspace {
                 outcome = .failure(error)
             }
             value = collection.isEmpty ? nil : collection.asValue
-        }
+        } }
         return try outcome.get()
     }
 }

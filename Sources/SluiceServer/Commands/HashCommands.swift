@@ -17,7 +17,7 @@ enum HashCommands {
         CommandSpec("hsetnx", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Sets the value of a field in a hash only when the field doesn't exist.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let field = try invocation.arguments.next()
             let value = try invocation.arguments.next()
             let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash in
@@ -27,29 +27,33 @@ enum HashCommands {
         },
         CommandSpec("hget", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the value of a field in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            let field = try invocation.arguments.next()
-            return try hash(key, &invocation, &state)?[field].map(RESPValue.bulkString) ?? .null
+            let key = try invocation.arguments.nextWord()
+            let field = try invocation.arguments.nextWord()
+            let hash = try hash(key, &invocation, &state)
+            return field.withBytes { hash?[$0] }.map(RESPValue.bulkString) ?? .null
         },
         CommandSpec("hmget", arity: -3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the values of all fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let hash = try hash(key, &invocation, &state)
-            return .array(invocation.arguments.rest().map { field in hash?[field].map(RESPValue.bulkString) ?? .null })
+            let arguments = invocation.arguments
+            return .array((arguments.position..<arguments.count).map { field in
+                arguments.withWord(field) { hash?[$0] }.map(RESPValue.bulkString) ?? .null
+            })
         },
         CommandSpec("hgetall", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns all fields and values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .listing(.hashPairs(try hash(key, &invocation, &state) ?? HashValue()))
         },
         CommandSpec("hkeys", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns all fields in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .listing(.hashFields(try hash(key, &invocation, &state) ?? HashValue()))
         },
         CommandSpec("hvals", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns all values in a hash.", since: "2.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .listing(.hashValues(try hash(key, &invocation, &state) ?? HashValue()))
         },
         CommandSpec("hscan", arity: -3, flags: ["readonly"], keys: (1, 1, 1), group: "hash",
@@ -66,24 +70,26 @@ enum HashCommands {
         },
         CommandSpec("hlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the number of fields in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .integer(Int64(try hash(key, &invocation, &state)?.count ?? 0))
         },
         CommandSpec("hstrlen", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Returns the length of the value of a field.", since: "3.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            let field = try invocation.arguments.next()
-            return .integer(Int64(try hash(key, &invocation, &state)?[field]?.count ?? 0))
+            let key = try invocation.arguments.nextWord()
+            let field = try invocation.arguments.nextWord()
+            let hash = try hash(key, &invocation, &state)
+            return .integer(Int64(field.withBytes { hash?[$0] }?.count ?? 0))
         },
         CommandSpec("hexists", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Determines whether a field exists in a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            let field = try invocation.arguments.next()
-            return .integer(try hash(key, &invocation, &state)?[field] != nil ? 1 : 0)
+            let key = try invocation.arguments.nextWord()
+            let field = try invocation.arguments.nextWord()
+            let hash = try hash(key, &invocation, &state)
+            return .integer(field.withBytes { hash?[$0] } != nil ? 1 : 0)
         },
         CommandSpec("hdel", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Deletes one or more fields and their values from a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let fields = invocation.arguments.rest()
             let removed = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: false) { hash in
                 fields.reduce(0) { count, field in hash.remove(field) ? count + 1 : count }
@@ -93,7 +99,7 @@ enum HashCommands {
         CommandSpec("hincrby", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Increments the integer value of a field in a hash by a number.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let field = try invocation.arguments.next()
             let increment = try invocation.arguments.nextInteger()
             let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
@@ -118,7 +124,7 @@ enum HashCommands {
         CommandSpec("hincrbyfloat", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Increments the floating point value of a field by a number.",
                     since: "2.6.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let field = try invocation.arguments.next()
             guard let increment = parseLongDouble(try invocation.arguments.next()) else { throw .notFloat }
             guard increment.isFinite else { throw .err("value is NaN or Infinity") }
@@ -144,7 +150,7 @@ enum HashCommands {
     /// HSET / HMSET key field value [field value ...]; returns how many fields are new.
     private static func setFields(_ invocation: inout Invocation, _ state: inout DatabaseState, command: String) throws(CommandError) -> Int {
         guard invocation.arguments.count % 2 == 0 else { throw CommandError(.wrongArity(command: command)) }
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         // The pairs are taken one by one, not as an array of them: one allocation less.
         let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
             var added = 0
@@ -158,7 +164,7 @@ enum HashCommands {
         return added ?? 0
     }
 
-    private static func hash(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> HashValue? {
+    private static func hash(_ key: ArgumentWord, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> HashValue? {
         try state.keyspace.collection(key, HashValue.self, now: invocation.now)
     }
 }

@@ -33,12 +33,12 @@ enum ListCommands {
         },
         CommandSpec("llen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "list",
                     summary: "Returns the length of a list.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .integer(Int64(try state.keyspace.list(key, now: invocation.now)?.count ?? 0))
         },
         CommandSpec("lrange", arity: 4, flags: ["readonly"], keys: (1, 1, 1), group: "list",
                     summary: "Returns a range of elements from a list.") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let start = try invocation.arguments.nextInteger()
             let stop = try invocation.arguments.nextInteger()
             guard let list = try state.keyspace.list(key, now: invocation.now),
@@ -47,7 +47,7 @@ enum ListCommands {
         },
         CommandSpec("lindex", arity: 3, flags: ["readonly"], keys: (1, 1, 1), group: "list",
                     summary: "Returns an element from a list by its index.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             // As in Redis, the key's type is checked before the index.
             let word = try invocation.arguments.next()
             guard let list = try state.keyspace.list(key, now: invocation.now) else { return .null }
@@ -57,7 +57,7 @@ enum ListCommands {
         },
         CommandSpec("lset", arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "list",
                     summary: "Sets the value of an element in a list by its index.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let word = try invocation.arguments.next()
             let element = try invocation.arguments.next()
             try state.keyspace.withList(key, now: invocation.now) { list throws(CommandError) in
@@ -73,7 +73,7 @@ enum ListCommands {
         },
         CommandSpec("linsert", arity: 5, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "list",
                     summary: "Inserts an element before or after another element in a list.", since: "2.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let after: Bool
             switch try invocation.arguments.nextKeyword() {
             case "BEFORE": after = false
@@ -95,7 +95,7 @@ enum ListCommands {
                     summary: "Returns the index of matching elements in a list.", since: "6.0.6", handler: lpos),
         CommandSpec("lrem", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "list",
                     summary: "Removes elements from a list. Deletes the list if the last element was removed.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let count = try invocation.arguments.nextInteger()
             let element = try invocation.arguments.next()
             // 0 removes every match; a negative count removes matches from the tail.
@@ -106,7 +106,7 @@ enum ListCommands {
         },
         CommandSpec("ltrim", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "list",
                     summary: "Removes elements from both ends of a list. Deletes the list if all elements were trimmed.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let start = try invocation.arguments.nextInteger()
             let stop = try invocation.arguments.nextInteger()
             let existed = try state.keyspace.withList(key, now: invocation.now) { list -> Bool in
@@ -189,7 +189,7 @@ enum ListCommands {
 
     /// LPUSH/RPUSH/LPUSHX/RPUSHX: the list's length afterwards (0 when X found no list).
     private static func push(_ invocation: inout Invocation, _ state: inout DatabaseState, end: ListEnd, onlyExisting: Bool) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         let elements = invocation.arguments.rest()
         let length = try state.keyspace.withList(key, now: invocation.now) { list in
             if onlyExisting && list.isEmpty { return 0 }
@@ -208,7 +208,7 @@ enum ListCommands {
         guard invocation.arguments.count <= 3 else {
             throw CommandError(.wrongArity(command: end == .left ? "lpop" : "rpop"))
         }
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         guard !invocation.arguments.isEmpty else {
             return try state.popList(key, end: end, now: invocation.now).map(RESPValue.bulkString) ?? .null
         }
@@ -275,7 +275,7 @@ enum ListCommands {
     /// rank-th match (negative ranks count matches from the tail), or with COUNT an
     /// array of up to `count` positions (0: all); MAXLEN bounds the elements compared.
     private static func lpos(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         let element = try invocation.arguments.next()
         var rank: Int64 = 1
         var count: Int64?
@@ -348,8 +348,8 @@ enum ListCommands {
 
 extension ShardedKeyspace {
     /// The list under `key`, nil when absent; `WRONGTYPE` for any other kind of value.
-    mutating func list(_ key: Key, now: Instant) throws(CommandError) -> ListValue? {
-        switch value(key, now: now) {
+    mutating func list<K: KeyBytes>(_ key: K, now: Instant) throws(CommandError) -> ListValue? {
+        switch key.withBytes({ value($0, now: now) }) {
         case nil: return nil
         case .list(let list)?: return list
         default: throw .wrongType
@@ -359,9 +359,9 @@ extension ShardedKeyspace {
     /// Looks `key` up once and lets `body` change its list in place: an absent key reads
     /// as an empty list, and a list left empty deletes the key. `WRONGTYPE`, without
     /// calling `body`, for any other kind of value.
-    mutating func withList<R>(_ key: Key, now: Instant, _ body: (inout ListValue) throws(CommandError) -> R) throws(CommandError) -> R {
+    mutating func withList<K: KeyBytes, R>(_ key: K, now: Instant, _ body: (inout ListValue) throws(CommandError) -> R) throws(CommandError) -> R {
         var result: Result<R, CommandError>?
-        withEntry(key, now: now) { value, _ in
+        key.withBytes { key in withEntry(key, now: now) { value, _ in
             var list: ListValue
             // Taken out of the entry so the list's storage has one owner and changes in place.
             switch value.take() {
@@ -380,14 +380,14 @@ extension ShardedKeyspace {
                 result = .failure(error)
             }
             value = list.isEmpty ? nil : .list(list)
-        }
+        } }
         return try result!.get()
     }
 }
 
 extension DatabaseState {
     /// Pops one element from an end of the list under `key`; nil when absent.
-    mutating func popList(_ key: Key, end: ListEnd, now: Instant) throws(CommandError) -> [UInt8]? {
+    mutating func popList<K: KeyBytes>(_ key: K, end: ListEnd, now: Instant) throws(CommandError) -> [UInt8]? {
         try keyspace.withList(key, now: now) { list in
             end == .left ? list.popFirst() : list.popLast()
         }

@@ -8,7 +8,7 @@ enum SetCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("sadd", arity: -3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Adds one or more members to a set.", since: "1.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let added = try state.keyspace.modifyCollection(key, SetValue.self, now: invocation.now, create: true) { set throws(CommandError) in
                 var added = 0
                 while !invocation.arguments.isEmpty {
@@ -20,7 +20,7 @@ enum SetCommands {
         },
         CommandSpec("srem", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Removes one or more members from a set.", since: "1.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let members = invocation.arguments.rest()
             let removed = try state.keyspace.modifyCollection(key, SetValue.self, now: invocation.now, create: false) { set in
                 members.reduce(0) { count, member in set.remove(member) ? count + 1 : count }
@@ -39,24 +39,28 @@ enum SetCommands {
         },
         CommandSpec("scard", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Returns the number of members in a set.", since: "1.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .integer(Int64(try set(key, &invocation, &state)?.count ?? 0))
         },
         CommandSpec("sismember", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Determines whether a member belongs to a set.", since: "1.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            let member = try invocation.arguments.next()
-            return .integer(try set(key, &invocation, &state)?.contains(member) == true ? 1 : 0)
+            let key = try invocation.arguments.nextWord()
+            let member = try invocation.arguments.nextWord()
+            let set = try set(key, &invocation, &state)
+            return .integer(member.withBytes { set?.contains($0) } == true ? 1 : 0)
         },
         CommandSpec("smismember", arity: -3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Determines whether multiple members belong to a set.", since: "6.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let set = try set(key, &invocation, &state)
-            return .array(invocation.arguments.rest().map { .integer(set?.contains($0) == true ? 1 : 0) })
+            let arguments = invocation.arguments
+            return .array((arguments.position..<arguments.count).map { member in
+                .integer(arguments.withWord(member) { set?.contains($0) } == true ? 1 : 0)
+            })
         },
         CommandSpec("smembers", arity: 2, flags: ["readonly"], keys: (1, 1, 1), group: "set",
                     summary: "Returns all members of a set.", since: "1.0.0") { (invocation: inout Invocation, state: inout DatabaseState) throws(CommandError) -> Reply in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .listing(.setMembers(try set(key, &invocation, &state) ?? SetValue()))
         },
         CommandSpec("spop", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "set",
@@ -78,7 +82,7 @@ enum SetCommands {
     /// set does not bound the reply) picks at most; the reply is built whole in memory.
     static let maximumRepeatedPicks: Int64 = 10_000_000
 
-    private static func set(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> SetValue? {
+    private static func set<K: KeyBytes>(_ key: K, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> SetValue? {
         try state.keyspace.collection(key, SetValue.self, now: invocation.now)
     }
 
@@ -87,7 +91,7 @@ enum SetCommands {
     private static func sets(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> [SetValue?] {
         var sets: [SetValue?] = []
         while !invocation.arguments.isEmpty {
-            sets.append(try set(try invocation.arguments.next(), &invocation, &state))
+            sets.append(try set(try invocation.arguments.nextWord(), &invocation, &state))
         }
         return sets
     }
@@ -97,7 +101,7 @@ enum SetCommands {
     /// SPOP key [count]: one member (null when absent), or with a count a set of up to
     /// that many, all of them (and the key) when the count reaches the set's size.
     private static func pop(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         // A copy, put back after: the closures below change the keyspace, also in `state`.
         var generator = state.random
         defer { state.random = generator }
@@ -130,7 +134,7 @@ enum SetCommands {
     /// to that many distinct members; with a negative count exactly its magnitude, which
     /// may repeat.
     private static func randomMembers(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         var generator = state.random
         defer { state.random = generator }
         guard !invocation.arguments.isEmpty else {

@@ -16,7 +16,7 @@ enum SortedSetCommands {
                     since: "1.2.0", handler: add),
         CommandSpec("zincrby", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Increments the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             guard let increment = try invocation.arguments.nextParsed(parseScore) else { throw .notFloat }
             let member = try invocation.arguments.next()
             let score = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: true) { set throws(CommandError) in
@@ -42,19 +42,19 @@ enum SortedSetCommands {
         },
         CommandSpec("zcard", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns the number of members in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             return .integer(Int64(try sortedSet(key, &invocation, &state)?.count ?? 0))
         },
         CommandSpec("zscore", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let member = try invocation.arguments.next()
             return try sortedSet(key, &invocation, &state)?.score(of: member).map(RESPValue.double) ?? .null
         },
         CommandSpec("zcount", arity: 4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns the count of members in a sorted set that have scores within a range.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let (minimum, maximum) = try scoreRange(try invocation.arguments.next(), try invocation.arguments.next())
             let set = try sortedSet(key, &invocation, &state)
             return .integer(Int64(set?.ranks(from: minimum, to: maximum).count ?? 0))
@@ -90,7 +90,7 @@ enum SortedSetCommands {
         },
         CommandSpec("zrem", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Removes one or more members from a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let members = invocation.arguments.rest()
             let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
                 members.reduce(0) { count, member in set.remove(member) ? count + 1 : count }
@@ -99,7 +99,7 @@ enum SortedSetCommands {
         },
         CommandSpec("zremrangebyscore", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Removes members in a sorted set within a range of scores.", since: "1.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let (minimum, maximum) = try scoreRange(try invocation.arguments.next(), try invocation.arguments.next())
             let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
                 set.removeRanks(set.ranks(from: minimum, to: maximum))
@@ -108,7 +108,7 @@ enum SortedSetCommands {
         },
         CommandSpec("zremrangebyrank", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Removes members in a sorted set within a range of indexes.", since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             let start = try invocation.arguments.nextInteger()
             let stop = try invocation.arguments.nextInteger()
             let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
@@ -128,7 +128,7 @@ enum SortedSetCommands {
         },
     ]
 
-    private static func sortedSet(_ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> SortedSet? {
+    private static func sortedSet<K: KeyBytes>(_ key: K, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> SortedSet? {
         try state.keyspace.collection(key, SortedSet.self, now: invocation.now)
     }
 
@@ -138,7 +138,7 @@ enum SortedSetCommands {
 
     /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
     private static func add(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         var nx = false, xx = false, gt = false, lt = false, ch = false, incr = false
         while let option = invocation.arguments.peekOption(), addOptions.contains(option) {
             _ = try invocation.arguments.next()
@@ -213,7 +213,7 @@ enum SortedSetCommands {
     private static func range(
         _ invocation: inout Invocation, _ state: inout DatabaseState, by fixedKind: RangeKind?, reverse fixedReverse: Bool?
     ) throws(CommandError) -> Reply {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         var start = try invocation.arguments.next()
         var stop = try invocation.arguments.next()
         var kind = fixedKind
@@ -306,7 +306,7 @@ enum SortedSetCommands {
     /// first. Without a count a flat `[member, score]`; with one, in RESP3 an array of
     /// pairs, as ZRANGE WITHSCORES replies; empty when the key is missing.
     private static func pop(_ invocation: inout Invocation, _ state: inout DatabaseState, highest: Bool) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         var count: Int64 = 1
         let counted = !invocation.arguments.isEmpty
         if counted {
@@ -330,7 +330,7 @@ enum SortedSetCommands {
 
     /// ZRANK / ZREVRANK key member [WITHSCORE]
     private static func rank(_ invocation: inout Invocation, _ state: inout DatabaseState, reverse: Bool) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextWord()
         let member = try invocation.arguments.next()
         var withScore = false
         if !invocation.arguments.isEmpty {
