@@ -148,13 +148,24 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     /// Sets `field`'s payload; returns true when the field is new.
     @discardableResult
     mutating func set(_ field: [UInt8], _ payload: Payload) -> Bool {
+        // A new field keeps the array itself when too long to sit in place.
+        field.withUnsafeBytes { set($0, payload) { _ in Field(field) } }
+    }
+
+    /// `set` for a field read where it lies (a command's argument).
+    @discardableResult
+    mutating func set(_ field: UnsafeRawBufferPointer, _ payload: Payload) -> Bool {
+        set(field, payload, Field.init)
+    }
+
+    private mutating func set(_ field: UnsafeRawBufferPointer, _ payload: Payload, _ makeField: (UnsafeRawBufferPointer) -> Field) -> Bool {
         let hash = Self.hash(field)
         if let position = position(of: field, hash: hash) {
             let replaced = Self.replacePayload(of: &slots[position], with: payload)
             heapBytes += payload.payloadHeapBytes - replaced
             return false
         }
-        append(Field(field), hash, payload)
+        append(makeField(field), hash, payload)
         return true
     }
 
@@ -203,6 +214,11 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     /// Removes `field`; returns whether it was there.
     @discardableResult
     mutating func remove(_ field: [UInt8]) -> Bool {
+        field.withUnsafeBytes { remove($0) }
+    }
+
+    @discardableResult
+    mutating func remove(_ field: UnsafeRawBufferPointer) -> Bool {
         guard let position = position(of: field, hash: Self.hash(field)) else { return false }
         removeSlot(at: position)
         return true

@@ -75,7 +75,7 @@ public struct HashValue: Sendable {
 
     /// Whether `field` and `value` may be packed.
     @inline(__always)
-    private static func packs(_ field: [UInt8], _ value: [UInt8]) -> Bool {
+    private static func packs(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
         field.count <= packValueLimit && value.count <= packValueLimit
     }
 
@@ -107,6 +107,21 @@ public struct HashValue: Sendable {
     /// Sets `field` to `value`; returns true when the field is new.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
+        // In a table, a field or value too long to sit in place keeps its array.
+        field.withUnsafeBytes { rawField in
+            value.withUnsafeBytes { set(rawField, $0) { $0.set(field, SmallBytes(value)) } }
+        }
+    }
+
+    /// `set` for a field and value read where they lie (a command's arguments).
+    @discardableResult
+    public mutating func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
+        set(field, value) { $0.set(field, SmallBytes(value)) }
+    }
+
+    private mutating func set(
+        _ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, inTable: (inout FieldTable<SmallBytes, SmallBytes>) -> Bool
+    ) -> Bool {
         if Self.packs(field, value), let added = withPacked({ packed -> Bool? in
             var walked = 0
             if let entry = packed.find(field, walked: &walked) {
@@ -119,7 +134,7 @@ public struct HashValue: Sendable {
         }), let added {
             return added
         }
-        return withTable { $0.set(field, SmallBytes(value)) }
+        return withTable(inTable)
     }
 
     /// Finds `field` once and lets `body` change its value in place: nil when the field
@@ -132,11 +147,11 @@ public struct HashValue: Sendable {
             defer {
                 switch (entry, value) {
                 case (let entry?, let value?) where value.count <= Self.packValueLimit:
-                    withPacked { $0.replaceValue(of: entry, with: value) }
+                    withPacked { packed in value.withUnsafeBytes { packed.replaceValue(of: entry, with: $0) } }
                 case (let entry?, nil):
                     withPacked { $0.remove(entry) }
                 case (nil, let value?) where value.count <= Self.packValueLimit && walked < Self.packLimit:
-                    withPacked { $0.append(field, value) }
+                    withPacked { packed in field.withUnsafeBytes { field in value.withUnsafeBytes { packed.append(field, $0) } } }
                 case (_, let value?):
                     withTable { $0.set(field, SmallBytes(value)) }
                 case (nil, nil):
@@ -169,6 +184,12 @@ public struct HashValue: Sendable {
     /// Removes `field`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ field: [UInt8]) -> Bool {
+        field.withUnsafeBytes { remove($0) }
+    }
+
+    /// `remove` for a field read where it lies.
+    @discardableResult
+    public mutating func remove(_ field: UnsafeRawBufferPointer) -> Bool {
         if let removed = withPacked({ packed -> Bool in
             guard let entry = packed.find(field) else { return false }
             packed.remove(entry)

@@ -367,24 +367,35 @@ public struct ListValue: Sendable {
         insert(element, at: 0)
     }
 
+    /// `append` for an element read where it lies (a command's argument).
+    public mutating func append(_ element: UnsafeRawBufferPointer) {
+        insert(element, at: count)
+    }
+
+    public mutating func prepend(_ element: UnsafeRawBufferPointer) {
+        insert(element, at: 0)
+    }
+
     /// Inserts `element` before the one at `position` (`count` appends); at either end
     /// it moves at most one chunk's bytes.
     public mutating func insert(_ element: [UInt8], at position: Int) {
+        element.withUnsafeBytes { insert($0, at: position) }
+    }
+
+    public mutating func insert(_ element: UnsafeRawBufferPointer, at position: Int) {
         if case .packed(let packed) = storage, !packed.bytes.isEmpty, !Chunks.accepts(packed, length: element.count) {
             // Chained before the push, the full array stays whole and the element starts
             // a chunk of its own, as at any full end chunk.
             chain()
         }
-        element.withUnsafeBytes { element in
-            let grew = modify(packed: { packed in
-                packed.insert(element, at: position)
-                return Self.outgrows(packed)
-            }, chunked: { chunks in
-                chunks.insert(element, at: position)
-                return false
-            })
-            if grew { chain() }
-        }
+        let grew = modify(packed: { packed in
+            packed.insert(element, at: position)
+            return Self.outgrows(packed)
+        }, chunked: { chunks in
+            chunks.insert(element, at: position)
+            return false
+        })
+        if grew { chain() }
     }
 
     private static func outgrows(_ packed: PackedList) -> Bool {

@@ -183,6 +183,12 @@ enum PackedBytes {
     @discardableResult
     @inline(__always)
     static func write(_ bytes: [UInt8], lengthAt position: Int, in buffer: UnsafeMutableRawBufferPointer) -> Int {
+        bytes.withUnsafeBytes { write($0, lengthAt: position, in: buffer) }
+    }
+
+    @discardableResult
+    @inline(__always)
+    static func write(_ bytes: UnsafeRawBufferPointer, lengthAt position: Int, in buffer: UnsafeMutableRawBufferPointer) -> Int {
         var position = position
         var length = bytes.count
         while length >= 0x80 {
@@ -192,9 +198,8 @@ enum PackedBytes {
         }
         buffer[position] = UInt8(length)
         position += 1
-        bytes.withUnsafeBytes { source in
-            guard let from = source.baseAddress else { return }
-            (buffer.baseAddress! + position).copyMemory(from: from, byteCount: source.count)
+        if let from = bytes.baseAddress {
+            (buffer.baseAddress! + position).copyMemory(from: from, byteCount: bytes.count)
         }
         return position + bytes.count
     }

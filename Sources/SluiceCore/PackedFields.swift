@@ -97,7 +97,7 @@ struct PackedFields: Sendable {
     }
 
     /// Adds an entry after the last; `field` must not be here.
-    mutating func append(_ field: [UInt8], _ value: [UInt8]) {
+    mutating func append(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
         let start = bytes.count
         let size = PackedBytes.lengthSize(field.count) + field.count + PackedBytes.lengthSize(value.count) + value.count
         bytes.openGap(at: start, size: size)
@@ -108,7 +108,7 @@ struct PackedFields: Sendable {
     }
 
     /// Replaces the value of `entry` (found in these bytes, unchanged since), in place.
-    mutating func replaceValue(of entry: Entry, with value: [UInt8]) {
+    mutating func replaceValue(of entry: Entry, with value: UnsafeRawBufferPointer) {
         let oldSize = entry.end - entry.valueStart
         let newSize = PackedBytes.lengthSize(value.count) + value.count
         if newSize > oldSize {

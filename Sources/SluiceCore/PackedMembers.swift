@@ -91,7 +91,7 @@ struct PackedMembers: Sendable {
     }
 
     /// Adds `member` after the last; it must not be here.
-    mutating func append(_ member: [UInt8]) {
+    mutating func append(_ member: UnsafeRawBufferPointer) {
         let start = bytes.count
         bytes.openGap(at: start, size: PackedBytes.lengthSize(member.count) + member.count)
         bytes.withUnsafeMutableBytes { PackedBytes.write(member, lengthAt: start, in: $0) }

@@ -93,6 +93,17 @@ public struct SetValue: Sendable {
     /// Adds `member`; returns true when it is new.
     @discardableResult
     public mutating func insert(_ member: [UInt8]) -> Bool {
+        // In a table, a member too long to sit in place keeps its array.
+        member.withUnsafeBytes { insert($0) { $0.set(member, NoPayload()) } }
+    }
+
+    /// `insert` for a member read where it lies (a command's argument).
+    @discardableResult
+    public mutating func insert(_ member: UnsafeRawBufferPointer) -> Bool {
+        insert(member) { $0.set(member, NoPayload()) }
+    }
+
+    private mutating func insert(_ member: UnsafeRawBufferPointer, inTable: (inout FieldTable<SmallBytes, NoPayload>) -> Bool) -> Bool {
         if member.count <= Self.packValueLimit, let added = withPacked({ packed -> Bool? in
             if packed.find(member) != nil { return false }
             guard packed.count < Self.packLimit else { return nil }
@@ -101,12 +112,18 @@ public struct SetValue: Sendable {
         }), let added {
             return added
         }
-        return withTable { $0.set(member, NoPayload()) }
+        return withTable(inTable)
     }
 
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: [UInt8]) -> Bool {
+        member.withUnsafeBytes { remove($0) }
+    }
+
+    /// `remove` for a member read where it lies.
+    @discardableResult
+    public mutating func remove(_ member: UnsafeRawBufferPointer) -> Bool {
         if let removed = withPacked({ packed -> Bool in
             guard let entry = packed.find(member) else { return false }
             packed.remove(entry)

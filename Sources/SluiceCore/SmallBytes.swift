@@ -78,7 +78,9 @@ private func inlineWords<Words>(_ bytes: UnsafeRawBufferPointer, _ zero: Words) 
 /// How a `FieldTable` keeps the byte string of each slot: in place up to a size, else in
 /// an array.
 protocol SlotBytes: Sendable {
+    /// Keeps an array too long to sit in place as it is.
     init(_ bytes: [UInt8])
+    init(_ bytes: UnsafeRawBufferPointer)
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
     /// The array of bytes too long to sit in place; nil when in place.
     var heap: [UInt8]? { get }
@@ -120,12 +122,18 @@ enum MemberBytes: SlotBytes {
     static let inlineCapacity = 22
 
     init(_ bytes: [UInt8]) {
-        guard bytes.count <= Self.inlineCapacity else {
-            self = .heap(bytes)
-            return
-        }
-        let words = bytes.withUnsafeBytes { inlineWords($0, (UInt64(0), UInt64(0), UInt64(0))) }
-        self = .inline(words.0, words.1, UInt32(truncatingIfNeeded: words.2), UInt16(truncatingIfNeeded: words.2 >> 32),
+        self = bytes.count <= Self.inlineCapacity ? bytes.withUnsafeBytes(Self.packing) : .heap(bytes)
+    }
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self = bytes.count <= Self.inlineCapacity ? Self.packing(bytes) : .heap(Array(bytes))
+    }
+
+    /// `bytes`, at most `inlineCapacity` of them, in place.
+    @inline(__always)
+    private static func packing(_ bytes: UnsafeRawBufferPointer) -> MemberBytes {
+        let words = inlineWords(bytes, (UInt64(0), UInt64(0), UInt64(0)))
+        return .inline(words.0, words.1, UInt32(truncatingIfNeeded: words.2), UInt16(truncatingIfNeeded: words.2 >> 32),
                        count: UInt8(bytes.count))
     }
 

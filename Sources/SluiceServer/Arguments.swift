@@ -131,6 +131,9 @@ struct Arguments {
         return withWord(position, parse)
     }
 
+    /// The indices of the arguments not consumed yet, to read each in place with `withWord`.
+    var restIndices: Range<Int> { position..<count }
+
     /// All arguments not consumed yet.
     mutating func rest() -> [[UInt8]] {
         defer { position = count }

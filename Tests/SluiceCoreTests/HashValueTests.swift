@@ -6,6 +6,28 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 @Suite("HashValue")
 struct HashValueTests {
+    @Test("fields and values given where they lie agree with arrays: packed, then a table with long values")
+    func rawBytesAgreeWithArrays() {
+        var random = SplitMix64(seed: 11)
+        var fromArrays = HashValue()
+        var fromRaw = HashValue()
+        for step in 0..<3_000 {
+            let field = bytes("field-\(Int.random(in: 0..<300, using: &random))")
+            // Up to 40 bytes: past what a packed hash or a table slot keeps in place.
+            let value = bytes(String(repeating: "v", count: Int.random(in: 0...40, using: &random)) + "\(step)")
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                let removed = field.withUnsafeBytes { fromRaw.remove($0) }
+                #expect(removed == fromArrays.remove(field))
+            } else {
+                let added = field.withUnsafeBytes { field in value.withUnsafeBytes { fromRaw.set(field, $0) } }
+                #expect(added == fromArrays.set(field, value))
+            }
+            #expect(field.withUnsafeBytes { fromRaw[$0] } == fromArrays[field])
+        }
+        #expect(!fromRaw.isPacked)
+        #expect(fromRaw == fromArrays)
+    }
+
     @Test("fields read back in insertion order, updates keep their place")
     func insertionOrder() {
         var hash = HashValue()

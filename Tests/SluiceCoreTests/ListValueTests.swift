@@ -6,6 +6,24 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 @Suite("ListValue")
 struct ListValueTests {
+    @Test("elements given where they lie agree with arrays, packed and chained")
+    func rawBytesAgreeWithArrays() {
+        var fromArrays = ListValue()
+        var fromRaw = ListValue()
+        for index in 0..<2_000 {
+            let element = bytes(String(repeating: "e", count: index % 50) + "\(index)")
+            if index % 3 == 0 {
+                fromArrays.prepend(element)
+                element.withUnsafeBytes { fromRaw.prepend($0) }
+            } else {
+                fromArrays.append(element)
+                element.withUnsafeBytes { fromRaw.append($0) }
+            }
+        }
+        #expect(fromRaw.elements == fromArrays.elements)
+        #expect(fromRaw.count == 2_000)
+    }
+
     /// Random operations on a list and an array of arrays, compared after every step:
     /// a small universe stays packed, a large one is chained part way, the largest into
     /// eight chunks or more.

@@ -6,6 +6,28 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 @Suite("SetValue")
 struct SetValueTests {
+    @Test("members given where they lie agree with arrays: packed, then a table with long members")
+    func rawBytesAgreeWithArrays() {
+        var random = SplitMix64(seed: 12)
+        var fromArrays = SetValue()
+        var fromRaw = SetValue()
+        for _ in 0..<3_000 {
+            let number = Int.random(in: 0..<400, using: &random)
+            // Every third member is longer than a table slot keeps in place.
+            let member = bytes(number % 3 == 0 ? "a-member-long-enough-to-need-an-array-\(number)" : "m\(number)")
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                let removed = member.withUnsafeBytes { fromRaw.remove($0) }
+                #expect(removed == fromArrays.remove(member))
+            } else {
+                let added = member.withUnsafeBytes { fromRaw.insert($0) }
+                #expect(added == fromArrays.insert(member))
+            }
+            #expect(member.withUnsafeBytes { fromRaw.contains($0) } == fromArrays.contains(member))
+        }
+        #expect(!fromRaw.isPacked)
+        #expect(fromRaw == fromArrays)
+    }
+
     @Test("a set agrees with a model in members while scanned and once it builds its index")
     func agreesWithModel() {
         var random = SplitMix64(seed: 11)

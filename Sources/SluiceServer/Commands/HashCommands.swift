@@ -37,7 +37,7 @@ enum HashCommands {
             let key = try invocation.arguments.nextWord()
             let hash = try hash(key, &invocation, &state)
             let arguments = invocation.arguments
-            return .array((arguments.position..<arguments.count).map { field in
+            return .array(arguments.restIndices.map { field in
                 arguments.withWord(field) { hash?[$0] }.map(RESPValue.bulkString) ?? .null
             })
         },
@@ -90,9 +90,11 @@ enum HashCommands {
         CommandSpec("hdel", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Deletes one or more fields and their values from a hash.", since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let fields = invocation.arguments.rest()
+            let fields = invocation.arguments
             let removed = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: false) { hash in
-                fields.reduce(0) { count, field in hash.remove(field) ? count + 1 : count }
+                fields.restIndices.reduce(0) { count, field in
+                    fields.withWord(field) { hash.remove($0) } ? count + 1 : count
+                }
             }
             return .integer(Int64(removed ?? 0))
         },
@@ -155,7 +157,9 @@ enum HashCommands {
         let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
             var added = 0
             while !invocation.arguments.isEmpty {
-                if hash.set(try invocation.arguments.next(), try invocation.arguments.next()) { added += 1 }
+                let field = try invocation.arguments.nextWord()
+                let value = try invocation.arguments.nextWord()
+                if field.withBytes({ field in value.withBytes { hash.set(field, $0) } }) { added += 1 }
             }
             return added
         }

@@ -190,11 +190,11 @@ enum ListCommands {
     /// LPUSH/RPUSH/LPUSHX/RPUSHX: the list's length afterwards (0 when X found no list).
     private static func push(_ invocation: inout Invocation, _ state: inout DatabaseState, end: ListEnd, onlyExisting: Bool) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.nextWord()
-        let elements = invocation.arguments.rest()
+        let elements = invocation.arguments
         let length = try state.keyspace.withList(key, now: invocation.now) { list in
             if onlyExisting && list.isEmpty { return 0 }
-            for element in elements {
-                end == .left ? list.prepend(element) : list.append(element)
+            for element in elements.restIndices {
+                elements.withWord(element) { end == .left ? list.prepend($0) : list.append($0) }
             }
             return list.count
         }

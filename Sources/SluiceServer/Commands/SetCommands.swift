@@ -12,7 +12,7 @@ enum SetCommands {
             let added = try state.keyspace.modifyCollection(key, SetValue.self, now: invocation.now, create: true) { set throws(CommandError) in
                 var added = 0
                 while !invocation.arguments.isEmpty {
-                    if set.insert(try invocation.arguments.next()) { added += 1 }
+                    if try invocation.arguments.nextWord().withBytes({ set.insert($0) }) { added += 1 }
                 }
                 return added
             }
@@ -21,9 +21,11 @@ enum SetCommands {
         CommandSpec("srem", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "set",
                     summary: "Removes one or more members from a set.", since: "1.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let members = invocation.arguments.rest()
+            let members = invocation.arguments
             let removed = try state.keyspace.modifyCollection(key, SetValue.self, now: invocation.now, create: false) { set in
-                members.reduce(0) { count, member in set.remove(member) ? count + 1 : count }
+                members.restIndices.reduce(0) { count, member in
+                    members.withWord(member) { set.remove($0) } ? count + 1 : count
+                }
             }
             return .integer(Int64(removed ?? 0))
         },
@@ -54,7 +56,7 @@ enum SetCommands {
             let key = try invocation.arguments.nextWord()
             let set = try set(key, &invocation, &state)
             let arguments = invocation.arguments
-            return .array((arguments.position..<arguments.count).map { member in
+            return .array(arguments.restIndices.map { member in
                 .integer(arguments.withWord(member) { set?.contains($0) } == true ? 1 : 0)
             })
         },
