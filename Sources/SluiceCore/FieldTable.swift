@@ -93,6 +93,10 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
         position(of: field, hash: Self.hash(field))
     }
 
+    func position(of field: UnsafeRawBufferPointer) -> Int? {
+        position(of: field, hash: Self.hash(field))
+    }
+
     /// The payload at `position`, which holds an entry.
     func payload(at position: Int) -> Payload {
         slots[position]!.payload
@@ -118,6 +122,12 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     /// Adds `field`, which must not be in the table, sharing its array when it is too long
     /// to sit in place; returns its position.
     mutating func insert(_ field: [UInt8], _ payload: Payload) -> Int {
+        append(Field(field), Self.hash(field), payload)
+        return slots.count - 1
+    }
+
+    /// `insert` for a field read where it lies, copied into the table.
+    mutating func insert(_ field: UnsafeRawBufferPointer, _ payload: Payload) -> Int {
         append(Field(field), Self.hash(field), payload)
         return slots.count - 1
     }

@@ -49,10 +49,8 @@ struct PackedElements: Sendable {
     }
 
     /// The place of `member`, nil when absent.
-    func place(of member: [UInt8]) -> Place? {
-        member.withUnsafeBytes { wanted in
-            first { _, candidate in PackedBytes.same(candidate, wanted) }
-        }
+    func place(of member: UnsafeRawBufferPointer) -> Place? {
+        first { _, candidate in PackedBytes.same(candidate, member) }
     }
 
     /// The index of the first element for which `isAtOrAfter` holds (`count` when none).
@@ -94,17 +92,15 @@ struct PackedElements: Sendable {
 
     /// Sets `member`'s score in one walk, which finds both where the member is and where
     /// its new score goes; returns the old score, nil when the member is new.
-    mutating func set(_ member: [UInt8], score: Double) -> Double? {
+    mutating func set(_ member: UnsafeRawBufferPointer, score: Double) -> Double? {
         var found: Place?
         var insertion: Int?
-        member.withUnsafeBytes { wanted in
-            _ = walk { place, candidate in
-                if found == nil && PackedBytes.same(candidate, wanted) { found = place }
-                if insertion == nil && (score != place.score ? score < place.score : compareRaw(wanted, candidate) < 0) {
-                    insertion = place.start
-                }
-                return found != nil && insertion != nil
+        _ = walk { place, candidate in
+            if found == nil && PackedBytes.same(candidate, member) { found = place }
+            if insertion == nil && (score != place.score ? score < place.score : compareRaw(member, candidate) < 0) {
+                insertion = place.start
             }
+            return found != nil && insertion != nil
         }
         var start = insertion ?? bytes.count
         if let found {
@@ -118,7 +114,7 @@ struct PackedElements: Sendable {
     }
 
     /// Writes a new element at byte `start`, in place: no array of its encoding in between.
-    private mutating func insert(_ member: [UInt8], score: Double, at start: Int) {
+    private mutating func insert(_ member: UnsafeRawBufferPointer, score: Double, at start: Int) {
         let size = 8 + PackedBytes.lengthSize(member.count) + member.count
         bytes.openGap(at: start, size: size)
         bytes.withUnsafeMutableBytes { buffer in

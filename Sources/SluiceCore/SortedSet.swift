@@ -116,6 +116,12 @@ public struct SortedSet: Sendable {
     }
 
     public func score(of member: [UInt8]) -> Double? {
+        member.withUnsafeBytes { score(of: $0) }
+    }
+
+    /// `score(of:)` for a member read where it lies (a command's argument); so are the
+    /// other raw-byte forms below.
+    public func score(of member: UnsafeRawBufferPointer) -> Double? {
         switch storage {
         case .packed(let packed): packed.place(of: member)?.score
         case .indexed(let box): box.contents.score(of: member)
@@ -124,6 +130,10 @@ public struct SortedSet: Sendable {
 
     /// The 0-based position of `member` in ascending order, or nil when absent.
     public func rank(of member: [UInt8]) -> Int? {
+        member.withUnsafeBytes { rank(of: $0) }
+    }
+
+    public func rank(of member: UnsafeRawBufferPointer) -> Int? {
         switch storage {
         case .packed(let packed): packed.place(of: member)?.index
         case .indexed(let box): box.contents.rank(of: member)
@@ -203,11 +213,21 @@ public struct SortedSet: Sendable {
         replaceScore(of: member, with: score) == nil
     }
 
+    @discardableResult
+    public mutating func set(_ member: UnsafeRawBufferPointer, score: Double) -> Bool {
+        replaceScore(of: member, with: score) == nil
+    }
+
     /// Sets `member`'s score and returns the one it had, nil when it is new: a plain
     /// `ZADD` learns both in one look-up. A score of -0 is kept as 0, which is what
     /// Redis reads back.
     @discardableResult
     public mutating func replaceScore(of member: [UInt8], with score: Double) -> Double? {
+        member.withUnsafeBytes { replaceScore(of: $0, with: score) }
+    }
+
+    @discardableResult
+    public mutating func replaceScore(of member: UnsafeRawBufferPointer, with score: Double) -> Double? {
         let score = score == 0 ? 0 : score
         let old = modify(packed: { $0.set(member, score: score) }, indexed: { $0.set(member, score: score) })
         if old == nil, case .packed(let packed) = storage, packed.count > Self.scanLimit {
@@ -219,6 +239,11 @@ public struct SortedSet: Sendable {
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: [UInt8]) -> Bool {
+        member.withUnsafeBytes { remove($0) }
+    }
+
+    @discardableResult
+    public mutating func remove(_ member: UnsafeRawBufferPointer) -> Bool {
         modify(packed: { packed in
             guard let place = packed.place(of: member) else { return false }
             packed.remove(place)
@@ -331,35 +356,33 @@ extension SortedSet {
             rebuildSizes()
         }
 
-        func score(of member: [UInt8]) -> Double? {
+        func score(of member: UnsafeRawBufferPointer) -> Double? {
             members.position(of: member).map { members.payload(at: $0) }
         }
 
         // MARK: Changing
 
         /// Sets `member`'s score; returns the old score, nil when the member is new.
-        mutating func set(_ member: [UInt8], score: Double) -> Double? {
+        mutating func set(_ member: UnsafeRawBufferPointer, score: Double) -> Double? {
             guard let position = members.position(of: member) else {
                 let position = members.insert(member, score)
-                member.withUnsafeBytes { insertInOrder(Entry(score: score, position: position), member: $0) }
+                insertInOrder(Entry(score: score, position: position), member: member)
                 return nil
             }
             let old = members.payload(at: position)
             if old == score { return old }
-            member.withUnsafeBytes { member in
-                removeFromOrder(score: old, member: member)
-                insertInOrder(Entry(score: score, position: position), member: member)
-            }
+            removeFromOrder(score: old, member: member)
+            insertInOrder(Entry(score: score, position: position), member: member)
             members.setPayload(score, at: position)
             return old
         }
 
         /// Removes `member`; returns whether it was there.
         @discardableResult
-        mutating func remove(_ member: [UInt8]) -> Bool {
+        mutating func remove(_ member: UnsafeRawBufferPointer) -> Bool {
             guard let position = members.position(of: member) else { return false }
             let score = members.payload(at: position)
-            member.withUnsafeBytes { removeFromOrder(score: score, member: $0) }
+            removeFromOrder(score: score, member: member)
             removeMember(at: position)
             return true
         }
@@ -406,9 +429,9 @@ extension SortedSet {
         // MARK: Reading
 
         /// The 0-based position of `member` in ascending order, or nil when absent.
-        func rank(of member: [UInt8]) -> Int? {
+        func rank(of member: UnsafeRawBufferPointer) -> Int? {
             guard let score = score(of: member) else { return nil }
-            let (block, index) = member.withUnsafeBytes { location(ofScore: score, member: $0) }
+            let (block, index) = location(ofScore: score, member: member)
             return sizeBefore(block) + index
         }
 

@@ -23,6 +23,30 @@ private func change(_ set: inout SortedSet, _ model: inout [String: Double], _ m
 
 @Suite("SortedSet")
 struct SortedSetTests {
+    @Test("members given where they lie agree with arrays: packed, then indexed with long members")
+    func rawBytesAgreeWithArrays() {
+        var random = SplitMix64(seed: 13)
+        var fromArrays = SortedSet()
+        var fromRaw = SortedSet()
+        for _ in 0..<3_000 {
+            let number = Int.random(in: 0..<400, using: &random)
+            // Every third member is longer than the 22 bytes an indexed set keeps in place.
+            let member = bytes(number % 3 == 0 ? "a-member-long-enough-to-need-an-array-\(number)" : "m\(number)")
+            let score = Double(Int.random(in: 0..<50, using: &random))
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                let removed = member.withUnsafeBytes { fromRaw.remove($0) }
+                #expect(removed == fromArrays.remove(member))
+            } else {
+                let old = member.withUnsafeBytes { fromRaw.replaceScore(of: $0, with: score) }
+                #expect(old == fromArrays.replaceScore(of: member, with: score))
+            }
+            #expect(member.withUnsafeBytes { fromRaw.score(of: $0) } == fromArrays.score(of: member))
+            #expect(member.withUnsafeBytes { fromRaw.rank(of: $0) } == fromArrays.rank(of: member))
+        }
+        #expect(!fromRaw.isPacked)
+        #expect(members(fromRaw.elements) == members(fromArrays.elements))
+    }
+
     @Test("members are ordered by score, then by member bytes")
     func order() {
         var set = SortedSet()

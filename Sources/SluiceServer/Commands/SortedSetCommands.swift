@@ -18,11 +18,11 @@ enum SortedSetCommands {
                     summary: "Increments the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
             guard let increment = try invocation.arguments.nextParsed(parseScore) else { throw .notFloat }
-            let member = try invocation.arguments.next()
+            let member = try invocation.arguments.nextWord()
             let score = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: true) { set throws(CommandError) in
-                let score = (set.score(of: member) ?? 0) + increment
+                let score = (member.withBytes { set.score(of: $0) } ?? 0) + increment
                 guard !score.isNaN else { throw .err("resulting score is not a number (NaN)") }
-                set.set(member, score: score)
+                member.withBytes { set.set($0, score: score) }
                 return score
             }
             return .double(score!)
@@ -48,8 +48,9 @@ enum SortedSetCommands {
         CommandSpec("zscore", arity: 3, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns the score of a member in a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let member = try invocation.arguments.next()
-            return try sortedSet(key, &invocation, &state)?.score(of: member).map(RESPValue.double) ?? .null
+            let member = try invocation.arguments.nextWord()
+            let set = try sortedSet(key, &invocation, &state)
+            return member.withBytes { set?.score(of: $0) }.map(RESPValue.double) ?? .null
         },
         CommandSpec("zcount", arity: 4, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Returns the count of members in a sorted set that have scores within a range.",
@@ -91,9 +92,11 @@ enum SortedSetCommands {
         CommandSpec("zrem", arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Removes one or more members from a sorted set.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let members = invocation.arguments.rest()
+            let members = invocation.arguments
             let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
-                members.reduce(0) { count, member in set.remove(member) ? count + 1 : count }
+                members.restIndices.reduce(0) { count, member in
+                    members.withWord(member) { set.remove($0) } ? count + 1 : count
+                }
             }
             return .integer(Int64(removed ?? 0))
         },
@@ -156,12 +159,14 @@ enum SortedSetCommands {
         if nx && xx { throw .err("XX and NX options at the same time are not compatible") }
         if (gt && nx) || (lt && nx) || (gt && lt) { throw .err("GT, LT, and/or NX options at the same time are not compatible") }
         if incr && words > 2 { throw .err("INCR option supports a single increment-element pair") }
-        var pairs: [(score: Double, member: [UInt8])] = []
+        // Each member by its argument's index, read in place from `arguments`.
+        var pairs: [(score: Double, member: Int)] = []
         pairs.reserveCapacity(words / 2)
         while !invocation.arguments.isEmpty {
             guard let score = try invocation.arguments.nextParsed(parseScore) else { throw .notFloat }
-            pairs.append((score, try invocation.arguments.next()))
+            pairs.append((score, try invocation.arguments.nextIndex()))
         }
+        let arguments = invocation.arguments
 
         var added = 0, updated = 0
         var incremented: Double?
@@ -170,13 +175,13 @@ enum SortedSetCommands {
                 if !(xx || nx || incr || lt || gt) {
                     // A plain ZADD, as rate limiters send it: one look-up sets the score
                     // and tells whether the member is new or changed.
-                    let old = set.replaceScore(of: member, with: given)
+                    let old = arguments.withWord(member) { set.replaceScore(of: $0, with: given) }
                     if old == nil { added += 1 } else if old != given { updated += 1 }
                     continue
                 }
-                guard let current = set.score(of: member) else {
+                guard let current = arguments.withWord(member, { set.score(of: $0) }) else {
                     if xx { continue }
-                    set.set(member, score: given)
+                    arguments.withWord(member) { set.set($0, score: given) }
                     added += 1
                     incremented = given
                     continue
@@ -190,7 +195,7 @@ enum SortedSetCommands {
                 if (lt && score >= current) || (gt && score <= current) { continue }
                 incremented = score
                 if score != current {
-                    set.set(member, score: score)
+                    arguments.withWord(member) { set.set($0, score: score) }
                     updated += 1
                 }
             }
@@ -331,19 +336,19 @@ enum SortedSetCommands {
     /// ZRANK / ZREVRANK key member [WITHSCORE]
     private static func rank(_ invocation: inout Invocation, _ state: inout DatabaseState, reverse: Bool) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.nextWord()
-        let member = try invocation.arguments.next()
+        let member = try invocation.arguments.nextWord()
         var withScore = false
         if !invocation.arguments.isEmpty {
             guard try invocation.arguments.nextKeyword() == "WITHSCORE" else { throw .syntax }
             try invocation.arguments.finish()
             withScore = true
         }
-        guard let set = try sortedSet(key, &invocation, &state), let rank = set.rank(of: member) else {
+        guard let set = try sortedSet(key, &invocation, &state), let rank = member.withBytes({ set.rank(of: $0) }) else {
             return withScore ? .nullArray : .null
         }
         let position = Int64(reverse ? set.count - 1 - rank : rank)
         guard withScore else { return .integer(position) }
-        return .array([.integer(position), .double(set.score(of: member)!)])
+        return .array([.integer(position), .double(member.withBytes { set.score(of: $0) }!)])
     }
 
     /// Redis's rank arithmetic: negative positions count from the end; the range is
