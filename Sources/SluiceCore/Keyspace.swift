@@ -170,7 +170,12 @@ public struct Keyspace: Sendable {
     /// The deadline of `key` in Unix milliseconds: nil when the key is absent,
     /// `.some(nil)` when it exists without a deadline.
     public mutating func expiry(_ key: Key, now: Instant) -> Int64?? {
-        guard let position = livePosition(key, now: now) else { return nil }
+        key.withUnsafeBytes { expiry($0, now: now) }
+    }
+
+    /// `expiry` for a key read in place from a request.
+    public mutating func expiry(_ key: UnsafeRawBufferPointer, now: Instant) -> Int64?? {
+        guard let position = livePosition(key, hash: hash(key), now: now) else { return nil }
         let deadline = entries[position].expiresAt
         return .some(deadline == Self.noExpiry ? nil : deadline)
     }
@@ -285,7 +290,13 @@ public struct Keyspace: Sendable {
     /// `now` deletes the key, as Redis does. Returns false when the key does not exist.
     @discardableResult
     public mutating func setExpiry(_ key: Key, at deadline: Int64?, now: Instant) -> Bool {
-        guard let position = livePosition(key, now: now) else { return false }
+        key.withUnsafeBytes { setExpiry($0, at: deadline, now: now) }
+    }
+
+    /// `setExpiry` for a key read in place from a request.
+    @discardableResult
+    public mutating func setExpiry(_ key: UnsafeRawBufferPointer, at deadline: Int64?, now: Instant) -> Bool {
+        guard let position = livePosition(key, hash: hash(key), now: now) else { return false }
         if let deadline, deadline <= now.milliseconds {
             bury(position)
             stats.expiredKeys += 1

@@ -112,6 +112,7 @@ public struct ShardedKeyspace: @unchecked Sendable {
     }
 
     @inlinable public mutating func expiry(_ key: Key, now: Instant) -> Int64?? { at(key).pointee.expiry(key, now: now) }
+    @inlinable public mutating func expiry(_ key: UnsafeRawBufferPointer, now: Instant) -> Int64?? { at(key).pointee.expiry(key, now: now) }
 
     @inlinable public mutating func set(_ key: Key, _ value: Value, expiresAt: Int64? = nil, keepExpiry: Bool = false, now: Instant) {
         at(key).pointee.set(key, value, expiresAt: expiresAt, keepExpiry: keepExpiry, now: now)
@@ -143,6 +144,11 @@ public struct ShardedKeyspace: @unchecked Sendable {
 
     @discardableResult
     @inlinable public mutating func setExpiry(_ key: Key, at deadline: Int64?, now: Instant) -> Bool {
+        at(key).pointee.setExpiry(key, at: deadline, now: now)
+    }
+
+    @discardableResult
+    @inlinable public mutating func setExpiry(_ key: UnsafeRawBufferPointer, at deadline: Int64?, now: Instant) -> Bool {
         at(key).pointee.setExpiry(key, at: deadline, now: now)
     }
 

@@ -40,15 +40,17 @@ enum KeyCommands {
         },
         CommandSpec("persist", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Removes the expiration time of a key.", since: "2.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            guard case .some(.some) = state.keyspace.expiry(key, now: invocation.now) else { return .integer(0) }
-            state.keyspace.setExpiry(key, at: nil, now: invocation.now)
+            let key = try invocation.arguments.nextWord()
+            let now = invocation.now
+            guard case .some(.some) = key.withBytes({ state.keyspace.expiry($0, now: now) }) else { return .integer(0) }
+            key.withBytes { state.keyspace.setExpiry($0, at: nil, now: now) }
             return .integer(1)
         },
         CommandSpec("type", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Determines the type of value stored at a key.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            return .simpleString(state.keyspace.value(key, now: invocation.now)?.typeName ?? "none")
+            let key = try invocation.arguments.nextWord()
+            let now = invocation.now
+            return .simpleString(key.withBytes { state.keyspace.value($0, now: now) }?.typeName ?? "none")
         },
         CommandSpec("rename", arity: 3, flags: ["write"], keys: (1, 2, 1), group: "generic",
                     summary: "Renames a key and overwrites the destination.") { invocation, state throws(CommandError) in
@@ -81,8 +83,9 @@ enum KeyCommands {
 
     /// -2 when absent, -1 when persistent, else milliseconds left.
     private static func remainingMilliseconds(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> Int64 {
-        let key = try invocation.arguments.next()
-        switch state.keyspace.expiry(key, now: invocation.now) {
+        let key = try invocation.arguments.nextWord()
+        let now = invocation.now
+        switch key.withBytes({ state.keyspace.expiry($0, now: now) }) {
         case nil: return -2
         case .some(nil): return -1
         case .some(.some(let deadline)): return max(deadline - invocation.now.milliseconds, 0)
@@ -91,8 +94,9 @@ enum KeyCommands {
 
     /// The key's deadline in Unix milliseconds; -2 when it is missing, -1 without one.
     private static func deadlineMilliseconds(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> Int64 {
-        let key = try invocation.arguments.next()
-        switch state.keyspace.expiry(key, now: invocation.now) {
+        let key = try invocation.arguments.nextWord()
+        let now = invocation.now
+        switch key.withBytes({ state.keyspace.expiry($0, now: now) }) {
         case nil: return -2
         case .some(nil): return -1
         case .some(.some(let deadline)): return deadline
@@ -108,10 +112,10 @@ enum KeyCommands {
     private static func expireSpec(_ name: String, unit: TimeUnit, relative: Bool, since: String) -> CommandSpec {
         CommandSpec(name, arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Sets the expiration time of a key.", since: since) { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextWord()
             // As in Redis, the options are checked before the time, and an unknown one is
             // quoted as sent.
-            let time = try invocation.arguments.next()
+            let time = try invocation.arguments.nextIndex()
             var nx = false, xx = false, gt = false, lt = false
             while !invocation.arguments.isEmpty {
                 let sent = invocation.arguments[invocation.arguments.position]
@@ -126,7 +130,7 @@ enum KeyCommands {
             }
             if nx && (xx || gt || lt) { throw .err("NX and XX, GT or LT options at the same time are not compatible") }
             if gt && lt { throw .err("GT and LT options at the same time are not compatible") }
-            guard let amount = parseInteger(time) else { throw .notInteger }
+            guard let amount = invocation.arguments.withWord(time, parseInteger) else { throw .notInteger }
 
             var deadline = amount
             var overflow = false
@@ -134,13 +138,14 @@ enum KeyCommands {
             if relative && !overflow { (deadline, overflow) = deadline.addingReportingOverflow(invocation.now.milliseconds) }
             guard !overflow else { throw CommandError(.invalidExpireTime(command: name)) }
 
-            guard let current = state.keyspace.expiry(key, now: invocation.now) else { return .integer(0) }
+            let now = invocation.now
+            guard let current = key.withBytes({ state.keyspace.expiry($0, now: now) }) else { return .integer(0) }
             // A key without a deadline counts as expiring at infinity for GT and LT.
             if nx && current != nil { return .integer(0) }
             if xx && current == nil { return .integer(0) }
             if gt && !(current.map { deadline > $0 } ?? false) { return .integer(0) }
             if lt && !(current.map { deadline < $0 } ?? true) { return .integer(0) }
-            state.keyspace.setExpiry(key, at: deadline, now: invocation.now)
+            key.withBytes { state.keyspace.setExpiry($0, at: deadline, now: now) }
             return .integer(1)
         }
     }
