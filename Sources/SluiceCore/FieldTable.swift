@@ -338,6 +338,7 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
         field.withUnsafeBytes(hash)
     }
 
+    @inline(__always)
     static func hash(_ field: UnsafeRawBufferPointer) -> UInt32 {
         var hasher = Hasher()
         hasher.combine(bytes: field)

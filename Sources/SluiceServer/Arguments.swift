@@ -170,6 +170,8 @@ extension Array: KeyBytes where Element == UInt8 {
 }
 
 /// One argument of a command, read in place in the read burst's storage (`Arguments.nextWord`).
+/// Holding the storage costs a few reference counts, so the busiest single-key commands
+/// (`GET`, `SET`, `INCR`, the rate-limit commands) read their key by index (`withKey`).
 struct ArgumentWord: KeyBytes {
     fileprivate let commands: RESPCommands
     fileprivate let index: Int

@@ -48,7 +48,6 @@ extension ShardedKeyspace {
         key.withBytes { noteWrite($0) }
     }
 
-
     /// Looks `key` up once and lets `body` change its collection in place, keeping the
     /// deadline. An absent key starts as an empty collection with `create`; without it
     /// `body` is not called and the result is nil. A collection left empty deletes the
