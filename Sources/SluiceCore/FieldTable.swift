@@ -197,7 +197,7 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     /// is new; nil afterwards removes it). The payload is moved out of its slot for
     /// `body`, so an array held nowhere else changes without a copy. What `body`
     /// changed before throwing stays.
-    mutating func update<R, E: Error>(_ field: [UInt8], _ body: (inout Payload?) throws(E) -> R) throws(E) -> R {
+    mutating func update<R, E: Error>(_ field: UnsafeRawBufferPointer, _ body: (inout Payload?) throws(E) -> R) throws(E) -> R {
         let hash = Self.hash(field)
         guard let position = position(of: field, hash: hash) else {
             var payload: Payload?

@@ -141,6 +141,19 @@ public struct HashValue: Sendable {
     /// is new, and nil afterwards removes it (`FieldTable.update`). What `body` changed
     /// before throwing stays.
     public mutating func update<R, E: Error>(_ field: [UInt8], _ body: (inout [UInt8]?) throws(E) -> R) throws(E) -> R {
+        var result: Result<R, E>?
+        field.withUnsafeBytes { field in
+            do throws(E) {
+                result = .success(try update(field, body))
+            } catch {
+                result = .failure(error)
+            }
+        }
+        return try result!.get()
+    }
+
+    /// `update` for a field read where it lies (a command's argument).
+    public mutating func update<R, E: Error>(_ field: UnsafeRawBufferPointer, _ body: (inout [UInt8]?) throws(E) -> R) throws(E) -> R {
         if field.count <= Self.packValueLimit, let (entry, walked, found) = packedLookUp(field) {
             var value = found
             // The packed bytes are not changed by `body`, so `entry` still says where the field is.
@@ -151,7 +164,7 @@ public struct HashValue: Sendable {
                 case (let entry?, nil):
                     withPacked { $0.remove(entry) }
                 case (nil, let value?) where value.count <= Self.packValueLimit && walked < Self.packLimit:
-                    withPacked { packed in field.withUnsafeBytes { field in value.withUnsafeBytes { packed.append(field, $0) } } }
+                    withPacked { packed in value.withUnsafeBytes { packed.append(field, $0) } }
                 case (_, let value?):
                     withTable { $0.set(field, SmallBytes(value)) }
                 case (nil, nil):
@@ -174,7 +187,7 @@ public struct HashValue: Sendable {
     /// Where `field` is in a packed hash, how many entries the walk met, and a copy of its
     /// value; nil when the hash is a table. No reference to the packed bytes outlives the
     /// call, so a change after it finds them unshared and makes no copy.
-    private func packedLookUp(_ field: [UInt8]) -> (entry: PackedFields.Entry?, walked: Int, value: [UInt8]?)? {
+    private func packedLookUp(_ field: UnsafeRawBufferPointer) -> (entry: PackedFields.Entry?, walked: Int, value: [UInt8]?)? {
         guard case .packed(let packed) = storage else { return nil }
         var walked = 0
         let entry = packed.find(field, walked: &walked)

@@ -181,6 +181,11 @@ struct ArgumentWord: KeyBytes {
         commands.withWord(index, body)
     }
 
+    /// `withBytes` for a body that can fail.
+    func withBytes<R>(throwing body: (UnsafeRawBufferPointer) throws(CommandError) -> R) throws(CommandError) -> R {
+        try withBytes { bytes in Result(catching: { () throws(CommandError) in try body(bytes) }) }.get()
+    }
+
     /// A copy, for a caller that keeps it.
     var array: [UInt8] { commands.word(index) }
 }

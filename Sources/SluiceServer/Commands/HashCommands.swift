@@ -102,22 +102,24 @@ enum HashCommands {
                     summary: "Increments the integer value of a field in a hash by a number.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let field = try invocation.arguments.next()
+            let field = try invocation.arguments.nextWord()
             let increment = try invocation.arguments.nextInteger()
             let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
                 // One look-up, and the value's digits rewritten in its own array.
-                try hash.update(field) { value throws(CommandError) in
-                    var current: Int64 = 0
-                    if let bytes = value {
-                        guard let number = parseInteger(bytes) else { throw .err("hash value is not an integer") }
-                        current = number
+                try field.withBytes { field throws(CommandError) in
+                    try hash.update(field) { value throws(CommandError) in
+                        var current: Int64 = 0
+                        if let bytes = value {
+                            guard let number = parseInteger(bytes) else { throw .err("hash value is not an integer") }
+                            current = number
+                        }
+                        let (sum, overflow) = current.addingReportingOverflow(increment)
+                        guard !overflow else { throw .overflow }
+                        if value == nil { value = [] }
+                        value!.removeAll(keepingCapacity: true)
+                        appendDecimal(sum, to: &value!)
+                        return sum
                     }
-                    let (sum, overflow) = current.addingReportingOverflow(increment)
-                    guard !overflow else { throw .overflow }
-                    if value == nil { value = [] }
-                    value!.removeAll(keepingCapacity: true)
-                    appendDecimal(sum, to: &value!)
-                    return sum
                 }
             }
             state.keyspace.noteWrite(key)
@@ -127,21 +129,23 @@ enum HashCommands {
                     summary: "Increments the floating point value of a field by a number.",
                     since: "2.6.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let field = try invocation.arguments.next()
+            let field = try invocation.arguments.nextWord()
             guard let increment = parseLongDouble(try invocation.arguments.next()) else { throw .notFloat }
             guard increment.isFinite else { throw .err("value is NaN or Infinity") }
             let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
-                try hash.update(field) { value throws(CommandError) in
-                    var current: LongDouble = 0
-                    if let bytes = value {
-                        guard let number = parseLongDouble(bytes) else { throw .err("hash value is not a float") }
-                        current = number
+                try field.withBytes { field throws(CommandError) in
+                    try hash.update(field) { value throws(CommandError) in
+                        var current: LongDouble = 0
+                        if let bytes = value {
+                            guard let number = parseLongDouble(bytes) else { throw .err("hash value is not a float") }
+                            current = number
+                        }
+                        let sum = current + increment
+                        guard sum.isFinite else { throw .err("increment would produce NaN or Infinity") }
+                        let text = formatLongDouble(sum)
+                        value = text
+                        return text
                     }
-                    let sum = current + increment
-                    guard sum.isFinite else { throw .err("increment would produce NaN or Infinity") }
-                    let text = formatLongDouble(sum)
-                    value = text
-                    return text
                 }
             }
             state.keyspace.noteWrite(key)
