@@ -104,26 +104,21 @@ enum HashCommands {
             let key = try invocation.arguments.nextWord()
             let field = try invocation.arguments.nextWord()
             let increment = try invocation.arguments.nextInteger()
-            let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
-                // One look-up, and the value's digits rewritten in its own array.
-                try field.withBytes { field throws(CommandError) in
-                    try hash.update(field) { value throws(CommandError) in
-                        var current: Int64 = 0
-                        if let bytes = value {
-                            guard let number = parseInteger(bytes) else { throw .err("hash value is not an integer") }
-                            current = number
-                        }
-                        let (sum, overflow) = current.addingReportingOverflow(increment)
-                        guard !overflow else { throw .overflow }
-                        if value == nil { value = [] }
-                        value!.removeAll(keepingCapacity: true)
-                        appendDecimal(sum, to: &value!)
-                        return sum
-                    }
+            // One look-up, and the value's digits rewritten in its own array.
+            let sum = try changeField(key, field, &invocation, &state) { value throws(CommandError) in
+                var current: Int64 = 0
+                if let bytes = value {
+                    guard let number = parseInteger(bytes) else { throw .err("hash value is not an integer") }
+                    current = number
                 }
+                let (sum, overflow) = current.addingReportingOverflow(increment)
+                guard !overflow else { throw .overflow }
+                if value == nil { value = [] }
+                value!.removeAll(keepingCapacity: true)
+                appendDecimal(sum, to: &value!)
+                return sum
             }
-            state.keyspace.noteWrite(key)
-            return .integer(result!)
+            return .integer(sum)
         },
         CommandSpec("hincrbyfloat", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "hash",
                     summary: "Increments the floating point value of a field by a number.",
@@ -132,24 +127,19 @@ enum HashCommands {
             let field = try invocation.arguments.nextWord()
             guard let increment = parseLongDouble(try invocation.arguments.next()) else { throw .notFloat }
             guard increment.isFinite else { throw .err("value is NaN or Infinity") }
-            let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
-                try field.withBytes { field throws(CommandError) in
-                    try hash.update(field) { value throws(CommandError) in
-                        var current: LongDouble = 0
-                        if let bytes = value {
-                            guard let number = parseLongDouble(bytes) else { throw .err("hash value is not a float") }
-                            current = number
-                        }
-                        let sum = current + increment
-                        guard sum.isFinite else { throw .err("increment would produce NaN or Infinity") }
-                        let text = formatLongDouble(sum)
-                        value = text
-                        return text
-                    }
+            let text = try changeField(key, field, &invocation, &state) { value throws(CommandError) in
+                var current: LongDouble = 0
+                if let bytes = value {
+                    guard let number = parseLongDouble(bytes) else { throw .err("hash value is not a float") }
+                    current = number
                 }
+                let sum = current + increment
+                guard sum.isFinite else { throw .err("increment would produce NaN or Infinity") }
+                let text = formatLongDouble(sum)
+                value = text
+                return text
             }
-            state.keyspace.noteWrite(key)
-            return .bulkString(result!)
+            return .bulkString(text)
         },
     ]
 
@@ -170,6 +160,20 @@ enum HashCommands {
         // A field set to the value it had still counts as a write for WATCH, as in Redis.
         state.keyspace.noteWrite(key)
         return added ?? 0
+    }
+
+    /// HINCRBY / HINCRBYFLOAT: finds `field` once and lets `change` rewrite its value (nil
+    /// when new), creating the hash if needed. The write counts for WATCH even when the
+    /// value comes out the same, as in Redis.
+    private static func changeField<R>(
+        _ key: ArgumentWord, _ field: ArgumentWord, _ invocation: inout Invocation, _ state: inout DatabaseState,
+        _ change: (inout [UInt8]?) throws(CommandError) -> R
+    ) throws(CommandError) -> R {
+        let result = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash throws(CommandError) in
+            try field.withBytes { field throws(CommandError) in try hash.update(field, change) }
+        }
+        state.keyspace.noteWrite(key)
+        return result!
     }
 
     private static func hash(_ key: ArgumentWord, _ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> HashValue? {
