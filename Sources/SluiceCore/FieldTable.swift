@@ -78,10 +78,6 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     /// Positions in the slots, holes included.
     var slotCount: Int { slots.count }
 
-    subscript(field: [UInt8]) -> Payload? {
-        field.withUnsafeBytes { self[$0] }
-    }
-
     /// The payload of `field` read where it lies (a command's argument), nil when absent.
     subscript(field: UnsafeRawBufferPointer) -> Payload? {
         guard let position = position(of: field, hash: Self.hash(field)) else { return nil }
@@ -89,10 +85,6 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     }
 
     /// Where `field` is, nil when absent.
-    func position(of field: [UInt8]) -> Int? {
-        position(of: field, hash: Self.hash(field))
-    }
-
     func position(of field: UnsafeRawBufferPointer) -> Int? {
         position(of: field, hash: Self.hash(field))
     }
@@ -140,10 +132,6 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     }
 
     /// Where `field` is, by the index or by scanning.
-    private func position(of field: [UInt8], hash: UInt32) -> Int? {
-        field.withUnsafeBytes { position(of: $0, hash: hash) }
-    }
-
     private func position(of field: UnsafeRawBufferPointer, hash: UInt32) -> Int? {
         if indexed {
             return index.find(hash) { slots[$0]!.field.equals(field) }
@@ -222,11 +210,6 @@ struct FieldTable<Field: SlotBytes, Payload: FieldPayload> {
     }
 
     /// Removes `field`; returns whether it was there.
-    @discardableResult
-    mutating func remove(_ field: [UInt8]) -> Bool {
-        field.withUnsafeBytes { remove($0) }
-    }
-
     @discardableResult
     mutating func remove(_ field: UnsafeRawBufferPointer) -> Bool {
         guard let position = position(of: field, hash: Self.hash(field)) else { return false }

@@ -178,12 +178,6 @@ enum PackedBytes {
     /// where they end.
     @discardableResult
     @inline(__always)
-    static func write(_ bytes: [UInt8], lengthAt position: Int, in buffer: UnsafeMutableRawBufferPointer) -> Int {
-        bytes.withUnsafeBytes { write($0, lengthAt: position, in: buffer) }
-    }
-
-    @discardableResult
-    @inline(__always)
     static func write(_ bytes: UnsafeRawBufferPointer, lengthAt position: Int, in buffer: UnsafeMutableRawBufferPointer) -> Int {
         var position = position
         var length = bytes.count

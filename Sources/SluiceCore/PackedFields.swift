@@ -56,24 +56,15 @@ struct PackedFields: Sendable {
 
     /// The entry of `field`, nil when absent; `walked` is how many entries the walk met
     /// (all of them when absent).
-    func find(_ field: [UInt8], walked: inout Int) -> Entry? {
-        field.withUnsafeBytes { find($0, walked: &walked) }
-    }
-
-    func find(_ wanted: UnsafeRawBufferPointer, walked: inout Int) -> Entry? {
+    func find(_ field: UnsafeRawBufferPointer, walked: inout Int) -> Entry? {
         var found: Entry?
         walked = 0
         walk { entry, buffer in
             walked += 1
-            if PackedBytes.same(UnsafeRawBufferPointer(rebasing: buffer[entry.field]), wanted) { found = entry }
+            if PackedBytes.same(UnsafeRawBufferPointer(rebasing: buffer[entry.field]), field) { found = entry }
             return found == nil
         }
         return found
-    }
-
-    func find(_ field: [UInt8]) -> Entry? {
-        var walked = 0
-        return find(field, walked: &walked)
     }
 
     func find(_ field: UnsafeRawBufferPointer) -> Entry? {

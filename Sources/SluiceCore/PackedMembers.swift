@@ -37,11 +37,7 @@ struct PackedMembers: Sendable {
 
     /// Where `member`'s entry lies, nil when it is not here. A loop of its own over raw
     /// loads: through `walk` a step cost about 60 instructions (callgrind, `SREM`).
-    func find(_ member: [UInt8]) -> Range<Int>? {
-        member.withUnsafeBytes(find)
-    }
-
-    func find(_ wanted: UnsafeRawBufferPointer) -> Range<Int>? {
+    func find(_ member: UnsafeRawBufferPointer) -> Range<Int>? {
         bytes.withUnsafeBytes { buffer -> Range<Int>? in
             guard let base = buffer.baseAddress else { return nil }
             var offset = 0
@@ -52,7 +48,7 @@ struct PackedMembers: Sendable {
                     start = offset
                     length = PackedBytes.readLength(buffer, at: &start)
                 }
-                if length == wanted.count, PackedBytes.same(UnsafeRawBufferPointer(start: base + start, count: length), wanted) {
+                if length == member.count, PackedBytes.same(UnsafeRawBufferPointer(start: base + start, count: length), member) {
                     return offset..<start + length
                 }
                 offset = start + length
