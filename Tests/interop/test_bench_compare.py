@@ -99,9 +99,11 @@ def test_every_row_says_what_share_of_the_cpu_went_to_commands(report):
                 shares = [number(cell) for cell in row["commands % CPU R/S"].split("/")]
             else:
                 shares = [number(row["commands % CPU"])]
-            # Commands ran, and they cannot have taken more than the whole run's CPU by much
-            # (the command clock and the CPU clock tick apart).
-            assert all(0 < share <= 150 for share in shares), (group, row)
+            # Commands ran, and they cannot have taken more than the whole run's CPU by much.
+            # The command clock is wall time, so a server preempted inside a command (a busy
+            # machine, a quick run's few milliseconds) can pass 100%; a unit slip (ms for µs)
+            # would give 1000 times the share.
+            assert all(0 < share <= 400 for share in shares), (group, row)
 
 
 def test_every_row_says_how_busy_the_client_and_the_server_were(report):
