@@ -111,6 +111,23 @@ struct StringCommandTests {
         }
     }
 
+    @Test("SETNX, MSET, MGET, EXISTS and DEL in one burst each read their own keys, not a neighbour's")
+    func pipelinedKeys() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let replies = try pipelined(c, [
+                ["SETNX", "a", "1"], ["SETNX", "a", "2"], ["MSET", "b", "2", "c", "3"], ["INCR", "n"],
+                ["MGET", "a", "nope", "c", "n", "b"], ["EXISTS", "a", "nope", "c", "c"],
+                ["DEL", "b", "nope", "n"], ["MGET", "b", "c"], ["EXISTS", "b", "n"],
+            ])
+            #expect(replies == [
+                ":1\r\n", ":0\r\n", "+OK\r\n", ":1\r\n",
+                "*5\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\n2\r\n", ":3\r\n",
+                ":2\r\n", "*2\r\n$-1\r\n$1\r\n3\r\n", ":0\r\n",
+            ])
+        }
+    }
+
     @Test("INCR, INCRBY, DECR and DECRBY count from zero and keep the deadline")
     func counters() async throws {
         try await withServer { server in

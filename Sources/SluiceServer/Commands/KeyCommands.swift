@@ -10,11 +10,9 @@ enum KeyCommands {
                     summary: "Deletes one or more keys.", since: "4.0.0", handler: delete),
         CommandSpec("exists", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), group: "generic",
                     summary: "Determines whether one or more keys exist.") { invocation, state throws(CommandError) in
-            var count: Int64 = 0
-            for key in invocation.arguments.rest() where state.keyspace.contains(key, now: invocation.now) {
-                count += 1
-            }
-            return .integer(count)
+            let keys = invocation.arguments
+            let now = invocation.now
+            return .integer(Int64(keys.restIndices.count { keys.withWord($0) { state.keyspace.contains($0, now: now) } }))
         },
         expireSpec("expire", unit: .seconds, relative: true, since: "1.0.0"),
         expireSpec("pexpire", unit: .milliseconds, relative: true, since: "2.6.0"),
@@ -74,11 +72,9 @@ enum KeyCommands {
     ]
 
     private static func delete(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        var count: Int64 = 0
-        for key in invocation.arguments.rest() where state.keyspace.remove(key, now: invocation.now) {
-            count += 1
-        }
-        return .integer(count)
+        let keys = invocation.arguments
+        let now = invocation.now
+        return .integer(Int64(keys.restIndices.count { keys.withWord($0) { state.keyspace.remove($0, now: now) } }))
     }
 
     /// -2 when absent, -1 when persistent, else milliseconds left.

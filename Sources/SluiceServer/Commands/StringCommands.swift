@@ -16,30 +16,35 @@ enum StringCommands {
                     summary: "Sets the string value of a key, ignoring its type.", handler: set),
         CommandSpec("setnx", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Sets the string value of a key only when the key doesn't exist.") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextIndex()
             let value = try invocation.arguments.next()
-            if state.keyspace.contains(key, now: invocation.now) { return .integer(0) }
-            state.keyspace.set(key, .string(value), now: invocation.now)
-            return .integer(1)
+            let now = invocation.now
+            return try invocation.arguments.withKey(key) { key in
+                if state.keyspace.contains(key, now: now) { return .integer(0) }
+                state.keyspace.set(key, .string(value), now: now)
+                return .integer(1)
+            }
         },
         CommandSpec("mget", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), group: "string",
                     summary: "Atomically returns the string values of one or more keys.") { invocation, state throws(CommandError) in
-            var replies: [RESPValue] = []
-            for key in invocation.arguments.rest() {
-                switch state.keyspace.value(key, now: invocation.now) {
-                case .string(let bytes)?: replies.append(.bulkString(bytes))
-                case .integer(let number)?: replies.append(.bulkString(integerBytes(number)))
-                default: replies.append(.null)
+            let keys = invocation.arguments
+            let now = invocation.now
+            return .array(keys.restIndices.map { index in
+                switch keys.withWord(index, { state.keyspace.value($0, now: now) }) {
+                case .string(let bytes)?: .bulkString(bytes)
+                case .integer(let number)?: .bulkString(integerBytes(number))
+                default: .null
                 }
-            }
-            return .array(replies)
+            })
         },
         CommandSpec("mset", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 2), group: "string",
                     summary: "Atomically creates or modifies the string values of one or more keys.") { invocation, state throws(CommandError) in
             guard invocation.arguments.remaining % 2 == 0 else { throw CommandError(.wrongArity(command: "mset")) }
+            let now = invocation.now
             while !invocation.arguments.isEmpty {
-                let key = try invocation.arguments.next()
-                state.keyspace.set(key, .string(try invocation.arguments.next()), now: invocation.now)
+                let key = try invocation.arguments.nextIndex()
+                let value = Value.string(try invocation.arguments.next())
+                invocation.arguments.withWord(key) { state.keyspace.set($0, value, now: now) }
             }
             return .ok
         },
