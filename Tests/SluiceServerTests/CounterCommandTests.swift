@@ -58,6 +58,35 @@ struct CounterCommandTests {
         }
     }
 
+    @Test("ADD, bounded INCR and INCR_AND_SUM in one burst each read their own keys")
+    func pipelinedKeys() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let replies = try pipelined(c, [
+                ["ADD", "a", "3", "1000"], ["ADD", "a", "4", "1000"], ["INCR", "c", "2", "5", "1000"],
+                ["INCR_AND_SUM", "w", "1", "6", "1000", "a", "c", "w"], ["INCR_AND_SUM", "w", "1", "6", "1000", "a", "c", "w"],
+                ["MGET", "a", "c", "w"],
+            ])
+            #expect(replies == [":1\r\n", ":0\r\n", ":1\r\n", ":1\r\n", ":0\r\n", "*3\r\n$1\r\n3\r\n$1\r\n2\r\n$1\r\n1\r\n"])
+        }
+    }
+
+    @Test("INCR_AND_SUM reports the key's error first, then the summed keys' in argument order")
+    func incrAndSumErrorOrder() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            _ = try c.command("SET", "s", "abc")
+            _ = try c.command("CONSUME", "b", "5", "1")
+            let notInteger = "-ERR value is not an integer or out of range\r\n"
+            let wrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+            #expect(try c.command("INCR_AND_SUM", "s", "1", "5", "1000", "b") == notInteger)
+            #expect(try c.command("INCR_AND_SUM", "b", "1", "5", "1000", "s") == wrongType)
+            #expect(try c.command("INCR_AND_SUM", "k", "1", "5", "1000", "b", "s") == wrongType)
+            #expect(try c.command("INCR_AND_SUM", "k", "1", "5", "1000", "s", "b") == notInteger)
+            #expect(try c.command("EXISTS", "k") == ":0\r\n")
+        }
+    }
+
     @Test("One-argument INCR and DECR keep Redis's meaning; 3 or 4 arguments are an arity error")
     func redisIncrDecr() async throws {
         try await withServer { server in

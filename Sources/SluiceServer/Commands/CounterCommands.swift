@@ -13,32 +13,37 @@ enum CounterCommands {
         CommandSpec("add", arity: 4, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "ratelimit",
                     summary: "Sets an integer with a TTL in milliseconds only if the key is absent.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextIndex()
             let value = try invocation.arguments.nextInteger(orElse: .notInteger("value"))
             let ttl = try ttlArgument(&invocation)
-            let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
-            let outcome = try rateLimited { () throws(RateLimitError) in
-                try BoundedCounter.add(current: current, value: value, ttlMilliseconds: ttl, now: invocation.now)
+            let now = invocation.now
+            return try decide(key, &invocation, &state, command: .add) { current throws(CommandError) in
+                try rateLimited { () throws(RateLimitError) in
+                    try BoundedCounter.add(current: current, value: value, ttlMilliseconds: ttl, now: now)
+                }
             }
-            return apply(outcome, .add, key, &invocation, &state)
         },
         CommandSpec("incr_and_sum", arity: -6, flags: ["write", "denyoom"], keys: (1, -1, 1), group: "ratelimit",
                     summary: "Increments an integer unless it or its sum with other keys would exceed a maximum.",
                     since: "0.1.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextIndex()
             let (amount, maximum, ttl) = try amountLimitTTL(&invocation, limit: "maximum")
-            let summedKeys = invocation.arguments.rest()
-            let current = try state.keyspace.integer(key, now: invocation.now, emptyAsZero: true)
-            var summed: [Int64?] = []
-            summed.reserveCapacity(summedKeys.count)
-            for summedKey in summedKeys {
-                summed.append(try state.keyspace.integer(summedKey, now: invocation.now, emptyAsZero: true))
+            let keys = invocation.arguments
+            let now = invocation.now
+            // Read before the key's own look-up, which holds the keyspace; a summed key's
+            // error is raised after the key's, in argument order, as if read after it.
+            let summed = keys.restIndices.map { index in
+                keys.withWord(index) { key in
+                    Result { () throws(CommandError) in try integerValue(state.keyspace.value(key, now: now), emptyAsZero: true) }
+                }
             }
-            let outcome = try rateLimited { () throws(RateLimitError) in
-                try BoundedCounter.incrAndSum(
-                    current: current, summed: summed, amount: amount, maximum: maximum, ttlMilliseconds: ttl, now: invocation.now)
+            return try decide(key, &invocation, &state, command: .incrAndSum) { current throws(CommandError) in
+                let summed = try summed.map { result throws(CommandError) in try result.get() }
+                return try rateLimited { () throws(RateLimitError) in
+                    try BoundedCounter.incrAndSum(
+                        current: current, summed: summed, amount: amount, maximum: maximum, ttlMilliseconds: ttl, now: now)
+                }
             }
-            return apply(outcome, .incrAndSum, key, &invocation, &state)
         },
     ]
 
@@ -62,9 +67,21 @@ enum CounterCommands {
         let key = try invocation.arguments.nextIndex()
         let (amount, bound, ttl) = try amountLimitTTL(&invocation, limit: limit)
         let now = invocation.now
+        return try decide(key, &invocation, &state, command: command) { current throws(CommandError) in
+            try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, now) }
+        }
+    }
+
+    /// Reads the counter named by the argument at `key` where it lies, decides with
+    /// `operation`, and writes the outcome, all with one look-up; replies 1 or 0.
+    private static func decide(
+        _ key: Int, _ invocation: inout Invocation, _ state: inout DatabaseState, command: RateLimitCommand,
+        _ operation: (Int64?) throws(CommandError) -> BoundedCounterOutcome
+    ) throws(CommandError) -> RESPValue {
+        let now = invocation.now
         let applied = try invocation.arguments.withKey(key) { key throws(CommandError) in
             try state.keyspace.decideInteger(key, now: now, emptyAsZero: true) { current throws(CommandError) in
-                let outcome = try rateLimited { () throws(RateLimitError) in try operation(current, amount, bound, ttl, now) }
+                let outcome = try operation(current)
                 return (outcome.write, outcome.applied)
             }
         }
@@ -86,11 +103,5 @@ enum CounterCommands {
         return ttl
     }
 
-    private static func apply(
-        _ outcome: BoundedCounterOutcome, _ command: RateLimitCommand, _ key: Key, _ invocation: inout Invocation, _ state: inout DatabaseState
-    ) -> RESPValue {
-        state.keyspace.apply(outcome.write, to: key, now: invocation.now)
-        state.stats.decisions.record(command, allowed: outcome.applied)
-        return .integer(outcome.applied ? 1 : 0)
-    }
+
 }

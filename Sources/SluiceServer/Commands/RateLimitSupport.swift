@@ -74,21 +74,6 @@ func rateLimited<T>(_ body: () throws(RateLimitError) -> T) throws(CommandError)
 }
 
 extension ShardedKeyspace {
-    /// The integer in a string key (nil when absent), as counters and GCRA TATs are
-    /// stored; `WRONGTYPE` for another kind of value and Redis's not-an-integer error
-    /// for other bytes. With `emptyAsZero`, an empty string reads as 0, as dramatiq's
-    /// `int(value or 0)` does.
-    mutating func integer(_ key: Key, now: Instant, emptyAsZero: Bool = false) throws(CommandError) -> Int64? {
-        try integerValue(value(key, now: now), emptyAsZero: emptyAsZero)
-    }
-
-    /// Stores an integer decision's write; it reads back as a decimal string.
-    mutating func apply(_ write: RateLimitWrite<Int64>, to key: Key, now: Instant) {
-        apply(write, to: key, now: now) { .integer($0) }
-    }
-}
-
-extension ShardedKeyspace {
     /// One read-decide-write on `key` with a single look-up: `read` turns the stored
     /// value into the algorithm's state (or throws, e.g. `WRONGTYPE`), `decide` returns
     /// the write and what the reply needs, and the write is carried out in place with
