@@ -202,17 +202,6 @@ func asciiUppercased(_ bytes: UnsafeRawBufferPointer) -> String? {
     }
 }
 
-/// A word with ASCII letters lower-cased (a script's SHA-1, as EVALSHA looks it up).
-func asciiLowercased(_ bytes: [UInt8]) -> [UInt8] {
-    [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            buffer[index] = byte >= 65 && byte <= 90 ? byte + 32 : byte
-        }
-        count = bytes.count
-    }
-}
-
 /// Redis's strict integer syntax: optional '-', digits, no leading zeros, no '+',
 /// no spaces, within Int64.
 func parseInteger(_ bytes: [UInt8]) -> Int64? {

@@ -33,6 +33,8 @@ public struct CommandError: Error, Hashable, Sendable {
     static let notFloat = CommandError(.notFloat)
     static let overflow = CommandError(.overflow)
     static let syntax = CommandError(.syntax)
+    /// EVALSHA of a script the cache does not hold.
+    static let noScript = CommandError(.message("NOSCRIPT No matching script. Please use EVAL."))
 
     /// `ERR <text>`.
     static func err(_ text: String) -> CommandError {

@@ -1,6 +1,6 @@
 import RESP
 import SeededRandom
-import SluiceServer
+@testable import SluiceServer
 import Testing
 
 #if canImport(Glibc)
@@ -168,6 +168,25 @@ struct ScriptingCommandTests {
             #expect(try c.command("EVALSHA_RO", sha, "0") == ":1\r\n")
             #expect(try c.command("EVAL", "return 2", "0") == ":2\r\n")
             #expect(try c.command("EVALSHA", "7f923f79fe76194c868d7e1d0820de36700eb649", "0") == ":2\r\n")
+        }
+    }
+
+    @Test("A script's digest reads from 40 hex digits in any case, and from nothing else")
+    func digestParsing() {
+        let sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        func digest(_ text: String) -> ScriptDigest? { Array(text.utf8).withUnsafeBytes { ScriptDigest(hex: $0) } }
+        #expect(digest(sha) == ScriptDigest(sha1Of: Array("return 1".utf8)))
+        #expect(digest(sha.uppercased()) == digest(sha))
+        #expect(digest(sha)?.hex == sha)
+        #expect(digest(sha.uppercased())?.hex == sha)
+        #expect(digest("0123456789abcdefABCDEF0123456789abcdef01")?.hex == "0123456789abcdefabcdef0123456789abcdef01")
+        #expect(digest(sha) != digest("f" + sha.dropFirst()))
+        #expect(digest(sha) != digest(sha.dropLast() + "a"))
+        // Wrong lengths, and bytes either side of each hex range, including those that
+        // lower-case onto a letter only by a bit (`@`, `G`, `` ` ``, `g`) or onto a digit.
+        for bad in [String(sha.dropLast()), sha + "0", "", "/", ":", "@", "G", "`", "g", " ", "\u{10}", "\u{19}", "\u{7F}"] {
+            let text = bad.count == 1 ? String(sha.dropLast()) + bad : bad
+            #expect(digest(text) == nil, "\(Array(text.utf8))")
         }
     }
 

@@ -32,19 +32,23 @@ enum ScriptingCommands {
     private static func evaluate(
         _ invocation: inout Invocation, _ state: inout DatabaseState, bySha: Bool, readOnly: Bool
     ) throws(CommandError) -> RESPValue {
-        let script = try invocation.arguments.next()
+        let script = try invocation.arguments.nextIndex()
         let numberOfKeys = try invocation.arguments.nextInteger()
         guard numberOfKeys <= invocation.arguments.remaining else { throw .err("Number of keys can't be greater than number of args") }
         guard numberOfKeys >= 0 else { throw .err("Number of keys can't be negative") }
         // KEYS and ARGV are read from the command's words in place, not copied out first.
         let keys = invocation.arguments.position..<invocation.arguments.position + Int(numberOfKeys)
         let arguments = keys.upperBound..<invocation.arguments.count
-        let sha = bySha ? String(decoding: asciiLowercased(script), as: UTF8.self) : sha1Hex(script)
+        let body = bySha ? nil : invocation.arguments[script]
+        // A SHA that is not 40 hex digits names no script, as in Redis.
+        guard let digest = body.map({ ScriptDigest(sha1Of: $0) }) ?? invocation.arguments.withWord(script, ScriptDigest.init(hex:)) else {
+            throw .noScript
+        }
         let engine = state.scripting
         let context = invocation
         return try withUnsafeMutablePointer(to: &state) { database throws(CommandError) in
             try engine.run(
-                sha: sha, body: bySha ? nil : script, keys: keys, arguments: arguments, readOnly: readOnly,
+                digest: digest, body: body, keys: keys, arguments: arguments, readOnly: readOnly,
                 invocation: context, database: database)
         }
     }
@@ -62,8 +66,9 @@ enum ScriptingCommands {
         case "LOAD":
             return .bulk(try state.scripting.load(try invocation.arguments.next()))
         case "EXISTS":
-            return .array(invocation.arguments.rest().map { sha in
-                .integer(state.scripting.contains(sha: String(decoding: asciiLowercased(sha), as: UTF8.self)) ? 1 : 0)
+            let shas = invocation.arguments
+            return .array(shas.restIndices.map { index in
+                .integer(shas.withWord(index, ScriptDigest.init(hex:)).map(state.scripting.contains) == true ? 1 : 0)
             })
         case "FLUSH":
             if !invocation.arguments.isEmpty {

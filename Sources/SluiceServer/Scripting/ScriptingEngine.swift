@@ -16,9 +16,9 @@ final class ScriptingEngine: @unchecked Sendable {
 
     private var lua: OpaquePointer?
     private let context: UnsafeMutablePointer<sluice_lua_context>
-    /// Scripts in the cache, by lower-case SHA-1: their shebang flags and the registry
-    /// reference of their compiled function.
-    private var scripts: [String: (flags: ScriptFlags, function: Int32)] = [:]
+    /// Scripts in the cache, by SHA-1: their shebang flags and the registry reference of
+    /// their compiled function.
+    private var scripts: [ScriptDigest: (flags: ScriptFlags, function: Int32)] = [:]
     /// Registry references of the prelude's error handler and its table of KEYS and ARGV:
     /// an integer look-up, where a named one hashes the name on every run.
     private var errorHandler: Int32 = 0
@@ -38,8 +38,8 @@ final class ScriptingEngine: @unchecked Sendable {
         context.deallocate()
     }
 
-    func contains(sha: String) -> Bool {
-        scripts[sha] != nil
+    func contains(_ digest: ScriptDigest) -> Bool {
+        scripts[digest] != nil
     }
 
     /// SCRIPT FLUSH: forgets every script by closing the state.
@@ -52,25 +52,25 @@ final class ScriptingEngine: @unchecked Sendable {
     /// Compiles `body` into the cache unless it is there; returns its SHA-1.
     @discardableResult
     func load(_ body: [UInt8]) throws(CommandError) -> String {
-        let sha = sha1Hex(body)
-        if scripts[sha] == nil {
-            try compile(body, sha: sha, in: try state())
+        let digest = ScriptDigest(sha1Of: body)
+        if scripts[digest] == nil {
+            try compile(body, digest: digest, in: try state())
         }
-        return sha
+        return digest.hex
     }
 
     /// Runs a cached script (compiling `body` first when given and not cached yet).
     /// `database` is the state the caller holds the lock on; commands the script
     /// calls run against it.
     func run(
-        sha: String, body: [UInt8]?, keys: Range<Int>, arguments: Range<Int>, readOnly: Bool,
+        digest: ScriptDigest, body: [UInt8]?, keys: Range<Int>, arguments: Range<Int>, readOnly: Bool,
         invocation: Invocation, database: UnsafeMutablePointer<DatabaseState>
     ) throws(CommandError) -> RESPValue {
         let lua = try state()
-        var cached = scripts[sha]
+        var cached = scripts[digest]
         if cached == nil {
-            guard let body else { throw CommandError(.message("NOSCRIPT No matching script. Please use EVAL.")) }
-            cached = try compile(body, sha: sha, in: lua)
+            guard let body else { throw .noScript }
+            cached = try compile(body, digest: digest, in: lua)
         }
         guard let (flags, function) = cached else { throw .err("Could not compile the script") }
         // A script that declares its flags without no-writes says it may write.
@@ -115,7 +115,7 @@ final class ScriptingEngine: @unchecked Sendable {
 
         if context.pointee.timed_out != 0 {
             let limit = invocation.server.configuration.luaTimeLimitMilliseconds
-            throw .err("Script killed after running longer than the time limit (\(limit) ms) script: \(sha)")
+            throw .err("Script killed after running longer than the time limit (\(limit) ms) script: \(digest.hex)")
         }
         guard status == 0 else {
             // A called command's error raised by redis.call was counted where it arose.
@@ -125,7 +125,7 @@ final class ScriptingEngine: @unchecked Sendable {
                 counted = lua_toboolean(lua, -1) != 0
                 sluice_lua_pop(lua, 1)
             }
-            throw CommandError(.message(errorText(in: lua, sha: sha)), alreadyCounted: counted)
+            throw CommandError(.message(errorText(in: lua, sha: digest.hex)), alreadyCounted: counted)
         }
         // Error tables the script returns count as error replies, as in Redis.
         return luaReply(lua, at: -1, resp3: run.resp3) { database.pointee.stats.recordError(text: $0) }
@@ -166,7 +166,7 @@ final class ScriptingEngine: @unchecked Sendable {
     /// Compiles a script as Redis 7 does: chunk name `@user_script`, shebang line kept
     /// out of the code but counted in line numbers; kept in the registry by reference.
     @discardableResult
-    private func compile(_ body: [UInt8], sha: String, in lua: OpaquePointer) throws(CommandError) -> (flags: ScriptFlags, function: Int32) {
+    private func compile(_ body: [UInt8], digest: ScriptDigest, in lua: OpaquePointer) throws(CommandError) -> (flags: ScriptFlags, function: Int32) {
         let (flags, codeStart) = try ScriptFlags.parse(body)
         // Lua 5.1 would load a body starting with ESC as bytecode, which it does not
         // verify: refused with the error Redis's Lua gives, which reads only source.
@@ -184,7 +184,7 @@ final class ScriptingEngine: @unchecked Sendable {
             throw .err("Error compiling script (new function): \(message)")
         }
         let compiled = (flags: flags, function: sluice_lua_ref(lua))
-        scripts[sha] = compiled
+        scripts[digest] = compiled
         return compiled
     }
 
