@@ -17,11 +17,13 @@ enum StringCommands {
         CommandSpec("setnx", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Sets the string value of a key only when the key doesn't exist.") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextIndex()
-            let value = try invocation.arguments.next()
+            let value = try invocation.arguments.nextIndex()
             let now = invocation.now
-            return try invocation.arguments.withKey(key) { key in
+            let arguments = invocation.arguments
+            // The value is copied only when it is stored.
+            return try arguments.withKey(key) { key in
                 if state.keyspace.contains(key, now: now) { return .integer(0) }
-                state.keyspace.set(key, .string(value), now: now)
+                state.keyspace.set(key, .string(arguments[value]), now: now)
                 return .integer(1)
             }
         },
