@@ -34,6 +34,29 @@ typedef struct {
 
 /// Per-state bookkeeping, reached from every callback through the allocator's
 /// user data, so that several states (one per server) never share anything.
+/// Field and global names the host reads or writes on every script run (a reply
+/// table's `err`, `ok`, `double` ... and the `KEYS` and `ARGV` globals). Each state keeps
+/// them in its registry, so pushing one is an index into it: `lua_pushstring` measured,
+/// hashed and looked up the name each time, and made it anew whenever the collector
+/// had freed it (a returned table is checked for seven of them).
+enum {
+    SLUICE_LUA_NAME_ERR,
+    SLUICE_LUA_NAME_OK,
+    SLUICE_LUA_NAME_DOUBLE,
+    SLUICE_LUA_NAME_BIG_NUMBER,
+    SLUICE_LUA_NAME_MAP,
+    SLUICE_LUA_NAME_SET,
+    SLUICE_LUA_NAME_VERBATIM_STRING,
+    SLUICE_LUA_NAME_FORMAT,
+    SLUICE_LUA_NAME_STRING,
+    SLUICE_LUA_NAME_IGNORE_ERROR_STATS_UPDATE,
+    SLUICE_LUA_NAME_SOURCE,
+    SLUICE_LUA_NAME_LINE,
+    SLUICE_LUA_NAME_KEYS,
+    SLUICE_LUA_NAME_ARGV,
+    SLUICE_LUA_NAME_COUNT
+};
+
 typedef struct {
     /// Bytes Lua has allocated, and the most it may (0: no limit).
     size_t memory_used;
@@ -51,6 +74,8 @@ typedef struct {
     void *host;
     /// Freed small blocks by size class (`sluice_lua_alloc`); emptied by `sluice_lua_close`.
     sluice_lua_pool pools[SLUICE_LUA_POOL_CLASSES];
+    /// Registry references of the names in `SLUICE_LUA_NAME_*` (`sluice_lua_make_names`).
+    int names[SLUICE_LUA_NAME_COUNT];
 } sluice_lua_context;
 
 /// The size class of a block of `size` bytes (1 to 256), 0 for 1 to 16 bytes.
@@ -151,6 +176,26 @@ static inline int sluice_lua_panic(lua_State *L) {
     const char *message = lua_tostring(L, -1);
     fprintf(stderr, "sluice: unprotected Lua error: %s\n", message ? message : "(not a string)");
     return 0;
+}
+
+/// Makes the state's `SLUICE_LUA_NAME_*` references; run with `lua_cpcall`, as
+/// making a string may fail.
+static inline int sluice_lua_make_names(lua_State *L) {
+    static const char *const names[SLUICE_LUA_NAME_COUNT] = {
+        "err", "ok", "double", "big_number", "map", "set", "verbatim_string", "format", "string",
+        "ignore_error_stats_update", "source", "line", "KEYS", "ARGV",
+    };
+    sluice_lua_context *context = sluice_lua_context_of(L);
+    for (int name = 0; name < SLUICE_LUA_NAME_COUNT; name++) {
+        lua_pushstring(L, names[name]);
+        context->names[name] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    return 0;
+}
+
+/// Pushes one of the `SLUICE_LUA_NAME_*` names.
+static inline void sluice_lua_push_name(lua_State *L, int name) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sluice_lua_context_of(L)->names[name]);
 }
 
 /// A new state whose allocations are counted in `context`.

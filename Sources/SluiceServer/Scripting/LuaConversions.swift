@@ -32,18 +32,30 @@ func luaBytes(_ lua: OpaquePointer, at index: Int32) -> [UInt8]? {
     return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
 }
 
-/// Pushes `table[name]` without metamethods.
-func rawField(_ lua: OpaquePointer, _ index: Int32, _ name: String) {
+/// Pushes `table[name]` without metamethods; `name` is one of `SLUICE_LUA_NAME_*`.
+func rawField(_ lua: OpaquePointer, _ index: Int32, _ name: Int) {
     let table = index < 0 ? lua_gettop(lua) + index + 1 : index
-    lua_pushstring(lua, name)
+    sluice_lua_push_name(lua, Int32(name))
     lua_rawget(lua, table)
 }
 
-/// Sets `name` in the table on top of the stack to the value pushed by `push`.
-private func setField(_ lua: OpaquePointer, _ name: String, _ push: () -> Void) {
-    lua_pushstring(lua, name)
+/// Sets `name` (one of `SLUICE_LUA_NAME_*`) in the table on top of the stack to the
+/// value pushed by `push`.
+private func setField(_ lua: OpaquePointer, _ name: Int, _ push: () -> Void) {
+    sluice_lua_push_name(lua, Int32(name))
     push()
     lua_rawset(lua, -3)
+}
+
+/// Pushes `text` with its length: a `String` passed as a C string is copied into a new
+/// array first, unless it is a literal.
+func pushText(_ text: String, in lua: OpaquePointer) {
+    var text = text
+    text.withUTF8 { bytes in
+        bytes.withMemoryRebound(to: CChar.self) { characters in
+            if let start = characters.baseAddress { lua_pushlstring(lua, start, characters.count) } else { lua_pushlstring(lua, "", 0) }
+        }
+    }
 }
 
 /// A script's status text as Redis sends it: up to a NUL byte, as Redis formats it as
@@ -65,7 +77,7 @@ func replyErrorText(_ text: String) -> String {
 /// `{err = text}`, how Lua sees an error reply.
 func pushErrorTable(_ text: String, in lua: OpaquePointer) {
     lua_createtable(lua, 0, 1)
-    setField(lua, "err") { lua_pushstring(lua, text) }
+    setField(lua, SLUICE_LUA_NAME_ERR) { pushText(text, in: lua) }
 }
 
 /// Pushes a command's reply as Lua sees it: integer -> number, bulk -> string, status
@@ -81,7 +93,7 @@ func pushReply(_ value: RESPValue, resp3: Bool, in lua: OpaquePointer) {
     switch value {
     case .simpleString(let text):
         lua_createtable(lua, 0, 1)
-        setField(lua, "ok") { lua_pushstring(lua, text) }
+        setField(lua, SLUICE_LUA_NAME_OK) { pushText(text, in: lua) }
     case .error(let text):
         pushErrorTable(text, in: lua)
     case .bulkError(let bytes):
@@ -99,24 +111,24 @@ func pushReply(_ value: RESPValue, resp3: Bool, in lua: OpaquePointer) {
     case .double(let number):
         if resp3 {
             lua_createtable(lua, 0, 1)
-            setField(lua, "double") { lua_pushnumber(lua, number) }
+            setField(lua, SLUICE_LUA_NAME_DOUBLE) { lua_pushnumber(lua, number) }
         } else {
             pushBytes(RESPValue.formatDouble(number).utf8, in: lua)
         }
     case .bigNumber(let text):
         if resp3 {
             lua_createtable(lua, 0, 1)
-            setField(lua, "big_number") { lua_pushstring(lua, text) }
+            setField(lua, SLUICE_LUA_NAME_BIG_NUMBER) { pushText(text, in: lua) }
         } else {
             pushBytes(text.utf8, in: lua)
         }
     case .verbatimString(let format, let text):
         if resp3 {
             lua_createtable(lua, 0, 1)
-            setField(lua, "verbatim_string") {
+            setField(lua, SLUICE_LUA_NAME_VERBATIM_STRING) {
                 lua_createtable(lua, 0, 2)
-                setField(lua, "format") { lua_pushstring(lua, format) }
-                setField(lua, "string") { pushBytes(text, in: lua) }
+                setField(lua, SLUICE_LUA_NAME_FORMAT) { pushText(format, in: lua) }
+                setField(lua, SLUICE_LUA_NAME_STRING) { pushBytes(text, in: lua) }
             }
         } else {
             pushBytes(text, in: lua)
@@ -124,7 +136,7 @@ func pushReply(_ value: RESPValue, resp3: Bool, in lua: OpaquePointer) {
     case .map(let pairs):
         if resp3 {
             lua_createtable(lua, 0, 1)
-            lua_pushstring(lua, "map")
+            sluice_lua_push_name(lua, Int32(SLUICE_LUA_NAME_MAP))
             lua_createtable(lua, 0, Int32(clamping: pairs.count))
             for pair in pairs {
                 pushReply(pair.key, resp3: resp3, in: lua)
@@ -138,7 +150,7 @@ func pushReply(_ value: RESPValue, resp3: Bool, in lua: OpaquePointer) {
     case .set(let elements):
         if resp3 {
             lua_createtable(lua, 0, 1)
-            lua_pushstring(lua, "set")
+            sluice_lua_push_name(lua, Int32(SLUICE_LUA_NAME_SET))
             lua_createtable(lua, 0, Int32(clamping: elements.count))
             for element in elements {
                 pushReply(element, resp3: resp3, in: lua)
@@ -198,21 +210,21 @@ func luaReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, depth: Int = 0
 private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, depth: Int, countError: (String) -> Void) -> RESPValue {
     let base = lua_gettop(lua)
     defer { lua_settop(lua, base) }
-    rawField(lua, index, "err")
+    rawField(lua, index, SLUICE_LUA_NAME_ERR)
     if lua_type(lua, -1) == LUA_TSTRING {
         let text = replyErrorText(luaString(lua, at: -1) ?? "")
         // A called command's error was counted where it arose (see ScriptRun.failed).
-        rawField(lua, index, "ignore_error_stats_update")
+        rawField(lua, index, SLUICE_LUA_NAME_IGNORE_ERROR_STATS_UPDATE)
         if lua_toboolean(lua, -1) == 0 { countError(text) }
         return .error(text)
     }
-    rawField(lua, index, "ok")
+    rawField(lua, index, SLUICE_LUA_NAME_OK)
     if lua_type(lua, -1) == LUA_TSTRING { return .simpleString(cString(luaString(lua, at: -1) ?? "")) }
-    rawField(lua, index, "double")
+    rawField(lua, index, SLUICE_LUA_NAME_DOUBLE)
     if lua_type(lua, -1) == LUA_TNUMBER { return .double(lua_tonumber(lua, -1)) }
-    rawField(lua, index, "big_number")
+    rawField(lua, index, SLUICE_LUA_NAME_BIG_NUMBER)
     if lua_type(lua, -1) == LUA_TSTRING { return .bigNumber(luaString(lua, at: -1) ?? "") }
-    rawField(lua, index, "map")
+    rawField(lua, index, SLUICE_LUA_NAME_MAP)
     if lua_type(lua, -1) == LUA_TTABLE {
         var pairs: [RESPPair] = []
         forEachEntry(lua, table: lua_gettop(lua)) { key, value in
@@ -221,7 +233,7 @@ private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, dept
         }
         return .map(pairs)
     }
-    rawField(lua, index, "set")
+    rawField(lua, index, SLUICE_LUA_NAME_SET)
     if lua_type(lua, -1) == LUA_TTABLE {
         var elements: [RESPValue] = []
         forEachEntry(lua, table: lua_gettop(lua)) { key, _ in
@@ -229,11 +241,11 @@ private func tableReply(_ lua: OpaquePointer, at index: Int32, resp3: Bool, dept
         }
         return .set(elements)
     }
-    rawField(lua, index, "verbatim_string")
+    rawField(lua, index, SLUICE_LUA_NAME_VERBATIM_STRING)
     if lua_type(lua, -1) == LUA_TTABLE {
         let table = lua_gettop(lua)
-        rawField(lua, table, "format")
-        rawField(lua, table, "string")
+        rawField(lua, table, SLUICE_LUA_NAME_FORMAT)
+        rawField(lua, table, SLUICE_LUA_NAME_STRING)
         if lua_type(lua, -2) == LUA_TSTRING, lua_type(lua, -1) == LUA_TSTRING {
             return .verbatimString(format: luaString(lua, at: -2) ?? "txt", text: luaBytes(lua, at: -1) ?? [])
         }

@@ -147,7 +147,7 @@ private func fail(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int3
 /// `ignore_error_stats_update`, as the command already counted the error.
 private func commandFailed(_ lua: OpaquePointer, _ text: String, _ raising: Bool) -> Int32 {
     let result = fail(lua, text, raising)
-    lua_pushstring(lua, "ignore_error_stats_update")
+    sluice_lua_push_name(lua, Int32(SLUICE_LUA_NAME_IGNORE_ERROR_STATS_UPDATE))
     lua_pushboolean(lua, 1)
     lua_rawset(lua, -3)
     return result

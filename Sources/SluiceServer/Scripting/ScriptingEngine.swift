@@ -87,8 +87,8 @@ final class ScriptingEngine: @unchecked Sendable {
         // Host work (setting KEYS and ARGV, converting replies) may exceed the memory
         // limit; only the script's own allocations are held to it.
         context.pointee.in_host = 1
-        setGlobalArray("KEYS", keys, of: invocation.arguments, in: lua)
-        setGlobalArray("ARGV", arguments, of: invocation.arguments, in: lua)
+        setGlobalArray(SLUICE_LUA_NAME_KEYS, keys, of: invocation.arguments, in: lua)
+        setGlobalArray(SLUICE_LUA_NAME_ARGV, arguments, of: invocation.arguments, in: lua)
         sluice_lua_getref(lua, errorHandler)
         sluice_lua_getref(lua, function)
 
@@ -121,7 +121,7 @@ final class ScriptingEngine: @unchecked Sendable {
             // A called command's error raised by redis.call was counted where it arose.
             var counted = false
             if lua_type(lua, -1) == LUA_TTABLE {
-                rawField(lua, -1, "ignore_error_stats_update")
+                rawField(lua, -1, SLUICE_LUA_NAME_IGNORE_ERROR_STATS_UPDATE)
                 counted = lua_toboolean(lua, -1) != 0
                 sluice_lua_pop(lua, 1)
             }
@@ -138,7 +138,8 @@ final class ScriptingEngine: @unchecked Sendable {
         context.pointee.memory_limit = ScriptingEngine.memoryLimit
         context.pointee.in_host = 1
         guard let lua = sluice_lua_newstate(context) else { throw .err("Could not create the scripting engine") }
-        guard lua_cpcall(lua, sluice_lua_open_libraries, nil) == 0, registerRedisLibrary(lua), runPrelude(lua) else {
+        guard lua_cpcall(lua, sluice_lua_open_libraries, nil) == 0, lua_cpcall(lua, sluice_lua_make_names, nil) == 0,
+              registerRedisLibrary(lua), runPrelude(lua) else {
             sluice_lua_close(lua, context)
             throw .err("Could not create the scripting engine")
         }
@@ -190,9 +191,9 @@ final class ScriptingEngine: @unchecked Sendable {
 
     /// KEYS or ARGV for the next script, set past the read-only globals (in the table
     /// the prelude keeps them in).
-    private func setGlobalArray(_ name: String, _ words: Range<Int>, of command: Arguments, in lua: OpaquePointer) {
+    private func setGlobalArray(_ name: Int, _ words: Range<Int>, of command: Arguments, in lua: OpaquePointer) {
         sluice_lua_getref(lua, globals)
-        lua_pushstring(lua, name)
+        sluice_lua_push_name(lua, Int32(name))
         lua_createtable(lua, Int32(words.count), 0)
         for (offset, index) in words.enumerated() {
             command.withWord(index) { word in
@@ -216,13 +217,13 @@ final class ScriptingEngine: @unchecked Sendable {
             return "ERR Error running script \(sha), \(message.prefix(100))"
         }
         var text = "ERR unknown error"
-        rawField(lua, -1, "err")
+        rawField(lua, -1, SLUICE_LUA_NAME_ERR)
         if lua_type(lua, -1) == LUA_TSTRING || lua_type(lua, -1) == LUA_TNUMBER, let message = luaString(lua, at: -1) {
             // Redis formats the text as a C string inside its own line: up to a NUL.
             text = cString(message)
         }
-        rawField(lua, -2, "source")
-        rawField(lua, -3, "line")
+        rawField(lua, -2, SLUICE_LUA_NAME_SOURCE)
+        rawField(lua, -3, SLUICE_LUA_NAME_LINE)
         if lua_type(lua, -2) == LUA_TSTRING, lua_type(lua, -1) == LUA_TNUMBER, let source = luaString(lua, at: -2) {
             text += " script: \(sha), on \(source):\(Int(lua_tonumber(lua, -1)))."
         }
