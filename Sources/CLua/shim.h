@@ -32,8 +32,6 @@ typedef struct {
 /// At most this many free blocks are kept per class; more go back to malloc.
 #define SLUICE_LUA_POOL_KEEP 4096
 
-/// Per-state bookkeeping, reached from every callback through the allocator's
-/// user data, so that several states (one per server) never share anything.
 /// Field and global names the host reads or writes on every script run (a reply
 /// table's `err`, `ok`, `double` ... and the `KEYS` and `ARGV` globals). Each state keeps
 /// them in its registry, so pushing one is an index into it: `lua_pushstring` measured,
@@ -57,6 +55,8 @@ enum {
     SLUICE_LUA_NAME_COUNT
 };
 
+/// Per-state bookkeeping, reached from every callback through the allocator's
+/// user data, so that several states (one per server) never share anything.
 typedef struct {
     /// Bytes Lua has allocated, and the most it may (0: no limit).
     size_t memory_used;

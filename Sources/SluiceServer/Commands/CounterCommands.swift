@@ -102,6 +102,4 @@ enum CounterCommands {
         guard ttl > 0 else { throw CommandError(.notPositiveInteger("ttl")) }
         return ttl
     }
-
-
 }

@@ -5,8 +5,8 @@ func sha1Hex(_ message: some Collection<UInt8>) -> String {
 
 /// A script's SHA-1, the script cache's key. Redis names scripts by this digest, so
 /// clients compute it too (EVALSHA); it is not used for anything that needs a secure
-/// hash. An EVALSHA argument is read into one where it lies: hashing 20 bytes, where a
-/// `String` of the hex digits cost two allocations and a hash of 40 bytes per run.
+/// hash. An EVALSHA argument is read into one where it lies, where a `String` of the
+/// hex digits cost two allocations and a hash of 40 bytes per run.
 struct ScriptDigest: Hashable {
     private let words: (UInt32, UInt32, UInt32, UInt32, UInt32)
 
