@@ -40,6 +40,9 @@ struct ScriptingCommandTests {
             #expect(try c.command("EVAL", "return redis.error_reply('MY bad')", "0") == "-MY bad\r\n")
             #expect(try c.command("EVAL", "return redis.error_reply('-OOPS')", "0") == "-ERR OOPS\r\n")
             #expect(try c.command("EVAL", "return redis.error_reply(1)", "0") == "-ERR wrong number or type of arguments\r\n")
+            // In Lua, an error table's text stops at a NUL byte and a status keeps every byte, as in Redis.
+            #expect(try c.command("EVAL", "return #redis.error_reply('a\\0b').err", "0") == ":5\r\n")
+            #expect(try c.command("EVAL", "return #redis.status_reply('a\\0b').ok", "0") == ":3\r\n")
             #expect(try c.command("EVAL", "return {1, redis.status_reply('x'), redis.error_reply('y')}", "0") == "*3\r\n:1\r\n+x\r\n-ERR y\r\n")
             #expect(try c.command("EVAL", "return {double = 1.5}", "0") == "$3\r\n1.5\r\n")
         }

@@ -47,17 +47,6 @@ private func setField(_ lua: OpaquePointer, _ name: Int, _ push: () -> Void) {
     lua_rawset(lua, -3)
 }
 
-/// Pushes `text` with its length: a `String` passed as a C string is copied into a new
-/// array first, unless it is a literal.
-func pushText(_ text: String, in lua: OpaquePointer) {
-    var text = text
-    text.withUTF8 { bytes in
-        bytes.withMemoryRebound(to: CChar.self) { characters in
-            if let start = characters.baseAddress { lua_pushlstring(lua, start, characters.count) } else { lua_pushlstring(lua, "", 0) }
-        }
-    }
-}
-
 /// A script's status text as Redis sends it: up to a NUL byte, as Redis formats it as
 /// a C string.
 func cString(_ text: String) -> String {
@@ -74,10 +63,11 @@ func replyErrorText(_ text: String) -> String {
     return String(scalars)
 }
 
-/// `{err = text}`, how Lua sees an error reply.
+/// `{err = text}`, how Lua sees an error reply: up to a NUL byte, as Redis formats the
+/// text as a C string (a status keeps all its bytes, as in Redis).
 func pushErrorTable(_ text: String, in lua: OpaquePointer) {
     lua_createtable(lua, 0, 1)
-    setField(lua, SLUICE_LUA_NAME_ERR) { pushText(text, in: lua) }
+    setField(lua, SLUICE_LUA_NAME_ERR) { pushBytes(cString(text).utf8, in: lua) }
 }
 
 /// Pushes a command's reply as Lua sees it: integer -> number, bulk -> string, status
@@ -93,7 +83,7 @@ func pushReply(_ value: RESPValue, resp3: Bool, in lua: OpaquePointer) {
     switch value {
     case .simpleString(let text):
         lua_createtable(lua, 0, 1)
-        setField(lua, SLUICE_LUA_NAME_OK) { pushText(text, in: lua) }
+        setField(lua, SLUICE_LUA_NAME_OK) { pushBytes(text.utf8, in: lua) }
     case .error(let text):
         pushErrorTable(text, in: lua)
     case .bulkError(let bytes):
@@ -118,7 +108,7 @@ func pushReply(_ value: RESPValue, resp3: Bool, in lua: OpaquePointer) {
     case .bigNumber(let text):
         if resp3 {
             lua_createtable(lua, 0, 1)
-            setField(lua, SLUICE_LUA_NAME_BIG_NUMBER) { pushText(text, in: lua) }
+            setField(lua, SLUICE_LUA_NAME_BIG_NUMBER) { pushBytes(text.utf8, in: lua) }
         } else {
             pushBytes(text.utf8, in: lua)
         }
@@ -127,7 +117,7 @@ func pushReply(_ value: RESPValue, resp3: Bool, in lua: OpaquePointer) {
             lua_createtable(lua, 0, 1)
             setField(lua, SLUICE_LUA_NAME_VERBATIM_STRING) {
                 lua_createtable(lua, 0, 2)
-                setField(lua, SLUICE_LUA_NAME_FORMAT) { pushText(format, in: lua) }
+                setField(lua, SLUICE_LUA_NAME_FORMAT) { pushBytes(format.utf8, in: lua) }
                 setField(lua, SLUICE_LUA_NAME_STRING) { pushBytes(text, in: lua) }
             }
         } else {
