@@ -72,6 +72,12 @@ typedef struct {
     lua_State *main_thread;
     /// The host's state for the script being run; NULL between scripts.
     void *host;
+    /// Set when a script called `collectgarbage`, which may have stopped the collector or
+    /// changed its pace; `sluice_lua_restore_collector` undoes that after the script.
+    int collector_touched;
+    /// The collector's pause and step multiplier as the state was made.
+    int collector_pause;
+    int collector_step;
     /// Freed small blocks by size class (`sluice_lua_alloc`); emptied by `sluice_lua_close`.
     sluice_lua_pool pools[SLUICE_LUA_POOL_CLASSES];
     /// Registry references of the names in `SLUICE_LUA_NAME_*` (`sluice_lua_make_names`).
@@ -389,6 +395,25 @@ static inline void sluice_lua_wrap(lua_State *L, const char *name, lua_CFunction
     lua_pop(L, 1);
 }
 
+/// The global `collectgarbage`: the base library's, noting that the script called it.
+static inline int sluice_lua_collectgarbage(lua_State *L) {
+    sluice_lua_context_of(L)->collector_touched = 1;
+    return sluice_lua_call_replaced(L);
+}
+
+/// After a script: if it called `collectgarbage`, the collector runs again at the pace
+/// the state was made with, so no script inherits another's `stop` or `setpause`. Only
+/// then: a restart sets the collector's threshold to the bytes in use, so restarting
+/// after every script had it take a step on the next one's first allocations, never
+/// pausing between cycles.
+static inline void sluice_lua_restore_collector(lua_State *L, sluice_lua_context *context) {
+    if (!context->collector_touched) return;
+    context->collector_touched = 0;
+    lua_gc(L, LUA_GCSETPAUSE, context->collector_pause);
+    lua_gc(L, LUA_GCSETSTEPMUL, context->collector_step);
+    lua_gc(L, LUA_GCRESTART, 0);
+}
+
 /// Opens the libraries scripts get; run through lua_cpcall so a failure is an error, not a panic.
 static inline int sluice_lua_open_libraries(lua_State *L) {
     static const lua_CFunction openers[] = {luaopen_base, luaopen_table, luaopen_string, luaopen_math, luaopen_debug, luaopen_bit};
@@ -396,7 +421,14 @@ static inline int sluice_lua_open_libraries(lua_State *L) {
         lua_pushcfunction(L, openers[index]);
         lua_call(L, 0, 0);
     }
+    // Setting returns the value it replaces: Lua's defaults, put straight back.
+    sluice_lua_context *context = sluice_lua_context_of(L);
+    context->collector_pause = lua_gc(L, LUA_GCSETPAUSE, 200);
+    lua_gc(L, LUA_GCSETPAUSE, context->collector_pause);
+    context->collector_step = lua_gc(L, LUA_GCSETSTEPMUL, 200);
+    lua_gc(L, LUA_GCSETSTEPMUL, context->collector_step);
     lua_pushvalue(L, LUA_GLOBALSINDEX);
+    sluice_lua_wrap(L, "collectgarbage", sluice_lua_collectgarbage);
     sluice_lua_wrap(L, "tonumber", sluice_lua_tonumber);
     sluice_lua_wrap(L, "tostring", sluice_lua_tostring_number);
     lua_getfield(L, -1, "string");

@@ -363,6 +363,36 @@ struct ScriptingCommandTests {
         }
     }
 
+    /// A script that stops the collector or changes its pace leaves the next script
+    /// the collector as the state was made: running, with Lua's pause and step (200).
+    @Test("a script's collectgarbage stop, setpause and setstepmul do not outlast it")
+    func collectorRestored() async throws {
+        // Garbage of about 8 MB: with the collector stopped, all of it stays in use.
+        let garbage = """
+            local before = collectgarbage('count')
+            for i = 1, 50000 do local t = {string.rep('x', 100) .. i} end
+            return math.floor(collectgarbage('count') - before)
+            """
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("EVAL", "collectgarbage('setpause', 777); collectgarbage('setstepmul', 555); collectgarbage('stop')", "0") == "$-1\r\n")
+            let pace = try c.command("EVAL", "return {collectgarbage('setpause', 300), collectgarbage('setstepmul', 400)}", "0")
+            #expect(pace == "*2\r\n:200\r\n:200\r\n")
+            #expect(try c.command("EVAL", "return {collectgarbage('setpause', 200), collectgarbage('setstepmul', 200)}", "0") == "*2\r\n:200\r\n:200\r\n")
+            // ":<n>\r\n", where "\r\n" is one Character; the growth is below 0 where the
+            // collector freed more than the script made.
+            func kilobytes(_ reply: String) -> Int? { reply.first == ":" ? Int(reply.dropFirst().dropLast()) : nil }
+            let grown = try c.command("EVAL", garbage, "0")
+            #expect(kilobytes(grown).map { $0 < 2_000 } == true, "\(grown)")
+            #expect(try c.command("EVAL", "collectgarbage('stop')", "0") == "$-1\r\n")
+            let after = try c.command("EVAL", garbage, "0")
+            #expect(kilobytes(after).map { $0 < 2_000 } == true, "\(after)")
+            // Within one script, stopped is stopped.
+            let stopped = try c.command("EVAL", "collectgarbage('stop')\n" + garbage, "0")
+            #expect(kilobytes(stopped).map { $0 > 5_000 } == true, "\(stopped)")
+        }
+    }
+
     /// Lua's small blocks come from free lists of 16-byte classes up to 256 bytes: strings
     /// of every length up to 300 and a table's array grown through every class past it,
     /// freed by full collections, must read back whole, across `SCRIPT FLUSH` (which

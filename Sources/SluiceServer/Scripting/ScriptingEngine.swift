@@ -110,8 +110,7 @@ final class ScriptingEngine: @unchecked Sendable {
             context.pointee.host = nil
             return status
         }
-        // A script may have stopped the collector; the next one must not inherit that.
-        lua_gc(lua, LUA_GCRESTART, 0)
+        sluice_lua_restore_collector(lua, context)
 
         if context.pointee.timed_out != 0 {
             let limit = invocation.server.configuration.luaTimeLimitMilliseconds
