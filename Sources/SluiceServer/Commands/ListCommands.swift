@@ -49,9 +49,9 @@ enum ListCommands {
                     summary: "Returns an element from a list by its index.") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
             // As in Redis, the key's type is checked before the index.
-            let word = try invocation.arguments.next()
+            let word = try invocation.arguments.nextWord()
             guard let list = try state.keyspace.list(key, now: invocation.now) else { return .null }
-            guard let index = parseInteger(word) else { throw .notInteger }
+            guard let index = word.withBytes(parseInteger) else { throw .notInteger }
             guard let position = position(index, count: list.count) else { return .null }
             return .bulkString(list[position])
         },
