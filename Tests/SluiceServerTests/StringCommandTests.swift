@@ -128,6 +128,23 @@ struct StringCommandTests {
         }
     }
 
+    @Test("SETEX, PSETEX, STRLEN and GETDEL in one burst each read their own keys")
+    func pipelinedExpiringKeys() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let replies = try pipelined(c, [
+                ["SETEX", "a", "100", "x"], ["PSETEX", "bb", "100000", "yy"], ["SET", "ccc", "zzz"],
+                ["STRLEN", "bb"], ["STRLEN", "nope"], ["GETDEL", "a"], ["STRLEN", "a"], ["GETDEL", "ccc"],
+                ["TTL", "bb"], ["TTL", "a"], ["STRLEN", "ccc"],
+            ])
+            #expect(replies == [
+                "+OK\r\n", "+OK\r\n", "+OK\r\n",
+                ":2\r\n", ":0\r\n", "$1\r\nx\r\n", ":0\r\n", "$3\r\nzzz\r\n",
+                ":100\r\n", ":-2\r\n", ":0\r\n",
+            ])
+        }
+    }
+
     @Test("INCR, INCRBY, DECR and DECRBY count from zero and keep the deadline")
     func counters() async throws {
         try await withServer { server in

@@ -79,10 +79,13 @@ enum StringCommands {
                     summary: "Increment the floating point value of a key by a number.", since: "2.6.0", handler: incrementByFloat),
         CommandSpec("getdel", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Returns the string value of a key after deleting the key.", since: "6.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            guard let value = try state.keyspace.string(key, now: invocation.now) else { return .null }
-            state.keyspace.remove(key, now: invocation.now)
-            return .bulkString(value)
+            let key = try invocation.arguments.nextIndex()
+            let now = invocation.now
+            return try invocation.arguments.withKey(key) { key throws(CommandError) in
+                guard let value = try state.keyspace.string(key, now: now) else { return .null }
+                state.keyspace.remove(key, now: now)
+                return .bulkString(value)
+            }
         },
         CommandSpec("getex", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Returns the string value of a key after setting its expiration time.", since: "6.2.0", handler: getex),
@@ -107,8 +110,11 @@ enum StringCommands {
         },
         CommandSpec("strlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Returns the length of a string value.", since: "2.2.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            return .integer(Int64(try state.keyspace.string(key, now: invocation.now)?.count ?? 0))
+            let key = try invocation.arguments.nextIndex()
+            let now = invocation.now
+            return .integer(Int64(try invocation.arguments.withKey(key) { key throws(CommandError) in
+                try state.keyspace.string(key, now: now)?.count ?? 0
+            }))
         },
     ]
 
@@ -174,13 +180,14 @@ enum StringCommands {
         CommandSpec(name, arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "string",
                     summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
                     since: since) { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
+            let key = try invocation.arguments.nextIndex()
             let amount = try invocation.arguments.nextInteger()
-            let value = try invocation.arguments.next()
+            let value = Value.string(try invocation.arguments.next())
             guard let deadline = deadline(unit, amount, now: invocation.now) else {
                 throw CommandError(.invalidExpireTime(command: name))
             }
-            state.keyspace.set(key, .string(value), expiresAt: deadline, now: invocation.now)
+            let now = invocation.now
+            invocation.arguments.withWord(key) { state.keyspace.set($0, value, expiresAt: deadline, now: now) }
             return .ok
         }
     }
@@ -312,6 +319,10 @@ enum StringCommands {
 extension ShardedKeyspace {
     /// The bytes of a string key, nil when absent; `WRONGTYPE` for any other kind of value.
     mutating func string(_ key: Key, now: Instant) throws(CommandError) -> [UInt8]? {
+        try stringBytes(value(key, now: now))
+    }
+
+    mutating func string(_ key: UnsafeRawBufferPointer, now: Instant) throws(CommandError) -> [UInt8]? {
         try stringBytes(value(key, now: now))
     }
 }
