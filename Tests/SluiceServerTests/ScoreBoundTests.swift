@@ -24,7 +24,7 @@ struct ScoreBoundTests {
                      " 5", "5 ", "abc", "nan", "--5", "-", "+"]
         for text in texts {
             let bytes = Array(text.utf8)
-            let bound = SortedSetCommands.scoreBound(bytes)
+            let bound = bytes.withUnsafeBytes(SortedSetCommands.scoreBound)
             let expected = Self.byStrtod(bytes)
             #expect(bound?.value == expected?.0, "\(text.debugDescription)")
             #expect(bound?.exclusive == expected?.1, "\(text.debugDescription)")

@@ -56,7 +56,7 @@ enum SortedSetCommands {
                     summary: "Returns the count of members in a sorted set that have scores within a range.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let (minimum, maximum) = try scoreRange(try invocation.arguments.next(), try invocation.arguments.next())
+            let (minimum, maximum) = try nextScoreRange(&invocation.arguments)
             let set = try sortedSet(key, &invocation, &state)
             return .integer(Int64(set?.ranks(from: minimum, to: maximum).count ?? 0))
         },
@@ -103,7 +103,7 @@ enum SortedSetCommands {
         CommandSpec("zremrangebyscore", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Removes members in a sorted set within a range of scores.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let (minimum, maximum) = try scoreRange(try invocation.arguments.next(), try invocation.arguments.next())
+            let (minimum, maximum) = try nextScoreRange(&invocation.arguments)
             let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
                 set.removeRanks(set.ranks(from: minimum, to: maximum))
             }
@@ -365,7 +365,18 @@ enum SortedSetCommands {
 
     /// A `min max` score range as ZRANGEBYSCORE, ZCOUNT and ZREMRANGEBYSCORE take it.
     private static func scoreRange(_ minimum: [UInt8], _ maximum: [UInt8]) throws(CommandError) -> (SortedSet.ScoreBound, SortedSet.ScoreBound) {
-        guard let low = scoreBound(minimum), let high = scoreBound(maximum) else { throw .err("min or max is not a float") }
+        guard let low = minimum.withUnsafeBytes(scoreBound), let high = maximum.withUnsafeBytes(scoreBound) else {
+            throw .err("min or max is not a float")
+        }
+        return (low, high)
+    }
+
+    /// `scoreRange` of the next two arguments, read where they lie.
+    private static func nextScoreRange(_ arguments: inout Arguments) throws(CommandError) -> (SortedSet.ScoreBound, SortedSet.ScoreBound) {
+        let minimum = try arguments.nextWord(), maximum = try arguments.nextWord()
+        guard let low = minimum.withBytes(scoreBound), let high = maximum.withBytes(scoreBound) else {
+            throw .err("min or max is not a float")
+        }
         return (low, high)
     }
 
@@ -373,24 +384,19 @@ enum SortedSetCommands {
     /// so its corner cases match (an empty number reads as 0, leading spaces pass).
     /// Integers and infinities, what limiters send, are read directly: `strtod` gives the
     /// same doubles at about 600 instructions a bound.
-    static func scoreBound(_ bytes: [UInt8]) -> SortedSet.ScoreBound? {
+    static func scoreBound(_ bytes: UnsafeRawBufferPointer) -> SortedSet.ScoreBound? {
         let exclusive = bytes.first == UInt8(ascii: "(")
-        let number = exclusive ? Array(bytes.dropFirst()) : bytes
+        let number = exclusive ? UnsafeRawBufferPointer(rebasing: bytes.dropFirst()) : bytes
         if let integer = parseInteger(number), integer.magnitude < 1 << 53 {
             return SortedSet.ScoreBound(Double(integer), exclusive: exclusive)
         }
-        switch number {
-        case Self.negativeInfinity: return SortedSet.ScoreBound(-.infinity, exclusive: exclusive)
-        case Self.positiveInfinity, Self.infinity: return SortedSet.ScoreBound(.infinity, exclusive: exclusive)
-        default: break
+        if number.elementsEqual("-inf".utf8) { return SortedSet.ScoreBound(-.infinity, exclusive: exclusive) }
+        if number.elementsEqual("+inf".utf8) || number.elementsEqual("inf".utf8) {
+            return SortedSet.ScoreBound(.infinity, exclusive: exclusive)
         }
         guard let (value, _) = parseCString(number, { strtod($0, $1) }), !value.isNaN else { return nil }
         return SortedSet.ScoreBound(value, exclusive: exclusive)
     }
-
-    private static let negativeInfinity = Array("-inf".utf8)
-    private static let positiveInfinity = Array("+inf".utf8)
-    private static let infinity = Array("inf".utf8)
 
     /// A score as ZADD and ZINCRBY take it, by Redis's rule: all of the text is a number
     /// C's `strtod` reads (decimal, exponent, hex, `inf`), no leading space, not NaN, and
