@@ -229,7 +229,7 @@ struct SortedSetCommandTests {
         }
     }
 
-    @Test("ZCOUNT and ZREMRANGEBYSCORE in one burst each read their own bounds")
+    @Test("ZCOUNT, ZREMRANGEBYSCORE and ZRANGE in one burst each read their own bounds")
     func pipelinedScoreRanges() async throws {
         try await withServer { server in
             let c = try server.connect()
@@ -237,11 +237,13 @@ struct SortedSetCommandTests {
                 ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4.5", "d", "10", "e"],
                 ["ZCOUNT", "z", "(1", "4.5"], ["ZCOUNT", "z", "-inf", "(3"], ["ZCOUNT", "z", "2.5e0", "+inf"],
                 ["ZREMRANGEBYSCORE", "z", "(9", "inf"], ["ZCOUNT", "z", "x", "1"], ["ZREMRANGEBYSCORE", "z", "-inf", "1.5"],
-                ["ZCOUNT", "z", "-inf", "+inf"],
+                ["ZCOUNT", "z", "-inf", "+inf"], ["ZRANGE", "z", "-1", "-1", "WITHSCORES"],
+                ["ZRANGE", "z", "(4.5", "2", "BYSCORE", "REV"], ["ZRANGE", "z", "0", "x"],
             ])
             #expect(replies == [
                 ":5\r\n", ":3\r\n", ":2\r\n", ":3\r\n", ":1\r\n", "-ERR min or max is not a float\r\n", ":1\r\n",
-                ":3\r\n",
+                ":3\r\n", "*2\r\n$1\r\nd\r\n$3\r\n4.5\r\n", "*2\r\n$1\r\nc\r\n$1\r\nb\r\n",
+                "-ERR value is not an integer or out of range\r\n",
             ])
         }
     }

@@ -56,7 +56,7 @@ enum SortedSetCommands {
                     summary: "Returns the count of members in a sorted set that have scores within a range.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let (minimum, maximum) = try nextScoreRange(&invocation.arguments)
+            let (minimum, maximum) = try scoreRange(try invocation.arguments.nextWord(), try invocation.arguments.nextWord())
             let set = try sortedSet(key, &invocation, &state)
             return .integer(Int64(set?.ranks(from: minimum, to: maximum).count ?? 0))
         },
@@ -103,7 +103,7 @@ enum SortedSetCommands {
         CommandSpec("zremrangebyscore", arity: 4, flags: ["write"], keys: (1, 1, 1), group: "sorted_set",
                     summary: "Removes members in a sorted set within a range of scores.", since: "1.2.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let (minimum, maximum) = try nextScoreRange(&invocation.arguments)
+            let (minimum, maximum) = try scoreRange(try invocation.arguments.nextWord(), try invocation.arguments.nextWord())
             let removed = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set in
                 set.removeRanks(set.ranks(from: minimum, to: maximum))
             }
@@ -219,8 +219,8 @@ enum SortedSetCommands {
         _ invocation: inout Invocation, _ state: inout DatabaseState, by fixedKind: RangeKind?, reverse fixedReverse: Bool?
     ) throws(CommandError) -> Reply {
         let key = try invocation.arguments.nextWord()
-        var start = try invocation.arguments.next()
-        var stop = try invocation.arguments.next()
+        var start = try invocation.arguments.nextWord()
+        var stop = try invocation.arguments.nextWord()
         var kind = fixedKind
         var reverse = fixedReverse
         var withScores = false
@@ -256,7 +256,7 @@ enum SortedSetCommands {
         var ranks: (SortedSet) -> Range<Int>
         switch rangeKind {
         case .rank:
-            guard let first = parseInteger(start), let last = parseInteger(stop) else { throw .notInteger }
+            guard let first = start.withBytes(parseInteger), let last = stop.withBytes(parseInteger) else { throw .notInteger }
             ranks = { set in
                 // Positions count from the end when reversed.
                 let forward = rankRange(first, last, count: set.count)
@@ -266,7 +266,7 @@ enum SortedSetCommands {
             let (minimum, maximum) = try scoreRange(start, stop)
             ranks = { $0.ranks(from: minimum, to: maximum) }
         case .lex:
-            guard let minimum = lexBound(start), let maximum = lexBound(stop) else {
+            guard let minimum = lexBound(start.array), let maximum = lexBound(stop.array) else {
                 throw .err("min or max not valid string range item")
             }
             ranks = { $0.ranks(from: minimum, to: maximum) }
@@ -364,16 +364,8 @@ enum SortedSetCommands {
     }
 
     /// A `min max` score range as ZRANGEBYSCORE, ZCOUNT and ZREMRANGEBYSCORE take it.
-    private static func scoreRange(_ minimum: [UInt8], _ maximum: [UInt8]) throws(CommandError) -> (SortedSet.ScoreBound, SortedSet.ScoreBound) {
-        guard let low = minimum.withUnsafeBytes(scoreBound), let high = maximum.withUnsafeBytes(scoreBound) else {
-            throw .err("min or max is not a float")
-        }
-        return (low, high)
-    }
-
-    /// `scoreRange` of the next two arguments, read where they lie.
-    private static func nextScoreRange(_ arguments: inout Arguments) throws(CommandError) -> (SortedSet.ScoreBound, SortedSet.ScoreBound) {
-        let minimum = try arguments.nextWord(), maximum = try arguments.nextWord()
+    /// Two score bounds, read where they lie.
+    private static func scoreRange(_ minimum: ArgumentWord, _ maximum: ArgumentWord) throws(CommandError) -> (SortedSet.ScoreBound, SortedSet.ScoreBound) {
         guard let low = minimum.withBytes(scoreBound), let high = maximum.withBytes(scoreBound) else {
             throw .err("min or max is not a float")
         }
