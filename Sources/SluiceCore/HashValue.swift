@@ -73,6 +73,14 @@ public struct HashValue: Sendable {
         }
     }
 
+    /// Whether the hash has `field`, read where it lies, without copying its value.
+    public func contains(_ field: UnsafeRawBufferPointer) -> Bool {
+        switch storage {
+        case .packed(let packed): packed.find(field) != nil
+        case .table(let table): table.contents[field] != nil
+        }
+    }
+
     /// Whether `field` and `value` may be packed.
     @inline(__always)
     private static func packs(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {

@@ -58,6 +58,13 @@ struct HashCommandTests {
             #expect(try c.command("HSETNX", "new", "f", "v") == ":1\r\n")
             #expect(try c.command("HMGET", "h", "a", "c", "nope") == "*3\r\n$1\r\n1\r\n$1\r\n3\r\n$-1\r\n")
             #expect(try c.command("HMGET", "none", "a", "b") == "*2\r\n$-1\r\n$-1\r\n")
+            // A hash past the packing limits (a 65-byte value), in one burst.
+            let long = String(repeating: "v", count: 65)
+            let replies = try pipelined(c, [
+                ["HSET", "big", "a", long], ["HSETNX", "big", "a", "x"], ["HSETNX", "big", "b", "2"],
+                ["HSETNX", "big", "b", "3"], ["HMGET", "big", "a", "b"],
+            ])
+            #expect(replies == [":1\r\n", ":0\r\n", ":1\r\n", ":0\r\n", "*2\r\n$65\r\n\(long)\r\n$1\r\n2\r\n"])
         }
     }
 

@@ -18,10 +18,10 @@ enum HashCommands {
                     summary: "Sets the value of a field in a hash only when the field doesn't exist.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
-            let field = try invocation.arguments.next()
-            let value = try invocation.arguments.next()
+            let field = try invocation.arguments.nextWord()
+            let value = try invocation.arguments.nextWord()
             let added = try state.keyspace.modifyCollection(key, HashValue.self, now: invocation.now, create: true) { hash in
-                hash[field] == nil ? hash.set(field, value) : false
+                field.withBytes { field in !hash.contains(field) && value.withBytes { hash.set(field, $0) } }
             }
             return .integer(added == true ? 1 : 0)
         },
