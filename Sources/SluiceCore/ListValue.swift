@@ -319,6 +319,11 @@ public struct ListValue: Sendable {
 
     /// The position of the first element equal to `element`, nil when none.
     public func firstIndex(of element: [UInt8]) -> Int? {
+        element.withUnsafeBytes { firstIndex(of: $0) }
+    }
+
+    /// `firstIndex(of:)` for an element read where it lies (a command's argument).
+    public func firstIndex(of element: UnsafeRawBufferPointer) -> Int? {
         var found: Int?
         visit(matching: element, in: 0..<count) { position in
             found = position
@@ -330,10 +335,15 @@ public struct ListValue: Sendable {
     /// Calls `body` with the position of each element in `range` equal to `element`, as
     /// `visit` goes, until it returns false (`LPOS`).
     public func visit(matching element: [UInt8], in range: Range<Int>, reverse: Bool = false, _ body: (_ position: Int) -> Bool) {
-        element.withUnsafeBytes { wanted in
-            visit(range, reverse: reverse) { position, candidate in
-                !PackedBytes.same(candidate, wanted) || body(position)
-            }
+        element.withUnsafeBytes { visit(matching: $0, in: range, reverse: reverse, body) }
+    }
+
+    /// `visit(matching:)` for an element read where it lies.
+    public func visit(
+        matching element: UnsafeRawBufferPointer, in range: Range<Int>, reverse: Bool = false, _ body: (_ position: Int) -> Bool
+    ) {
+        visit(range, reverse: reverse) { position, candidate in
+            !PackedBytes.same(candidate, element) || body(position)
         }
     }
 
@@ -444,9 +454,13 @@ public struct ListValue: Sendable {
     /// Removes up to `limit` elements equal to `element`, as `removeAll`; how many.
     @discardableResult
     public mutating func remove(_ element: [UInt8], limit: Int = .max, fromBack: Bool = false) -> Int {
-        element.withUnsafeBytes { wanted in
-            removeAll(limit: limit, fromBack: fromBack) { PackedBytes.same($0, wanted) }
-        }
+        element.withUnsafeBytes { remove($0, limit: limit, fromBack: fromBack) }
+    }
+
+    /// `remove` for an element read where it lies.
+    @discardableResult
+    public mutating func remove(_ element: UnsafeRawBufferPointer, limit: Int = .max, fromBack: Bool = false) -> Int {
+        removeAll(limit: limit, fromBack: fromBack) { PackedBytes.same($0, element) }
     }
 
     /// Changes the packed elements or the chunks in place, the storage's reference

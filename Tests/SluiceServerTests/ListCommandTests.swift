@@ -17,6 +17,26 @@ struct ListCommandTests {
         }
     }
 
+    @Test("LINSERT, LREM and LPOS in one burst each read their own pivot and elements, packed and chunked")
+    func pipelinedElements() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            // "big" holds 200 elements, past the packing limit of 128.
+            _ = try c.command(["RPUSH", "big"] + (0..<200).map { "e\($0 % 10)" })
+            for key in ["small", "big"] {
+                _ = try c.command("RPUSH", key, "p", "q", "p")
+                let replies = try pipelined(c, [
+                    ["LINSERT", key, "BEFORE", "q", "new"], ["LPOS", key, "new"], ["LREM", key, "-1", "p"],
+                    ["LINSERT", key, "AFTER", "nope", "x"], ["LPOS", key, "q"], ["LREM", key, "0", "p"], ["LPOS", key, "p"],
+                ])
+                let offset = key == "big" ? 200 : 0
+                #expect(replies == [
+                    ":\(offset + 4)\r\n", ":\(offset + 1)\r\n", ":1\r\n", ":-1\r\n", ":\(offset + 2)\r\n", ":1\r\n", "$-1\r\n",
+                ], "\(key)")
+            }
+        }
+    }
+
     @Test("LPUSH prepends and RPUSH appends, each replying with the new length")
     func pushes() async throws {
         try await withServer { server in

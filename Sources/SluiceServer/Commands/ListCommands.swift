@@ -80,13 +80,13 @@ enum ListCommands {
             case "AFTER": after = true
             default: throw .syntax
             }
-            let pivot = try invocation.arguments.next()
-            let element = try invocation.arguments.next()
+            let pivot = try invocation.arguments.nextWord()
+            let element = try invocation.arguments.nextWord()
             // 0 when the key is missing, -1 when the pivot is not in the list.
             let length = try state.keyspace.withList(key, now: invocation.now) { list -> Int in
                 guard !list.isEmpty else { return 0 }
-                guard let found = list.firstIndex(of: pivot) else { return -1 }
-                list.insert(element, at: after ? found + 1 : found)
+                guard let found = pivot.withBytes({ list.firstIndex(of: $0) }) else { return -1 }
+                element.withBytes { list.insert($0, at: after ? found + 1 : found) }
                 return list.count
             }
             return .integer(Int64(length))
@@ -97,10 +97,10 @@ enum ListCommands {
                     summary: "Removes elements from a list. Deletes the list if the last element was removed.") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
             let count = try invocation.arguments.nextInteger()
-            let element = try invocation.arguments.next()
+            let element = try invocation.arguments.nextWord()
             // 0 removes every match; a negative count removes matches from the tail.
             let removed = try state.keyspace.withList(key, now: invocation.now) { list in
-                list.remove(element, limit: count == 0 ? .max : Int(clamping: count.magnitude), fromBack: count < 0)
+                element.withBytes { list.remove($0, limit: count == 0 ? .max : Int(clamping: count.magnitude), fromBack: count < 0) }
             }
             return .integer(Int64(removed))
         },
@@ -276,7 +276,7 @@ enum ListCommands {
     /// array of up to `count` positions (0: all); MAXLEN bounds the elements compared.
     private static func lpos(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.nextWord()
-        let element = try invocation.arguments.next()
+        let element = try invocation.arguments.nextWord()
         var rank: Int64 = 1
         var count: Int64?
         var maxLength: Int64 = 0
@@ -316,13 +316,15 @@ enum ListCommands {
         var found: [RESPValue] = []
         // MAXLEN counts from the end the search starts at.
         let compared = rank > 0 ? 0..<limit : list.count - limit..<list.count
-        list.visit(matching: element, in: compared, reverse: rank < 0) { position in
-            if skip > 0 {
-                skip -= 1
-            } else {
-                found.append(.integer(Int64(position)))
+        element.withBytes { element in
+            list.visit(matching: element, in: compared, reverse: rank < 0) { position in
+                if skip > 0 {
+                    skip -= 1
+                } else {
+                    found.append(.integer(Int64(position)))
+                }
+                return found.count < wanted
             }
-            return found.count < wanted
         }
         if count != nil { return .array(found) }
         return found.first ?? .null
