@@ -334,11 +334,6 @@ public struct ListValue: Sendable {
 
     /// Calls `body` with the position of each element in `range` equal to `element`, as
     /// `visit` goes, until it returns false (`LPOS`).
-    public func visit(matching element: [UInt8], in range: Range<Int>, reverse: Bool = false, _ body: (_ position: Int) -> Bool) {
-        element.withUnsafeBytes { visit(matching: $0, in: range, reverse: reverse, body) }
-    }
-
-    /// `visit(matching:)` for an element read where it lies.
     public func visit(
         matching element: UnsafeRawBufferPointer, in range: Range<Int>, reverse: Bool = false, _ body: (_ position: Int) -> Bool
     ) {

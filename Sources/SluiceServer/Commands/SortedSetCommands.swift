@@ -363,8 +363,8 @@ enum SortedSetCommands {
         return Int(first)..<Int(last + 1)
     }
 
-    /// A `min max` score range as ZRANGEBYSCORE, ZCOUNT and ZREMRANGEBYSCORE take it.
-    /// Two score bounds, read where they lie.
+    /// A `min max` score range as ZRANGEBYSCORE, ZCOUNT and ZREMRANGEBYSCORE take it, read
+    /// where the two words lie.
     private static func scoreRange(_ minimum: ArgumentWord, _ maximum: ArgumentWord) throws(CommandError) -> (SortedSet.ScoreBound, SortedSet.ScoreBound) {
         guard let low = minimum.withBytes(scoreBound), let high = maximum.withBytes(scoreBound) else {
             throw .err("min or max is not a float")
