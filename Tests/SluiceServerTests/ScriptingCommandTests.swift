@@ -367,7 +367,7 @@ struct ScriptingCommandTests {
     /// the collector as the state was made: running, with Lua's pause and step (200).
     @Test("a script's collectgarbage stop, setpause and setstepmul do not outlast it")
     func collectorRestored() async throws {
-        // Garbage of about 8 MB: with the collector stopped, all of it stays in use.
+        // Garbage of about 12 MB: with the collector stopped, all of it stays in use.
         let garbage = """
             local before = collectgarbage('count')
             for i = 1, 50000 do local t = {string.rep('x', 100) .. i} end
