@@ -199,7 +199,7 @@ private let redisStatusReply: sluice_lua_host_function = { lua in
         return fail(lua, "ERR wrong number or type of arguments", false)
     }
     lua_createtable(lua, 0, 1)
-    lua_pushstring(lua, "ok")
+    sluice_lua_push_name(lua, Int32(SLUICE_LUA_NAME_OK))
     lua_pushvalue(lua, 1)
     lua_rawset(lua, -3)
     return 1
