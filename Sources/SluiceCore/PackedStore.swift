@@ -165,8 +165,12 @@ struct PackedStore: @unchecked Sendable {
         precondition(wanted <= Int(UInt32.max), "a packed collection cannot hold \(wanted) bytes")
         let counted = UInt32(elements)
         let fresh = Buffer.create(minimumCapacity: wanted) { _ in Header(count: 0, capacity: 0, elements: 0) }
-        // malloc's rounding is room too.
-        let capacity = Swift.min(fresh.capacity, Int(UInt32.max))
+        // malloc's rounding is room too, as far as MemoryEstimate counts it. malloc can
+        // hand out more (a larger free chunk, when splitting it would leave too little),
+        // which is left unused so that what a value is counted to take does not depend
+        // on the heap's history.
+        let rounded = MemoryEstimate.allocation(Self.headerBytes + wanted) - 8 - Self.headerBytes
+        let capacity = Swift.min(fresh.capacity, rounded, Int(UInt32.max))
         fresh.withUnsafeMutablePointers { header, elements in
             header.pointee = Header(count: UInt32(kept), capacity: UInt32(capacity), elements: counted)
             guard kept > 0, let buffer else { return }
