@@ -634,13 +634,13 @@ extension SortedSet {
             }
         }
 
-        /// Whether the tree holds the blocks' sizes (for tests).
         /// Each block's element count and the capacity of its array (for tests of the layout).
         var blockShapes: [(count: Int, capacity: Int)] {
             blocks.map { ($0.count, $0.capacity) }
         }
 
-        /// Also that each entry names a member of its score, and each member has one entry.
+        /// Whether the tree holds the blocks' sizes, each entry names a member of its
+        /// score, and each member has one entry (for tests).
         var sizesAreConsistent: Bool {
             var named = Set<Int>()
             for block in blocks {
