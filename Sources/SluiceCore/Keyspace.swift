@@ -208,7 +208,17 @@ public struct Keyspace: Sendable {
     /// Changes the value of an existing live key in place, keeping its deadline.
     /// Returns what `body` returns, or nil (without calling it) when the key is absent.
     public mutating func update<R, E: Error>(_ key: Key, now: Instant, _ body: (inout Value) throws(E) -> R) throws(E) -> R? {
-        guard let position = livePosition(key, now: now) else { return nil }
+        // Through a Result: withUnsafeBytes rethrows an untyped error.
+        try key.withUnsafeBytes { key in
+            Result { () throws(E) -> R? in try update(key, now: now, body) }
+        }.get()
+    }
+
+    /// `update` for a key read in place from a request.
+    public mutating func update<R, E: Error>(
+        _ key: UnsafeRawBufferPointer, now: Instant, _ body: (inout Value) throws(E) -> R
+    ) throws(E) -> R? {
+        guard let position = livePosition(key, hash: hash(key), now: now) else { return nil }
         willChange(position)
         // Adjusted before `body` may throw: a change it made before throwing stays.
         usedMemory -= entries[position].value.heapBytes

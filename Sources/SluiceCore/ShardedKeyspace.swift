@@ -128,6 +128,12 @@ public struct ShardedKeyspace: @unchecked Sendable {
         try at(key).pointee.update(key, now: now, body)
     }
 
+    @inlinable public mutating func update<R, E: Error>(
+        _ key: UnsafeRawBufferPointer, now: Instant, _ body: (inout Value) throws(E) -> R
+    ) throws(E) -> R? {
+        try at(key).pointee.update(key, now: now, body)
+    }
+
     @inlinable @inline(__always) public mutating func withEntry(_ key: Key, now: Instant, _ body: (inout Value?, inout Int64?) -> Void) {
         at(key).pointee.withEntry(key, now: now, body)
     }

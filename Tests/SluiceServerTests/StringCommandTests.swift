@@ -145,6 +145,32 @@ struct StringCommandTests {
         }
     }
 
+    @Test("APPEND, GETEX and INCRBYFLOAT in one burst each read their own keys, and keep or set deadlines")
+    func pipelinedInPlaceWrites() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let replies = try pipelined(c, [
+                ["SETEX", "a", "100", "x"], ["APPEND", "a", "yz"], ["APPEND", "bb", "new"], ["APPEND", "bb", "er"],
+                ["TTL", "a"], ["TTL", "bb"], ["GET", "a"], ["GET", "bb"],
+                ["GETEX", "bb", "EX", "50"], ["GETEX", "a", "PERSIST"], ["GETEX", "nope", "EX", "5"],
+                ["TTL", "a"], ["TTL", "bb"], ["EXISTS", "nope"],
+                ["PSETEX", "f", "100000", "1.5"], ["INCRBYFLOAT", "f", "0.25"], ["INCRBYFLOAT", "ggg", "-2"],
+                ["TTL", "f"], ["TTL", "ggg"], ["GET", "f"], ["APPEND", "ggg", "0"], ["GET", "ggg"],
+                ["HSET", "h", "k", "v"], ["APPEND", "h", "x"], ["INCRBYFLOAT", "a", "1"], ["GET", "a"],
+            ])
+            #expect(replies == [
+                "+OK\r\n", ":3\r\n", ":3\r\n", ":5\r\n",
+                ":100\r\n", ":-1\r\n", "$3\r\nxyz\r\n", "$5\r\nnewer\r\n",
+                "$5\r\nnewer\r\n", "$3\r\nxyz\r\n", "$-1\r\n",
+                ":-1\r\n", ":50\r\n", ":0\r\n",
+                "+OK\r\n", "$4\r\n1.75\r\n", "$2\r\n-2\r\n",
+                ":100\r\n", ":-1\r\n", "$4\r\n1.75\r\n", ":3\r\n", "$3\r\n-20\r\n",
+                ":1\r\n", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+                "-ERR value is not a valid float\r\n", "$3\r\nxyz\r\n",
+            ])
+        }
+    }
+
     @Test("INCR, INCRBY, DECR and DECRBY count from zero and keep the deadline")
     func counters() async throws {
         try await withServer { server in

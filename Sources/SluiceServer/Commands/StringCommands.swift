@@ -94,19 +94,25 @@ enum StringCommands {
         CommandSpec("append", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
-            let key = try invocation.arguments.next()
-            let suffix = try invocation.arguments.next()
-            // In place, so the deadline stays, as in Redis.
-            let length = try state.keyspace.update(key, now: invocation.now) { value throws(CommandError) -> Int in
-                guard var bytes = try stringBytes(value) else { throw .wrongType }
-                value = .string([])
-                bytes.append(contentsOf: suffix)
-                value = .string(bytes)
-                return bytes.count
+            let key = try invocation.arguments.nextIndex()
+            let suffix = try invocation.arguments.nextIndex()
+            let now = invocation.now
+            let arguments = invocation.arguments
+            return try arguments.withKey(key) { key throws(CommandError) in
+                try arguments.withKey(suffix) { suffix throws(CommandError) in
+                    // In place, so the deadline stays, as in Redis.
+                    let length = try state.keyspace.update(key, now: now) { value throws(CommandError) -> Int in
+                        guard var bytes = try stringBytes(value) else { throw .wrongType }
+                        value = .string([])
+                        bytes.append(contentsOf: suffix)
+                        value = .string(bytes)
+                        return bytes.count
+                    }
+                    if let length { return .integer(Int64(length)) }
+                    state.keyspace.set(key, .string(Array(suffix)), now: now)
+                    return .integer(Int64(suffix.count))
+                }
             }
-            if let length { return .integer(Int64(length)) }
-            state.keyspace.set(key, .string(suffix), now: invocation.now)
-            return .integer(Int64(suffix.count))
         },
         CommandSpec("strlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Returns the length of a string value.", since: "2.2.0") { invocation, state throws(CommandError) in
@@ -121,31 +127,30 @@ enum StringCommands {
     /// INCRBYFLOAT key increment: computed in `long double` and stored as Redis formats
     /// it (`FloatIncrement.swift`); the deadline is kept.
     private static func incrementByFloat(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextIndex()
         let incrementBytes = try invocation.arguments.next()
-        // Redis checks the type and the current value before the increment.
-        let current = try state.keyspace.string(key, now: invocation.now)
-        var base: LongDouble = 0
-        if let current {
-            guard let parsed = parseLongDouble(current) else { throw .notFloat }
-            base = parsed
+        let now = invocation.now
+        return try invocation.arguments.withKey(key) { key throws(CommandError) in
+            // Redis checks the type and the current value before the increment.
+            let current = try state.keyspace.string(key, now: now)
+            var base: LongDouble = 0
+            if let current {
+                guard let parsed = parseLongDouble(current) else { throw .notFloat }
+                base = parsed
+            }
+            guard let increment = parseLongDouble(incrementBytes) else { throw .notFloat }
+            let result = base + increment
+            guard result.isFinite else { throw .err("increment would produce NaN or Infinity") }
+            let text = formatLongDouble(result)
+            state.keyspace.set(key, .string(text), keepExpiry: current != nil, now: now)
+            return .bulkString(text)
         }
-        guard let increment = parseLongDouble(incrementBytes) else { throw .notFloat }
-        let result = base + increment
-        guard result.isFinite else { throw .err("increment would produce NaN or Infinity") }
-        let text = formatLongDouble(result)
-        if current == nil {
-            state.keyspace.set(key, .string(text), now: invocation.now)
-        } else {
-            state.keyspace.set(key, .string(text), keepExpiry: true, now: invocation.now)
-        }
-        return .bulkString(text)
     }
 
     /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]. As in Redis, a repeated option
     /// is allowed (the last wins) and the time is checked only once the key is found.
     private static func getex(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let key = try invocation.arguments.next()
+        let key = try invocation.arguments.nextIndex()
         var unit: String?
         var amount: [UInt8] = []
         var persist = false
@@ -163,16 +168,19 @@ enum StringCommands {
                 throw .syntax
             }
         }
-        guard let value = try state.keyspace.string(key, now: invocation.now) else { return .null }
-        if let unit {
-            let deadline = try deadline(unit, amount, command: "getex", now: invocation.now)
-            // A deadline already past deletes the key (setExpiry does), after the read.
-            state.keyspace.setExpiry(key, at: deadline, now: invocation.now)
-        } else if persist, case .some(.some) = state.keyspace.expiry(key, now: invocation.now) {
-            // Only a deadline removed is a change (for WATCH), as in Redis.
-            state.keyspace.setExpiry(key, at: nil, now: invocation.now)
+        let now = invocation.now
+        return try invocation.arguments.withKey(key) { key throws(CommandError) in
+            guard let value = try state.keyspace.string(key, now: now) else { return .null }
+            if let unit {
+                let deadline = try deadline(unit, amount, command: "getex", now: now)
+                // A deadline already past deletes the key (setExpiry does), after the read.
+                state.keyspace.setExpiry(key, at: deadline, now: now)
+            } else if persist, case .some(.some) = state.keyspace.expiry(key, now: now) {
+                // Only a deadline removed is a change (for WATCH), as in Redis.
+                state.keyspace.setExpiry(key, at: nil, now: now)
+            }
+            return .bulkString(value)
         }
-        return .bulkString(value)
     }
 
     /// SETEX key seconds value / PSETEX key milliseconds value.
