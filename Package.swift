@@ -36,8 +36,10 @@ let package = Package(
         ),
         // Clock, keyspace with expiry and the rate-limit algorithms; no networking.
         .target(name: "SluiceCore", dependencies: ["CPrefetch"], swiftSettings: releaseSettings),
-        // A CPU prefetch hint and glibc's malloc_trim, which Swift cannot spell.
+        // A CPU prefetch hint and glibc's mallopt, which Swift cannot spell.
         .target(name: "CPrefetch"),
+        // printf of a long double without Swift's CVarArg boxing, for INCRBYFLOAT.
+        .target(name: "CFloatText"),
         // epoll and eventfd, for the plain-text event loop; headers only.
         .systemLibrary(name: "CEpoll"),
         // Debian's Lua 5.1 with lua-cjson and Lua BitOp, for EVAL; only wraps the C libraries.
@@ -54,6 +56,7 @@ let package = Package(
                 "SluiceCore",
                 "CLua",
                 "CEpoll",
+                "CFloatText",
                 "SluiceRedisBackend",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import CFloatText
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,6 +18,11 @@ typealias LongDouble = Double
 /// hex, `inf`), without leading space, not NaN and not out of `long double`'s range. A NUL
 /// byte would end the C string early and hide what follows it, so it is refused.
 func parseLongDouble(_ bytes: [UInt8]) -> LongDouble? {
+    bytes.withUnsafeBytes { parseLongDouble($0) }
+}
+
+/// `parseLongDouble` on bytes in place.
+func parseLongDouble(_ bytes: UnsafeRawBufferPointer) -> LongDouble? {
     guard !bytes.isEmpty, bytes.count < 5 * 1024, bytes[0] != UInt8(ascii: " "), !(9...13).contains(bytes[0]),
         !bytes.contains(0)
     else {
@@ -60,21 +66,38 @@ func parseCString<T>(
 /// Redis's human form of a `long double`: 17 digits after the point, then trailing
 /// zeros and a bare point dropped (`3`, `10.5`, `0.3`); `-0` reads `0`.
 func formatLongDouble(_ value: LongDouble) -> [UInt8] {
-    var buffer = [CChar](repeating: 0, count: 5 * 1024 + 32)
-    let length = buffer.withUnsafeMutableBufferPointer { out in
-        withVaList([value]) { arguments in
-            #if arch(x86_64) || arch(i386)
-            vsnprintf(out.baseAddress!, out.count, "%.17Lf", arguments)
-            #else
-            vsnprintf(out.baseAddress!, out.count, "%.17f", arguments)
-            #endif
-        }
+    // Most sums fit on the stack; the largest `long double` prints some 4,950 digits,
+    // which are printed again into a buffer of their length.
+    let onStack = 64
+    let small = withUnsafeTemporaryAllocation(of: CChar.self, capacity: onStack) { out -> [UInt8]? in
+        let length = printLongDouble(value, out)
+        return length < onStack ? humanForm(UnsafeRawBufferPointer(start: out.baseAddress, count: length)) : nil
     }
-    var bytes = buffer[0..<Int(max(0, min(length, Int32(buffer.count - 1))))].map { UInt8(bitPattern: $0) }
-    if bytes.contains(UInt8(ascii: ".")) {
-        while bytes.last == UInt8(ascii: "0") { bytes.removeLast() }
-        if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
+    if let small { return small }
+    var large = [CChar](repeating: 0, count: Int(printLongDouble(value, UnsafeMutableBufferPointer(start: nil, count: 0))) + 1)
+    return large.withUnsafeMutableBufferPointer { out in
+        humanForm(UnsafeRawBufferPointer(start: out.baseAddress, count: printLongDouble(value, out)))
     }
-    if bytes == Array("-0".utf8) { bytes = [UInt8(ascii: "0")] }
-    return bytes
+}
+
+/// `%.17Lf` (`%.17f` where the sum is a `Double`) into `out`; returns the length of
+/// the whole text, which is at least `out.count` when it did not fit.
+private func printLongDouble(_ value: LongDouble, _ out: UnsafeMutableBufferPointer<CChar>) -> Int {
+    #if arch(x86_64) || arch(i386)
+    let length = sluice_format_long_double(out.baseAddress, out.count, value)
+    #else
+    let length = sluice_format_double(out.baseAddress, out.count, value)
+    #endif
+    return Int(max(0, length))
+}
+
+/// The printed text without trailing zeros after the point, nor a bare point; `-0` is `0`.
+private func humanForm(_ text: UnsafeRawBufferPointer) -> [UInt8] {
+    var end = text.count
+    if text.contains(UInt8(ascii: ".")) {
+        while end > 0 && text[end - 1] == UInt8(ascii: "0") { end -= 1 }
+        if end > 0 && text[end - 1] == UInt8(ascii: ".") { end -= 1 }
+    }
+    if end == 2 && text[0] == UInt8(ascii: "-") && text[1] == UInt8(ascii: "0") { return [UInt8(ascii: "0")] }
+    return Array(text[0..<end])
 }

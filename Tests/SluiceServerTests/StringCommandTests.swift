@@ -239,6 +239,28 @@ struct StringCommandTests {
         }
     }
 
+    /// Printed with 17 decimals, 1e44 takes 63 bytes and 1e45 or -1e44 64; the largest
+    /// `long double`s take thousands. Expected replies are redis-server's.
+    @Test("INCRBYFLOAT replies with every digit of a long sum, short of 64 bytes printed, at it and far past it")
+    func incrementByFloatLongSums() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let cases = [
+                ("1e44", "100000000000000000001038625398088182045605888"),
+                ("1e45", "1000000000000000000010386253980881820456058880"),
+                ("-1e44", "-100000000000000000001038625398088182045605888"),
+                ("1e100", "9999999999999999999669353532207342619498699019828496079271391541752018669482644324418977840117055488"),
+            ]
+            for (index, (increment, sum)) in cases.enumerated() {
+                #expect(try c.command("INCRBYFLOAT", "f\(index)", increment) == "$\(sum.utf8.count)\r\n\(sum)\r\n")
+            }
+            let huge = try c.command("INCRBYFLOAT", "huge", "-1e4931")
+            #expect(huge.hasPrefix("$4933\r\n-10000000000000000000060189493879638913238") && huge.hasSuffix("\r\n"))
+            #expect(huge.utf8.count == 4933 + 9)
+            #expect(try c.command("INCRBYFLOAT", "huge", "1e4931") == "$1\r\n0\r\n")
+        }
+    }
+
     @Test("a NUL byte makes a float invalid, in an argument or a stored value, as in Redis")
     func floatsWithNul() async throws {
         try await withServer { server in

@@ -135,6 +135,10 @@ CASES = {
         "RPUSH {p}l a",
         "INCRBYFLOAT {p}l 1",
         "INCRBYFLOAT {p}f",
+        "INCRBYFLOAT {p}big 1e44",
+        "INCRBYFLOAT {p}big 9e44",
+        "INCRBYFLOAT {p}big -1e4931",
+        "INCRBYFLOAT {p}big 1e4931",
     ],
     "strings-getdel-getex": [
         "SET {p}s v",
@@ -884,6 +888,8 @@ CASES = {
         "HINCRBY {p}h f 1",
         "HINCRBY {p}h n",
         "HINCRBYFLOAT {p}h f",
+        "HINCRBYFLOAT {p}h big -1e45",
+        "HINCRBYFLOAT {p}h big 1e300",
     ],
     "hashes-wrongtype": [
         "SET {p}s x",

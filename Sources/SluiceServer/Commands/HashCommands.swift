@@ -125,7 +125,7 @@ enum HashCommands {
                     since: "2.6.0") { invocation, state throws(CommandError) in
             let key = try invocation.arguments.nextWord()
             let field = try invocation.arguments.nextWord()
-            guard let increment = parseLongDouble(try invocation.arguments.next()) else { throw .notFloat }
+            guard let increment = try invocation.arguments.nextParsed(parseLongDouble) else { throw .notFloat }
             guard increment.isFinite else { throw .err("value is NaN or Infinity") }
             let text = try changeField(key, field, &invocation, &state) { value throws(CommandError) in
                 var current: LongDouble = 0

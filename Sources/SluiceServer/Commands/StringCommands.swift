@@ -128,7 +128,7 @@ enum StringCommands {
     /// it (`FloatIncrement.swift`); the deadline is kept.
     private static func incrementByFloat(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.nextIndex()
-        let incrementBytes = try invocation.arguments.next()
+        let increment = try invocation.arguments.nextParsed(parseLongDouble)
         let now = invocation.now
         return try invocation.arguments.withKey(key) { key throws(CommandError) in
             // Redis checks the type and the current value before the increment.
@@ -138,7 +138,7 @@ enum StringCommands {
                 guard let parsed = parseLongDouble(current) else { throw .notFloat }
                 base = parsed
             }
-            guard let increment = parseLongDouble(incrementBytes) else { throw .notFloat }
+            guard let increment else { throw .notFloat }
             let result = base + increment
             guard result.isFinite else { throw .err("increment would produce NaN or Infinity") }
             let text = formatLongDouble(result)
