@@ -100,6 +100,14 @@ struct Arguments {
         return keyword
     }
 
+    /// The next argument packed as an option name (`packedOptionName`), 0 when it cannot
+    /// be one, for a `PackedOption`'s `init(rawValue:)`: compared as Redis compares option
+    /// names (ignoring ASCII case) without making a String.
+    @inline(__always)
+    mutating func nextOptionName() throws(CommandError) -> UInt64 {
+        try nextParsed { packedOptionName($0) ?? 0 } ?? 0
+    }
+
     /// The next argument upper-cased without consuming it, or nil at the end.
     func peekKeyword() -> String? {
         position < count ? withWord(position, asciiUppercased) : nil
@@ -188,6 +196,27 @@ struct ArgumentWord: KeyBytes {
 
     /// A copy, for a caller that keeps it.
     var array: [UInt8] { commands.word(index) }
+}
+
+/// Option names of a command, each case's raw value its name as `packedOptionName`
+/// packs it; a test checks every case against its name. A word of up to 8 bytes
+/// compared as one integer: making a String of each option and comparing it with
+/// each name took about 250 instructions for SET's `EX`.
+protocol PackedOption: RawRepresentable<UInt64>, CaseIterable {}
+
+/// The word upper-cased (ASCII) in the bytes of an integer, the first byte lowest; nil
+/// for a word that no option name can be (longer than 8 bytes, empty, or holding a NUL,
+/// which would pack as a shorter name).
+@inline(__always)
+func packedOptionName(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+    guard bytes.count > 0, bytes.count <= 8 else { return nil }
+    var packed: UInt64 = 0
+    for index in 0..<bytes.count {
+        let byte = bytes[index]
+        guard byte != 0 else { return nil }
+        packed |= UInt64(byte &- 97 < 26 ? byte &- 32 : byte) << (8 * index)
+    }
+    return packed
 }
 
 /// A word with ASCII letters upper-cased, as Redis compares option names

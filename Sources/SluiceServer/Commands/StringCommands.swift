@@ -89,8 +89,8 @@ enum StringCommands {
         },
         CommandSpec("getex", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Returns the string value of a key after setting its expiration time.", since: "6.2.0", handler: getex),
-        setexSpec("setex", unit: "EX", since: "2.0.0"),
-        setexSpec("psetex", unit: "PX", since: "2.6.0"),
+        setexSpec("setex", unit: .ex, since: "2.0.0"),
+        setexSpec("psetex", unit: .px, since: "2.6.0"),
         CommandSpec("append", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), group: "string",
                     summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.",
                     since: "2.0.0") { invocation, state throws(CommandError) in
@@ -151,20 +151,19 @@ enum StringCommands {
     /// is allowed (the last wins) and the time is checked only once the key is found.
     private static func getex(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.nextIndex()
-        var unit: String?
-        var amount: [UInt8] = []
+        var unit: ExpiryUnit?
+        var amount: Int64?
         var persist = false
         while !invocation.arguments.isEmpty {
-            let option = try invocation.arguments.nextKeyword()
-            switch option {
-            case "EX", "PX", "EXAT", "PXAT":
-                guard !persist, unit == nil || unit == option, !invocation.arguments.isEmpty else { throw .syntax }
-                unit = option
-                amount = try invocation.arguments.next()
-            case "PERSIST":
+            let name = try invocation.arguments.nextOptionName()
+            if let given = ExpiryUnit(rawValue: name) {
+                guard !persist, unit == nil || unit == given, !invocation.arguments.isEmpty else { throw .syntax }
+                unit = given
+                amount = try invocation.arguments.nextParsed(parseInteger)
+            } else if GetexOption(rawValue: name) == .persist {
                 guard unit == nil else { throw .syntax }
                 persist = true
-            default:
+            } else {
                 throw .syntax
             }
         }
@@ -184,7 +183,7 @@ enum StringCommands {
     }
 
     /// SETEX key seconds value / PSETEX key milliseconds value.
-    private static func setexSpec(_ name: String, unit: String, since: String) -> CommandSpec {
+    private static func setexSpec(_ name: String, unit: ExpiryUnit, since: String) -> CommandSpec {
         CommandSpec(name, arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), group: "string",
                     summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
                     since: since) { invocation, state throws(CommandError) in
@@ -235,26 +234,29 @@ enum StringCommands {
     static func set(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
         let key = try invocation.arguments.nextIndex()
         let value = try invocation.arguments.next()
-        var condition: String?
+        var condition: SetOption?
         var returnOld = false
         var keep = false
-        var unit: String?
-        var amount: [UInt8] = []
+        var unit: ExpiryUnit?
+        // Parsed in place; not an integer is an error only once every option is read.
+        var amount: Int64?
         while !invocation.arguments.isEmpty {
-            let option = try invocation.arguments.nextKeyword()
-            switch option {
-            case "NX", "XX":
+            let name = try invocation.arguments.nextOptionName()
+            if let given = ExpiryUnit(rawValue: name) {
+                guard !keep, unit == nil || unit == given, !invocation.arguments.isEmpty else { throw .syntax }
+                unit = given
+                amount = try invocation.arguments.nextParsed(parseInteger)
+                continue
+            }
+            switch SetOption(rawValue: name) {
+            case let option? where option == .nx || option == .xx:
                 guard condition == nil || condition == option else { throw .syntax }
                 condition = option
-            case "GET":
+            case .get?:
                 returnOld = true
-            case "KEEPTTL":
+            case .keepttl?:
                 guard unit == nil else { throw .syntax }
                 keep = true
-            case "EX", "PX", "EXAT", "PXAT":
-                guard !keep, unit == nil || unit == option, !invocation.arguments.isEmpty else { throw .syntax }
-                unit = option
-                amount = try invocation.arguments.next()
             default:
                 throw .syntax
             }
@@ -270,7 +272,7 @@ enum StringCommands {
             var blocked = false
             if let condition {
                 let exists = returnOld ? old != nil : state.keyspace.contains(key, now: now)
-                blocked = (condition == "NX") == exists
+                blocked = (condition == .nx) == exists
             }
             if !blocked {
                 switch expiry {
@@ -295,20 +297,42 @@ enum StringCommands {
         case at(Int64)
     }
 
-    /// The Unix-millisecond deadline for an expiry option's time as sent, with Redis's
-    /// errors: not an integer, or not positive or past what fits.
-    static func deadline(_ unit: String, _ text: [UInt8], command: String, now: Instant) throws(CommandError) -> Int64 {
-        guard let amount = parseInteger(text) else { throw .notInteger }
+    /// The units of an expiry option, which SET and GETEX share (`PackedOption`: each
+    /// raw value is the name's bytes, the first lowest).
+    enum ExpiryUnit: UInt64, PackedOption {
+        case ex = 0x58_45
+        case px = 0x58_50
+        case exat = 0x54_41_58_45
+        case pxat = 0x54_41_58_50
+    }
+
+    /// SET's other options.
+    enum SetOption: UInt64, PackedOption {
+        case nx = 0x58_4E
+        case xx = 0x58_58
+        case get = 0x54_45_47
+        case keepttl = 0x4C_54_54_50_45_45_4B
+    }
+
+    /// GETEX's other option.
+    enum GetexOption: UInt64, PackedOption {
+        case persist = 0x54_53_49_53_52_45_50
+    }
+
+    /// The Unix-millisecond deadline for an expiry option's time (nil when it was not an
+    /// integer), with Redis's errors: not an integer, or not positive or past what fits.
+    static func deadline(_ unit: ExpiryUnit, _ amount: Int64?, command: String, now: Instant) throws(CommandError) -> Int64 {
+        guard let amount else { throw .notInteger }
         guard let deadline = deadline(unit, amount, now: now) else { throw CommandError(.invalidExpireTime(command: command)) }
         return deadline
     }
 
     /// The Unix-millisecond deadline for an expiry option, or nil when it is not
     /// positive or does not fit.
-    static func deadline(_ unit: String, _ amount: Int64, now: Instant) -> Int64? {
+    static func deadline(_ unit: ExpiryUnit, _ amount: Int64, now: Instant) -> Int64? {
         guard amount > 0 else { return nil }
-        let relative = unit == "EX" || unit == "PX"
-        let inSeconds = unit == "EX" || unit == "EXAT"
+        let relative = unit == .ex || unit == .px
+        let inSeconds = unit == .ex || unit == .exat
         var milliseconds = amount
         if inSeconds {
             let (scaled, overflow) = amount.multipliedReportingOverflow(by: 1000)
