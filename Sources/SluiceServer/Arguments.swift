@@ -108,6 +108,13 @@ struct Arguments {
         try nextParsed { packedOptionName($0) ?? 0 } ?? 0
     }
 
+    /// The next argument as one of `Option`'s cases; a syntax error when it is none.
+    @inline(__always)
+    mutating func nextOption<Option: PackedOption>(_: Option.Type) throws(CommandError) -> Option {
+        guard let option = Option(rawValue: try nextOptionName()) else { throw .syntax }
+        return option
+    }
+
     /// The next argument upper-cased without consuming it, or nil at the end.
     func peekKeyword() -> String? {
         position < count ? withWord(position, asciiUppercased) : nil

@@ -21,17 +21,10 @@ import SluiceCore
 // `unpark` under the lock, so exactly one of them answers the client.
 
 /// Which end of a list a command works on.
-enum ListEnd: Sendable {
-    case left, right
-
-    /// `LEFT` or `RIGHT`, any letter case; anything else is a syntax error.
-    init(keyword: String) throws(CommandError) {
-        switch keyword {
-        case "LEFT": self = .left
-        case "RIGHT": self = .right
-        default: throw .syntax
-        }
-    }
+/// `LEFT` or `RIGHT` as an argument (`PackedOption`), any letter case.
+enum ListEnd: UInt64, PackedOption, Sendable {
+    case left = 0x54_46_45_4C
+    case right = 0x54_48_47_49_52
 }
 
 /// What a parked client waits to do. It is tried again as a whole when one of its

@@ -16,6 +16,7 @@ struct PackedOptionTests {
         StringCommands.ExpiryUnit.self as any PackedOption.Type,
         StringCommands.SetOption.self,
         StringCommands.GetexOption.self,
+        ListEnd.self,
     ])
     func rawValuesAreNames(_ type: any PackedOption.Type) {
         for (name, value) in names(type) {

@@ -429,6 +429,8 @@ CASES = {
         "LMOVE {p}src {p}dst LEFT RIGHT",
         "LMOVE {p}src {p}dst RIGHT LEFT",
         "LMOVE {p}src {p}dst left left",
+        "LMOVE {p}src {p}dst Right lEFT",
+        "LMOVE {p}src {p}dst LEFTT RIGHT",
         "LRANGE {p}src 0 -1",
         "LRANGE {p}dst 0 -1",
         "EXISTS {p}src",

@@ -136,8 +136,8 @@ enum ListCommands {
                     since: "6.2.0") { invocation, state throws(CommandError) in
             let source = try invocation.arguments.next()
             let destination = try invocation.arguments.next()
-            let from = try ListEnd(keyword: try invocation.arguments.nextKeyword())
-            let to = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+            let from = try invocation.arguments.nextOption(ListEnd.self)
+            let to = try invocation.arguments.nextOption(ListEnd.self)
             return try state.moveListElement(from: source, to: destination, popEnd: from, pushEnd: to, now: invocation.now)
                 .map(RESPValue.bulkString) ?? .null
         },
@@ -180,8 +180,8 @@ enum ListCommands {
                     since: "6.2.0") { invocation, state throws(CommandError) in
             let source = try invocation.arguments.next()
             let destination = try invocation.arguments.next()
-            let from = try ListEnd(keyword: try invocation.arguments.nextKeyword())
-            let to = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+            let from = try invocation.arguments.nextOption(ListEnd.self)
+            let to = try invocation.arguments.nextOption(ListEnd.self)
             let timeout = try blockingTimeout(try invocation.arguments.next(), now: invocation.now)
             return try blockingMove(invocation, &state, .move(source: source, destination: destination, from: from, to: to), timeout: timeout)
         },
@@ -252,7 +252,7 @@ enum ListCommands {
         for _ in 0..<numberOfKeys {
             keys.append(try invocation.arguments.next())
         }
-        let end = try ListEnd(keyword: try invocation.arguments.nextKeyword())
+        let end = try invocation.arguments.nextOption(ListEnd.self)
         var count: Int?
         while !invocation.arguments.isEmpty {
             guard try invocation.arguments.nextKeyword() == "COUNT", count == nil, !invocation.arguments.isEmpty else {
