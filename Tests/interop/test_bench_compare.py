@@ -18,6 +18,7 @@ SLUICE_BIN = Path(os.environ.get("SLUICE_BIN", REPO / ".build" / "debug" / "slui
 EXPECTED_ROWS = {
     "core": ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR"],
     "types": ["HSET", "HGETALL", "HINCRBY", "ZADD", "ZRANGE", "ZPOPMIN", "ZINCRBY", "LPUSH", "RPOP", "SADD", "SMEMBERS", "SPOP"],
+    "options": ["SET EX", "GETEX EX", "SETEX", "APPEND", "INCRBYFLOAT", "HINCRBYFLOAT", "RPUSH", "LMOVE"],
     "ratelimit": [("GET", "Redis"), ("EVALSHA aiosteady", "Redis"), ("EVALSHA GCRA", "Redis"),
                   ("EVALSHA log", "Redis"), ("CONSUME", "Sluice"), ("CL.THROTTLE", "Sluice"),
                   ("ACQUIRE", "Sluice"), ("INCR bounded", "Sluice")],
