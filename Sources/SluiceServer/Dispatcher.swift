@@ -139,15 +139,31 @@ final class Dispatcher: Sendable {
         }
         return withUnsafeTemporaryAllocation(of: (Reply, RESPVersion).self, capacity: batch.count - start) { pending in
             var count = 0
+            var handed = 0
             let parked = executeLocked(batch, from: start, client: client, now: now, deferred: nil) { reply, version in
                 // At most one reply per command.
                 precondition(count < pending.count)
-                (pending.baseAddress! + count).initialize(to: (reply, version))
-                count += 1
-            }
-            for index in 0..<count {
-                let (reply, version) = (pending.baseAddress! + index).move()
+                guard case .listing = reply else {
+                    (pending.baseAddress! + count).initialize(to: (reply, version))
+                    count += 1
+                    return
+                }
+                // A listing holds its collection until it is written. Held past a later
+                // command of the burst that changed that collection, it made the change
+                // copy all of it first (`ZRANGE z 0 0` then `ZADD z` on a million members
+                // took 0.97 ms a pair, against 0.14 ms for `ZSCORE` then `ZADD`). So it is
+                // handed over now, after the replies before it.
+                while handed < count {
+                    let (earlier, earlierVersion) = (pending.baseAddress! + handed).move()
+                    emit(earlier, earlierVersion)
+                    handed += 1
+                }
                 emit(reply, version)
+            }
+            while handed < count {
+                let (reply, version) = (pending.baseAddress! + handed).move()
+                emit(reply, version)
+                handed += 1
             }
             return parked
         }
