@@ -20,8 +20,8 @@ import SluiceCore
 // a disconnect unparks in `Dispatcher.disconnect`. Every way out goes through
 // `unpark` under the lock, so exactly one of them answers the client.
 
-/// Which end of a list a command works on.
-/// `LEFT` or `RIGHT` as an argument (`PackedOption`), any letter case.
+/// Which end of a list a command works on: `LEFT` or `RIGHT` as an argument
+/// (`PackedOption`), any letter case.
 enum ListEnd: UInt64, PackedOption, Sendable {
     case left = 0x54_46_45_4C
     case right = 0x54_48_47_49_52

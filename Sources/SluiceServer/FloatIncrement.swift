@@ -74,7 +74,7 @@ func formatLongDouble(_ value: LongDouble) -> [UInt8] {
         return length < onStack ? humanForm(UnsafeRawBufferPointer(start: out.baseAddress, count: length)) : nil
     }
     if let small { return small }
-    var large = [CChar](repeating: 0, count: Int(printLongDouble(value, UnsafeMutableBufferPointer(start: nil, count: 0))) + 1)
+    var large = [CChar](repeating: 0, count: printLongDouble(value, UnsafeMutableBufferPointer(start: nil, count: 0)) + 1)
     return large.withUnsafeMutableBufferPointer { out in
         humanForm(UnsafeRawBufferPointer(start: out.baseAddress, count: printLongDouble(value, out)))
     }
