@@ -45,7 +45,7 @@ struct Arguments {
     subscript(index: Int) -> [UInt8] { commands.word(base + index) }
 
     /// Reads the word at `index` in place.
-    @inline(__always)
+    @inline(__always) @discardableResult
     func withWord<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         commands.withWord(base + index, body)
     }
@@ -174,11 +174,13 @@ struct Arguments {
 
 /// A key or member as commands hold it: an array, or an argument read in place.
 protocol KeyBytes {
+    /// What `body` returns; a write's flag may be left unused.
+    @discardableResult
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
 }
 
 extension Array: KeyBytes where Element == UInt8 {
-    @inline(__always)
+    @inline(__always) @discardableResult
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         withUnsafeBytes(body)
     }
@@ -191,7 +193,7 @@ struct ArgumentWord: KeyBytes {
     fileprivate let commands: RESPCommands
     fileprivate let index: Int
 
-    @inline(__always)
+    @inline(__always) @discardableResult
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         commands.withWord(index, body)
     }
@@ -209,7 +211,7 @@ struct ArgumentWord: KeyBytes {
 /// packs it; a test checks every case against its name. A word of up to 8 bytes
 /// compared as one integer: making a String of each option and comparing it with
 /// each name took about 250 instructions for SET's `EX`.
-protocol PackedOption: RawRepresentable<UInt64>, CaseIterable {}
+protocol PackedOption: RawRepresentable<UInt64>, CaseIterable, Sendable {}
 
 /// The word upper-cased (ASCII) in the bytes of an integer, the first byte lowest; nil
 /// for a word that no option name can be (longer than 8 bytes, empty, or holding a NUL,
