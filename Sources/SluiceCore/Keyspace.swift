@@ -152,6 +152,14 @@ public struct Keyspace: Sendable {
         return entries[position].value
     }
 
+    /// What `body` makes of the value under `key`, nil when absent or expired. The value
+    /// is lent, not copied, and no hit or miss is counted: a write command checking a
+    /// key's type before it changes anything, as Redis's write look-ups count neither.
+    public mutating func inspect<R>(_ key: UnsafeRawBufferPointer, now: Instant, _ body: (Value) -> R) -> R? {
+        guard let position = livePosition(key, hash: hash(key), now: now) else { return nil }
+        return body(entries[position].value)
+    }
+
     /// Whether `key` exists at `now`, without counting a hit or miss.
     public mutating func contains(_ key: Key, now: Instant) -> Bool {
         livePosition(key, now: now) != nil

@@ -104,6 +104,9 @@ public struct ShardedKeyspace: @unchecked Sendable {
 
     @inlinable @inline(__always) public mutating func value(_ key: Key, now: Instant) -> Value? { at(key).pointee.value(key, now: now) }
     @inlinable @inline(__always) public mutating func value(_ key: UnsafeRawBufferPointer, now: Instant) -> Value? { at(key).pointee.value(key, now: now) }
+    @inlinable @inline(__always) public mutating func inspect<R>(_ key: UnsafeRawBufferPointer, now: Instant, _ body: (Value) -> R) -> R? {
+        at(key).pointee.inspect(key, now: now, body)
+    }
     @inlinable public mutating func contains(_ key: Key, now: Instant) -> Bool { at(key).pointee.contains(key, now: now) }
     @inlinable @inline(__always) public mutating func contains(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool { at(key).pointee.contains(key, now: now) }
 

@@ -166,8 +166,8 @@ struct BlockingState {
     }
 
     /// `signal` for a key read in place: copied only while some client waits.
-    mutating func signal(_ key: ArgumentWord) {
-        if !waiting.isEmpty { signal(key.array) }
+    mutating func signal<K: KeyBytes>(_ key: K) {
+        if !waiting.isEmpty { signal(key.withBytes { Array($0) }) }
     }
 
     /// The ready keys in push order, forgetting them.

@@ -448,6 +448,12 @@ CASES = {
         "LRANGE {p}r 0 -1",
         "RPOPLPUSH {p}s {p}r",
         "RPOPLPUSH {p}missing {p}s",
+        "SET {p}s2 w",
+        "RPOPLPUSH {p}s {p}s2",
+        "LMOVE {p}s {p}new LEFT LEFT",
+        "EXISTS {p}new",
+        "LMOVE {p}r {p}new RIGHT RIGHT",
+        "LRANGE {p}new 0 -1",
         "RPOPLPUSH {p}r",
     ],
     "lists-blocking": [

@@ -126,16 +126,16 @@ enum ListCommands {
         CommandSpec("rpoplpush", arity: 3, flags: ["write", "denyoom"], keys: (1, 2, 1), group: "list",
                     summary: "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
                     since: "1.2.0") { invocation, state throws(CommandError) in
-            let source = try invocation.arguments.next()
-            let destination = try invocation.arguments.next()
+            let source = try invocation.arguments.nextWord()
+            let destination = try invocation.arguments.nextWord()
             return try state.moveListElement(from: source, to: destination, popEnd: .right, pushEnd: .left, now: invocation.now)
                 .map(RESPValue.bulkString) ?? .null
         },
         CommandSpec("lmove", arity: 5, flags: ["write", "denyoom"], keys: (1, 2, 1), group: "list",
                     summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
                     since: "6.2.0") { invocation, state throws(CommandError) in
-            let source = try invocation.arguments.next()
-            let destination = try invocation.arguments.next()
+            let source = try invocation.arguments.nextWord()
+            let destination = try invocation.arguments.nextWord()
             let from = try invocation.arguments.nextOption(ListEnd.self)
             let to = try invocation.arguments.nextOption(ListEnd.self)
             return try state.moveListElement(from: source, to: destination, popEnd: from, pushEnd: to, now: invocation.now)
@@ -398,8 +398,11 @@ extension DatabaseState {
     /// RPOPLPUSH/LMOVE: pops from `source` and pushes to `destination` (which may be
     /// the same list); nil when `source` is absent. Both keys are type-checked before
     /// anything changes.
-    mutating func moveListElement(from source: Key, to destination: Key, popEnd: ListEnd, pushEnd: ListEnd, now: Instant) throws(CommandError) -> [UInt8]? {
-        if source == destination {
+    mutating func moveListElement<S: KeyBytes, D: KeyBytes>(
+        from source: S, to destination: D, popEnd: ListEnd, pushEnd: ListEnd, now: Instant
+    ) throws(CommandError) -> [UInt8]? {
+        let sameKey = source.withBytes { source in destination.withBytes { source.elementsEqual($0) } }
+        if sameKey {
             // Rotated in place: popping a one-element list must not delete the key and
             // lose its TTL (dramatiq's barrier rotates a list that PEXPIRE set to expire).
             let element = try keyspace.withList(source, now: now) { list -> [UInt8]? in
@@ -409,13 +412,21 @@ extension DatabaseState {
             }
             if element != nil {
                 // A rotation that leaves the list as it was still counts for WATCH, as in Redis.
-                keyspace.noteWrite(source)
-                blocking.signal(destination)
+                source.withBytes { keyspace.noteWrite($0) }
+                blocking.signal(source)
             }
             return element
         }
-        guard try keyspace.list(source, now: now) != nil else { return nil }
-        _ = try keyspace.list(destination, now: now)
+        // The destination's type is looked at in place, so a move looks each key up twice,
+        // not three times, and copies neither value. A destination of another type is an
+        // error only when there is something to move, as in Redis.
+        let destinationIsList = destination.withBytes { key in
+            keyspace.inspect(key, now: now) { if case .list = $0 { true } else { false } } ?? true
+        }
+        if !destinationIsList {
+            guard source.withBytes({ keyspace.contains($0, now: now) }) else { return nil }
+            throw .wrongType
+        }
         guard let element = try popList(source, end: popEnd, now: now) else { return nil }
         try keyspace.withList(destination, now: now) { list in
             pushEnd == .left ? list.prepend(element) : list.append(element)
