@@ -179,6 +179,11 @@ protocol KeyBytes {
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
 }
 
+/// Whether two keys or members hold the same bytes, wherever each lies.
+func sameBytes<A: KeyBytes, B: KeyBytes>(_ first: A, _ second: B) -> Bool {
+    first.withBytes { first in second.withBytes { first.elementsEqual($0) } }
+}
+
 extension Array: KeyBytes where Element == UInt8 {
     @inline(__always) @discardableResult
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {

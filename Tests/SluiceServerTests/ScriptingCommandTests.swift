@@ -504,7 +504,8 @@ struct ScriptingCommandTests {
             func next() -> UInt64 { random.next() }
             var values: [Double] = [0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.0078125, 1e-9, 9.99999999999995e-10, 1e38, 9.9999999999999e37,
                                     99999999999999.5, 999999999999995, 0.000099999999999995, 1e14, 1e15, 123456.7, 9.2e18, -9.2e18,
-                                    1765000000.123456, 2.0 / 3, .infinity, -.infinity, 1e-320, 4.9e-324, .greatestFiniteMagnitude]
+                                    1765000000.123456, 2.0 / 3, .infinity, -.infinity, Double("1e-320")!, .leastNonzeroMagnitude,
+                                    .greatestFiniteMagnitude]
             for _ in 0..<600 {
                 values.append(Double(bitPattern: next()))
                 values.append(Double(Int64(bitPattern: next()) >> Int64(next() % 60)) / Double(UInt64(1) << (next() % 21)))
@@ -515,7 +516,7 @@ struct ScriptingCommandTests {
             func printf(_ format: String, _ value: CVarArg) -> String {
                 var buffer = [CChar](repeating: 0, count: 512)
                 _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, format, $0) }
-                return String(cString: buffer)
+                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
             let script = """
                 local out = {}

@@ -401,8 +401,7 @@ extension DatabaseState {
     mutating func moveListElement<S: KeyBytes, D: KeyBytes>(
         from source: S, to destination: D, popEnd: ListEnd, pushEnd: ListEnd, now: Instant
     ) throws(CommandError) -> [UInt8]? {
-        let sameKey = source.withBytes { source in destination.withBytes { source.elementsEqual($0) } }
-        if sameKey {
+        if sameBytes(source, destination) {
             // Rotated in place: popping a one-element list must not delete the key and
             // lose its TTL (dramatiq's barrier rotates a list that PEXPIRE set to expire).
             let element = try keyspace.withList(source, now: now) { list -> [UInt8]? in

@@ -183,19 +183,29 @@ enum SetCommands {
     /// SMOVE source destination member: 1 when the member moved (or, with source and
     /// destination the same key, is there), else 0.
     private static func move(_ invocation: inout Invocation, _ state: inout DatabaseState) throws(CommandError) -> RESPValue {
-        let source = try invocation.arguments.next()
-        let destination = try invocation.arguments.next()
-        let member = try invocation.arguments.next()
-        // As in Redis: a missing source is 0 before the destination's type is checked.
-        guard let from = try set(source, &invocation, &state) else { return .integer(0) }
-        _ = try set(destination, &invocation, &state)
-        guard source != destination else { return .integer(from.contains(member) ? 1 : 0) }
-        let removed = try state.keyspace.modifyCollection(source, SetValue.self, now: invocation.now, create: false) { set in
-            set.remove(member)
+        let source = try invocation.arguments.nextWord()
+        let destination = try invocation.arguments.nextWord()
+        let member = try invocation.arguments.nextWord()
+        let now = invocation.now
+        if sameBytes(source, destination) {
+            guard let set = try set(source, &invocation, &state) else { return .integer(0) }
+            return .integer(member.withBytes { set.contains($0) } ? 1 : 0)
+        }
+        // The destination's type is looked at in place, without copying its value. As in
+        // Redis, a missing source is 0 before a destination of another type is an error.
+        let destinationIsSet = destination.withBytes { key in
+            state.keyspace.inspect(key, now: now) { if case .set = $0 { true } else { false } } ?? true
+        }
+        if !destinationIsSet {
+            guard source.withBytes({ state.keyspace.contains($0, now: now) }) else { return .integer(0) }
+            throw .wrongType
+        }
+        let removed = try state.keyspace.modifyCollection(source, SetValue.self, now: now, create: false) { set in
+            member.withBytes { set.remove($0) }
         }
         guard removed == true else { return .integer(0) }
-        _ = try state.keyspace.modifyCollection(destination, SetValue.self, now: invocation.now, create: true) { set in
-            set.insert(member)
+        _ = try state.keyspace.modifyCollection(destination, SetValue.self, now: now, create: true) { set in
+            member.withBytes { set.insert($0) }
         }
         return .integer(1)
     }
