@@ -125,10 +125,14 @@ final class CommandSpec: Sendable {
 final class CommandTable: Sendable {
     let specs: [CommandSpec]
     private let byName: CommandNameIndex
+    /// The position of `ACQUIRE`, the one command whose key holds a sliding-window log
+    /// (whose newest entries the dispatcher prefetches); -1 in a table without it.
+    let logCommand: Int
 
     init(_ specs: [CommandSpec]) {
         self.specs = specs.sorted { $0.name < $1.name }
         self.byName = CommandNameIndex(self.specs.map(\.name))
+        self.logCommand = self.specs.firstIndex { $0.name == "acquire" } ?? -1
     }
 
     /// The table position of a command named by `name` in any letter case.

@@ -308,6 +308,9 @@ final class Dispatcher: Sendable {
         }
 
         var position: Int? { found == 0 ? nil : found - 1 }
+
+        /// Whether this is the command at `position` of the table.
+        @inline(__always) func isCommand(_ position: Int) -> Bool { found == position + 1 }
     }
 
     @inline(__always)
@@ -336,6 +339,7 @@ final class Dispatcher: Sendable {
         let started = monotonicNanoseconds()
         resume = end
         let lookAhead = LookAhead(state.keyspace)
+        let logCommand = context.table.logCommand
         withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: end - start) { positions in
             var executed = 0
             // Keys are prefetched in the keyspace's stages (`Keyspace.prefetchIndex`,
@@ -365,8 +369,12 @@ final class Dispatcher: Sendable {
                 if index + Self.valueDistance < end {
                     lookAhead.value(prepared[(index + Self.valueDistance) % Self.prefetchDistance].hash, &state.keyspace)
                 }
-                if index + Self.logEndDistance < end {
-                    lookAhead.logEnd(prepared[(index + Self.logEndDistance) % Self.prefetchDistance].hash, &state.keyspace)
+                // Only for the command that keeps logs: for any other, walking the index again
+                // to find no log cost every pipelined command about 58 instructions.
+                if index + Self.logEndDistance < end,
+                   case let ahead = prepared[(index + Self.logEndDistance) % Self.prefetchDistance],
+                   ahead.isCommand(logCommand) {
+                    lookAhead.logEnd(ahead.hash, &state.keyspace)
                 }
                 withFirstArgument(of: index, in: batch) { lookAhead.expect($0, hash: this.hash, &state.keyspace) }
                 invocation.arguments.select(command: index)

@@ -9,6 +9,12 @@ struct CommandNameIndexTests {
         table.lookup(Array(name.utf8))
     }
 
+    @Test("the command whose log ends are prefetched is the one family that keeps sliding-window logs")
+    func logCommandIsTheSlidingWindowFamily() {
+        #expect(table.logCommand >= 0)
+        #expect(SlidingWindowCommands.specs.map(\.name) == [table.specs[table.logCommand].name])
+    }
+
     @Test("every command is found by its name in lower, upper and mixed case")
     func everyNameInAnyCase() {
         for (expected, spec) in table.specs.enumerated() {
