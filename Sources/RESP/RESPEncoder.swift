@@ -1,6 +1,20 @@
 import NIOCore
 
 extension ByteBuffer {
+    /// `writeWithUnsafeMutableBytes(minimumWritableBytes:_:)` without the `dropFirst` it
+    /// takes of the storage to find the writer index, which Swift leaves as a call (about
+    /// 60 instructions per reply or read); the same reservation, pointer and move.
+    @inlinable @inline(__always) @discardableResult
+    public mutating func writeInPlace(minimumWritableBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) -> Int {
+        self.reserveCapacity(minimumWritableBytes: minimumWritableBytes)
+        let start = self.writerIndex
+        let written = self.withVeryUnsafeMutableBytes { storage in
+            body(UnsafeMutableRawBufferPointer(start: storage.baseAddress! + start, count: storage.count - start))
+        }
+        self.moveWriterIndex(forwardBy: written)
+        return written
+    }
+
     /// Encodes `value` for a peer speaking `version`.
     ///
     /// RESP3 types are downgraded for RESP2 as `RESPValue` documents: `.null` is `$-1`,
@@ -12,7 +26,7 @@ extension ByteBuffer {
         // One reservation and one pass with a raw pointer: a reply written piece by piece
         // pays ByteBuffer's capacity and uniqueness checks for every piece.
         let bound = value.encodedSizeBound(version)
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+        self.writeInPlace(minimumWritableBytes: bound) { out in
             var writer = RESPRawWriter(out)
             writer.write(value, version)
             return writer.count
@@ -24,7 +38,7 @@ extension ByteBuffer {
     /// least what `body` writes (`RESPDirectWriter.headerBound` per header or integer,
     /// `scalarBound` per other scalar).
     public mutating func writeRESP(version: RESPVersion, bound: Int, _ body: (inout RESPDirectWriter) -> Void) {
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+        self.writeInPlace(minimumWritableBytes: bound) { out in
             var writer = RESPDirectWriter(RESPRawWriter(UnsafeMutableRawBufferPointer(rebasing: out[..<bound])), version: version)
             body(&writer)
             return writer.count
@@ -75,7 +89,7 @@ extension ByteBuffer {
     @discardableResult
     public mutating func writeRESPWords(bound: Int, _ body: (inout RESPWordWriter) -> Void) -> Int {
         var words = 0
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+        self.writeInPlace(minimumWritableBytes: bound) { out in
             var writer = RESPWordWriter(RESPRawWriter(UnsafeMutableRawBufferPointer(rebasing: out[..<bound])))
             body(&writer)
             words = writer.words
@@ -93,7 +107,7 @@ extension ByteBuffer {
 
     /// `<type><decimal>\r\n`, digits written straight into the buffer without a String.
     mutating func writeRESPHeader(_ type: UInt8, _ value: Int64) {
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: RESPRawWriter.maxHeader) { out in
+        self.writeInPlace(minimumWritableBytes: RESPRawWriter.maxHeader) { out in
             var writer = RESPRawWriter(out)
             writer.header(type, value)
             return writer.count

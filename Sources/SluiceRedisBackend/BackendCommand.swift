@@ -147,6 +147,7 @@ public struct BackendCommand: Sendable {
     }
 
     /// `body` over the bytes at `range` of `bytes`, in place.
+    @discardableResult
     private func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         bytes.withUnsafeReadableBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }

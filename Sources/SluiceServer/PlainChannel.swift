@@ -78,7 +78,7 @@ final class PlainChannel: Channel, ChannelCore, @unchecked Sendable {
         // Fresh storage only if a handler kept the last read's.
         loop.readBuffer.clear()
         var error: CInt = 0
-        let count = loop.readBuffer.writeWithUnsafeMutableBytes(minimumWritableBytes: PlainEventLoop.readSize) { raw in
+        let count = loop.readBuffer.writeInPlace(minimumWritableBytes: PlainEventLoop.readSize) { raw in
             let count = Glibc.read(descriptor, raw.baseAddress, min(raw.count, PlainEventLoop.readSize))
             if count < 0 { error = errno }
             return max(count, 0)

@@ -211,3 +211,27 @@ func bulkOfDecimal() {
         #expect(RESPValue.bulk(decimal: value) == .bulkString(Array(String(value).utf8)), "\(value)")
     }
 }
+
+@Test("A reply is written at the writer index: after bytes already read and unread, into a slice, and into a copy without touching the original")
+func writesAtTheWriterIndex() {
+    var buffer = ByteBuffer(string: "+OK\r\n:1\r\n")
+    _ = buffer.readString(length: 5)
+    buffer.writeRESPValue(.bulkString(Array("abc".utf8)), version: .resp2)
+    #expect(buffer.readString(length: buffer.readableBytes) == ":1\r\n$3\r\nabc\r\n")
+
+    let whole = ByteBuffer(string: "0123456789")
+    var slice = whole.getSlice(at: 2, length: 4)!
+    slice.writeRESPValue(.integer(7), version: .resp2)
+    #expect(String(buffer: slice) == "2345:7\r\n")
+    #expect(String(buffer: whole) == "0123456789")
+
+    var copy = whole
+    copy.writeRESPValue(.simpleString("PONG"), version: .resp2)
+    #expect(String(buffer: copy) == "0123456789+PONG\r\n")
+    #expect(String(buffer: whole) == "0123456789")
+
+    // Past the first reservation: many writes, each at the end of the last.
+    var grown = ByteBuffer()
+    for index in 0..<2_000 { grown.writeRESPValue(.integer(Int64(index)), version: .resp2) }
+    #expect(String(buffer: grown) == (0..<2_000).map { ":\($0)\r\n" }.joined())
+}
