@@ -9,7 +9,7 @@ extension ByteBuffer {
         self.reserveCapacity(minimumWritableBytes: minimumWritableBytes)
         let start = self.writerIndex
         let written = self.withVeryUnsafeMutableBytes { storage in
-            body(UnsafeMutableRawBufferPointer(start: storage.baseAddress! + start, count: storage.count - start))
+            body(UnsafeMutableRawBufferPointer(start: storage.baseAddress.map { $0 + start }, count: storage.count - start))
         }
         self.moveWriterIndex(forwardBy: written)
         return written

@@ -235,3 +235,12 @@ func writesAtTheWriterIndex() {
     for index in 0..<2_000 { grown.writeRESPValue(.integer(Int64(index)), version: .resp2) }
     #expect(String(buffer: grown) == (0..<2_000).map { ":\($0)\r\n" }.joined())
 }
+
+@Test("Writing in place into a buffer without storage reserves it first, and a write of nothing leaves it as it was")
+func writesInPlaceIntoEmptyBuffers() {
+    var empty = ByteBuffer()
+    #expect(empty.writeInPlace(minimumWritableBytes: 0) { _ in 0 } == 0)
+    #expect(empty.readableBytes == 0)
+    empty.writeRESPValue(.null, version: .resp3)
+    #expect(String(buffer: empty) == "_\r\n")
+}

@@ -416,9 +416,9 @@ extension DatabaseState {
             }
             return element
         }
-        // The destination's type is looked at in place, so a move looks each key up twice,
-        // not three times, and copies neither value. A destination of another type is an
-        // error only when there is something to move, as in Redis.
+        // The destination's type is looked at in place, so a move takes three look-ups, not
+        // four, and copies neither value. A destination of another type is an error only
+        // when there is something to move, as in Redis.
         let destinationIsList = destination.withBytes { key in
             keyspace.inspect(key, now: now) { if case .list = $0 { true } else { false } } ?? true
         }
