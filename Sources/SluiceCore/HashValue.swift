@@ -98,7 +98,7 @@ public struct HashValue: Sendable {
     }
 
     /// Changes the table, after moving the fields into one if they are packed.
-    @inline(__always)
+    @inline(__always) @discardableResult
     private mutating func withTable<R, E: Error>(_ body: (inout FieldTable<SmallBytes, SmallBytes>) throws(E) -> R) throws(E) -> R {
         if case .packed(let packed) = storage {
             var table = FieldTable<SmallBytes, SmallBytes>()

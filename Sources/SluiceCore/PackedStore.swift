@@ -75,7 +75,7 @@ struct PackedStore: @unchecked Sendable {
         }
     }
 
-    @inline(__always)
+    @inline(__always) @discardableResult
     mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         makeUnique(capacity: capacity)
         guard let buffer else { return try body(UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
