@@ -7,7 +7,8 @@ import SluiceCore
 /// The words stay in the read burst's shared storage; numbers are parsed in place and
 /// only words a command keeps are copied out.
 struct Arguments {
-    private let commands: RESPCommands
+    /// The burst the command is part of.
+    let commands: RESPCommands
     /// The index in `commands` of the command's name.
     private var base: Int
     /// All words of the command, its name included.

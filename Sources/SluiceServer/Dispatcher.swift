@@ -124,7 +124,7 @@ final class Dispatcher: Sendable {
     @discardableResult
     @inline(__always)
     func execute(
-        _ batch: RESPCommands, from start: Int = 0, client: Client, now: Instant,
+        _ batch: inout RESPCommands, from start: Int = 0, client: Client, now: Instant,
         deferred: ((DeferredReply) -> Bool)? = nil, emit: (Reply, RESPVersion) -> Void
     ) -> ParkedBatch? {
         guard start < batch.count else { return nil }
@@ -135,12 +135,12 @@ final class Dispatcher: Sendable {
         // once, as keeping it cost 2.7% more instructions per unpipelined `GET` for a share
         // of a few percent; so are backend mode's, in order with the ones `deferred` awaits.
         if deferred != nil || batch.count - start == 1 {
-            return executeLocked(batch, from: start, client: client, now: now, deferred: deferred, emit: emit)
+            return executeLocked(&batch, from: start, client: client, now: now, deferred: deferred, emit: emit)
         }
         return withUnsafeTemporaryAllocation(of: (Reply, RESPVersion).self, capacity: batch.count - start) { pending in
             var count = 0
             var handed = 0
-            let parked = executeLocked(batch, from: start, client: client, now: now, deferred: nil) { reply, version in
+            let parked = executeLocked(&batch, from: start, client: client, now: now, deferred: nil) { reply, version in
                 // At most one reply per command.
                 precondition(count < pending.count)
                 guard case .listing = reply else {
@@ -172,32 +172,41 @@ final class Dispatcher: Sendable {
     /// `execute` with every reply handed to `emit` while the lock is held.
     @inline(__always)
     private func executeLocked(
-        _ batch: RESPCommands, from start: Int, client: Client, now: Instant,
+        _ batch: inout RESPCommands, from start: Int, client: Client, now: Instant,
         deferred: ((DeferredReply) -> Bool)?, emit: (Reply, RESPVersion) -> Void
     ) -> ParkedBatch? {
-        if !database.shards.isEmpty {
-            return executeSharded(batch, from: start, client: client, now: now, deferred: deferred, emit: emit)
+        return withPreparedRing { prepared in
+            if !database.shards.isEmpty {
+                return executeSharded(&batch, from: start, client: client, now: now, deferred: deferred, prepared: prepared, emit: emit)
+            }
+            var parked: ParkedBatch?
+            // Set when `deferred` asks the burst to pause.
+            var paused = false
+            var resume = start
+            var noSlowLater: SlowLater?
+            // What needs no lock is found before taking it, so that other event loops wait
+            // less (`--threads`): each command's table position and its first argument's
+            // hash, for the first `prefetchDistance` commands; later ones' are found under
+            // the lock, as the ones before them run.
+            for index in start..<min(start + Self.prefetchDistance, batch.count) {
+                prepared[index % Self.prefetchDistance] = prepare(index, in: batch)
+            }
+            let wakeups = database.state.withLock { state -> [Wakeup] in
+                runLocked(&batch, from: start, to: batch.count, prepared: prepared, client: client, now: now, state: &state,
+                          deferred: deferred, paused: &paused, parked: &parked, sharded: false, resume: &resume,
+                          slowLater: &noSlowLater, logsSlowLater: false, emit: emit)
+            }
+            if !wakeups.isEmpty { deliver(wakeups) }
+            return parked
         }
-        var parked: ParkedBatch?
-        // Set when `deferred` asks the burst to pause.
-        var paused = false
-        var resume = start
-        var noSlowLater: SlowLater?
-        // What needs no lock is found before taking it, so that other event loops wait
-        // less (`--threads`): each command's table position and its first argument's hash,
-        // for the first `prefetchDistance` commands; later ones' are found under the lock,
-        // as the ones before them run.
-        var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
-        for index in start..<min(start + Self.prefetchDistance, batch.count) {
-            prepared[index % Self.prefetchDistance] = prepare(index, in: batch)
-        }
-        let wakeups = database.state.withLock { state -> [Wakeup] in
-            runLocked(batch, from: start, to: batch.count, prepared: &prepared, client: client, now: now, state: &state,
-                      deferred: deferred, paused: &paused, parked: &parked, sharded: false, resume: &resume,
-                      slowLater: &noSlowLater, logsSlowLater: false, emit: emit)
-        }
-        if !wakeups.isEmpty { deliver(wakeups) }
-        return parked
+    }
+
+    /// Room for `prefetchDistance` prepared commands, each at its index modulo that
+    /// distance, on the stack and left uninitialized: a slot is written before it is read.
+    /// Filling an `InlineArray` of them first cost every burst a 512-byte `memset`.
+    @inline(__always)
+    private func withPreparedRing<R>(_ body: (UnsafeMutableBufferPointer<Prepared>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Prepared.self, capacity: Self.prefetchDistance, body)
     }
 
     /// `executeLocked` with more than one shard (Database.swift). A run of commands that
@@ -206,15 +215,15 @@ final class Dispatcher: Sendable {
     /// ahead through the view of every shard (a lone command takes one shard's lock). Any
     /// other run holds every lock, until a command that may run on shards.
     private func executeSharded(
-        _ batch: RESPCommands, from start: Int, client: Client, now: Instant,
-        deferred: ((DeferredReply) -> Bool)?, emit: (Reply, RESPVersion) -> Void
+        _ batch: inout RESPCommands, from start: Int, client: Client, now: Instant,
+        deferred: ((DeferredReply) -> Bool)?, prepared: UnsafeMutableBufferPointer<Prepared>,
+        emit: (Reply, RESPVersion) -> Void
     ) -> ParkedBatch? {
         var parked: ParkedBatch?
         var paused = false
         var index = start
         var next = prepare(start, in: batch)
         while index < batch.count {
-            var prepared = InlineArray<32, Prepared>(repeating: Prepared())  // prefetchDistance of them
             if deferred == nil, let first = shard(for: next, client: client) {
                 // The run and its shards, found before any lock is taken.
                 var shards = ShardSet()
@@ -237,7 +246,7 @@ final class Dispatcher: Sendable {
                     // taken directly. Through `withShards`, with the view swapped only when
                     // needed, a lone `GET` took 4,856 instructions against 4,127 (callgrind).
                     database.shards[first].state.withLock { state in
-                        _ = runLocked(batch, from: index, to: end, prepared: &prepared, client: client, now: now, state: &state,
+                        _ = runLocked(&batch, from: index, to: end, prepared: prepared, client: client, now: now, state: &state,
                                       deferred: nil, paused: &paused, parked: &parked, sharded: false, resume: &resume,
                                       slowLater: &slowLater, logsSlowLater: true, emit: emit)
                     }
@@ -247,7 +256,7 @@ final class Dispatcher: Sendable {
                         let own = state.keyspace
                         state.keyspace = database.keyspace
                         defer { state.keyspace = own }
-                        _ = runLocked(batch, from: index, to: end, prepared: &prepared, client: client, now: now, state: &state,
+                        _ = runLocked(&batch, from: index, to: end, prepared: prepared, client: client, now: now, state: &state,
                                       deferred: nil, paused: &paused, parked: &parked, sharded: false, resume: &resume,
                                       slowLater: &slowLater, logsSlowLater: true, emit: emit)
                     }
@@ -268,7 +277,7 @@ final class Dispatcher: Sendable {
             var resume = index
             var noSlowLater: SlowLater?
             let wakeups = database.withExclusive { state -> [Wakeup] in
-                runLocked(batch, from: index, to: batch.count, prepared: &prepared, client: client, now: now, state: &state,
+                runLocked(&batch, from: index, to: batch.count, prepared: prepared, client: client, now: now, state: &state,
                           deferred: deferred, paused: &paused, parked: &parked, sharded: deferred == nil, resume: &resume,
                           slowLater: &noSlowLater, logsSlowLater: false, emit: emit)
             }
@@ -294,13 +303,11 @@ final class Dispatcher: Sendable {
     }
 
     /// A command's table position and its first argument's hash (0 without arguments),
-    /// found before the lock is taken. All zeros (a cheap fill) until found.
+    /// found before the lock is taken.
     private struct Prepared {
         /// The position plus one; 0 for an unknown name.
-        private var found = 0
-        var hash: UInt64 = 0
-
-        init() {}
+        private var found: Int
+        var hash: UInt64
 
         init(position: Int?, hash: UInt64) {
             self.found = position.map { $0 + 1 } ?? 0
@@ -327,7 +334,7 @@ final class Dispatcher: Sendable {
     /// `prepared` holds what `prepare` found for the next `prefetchDistance` commands, each
     /// at its index modulo that distance.
     private func runLocked(
-        _ batch: RESPCommands, from start: Int, to end: Int, prepared: inout InlineArray<32, Prepared>, client: Client,
+        _ batch: inout RESPCommands, from start: Int, to end: Int, prepared: UnsafeMutableBufferPointer<Prepared>, client: Client,
         now: Instant, state: inout DatabaseState, deferred: ((DeferredReply) -> Bool)?, paused: inout Bool,
         parked: inout ParkedBatch?, sharded: Bool, resume: inout Int, slowLater: inout SlowLater?, logsSlowLater: Bool,
         emit: (Reply, RESPVersion) -> Void
@@ -340,6 +347,10 @@ final class Dispatcher: Sendable {
         resume = end
         let lookAhead = LookAhead(state.keyspace)
         let logCommand = context.table.logCommand
+        // One invocation for the burst, moved from command to command. The burst is moved
+        // into it and back out at the end: a copy retained and released each of its three
+        // arrays, about 250 instructions per burst (a tenth of an unpipelined `PING`).
+        var invocation = Invocation(arguments: Arguments(consume batch, command: start), now: now, client: client, server: context)
         withUnsafeTemporaryAllocation(of: (position: Int, index: Int).self, capacity: end - start) { positions in
             var executed = 0
             // Keys are prefetched in the keyspace's stages (`Keyspace.prefetchIndex`,
@@ -354,12 +365,10 @@ final class Dispatcher: Sendable {
             for index in min(start + 1, end)..<min(start + Self.entryDistance, end) {
                 lookAhead.entry(prepared[index % Self.prefetchDistance].hash, &state.keyspace)
             }
-            // One invocation for the burst, moved from command to command.
-            var invocation = Invocation(arguments: Arguments(batch, command: start), now: now, client: client, server: context)
             for index in start..<end {
                 let this = prepared[index % Self.prefetchDistance]
                 if index + Self.prefetchDistance < end {
-                    let next = prepare(index + Self.prefetchDistance, in: batch)
+                    let next = prepare(index + Self.prefetchDistance, in: invocation.arguments.commands)
                     prepared[index % Self.prefetchDistance] = next
                     lookAhead.index(next.hash, &state.keyspace)
                 }
@@ -376,7 +385,9 @@ final class Dispatcher: Sendable {
                    ahead.isCommand(logCommand) {
                     lookAhead.logEnd(ahead.hash, &state.keyspace)
                 }
-                withFirstArgument(of: index, in: batch) { lookAhead.expect($0, hash: this.hash, &state.keyspace) }
+                withFirstArgument(of: index, in: invocation.arguments.commands) {
+                    lookAhead.expect($0, hash: this.hash, &state.keyspace)
+                }
                 invocation.arguments.select(command: index)
                 let position = execute(
                     &invocation, at: this.position, client: client, now: now, state: &state,
@@ -413,12 +424,15 @@ final class Dispatcher: Sendable {
                 recordDurations(positions[0..<executed], shareNanoseconds: share, metrics: metrics, state: &state)
             }
             if !logsSlowLater {
-                recordSlow(positions[0..<executed], batch: batch, client: client, now: now, shareNanoseconds: share, state: &state)
+                recordSlow(
+                    positions[0..<executed], batch: invocation.arguments.commands, client: client, now: now,
+                    shareNanoseconds: share, state: &state)
             } else {
                 let threshold = context.settings.slowlogSlowerThan.load(ordering: .relaxed)
                 if threshold >= 0 && share / 1_000 >= threshold { slowLater = SlowLater(executed: Array(positions[0..<executed]), share: share) }
             }
         }
+        batch = (consume invocation).arguments.commands
         return state.blocking.hasWakeups ? state.blocking.takeWakeups() : []
     }
 

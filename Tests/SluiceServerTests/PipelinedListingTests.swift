@@ -19,13 +19,17 @@ struct PipelinedListingTests {
     /// whether the burst still held the keyspace's lock when the reply was handed over.
     private func run(_ dispatcher: Dispatcher, _ client: Client, _ commands: [[String]]) -> [(bytes: String, listing: Bool, duringBurst: Bool)] {
         var replies: [(String, Bool, Bool)] = []
-        dispatcher.execute(RESPCommands(commands.map { $0.map { Array($0.utf8) } }), client: client, now: dispatcher.now()) { reply, version in
+        var batch = RESPCommands(commands.map { $0.map { Array($0.utf8) } })
+        dispatcher.execute(&batch, client: client, now: dispatcher.now()) { reply, version in
             var buffer = ByteBufferAllocator().buffer(capacity: 64)
             reply.write(into: &buffer, version)
             let listing = if case .listing = reply { true } else { false }
             let locked = dispatcher.database.state.withLockIfAvailable { _ in () } == nil
             replies.append((String(buffer: buffer), listing, locked))
         }
+        // The burst is moved into the dispatcher's invocation while it runs, and back.
+        #expect(batch.count == commands.count)
+        #expect((0..<batch.count).map { batch.words(of: $0).map { String(decoding: batch.word($0), as: UTF8.self) } } == commands)
         return replies
     }
 
