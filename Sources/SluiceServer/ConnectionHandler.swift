@@ -138,11 +138,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// A read's bytes; a `PlainChannel` calls this directly.
-    func read(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+    func read(_ bytes: consuming ByteBuffer, context: ChannelHandlerContext) {
         guard !closing, let client else { return }
         // Work on locals and store them back once: every access to a stored property of a
         // class costs a dynamic exclusivity check, and this loop runs per command.
-        var incoming = bytes
+        var incoming = consume bytes
         let pending = Self.joined(&inbound, &incoming)
         // A parked client's input waits, as Redis leaves it in the query buffer.
         if parkedToken != nil {
@@ -153,7 +153,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             inbound = Self.kept(pending, allocator: context.channel.allocator)
             return
         }
-        run(pending, context: context, client: client)
+        run(consume pending, context: context, client: client)
     }
 
     /// Bytes to keep for a later read, copied to a buffer of their own when the one they
@@ -179,8 +179,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Decodes the complete commands in `pending` and runs them (after any a parked
     /// command held back), keeping the replies for the next flush.
-    private func run(_ pending: ByteBuffer, context: ChannelHandlerContext, client: Client) {
-        var pending = pending
+    /// `pending` is taken, not copied: a copy retained and released the read's storage.
+    private func run(_ pending: consuming ByteBuffer, context: ChannelHandlerContext, client: Client) {
         var out = outbound.take() ?? reusedBuffer(context: context)
         var batch = self.commands.take()!
         // Decode every complete command first, then run them all under one lock.
@@ -236,7 +236,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if parked == nil && dispatcher.queryBufferExceeded(pending: pending.readableBytes, partial: batch) { closing = true }
         self.commands = consume batch
         self.closing = closing
-        outbound = out
+        outbound = consume out
         if pending.readableBytes > 0 {
             if pending.readerIndex >= Self.compactionThreshold { pending.discardReadBytes() }
             inbound = Self.kept(pending, allocator: context.channel.allocator)
@@ -352,7 +352,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     ) {
         var out = outbound.take() ?? reusedBuffer(context: context)
         _ = replyQueue.fill(id, into: &out, allocator: context.channel.allocator) { mode.reply(result, for: $0, tally: &tally) }
-        outbound = out
+        outbound = consume out
     }
 
     /// No client waits past the backend timeout, whatever the backend does. The timer
@@ -378,7 +378,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard client != nil else { return }
         var out = outbound.take() ?? reusedBuffer(context: context)
         replyQueue.drain(into: &out)
-        outbound = out
+        outbound = consume out
         if parkedToken == ParkedBatch.backendPause, replyQueue.waiting <= Self.maxAwaitedReplies / 2, let client {
             parkedToken = nil
             let pending = inbound ?? context.channel.allocator.buffer(capacity: 0)
@@ -411,7 +411,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         parkTimeout = nil
         var out = outbound.take() ?? reusedBuffer(context: context)
         out.writeRESPValue(reply, version: client.protocolVersion)
-        outbound = out
+        outbound = consume out
         let pending = inbound ?? context.channel.allocator.buffer(capacity: 0)
         inbound = nil
         if !closing { run(pending, context: context, client: client) }
