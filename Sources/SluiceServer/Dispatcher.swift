@@ -74,8 +74,8 @@ enum Reply {
         }
     }
 
-    /// Consuming: the reply is let go case by case, where a caller's destroy of any
-    /// `Reply` went through its value witnesses (about 35 instructions a reply).
+    /// Consuming, as the reply's last user: borrowed, with the caller destroying the
+    /// reply after it, a reply cost 15 to 40 instructions more (callgrind).
     consuming func write(into buffer: inout ByteBuffer, _ version: RESPVersion) {
         switch consume self {
         case .value(let value): buffer.writeRESPValue(value, version: version)
