@@ -576,6 +576,35 @@ struct ScriptingCommandTests {
         }
     }
 
+    @Test("A short loop that builds big strings is stopped at the time limit, also through pcall")
+    func timeLimitInAllocations() async throws {
+        try await withServer(configure: { $0.luaTimeLimitMilliseconds = 100 }) { server in
+            let c = try server.connect()
+            // A few hundred instructions in all: the instruction hook alone lets these run
+            // for seconds, one `rep` at a time.
+            #expect(try c.command("EVAL", "for i = 1, 100 do local s = ('y'):rep(2e7) end return 1", "0")
+                .hasPrefix("-ERR Script killed after running longer than the time limit (100 ms) script: "))
+            #expect(try c.command("EVAL", "for i = 1, 100 do pcall(string.rep, 'y', 2e7) end return 1", "0")
+                .hasPrefix("-ERR Script killed after running longer than the time limit (100 ms) script: "))
+            #expect(try c.command("EVAL", "return #('y'):rep(2e6)", "0") == ":2000000\r\n")
+        }
+    }
+
+    @Test("The garbage of a script that ran out of Lua memory is collected before the next script")
+    func memoryLimitGarbage() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            let failed = try c.command("EVAL", "local s = 'x' for i = 1, 30 do s = s .. s end return #s", "0")
+            #expect(failed.hasPrefix("-ERR Error running script ") && failed.hasSuffix(", not enough memory\r\n"), "\(failed)")
+            // Left to the collector's pace, about 400 MiB of it stayed, and later scripts'
+            // allocations failed against the 512 MiB limit.
+            let held = try c.command("EVAL", "return collectgarbage('count')", "0")  // KiB
+            let kib = Int(String(held.dropFirst().prefix { $0.isNumber })) ?? .max
+            #expect(kib < 256 * 1024, "\(held)")
+            #expect(try c.command("EVAL", "local s = 'y' for i = 1, 26 do s = s .. s end return #s", "0") == ":67108864\r\n")
+        }
+    }
+
     @Test("Commands in a script read the EVAL's clock")
     func scriptClock() async throws {
         try await withServer { server in

@@ -111,6 +111,7 @@ final class ScriptingEngine: @unchecked Sendable {
             return status
         }
         sluice_lua_restore_collector(lua, context)
+        collectIfNearLimit(lua)
 
         if context.pointee.timed_out != 0 {
             let limit = invocation.server.configuration.luaTimeLimitMilliseconds
@@ -130,11 +131,26 @@ final class ScriptingEngine: @unchecked Sendable {
         return luaReply(lua, at: -1, resp3: run.resp3) { database.pointee.stats.recordError(text: $0) }
     }
 
+    /// Memory held after a script above which the state is collected at once.
+    private var collectAbove = ScriptingEngine.memoryLimit / 2
+
+    /// Lua 5.1 fails an allocation over the limit without collecting first, so the
+    /// garbage of a script that came near the limit (or hit it) would fail the next
+    /// scripts' allocations, small ones too, until the collector caught up. Past half
+    /// the limit the state is collected in full; if that still leaves much held (cached
+    /// scripts), the mark moves up, so each script does not pay for a collection.
+    private func collectIfNearLimit(_ lua: OpaquePointer) {
+        guard context.pointee.memory_used > collectAbove else { return }
+        lua_cpcall(lua, sluice_lua_collect, nil)
+        collectAbove = max(Self.memoryLimit / 2, context.pointee.memory_used + Self.memoryLimit / 4)
+    }
+
     /// The state, created with its libraries on first use.
     private func state() throws(CommandError) -> OpaquePointer {
         if let lua { return lua }
         context.pointee = sluice_lua_context()
         context.pointee.memory_limit = ScriptingEngine.memoryLimit
+        collectAbove = ScriptingEngine.memoryLimit / 2
         context.pointee.in_host = 1
         guard let lua = sluice_lua_newstate(context) else { throw .err("Could not create the scripting engine") }
         guard lua_cpcall(lua, sluice_lua_open_libraries, nil) == 0, lua_cpcall(lua, sluice_lua_make_names, nil) == 0,
