@@ -113,10 +113,12 @@ enum SetCommands {
             }
             return popped?.map(RESPValue.bulkString) ?? .null
         }
-        guard let count = parseInteger(try invocation.arguments.next()), count >= 0 else {
+        // As in Redis, a third argument is a syntax error before the count is read.
+        let word = try invocation.arguments.next()
+        try invocation.arguments.finish()
+        guard let count = parseInteger(word), count >= 0 else {
             throw .err("value is out of range, must be positive")
         }
-        try invocation.arguments.finish()
         let popped = try state.keyspace.modifyCollection(key, SetValue.self, now: invocation.now, create: false) { set in
             guard count < set.count else {
                 defer { set = SetValue() }
@@ -142,8 +144,9 @@ enum SetCommands {
         guard !invocation.arguments.isEmpty else {
             return try set(key, &invocation, &state)?.randomMember(using: &generator).map(RESPValue.bulkString) ?? .null
         }
-        let count = try invocation.arguments.nextInteger()
+        let word = try invocation.arguments.next()
         try invocation.arguments.finish()
+        guard let count = parseInteger(word) else { throw .notInteger }
         guard count != .min else {
             throw .err("value is out of range, value must between -9223372036854775807 and 9223372036854775807")
         }

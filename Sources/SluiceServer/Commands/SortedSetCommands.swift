@@ -315,10 +315,12 @@ enum SortedSetCommands {
         var count: Int64 = 1
         let counted = !invocation.arguments.isEmpty
         if counted {
-            guard let value = parseInteger(try invocation.arguments.next()), value >= 0 else {
+            // As in Redis, a third argument is a syntax error before the count is read.
+            let word = try invocation.arguments.next()
+            try invocation.arguments.finish()
+            guard let value = parseInteger(word), value >= 0 else {
                 throw .err("value is out of range, must be positive")
             }
-            try invocation.arguments.finish()
             count = value
         }
         let popped = try state.keyspace.modifyCollection(key, SortedSet.self, now: invocation.now, create: false) { set -> [SortedSet.Element] in
