@@ -1,4 +1,5 @@
 import Testing
+import SluiceCore
 @testable import SluiceServer
 
 @Suite("Key commands")
@@ -45,6 +46,22 @@ struct KeyCommandTests {
             #expect(try c.command("PEXPIREAT", "k", "1700000001500") == ":1\r\n")
             #expect(try c.command("EXPIRETIME", "k") == ":1700000002\r\n")
             #expect(try c.command("EXPIRETIME", "k", "x") == "-ERR wrong number of arguments for 'expiretime' command\r\n")
+        }
+    }
+
+    @Test("EXPIRETIME and TTL of a deadline at the end of 64-bit milliseconds answer as Redis does (they trapped on overflow)")
+    func expireTimeAtTheLimit() async throws {
+        try await withServer { server in
+            let c = try server.connect()
+            #expect(try c.command("SET", "k", "v", "PXAT", "9223372036854775807") == "+OK\r\n")
+            #expect(try c.command("EXPIRETIME", "k") == ":9223372036854776\r\n")
+            #expect(try c.command("PEXPIREAT", "k", "9223372036854775308") == ":1\r\n")
+            #expect(try c.command("EXPIRETIME", "k") == ":9223372036854775\r\n")
+            // TTL is the same sum, so the deadline alone, with the clock at 0, reaches it.
+            server.clock.set(Instant(milliseconds: 0))
+            #expect(try c.command("SET", "k", "v", "PXAT", "9223372036854775807") == "+OK\r\n")
+            #expect(try c.command("TTL", "k") == ":9223372036854776\r\n")
+            #expect(try c.command("PING") == "+PONG\r\n")
         }
     }
 

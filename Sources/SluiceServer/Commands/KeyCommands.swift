@@ -21,7 +21,7 @@ enum KeyCommands {
         CommandSpec("ttl", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Returns the expiration time in seconds of a key.") { invocation, state throws(CommandError) in
             let remaining = try remainingMilliseconds(&invocation, &state)
-            return .integer(remaining < 0 ? remaining : (remaining + 500) / 1000)
+            return .integer(remaining < 0 ? remaining : roundedSeconds(remaining))
         },
         CommandSpec("pttl", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Returns the expiration time in milliseconds of a key.", since: "2.6.0") { invocation, state throws(CommandError) in
@@ -30,7 +30,7 @@ enum KeyCommands {
         CommandSpec("expiretime", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Returns the expiration time of a key as a Unix timestamp.", since: "7.0.0") { invocation, state throws(CommandError) in
             let deadline = try deadlineMilliseconds(&invocation, &state)
-            return .integer(deadline < 0 ? deadline : (deadline + 500) / 1000)
+            return .integer(deadline < 0 ? deadline : roundedSeconds(deadline))
         },
         CommandSpec("pexpiretime", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), group: "generic",
                     summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0") { invocation, state throws(CommandError) in
@@ -86,6 +86,12 @@ enum KeyCommands {
         case .some(nil): return -1
         case .some(.some(let deadline)): return max(deadline - invocation.now.milliseconds, 0)
         }
+    }
+
+    /// Non-negative milliseconds as seconds, half a second rounded up. Not `(ms + 500) / 1000`:
+    /// a deadline set with `PXAT` near `Int64.max` overflowed that, and trapped.
+    private static func roundedSeconds(_ milliseconds: Int64) -> Int64 {
+        milliseconds / 1000 + (milliseconds % 1000 >= 500 ? 1 : 0)
     }
 
     /// The key's deadline in Unix milliseconds; -2 when it is missing, -1 without one.
