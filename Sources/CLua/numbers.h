@@ -117,6 +117,28 @@ static inline int sluice_format_fixed(double value, int places, char *out) {
     return length;
 }
 
+/// `mantissa` * 2^`exponent` * 10^`scale`, rounded to nearest, ties to even; sets `*ok`
+/// to 0 where the parts would not fit.
+static inline unsigned __int128 sluice_scaled_rounded(uint64_t mantissa, int exponent, int scale, int *ok) {
+    if (scale >= 0) {
+        if (scale > 22) { *ok = 0; return 0; }
+        unsigned __int128 product = (unsigned __int128)mantissa * sluice_power_of_ten(scale);
+        if (exponent >= 0) {
+            if (exponent > 20) { *ok = 0; return 0; }
+            return product << exponent;
+        }
+        if (-exponent >= 127) { *ok = 0; return 0; }
+        return sluice_shift_rounded(product, -exponent);
+    }
+    unsigned __int128 divisor = sluice_power_of_ten(-scale);
+    if (exponent >= 0) {
+        if (exponent > 74) { *ok = 0; return 0; }
+        return sluice_divide_rounded((unsigned __int128)mantissa << exponent, divisor);
+    }
+    if (-exponent > 20) { *ok = 0; return 0; }
+    return sluice_divide_rounded(mantissa, divisor << -exponent);
+}
+
 /// printf's "%.<precision>g" of `value` into `out` (at least 32 bytes), for precision 1
 /// to 17 (Lua formats numbers with 14, Redis a script's number arguments with 17) and
 /// magnitudes from about 1e-9 (1e-6 at 17 digits) to below 1e38, and zero; -1 for
@@ -141,31 +163,23 @@ static inline int sluice_format_general(double value, int precision, char *out) 
     // The decimal exponent: log10's guess, corrected until the digits number `precision`.
     int decimal = (int)floor(log10(magnitude));
     uint64_t digits = 0;
+    int ok = 1;
     for (int attempt = 0; attempt < 3; attempt++) {
-        int scale = precision - 1 - decimal;
-        unsigned __int128 rounded;
-        if (scale >= 0) {
-            if (scale > 22) return -1;
-            unsigned __int128 product = (unsigned __int128)mantissa * sluice_power_of_ten(scale);
-            if (exponent >= 0) {
-                if (exponent > 20) return -1;
-                rounded = product << exponent;
-            } else {
-                if (-exponent >= 127) return -1;
-                rounded = sluice_shift_rounded(product, -exponent);
-            }
-        } else {
-            unsigned __int128 divisor = sluice_power_of_ten(-scale);
-            if (exponent >= 0) {
-                if (exponent > 74) return -1;
-                rounded = sluice_divide_rounded((unsigned __int128)mantissa << exponent, divisor);
-            } else {
-                if (-exponent > 20) return -1;
-                rounded = sluice_divide_rounded(mantissa, divisor << -exponent);
-            }
-        }
+        unsigned __int128 rounded = sluice_scaled_rounded(mantissa, exponent, precision - 1 - decimal, &ok);
+        if (!ok) return -1;
         if (rounded >= sluice_powers_of_ten[precision]) { decimal += 1; continue; }
         if (rounded < sluice_powers_of_ten[precision - 1]) { decimal -= 1; continue; }
+        if (rounded == sluice_powers_of_ten[precision - 1]) {
+            // 1 followed by zeros may be a value just below that power of ten, rounded up
+            // (log10 guessed one too high: 1e-6 is 9.99...95e-07). Then the exponent below
+            // gives all `precision` digits, unless they too round up to the power of ten.
+            unsigned __int128 below = sluice_scaled_rounded(mantissa, exponent, precision - decimal, &ok);
+            if (!ok) return -1;
+            if (below < sluice_powers_of_ten[precision]) {
+                decimal -= 1;
+                rounded = below;
+            }
+        }
         digits = (uint64_t)rounded;
         break;
     }

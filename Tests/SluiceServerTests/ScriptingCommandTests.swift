@@ -512,6 +512,13 @@ struct ScriptingCommandTests {
                 values.append(Double(next() % 1_000_000_000_000_000) / pow(10, Double(next() % 25)) * (next() % 2 == 0 ? 1 : -1))
                 values.append(Double(next() % 100_000_000_000_000 * 10 + 5))
             }
+            // Powers of ten and their neighbours: several lie just below the power they are
+            // written as (1e-6 is 9.9999999999999995e-07 at 17 digits), where the exponent
+            // must come from the exact value, not from digits rounded up to the power.
+            for exponent in -10...38 {
+                let power = Double("1e\(exponent)")!
+                values += [power, power.nextDown, power.nextUp, -power]
+            }
             values = values.filter { !$0.isNaN }
             func printf(_ format: String, _ value: CVarArg) -> String {
                 var buffer = [CChar](repeating: 0, count: 512)
