@@ -134,8 +134,8 @@ static inline int64_t sluice_lua_monotonic_ns(void) {
 static inline void sluice_lua_time_hook(lua_State *L, lua_Debug *ar);
 
 /// Whether the running script is past its deadline. If so, it is marked timed out and
-/// the main thread raises at its next instruction (as `sluice_lua_time_hook` arranges),
-/// and the caller fails the allocation, which ends the C call that asked for it.
+/// the main thread raises at its next instruction. The hook then raises at once; the
+/// allocator fails the allocation, which ends the C call that asked for it.
 static inline int sluice_lua_past_deadline(sluice_lua_context *context) {
     if (context->deadline_ns == 0 || sluice_lua_monotonic_ns() < context->deadline_ns) return 0;
     context->timed_out = 1;
@@ -247,15 +247,10 @@ static inline lua_State *sluice_lua_newstate(sluice_lua_context *context) {
 
 static inline void sluice_lua_time_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    sluice_lua_context *context = sluice_lua_context_of(L);
-    if (context->deadline_ns == 0 || sluice_lua_monotonic_ns() < context->deadline_ns) return;
-    context->timed_out = 1;
-    // From now on raise at every instruction, in this thread and the main one, so a
+    if (!sluice_lua_past_deadline(sluice_lua_context_of(L))) return;
+    // From now on raise at every instruction, in this thread as in the main one, so a
     // script that catches the error with pcall is stopped at its next step anyway.
     lua_sethook(L, sluice_lua_time_hook, LUA_MASKCOUNT, 1);
-    if (context->main_thread != NULL && context->main_thread != L) {
-        lua_sethook(context->main_thread, sluice_lua_time_hook, LUA_MASKCOUNT, 1);
-    }
     lua_pushliteral(L, "Script killed: it ran past the time limit");
     lua_error(L);
 }
