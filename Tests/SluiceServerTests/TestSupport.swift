@@ -77,14 +77,14 @@ final class RawConnection {
                 Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard result == 0 else {
-            close(descriptor)
-            throw TestFailure("connect() to port \(port) failed")
-        }
+        // No close here: `deinit` runs when an initializer throws after every stored
+        // property is set, and a second close could hit a descriptor another test has
+        // opened since (another server's connection, or an event loop's wake-up).
+        guard result == 0 else { throw TestFailure("connect() to port \(port) failed") }
     }
 
     deinit {
-        close(descriptor)
+        if descriptor >= 0 { close(descriptor) }
     }
 
     func send(_ text: String) throws {
