@@ -203,6 +203,23 @@ struct RateLimitCellThrottleTests {
         #expect(earlier.resetAfterNanoseconds == 62 * second)
     }
 
+    @Test("a stored TAT at the end of Int64 gives the exact retry time, not one cut short by saturation")
+    func tatAtTheLimit() throws {
+        let now = rateLimitEpoch.nanoseconds
+        let pending = Int64.max - now
+        let burst = try CellThrottle(maxBurst: 2, countPerPeriod: 1, periodSeconds: 1)
+        let limited = try burst.throttle(tat: .max, quantity: 1, now: rateLimitEpoch).result
+        #expect(limited.limited)
+        #expect(limited.retryAfterNanoseconds == pending - 2 * second)
+        #expect(limited.resetAfterNanoseconds == pending)
+        // Without a burst the retry time is the reset time, however large the increment.
+        let single = try CellThrottle(maxBurst: 0, countPerPeriod: 1000, periodSeconds: 9_007_199)
+        let outcome = try single.throttle(tat: .max, quantity: 1, now: rateLimitEpoch)
+        #expect(outcome.result.retryAfterNanoseconds == pending)
+        #expect(outcome.result.retryAfter == outcome.result.resetAfter)
+        #expect(outcome.write == .keep)
+    }
+
     @Test("extreme stored values and clocks never trap")
     func extremes() throws {
         let throttle = try CellThrottle(maxBurst: 0, countPerPeriod: 1, periodSeconds: 1_000_000_000)

@@ -68,8 +68,9 @@ public struct CellThrottle: Sendable, Hashable {
     public func throttle(tat: Int64?, quantity: Int64 = 1, now: Instant) throws(RateLimitError) -> ThrottleOutcome {
         guard quantity >= 0 else { throw .notNonNegativeInteger("quantity") }
         let now = now.nanoseconds
-        let base = max(tat ?? now, now)
-        let pending = base.clampedSubtracting(now)
+        // Worked as durations from `now`: a TAT near the end of Int64 saturated
+        // `tat + increment`, which understated the retry time by what was cut off.
+        let pending = max(0, (tat ?? now).clampedSubtracting(now))
 
         let limited: Bool
         let retryAfter: Int64
@@ -82,18 +83,21 @@ public struct CellThrottle: Sendable, Hashable {
             ttl = pending
         } else {
             // quantity <= limit, so this is at most the tolerance and cannot overflow.
-            let newTat = base.clampedAdding(emissionIntervalNanoseconds * quantity)
-            let allowAt = newTat.clampedSubtracting(delayVariationToleranceNanoseconds)
-            if allowAt > now {
+            let increment = emissionIntervalNanoseconds * quantity
+            // How long until the new TAT is within the tolerance: pending + increment -
+            // tolerance, taken in an order that cannot overflow.
+            let wait = pending - (delayVariationToleranceNanoseconds - increment)
+            if wait > 0 {
                 limited = true
-                retryAfter = allowAt.clampedSubtracting(now)
+                retryAfter = wait
                 ttl = pending
             } else {
                 limited = false
                 retryAfter = -1
-                ttl = newTat.clampedSubtracting(now)
+                // At most the tolerance, as wait <= 0.
+                ttl = pending + increment
                 if quantity > 0 {
-                    write = .store(newTat, ttlNanoseconds: clampedTTL(ttl, now: Instant(nanoseconds: now)))
+                    write = .store(now.clampedAdding(ttl), ttlNanoseconds: clampedTTL(ttl, now: Instant(nanoseconds: now)))
                 }
             }
         }
