@@ -239,6 +239,26 @@ local function ceiling(nanoseconds, unit)
   return quotient
 end
 
+-- Whole seconds in a non-negative pair, rounded up.
+local function pair_seconds(a)
+  return a[1] + (a[2] > 0 and 1 or 0)
+end
+
+-- The reply when the new TAT would be 2^53 ns or more ahead of now, which only a stored
+-- value written by hand makes (the burst window is below 2^53 ns): limited, as the TAT is
+-- then past the window, and nothing is written. The
+-- seconds come from the exact distance `far`; the nanoseconds past 2^53 are rounded
+-- numbers, which Sluice then replaces by the seconds.
+local function far_ahead(far, pending, limit, increment, tolerance, quantity)
+  local largest = 9223372036854774784 -- the last double below 2^63, which Redis's integer cast takes
+  if quantity > limit then
+    return {1, limit, 0, -1, pair_seconds(far), -1, math.min(pending, largest)}
+  end
+  local retry = later(far, increment - tolerance)
+  return {1, limit, 0, pair_seconds(retry), pair_seconds(far),
+    math.min(difference(retry, {0, 0}), largest), math.min(pending, largest)}
+end
+
 -- KEYS and ARGV are this call's (a batch runs main once per call).
 local function main(KEYS, ARGV)
   local now, count = read_now(ARGV)
@@ -279,6 +299,10 @@ local function main(KEYS, ARGV)
     local tat = parse_int(stored)
     if not tat then fail('ERR value is not an integer or out of range') end
     pending = math.max(0, difference(tat, now))
+    -- Exact while the new TAT stays below 2^53 ns from now; past that, in pairs.
+    if pending + emission * math.min(quantity, limit) > EXACT then
+      return far_ahead(add(tat, negate(now)), pending, limit, emission * quantity, tolerance, quantity)
+    end
   end
 
   local limited, retry_after, ttl

@@ -9,7 +9,8 @@
 -- in the order given, -1 when acquired.
 -- State: a sorted set (TYPE zset), one member "<ms>:<weight>" with score <ms> per
 -- distinct millisecond holding units; an acquire drops entries older than the largest
--- window. Deadline by PEXPIREAT: 1 ms past the newest entry's largest window.
+-- window. Deadline by PEXPIREAT: 1 ms past the newest entry's largest window (at most
+-- 9223372036855, the end of Int64 nanoseconds, as in-memory mode).
 -- Limits and intervals must be below 2^53 in backend mode.
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
 -- BATCH (serve, in the shared helpers) runs many calls in one script run, as Sluice sends them.
@@ -351,7 +352,8 @@ local function main(KEYS, ARGV)
   local stamp = string.format('%d', now_ms)
   call('ZADD', key, stamp, stamp .. ':' .. string.format('%d', taken))
   local newest = math.max(now_ms, entries[#entries] and entries[#entries].ms or now_ms)
-  call('PEXPIREAT', key, string.format('%d', newest + largest + 1))
+  -- At most the last millisecond of Int64 nanoseconds, where in-memory mode's deadlines end.
+  call('PEXPIREAT', key, string.format('%d', math.min(newest + largest + 1, 9223372036855)))
   return {1, 0, -1}
 end
 

@@ -31,7 +31,15 @@ extension ThrottleResult {
             guard case .integer(let number) = field else { return nil }
             numbers.append(number)
         }
+        // From 2^53 ns on (a stored TAT written by hand, months ahead) the script's
+        // nanoseconds are rounded doubles, and its whole seconds are the exact ones.
+        func nanoseconds(_ field: Int64, seconds: Int64) -> Int64 {
+            guard field >= 1 << 53 else { return field }
+            let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+            return overflow ? .max : product
+        }
         self.init(limited: numbers[0] == 1, limit: numbers[1], remaining: numbers[2],
-                  retryAfterNanoseconds: numbers[5], resetAfterNanoseconds: numbers[6])
+                  retryAfterNanoseconds: nanoseconds(numbers[5], seconds: numbers[3]),
+                  resetAfterNanoseconds: nanoseconds(numbers[6], seconds: numbers[4]))
     }
 }

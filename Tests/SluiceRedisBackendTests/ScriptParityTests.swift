@@ -223,6 +223,58 @@ struct ScriptParityTests {
         }
     }
 
+    @Test("cell_throttle.lua answers a stored TAT written by hand months or centuries ahead as CellThrottle, to the second")
+    func cellThrottleFarTAT() async throws {
+        let redis = try RedisServer()
+        let backend = try RedisBackend(configuration: redis.configuration)
+        defer { backend.shutdown() }
+        let now = Instant(nanoseconds: Self.base)
+        let second: Int64 = 1_000_000_000
+        // Around 2^53 ns ahead, where a Lua number stops being exact, and the end of Int64.
+        let tats = [now.nanoseconds + (1 << 53) - 1, now.nanoseconds + (1 << 53), now.nanoseconds + 9_007_199 * second + 1,
+                    now.nanoseconds + 9_007_200 * second + 1, now.nanoseconds + 7_223_372_030 * second,
+                    9_223_372_035_000_000_000, .max]
+        let configurations: [(Int64, Int64, String)] = [(0, 1, "1"), (2, 1, "1"), (0, 1000, "9007199"), (5, 7, "9007199")]
+        for tat in tats {
+            for (maxBurst, count, period) in configurations {
+                for quantity: Int64 in [0, 1, 3, 7] {
+                    let throttle = try CellThrottle(maxBurst: maxBurst, countPerPeriod: count, period: Double(period)!)
+                    let result = try throttle.throttle(tat: tat, quantity: quantity, now: now).result
+                    _ = try await backend.command([word("SET"), word("far"), word(String(tat))])
+                    let reply = try await backend.evalScript(
+                        .cellThrottle, keys: [word("far")],
+                        arguments: [String(maxBurst), String(count), period, String(quantity), "NOW", String(now.nanoseconds)].map(word))
+                    let step = "TAT \(tat), \(maxBurst) \(count) \(period), quantity \(quantity)"
+                    let answered = try #require(ThrottleResult(backendReply: reply), "\(step): \(reply)")
+                    #expect([answered.limited ? 1 : 0, answered.limit, answered.remaining, answered.retryAfter, answered.resetAfter]
+                        == [result.limited ? 1 : 0, result.limit, result.remaining, result.retryAfter, result.resetAfter], "\(step)")
+                    #expect(try await backend.command([word("GET"), word("far")]) == .bulkString(word(String(tat))), "\(step)")
+                }
+            }
+        }
+    }
+
+    @Test("sliding_window.lua's deadline ends where in-memory mode's do, at the last millisecond of Int64 nanoseconds")
+    func slidingWindowLastDeadline() async throws {
+        let redis = try RedisServer()
+        let backend = try RedisBackend(configuration: redis.configuration)
+        defer { backend.shutdown() }
+        let now = Instant(nanoseconds: Self.base)
+        // The end of Int64 nanoseconds as a millisecond deadline.
+        let last: Int64 = 9_223_372_036_855
+        for interval: Int64 in [last - now.milliseconds - 2, last - now.milliseconds - 1, last - now.milliseconds, 9_007_199_254_740_991] {
+            let window = try SlidingWindow(rates: [SlidingWindowRate(limit: 1, intervalMilliseconds: interval)])
+            var log: SlidingWindowLog?
+            let ttl = try #require(try window.acquire(&log, weight: 1, now: now).ttlNanoseconds)
+            let key = "window\(interval)"
+            _ = try await backend.evalScript(
+                .slidingWindow, keys: [word(key)], arguments: ["1", "1", String(interval), "NOW", String(now.nanoseconds)].map(word))
+            let deadline = try await backend.command([word("PEXPIRETIME"), word(key)])
+            #expect(deadline == .integer(Keyspace.deadline(now: now, ttlNanoseconds: ttl)), "interval \(interval)")
+            #expect(deadline == .integer(min(now.milliseconds + interval + 1, last)), "interval \(interval)")
+        }
+    }
+
     @Test("sliding_window.lua answers ACQUIRE as SluiceCore.SlidingWindow, with the same TTLs")
     func slidingWindow() async throws {
         let redis = try RedisServer()
