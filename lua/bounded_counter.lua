@@ -8,7 +8,7 @@
 --
 -- Reply: 1 (done) or 0 (refused, nothing changed).
 -- State: the counter as a decimal string (TYPE string, readable with GET), with a
--- deadline set by PEXPIREAT: now + ttl_ms, rounded up to a whole millisecond.
+-- deadline set by PXAT: now + ttl_ms in whole milliseconds, as SET ... PX sets it.
 -- INCR_AND_SUM reads every key in KEYS (KEYS[1] is the counter, the rest are summed):
 -- in Redis Cluster they must share a hash tag, e.g. {window}:1 {window}:2.
 -- Integers are exact over the whole 64-bit range (kept as two Lua numbers).
@@ -144,13 +144,16 @@ end
 -- The last deadline's inputs and text, kept for the same reason as format_int's.
 local deadline_now, deadline_ttl, deadline_text
 
--- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
--- millisecond, as in-memory mode rounds deadlines.
+-- PEXPIREAT argument for a state that may be dropped ttl nanoseconds (at least 1) after
+-- now, as in-memory mode sets it: the millisecond holding now + ttl (Redis keeps a key
+-- through its deadline's millisecond), but at least the next one, as Redis deletes a
+-- key at once for a deadline not after its clock.
 local function deadline(now, ttl)
   if now == deadline_now and ttl == deadline_ttl then return deadline_text end
   local instant = later(now, math.max(1, ttl))
   deadline_now, deadline_ttl = now, ttl
-  deadline_text = string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+  deadline_text = string.format('%d', math.max(instant[1] * 1000 + math.floor(instant[2] / 1000000),
+    now[1] * 1000 + math.floor(now[2] / 1000000) + 1))
   return deadline_text
 end
 
@@ -256,11 +259,12 @@ local function ttl_argument(text)
   return ttl
 end
 
--- SET value with the deadline now + ttl_ms rounded up to a whole millisecond, capped
--- at the last millisecond an Int64 nanosecond instant reaches (as in-memory mode).
+-- SET value with the deadline now + ttl_ms in whole milliseconds, as SET ... PX (Redis
+-- keeps a key through its deadline's millisecond), capped at the last millisecond an
+-- Int64 nanosecond instant reaches (as in-memory mode).
 local function store(key, now, value, ttl)
-  local deadline = now[1] * 1000 + math.floor(now[2] / 1000000) + (now[2] % 1000000 > 0 and 1 or 0)
-  deadline = math.min(deadline + ttl[1] * B + ttl[2], 9223372036855)
+  local deadline = now[1] * 1000 + math.floor(now[2] / 1000000)
+  deadline = math.min(deadline + ttl[1] * B + ttl[2], 9223372036854)
   call('SET', key, format_int(value), 'PXAT', string.format('%d', deadline))
 end
 

@@ -8,8 +8,8 @@
 -- retry_after -1 when allowed or when quantity exceeds the limit), then the same two
 -- durations in nanoseconds.
 -- State: the TAT (theoretical arrival time), nanoseconds since the epoch, as a decimal
--- string (TYPE string, as in-memory mode and redis-cell); deadline by PEXPIREAT at the
--- TAT rounded up to a whole millisecond, so the key expires when the bucket is full.
+-- string (TYPE string, as in-memory mode and redis-cell); deadline by PXAT at the
+-- TAT's millisecond, so the key is gone once the bucket is full.
 -- Backend mode refuses rates whose burst window (period / count_per_period x
 -- (max_burst + 1)) reaches 2^53 ns, about 104 days.
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
@@ -144,13 +144,16 @@ end
 -- The last deadline's inputs and text, kept for the same reason as format_int's.
 local deadline_now, deadline_ttl, deadline_text
 
--- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
--- millisecond, as in-memory mode rounds deadlines.
+-- PEXPIREAT argument for a state that may be dropped ttl nanoseconds (at least 1) after
+-- now, as in-memory mode sets it: the millisecond holding now + ttl (Redis keeps a key
+-- through its deadline's millisecond), but at least the next one, as Redis deletes a
+-- key at once for a deadline not after its clock.
 local function deadline(now, ttl)
   if now == deadline_now and ttl == deadline_ttl then return deadline_text end
   local instant = later(now, math.max(1, ttl))
   deadline_now, deadline_ttl = now, ttl
-  deadline_text = string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+  deadline_text = string.format('%d', math.max(instant[1] * 1000 + math.floor(instant[2] / 1000000),
+    now[1] * 1000 + math.floor(now[2] / 1000000) + 1))
   return deadline_text
 end
 

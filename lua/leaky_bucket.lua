@@ -147,13 +147,16 @@ end
 -- The last deadline's inputs and text, kept for the same reason as format_int's.
 local deadline_now, deadline_ttl, deadline_text
 
--- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
--- millisecond, as in-memory mode rounds deadlines.
+-- PEXPIREAT argument for a state that may be dropped ttl nanoseconds (at least 1) after
+-- now, as in-memory mode sets it: the millisecond holding now + ttl (Redis keeps a key
+-- through its deadline's millisecond), but at least the next one, as Redis deletes a
+-- key at once for a deadline not after its clock.
 local function deadline(now, ttl)
   if now == deadline_now and ttl == deadline_ttl then return deadline_text end
   local instant = later(now, math.max(1, ttl))
   deadline_now, deadline_ttl = now, ttl
-  deadline_text = string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+  deadline_text = string.format('%d', math.max(instant[1] * 1000 + math.floor(instant[2] / 1000000),
+    now[1] * 1000 + math.floor(now[2] / 1000000) + 1))
   return deadline_text
 end
 

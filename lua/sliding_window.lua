@@ -9,8 +9,9 @@
 -- in the order given, -1 when acquired.
 -- State: a sorted set (TYPE zset), one member "<ms>:<weight>" with score <ms> per
 -- distinct millisecond holding units; an acquire drops entries older than the largest
--- window. Deadline by PEXPIREAT: 1 ms past the newest entry's largest window (at most
--- 9223372036855, the end of Int64 nanoseconds, as in-memory mode).
+-- window. Deadline by PEXPIREAT: the newest entry's millisecond plus the largest window,
+-- the last millisecond the key lives through (at most 9223372036854, the end of Int64
+-- nanoseconds, as in-memory mode).
 -- Limits and intervals must be below 2^53 in backend mode.
 -- NOW ns (nanoseconds since the epoch) replaces Redis's TIME: for tests and replays.
 -- BATCH (serve, in the shared helpers) runs many calls in one script run, as Sluice sends them.
@@ -144,13 +145,16 @@ end
 -- The last deadline's inputs and text, kept for the same reason as format_int's.
 local deadline_now, deadline_ttl, deadline_text
 
--- PEXPIREAT argument for now + ttl nanoseconds (ttl at least 1): rounded up to a whole
--- millisecond, as in-memory mode rounds deadlines.
+-- PEXPIREAT argument for a state that may be dropped ttl nanoseconds (at least 1) after
+-- now, as in-memory mode sets it: the millisecond holding now + ttl (Redis keeps a key
+-- through its deadline's millisecond), but at least the next one, as Redis deletes a
+-- key at once for a deadline not after its clock.
 local function deadline(now, ttl)
   if now == deadline_now and ttl == deadline_ttl then return deadline_text end
   local instant = later(now, math.max(1, ttl))
   deadline_now, deadline_ttl = now, ttl
-  deadline_text = string.format('%d', instant[1] * 1000 + math.ceil(instant[2] / 1000000))
+  deadline_text = string.format('%d', math.max(instant[1] * 1000 + math.floor(instant[2] / 1000000),
+    now[1] * 1000 + math.floor(now[2] / 1000000) + 1))
   return deadline_text
 end
 
@@ -353,7 +357,7 @@ local function main(KEYS, ARGV)
   call('ZADD', key, stamp, stamp .. ':' .. string.format('%d', taken))
   local newest = math.max(now_ms, entries[#entries] and entries[#entries].ms or now_ms)
   -- At most the last millisecond of Int64 nanoseconds, where in-memory mode's deadlines end.
-  call('PEXPIREAT', key, string.format('%d', math.min(newest + largest + 1, 9223372036855)))
+  call('PEXPIREAT', key, string.format('%d', math.min(newest + largest, 9223372036854)))
   return {1, 0, -1}
 end
 

@@ -114,7 +114,7 @@ extension Keyspace {
 
     /// The entry at `position` as a snapshot stores it; nil for a hole or an expired key.
     private func snapshotEntry(at position: Int) -> Snapshot.Entry? {
-        guard entries[position].keyLength != Self.hole, entries[position].expiresAt > capture.nowMs else { return nil }
+        guard entries[position].keyLength != Self.hole, entries[position].expiresAt >= capture.nowMs else { return nil }
         let deadline = entries[position].expiresAt
         return Snapshot.Entry(key: keyBytes(at: position), value: entries[position].value,
                               expiresAt: deadline == Self.noExpiry ? nil : deadline)

@@ -77,7 +77,7 @@ extension Keyspace {
                 guard let found = nextKey(from: start, withDeadline: policy != .allKeysRandom) else { break }
                 position = found
             }
-            if entries[position].expiresAt <= nowMs {
+            if entries[position].expiresAt < nowMs {
                 bury(position)
                 stats.expiredKeys += 1
                 return .reclaimed

@@ -261,7 +261,7 @@ public struct Keyspace: Sendable {
         var deadline: Int64?
         // The value's bytes leave the count now and come back with whatever is stored.
         usedMemory -= entries[position].value.heapBytes
-        if entries[position].expiresAt <= now.milliseconds {
+        if entries[position].expiresAt < now.milliseconds {
             stats.expiredKeys += 1
             touch(key)
         } else {
@@ -298,7 +298,7 @@ public struct Keyspace: Sendable {
     @discardableResult
     public mutating func remove(_ key: UnsafeRawBufferPointer, now: Instant) -> Bool {
         guard let found = find(key, hash: hash(key)) else { return false }
-        let live = entries[found.entry].expiresAt > now.milliseconds
+        let live = entries[found.entry].expiresAt >= now.milliseconds
         if !live { stats.expiredKeys += 1 }
         bury(found.entry, slot: found.slot)
         return live
@@ -440,7 +440,7 @@ public struct Keyspace: Sendable {
             let deadline = entries[sweepPosition].expiresAt
             if deadline != Self.noExpiry {
                 withDeadline += 1
-                if deadline <= nowMs {
+                if deadline < nowMs {
                     bury(sweepPosition)
                     removed += 1
                 }
@@ -586,7 +586,7 @@ public struct Keyspace: Sendable {
 
     @inline(__always)
     private func isLive(_ position: Int, nowMs: Int64) -> Bool {
-        entries[position].keyLength != Self.hole && entries[position].expiresAt > nowMs
+        entries[position].keyLength != Self.hole && entries[position].expiresAt >= nowMs
     }
 
     /// Whether the entry at `position` holds `probe`'s key.
@@ -650,7 +650,7 @@ public struct Keyspace: Sendable {
     @inline(__always)
     private mutating func livePosition(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Instant) -> Int? {
         guard let found = find(key, hash: hash) else { return nil }
-        if entries[found.entry].expiresAt <= now.milliseconds {
+        if entries[found.entry].expiresAt < now.milliseconds {
             bury(found.entry, slot: found.slot)
             stats.expiredKeys += 1
             return nil

@@ -96,7 +96,7 @@ public enum Snapshot {
         let nowMs = now.milliseconds
         for keyspace in shards {
             keyspace.forEachEntry { key, value, expiresAt in
-                if let expiresAt, expiresAt <= nowMs { return }
+                if let expiresAt, expiresAt < nowMs { return }
                 encoder.append(Entry(key: key, value: value, expiresAt: expiresAt))
             }
         }

@@ -87,7 +87,7 @@ final class Persistence: Sendable {
         var expired = 0
         let nowMs = now.milliseconds
         for entry in contents.entries {
-            if let deadline = entry.expiresAt, deadline <= nowMs {
+            if let deadline = entry.expiresAt, deadline < nowMs {
                 expired += 1
                 continue
             }

@@ -95,10 +95,10 @@ struct KeyspaceLayoutTests {
         for (number, name) in names.enumerated() where number % 2 == 0 {
             keyspace.set(name, .integer(Int64(-number)), expiresAt: later(10).milliseconds, now: start)
         }
-        keyspace.expireCycle(now: later(10), maxChecks: names.count)
+        keyspace.expireCycle(now: later(11), maxChecks: names.count)
         #expect(keyspace.count == names.count / 2)
         for (number, name) in names.enumerated() {
-            let stored = keyspace.value(name, now: later(10))
+            let stored = keyspace.value(name, now: later(11))
             #expect(stored == (number % 2 == 0 ? nil : .integer(Int64(number))), "key \(name)")
         }
         expectSound(keyspace)
@@ -313,7 +313,7 @@ struct KeyspaceLayoutTests {
         for step in 0..<24_000 {
             let now = Instant(milliseconds: clock)
             // Keys past their deadline are gone for the model as for clients.
-            if step % 500 == 0 { model = model.filter { $0.value.deadline.map { $0 > clock } ?? true } }
+            if step % 500 == 0 { model = model.filter { $0.value.deadline.map { $0 >= clock } ?? true } }
             let number = random.next() % 6_000
             let name = key(number % 11 == 0 ? "\(long)\(number)" : "k\(number)")
             switch random.next() % 16 {
@@ -339,7 +339,7 @@ struct KeyspaceLayoutTests {
                         capture = running
                     }
                 } else if random.next() % 8 == 0 {
-                    let live = model.filter { $0.value.deadline.map { $0 > clock } ?? true }
+                    let live = model.filter { $0.value.deadline.map { $0 >= clock } ?? true }
                     let expected = Dictionary(uniqueKeysWithValues: live.map { ($0.key, Snapshot.Entry(key: $0.key, value: $0.value.value, expiresAt: $0.value.deadline)) })
                     capture = (keyspace.beginCapture(now: now), expected, [])
                 }
@@ -367,14 +367,14 @@ struct KeyspaceLayoutTests {
                 #expect(present.subtracting(seen).filter { model[$0] != nil }.isEmpty, "step \(step)")
             default:
                 let stored = keyspace.value(name, now: now)
-                let expected = model[name].flatMap { $0.deadline.map { $0 > clock } ?? true ? $0.value : nil }
+                let expected = model[name].flatMap { $0.deadline.map { $0 >= clock } ?? true ? $0.value : nil }
                 #expect(stored == expected, "step \(step)")
             }
             if step % 1_000 == 0 { expectSound(keyspace) }
         }
         #expect(compactions > 0)
         let now = Instant(milliseconds: clock)
-        let live = Set(model.filter { $0.value.deadline.map { $0 > clock } ?? true }.keys)
+        let live = Set(model.filter { $0.value.deadline.map { $0 >= clock } ?? true }.keys)
         #expect(Set(keyspace.keys(now: now)) == live)
         expectSound(keyspace)
     }
@@ -518,10 +518,10 @@ struct KeyspaceLayoutTests {
         // Past their deadline, keys in either index are reclaimed by the sweep.
         while keyspace.slotsToMigrate == 0 { insert() }
         let expiring = model.keys.filter { name in keyspace.expiry(name, now: start) != .some(nil) }
-        keyspace.expireCycle(now: later(100), maxChecks: keyspace.layout.entries)
+        keyspace.expireCycle(now: later(101), maxChecks: keyspace.layout.entries)
         expectSound(keyspace)
         for name in expiring { model[name] = nil }
-        #expect(!expiring.isEmpty && Set(keyspace.keys(now: later(100))) == Set(model.keys))
+        #expect(!expiring.isEmpty && Set(keyspace.keys(now: later(101))) == Set(model.keys))
     }
 
     @Test("the next index is cleared a few slots per insert ahead of the growth that needs it")

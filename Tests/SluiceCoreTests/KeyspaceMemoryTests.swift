@@ -228,9 +228,9 @@ struct KeyspaceMemoryTests {
         keyspace.set(key("active"), .string(bytes(500)), expiresAt: later(100).milliseconds, now: start)
         keyspace.set(key("past"), .string(bytes(500)), now: start)
         keyspace.setExpiry(key("past"), at: later(-1).milliseconds, now: start)
-        let lazy = keyspace.value(key("lazy"), now: later(100))
+        let lazy = keyspace.value(key("lazy"), now: later(101))
         #expect(lazy == nil)
-        keyspace.expireCycle(now: later(100), maxChecks: 1_000)
+        keyspace.expireCycle(now: later(101), maxChecks: 1_000)
         #expect(keyspace.count == 1)
         #expect(keyspace.usedMemory == baseline)
     }
@@ -239,7 +239,7 @@ struct KeyspaceMemoryTests {
     func withEntryReusesExpiredBucket() {
         var keyspace = Keyspace()
         keyspace.set(key("k"), .string(bytes(4000)), expiresAt: later(10).milliseconds, now: start)
-        keyspace.withEntry(key("k"), now: later(10)) { value, deadline in
+        keyspace.withEntry(key("k"), now: later(11)) { value, deadline in
             #expect(value == nil)
             value = .string(bytes(3))
             deadline = later(50).milliseconds

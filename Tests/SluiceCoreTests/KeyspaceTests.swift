@@ -23,13 +23,13 @@ struct KeyspaceTests {
         #expect(observed4 == false)
     }
 
-    @Test("a key is visible one millisecond before its deadline and gone at it")
+    @Test("a key lives through its deadline's millisecond, as in Redis, and is gone from the next")
     func deadlineIsExact() {
         var keyspace = Keyspace()
         keyspace.set(key("k"), string("v"), expiresAt: later(1000).milliseconds, now: start)
-        let observed5 = keyspace.value(key("k"), now: later(999))
+        let observed5 = keyspace.value(key("k"), now: Instant(nanoseconds: later(1001).nanoseconds - 1))
         #expect(observed5 == string("v"))
-        let observed6 = keyspace.value(key("k"), now: later(1000))
+        let observed6 = keyspace.value(key("k"), now: later(1001))
         #expect(observed6 == nil)
         #expect(keyspace.count == 0)
         #expect(keyspace.stats.expiredKeys == 1)
@@ -67,11 +67,11 @@ struct KeyspaceTests {
             keyspace.set(key("k\(i)"), string("v"), expiresAt: later(100).milliseconds, now: start)
         }
         keyspace.set(key("persistent"), string("v"), now: start)
-        let observed12 = keyspace.expireCycle(now: later(99), maxChecks: 1_000_000)
+        let observed12 = keyspace.expireCycle(now: later(100), maxChecks: 1_000_000)
         #expect(observed12 == 0)
         var cycles = 0
         while keyspace.count > 1 && cycles < 10_000 {
-            keyspace.expireCycle(now: later(100), maxChecks: 1_000)
+            keyspace.expireCycle(now: later(101), maxChecks: 1_000)
             cycles += 1
         }
         #expect(keyspace.count == 1)
@@ -206,11 +206,11 @@ struct KeyspaceWithEntryTests {
         var keyspace = Keyspace()
         keyspace.set(key("a"), string("old"), expiresAt: later(10).milliseconds, now: start)
         keyspace.set(key("b"), string("old"), expiresAt: later(10).milliseconds, now: start)
-        keyspace.withEntry(key("a"), now: later(10)) { value, deadline in
+        keyspace.withEntry(key("a"), now: later(11)) { value, deadline in
             #expect(value == nil && deadline == nil)
             value = string("new")
         }
-        keyspace.withEntry(key("b"), now: later(10)) { value, _ in #expect(value == nil) }
+        keyspace.withEntry(key("b"), now: later(11)) { value, _ in #expect(value == nil) }
         #expect(keyspace.count == 1 && keyspace.volatileCount == 0)
         #expect(keyspace.stats.expiredKeys == 2)
         let renewed = keyspace.value(key("a"), now: later(1_000_000))
@@ -236,7 +236,7 @@ struct KeyspaceModelTests {
                 model[k] = (string("\(step)"), deadline)
             case 4...5:
                 let removed = keyspace.remove(k, now: now)
-                let live = model[k].map { $0.expiresAt.map { $0 > nowMs } ?? true } ?? false
+                let live = model[k].map { $0.expiresAt.map { $0 >= nowMs } ?? true } ?? false
                 #expect(removed == live)
                 model[k] = nil
             case 6:
@@ -245,12 +245,12 @@ struct KeyspaceModelTests {
                 nowMs += Int64(random.next() % 20)
             default:
                 let found = keyspace.value(k, now: now)
-                let expected = model[k].flatMap { entry in entry.expiresAt.map { $0 > nowMs } ?? true ? entry.value : nil }
+                let expected = model[k].flatMap { entry in entry.expiresAt.map { $0 >= nowMs } ?? true ? entry.value : nil }
                 #expect(found == expected, "step \(step)")
             }
         }
         let now = Instant(milliseconds: nowMs)
-        let liveModel = model.filter { $0.value.expiresAt.map { $0 > nowMs } ?? true }
+        let liveModel = model.filter { $0.value.expiresAt.map { $0 >= nowMs } ?? true }
         #expect(Set(keyspace.keys(now: now)) == Set(liveModel.keys))
         for (k, entry) in liveModel {
             let found = keyspace.value(k, now: now)

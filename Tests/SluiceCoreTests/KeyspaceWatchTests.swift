@@ -104,12 +104,12 @@ struct KeyspaceWatchTests {
         for reclaim in ["none", "read", "write", "active"] {
             var (keyspace, _, t, _) = watchedKeyspace()
             switch reclaim {
-            case "read": _ = keyspace.value(key("t"), now: later(100))
-            case "write": keyspace.withEntry(key("t"), now: later(100)) { _, _ in }
-            case "active": keyspace.expireCycle(now: later(100), maxChecks: 1_000)
+            case "read": _ = keyspace.value(key("t"), now: later(101))
+            case "write": keyspace.withEntry(key("t"), now: later(101)) { _, _ in }
+            case "active": keyspace.expireCycle(now: later(101), maxChecks: 1_000)
             default: break
             }
-            let changed = keyspace.hasChanged(key("t"), since: t, now: later(100))
+            let changed = keyspace.hasChanged(key("t"), since: t, now: later(101))
             #expect(changed == true, "\(reclaim)")
         }
     }
@@ -118,7 +118,7 @@ struct KeyspaceWatchTests {
     func expiredBeforeWatch() {
         var keyspace = Keyspace()
         keyspace.set(key("t"), string("1"), expiresAt: later(10).milliseconds, now: start)
-        let version = keyspace.watch(key("t"), now: later(10))
+        let version = keyspace.watch(key("t"), now: later(11))
         keyspace.expireCycle(now: later(20), maxChecks: 1_000)
         let changed = keyspace.hasChanged(key("t"), since: version, now: later(20))
         #expect(changed == false)

@@ -161,7 +161,7 @@ struct RateLimitSlidingWindowTests {
         #expect(log.totalWeight == 3003)
     }
 
-    @Test("the TTL ends one millisecond after the newest entry's largest window, when the log counts for nothing")
+    @Test("the TTL ends at the last nanosecond the newest entry counts in the largest window")
     func ttlRule() throws {
         let window = try SlidingWindow(rates: rates([(2, 10), (3, 700)]))
         let now = Instant(nanoseconds: atMilliseconds(100).nanoseconds + 250_000)
@@ -169,11 +169,11 @@ struct RateLimitSlidingWindowTests {
             Issue.record("expected a store")
             return
         }
-        #expect(ttl == 701 * 1_000_000 - 250_000)
+        #expect(ttl == 701 * 1_000_000 - 250_000 - 1)
         let expiry = Instant(nanoseconds: now.nanoseconds + ttl)
-        #expect(try window.acquire(log, weight: 2, now: expiry).acquired)
-        let justBefore = Instant(nanoseconds: expiry.nanoseconds - 1)
-        #expect(try window.acquire(log, weight: 2, now: justBefore).acquired == false)
+        #expect(try window.acquire(log, weight: 2, now: expiry).acquired == false)
+        let justAfter = Instant(nanoseconds: expiry.nanoseconds + 1)
+        #expect(try window.acquire(log, weight: 2, now: justAfter).acquired)
     }
 
     @Test("weight 0 passes without storing anything, even on a full window")
@@ -205,7 +205,7 @@ struct RateLimitSlidingWindowTests {
         #expect(taken.acquired)
         #expect(log?.entries.map(\.timestampMilliseconds) == [10, 20, 105].map { atMilliseconds($0).milliseconds })
         #expect(log?.entries.withUnsafeBufferPointer { $0.baseAddress } == storage)
-        #expect(taken.ttlNanoseconds == Int64(101 * 1_000_000))
+        #expect(taken.ttlNanoseconds == Int64(101 * 1_000_000 - 1))
     }
 
     @Test("a new log has room for its first entries: they are recorded without the array growing")

@@ -105,7 +105,7 @@ struct ShardedKeyspaceTests {
         keyspace.forEachEntry { _, _, _ in entries += 1 }
         #expect(entries == 300)
         // Expiry sweeps every shard.
-        #expect(keyspace.expireCycle(now: later(1_000), maxChecks: 10_000) == 100)
+        #expect(keyspace.expireCycle(now: later(1_001), maxChecks: 10_000) == 100)
         #expect(keyspace.count == 200 && keyspace.stats.expiredKeys == 100)
         keyspace.removeAll()
         #expect(keyspace.count == 0 && keyspace.usedMemory == 0)

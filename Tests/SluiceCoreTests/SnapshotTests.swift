@@ -73,7 +73,7 @@ struct SnapshotTests {
         keyspace.set(bytes("persistent"), .integer(1), now: savedAt)
         keyspace.set(bytes("volatile"), .string(bytes("v")), expiresAt: savedAt.milliseconds + 10, now: savedAt)
         keyspace.set(bytes("due"), .string(bytes("v")), expiresAt: savedAt.milliseconds + 5, now: savedAt)
-        let later = Instant(milliseconds: savedAt.milliseconds + 5)
+        let later = Instant(milliseconds: savedAt.milliseconds + 6)
         let contents = try Snapshot.decode(Snapshot.encode(keyspace, now: later))
         #expect(contents.savedAtMilliseconds == later.milliseconds)
         let sorted = contents.entries.sorted { $0.key.lexicographicallyPrecedes($1.key) }

@@ -21,7 +21,7 @@ struct ScriptParityTests {
 
         mutating func state(_ key: String, now: Instant) -> State? {
             guard let entry = entries[key] else { return nil }
-            if entry.deadline <= now.milliseconds {
+            if entry.deadline < now.milliseconds {
                 entries[key] = nil
                 return nil
             }
@@ -74,7 +74,8 @@ struct ScriptParityTests {
             (3_000.5, "consume", 3), (3_000.5, "consume", 1), (10_000, "consume", 1), (10_000, "consume", 9_000_000_000_000_000_000),
             (10_001, "consume", -9_000_000_000_000_000_000), (20_000, "peek", 1),
         ]
-        let configurations: [(Int64, String, String)] = [(3, "0.5", "2"), (3, "0.2", "0"), (2, "0.6", "0.75"), (1, "1e-3", "1.5")]
+        // The last one's TTLs end within the millisecond they start in.
+        let configurations: [(Int64, String, String)] = [(3, "0.5", "2"), (3, "0.2", "0"), (2, "0.6", "0.75"), (1, "1e-3", "1.5"), (2, "1e-4", "0")]
         try await Self.leakyBucketParity(base: Self.base, steps: steps, configurations: configurations)
     }
 
@@ -261,7 +262,7 @@ struct ScriptParityTests {
         defer { backend.shutdown() }
         let now = Instant(nanoseconds: Self.base)
         // The end of Int64 nanoseconds as a millisecond deadline.
-        let last: Int64 = 9_223_372_036_855
+        let last: Int64 = 9_223_372_036_854
         for interval: Int64 in [last - now.milliseconds - 2, last - now.milliseconds - 1, last - now.milliseconds, 9_007_199_254_740_991] {
             let window = try SlidingWindow(rates: [SlidingWindowRate(limit: 1, intervalMilliseconds: interval)])
             var log: SlidingWindowLog?
@@ -271,7 +272,7 @@ struct ScriptParityTests {
                 .slidingWindow, keys: [word(key)], arguments: ["1", "1", String(interval), "NOW", String(now.nanoseconds)].map(word))
             let deadline = try await backend.command([word("PEXPIRETIME"), word(key)])
             #expect(deadline == .integer(Keyspace.deadline(now: now, ttlNanoseconds: ttl)), "interval \(interval)")
-            #expect(deadline == .integer(min(now.milliseconds + interval + 1, last)), "interval \(interval)")
+            #expect(deadline == .integer(min(now.milliseconds + interval, last)), "interval \(interval)")
         }
     }
 

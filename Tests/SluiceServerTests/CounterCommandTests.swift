@@ -11,7 +11,10 @@ struct CounterCommandTests {
             #expect(try c.command("ADD", "k", "6", "2000") == ":0\r\n")
             #expect(try c.command("GET", "k") == "$1\r\n5\r\n")
             #expect(try c.command("PTTL", "k") == ":1000\r\n")
+            // As a key SET with PX 1000 in Redis: there through its deadline's millisecond.
             server.clock.advance(milliseconds: 1000)
+            #expect(try c.command("ADD", "k", "6", "2000") == ":0\r\n")
+            server.clock.advance(milliseconds: 1)
             #expect(try c.command("EXISTS", "k") == ":0\r\n")
             #expect(try c.command("ADD", "k", "6", "2000") == ":1\r\n")
         }
@@ -28,7 +31,7 @@ struct CounterCommandTests {
             #expect(try c.command("INCR", "c", "1", "3", "1000") == ":1\r\n")
             #expect(try c.command("PTTL", "c") == ":1000\r\n")
             #expect(try c.command("GET", "c") == "$1\r\n3\r\n")
-            server.clock.advance(milliseconds: 1000)
+            server.clock.advance(milliseconds: 1001)
             #expect(try c.command("EXISTS", "c") == ":0\r\n")
         }
     }

@@ -115,7 +115,7 @@ struct HashCommandTests {
             #expect(try c.command("HINCRBY", "h", "n", "1") == ":1\r\n")
             #expect(try c.command("HDEL", "h", "a") == ":1\r\n")
             #expect(try c.command("TTL", "h") == ":10\r\n")
-            server.clock.advance(milliseconds: 10_000)
+            server.clock.advance(milliseconds: 10_001)
             #expect(try c.command("HGET", "h", "b") == "$-1\r\n")
             // A hash written after expiry starts empty and without a deadline.
             #expect(try c.command("HSET", "h", "c", "3") == ":1\r\n")

@@ -158,7 +158,7 @@ struct KeyCommandTests {
             let c = try server.connect()
             _ = try c.command("MSET", "user:1", "a", "user:2", "b", "other", "c")
             _ = try c.command("SET", "user:3", "c", "PX", "10")
-            server.clock.advance(milliseconds: 10)
+            server.clock.advance(milliseconds: 11)
             guard case .array(let found) = try c.call("KEYS", "user:*") else { throw TestFailure("not an array") }
             #expect(Set(found) == [.bulk("user:1"), .bulk("user:2")])
             #expect(try c.command("KEYS", "nomatch*") == "*0\r\n")
@@ -217,7 +217,7 @@ struct KeyCommandTests {
             _ = try c.command("CONSUME", "bucket", "5", "1")
             #expect(try c.command("RENAME", "bucket", "moved") == "+OK\r\n")
             #expect(try c.command("TYPE", "moved") == "+leakybucket\r\n")
-            server.clock.advance(milliseconds: 100_000)
+            server.clock.advance(milliseconds: 100_001)
             #expect(try c.command("RENAME", "b", "c") == "-ERR no such key\r\n")
         }
     }

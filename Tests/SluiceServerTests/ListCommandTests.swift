@@ -352,7 +352,7 @@ struct ListCommandTests {
             #expect(try c.command("PEXPIRE", "l", "100") == ":1\r\n")
             #expect(try c.command("RPUSH", "l", "b") == ":2\r\n")
             #expect(try c.command("PTTL", "l") == ":100\r\n")
-            server.clock.advance(milliseconds: 100)
+            server.clock.advance(milliseconds: 101)
             #expect(try c.command("LLEN", "l") == ":0\r\n")
             #expect(try c.command("RPUSH", "l", "c") == ":1\r\n")
             #expect(try c.command("PTTL", "l") == ":-1\r\n")

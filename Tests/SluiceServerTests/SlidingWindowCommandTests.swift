@@ -9,7 +9,7 @@ struct SlidingWindowCommandTests {
             let c = try server.connect()
             #expect(try c.command("ACQUIRE", "s", "2", "RATE", "3", "1000", "RATE", "10", "60000") == "*3\r\n:1\r\n:0\r\n:-1\r\n")
             #expect(try c.command("TYPE", "s") == "+slidingwindow\r\n")
-            #expect(try c.command("PTTL", "s") == ":60001\r\n")
+            #expect(try c.command("PTTL", "s") == ":60000\r\n")
             // The window start is inclusive: the 2 units leave 1 ms after stamp + interval.
             #expect(try c.command("ACQUIRE", "s", "2", "RATE", "3", "1000", "RATE", "10", "60000") == "*3\r\n:0\r\n:1001\r\n:0\r\n")
             #expect(try c.command("ACQUIRE", "s", "1", "RATE", "3", "1000", "RATE", "10", "60000") == "*3\r\n:1\r\n:0\r\n:-1\r\n")
@@ -17,7 +17,7 @@ struct SlidingWindowCommandTests {
             #expect(try c.command("ACQUIRE", "s", "1", "RATE", "3", "1000", "RATE", "10", "60000") == "*3\r\n:0\r\n:1\r\n:0\r\n")
             server.clock.advance(milliseconds: 1)
             #expect(try c.command("ACQUIRE", "s", "3", "RATE", "3", "1000", "RATE", "10", "60000") == "*3\r\n:1\r\n:0\r\n:-1\r\n")
-            #expect(try c.command("PTTL", "s") == ":60001\r\n")
+            #expect(try c.command("PTTL", "s") == ":60000\r\n")
             server.clock.advance(milliseconds: 60_001)
             #expect(try c.command("EXISTS", "s") == ":0\r\n")
         }

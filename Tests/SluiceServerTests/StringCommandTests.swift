@@ -51,6 +51,9 @@ struct StringCommandTests {
             #expect(try c.command("PTTL", "px") == ":1500\r\n")
             #expect(try c.command("TTL", "ex") == ":10\r\n")
             server.clock.advance(milliseconds: 1500)
+            // As in Redis, a key lives through its deadline's millisecond.
+            #expect(try c.command("PTTL", "px") == ":0\r\n")
+            server.clock.advance(milliseconds: 1)
             #expect(try c.command("GET", "px") == "$-1\r\n")
             #expect(try c.command("GET", "pxat") == "$1\r\nv\r\n")
             server.clock.advance(milliseconds: 1000)
@@ -381,7 +384,7 @@ struct StringCommandTests {
             #expect(try c.command("TTL", "k") == ":10\r\n")
             #expect(try c.command("PSETEX", "p", "1500", "w") == "+OK\r\n")
             #expect(try c.command("PTTL", "p") == ":1500\r\n")
-            server.clock.advance(milliseconds: 1500)
+            server.clock.advance(milliseconds: 1501)
             #expect(try c.command("GET", "p") == "$-1\r\n")
             #expect(try c.command("GET", "k") == "$1\r\nv\r\n")
             try c.expectErrors(["SETEX", "k"], [

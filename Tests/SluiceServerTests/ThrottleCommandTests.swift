@@ -48,7 +48,7 @@ struct ThrottleCommandTests {
             #expect(try c.command("CL.THROTTLE", "f", "0", "10", "0.1") == "*5\r\n:0\r\n:1\r\n:0\r\n:-1\r\n:1\r\n")
             #expect(try c.command("PTTL", "f") == ":10\r\n")
             #expect(try c.command("CL.THROTTLE", "f", "0", "10", "0.1") == "*5\r\n:1\r\n:1\r\n:0\r\n:1\r\n:1\r\n")
-            server.clock.advance(milliseconds: 10)
+            server.clock.advance(milliseconds: 11)
             #expect(try c.command("EXISTS", "f") == ":0\r\n")
             #expect(try c.command("CL.THROTTLE", "f", "0", "10", "0.1")  == "*5\r\n:0\r\n:1\r\n:0\r\n:-1\r\n:1\r\n")
         }

@@ -340,7 +340,7 @@ struct TransactionTests {
             let setup = try server.connect()
             #expect(try setup.command("SET", "w", "1", "PX", "100") == "+OK\r\n")
             let reply = try execAfterWatch(server) { _, other in
-                server.clock.advance(milliseconds: 100)
+                server.clock.advance(milliseconds: 101)
                 // Reading reclaims the key at once; otherwise EXEC finds it past its deadline.
                 if readFirst {
                     let read = try other.command("GET", "w")

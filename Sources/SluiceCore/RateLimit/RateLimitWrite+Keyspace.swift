@@ -1,7 +1,7 @@
 extension Keyspace {
     /// Carries out a rate-limit decision's write on `key`: `.store` replaces the value
-    /// (wrapped by `wrap`) with the deadline `now + ttl` rounded up to a whole
-    /// millisecond, so a key never expires before its state may be dropped; `.delete`
+    /// (wrapped by `wrap`), to expire once `now + ttl` is reached (`deadline`), so a key
+    /// never expires before its state may be dropped; `.delete`
     /// removes the key; `.keep` changes nothing.
     @inlinable
     public mutating func apply<State>(
@@ -15,18 +15,21 @@ extension Keyspace {
         }
     }
 
-    /// `now + ttl` in Unix milliseconds, rounded up (the sum never overflows: see `RateLimitWrite`).
+    /// The deadline for a state that may be dropped `ttl` after `now`: the Unix
+    /// millisecond holding `now + ttl`, as Redis's `SET ... PX` sets it (a key lives
+    /// through its deadline's millisecond), but never the current one: Redis deletes a
+    /// key at once when given a deadline not after its clock, and backend mode sets the
+    /// same deadlines.
     public static func deadline(now: Instant, ttlNanoseconds: Int64) -> Int64 {
-        let end = now.nanoseconds.clampedAdding(max(0, ttlNanoseconds))
-        let (quotient, remainder) = end.quotientAndRemainder(dividingBy: 1_000_000)
-        return remainder > 0 ? quotient + 1 : quotient
+        let end = Instant(nanoseconds: now.nanoseconds.clampedAdding(max(0, ttlNanoseconds)))
+        return max(end.milliseconds, now.milliseconds + 1)
     }
 }
 
 extension RateLimitWrite {
     /// Carries out the write on an entry opened with `Keyspace.withEntry`: `.store`
-    /// replaces the value (wrapped by `wrap`) and sets the deadline `now + ttl` rounded
-    /// up to a whole millisecond; `.delete` clears the value; `.keep` changes nothing.
+    /// replaces the value (wrapped by `wrap`) and sets the deadline for `now + ttl`
+    /// (`Keyspace.deadline`); `.delete` clears the value; `.keep` changes nothing.
     @inlinable
     public func apply(to value: inout Value?, deadline: inout Int64?, now: Instant, as wrap: (State) -> Value) {
         switch self {

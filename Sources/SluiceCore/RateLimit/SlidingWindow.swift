@@ -106,7 +106,9 @@ public struct SlidingWindow: Sendable, Hashable {
         log!.removeFirst(firstKept, keptWeight: keptWeight)
         log!.record(weight: weight, atMilliseconds: nowMs)
         let newest = log!.entries[log!.entries.count - 1].timestampMilliseconds
-        let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000)
+        // To the last nanosecond the newest entry counts in the largest window, so that the
+        // key's deadline is that millisecond.
+        let expiresAtNs = newest.clampedAdding(maximumIntervalMilliseconds).clampedAdding(1).clampedMultiplied(by: 1_000_000).clampedSubtracting(1)
         let ttl = clampedTTL(expiresAtNs.clampedSubtracting(now.nanoseconds), now: now)
         return SlidingWindowOutcome(acquired: true, waitMilliseconds: 0, failingRateIndex: -1, ttlNanoseconds: ttl)
     }
@@ -265,7 +267,8 @@ public struct SlidingWindowOutcome: Sendable, Hashable {
     /// Index in the caller's rate list of the first rate (by ascending interval) without
     /// room; -1 when acquired.
     public var failingRateIndex: Int
-    /// After taking weight > 0, the TTL to store the log with, changed in place by
+    /// After taking weight > 0, the TTL to store the log with (to the last nanosecond its
+    /// newest entry counts), changed in place by
     /// `SlidingWindow.acquire`; otherwise nil, and the log is as it was.
     public var ttlNanoseconds: Int64?
 

@@ -77,7 +77,7 @@ extension ShardedKeyspace {
     /// One read-decide-write on `key` with a single look-up: `read` turns the stored
     /// value into the algorithm's state (or throws, e.g. `WRONGTYPE`), `decide` returns
     /// the write and what the reply needs, and the write is carried out in place with
-    /// its deadline rounded up to a whole millisecond. On an error nothing changes.
+    /// its deadline from `Keyspace.deadline`. On an error nothing changes.
     mutating func decide<State, Reply>(
         _ key: UnsafeRawBufferPointer,
         now: Instant,
