@@ -249,17 +249,17 @@ end
 
 -- The reply when the new TAT would be 2^53 ns or more ahead of now, which only a stored
 -- value written by hand makes (the burst window is below 2^53 ns): limited, as the TAT is
--- then past the window, and nothing is written. The
--- seconds come from the exact distance `far`; the nanoseconds past 2^53 are rounded
--- numbers, which Sluice then replaces by the seconds.
-local function far_ahead(far, pending, limit, increment, tolerance, quantity)
-  local largest = 9223372036854774784 -- the last double below 2^63, which Redis's integer cast takes
+-- then past the window, and nothing is written. The seconds come from `far`, the exact
+-- distance to the TAT; the nanoseconds past 2^53 are rounded numbers, which Sluice then
+-- replaces by the seconds.
+local function far_ahead(far, limit, increment, tolerance, quantity)
+  -- The last double below 2^63, which Redis's integer cast still takes.
+  local function nanoseconds(a) return math.min(difference(a, {0, 0}), 9223372036854774784) end
   if quantity > limit then
-    return {1, limit, 0, -1, pair_seconds(far), -1, math.min(pending, largest)}
+    return {1, limit, 0, -1, pair_seconds(far), -1, nanoseconds(far)}
   end
   local retry = later(far, increment - tolerance)
-  return {1, limit, 0, pair_seconds(retry), pair_seconds(far),
-    math.min(difference(retry, {0, 0}), largest), math.min(pending, largest)}
+  return {1, limit, 0, pair_seconds(retry), pair_seconds(far), nanoseconds(retry), nanoseconds(far)}
 end
 
 -- KEYS and ARGV are this call's (a batch runs main once per call).
@@ -304,7 +304,7 @@ local function main(KEYS, ARGV)
     pending = math.max(0, difference(tat, now))
     -- Exact while the new TAT stays below 2^53 ns from now; past that, in pairs.
     if pending + emission * math.min(quantity, limit) > EXACT then
-      return far_ahead(add(tat, negate(now)), pending, limit, emission * quantity, tolerance, quantity)
+      return far_ahead(add(tat, negate(now)), limit, emission * quantity, tolerance, quantity)
     end
   end
 

@@ -1,6 +1,6 @@
 extension Keyspace {
     /// Carries out a rate-limit decision's write on `key`: `.store` replaces the value
-    /// (wrapped by `wrap`), to expire once `now + ttl` is reached (`deadline`), so a key
+    /// (wrapped by `wrap`) with the deadline `deadline` gives for `now + ttl`, so a key
     /// never expires before its state may be dropped; `.delete`
     /// removes the key; `.keep` changes nothing.
     @inlinable
